@@ -1,0 +1,9 @@
+"""CLI verbs (placeholder until this group's owner fills it in)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""

@@ -1,0 +1,200 @@
+"""The generator contract: typed question programs whose answers are computed from the graph.
+
+A generator is one small class. It declares its :class:`GeneratorSpec` (name, family, the
+scene-graph fields it needs, whether it is multi-image, an example) and yields
+:class:`Question` objects for a :class:`GenContext` (one graph, or a sequence of graphs for
+multi-image generators). Each question carries its typed answer, the *program* that computes
+that answer (a list of :class:`~scenesynth.graph.sample.ProgramStep`, CLEVR-style), the objects
+and relations used, and distractor candidates for multiple choice. Rendering a question as short
+answer, multiple choice or yes/no happens afterwards and never changes the answer.
+
+Program operations are the vocabulary in :data:`OPS`. Every op a generator emits must be listed
+there with its exact semantics: the independent checker in the tests re-implements each op from
+this table and re-executes every stored program against the graph.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from scenesynth.graph import (
+    DEFAULT_RULES,
+    GraphIndex,
+    ProgramStep,
+    SceneGraph,
+    SpatialRules,
+)
+
+
+class Need(StrEnum):
+    """Scene-graph fields a generator reads; a graph lacking one is skipped for it."""
+
+    NAMES = "names"
+    ATTRIBUTES = "attributes"
+    RELATIONS = "relations"
+    BOXES = "boxes"
+    DEPTH = "depth"
+    MASKS = "masks"
+    POSITIONS_3D = "positions_3d"
+
+
+class AnswerType(StrEnum):
+    YES_NO = "yes_no"
+    COUNT = "count"
+    NAME = "name"  # an object category name
+    ATTRIBUTE = "attribute"
+    RELATION = "relation"  # a predicate
+    BOX = "box"  # [x0, y0, x1, y1] in pixels
+    REGION = "region"  # "top left", "center", ...
+    IMAGE = "image"  # "Image 2" (multi-image selection)
+    TEXT = "text"  # free text (captions, descriptions, lists)
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    name: str
+    family: str
+    description: str
+    needs: frozenset[Need]
+    answer_type: AnswerType
+    example: str
+    multi_image: bool = False
+    version: str = "1"
+
+
+@dataclass
+class GenConfig:
+    """Knobs shared by all generators (all have safe defaults)."""
+
+    rules: SpatialRules = DEFAULT_RULES
+    duplicate_iou: float = 0.9  # boxes above this IoU count as one object unless `distinct`
+    mc_options: int = 4
+    max_per_generator: int = 50  # candidate questions kept per generator per context
+
+
+@dataclass
+class GenContext:
+    graphs: Sequence[SceneGraph]
+    rng: random.Random
+    config: GenConfig = field(default_factory=GenConfig)
+    indexes: list[GraphIndex] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.indexes:
+            self.indexes = [GraphIndex(g) for g in self.graphs]
+
+    @property
+    def graph(self) -> SceneGraph:
+        return self.graphs[0]
+
+    @property
+    def index(self) -> GraphIndex:
+        return self.indexes[0]
+
+
+@dataclass
+class Question:
+    """A question with its computed answer and the program that proves it."""
+
+    text: str
+    answer: Any  # typed: bool, int, str, list[float] for boxes, list[str] for sets
+    answer_type: AnswerType
+    program: list[ProgramStep]
+    template: str
+    objects: list[str] = field(default_factory=list)
+    relations: list[tuple[str, str, str]] = field(default_factory=list)
+    # Wrong answers of the same type, plausible for the scene; multiple choice draws from them.
+    distractors: list[Any] = field(default_factory=list)
+    # Key of the answer-balancing bucket (defaults to the generator name).
+    balance_key: str | None = None
+
+
+class Generator(ABC):
+    spec: ClassVar[GeneratorSpec]
+
+    def applicable(self, graphs: Sequence[SceneGraph]) -> bool:
+        """Whether every graph has the fields this generator needs (overridable)."""
+        return all(has_needs(g, self.spec.needs) for g in graphs)
+
+    @abstractmethod
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        """Yield candidate questions; answers must be computed from ``ctx.graphs``."""
+
+
+def has_needs(graph: SceneGraph, needs: frozenset[Need]) -> bool:
+    objs = graph.objects
+    if not objs:
+        return False
+    checks = {
+        Need.NAMES: lambda: True,
+        Need.ATTRIBUTES: lambda: any(o.attributes for o in objs),
+        Need.RELATIONS: lambda: bool(graph.relations),
+        Need.BOXES: lambda: all(o.box is not None for o in objs),
+        Need.DEPTH: lambda: all(o.depth is not None for o in objs)
+        or all(o.position is not None for o in objs),
+        Need.MASKS: lambda: all(o.mask is not None for o in objs),
+        Need.POSITIONS_3D: lambda: all(o.position is not None for o in objs),
+    }
+    return all(checks[n]() for n in needs)
+
+
+# -- registry --------------------------------------------------------------------------------
+
+_REGISTRY: dict[str, type[Generator]] = {}
+
+
+def register(cls: type[Generator]) -> type[Generator]:
+    """Class decorator adding a generator to the registry under ``spec.name``."""
+    name = cls.spec.name
+    if name in _REGISTRY and _REGISTRY[name] is not cls:
+        raise ValueError(f"generator {name!r} registered twice")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def registered() -> dict[str, type[Generator]]:
+    return dict(_REGISTRY)
+
+
+# -- program operations ----------------------------------------------------------------------
+# Values flowing between steps: an object reference is "<image_index>:<object_id>"; a set is a
+# sorted list of such references; scalars are bool / int / float / str.
+# Unless stated, ops take ``args["image"]`` (int, default 0) where they touch a graph.
+
+OPS: dict[str, str] = {
+    "scene": "args{image}: all objects of graph `image` -> set",
+    "filter_name": "args{name}; inputs[set] -> objects whose name equals `name`",
+    "filter_attr": "args{value}; inputs[set] -> objects having attribute `value`",
+    "unique": "inputs[set] -> the single object; error unless the set has exactly one",
+    "relate": (
+        "args{predicate, mode}; inputs[obj o] -> set of x with (x predicate o). mode "
+        "'annotated' uses graph relations; 'geometry' uses spatial_relation(x, o) is True"
+    ),
+    "count": "inputs[set] -> int size",
+    "count_distinct": (
+        "args{iou}; inputs[set] -> int: objects minus those whose box has IoU > iou with an "
+        "earlier (in set order) counted object, unless either is marked distinct"
+    ),
+    "exist": "inputs[set] -> bool non-empty",
+    "query_name": "inputs[obj] -> str name",
+    "query_attr": "args{kind}; inputs[obj] -> str: the object's single attribute of `kind`",
+    "verify_attr": "args{value}; inputs[obj] -> bool",
+    "query_box": "inputs[obj] -> [x0, y0, x1, y1] rounded to 1 decimal",
+    "spatial": (
+        "args{predicate}; inputs[obj a, obj b] -> bool|None spatial_relation(a, b, predicate)"
+    ),
+    "has_relation": "args{predicate}; inputs[obj a, obj b] -> bool: (a, predicate, b) annotated",
+    "equal": "inputs[x, y] -> bool x == y",
+    "greater": "inputs[x, y] -> bool x > y",
+    "less": "inputs[x, y] -> bool x < y",
+    "and": "inputs[bool, bool] -> bool",
+    "or": "inputs[bool, bool] -> bool",
+    "not": "inputs[bool] -> bool",
+    "union": "inputs[set, set] -> set",
+    "intersect": "inputs[set, set] -> set",
+}

@@ -1,0 +1,65 @@
+"""Instruction samples: what generators emit and exporters write.
+
+A sample is one question/answer (or caption, or grounding) turn about one or more images, with
+the provenance that proves its answer: which graphs, objects and relations were used, which
+generator (and version) made it, the executable program that computes the answer, and the seed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AnswerForm(StrEnum):
+    SHORT = "short"  # free short answer
+    MULTIPLE_CHOICE = "mc"  # options A, B, C, ...; answer is the correct option's text
+    YES_NO = "yes_no"  # answer is "yes" or "no"
+
+
+class ProgramStep(BaseModel):
+    """One node of an answer program (CLEVR-style): ``op`` applied to earlier steps' outputs.
+
+    ``inputs`` are indices of earlier steps; ``args`` are literal arguments (names, attribute
+    values, predicates, image index). ``output`` is the value the generator computed; an
+    independent checker re-executes the program and compares.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    op: str
+    inputs: list[int] = Field(default_factory=list)
+    args: dict[str, Any] = Field(default_factory=dict)
+    output: Any = None
+
+
+class Provenance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str  # dataset / synthesizer the graphs came from
+    image_ids: list[str]
+    generator: str
+    generator_version: str
+    family: str
+    template: str | None = None
+    program: list[ProgramStep] = Field(default_factory=list)
+    objects: list[str] = Field(default_factory=list)  # "<image_index>:<object_id>" when multi
+    relations: list[list[str]] = Field(default_factory=list)  # [subject, predicate, object]
+    seed: int = 0
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class InstructionSample(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    images: list[str]  # image paths (or ids when no file exists), one per image placeholder
+    question: str
+    answer: str
+    form: AnswerForm = AnswerForm.SHORT
+    options: list[str] | None = None  # for multiple choice, in presented order
+    answer_index: int | None = None  # index of the correct option
+    answer_value: Any = None  # the typed answer (int, bool, str, list, box) before rendering
+    answer_type: str = "text"
+    provenance: Provenance
