@@ -1,0 +1,130 @@
+"""Answer balancing: CLEVR-style rejection so no answer dominates a question family.
+
+Samples are grouped in *buckets* (the question's balance key, by default the generator name).
+Within a bucket each answer may hold at most its *cap* share of the kept samples:
+
+* yes/no answers: the share of "yes" stays inside ``yes_no_band`` (``yes <= hi``, ``no <= 1 - lo``);
+* other answers: ``cap = max(max_share, (1 + 2 * (hi - 0.5)) / k)`` where ``k`` is the number of
+  distinct answers offered to the bucket so far (the number of images for image-selection
+  answers). A fixed 30 % cap is unreachable when a bucket has only two or three possible answers
+  (CLEVR materials, "Image 1"/"Image 2"), so small answer domains get the yes/no tolerance instead.
+
+An answer is rejected when keeping it would push its share above the cap, measured against
+``max(kept + 1, warmup)`` samples; the ``warmup`` floor stops the first few samples from being
+judged on tiny denominators while still bounding what the warmup phase can let through. Once a
+bucket holds at least ``warmup`` samples every share is within its cap. Balancing is a pure
+function of the order in which samples are offered, so a deterministic offer order gives
+deterministic output.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from scenesynth.graph.sample import AnswerForm, InstructionSample
+
+YES, NO = "yes", "no"
+
+
+def answer_key(sample: InstructionSample) -> str:
+    """The answer a sample is balanced on: "yes"/"no" for booleans, else the typed value as JSON."""
+    if sample.form == AnswerForm.YES_NO:
+        return sample.answer.strip().lower()
+    value = sample.answer_value
+    if isinstance(value, bool):
+        return YES if value else NO
+    if value is None:
+        return sample.answer.strip().lower()
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def balance_key(sample: InstructionSample) -> str:
+    """Bucket of a sample: the runner-recorded balance key, else the generator name."""
+    key = sample.provenance.extra.get("balance_key")
+    return str(key) if key else sample.provenance.generator
+
+
+@dataclass
+class _Bucket:
+    counts: dict[str, int] = field(default_factory=dict)
+    seen_answers: set[str] = field(default_factory=set)
+    kept: int = 0
+    rejected: int = 0
+    is_yes_no: bool = False
+    domain: int | None = None  # known answer-domain size (images for image selection)
+
+
+class AnswerBalancer:
+    """Per-bucket answer caps; ``offer`` returns True when the sample should be kept."""
+
+    def __init__(
+        self,
+        max_share: float = 0.3,
+        yes_no_band: tuple[float, float] = (0.45, 0.55),
+        warmup: int = 20,
+    ) -> None:
+        lo, hi = yes_no_band
+        if not 0.0 < max_share <= 1.0:
+            raise ValueError(f"max_share must be in (0, 1], got {max_share}")
+        if not 0.0 <= lo <= 0.5 <= hi <= 1.0:
+            raise ValueError(
+                f"yes_no_band must satisfy 0 <= lo <= 0.5 <= hi <= 1, got {yes_no_band}"
+            )
+        if warmup < 1:
+            raise ValueError(f"warmup must be >= 1, got {warmup}")
+        self.max_share = max_share
+        self.yes_no_band = (lo, hi)
+        self.warmup = warmup
+        self._buckets: dict[str, _Bucket] = {}
+
+    # -- caps ---------------------------------------------------------------------------------
+    def cap(self, bucket: str, answer: str) -> float:
+        """Largest share ``answer`` may hold in ``bucket`` (see module docstring)."""
+        b = self._buckets.get(bucket)
+        lo, hi = self.yes_no_band
+        if b is not None and b.is_yes_no:
+            return hi if answer == YES else 1.0 - lo
+        k = len(b.seen_answers) if b is not None else 1
+        if b is not None and b.domain is not None:
+            k = max(k, b.domain)
+        return max(self.max_share, (1.0 + 2.0 * (hi - 0.5)) / max(k, 1))
+
+    def offer(self, sample: InstructionSample) -> bool:
+        bucket_name = balance_key(sample)
+        answer = answer_key(sample)
+        b = self._buckets.setdefault(bucket_name, _Bucket())
+        if sample.form == AnswerForm.YES_NO or isinstance(sample.answer_value, bool):
+            b.is_yes_no = True
+        if sample.answer_type == "image":
+            b.domain = max(b.domain or 0, len(sample.provenance.image_ids))
+        b.seen_answers.add(answer)
+        count = b.counts.get(answer, 0)
+        if count + 1 > self.cap(bucket_name, answer) * max(b.kept + 1, self.warmup):
+            b.rejected += 1
+            return False
+        b.counts[answer] = count + 1
+        b.kept += 1
+        return True
+
+    # -- reporting ----------------------------------------------------------------------------
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Per bucket: kept, rejected, answer counts, largest share, its cap, yes share."""
+        out: dict[str, dict[str, Any]] = {}
+        for name in sorted(self._buckets):
+            b = self._buckets[name]
+            top_answer, top_count = max(
+                sorted(b.counts.items()), key=lambda kv: kv[1], default=("", 0)
+            )
+            out[name] = {
+                "kept": b.kept,
+                "rejected": b.rejected,
+                "counts": dict(sorted(b.counts.items())),
+                "top_answer": top_answer,
+                "top_share": top_count / b.kept if b.kept else 0.0,
+                "cap": self.cap(name, top_answer) if b.kept else self.max_share,
+                "yes_share": (b.counts.get(YES, 0) / b.kept) if b.is_yes_no and b.kept else None,
+                "warm": b.kept >= self.warmup,
+            }
+        return out

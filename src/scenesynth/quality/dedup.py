@@ -1,0 +1,50 @@
+"""Exact-duplicate removal for instruction samples.
+
+Two samples are duplicates when they ask the same question (after normalising case, whitespace
+and trailing punctuation) about the same images in the same answer form. The first one offered
+wins, so the result depends only on the order samples are offered in (the runner offers them in
+a deterministic order).
+"""
+
+from __future__ import annotations
+
+import re
+
+from scenesynth.graph.sample import InstructionSample
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_question(text: str) -> str:
+    """Lower-case, collapse spaces, drop trailing punctuation: "What  is it ?" -> "what is it"."""
+    return _SPACES.sub(" ", text.strip().lower()).rstrip(" ?.!")
+
+
+class Deduplicator:
+    """Remembers (image ids, normalised question, form) keys; ``offer`` is True for new ones."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[tuple[str, ...], str, str]] = set()
+        self.offered = 0
+        self.rejected = 0
+
+    @staticmethod
+    def key(sample: InstructionSample) -> tuple[tuple[str, ...], str, str]:
+        return (
+            tuple(sample.provenance.image_ids),
+            normalize_question(sample.question),
+            str(sample.form),
+        )
+
+    def offer(self, sample: InstructionSample) -> bool:
+        self.offered += 1
+        k = self.key(sample)
+        if k in self._seen:
+            self.rejected += 1
+            return False
+        self._seen.add(k)
+        return True
+
+    def stats(self) -> dict[str, int]:
+        return {"offered": self.offered, "kept": self.offered - self.rejected,
+                "rejected": self.rejected}
