@@ -1,0 +1,181 @@
+"""AnswerBalancer, Deduplicator and the answer report on controlled, skewed sample streams."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from scenesynth.graph.sample import AnswerForm, InstructionSample, Provenance
+from scenesynth.quality.balance import AnswerBalancer, answer_key
+from scenesynth.quality.dedup import Deduplicator, normalize_question
+from scenesynth.quality.report import answer_report, entropy_bits, numeric_rank, uniform_p_value
+
+
+def make_sample(
+    answer_value: object,
+    generator: str = "gen",
+    family: str = "fam",
+    form: AnswerForm = AnswerForm.SHORT,
+    question: str = "q?",
+    image_ids: tuple[str, ...] = ("img",),
+    options: list[str] | None = None,
+    answer_index: int | None = None,
+    answer_type: str = "text",
+) -> InstructionSample:
+    if isinstance(answer_value, bool):
+        answer = "yes" if answer_value else "no"
+    else:
+        answer = str(answer_value)
+    return InstructionSample(
+        id="x", images=list(image_ids), question=question, answer=answer, form=form,
+        options=options, answer_index=answer_index, answer_value=answer_value,
+        answer_type=answer_type,
+        provenance=Provenance(source="test", image_ids=list(image_ids), generator=generator,
+                              generator_version="1", family=family),
+    )
+
+
+def skewed_stream(n: int, seed: int) -> list[InstructionSample]:
+    """80 % yes for a yes/no generator; counts 0..5 with 70 % zeros for a counting generator."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        out.append(make_sample(rng.random() < 0.8, generator="exists", family="existence"))
+        count = 0 if rng.random() < 0.7 else rng.randint(1, 5)
+        out.append(make_sample(count, generator="count", family="counting"))
+    return out
+
+
+def run_balancer(samples: list[InstructionSample], **kw: object) -> list[InstructionSample]:
+    balancer = AnswerBalancer(**kw)  # type: ignore[arg-type]
+    return [s for s in samples if balancer.offer(s)]
+
+
+def test_yes_share_stays_in_band_and_counts_capped_once_warm() -> None:
+    samples = skewed_stream(4000, seed=1)
+    balancer = AnswerBalancer()
+    kept_yes = kept_total = 0
+    for s in samples:
+        if balancer.offer(s) and s.provenance.generator == "exists":
+            kept_total += 1
+            kept_yes += s.answer == "yes"
+            if kept_total >= 20:  # warm: the band holds after every single kept sample
+                assert 0.45 <= kept_yes / kept_total <= 0.55
+    stats = balancer.stats()
+    assert stats["exists"]["kept"] == kept_total
+    assert 0.45 <= stats["exists"]["yes_share"] <= 0.55
+    # counting: 6 distinct answers so the cap is max(0.3, 1.1 / 6) = 0.3
+    assert stats["count"]["cap"] == pytest.approx(0.3)
+    assert stats["count"]["top_share"] <= 0.3
+    # the skew is real: far more "0" than any other answer was offered, so many were rejected
+    assert stats["count"]["rejected"] > 1000
+    assert stats["count"]["counts"]["0"] <= 0.3 * stats["count"]["kept"]
+
+
+def test_warmup_bounds_the_first_samples() -> None:
+    balancer = AnswerBalancer(max_share=0.3, warmup=20)
+    kept = [balancer.offer(make_sample(7)) for _ in range(50)]
+    # one answer only: its cap is max(0.3, 1.1 / 1) = 1.1 so nothing is rejected ...
+    assert all(kept)
+    # ten answers seen, then a flood of "1": during warmup "1" may fill 30 % of 20 slots
+    balancer = AnswerBalancer(max_share=0.3, warmup=20)
+    samples = [make_sample(v) for v in list(range(1, 11)) + [1] * 100]
+    kept_values = [s.answer_value for s in samples if balancer.offer(s)]
+    assert kept_values.count(1) == 6
+    assert len(kept_values) == 15
+
+
+def test_small_answer_domain_gets_yes_no_tolerance() -> None:
+    # two images: "Image 1" / "Image 2"; a 30 % cap would reject everything, 55 % is used
+    rng = random.Random(3)
+    balancer = AnswerBalancer()
+    kept = []
+    for _ in range(1000):
+        value = "Image 1" if rng.random() < 0.75 else "Image 2"
+        s = make_sample(value, generator="pick", image_ids=("a", "b"), answer_type="image")
+        if balancer.offer(s):
+            kept.append(value)
+    share = kept.count("Image 1") / len(kept)
+    assert 0.45 <= share <= 0.55
+    assert len(kept) > 400  # roughly every "Image 2" (about 250) plus as many "Image 1"
+    assert balancer.stats()["pick"]["cap"] == pytest.approx(0.55)
+
+
+def test_balancing_is_deterministic_and_keyed_per_generator() -> None:
+    samples = skewed_stream(1000, seed=7)
+    first = [s.answer for s in run_balancer(samples)]
+    second = [s.answer for s in run_balancer(samples)]
+    assert first == second
+    # a generator's bucket is independent of other generators' streams
+    only_exists = [s for s in samples if s.provenance.generator == "exists"]
+    kept_exists = [s for s in run_balancer(samples) if s.provenance.generator == "exists"]
+    assert [s.answer for s in run_balancer(only_exists)] == [s.answer for s in kept_exists]
+
+
+def test_balance_key_from_provenance_extra_splits_buckets() -> None:
+    balancer = AnswerBalancer(warmup=2)
+    a = make_sample(True, generator="g")
+    b = make_sample(True, generator="g")
+    b.provenance.extra["balance_key"] = "g/color"
+    assert balancer.offer(a) and balancer.offer(b)
+    assert set(balancer.stats()) == {"g", "g/color"}
+
+
+def test_answer_key_forms() -> None:
+    assert answer_key(make_sample(True)) == "yes"
+    assert answer_key(make_sample(3)) == "3"
+    assert answer_key(make_sample(["a", "b"])) == '["a","b"]'
+    yn = make_sample(True, form=AnswerForm.YES_NO)
+    assert answer_key(yn) == "yes"
+
+
+def test_invalid_balancer_settings_are_named() -> None:
+    with pytest.raises(ValueError, match="max_share"):
+        AnswerBalancer(max_share=0)
+    with pytest.raises(ValueError, match="yes_no_band"):
+        AnswerBalancer(yes_no_band=(0.6, 0.7))
+    with pytest.raises(ValueError, match="warmup"):
+        AnswerBalancer(warmup=0)
+
+
+def test_dedup_on_images_normalised_question_and_form() -> None:
+    dedup = Deduplicator()
+    assert dedup.offer(make_sample(1, question="How many  cubes are there?"))
+    assert not dedup.offer(make_sample(2, question="how many cubes are there"))
+    assert dedup.offer(make_sample(1, question="How many cubes are there?",
+                                   form=AnswerForm.MULTIPLE_CHOICE))
+    assert dedup.offer(make_sample(1, question="How many cubes are there?", image_ids=("b",)))
+    assert dedup.stats() == {"offered": 4, "kept": 3, "rejected": 1}
+    assert normalize_question("  Is it  red ?!") == "is it red"
+
+
+def test_report_figures() -> None:
+    assert entropy_bits([5, 5]) == pytest.approx(1.0)
+    assert entropy_bits([4, 0]) == 0.0
+    assert uniform_p_value([25, 25, 25, 25]) == pytest.approx(1.0)
+    assert uniform_p_value([100, 0, 0, 0]) < 1e-6
+    assert uniform_p_value([3]) is None
+
+    mc = make_sample(2, form=AnswerForm.MULTIPLE_CHOICE, options=["4", "2", "1", "3"],
+                     answer_index=1)
+    assert numeric_rank(mc) == 1
+    samples = [
+        make_sample(True, generator="e", family="existence"),
+        make_sample(False, generator="e", family="existence"),
+        make_sample(True, generator="e2", family="existence", form=AnswerForm.YES_NO),
+        mc,
+        make_sample(3, form=AnswerForm.MULTIPLE_CHOICE, options=["3", "2", "1", "4"],
+                    answer_index=0),
+    ]
+    rep = answer_report(samples)
+    assert set(rep.families) == {"existence", "fam"}
+    ex = rep.families["existence"]
+    assert ex.n == 3 and ex.yes_share == pytest.approx(2 / 3)
+    assert ex.answer_counts == {"yes": 2, "no": 1}
+    fam = rep.families["fam"]
+    assert fam.mc_options == 4
+    assert fam.mc_position_hist == [1, 1, 0, 0]
+    assert fam.numeric_rank_hist == [0, 1, 1, 0]
+    assert rep.generators["e"].n == 2
+    assert rep.to_dict()["families"]["existence"]["n"] == 3
