@@ -18,6 +18,7 @@ from typing import Any
 from scenesynth.graph import (
     DEFAULT_RULES,
     AnswerForm,
+    Box,
     InstructionSample,
     ProgramStep,
     SceneGraph,
@@ -84,6 +85,20 @@ class Interpreter:
             "not": lambda s, x: not self._as_bool(x[0]),
             "union": lambda s, x: sorted(set(self._as_set(x[0])) | set(self._as_set(x[1]))),
             "intersect": lambda s, x: sorted(set(self._as_set(x[0])) & set(self._as_set(x[1]))),
+            "relate_inv": self._relate_inv,
+            "same_attr": self._same_attr,
+            "query_relation": self._query_relation,
+            "measure": lambda s, x: self._measure(x[0], str(s.args["measure"])),
+            "argmin": lambda s, x: self._extreme(s, x, largest=False),
+            "argmax": lambda s, x: self._extreme(s, x, largest=True),
+            "sort_by": self._sort_by,
+            "names_in_order": lambda s, x: [self._obj(r).name for r in x[0]],
+            "query_names": lambda s, x: sorted({self._obj(r).name for r in self._as_set(x[0])}),
+            "select": self._select,
+            "region": self._region,
+            "filter_box": self._filter_box,
+            "describe": lambda s, x: [self._describe(r) for r in self._as_set(x[0])],
+            "describe_relations": self._describe_relations,
         }
 
     # -- value helpers ------------------------------------------------------------------------
@@ -205,6 +220,147 @@ class Interpreter:
             for r in self.graphs[ka].relations
         )
 
+    def _relate_inv(self, step: ProgramStep, inputs: list[Any]) -> list[str]:
+        k, anchor_id = self._split(inputs[0])
+        predicate = " ".join(str(step.args["predicate"]).lower().split())
+        mode = step.args.get("mode", "annotated")
+        graph = self.graphs[k]
+        if mode == "annotated":
+            found = {
+                r.object for r in graph.relations
+                if r.subject == anchor_id and r.predicate == predicate
+            }
+        elif mode == "geometry":
+            anchor = self.objects[k][anchor_id]
+            found = {
+                o.id for o in graph.objects
+                if o.id != anchor_id
+                and spatial_relation(anchor, o, predicate, graph.image, graph.camera, self.rules)
+                is True
+            }
+        else:
+            raise CheckError(f"relate_inv: unknown mode {mode!r}")
+        return sorted(f"{k}:{i}" for i in found)
+
+    def _same_attr(self, step: ProgramStep, inputs: list[Any]) -> list[str]:
+        k, anchor_id = self._split(inputs[0])
+        kind = str(step.args["kind"])
+
+        def values(o: SceneObject) -> set[str]:
+            return {a.value for a in o.attributes if a.kind == kind}
+
+        mine = values(self.objects[k][anchor_id])
+        if not mine:
+            raise CheckError(f"same_attr: {inputs[0]} has no {kind} value")
+        return sorted(
+            f"{k}:{o.id}" for o in self.graphs[k].objects
+            if o.id != anchor_id and values(o) == mine
+        )
+
+    def _query_relation(self, step: ProgramStep, inputs: list[Any]) -> str:
+        (ka, a), (kb, b) = self._split(inputs[0]), self._split(inputs[1])
+        predicates = (
+            {r.predicate for r in self.graphs[ka].relations if r.subject == a and r.object == b}
+            if ka == kb else set()
+        )
+        if len(predicates) != 1:
+            raise CheckError(f"query_relation: {len(predicates)} predicates {sorted(predicates)}")
+        return predicates.pop()
+
+    def _measure(self, ref: Any, name: str) -> float:
+        obj = self._obj(ref)
+        if name == "depth":
+            if obj.depth is None:
+                raise CheckError(f"measure: {ref} has no depth")
+            return float(obj.depth)
+        if name == "volume":
+            if obj.size3d is None:
+                raise CheckError(f"measure: {ref} has no size3d")
+            return obj.size3d.x * obj.size3d.y * obj.size3d.z
+        if name == "mask_area":
+            if obj.mask is None:
+                raise CheckError(f"measure: {ref} has no mask")
+            return float(_rle_area(obj.mask.size, obj.mask.counts))
+        if obj.box is None:
+            raise CheckError(f"measure: {ref} has no box")
+        b = obj.box
+        if name == "box_area":
+            return (b.x1 - b.x0) * (b.y1 - b.y0)
+        if name == "center_x":
+            return (b.x0 + b.x1) / 2
+        if name == "center_y":
+            return (b.y0 + b.y1) / 2
+        raise CheckError(f"measure: unknown measure {name!r}")
+
+    def _measured(self, step: ProgramStep, members: Any) -> list[tuple[float, str]]:
+        name = str(step.args["measure"])
+        return [(self._measure(r, name), r) for r in self._as_set(members)]
+
+    def _extreme(self, step: ProgramStep, inputs: list[Any], largest: bool) -> str:
+        pairs = self._measured(step, inputs[0])
+        if not pairs:
+            raise CheckError("empty set")
+        best = max(v for v, _ in pairs) if largest else min(v for v, _ in pairs)
+        winners = [r for v, r in pairs if v == best]
+        if len(winners) != 1:
+            raise CheckError(f"tie between {winners}")
+        return winners[0]
+
+    def _sort_by(self, step: ProgramStep, inputs: list[Any]) -> list[str]:
+        pairs = self._measured(step, inputs[0])
+        if len({v for v, _ in pairs}) != len(pairs):
+            raise CheckError("tie in sort_by")
+        return [r for _, r in sorted(pairs)]
+
+    @staticmethod
+    def _select(step: ProgramStep, inputs: list[Any]) -> Any:
+        if not isinstance(inputs[0], bool):
+            raise CheckError(f"select: input is {inputs[0]!r}, not a bool")
+        return step.args["if_true"] if inputs[0] else step.args["if_false"]
+
+    def _region(self, step: ProgramStep, inputs: list[Any]) -> str | None:
+        k, _ = self._split(inputs[0])
+        obj = self._obj(inputs[0])
+        if obj.box is None:
+            raise CheckError(f"region: {inputs[0]} has no box")
+        margin = float(step.args["margin"])
+        image = self.graphs[k].image
+        cells = []
+        for centre, extent in (((obj.box.x0 + obj.box.x1) / 2, image.width),
+                               ((obj.box.y0 + obj.box.y1) / 2, image.height)):
+            cell = extent / 3
+            if abs(centre - cell) < margin * cell or abs(centre - 2 * cell) < margin * cell:
+                return None
+            cells.append(0 if centre < cell else 1 if centre < 2 * cell else 2)
+        rows = [["top left", "top", "top right"], ["left", "center", "right"],
+                ["bottom left", "bottom", "bottom right"]]
+        return rows[cells[1]][cells[0]]
+
+    def _filter_box(self, step: ProgramStep, inputs: list[Any]) -> list[str]:
+        x0, y0, x1, y1 = (float(v) for v in step.args["box"])
+        probe = SceneObject(id="probe", name="probe", box=Box(x0=x0, y0=y0, x1=x1, y1=y1))
+        min_iou = float(step.args["min_iou"])
+        return [
+            r for r in self._as_set(inputs[0])
+            if self._obj(r).box is not None and _box_iou(self._obj(r), probe) >= min_iou
+        ]
+
+    def _describe(self, ref: str) -> str:
+        obj = self._obj(ref)
+        return " ".join([*sorted({a.value for a in obj.attributes}), obj.name])
+
+    def _describe_relations(self, step: ProgramStep, inputs: list[Any]) -> list[str]:
+        members = set(self._as_set(inputs[0]))
+        out: list[str] = []
+        for k, graph in enumerate(self.graphs):
+            for rel in graph.relations:
+                if f"{k}:{rel.subject}" in members and f"{k}:{rel.object}" in members:
+                    text = (f"{self.objects[k][rel.subject].name} {rel.predicate} "
+                            f"{self.objects[k][rel.object].name}")
+                    if text not in out:
+                        out.append(text)
+        return out
+
     # -- programs ------------------------------------------------------------------------------
     def run(self, program: Sequence[ProgramStep]) -> CheckResult:
         outputs: list[Any] = []
@@ -228,6 +384,18 @@ class Interpreter:
         if not outputs:
             raise CheckError("empty program")
         return CheckResult(value=outputs[-1], outputs=outputs, step_mismatches=mismatches)
+
+
+def _rle_area(size: Sequence[int], counts: str | list[int]) -> int:
+    """Foreground pixels of a COCO RLE mask (decoded with pycocotools, counted with numpy)."""
+    from pycocotools import mask as mask_utils
+
+    h, w = int(size[0]), int(size[1])
+    if isinstance(counts, str):
+        rle: Any = {"size": [h, w], "counts": counts.encode("ascii")}
+    else:
+        rle = mask_utils.frPyObjects({"size": [h, w], "counts": list(counts)}, h, w)
+    return int(mask_utils.decode(rle).sum())
 
 
 def _same(a: Any, b: Any) -> bool:
