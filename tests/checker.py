@@ -99,6 +99,15 @@ class Interpreter:
             "filter_box": self._filter_box,
             "describe": lambda s, x: [self._describe(r) for r in self._as_set(x[0])],
             "describe_relations": self._describe_relations,
+            "image_argmax": lambda s, x: _image_pick(x, max),
+            "image_argmin": lambda s, x: _image_pick(x, min),
+            "image_where": _image_where,
+            "sum": lambda s, x: sum(_numeric(v) for v in x),
+            "count_true": lambda s, x: len([v for v in x if v is True]),
+            "subtract": lambda s, x: _numeric(x[0]) - _numeric(x[1]),
+            "common_values": lambda s, x: sorted(set.intersection(*(set(v) for v in x))),
+            "difference_values": lambda s, x: sorted(set(x[0]) - set().union(*x[1:])),
+            "relate_set": self._relate_set,
         }
 
     # -- value helpers ------------------------------------------------------------------------
@@ -361,6 +370,12 @@ class Interpreter:
                         out.append(text)
         return out
 
+    def _relate_set(self, step: ProgramStep, inputs: list[Any]) -> list[str]:
+        found: set[str] = set()
+        for o in self._as_set(inputs[0]):
+            found |= set(self._relate(step, [o]))
+        return sorted(found)
+
     # -- programs ------------------------------------------------------------------------------
     def run(self, program: Sequence[ProgramStep]) -> CheckResult:
         outputs: list[Any] = []
@@ -384,6 +399,29 @@ class Interpreter:
         if not outputs:
             raise CheckError("empty program")
         return CheckResult(value=outputs[-1], outputs=outputs, step_mismatches=mismatches)
+
+
+def _numeric(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CheckError(f"expected a number, got {value!r}")
+    return value
+
+
+def _image_pick(values: list[Any], pick: Callable[[list[float]], float]) -> str:
+    numbers = [_numeric(v) for v in values]
+    if len(numbers) < 2:
+        raise CheckError("fewer than two images")
+    best = pick(numbers)
+    if numbers.count(best) != 1:
+        raise CheckError(f"tie for {best} in {numbers}")
+    return f"Image {numbers.index(best) + 1}"
+
+
+def _image_where(step: ProgramStep, values: list[Any]) -> str:
+    true_positions = [i for i, v in enumerate(values) if v is True]
+    if len(true_positions) != 1:
+        raise CheckError(f"image_where: {len(true_positions)} True inputs in {values}")
+    return f"Image {true_positions[0] + 1}"
 
 
 def _rle_area(size: Sequence[int], counts: str | list[int]) -> int:
