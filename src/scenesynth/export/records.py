@@ -1,0 +1,243 @@
+"""Turning :class:`InstructionSample` objects into trainer-ready conversations.
+
+Every export format is built from one neutral :class:`Conversation` (turns, images, metadata), so
+the formats differ only in key names and packaging. The rules trainers rely on are checked here
+once, by :func:`conversation_problems`, both before writing (a bad record is reported and
+skipped, never written) and when validating an existing file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from scenesynth.graph import AnswerForm, InstructionSample
+
+IMAGE_TOKEN = "<image>"
+USER, ASSISTANT, SYSTEM = "user", "assistant", "system"
+
+
+class MCAnswerStyle(StrEnum):
+    """How a multiple-choice answer is written in the assistant turn."""
+
+    LETTER_TEXT = "letter_text"  # "B. red"
+    LETTER = "letter"  # "B"
+
+
+@dataclass(frozen=True)
+class TurnStyle:
+    """Knobs for rendering a sample as a conversation (all have trainer-friendly defaults)."""
+
+    mc_answer: MCAnswerStyle = MCAnswerStyle.LETTER_TEXT
+    # Appended to the human turn when the answer is the bare letter, so the model knows to
+    # answer with one (LLaVA's convention).
+    mc_letter_instruction: str = "Answer with the option's letter from the given choices directly."
+    # One image: "<image>\nQ". Several: "Image 1: <image>\nImage 2: <image>\nQ", so the question's
+    # "Image 2" references line up with the tokens.
+    label_multiple_images: bool = True
+
+
+@dataclass
+class Conversation:
+    """A format-neutral export record."""
+
+    id: str
+    turns: list[tuple[str, str]]  # (role, text); roles USER / ASSISTANT / SYSTEM
+    images: list[str]  # as written into the record (relative to the export folder or absolute)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class RecordError(ValueError):
+    """A sample that cannot be exported; the message names the sample and field."""
+
+
+def option_letter(index: int) -> str:
+    if not 0 <= index < 26:
+        raise ValueError(f"option index {index} is outside A-Z")
+    return chr(ord("A") + index)
+
+
+def render_question(sample: InstructionSample, style: TurnStyle) -> str:
+    """The human turn: image tokens, the question, and lettered options for multiple choice."""
+    text = sample.question.strip()
+    if sample.form == AnswerForm.MULTIPLE_CHOICE:
+        options = _checked_options(sample)
+        text += "\n" + "\n".join(f"{option_letter(i)}. {opt}" for i, opt in enumerate(options))
+        if style.mc_answer == MCAnswerStyle.LETTER and style.mc_letter_instruction:
+            text += "\n" + style.mc_letter_instruction
+    if IMAGE_TOKEN in text:
+        # The generator placed the tokens itself; the count check below decides if that is valid.
+        return text
+    n = len(sample.images)
+    if n == 0:
+        return text
+    if n == 1 or not style.label_multiple_images:
+        return "\n".join([IMAGE_TOKEN] * n) + "\n" + text
+    labels = "\n".join(f"Image {i + 1}: {IMAGE_TOKEN}" for i in range(n))
+    return labels + "\n" + text
+
+
+def render_answer(sample: InstructionSample, style: TurnStyle) -> str:
+    if sample.form != AnswerForm.MULTIPLE_CHOICE:
+        return sample.answer.strip()
+    options = _checked_options(sample)
+    assert sample.answer_index is not None
+    letter = option_letter(sample.answer_index)
+    if style.mc_answer == MCAnswerStyle.LETTER:
+        return letter
+    return f"{letter}. {options[sample.answer_index]}"
+
+
+def _checked_options(sample: InstructionSample) -> list[str]:
+    options = sample.options or []
+    if len(options) < 2:
+        raise RecordError(
+            f"sample {sample.id!r}: field options: multiple choice needs at least 2 options, "
+            f"got {len(options)}"
+        )
+    if sample.answer_index is None or not 0 <= sample.answer_index < len(options):
+        raise RecordError(
+            f"sample {sample.id!r}: field answer_index: {sample.answer_index!r} does not index "
+            f"the {len(options)} options"
+        )
+    if options[sample.answer_index].strip() != sample.answer.strip():
+        raise RecordError(
+            f"sample {sample.id!r}: field answer: {sample.answer!r} differs from the correct "
+            f"option {options[sample.answer_index]!r}"
+        )
+    return options
+
+
+def sample_metadata(sample: InstructionSample) -> dict[str, Any]:
+    """What travels with every exported record: provenance plus the typed answer."""
+    return {
+        "provenance": sample.provenance.model_dump(mode="json"),
+        "form": sample.form.value,
+        "answer_type": sample.answer_type,
+        "answer_value": _jsonable(sample.answer_value),
+        "options": sample.options,
+        "answer_index": sample.answer_index,
+        "source_images": list(sample.images),
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def resolve_image(path: str, image_root: Path | None) -> Path:
+    p = Path(path)
+    if not p.is_absolute() and image_root is not None:
+        p = image_root / p
+    return p
+
+
+def to_conversation(
+    sample: InstructionSample,
+    style: TurnStyle,
+    out_dir: Path,
+    image_root: Path | None = None,
+    require_images: bool = True,
+) -> Conversation:
+    """Render ``sample``; image paths are rewritten relative to ``out_dir`` when possible.
+
+    Raises :class:`RecordError` (naming sample and field) for anything a trainer would reject.
+    """
+    images: list[str] = []
+    for i, img in enumerate(sample.images):
+        resolved = resolve_image(img, image_root)
+        if require_images and not resolved.is_file():
+            raise RecordError(
+                f"sample {sample.id!r}: field images[{i}]: image file {str(resolved)!r} not found"
+            )
+        images.append(_relative_or_absolute(resolved, out_dir) if resolved.exists() else img)
+    conv = Conversation(
+        id=sample.id,
+        turns=[(USER, render_question(sample, style)), (ASSISTANT, render_answer(sample, style))],
+        images=images,
+        metadata=sample_metadata(sample),
+    )
+    problems = conversation_problems(conv.turns, len(conv.images))
+    if problems:
+        raise RecordError(f"sample {sample.id!r}: " + "; ".join(problems))
+    return conv
+
+
+def _relative_or_absolute(path: Path, out_dir: Path) -> str:
+    absolute = path.resolve()
+    try:
+        return os.path.relpath(absolute, out_dir.resolve())
+    except ValueError:  # different drive (Windows)
+        return str(absolute)
+
+
+def conversation_problems(
+    turns: list[tuple[str, str]],
+    n_images: int,
+    turns_field: str = "turns",
+    images_field: str = "images",
+    role_names: dict[str, str] | None = None,
+) -> list[str]:
+    """Trainer rules on a conversation; each problem is ``"field <name>: <what is wrong>"``.
+
+    ``turns_field`` / ``images_field`` are the format's key names and ``role_names`` its role
+    spellings (LLaVA: human/gpt), used in the messages.
+
+    Rules: at least one user and one assistant turn; an optional system turn first; roles
+    alternate user/assistant starting with user and ending with assistant; no empty turn; no
+    ``<image>`` token in assistant turns; ``<image>`` tokens in user turns equal the image count.
+    """
+    problems: list[str] = []
+    names = role_names or {}
+    start = 1 if turns and turns[0][0] == SYSTEM else 0
+    body = turns[start:]
+    if len(body) < 2:
+        problems.append(
+            f"field {turns_field}: needs a user and an assistant turn, got {len(body)} turn(s)"
+        )
+    n_tokens = 0
+    for i, (role, text) in enumerate(turns):
+        where = f"field {turns_field}[{i}]"
+        if not isinstance(text, str) or not text.strip():
+            problems.append(f"{where}: empty {names.get(role, role)!r} turn")
+            text = text if isinstance(text, str) else ""
+        if i >= start:
+            expected = USER if (i - start) % 2 == 0 else ASSISTANT
+            if role != expected:
+                problems.append(
+                    f"{where}: role {names.get(role, role)!r} where "
+                    f"{names.get(expected, expected)!r} was expected (roles must alternate "
+                    f"{names.get(USER, USER)}/{names.get(ASSISTANT, ASSISTANT)}, starting with "
+                    f"{names.get(USER, USER)})"
+                )
+        if role == ASSISTANT and IMAGE_TOKEN in text:
+            problems.append(
+                f"{where}: {names.get(ASSISTANT, ASSISTANT)!r} turn (an answer) contains a "
+                f"literal {IMAGE_TOKEN} token"
+            )
+        elif role in (USER, SYSTEM):
+            n_tokens += text.count(IMAGE_TOKEN)
+    if body and body[-1][0] != ASSISTANT and len(body) >= 2:
+        last = body[-1][0]
+        problems.append(
+            f"field {turns_field}[{len(turns) - 1}]: conversation ends with "
+            f"{names.get(last, last)!r}; the last turn must be "
+            f"{names.get(ASSISTANT, ASSISTANT)!r}"
+        )
+    if n_tokens != n_images:
+        problems.append(
+            f"field {images_field}: {n_tokens} {IMAGE_TOKEN} token(s) in the prompt turns but "
+            f"{n_images} image(s)"
+        )
+    return problems

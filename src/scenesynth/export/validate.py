@@ -1,0 +1,426 @@
+"""Validators for exported files: what trainers need, checked record by record.
+
+Every error names the file, the record (index and id) and the field::
+
+    out/data.json: record 3 (id='q7'): field conversations[1]: 'gpt' turn (an answer) contains a
+    literal <image> token
+
+Checks, for every format: the number of ``<image>`` tokens equals the number of images; no
+``<image>`` inside answers; image paths resolve (relative to the file's folder, or absolute) or
+embedded image bytes decode; the image field's type fits the image count (LLaVA: a string for
+one image, a list for several; ShareGPT/WebDataset: a list); roles alternate; no empty turn.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ijson
+import pyarrow.parquet as pq
+from PIL import Image
+
+from scenesynth.export.jsonfmt import LLAVA_ROLES
+from scenesynth.export.parquet import HF_METADATA_KEY
+from scenesynth.export.records import ASSISTANT, SYSTEM, USER, conversation_problems
+
+FORMATS = ("llava", "sharegpt", "parquet", "webdataset")
+_LLAVA_TO_ROLE = {v: k for k, v in LLAVA_ROLES.items()}
+
+
+@dataclass
+class ValidationReport:
+    path: Path
+    fmt: str
+    n_records: int = 0
+    n_invalid: int = 0  # records with at least one error
+    errors: list[str] = field(default_factory=list)  # file-level and per-record errors
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def merge(self, other: ValidationReport) -> None:
+        self.n_records += other.n_records
+        self.n_invalid += other.n_invalid
+        self.errors.extend(other.errors)
+
+    def summary(self) -> str:
+        state = "OK" if self.ok else f"{len(self.errors)} error(s)"
+        return (
+            f"{self.path} [{self.fmt}]: {self.n_records} record(s), {self.n_invalid} invalid: "
+            f"{state}"
+        )
+
+
+def validate(path: str | Path, fmt: str | None = None) -> ValidationReport:
+    """Validate an exported file, or every export file in a folder.
+
+    ``fmt`` is one of ``llava|sharegpt|parquet|webdataset``; None detects it from the file
+    (``.parquet``, ``.tar``, ``.jsonl``; ``.json`` by its first record's keys).
+    """
+    p = Path(path)
+    if fmt is not None and fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if p.is_dir():
+        report = ValidationReport(path=p, fmt=fmt or "auto")
+        files = sorted(f for f in p.iterdir() if f.is_file() and _is_export_file(f, fmt))
+        if not files:
+            report.errors.append(f"{p}: no export files found")
+        fmts = set()
+        for f in files:
+            sub = validate(f, fmt)
+            fmts.add(sub.fmt)
+            report.merge(sub)
+        if len(fmts) == 1:
+            report.fmt = fmts.pop()
+        return report
+    if not p.is_file():
+        return ValidationReport(path=p, fmt=fmt or "unknown", errors=[f"{p}: file not found"])
+    try:
+        detected = fmt or detect_format(p)
+    except ValueError as exc:
+        return ValidationReport(path=p, fmt="unknown", errors=[str(exc)])
+    checker = {
+        "llava": _validate_llava,
+        "sharegpt": _validate_sharegpt,
+        "parquet": _validate_parquet,
+        "webdataset": _validate_webdataset,
+    }[detected]
+    report = ValidationReport(path=p, fmt=detected)
+    checker(p, report)
+    return report
+
+
+def _is_export_file(f: Path, fmt: str | None) -> bool:
+    if f.name.startswith("."):
+        return False  # temporary files of an unfinished atomic write
+    suffixes = {
+        None: {".json", ".jsonl", ".parquet", ".tar"},
+        "llava": {".json"},
+        "sharegpt": {".json", ".jsonl"},
+        "parquet": {".parquet"},
+        "webdataset": {".tar"},
+    }[fmt]
+    return f.suffix in suffixes
+
+
+def detect_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return "parquet"
+    if suffix == ".tar":
+        return "webdataset"
+    if suffix == ".jsonl":
+        return "sharegpt"
+    if suffix == ".json":
+        with path.open("rb") as fh:
+            try:
+                for prefix, event, value in ijson.parse(fh):
+                    if prefix == "item" and event == "map_key":
+                        if value == "conversations":
+                            return "llava"
+                        if value == "messages":
+                            return "sharegpt"
+                    if prefix == "" and event == "end_array":
+                        break
+            except ijson.JSONError as exc:
+                raise ValueError(f"{path}: not valid JSON: {exc}") from exc
+        raise ValueError(
+            f"{path}: cannot tell the format: the first record has neither 'conversations' "
+            "(LLaVA) nor 'messages' (ShareGPT); pass fmt="
+        )
+    raise ValueError(f"{path}: unknown export file type {suffix!r}")
+
+
+# -- shared per-record helpers ---------------------------------------------------------------
+
+
+class _Record:
+    """Collects one record's errors with the file/record prefix."""
+
+    def __init__(self, path: Path, index: int, record: Any) -> None:
+        rid = record.get("id") if isinstance(record, dict) else None
+        self.prefix = f"{path}: record {index}" + (f" (id={rid!r})" if rid is not None else "")
+        self.errors: list[str] = []
+
+    def add(self, problem: str) -> None:
+        self.errors.append(f"{self.prefix}: {problem}")
+
+    def flush(self, report: ValidationReport) -> None:
+        report.n_records += 1
+        if self.errors:
+            report.n_invalid += 1
+            report.errors.extend(self.errors)
+
+
+def _check_id(rec: _Record, record: dict[str, Any]) -> None:
+    rid = record.get("id")
+    if not isinstance(rid, str) or not rid.strip():
+        rec.add("field id: missing or not a non-empty string")
+
+
+def _check_path(rec: _Record, base: Path, value: Any, field_name: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        rec.add(f"field {field_name}: image path must be a non-empty string, got {value!r}")
+        return
+    p = Path(value)
+    resolved = p if p.is_absolute() else base / p
+    if not resolved.is_file():
+        rec.add(f"field {field_name}: image file {value!r} does not exist (looked for {resolved})")
+
+
+def _check_image_bytes(rec: _Record, data: bytes | None, field_name: str) -> None:
+    if not data:
+        rec.add(f"field {field_name}: image bytes are empty")
+        return
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.verify()
+    except Exception as exc:  # PIL raises many types for corrupt data
+        rec.add(f"field {field_name}: image bytes do not decode ({type(exc).__name__}: {exc})")
+
+
+def _turns(
+    rec: _Record, items: Any, field_name: str, role_key: str, text_key: str,
+    role_map: dict[str, str] | None,
+) -> list[tuple[str, str]] | None:
+    if not isinstance(items, list):
+        rec.add(f"field {field_name}: missing or not a list")
+        return None
+    turns: list[tuple[str, str]] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            rec.add(f"field {field_name}[{i}]: not an object")
+            return None
+        role = item.get(role_key)
+        text = item.get(text_key)
+        mapped = role_map.get(str(role)) if role_map is not None else role
+        if mapped not in (USER, ASSISTANT, SYSTEM):
+            allowed = sorted(role_map) if role_map is not None else [USER, ASSISTANT, SYSTEM]
+            rec.add(f"field {field_name}[{i}].{role_key}: unknown role {role!r} "
+                    f"(expected one of {', '.join(allowed)})")
+            return None
+        if not isinstance(text, str):
+            rec.add(f"field {field_name}[{i}].{text_key}: not a string ({type(text).__name__})")
+            text = ""
+        turns.append((mapped, text))
+    return turns
+
+
+# -- JSON formats ------------------------------------------------------------------------
+
+
+def _iter_json_records(path: Path, report: ValidationReport) -> Iterator[tuple[int, Any]]:
+    try:
+        if path.suffix.lower() == ".jsonl":
+            with path.open(encoding="utf-8") as fh:
+                for i, line in enumerate(fh):
+                    if not line.strip():
+                        continue
+                    try:
+                        yield i, json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        report.errors.append(f"{path}: line {i + 1}: not valid JSON: {exc}")
+                        report.n_records += 1
+                        report.n_invalid += 1
+        else:
+            with path.open("rb") as fh:
+                yield from enumerate(ijson.items(fh, "item", use_float=True))
+    except ijson.JSONError as exc:
+        report.errors.append(f"{path}: not a valid JSON array of records: {exc}")
+
+
+def _validate_llava(path: Path, report: ValidationReport) -> None:
+    base = path.parent
+    for index, record in _iter_json_records(path, report):
+        rec = _Record(path, index, record)
+        if not isinstance(record, dict):
+            rec.add("not a JSON object")
+            rec.flush(report)
+            continue
+        _check_id(rec, record)
+        images: list[Any] = []
+        if "image" in record:
+            image = record["image"]
+            if isinstance(image, str):
+                images = [image]
+            elif isinstance(image, list):
+                if len(image) == 0:
+                    rec.add("field image: empty list; omit the field for a text-only record")
+                elif len(image) == 1:
+                    rec.add("field image: a list of one image; LLaVA expects a string for a "
+                            "single image")
+                images = image
+            else:
+                rec.add(f"field image: must be a string or a list of strings, got "
+                        f"{type(image).__name__}")
+        for i, img in enumerate(images):
+            name = "image" if isinstance(record.get("image"), str) else f"image[{i}]"
+            _check_path(rec, base, img, name)
+        turns = _turns(rec, record.get("conversations"), "conversations", "from", "value",
+                       _LLAVA_TO_ROLE)
+        if turns is not None:
+            for problem in conversation_problems(turns, len(images), "conversations", "image",
+                                                 LLAVA_ROLES):
+                rec.add(problem)
+        rec.flush(report)
+
+
+def _check_messages_record(
+    rec: _Record, record: dict[str, Any], images_field: str = "images",
+) -> list[Any] | None:
+    """Checks shared by ShareGPT, Parquet and WebDataset records; returns the image list."""
+    _check_id(rec, record)
+    images = record.get(images_field, [])
+    if images is None:
+        images = []
+    if isinstance(images, str):
+        rec.add(f"field {images_field}: must be a list of images, got a string")
+        images = [images]
+    elif not isinstance(images, list):
+        rec.add(f"field {images_field}: must be a list, got {type(images).__name__}")
+        return None
+    turns = _turns(rec, record.get("messages"), "messages", "role", "content", None)
+    if turns is not None:
+        for problem in conversation_problems(turns, len(images), "messages", images_field):
+            rec.add(problem)
+    return images
+
+
+def _validate_sharegpt(path: Path, report: ValidationReport) -> None:
+    base = path.parent
+    for index, record in _iter_json_records(path, report):
+        rec = _Record(path, index, record)
+        if not isinstance(record, dict):
+            rec.add("not a JSON object")
+            rec.flush(report)
+            continue
+        images = _check_messages_record(rec, record)
+        for i, img in enumerate(images or []):
+            _check_path(rec, base, img, f"images[{i}]")
+        rec.flush(report)
+
+
+# -- Parquet -----------------------------------------------------------------------------
+
+
+def _validate_parquet(path: Path, report: ValidationReport) -> None:
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid / OSError
+        report.errors.append(f"{path}: not a readable Parquet file: {exc}")
+        return
+    schema = pf.schema_arrow
+    names = set(schema.names)
+    image_col = "images" if "images" in names else "image" if "image" in names else None
+    meta = schema.metadata or {}
+    features: dict[str, Any] = {}
+    if HF_METADATA_KEY not in meta:
+        report.errors.append(f"{path}: schema: no 'huggingface' features metadata, so datasets "
+                             "will not decode the image column as images")
+    else:
+        try:
+            features = json.loads(meta[HF_METADATA_KEY])["info"]["features"]
+        except (ValueError, KeyError, TypeError) as exc:
+            report.errors.append(f"{path}: schema: unreadable 'huggingface' metadata: {exc}")
+    if features and image_col is not None:
+        feat = features.get(image_col)
+        if image_col == "image" and feat != {"_type": "Image"}:
+            report.errors.append(f"{path}: schema: column 'image' feature is {feat!r}, "
+                                 "expected Image")
+        if image_col == "images" and not (
+            isinstance(feat, dict) and feat.get("_type") in ("Sequence", "List")
+            and feat.get("feature") == {"_type": "Image"}
+        ):
+            report.errors.append(f"{path}: schema: column 'images' feature is {feat!r}, "
+                                 "expected Sequence(Image())")
+    for col in ("id", "messages"):
+        if col not in names:
+            report.errors.append(f"{path}: schema: missing column {col!r}")
+    if "messages" not in names:
+        return
+    base = path.parent
+    index = 0
+    for batch in pf.iter_batches(batch_size=256):
+        for row in batch.to_pylist():
+            rec = _Record(path, index, row)
+            if image_col == "image":
+                row["images"] = [] if row["image"] is None else [row["image"]]
+            images = _check_messages_record(rec, row)
+            for i, img in enumerate(images or []):
+                name = "image" if image_col == "image" else f"images[{i}]"
+                if not isinstance(img, dict) or (img.get("bytes") is None
+                                                 and img.get("path") is None):
+                    rec.add(f"field {name}: neither bytes nor path")
+                elif img.get("bytes") is not None:
+                    _check_image_bytes(rec, img["bytes"], name)
+                else:
+                    _check_path(rec, base, img["path"], f"{name}.path")
+            rec.flush(report)
+            index += 1
+
+
+# -- WebDataset --------------------------------------------------------------------------
+
+
+def _validate_webdataset(path: Path, report: ValidationReport) -> None:
+    try:
+        with tarfile.open(path) as tar:
+            _validate_tar(path, tar, report)
+    except (tarfile.TarError, OSError) as exc:
+        report.errors.append(f"{path}: not a readable tar file: {exc}")
+
+
+def _validate_tar(path: Path, tar: tarfile.TarFile, report: ValidationReport) -> None:
+    # Group members as WebDataset does: key = name up to the first dot of the basename.
+    samples: dict[str, dict[str, tarfile.TarInfo]] = {}
+    for member in tar.getmembers():
+        if not member.isfile():
+            continue
+        folder, _, base = member.name.rpartition("/")
+        stem, dot, ext = base.partition(".")
+        if not dot:
+            report.errors.append(f"{path}: member {member.name!r} has no extension")
+            continue
+        key = f"{folder}/{stem}" if folder else stem
+        samples.setdefault(key, {})[ext] = member
+    for index, (key, members) in enumerate(samples.items()):
+        _check_wds_sample(path, tar, index, key, members, report)
+
+
+def _check_wds_sample(
+    path: Path, tar: tarfile.TarFile, index: int, key: str,
+    members: dict[str, tarfile.TarInfo], report: ValidationReport,
+) -> None:
+    record: Any = None
+    if "json" in members:
+        fh = tar.extractfile(members["json"])
+        try:
+            record = json.loads(fh.read()) if fh is not None else None
+        except ValueError as exc:
+            report.errors.append(f"{path}: record {index} (key={key!r}): field json: "
+                                 f"not valid JSON: {exc}")
+            report.n_records += 1
+            report.n_invalid += 1
+            return
+    rec = _Record(path, index, record)
+    rec.prefix += f" (key={key!r})"
+    if not isinstance(record, dict):
+        rec.add("field json: missing the .json member (or it is not an object)")
+        rec.flush(report)
+        return
+    images = _check_messages_record(rec, record)
+    for i, ext in enumerate(images or []):
+        if not isinstance(ext, str) or ext not in members:
+            rec.add(f"field images[{i}]: member {key}.{ext} is not in the shard "
+                    f"(members: {', '.join(sorted(members))})")
+            continue
+        fh = tar.extractfile(members[ext])
+        _check_image_bytes(rec, fh.read() if fh is not None else None, f"images[{i}]")
+    rec.flush(report)

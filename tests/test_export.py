@@ -1,0 +1,255 @@
+"""Exporters and validators on samples about the two real COCO photos in the shared data."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from scenesynth.export import (
+    MCAnswerStyle,
+    TurnStyle,
+    export_samples,
+    validate,
+)
+from scenesynth.graph import AnswerForm, InstructionSample, ProgramStep, Provenance
+
+PHOTO_A = "000000142238.jpg"  # 640x427, 14 people
+PHOTO_B = "000000439180.jpg"  # 640x360, 14 people, 12 horses
+FORMATS = ("llava", "sharegpt", "parquet", "webdataset")
+
+
+def _coco_counts(coco_dir: Path) -> dict[str, Counter[str]]:
+    data = json.loads((coco_dir / "panoptic_coco_detection_format.json").read_text())
+    cats = {c["id"]: c["name"] for c in data["categories"]}
+    files = {im["id"]: im["file_name"] for im in data["images"]}
+    counts: dict[str, Counter[str]] = {f: Counter() for f in files.values()}
+    for ann in data["annotations"]:
+        counts[files[ann["image_id"]]][cats[ann["category_id"]]] += 1
+    return counts
+
+
+def _prov(images: list[str], family: str) -> Provenance:
+    return Provenance(
+        source="coco_panoptic", image_ids=images, generator="test", generator_version="1",
+        family=family,
+        program=[ProgramStep(op="scene", args={"image": 0}),
+                 ProgramStep(op="filter_name", inputs=[0], args={"name": "horse"})],
+        seed=7,
+    )
+
+
+@pytest.fixture()
+def coco_samples(shared_data: Path) -> list[InstructionSample]:
+    """Samples whose answers are counted from the real COCO annotations."""
+    counts = _coco_counts(shared_data / "coco_panoptic")
+    horses = counts[PHOTO_B]["horse"]
+    people_a = counts[PHOTO_A]["person"]
+    return [
+        InstructionSample(
+            id="count-horses", images=[PHOTO_B], question="How many horses are there?",
+            answer=str(horses), answer_value=horses, answer_type="count",
+            provenance=_prov([PHOTO_B], "counting"),
+        ),
+        InstructionSample(
+            id="mc-people", images=[PHOTO_A], question="How many people are in the picture?",
+            answer=str(people_a), form=AnswerForm.MULTIPLE_CHOICE,
+            options=["12", str(people_a), "3", "20"], answer_index=1, answer_value=people_a,
+            answer_type="count", provenance=_prov([PHOTO_A], "counting"),
+        ),
+        InstructionSample(
+            id="multi.horses", images=[PHOTO_A, PHOTO_B],
+            question="Which image shows horses?", answer="Image 2", answer_value=1,
+            answer_type="image", provenance=_prov([PHOTO_A, PHOTO_B], "multi_image"),
+        ),
+    ]
+
+
+def _export(samples, fmt, out, root, **kw):
+    return export_samples(samples, fmt, out, image_root=root, **kw)
+
+
+# -- writers -------------------------------------------------------------------------------
+
+
+def test_llava_records_match_trainer_layout(coco_samples, shared_data, tmp_path):
+    root = shared_data / "coco_panoptic"
+    result = _export(coco_samples, "llava", tmp_path, root)
+    assert (result.n_written, result.n_failed) == (3, 0)
+    records = json.loads((tmp_path / "data.json").read_text())
+    horses, mc, multi = records
+    assert horses["conversations"] == [
+        {"from": "human", "value": "<image>\nHow many horses are there?"},
+        {"from": "gpt", "value": "12"},
+    ]
+    # one image is a string, several a list; paths resolve from the file's folder
+    assert isinstance(horses["image"], str)
+    assert (tmp_path / horses["image"]).resolve() == (root / PHOTO_B).resolve()
+    assert isinstance(multi["image"], list) and len(multi["image"]) == 2
+    assert multi["conversations"][0]["value"] == (
+        "Image 1: <image>\nImage 2: <image>\nWhich image shows horses?"
+    )
+    assert mc["conversations"][0]["value"] == (
+        "<image>\nHow many people are in the picture?\nA. 12\nB. 14\nC. 3\nD. 20"
+    )
+    assert mc["conversations"][1]["value"] == "B. 14"
+    # provenance travels with every record
+    prov = horses["metadata"]["provenance"]
+    assert prov["source"] == "coco_panoptic" and prov["seed"] == 7
+    assert prov["program"][1] == {"op": "filter_name", "inputs": [0],
+                                  "args": {"name": "horse"}, "output": None}
+    assert horses["metadata"]["answer_value"] == 12
+    assert validate(tmp_path / "data.json").ok
+
+
+def test_mc_letter_style(coco_samples, shared_data, tmp_path):
+    style = TurnStyle(mc_answer=MCAnswerStyle.LETTER)
+    _export(coco_samples[1:2], "sharegpt", tmp_path, shared_data / "coco_panoptic", style=style)
+    (rec,) = json.loads((tmp_path / "data.json").read_text())
+    assert rec["messages"][1] == {"role": "assistant", "content": "B"}
+    assert rec["messages"][0]["content"].endswith(
+        "D. 20\nAnswer with the option's letter from the given choices directly."
+    )
+
+
+def test_sharegpt_jsonl(coco_samples, shared_data, tmp_path):
+    result = _export(coco_samples, "sharegpt", tmp_path, shared_data / "coco_panoptic",
+                     jsonl=True)
+    lines = (tmp_path / "data.jsonl").read_text().splitlines()
+    assert result.paths == [tmp_path / "data.jsonl"] and len(lines) == 3
+    first = json.loads(lines[0])
+    assert first["messages"] == [
+        {"role": "user", "content": "<image>\nHow many horses are there?"},
+        {"role": "assistant", "content": "12"},
+    ]
+    assert isinstance(first["images"], list) and len(first["images"]) == 1
+    assert first["metadata"]["provenance"]["family"] == "counting"
+    report = validate(tmp_path / "data.jsonl")
+    assert report.ok and report.fmt == "sharegpt" and report.n_records == 3
+
+
+def test_parquet_reads_back_as_hf_images(coco_samples, shared_data, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    root = shared_data / "coco_panoptic"
+    _export(coco_samples[:2], "parquet", tmp_path / "single", root)
+    _export(coco_samples, "parquet", tmp_path / "multi", root)
+
+    single = datasets.Dataset.from_parquet(str(tmp_path / "single" / "data.parquet"))
+    assert isinstance(single.features["image"], datasets.Image)
+    img = single[0]["image"]
+    assert isinstance(img, Image.Image) and img.size == (640, 360)
+    assert single[0]["messages"][1] == {"role": "assistant", "content": "12"}
+    assert json.loads(single[1]["metadata"])["provenance"]["image_ids"] == [PHOTO_A]
+
+    multi = datasets.Dataset.from_parquet(str(tmp_path / "multi" / "data.parquet"))
+    feat = multi.features["images"]
+    inner = getattr(feat, "feature", None)
+    assert isinstance(inner, datasets.Image)
+    sizes = [im.size for im in multi[2]["images"]]
+    assert sizes == [(640, 427), (640, 360)]
+    # bytes are the original file's bytes, unchanged
+    table = pq.read_table(tmp_path / "multi" / "data.parquet")
+    assert table.column("images")[0][0]["bytes"].as_py() == (root / PHOTO_B).read_bytes()
+    assert validate(tmp_path / "single" / "data.parquet").ok
+    assert validate(tmp_path / "multi").ok
+
+
+def test_webdataset_shards(coco_samples, shared_data, tmp_path):
+    wds = pytest.importorskip("webdataset")
+    result = _export(coco_samples, "webdataset", tmp_path, shared_data / "coco_panoptic",
+                     name="train", samples_per_shard=2)
+    assert [p.name for p in result.paths] == ["train-000000.tar", "train-000001.tar"]
+    assert not list(tmp_path.glob(".*"))  # no temporary shard left behind
+    with tarfile.open(tmp_path / "train-000001.tar") as tar:
+        assert sorted(tar.getnames()) == [
+            "000000002_multi_horses.img0.jpg", "000000002_multi_horses.img1.jpg",
+            "000000002_multi_horses.json",
+        ]
+    ds = wds.WebDataset([str(p) for p in result.paths], shardshuffle=False).decode("pil")
+    got = list(ds)
+    assert [s["json"]["id"] for s in got] == ["count-horses", "mc-people", "multi.horses"]
+    assert got[0]["jpg"].size == (640, 360)
+    assert got[2]["json"]["images"] == ["img0.jpg", "img1.jpg"]
+    assert got[2]["img1.jpg"].size == (640, 360)
+    assert got[0]["json"]["metadata"]["provenance"]["generator"] == "test"
+    report = validate(tmp_path)
+    assert report.ok and report.fmt == "webdataset" and report.n_records == 3
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_bad_samples_are_reported_and_skipped(fmt, coco_samples, shared_data, tmp_path):
+    bad_answer = coco_samples[0].model_copy(update={"id": "bad-answer",
+                                                    "answer": "see <image>"})
+    missing = coco_samples[0].model_copy(update={"id": "missing", "images": ["nope.jpg"]})
+    result = _export([bad_answer, *coco_samples, missing], fmt, tmp_path,
+                     shared_data / "coco_panoptic")
+    assert result.n_written == 3 and result.n_failed == 2
+    (id1, msg1), (id2, msg2) = result.failures
+    assert id1 == "bad-answer" and "field turns[1]" in msg1 and "literal <image>" in msg1
+    assert id2 == "missing" and "field images[0]" in msg2 and "nope.jpg" in msg2
+    report = validate(tmp_path, fmt)
+    assert report.ok and report.n_records == 3
+
+
+def test_export_rejects_unknown_format(coco_samples, tmp_path):
+    with pytest.raises(ValueError, match="unknown export format 'coco'"):
+        export_samples(coco_samples, "coco", tmp_path)
+
+
+# -- validators: each pitfall rejected with a precise message, per format ---------------------
+
+
+def _write_json(path: Path, records) -> Path:
+    path.write_text(json.dumps(records))
+    return path
+
+
+@pytest.fixture()
+def photo_dir(shared_data: Path, tmp_path: Path) -> Path:
+    """A folder beside the export with links to the real photos (relative paths resolve)."""
+    (tmp_path / "img").mkdir()
+    for name in (PHOTO_A, PHOTO_B):
+        (tmp_path / "img" / name).symlink_to(shared_data / "coco_panoptic" / name)
+    return tmp_path
+
+
+def test_validate_llava_pitfalls(photo_dir):
+    good = {"id": "ok", "image": f"img/{PHOTO_A}",
+            "conversations": [{"from": "human", "value": "<image>\nWhat?"},
+                              {"from": "gpt", "value": "people"}]}
+    records = [
+        good,
+        {**good, "id": "tokens", "image": [f"img/{PHOTO_A}", f"img/{PHOTO_B}"]},
+        {**good, "id": "answer-token", "conversations": [
+            {"from": "human", "value": "<image>\nWhat?"}, {"from": "gpt", "value": "<image>"}]},
+        {**good, "id": "missing", "image": "img/gone.jpg"},
+        {**good, "id": "list-of-one", "image": [f"img/{PHOTO_A}"]},
+        {**good, "id": "roles", "conversations": [
+            {"from": "human", "value": "<image>\nWhat?"}, {"from": "human", "value": "x"}]},
+        {**good, "id": "empty", "conversations": [
+            {"from": "human", "value": "<image>\nWhat?"}, {"from": "gpt", "value": "  "}]},
+    ]
+    path = _write_json(photo_dir / "llava.json", records)
+    report = validate(path)
+    assert report.fmt == "llava" and report.n_records == 7 and report.n_invalid == 6
+    p = str(path)
+    assert report.errors == [
+        f"{p}: record 1 (id='tokens'): field image: 1 <image> token(s) in the prompt turns "
+        "but 2 image(s)",
+        f"{p}: record 2 (id='answer-token'): field conversations[1]: 'gpt' turn (an answer) "
+        "contains a literal <image> token",
+        f"{p}: record 3 (id='missing'): field image: image file 'img/gone.jpg' does not exist "
+        f"(looked for {photo_dir / 'img/gone.jpg'})",
+        f"{p}: record 4 (id='list-of-one'): field image: a list of one image; LLaVA expects a "
+        "string for a single image",
+        f"{p}: record 5 (id='roles'): field conversations[1]: role 'human' where 'gpt' was "
+        "expected (roles must alternate human/gpt, starting with human)",
+        f"{p}: record 5 (id='roles'): field conversations[1]: conversation ends with 'human'; "
+        "the last turn must be 'gpt'",
+        f"{p}: record 6 (id='empty'): field conversations[1]: empty 'gpt' turn",
+    ]
