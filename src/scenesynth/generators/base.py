@@ -75,6 +75,10 @@ class GenConfig:
     duplicate_iou: float = 0.9  # boxes above this IoU count as one object unless `distinct`
     mc_options: int = 4
     max_per_generator: int = 50  # candidate questions kept per generator per context
+    # Relative margin a numeric comparison needs before it is asked (area, depth, volume):
+    # the larger value must exceed the smaller by this fraction.
+    compare_margin: float = 0.15
+    region_margin: float = 0.1  # fraction of a 3x3 grid cell kept clear of cell borders
 
 
 @dataclass
@@ -83,6 +87,11 @@ class GenContext:
     rng: random.Random
     config: GenConfig = field(default_factory=GenConfig)
     indexes: list[GraphIndex] = field(default_factory=list)
+    # Object names seen in other graphs of the same source (negatives for existence
+    # questions); filled by the runner.
+    other_names: tuple[str, ...] = ()
+    # Per-context memo for derived lookups (scenesynth.generators.program.tables_for).
+    cache: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.indexes:
@@ -197,4 +206,80 @@ OPS: dict[str, str] = {
     "not": "inputs[bool] -> bool",
     "union": "inputs[set, set] -> set",
     "intersect": "inputs[set, set] -> set",
+    # -- added with the single-image generators ------------------------------------------
+    "relate_inv": (
+        "args{predicate, mode}; inputs[obj o] -> set of y with (o predicate y); modes as in "
+        "relate ('geometry': spatial_relation(o, y) is True)"
+    ),
+    "same_attr": (
+        "args{kind}; inputs[obj o] -> set of objects x != o in o's image whose set of `kind` "
+        "values equals o's (o must have at least one value of `kind`)"
+    ),
+    "query_relation": (
+        "inputs[obj a, obj b] -> str: the annotated predicate of (a, ?, b); error unless "
+        "exactly one distinct predicate is annotated"
+    ),
+    "measure": (
+        "args{measure}; inputs[obj] -> float: 'depth' (SceneObject.depth), 'box_area' (px^2), "
+        "'mask_area' (pixels of the RLE mask), 'volume' (size3d x*y*z), 'center_x' / "
+        "'center_y' (box centre, px); error when the field is missing"
+    ),
+    "argmin": "args{measure}; inputs[set] -> the object with the smallest measure; error on "
+    "an empty set or a tie",
+    "argmax": "args{measure}; inputs[set] -> the object with the largest measure; error on "
+    "an empty set or a tie",
+    "sort_by": "args{measure}; inputs[set] -> list of the objects by ascending measure; error "
+    "on a tie",
+    "names_in_order": "inputs[list] -> list[str]: the objects' names in list order",
+    "query_names": "inputs[set] -> list[str]: the distinct names of the objects, sorted",
+    "select": "args{if_true, if_false}; inputs[bool] -> if_true when True, if_false when "
+    "False; error on None",
+    "region": (
+        "args{margin}; inputs[obj] -> str|None: cell of the box centre in a 3x3 grid of the "
+        "image ('top left', 'top', 'top right', 'left', 'center', 'right', 'bottom left', "
+        "'bottom', 'bottom right'); None when the centre lies within margin * cell size of an "
+        "inner grid line"
+    ),
+    "filter_box": (
+        "args{box, min_iou}; inputs[set] -> objects whose box has IoU >= min_iou with `box` "
+        "([x0, y0, x1, y1] px)"
+    ),
+    "describe": (
+        "inputs[set] -> list[str]: per object in set order, its distinct attribute values "
+        "sorted alphabetically, then its name, space-joined"
+    ),
+    "describe_relations": (
+        "inputs[set] -> list[str]: for each annotated relation in graph order whose subject "
+        "and object are both in the set, 'subject-name predicate object-name' (duplicates "
+        "dropped)"
+    ),
+    # -- added with the multi-image generators (inputs are positional: input i comes from
+    # -- image i, so "Image i+1" names the image of input i) ---------------------------------
+    "image_argmax": (
+        "inputs[x_1, ..., x_k numbers] -> str 'Image i' for the 1-based position i of the "
+        "largest input; error on a tie for the largest or fewer than two inputs"
+    ),
+    "image_argmin": (
+        "inputs[x_1, ..., x_k numbers] -> str 'Image i' for the 1-based position i of the "
+        "smallest input; error on a tie for the smallest or fewer than two inputs"
+    ),
+    "image_where": (
+        "inputs[b_1, ..., b_k bools] -> str 'Image i' for the 1-based position i of the only "
+        "True input; error unless exactly one input is True (None is not True)"
+    ),
+    "sum": "inputs[x_1, ..., x_k numbers] -> their sum",
+    "count_true": "inputs[b_1, ..., b_k] -> int: how many inputs are True",
+    "subtract": "inputs[x, y numbers] -> x - y",
+    "common_values": (
+        "inputs[l_1, ..., l_k lists of str] -> sorted list of the distinct strings present "
+        "in every input"
+    ),
+    "difference_values": (
+        "inputs[l_1, l_2, ..., l_k lists of str] -> sorted list of the distinct strings of "
+        "l_1 present in none of l_2 ... l_k"
+    ),
+    "relate_set": (
+        "args{predicate, mode}; inputs[set s] -> set: the union of relate(o) (same args) over "
+        "every object o in s (empty for an empty s)"
+    ),
 }

@@ -1,0 +1,706 @@
+"""The shared program executor: every answer is the output of executing its program.
+
+:func:`execute` runs a list of :class:`~scenesynth.graph.sample.ProgramStep` (or anything with
+``op``, ``inputs`` and ``args``) against the graphs of a question and returns each step's
+output. The semantics of every op are the one-line definitions in
+:data:`scenesynth.generators.base.OPS`; this module is their single implementation, used both by
+the generators (to compute answers) and by anyone re-checking a stored sample.
+
+Values: an object reference is ``"<image_index>:<object_id>"``; a set is a sorted list of
+references; scalars are bool / int / float / str.
+
+Speed: the per-graph lookups the ops need are precomputed once in :class:`SceneTables`;
+generators share them through :func:`tables_for`, so executing a program is a handful of dict
+lookups.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from scenesynth.generators.base import OPS, GenConfig, GenContext
+from scenesynth.graph import (
+    Camera,
+    ImageInfo,
+    ProgramStep,
+    SceneGraph,
+    SceneObject,
+    SpatialRules,
+    iou,
+    spatial_relation,
+)
+
+
+class ProgramError(ValueError):
+    """A program cannot be executed (bad op, bad input, ambiguous ``unique`` ...)."""
+
+    def __init__(self, step: int, op: str, message: str) -> None:
+        super().__init__(f"step {step} ({op}): {message}")
+        self.step = step
+        self.op = op
+
+
+class StepLike(Protocol):
+    op: str
+    inputs: list[int]
+    args: dict[str, Any]
+
+
+def ref(image: int, object_id: str) -> str:
+    return f"{image}:{object_id}"
+
+
+def split_ref(reference: str) -> tuple[int, str]:
+    image, _, object_id = reference.partition(":")
+    return int(image), object_id
+
+
+class SceneTables:
+    """Per-graph lookups used by the ops (built once per graph)."""
+
+    __slots__ = (
+        "_geometry",
+        "_masks",
+        "attr_by_kind",
+        "attr_values",
+        "by_name",
+        "camera",
+        "graph",
+        "image",
+        "image_index",
+        "memo",
+        "names",
+        "objects",
+        "order",
+        "out_relations",
+        "ref_of",
+        "rel_by_object",
+        "rel_by_subject",
+        "rel_pairs",
+        "rules",
+        "scene",
+    )
+
+    def __init__(self, graph: SceneGraph, image_index: int, rules: SpatialRules) -> None:
+        self.graph = graph
+        self.image_index = image_index
+        self.image: ImageInfo = graph.image
+        self.camera: Camera | None = graph.camera
+        self.rules = rules
+        self.ref_of: dict[str, str] = {o.id: ref(image_index, o.id) for o in graph.objects}
+        self.objects: dict[str, SceneObject] = {self.ref_of[o.id]: o for o in graph.objects}
+        self.scene: list[str] = sorted(self.objects)
+        # graph order of each reference (relation descriptions follow graph order)
+        self.order: dict[str, int] = {self.ref_of[o.id]: i for i, o in enumerate(graph.objects)}
+        self.names: dict[str, str] = {r: o.name for r, o in self.objects.items()}
+        self.by_name: dict[str, list[str]] = {}
+        for r in self.scene:
+            self.by_name.setdefault(self.names[r], []).append(r)
+        self.attr_values: dict[str, frozenset[str]] = {}
+        self.attr_by_kind: dict[str, dict[str, tuple[str, ...]]] = {}
+        for r, o in self.objects.items():
+            self.attr_values[r] = frozenset(a.value for a in o.attributes)
+            by_kind: dict[str, list[str]] = {}
+            for a in o.attributes:
+                values = by_kind.setdefault(str(a.kind), [])
+                if a.value not in values:
+                    values.append(a.value)
+            self.attr_by_kind[r] = {k: tuple(v) for k, v in by_kind.items()}
+        # annotated relations: (subject ref, predicate) -> object refs and the reverse
+        self.rel_by_subject: dict[tuple[str, str], list[str]] = {}
+        self.rel_by_object: dict[tuple[str, str], list[str]] = {}
+        self.rel_pairs: dict[tuple[str, str], list[str]] = {}
+        # subject ref -> [(predicate, object ref)] in graph order, duplicates dropped
+        self.out_relations: dict[str, list[tuple[str, str]]] = {}
+        for rel in graph.relations:
+            subj, obj = self.ref_of[rel.subject], self.ref_of[rel.object]
+            out = self.out_relations.setdefault(subj, [])
+            if (rel.predicate, obj) not in out:
+                out.append((rel.predicate, obj))
+            _add_unique(self.rel_by_subject.setdefault((subj, rel.predicate), []), obj)
+            _add_unique(self.rel_by_object.setdefault((obj, rel.predicate), []), subj)
+            _add_unique(self.rel_pairs.setdefault((subj, obj), []), rel.predicate)
+        for table in (self.rel_by_subject, self.rel_by_object):
+            for key in table:
+                table[key].sort()
+        self._geometry: dict[tuple[str, str, str], bool | None] = {}
+        self._masks: dict[str, int] = {}
+        self.memo: dict[Any, Any] = {}  # generator-side memo (referring expressions, ...)
+
+    # -- cached geometry --------------------------------------------------------------------
+    def spatial(self, a: str, b: str, predicate: str) -> bool | None:
+        key = (a, b, predicate)
+        try:
+            return self._geometry[key]
+        except KeyError:
+            value = spatial_relation(
+                self.objects[a], self.objects[b], predicate, self.image, self.camera, self.rules
+            )
+            self._geometry[key] = value
+            return value
+
+    def mask_area(self, r: str) -> int:
+        try:
+            return self._masks[r]
+        except KeyError:
+            pass
+        mask = self.objects[r].mask
+        if mask is None:
+            raise KeyError("mask")
+        from pycocotools import mask as mask_utils  # imported lazily: only mask questions
+
+        h, w = mask.size
+        if isinstance(mask.counts, str):
+            rle: Any = {"size": [h, w], "counts": mask.counts.encode("ascii")}
+        else:
+            rle = mask_utils.frPyObjects({"size": [h, w], "counts": list(mask.counts)}, h, w)
+        area = int(mask_utils.area(rle))
+        self._masks[r] = area
+        return area
+
+
+def _add_unique(values: list[str], value: str) -> None:
+    if value not in values:
+        values.append(value)
+
+
+def build_tables(graphs: Sequence[SceneGraph], rules: SpatialRules) -> list[SceneTables]:
+    return [SceneTables(g, i, rules) for i, g in enumerate(graphs)]
+
+
+def tables_for(ctx: GenContext) -> list[SceneTables]:
+    """The context's tables, built on first use and memoised in ``ctx.cache``."""
+    tables = ctx.cache.get("tables")
+    if tables is None:
+        tables = build_tables(ctx.graphs, ctx.config.rules)
+        ctx.cache["tables"] = tables
+    return tables
+
+
+# -- measures ---------------------------------------------------------------------------------
+
+
+def measure(tables: SceneTables, r: str, name: str) -> float:
+    """The ``measure`` op on one object (raises KeyError naming the missing field)."""
+    obj = tables.objects[r]
+    if name == "depth":
+        if obj.depth is None:
+            raise KeyError("depth")
+        return float(obj.depth)
+    if name == "mask_area":
+        return float(tables.mask_area(r))
+    if name == "volume":
+        if obj.size3d is None:
+            raise KeyError("size3d")
+        return obj.size3d.x * obj.size3d.y * obj.size3d.z
+    if obj.box is None:
+        raise KeyError("box")
+    box = obj.box
+    if name == "box_area":
+        return (box.x1 - box.x0) * (box.y1 - box.y0)
+    if name == "center_x":
+        return (box.x0 + box.x1) / 2
+    if name == "center_y":
+        return (box.y0 + box.y1) / 2
+    raise ValueError(f"unknown measure {name!r}")
+
+
+REGION_NAMES = (
+    ("top left", "top", "top right"),
+    ("left", "center", "right"),
+    ("bottom left", "bottom", "bottom right"),
+)
+
+
+def region_of(cx: float, cy: float, width: float, height: float, margin: float) -> str | None:
+    """3x3 grid cell of a point, or None within ``margin`` cells of an inner grid line."""
+    cells: list[int] = []
+    for value, extent in ((cx, width), (cy, height)):
+        cell = extent / 3
+        for line in (cell, 2 * cell):
+            if abs(value - line) < margin * cell:
+                return None
+        cells.append(min(2, max(0, int(value // cell))))
+    return REGION_NAMES[cells[1]][cells[0]]
+
+
+def describe_object(tables: SceneTables, r: str) -> str:
+    values = sorted(tables.attr_values[r])
+    return " ".join([*values, tables.names[r]])
+
+
+# -- op implementations --------------------------------------------------------------------------
+
+
+class _Env:
+    __slots__ = ("config", "tables")
+
+    def __init__(self, tables: Sequence[SceneTables], config: GenConfig) -> None:
+        self.tables = tables
+        self.config = config
+
+    def of(self, reference: str) -> SceneTables:
+        if not isinstance(reference, str):
+            raise ValueError(f"expected an object reference, got {reference!r}")
+        image = int(reference.partition(":")[0])
+        if not 0 <= image < len(self.tables):
+            raise ValueError(f"reference {reference!r} names image {image}, not in the program")
+        t = self.tables[image]
+        if reference not in t.objects:
+            raise ValueError(f"no object {reference!r}")
+        return t
+
+    def image(self, args: dict[str, Any]) -> SceneTables:
+        image = int(args.get("image", 0))
+        if not 0 <= image < len(self.tables):
+            raise ValueError(f"image {image} is not in the program ({len(self.tables)} graphs)")
+        return self.tables[image]
+
+
+OpImpl = Callable[[dict[str, Any], list[Any], _Env], Any]
+OP_IMPLS: dict[str, OpImpl] = {}
+
+
+def op_impl(name: str) -> Callable[[OpImpl], OpImpl]:
+    """Register the implementation of an op; the op must be defined in ``base.OPS`` first."""
+
+    def deco(fn: OpImpl) -> OpImpl:
+        if name not in OPS:
+            raise ValueError(f"op {name!r} has no definition in generators.base.OPS")
+        OP_IMPLS[name] = fn
+        return fn
+
+    return deco
+
+
+def _one(inputs: list[Any], n: int = 1) -> None:
+    if len(inputs) != n:
+        raise ValueError(f"expected {n} input(s), got {len(inputs)}")
+
+
+@op_impl("scene")
+def _scene(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
+    return list(env.image(args).scene)
+
+
+def _objects_of(env: _Env, refs: list[str]) -> list[tuple[SceneTables, str]]:
+    return [(env.of(r), r) for r in refs]
+
+
+@op_impl("filter_name")
+def _filter_name(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
+    _one(inputs)
+    name = args["name"]
+    return [r for t, r in _objects_of(env, inputs[0]) if t.names[r] == name]
+
+
+@op_impl("filter_attr")
+def _filter_attr(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
+    _one(inputs)
+    value = args["value"]
+    return [r for t, r in _objects_of(env, inputs[0]) if value in t.attr_values[r]]
+
+
+@op_impl("unique")
+def _unique(args: dict[str, Any], inputs: list[Any], env: _Env) -> str:
+    _one(inputs)
+    items = inputs[0]
+    if len(items) != 1:
+        raise ValueError(f"expected exactly one object, got {len(items)}")
+    return str(items[0])
+
+
+def _relate(args: dict[str, Any], inputs: list[Any], env: _Env, inverse: bool) -> list[str]:
+    _one(inputs)
+    o = inputs[0]
+    t = env.of(o)
+    predicate = args["predicate"]
+    mode = args.get("mode", "annotated")
+    if mode == "annotated":
+        table = t.rel_by_subject if inverse else t.rel_by_object
+        return list(table.get((o, predicate), ()))
+    if mode == "geometry":
+        if inverse:
+            return [x for x in t.scene if x != o and t.spatial(o, x, predicate) is True]
+        return [x for x in t.scene if x != o and t.spatial(x, o, predicate) is True]
+    raise ValueError(f"unknown relate mode {mode!r}")
+
+
+@op_impl("relate")
+def _relate_op(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
+    return _relate(args, inputs, env, inverse=False)
+
+
+@op_impl("relate_inv")
+def _relate_inv_op(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
+    return _relate(args, inputs, env, inverse=True)
+
+
+@op_impl("count")
+def _count(args: dict[str, Any], inputs: list[Any], env: _Env) -> int:
+    _one(inputs)
+    return len(inputs[0])
+
+
+@op_impl("count_distinct")
+def _count_distinct(args: dict[str, Any], inputs: list[Any], env: _Env) -> int:
+    _one(inputs)
+    threshold = float(args["iou"])
+    counted: list[SceneObject] = []
+    for t, r in _objects_of(env, inputs[0]):
+        obj = t.objects[r]
+        if obj.box is not None and not obj.distinct:
+            box = obj.box
+            if any(
+                c.box is not None and not c.distinct and iou(box, c.box) > threshold
+                for c in counted
+            ):
+                continue
+        counted.append(obj)
+    return len(counted)
+
+
+@op_impl("exist")
+def _exist(args: dict[str, Any], inputs: list[Any], env: _Env) -> bool:
+    _one(inputs)
+    return len(inputs[0]) > 0
+
+
+@op_impl("query_name")
+def _query_name(args: dict[str, Any], inputs: list[Any], env: _Env) -> str:
+    _one(inputs)
+    return env.of(inputs[0]).names[inputs[0]]
+
+
+@op_impl("query_attr")
+def _query_attr(args: dict[str, Any], inputs: list[Any], env: _Env) -> str:
+    _one(inputs)
+    r = inputs[0]
+    values = env.of(r).attr_by_kind[r].get(str(args["kind"]), ())
+    if len(values) != 1:
+        raise ValueError(f"{r} has {len(values)} values of kind {args['kind']!r}, not one")
+    return values[0]
+
+
+@op_impl("verify_attr")
+def _verify_attr(args: dict[str, Any], inputs: list[Any], env: _Env) -> bool:
+    _one(inputs)
+    r = inputs[0]
+    return args["value"] in env.of(r).attr_values[r]
+
+
+@op_impl("query_box")
+def _query_box(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[float]:
+    _one(inputs)
+    r = inputs[0]
+    box = env.of(r).objects[r].box
+    if box is None:
+        raise ValueError(f"{r} has no box")
+    return [round(box.x0, 1), round(box.y0, 1), round(box.x1, 1), round(box.y1, 1)]
+
+
+def _pair(inputs: list[Any], env: _Env) -> tuple[SceneTables, str, str]:
+    _one(inputs, 2)
+    a, b = inputs
+    t = env.of(a)
+    if env.of(b) is not t:
+        raise ValueError(f"{a} and {b} are in different images")
+    return t, a, b
+
+
+@op_impl("spatial")
+def _spatial(args: dict[str, Any], inputs: list[Any], env: _Env) -> bool | None:
+    t, a, b = _pair(inputs, env)
+    return t.spatial(a, b, args["predicate"])
+
+
+@op_impl("has_relation")
+def _has_relation(args: dict[str, Any], inputs: list[Any], env: _Env) -> bool:
+    t, a, b = _pair(inputs, env)
+    return args["predicate"] in t.rel_pairs.get((a, b), ())
+
+
+@op_impl("query_relation")
+def _query_relation(args: dict[str, Any], inputs: list[Any], env: _Env) -> str:
+    t, a, b = _pair(inputs, env)
+    predicates = t.rel_pairs.get((a, b), [])
+    if len(predicates) != 1:
+        raise ValueError(f"({a}, ?, {b}) has {len(predicates)} annotated predicates, not one")
+    return predicates[0]
+
+
+@op_impl("equal")
+def _equal(args: dict[str, Any], inputs: list[Any], env: _Env) -> bool:
+    _one(inputs, 2)
+    return bool(inputs[0] == inputs[1])
+
+
+@op_impl("greater")
+def _greater(args: dict[str, Any], inputs: list[Any], env: _Env) -> bool:
+    _one(inputs, 2)
+    return bool(inputs[0] > inputs[1])
+
+
+@op_impl("less")
+def _less(args: dict[str, Any], inputs: list[Any], env: _Env) -> bool:
+    _one(inputs, 2)
+    return bool(inputs[0] < inputs[1])
+
+
+def _bools(inputs: list[Any], n: int) -> list[bool]:
+    _one(inputs, n)
+    for v in inputs:
+        if not isinstance(v, bool):
+            raise ValueError(f"expected a bool input, got {v!r}")
+    return inputs
+
+
+@op_impl("and")
+def _and(args: dict[str, Any], inputs: list[Any], env: _Env) -> bool:
+    a, b = _bools(inputs, 2)
+    return a and b
+
+
+@op_impl("or")
+def _or(args: dict[str, Any], inputs: list[Any], env: _Env) -> bool:
+    a, b = _bools(inputs, 2)
+    return a or b
+
+
+@op_impl("not")
+def _not(args: dict[str, Any], inputs: list[Any], env: _Env) -> bool:
+    (a,) = _bools(inputs, 1)
+    return not a
+
+
+@op_impl("union")
+def _union(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
+    _one(inputs, 2)
+    return sorted(set(inputs[0]) | set(inputs[1]))
+
+
+@op_impl("intersect")
+def _intersect(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
+    _one(inputs, 2)
+    return sorted(set(inputs[0]) & set(inputs[1]))
+
+
+@op_impl("same_attr")
+def _same_attr(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
+    _one(inputs)
+    o = inputs[0]
+    t = env.of(o)
+    kind = str(args["kind"])
+    mine = set(t.attr_by_kind[o].get(kind, ()))
+    if not mine:
+        raise ValueError(f"{o} has no attribute of kind {kind!r}")
+    return [x for x in t.scene if x != o and set(t.attr_by_kind[x].get(kind, ())) == mine]
+
+
+def _measure_all(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[tuple[float, str]]:
+    _one(inputs)
+    name = args["measure"]
+    try:
+        return [(measure(t, r, name), r) for t, r in _objects_of(env, inputs[0])]
+    except KeyError as exc:
+        raise ValueError(f"an object lacks {exc.args[0]} for measure {name!r}") from None
+
+
+@op_impl("measure")
+def _measure(args: dict[str, Any], inputs: list[Any], env: _Env) -> float:
+    _one(inputs)
+    r = inputs[0]
+    try:
+        return measure(env.of(r), r, args["measure"])
+    except KeyError as exc:
+        raise ValueError(f"{r} lacks {exc.args[0]} for measure {args['measure']!r}") from None
+
+
+def _extreme(args: dict[str, Any], inputs: list[Any], env: _Env, largest: bool) -> str:
+    values = sorted(_measure_all(args, inputs, env), reverse=largest)
+    if not values:
+        raise ValueError("empty set")
+    if len(values) > 1 and values[0][0] == values[1][0]:
+        raise ValueError(f"tie between {values[0][1]} and {values[1][1]}")
+    return values[0][1]
+
+
+@op_impl("argmin")
+def _argmin(args: dict[str, Any], inputs: list[Any], env: _Env) -> str:
+    return _extreme(args, inputs, env, largest=False)
+
+
+@op_impl("argmax")
+def _argmax(args: dict[str, Any], inputs: list[Any], env: _Env) -> str:
+    return _extreme(args, inputs, env, largest=True)
+
+
+@op_impl("sort_by")
+def _sort_by(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
+    values = sorted(_measure_all(args, inputs, env))
+    for (va, ra), (vb, rb) in itertools.pairwise(values):
+        if va == vb:
+            raise ValueError(f"tie between {ra} and {rb}")
+    return [r for _, r in values]
+
+
+@op_impl("names_in_order")
+def _names_in_order(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
+    _one(inputs)
+    return [t.names[r] for t, r in _objects_of(env, inputs[0])]
+
+
+@op_impl("query_names")
+def _query_names(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
+    _one(inputs)
+    return sorted({t.names[r] for t, r in _objects_of(env, inputs[0])})
+
+
+@op_impl("select")
+def _select(args: dict[str, Any], inputs: list[Any], env: _Env) -> Any:
+    _one(inputs)
+    if inputs[0] is None:
+        raise ValueError("undecided (None) input")
+    return args["if_true"] if inputs[0] else args["if_false"]
+
+
+@op_impl("region")
+def _region(args: dict[str, Any], inputs: list[Any], env: _Env) -> str | None:
+    _one(inputs)
+    r = inputs[0]
+    t = env.of(r)
+    box = t.objects[r].box
+    if box is None:
+        raise ValueError(f"{r} has no box")
+    cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+    return region_of(cx, cy, t.image.width, t.image.height, float(args["margin"]))
+
+
+@op_impl("filter_box")
+def _filter_box(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
+    from scenesynth.graph import Box
+
+    _one(inputs)
+    x0, y0, x1, y1 = (float(v) for v in args["box"])
+    target = Box.model_construct(x0=x0, y0=y0, x1=x1, y1=y1)
+    min_iou = float(args["min_iou"])
+    out = []
+    for t, r in _objects_of(env, inputs[0]):
+        box = t.objects[r].box
+        if box is not None and iou(box, target) >= min_iou:
+            out.append(r)
+    return out
+
+
+@op_impl("describe")
+def _describe(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
+    _one(inputs)
+    return [describe_object(t, r) for t, r in _objects_of(env, inputs[0])]
+
+
+@op_impl("describe_relations")
+def _describe_relations(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
+    _one(inputs)
+    members = set(inputs[0])
+    out: list[str] = []
+    seen: set[str] = set()
+    for t in env.tables:
+        for rel in t.graph.relations:
+            s, o = t.ref_of[rel.subject], t.ref_of[rel.object]
+            if s in members and o in members:
+                text = f"{t.names[s]} {rel.predicate} {t.names[o]}"
+                if text not in seen:
+                    seen.add(text)
+                    out.append(text)
+    return out
+
+
+# -- the executor -----------------------------------------------------------------------------
+
+
+def execute(
+    program: Sequence[StepLike | ProgramStep],
+    graphs: Sequence[SceneGraph],
+    config: GenConfig | None = None,
+    tables: Sequence[SceneTables] | None = None,
+) -> list[Any]:
+    """Execute ``program`` on ``graphs``; returns every step's output, in step order.
+
+    ``tables`` (from :func:`build_tables` / :func:`tables_for`) may be passed to reuse the
+    per-graph lookups; otherwise they are built here. Raises :class:`ProgramError` naming the
+    failing step.
+    """
+    cfg = config if config is not None else GenConfig()
+    if tables is None:
+        tables = build_tables(graphs, cfg.rules)
+    env = _Env(tables, cfg)
+    outputs: list[Any] = []
+    for i, step in enumerate(program):
+        fn = OP_IMPLS.get(step.op)
+        if fn is None:
+            raise ProgramError(i, step.op, "unknown op (not implemented by the executor)")
+        try:
+            args = [outputs[j] for j in step.inputs]
+        except IndexError:
+            raise ProgramError(i, step.op, f"inputs {step.inputs} refer past step {i}") from None
+        if any(j >= i or j < 0 for j in step.inputs):
+            raise ProgramError(i, step.op, f"inputs {step.inputs} must be earlier steps")
+        try:
+            outputs.append(fn(step.args, args, env))
+        except ProgramError:
+            raise
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProgramError(i, step.op, str(exc)) from exc
+    return outputs
+
+
+def missing_ops() -> list[str]:
+    """Ops defined in OPS without an implementation (an empty list is the invariant)."""
+    return sorted(set(OPS) - set(OP_IMPLS))
+
+
+# -- building programs --------------------------------------------------------------------------
+
+
+class Step:
+    """A light program step used while a question is being built (no validation cost)."""
+
+    __slots__ = ("args", "inputs", "op")
+
+    def __init__(self, op: str, inputs: list[int], args: dict[str, Any]) -> None:
+        self.op = op
+        self.inputs = inputs
+        self.args = args
+
+    def __repr__(self) -> str:
+        return f"Step({self.op!r}, {self.inputs!r}, {self.args!r})"
+
+
+class ProgramBuilder:
+    """Appends steps and hands back their indices; ``extend`` splices in a sub-program."""
+
+    __slots__ = ("steps",)
+
+    def __init__(self) -> None:
+        self.steps: list[Step] = []
+
+    def add(self, op: str, inputs: Sequence[int] = (), **args: Any) -> int:
+        if op not in OPS:
+            raise ValueError(f"op {op!r} has no definition in generators.base.OPS")
+        self.steps.append(Step(op, list(inputs), args))
+        return len(self.steps) - 1
+
+    def extend(self, steps: Sequence[Step]) -> int:
+        """Append ``steps`` (whose inputs index into ``steps``); returns the last new index."""
+        offset = len(self.steps)
+        for s in steps:
+            self.steps.append(Step(s.op, [j + offset for j in s.inputs], s.args))
+        return len(self.steps) - 1
+
+    def to_program(self, outputs: Sequence[Any]) -> list[ProgramStep]:
+        return [
+            ProgramStep.model_construct(op=s.op, inputs=s.inputs, args=s.args, output=out)
+            for s, out in zip(self.steps, outputs, strict=True)
+        ]

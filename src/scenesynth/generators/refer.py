@@ -1,0 +1,191 @@
+"""Unique referring expressions: a phrase and a program that pick out exactly one object.
+
+:func:`refer` builds the reference in the order a person would: the name alone ("the cube"),
+then attributes until unique ("the large red cube"), then one relation to another object that is
+itself uniquely named by name and attributes ("the cup on the table", "the cube to the left of
+the sphere"). The returned program ends in ``unique``; executing it yields the target, and the
+builder guarantees the filter chain before ``unique`` has exactly one member. When no such
+expression exists, :func:`refer` returns None and the caller skips the question.
+
+Relations used are annotated relations of the graph, or geometric ones decided True by
+:func:`~scenesynth.graph.spatial_relation` (undecided pairs are never used).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from scenesynth.generators.program import SceneTables, Step
+from scenesynth.graph import AttributeKind
+
+# Attribute order in a phrase: "the large red metal cube".
+KIND_ORDER: dict[str, int] = {
+    AttributeKind.SIZE: 0,
+    AttributeKind.COLOR: 1,
+    AttributeKind.MATERIAL: 2,
+    AttributeKind.SHAPE: 3,
+    AttributeKind.STATE: 4,
+    AttributeKind.OTHER: 5,
+}
+
+# Geometric predicates usable in a reference, with their phrase.
+GEOMETRY_PHRASES: dict[str, str] = {
+    "left of": "to the left of",
+    "right of": "to the right of",
+    "in front of": "in front of",
+    "behind": "behind",
+    "above": "above",
+    "below": "below",
+}
+
+
+@dataclass
+class Reference:
+    """A unique reference: ``text`` ("the red cube") and ``steps`` ending in ``unique``."""
+
+    text: str
+    steps: list[Step]  # inputs index into this list
+    target: str
+    objects: list[str] = field(default_factory=list)
+    relations: list[tuple[str, str, str]] = field(default_factory=list)
+    kinds_used: frozenset[str] = frozenset()
+
+
+def _ordered_attributes(
+    tables: SceneTables, target: str, avoid_kinds: Collection[str]
+) -> list[tuple[str, str]]:
+    """(kind, value) of the target in phrase order, skipping avoided kinds and the name."""
+    name = tables.names[target]
+    out: list[tuple[str, str]] = []
+    for kind, values in tables.attr_by_kind[target].items():
+        if kind in avoid_kinds:
+            continue
+        for v in values:
+            if v != name:
+                out.append((kind, v))
+    out.sort(key=lambda kv: (KIND_ORDER.get(kv[0], 9), kv[1]))
+    return out
+
+
+def _by_name_and_attributes(
+    tables: SceneTables, target: str, avoid_kinds: Collection[str]
+) -> tuple[list[Step], list[str], list[str], set[str]]:
+    """Name then attributes until unique; returns (steps, candidates, words, kinds used)."""
+    name = tables.names[target]
+    steps = [
+        Step("scene", [], {"image": tables.image_index}),
+        Step("filter_name", [0], {"name": name}),
+    ]
+    candidates = tables.by_name[name]
+    words: list[str] = []
+    kinds: set[str] = set()
+    for kind, value in _ordered_attributes(tables, target, avoid_kinds):
+        if len(candidates) == 1:
+            break
+        narrowed = [c for c in candidates if value in tables.attr_values[c]]
+        if len(narrowed) < len(candidates):
+            steps.append(Step("filter_attr", [len(steps) - 1], {"value": value}))
+            candidates = narrowed
+            words.append(value)
+            kinds.add(kind)
+    return steps, candidates, words, kinds
+
+
+def _phrase(words: list[str], name: str) -> str:
+    return "the " + " ".join([*words, name])
+
+
+def refer(
+    tables: SceneTables,
+    target: str,
+    *,
+    avoid_kinds: Collection[str] = (),
+    relations: bool = True,
+    geometry: bool = True,
+    avoid_objects: Collection[str] = (),
+) -> Reference | None:
+    """A unique reference to ``target`` in ``tables``' image, or None.
+
+    ``avoid_kinds``: attribute kinds the phrase must not use (the kind a question asks about).
+    ``relations`` / ``geometry``: whether annotated / geometric relations may be used.
+    ``avoid_objects``: objects that must not serve as the relation's anchor.
+    """
+    key = ("refer", target, tuple(sorted(avoid_kinds)), relations, geometry,
+           tuple(sorted(avoid_objects)))
+    memo = tables.memo
+    if key in memo:
+        cached: Reference | None = memo[key]
+        return cached
+    result = _refer(tables, target, avoid_kinds, relations, geometry, avoid_objects)
+    memo[key] = result
+    return result
+
+
+def _refer(
+    tables: SceneTables,
+    target: str,
+    avoid_kinds: Collection[str],
+    relations: bool,
+    geometry: bool,
+    avoid_objects: Collection[str],
+) -> Reference | None:
+    name = tables.names[target]
+    steps, candidates, words, kinds = _by_name_and_attributes(tables, target, avoid_kinds)
+    if len(candidates) == 1:
+        steps.append(Step("unique", [len(steps) - 1], {}))
+        return Reference(_phrase(words, name), steps, target, [target], [], frozenset(kinds))
+    if not (relations or geometry):
+        return None
+    base = _phrase(words, name)
+    filtered = len(steps) - 1
+
+    options: list[tuple[str, str, str, str]] = []  # (mode, predicate, anchor, phrase)
+    if relations:
+        for predicate, anchor in tables.out_relations.get(target, ()):
+            options.append(("annotated", predicate, anchor, predicate))
+    if geometry:
+        for anchor in tables.scene:
+            if anchor == target:
+                continue
+            for predicate, phrase in GEOMETRY_PHRASES.items():
+                if tables.spatial(target, anchor, predicate) is True:
+                    options.append(("geometry", predicate, anchor, phrase))
+    for mode, predicate, anchor, phrase in options:
+        if anchor in avoid_objects or anchor == target:
+            continue
+        anchor_ref = refer(
+            tables, anchor, avoid_kinds=(), relations=False, geometry=False
+        )
+        if anchor_ref is None:
+            continue
+        if mode == "annotated":
+            related = set(tables.rel_by_object.get((anchor, predicate), ()))
+        else:
+            related = {
+                c for c in candidates if tables.spatial(c, anchor, predicate) is True
+            }
+        chosen = [c for c in candidates if c in related]
+        if chosen != [target]:
+            continue
+        out = list(steps)
+        anchor_last = len(out) + len(anchor_ref.steps) - 1
+        out.extend(
+            Step(s.op, [j + len(steps) for j in s.inputs], s.args) for s in anchor_ref.steps
+        )
+        out.append(Step("relate", [anchor_last], {"predicate": predicate, "mode": mode}))
+        out.append(Step("intersect", [filtered, len(out) - 1], {}))
+        out.append(Step("unique", [len(out) - 1], {}))
+        return Reference(
+            f"{base} {phrase} {anchor_ref.text}",
+            out,
+            target,
+            [target, anchor],
+            [(target, predicate, anchor)],
+            frozenset(kinds | anchor_ref.kinds_used),
+        )
+    return None
+
+
+def is_unique_by_name(tables: SceneTables, target: str) -> bool:
+    return len(tables.by_name[tables.names[target]]) == 1

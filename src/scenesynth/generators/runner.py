@@ -1,0 +1,281 @@
+"""Run generators over one shard of scene graphs and collect balanced, deduplicated samples.
+
+A shard is a fixed chunk of input graphs chosen by the caller (the engine). Everything inside a
+shard is deterministic:
+
+* each (graph or group, generator) pair gets its own :class:`random.Random`, seeded from
+  ``sha256(global seed, image ids, generator name)`` (never Python's ``hash()``), so the output
+  does not depend on ``PYTHONHASHSEED``, on the number of workers, or on the other shards;
+* graphs are visited in shard order and generators in name order; each rendered sample is
+  offered first to the shard's :class:`~scenesynth.quality.dedup.Deduplicator`, then to its
+  :class:`~scenesynth.quality.balance.AnswerBalancer`, in that order;
+* multi-image groups are formed by a seeded shuffle of the shard's graphs.
+
+``per_image`` is the number of *questions* kept per (image or group, generator); each kept
+question is emitted in every requested form natural for it (short + yes/no for boolean answers,
+short + multiple choice otherwise). A generator that raises on a graph is recorded in
+``ShardResult.failures`` (image ids, generator, traceback) and skipped; the rest of the shard
+goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from scenesynth.generators.base import (
+    GenConfig,
+    GenContext,
+    Generator,
+    GeneratorSpec,
+    Question,
+    registered,
+)
+from scenesynth.generators.forms import FormRenderer, RenderedForm, natural_forms
+from scenesynth.graph import AnswerForm, InstructionSample, Provenance, SceneGraph
+
+
+@dataclass
+class GenerationFailure:
+    image_ids: list[str]
+    generator: str
+    error: str
+    traceback: str
+
+
+@dataclass
+class ShardResult:
+    samples: list[InstructionSample]
+    failures: list[GenerationFailure]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def derive_seed(seed: int, image_ids: Sequence[str], name: str) -> int:
+    """A 63-bit seed from (global seed, image ids, name), stable across processes."""
+    payload = json.dumps([int(seed), list(image_ids), name], separators=(",", ":"))
+    return int.from_bytes(hashlib.sha256(payload.encode("utf-8")).digest()[:8], "big") >> 1
+
+
+def sample_id(
+    image_ids: Sequence[str],
+    generator: str,
+    question: str,
+    form: str,
+    options: Sequence[str] | None,
+) -> str:
+    payload = json.dumps(
+        [list(image_ids), generator, question, form, list(options) if options else None],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+
+
+def build_sample(
+    question: Question,
+    rendered: RenderedForm,
+    spec: GeneratorSpec,
+    graphs: Sequence[SceneGraph],
+    seed: int,
+    global_seed: int,
+) -> InstructionSample:
+    """Assemble the sample from already-validated parts (``model_construct``: no re-validation)."""
+    image_ids = [g.image.id for g in graphs]
+    extra: dict[str, Any] = {
+        "balance_key": question.balance_key or spec.name,
+        "form_template": rendered.template,
+        "global_seed": global_seed,
+    }
+    provenance = Provenance.model_construct(
+        source=graphs[0].image.source,
+        image_ids=image_ids,
+        generator=spec.name,
+        generator_version=spec.version,
+        family=spec.family,
+        template=question.template,
+        program=question.program,
+        objects=list(question.objects),
+        relations=[list(r) for r in question.relations],
+        seed=seed,
+        extra=extra,
+    )
+    return InstructionSample.model_construct(
+        id=sample_id(image_ids, spec.name, rendered.question, rendered.form.value,
+                     rendered.options),
+        images=[g.image.path or g.image.id for g in graphs],
+        question=rendered.question,
+        answer=rendered.answer,
+        form=rendered.form,
+        options=rendered.options,
+        answer_index=rendered.answer_index,
+        answer_value=question.answer,
+        answer_type=str(question.answer_type),
+        provenance=provenance,
+    )
+
+
+class _NoBalance:
+    """Stand-in used only when the quality stage is not importable (local experiments)."""
+
+    def offer(self, sample: InstructionSample) -> bool:
+        return True
+
+    def stats(self) -> dict[str, Any]:
+        return {}
+
+
+def _quality() -> tuple[Any, Any]:
+    try:
+        from scenesynth.quality.balance import AnswerBalancer
+        from scenesynth.quality.dedup import Deduplicator
+    except ImportError:  # pragma: no cover - the quality stage ships with the package
+        return _NoBalance(), _NoBalance()
+    return AnswerBalancer(), Deduplicator()
+
+
+def select_generators(names: Iterable[str] | None) -> list[type[Generator]]:
+    """Registered generator classes by name (all when None), sorted by name."""
+    import scenesynth.generators  # noqa: F401  (fills the registry)
+
+    reg = registered()
+    if names is None:
+        return [reg[n] for n in sorted(reg)]
+    unknown = sorted(set(names) - set(reg))
+    if unknown:
+        raise ValueError(
+            f"unknown generator(s) {', '.join(unknown)}; known: {', '.join(sorted(reg))}"
+        )
+    return [reg[n] for n in sorted(set(names))]
+
+
+def multi_image_groups(
+    graphs: Sequence[SceneGraph], sizes: tuple[int, int], seed: int
+) -> list[list[int]]:
+    """Seeded shuffle of the shard's graphs cut into groups of ``sizes[0]..sizes[1]`` graphs;
+    a last group smaller than ``sizes[0]`` is not formed."""
+    lo, hi = sizes
+    if lo < 2 or hi < lo:
+        raise ValueError(f"multi_image_group must be (min, max) with 2 <= min <= max, got {sizes}")
+    rng = random.Random(derive_seed(seed, [g.image.id for g in graphs], "multi_image_groups"))
+    order = list(range(len(graphs)))
+    rng.shuffle(order)
+    groups: list[list[int]] = []
+    i = 0
+    while i < len(order):
+        size = rng.randint(lo, hi)
+        group = order[i : i + size]
+        if len(group) < lo:
+            break
+        groups.append(group)
+        i += size
+    return groups
+
+
+def _other_names(graphs: Sequence[SceneGraph]) -> dict[str, set[str]]:
+    by_source: dict[str, set[str]] = {}
+    for g in graphs:
+        by_source.setdefault(g.image.source, set()).update(o.name for o in g.objects)
+    return by_source
+
+
+def generate_shard(
+    graphs: Sequence[SceneGraph],
+    generators: list[str] | None,
+    per_image: int,
+    forms: tuple[AnswerForm, ...],
+    seed: int,
+    config: GenConfig,
+    multi_image_group: tuple[int, int] | None,
+) -> ShardResult:
+    """Generate samples for one shard (see module docstring for the guarantees)."""
+    if per_image < 1:
+        raise ValueError(f"per_image must be >= 1, got {per_image}")
+    classes = select_generators(generators)
+    single = [(c.spec, c()) for c in classes if not c.spec.multi_image]
+    multi = [(c.spec, c()) for c in classes if c.spec.multi_image]
+    balancer, dedup = _quality()
+    renderer = FormRenderer(config)
+    samples: list[InstructionSample] = []
+    failures: list[GenerationFailure] = []
+    per_generator: dict[str, dict[str, int]] = {}
+    names_by_source = _other_names(graphs)
+
+    def run(spec: GeneratorSpec, gen: Generator, group: Sequence[SceneGraph]) -> None:
+        image_ids = [g.image.id for g in group]
+        counts = per_generator.setdefault(
+            spec.name, {"contexts": 0, "questions": 0, "samples": 0, "rejected": 0}
+        )
+        if not gen.applicable(group):
+            return
+        counts["contexts"] += 1
+        ctx_seed = derive_seed(seed, image_ids, spec.name)
+        own = set().union(*(g.names() for g in group))
+        pool = set().union(*(names_by_source.get(g.image.source, set()) for g in group))
+        ctx = GenContext(
+            graphs=group,
+            rng=random.Random(ctx_seed),
+            config=config,
+            other_names=tuple(sorted(pool - own)),
+        )
+        kept = 0
+        considered = 0
+        try:
+            for question in gen.generate(ctx):
+                considered += 1
+                available = natural_forms(question)
+                accepted = False
+                for form in forms:
+                    if form not in available:
+                        continue
+                    rendered = renderer.render(question, form, ctx.rng)
+                    if rendered is None:
+                        continue
+                    sample = build_sample(question, rendered, spec, group, ctx_seed, seed)
+                    if dedup.offer(sample) and balancer.offer(sample):
+                        samples.append(sample)
+                        counts["samples"] += 1
+                        accepted = True
+                    else:
+                        counts["rejected"] += 1
+                if accepted:
+                    kept += 1
+                    counts["questions"] += 1
+                if kept >= per_image or considered >= config.max_per_generator:
+                    break
+        except Exception as exc:  # a generator bug must not sink the shard
+            failures.append(
+                GenerationFailure(
+                    image_ids=image_ids,
+                    generator=spec.name,
+                    error=f"{type(exc).__name__}: {exc}",
+                    traceback=traceback.format_exc(),
+                )
+            )
+
+    for graph in graphs:
+        for spec, gen in single:
+            run(spec, gen, [graph])
+    groups: list[list[int]] = []
+    if multi and multi_image_group is not None:
+        groups = multi_image_groups(graphs, multi_image_group, seed)
+        for group in groups:
+            members = [graphs[i] for i in group]
+            for spec, gen in multi:
+                run(spec, gen, members)
+
+    stats = {
+        "graphs": len(graphs),
+        "groups": len(groups),
+        "samples": len(samples),
+        "failures": len(failures),
+        "generators": per_generator,
+        "balance": balancer.stats(),
+        "dedup": dedup.stats(),
+        "mc_rank_counts": list(renderer.rank_counts),
+    }
+    return ShardResult(samples=samples, failures=failures, stats=stats)
