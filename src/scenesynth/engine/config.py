@@ -1,0 +1,174 @@
+"""The run configuration: one YAML or TOML file (or CLI flags) fully describes a run.
+
+Fields split in two groups. *Output fields* decide the bytes written (source, generators, seed,
+shard size, ...); they are recorded in the manifest, and a resumed run must match them exactly.
+*Execution fields* (:data:`EXECUTION_FIELDS`: worker count, engine, Ray address, progress) only
+decide how fast the same bytes are produced, so they may change between a run and its resume.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from scenesynth.graph.sample import AnswerForm
+
+ExportFormat = Literal["llava", "sharegpt", "parquet", "webdataset"]
+EngineName = Literal["local", "ray"]
+
+# Fields that never change the output bytes (see the module docstring).
+EXECUTION_FIELDS: frozenset[str] = frozenset(
+    {"workers", "engine", "ray_address", "max_shards_in_flight", "progress", "out"}
+)
+
+
+class RefineConfig(BaseModel):
+    """Graph refinement before generation (:mod:`scenesynth.refine`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    filter_contradictions: bool = False  # drop annotated spatial relations geometry refutes
+    add_derived_relations: bool = False  # add the spatial relations geometry decides
+
+    @property
+    def enabled(self) -> bool:
+        return self.filter_contradictions or self.add_derived_relations
+
+
+class RunConfig(BaseModel):
+    """Everything a run needs. Build with :func:`load_config` or directly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # -- output fields ----------------------------------------------------------------------
+    source: str = Field(description="dataset file/folder or scene-graph JSONL")
+    source_format: str | None = Field(None, description="loader format; None = auto-detect")
+    strict: bool = Field(False, description="stop at the first malformed source record")
+    generators: list[str] = Field(default_factory=lambda: ["all"])
+    per_image: int = Field(10, ge=1, description="samples kept per image")
+    forms: list[AnswerForm] = Field(
+        default_factory=lambda: [AnswerForm.SHORT, AnswerForm.MULTIPLE_CHOICE, AnswerForm.YES_NO]
+    )
+    multi_image_group: tuple[int, int] | None = Field(
+        None, description="(min, max) images per multi-image group; None = single-image only"
+    )
+    format: ExportFormat = "llava"
+    seed: int = 0
+    shard_size: int = Field(100, ge=1, description="input records per shard")
+    max_failure_rate: float = Field(
+        0.05, ge=0.0, le=1.0, description="a stage failing more records than this stops the run"
+    )
+    min_records_for_failure_rate: int = Field(
+        100, ge=1, description="records a stage must see before its failure rate can stop the run"
+    )
+    refine: RefineConfig = Field(default_factory=RefineConfig)
+    gen: dict[str, Any] = Field(
+        default_factory=dict, description="GenConfig overrides (mc_options, duplicate_iou, ...)"
+    )
+    export: dict[str, Any] = Field(
+        default_factory=dict,
+        description="extra keyword arguments of scenesynth.export.export_samples "
+        "(image_root, require_images, ...)",
+    )
+
+    # -- execution fields (see EXECUTION_FIELDS) -------------------------------------------
+    out: str = Field(description="output directory")
+    workers: int | None = Field(None, ge=1, description="processes; None = os.cpu_count()")
+    engine: EngineName = "local"
+    ray_address: str | None = Field(None, description="existing Ray cluster; None = start one")
+    max_shards_in_flight: int | None = Field(
+        None, ge=1, description="bound on shards held in memory; None = 2 x workers"
+    )
+    progress: bool = True
+
+    @field_validator("generators", mode="before")
+    @classmethod
+    def _split_generators(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [g.strip() for g in v.split(",") if g.strip()]
+        return v
+
+    @field_validator("forms", mode="before")
+    @classmethod
+    def _split_forms(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [f.strip() for f in v.split(",") if f.strip()]
+        return v
+
+    @field_validator("multi_image_group", mode="before")
+    @classmethod
+    def _group_size(cls, v: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return None if v <= 1 else (v, v)
+        if isinstance(v, str):
+            parts = [p for p in v.replace("-", ",").split(",") if p.strip()]
+            return None if not parts else (int(parts[0]), int(parts[-1]))
+        return v
+
+    @field_validator("generators")
+    @classmethod
+    def _non_empty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("at least one generator name (or 'all') is required")
+        return v
+
+    def resolved_workers(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+    def resolved_in_flight(self) -> int:
+        return self.max_shards_in_flight or 2 * self.resolved_workers()
+
+    def output_fields(self) -> dict[str, Any]:
+        """The fields that decide the output bytes, JSON-ready (recorded in the manifest)."""
+        return self.model_dump(mode="json", exclude=set(EXECUTION_FIELDS))
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid; the message names the file and field."""
+
+
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse a YAML (``.yaml``/``.yml``) or TOML (``.toml``) file into a mapping."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config file: {exc}") from exc
+    try:
+        data = tomllib.loads(text) if p.suffix.lower() == ".toml" else yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid {p.suffix.lstrip('.') or 'YAML'}: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: top level must be a mapping of field: value")
+    return data
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None
+) -> RunConfig:
+    """Build a :class:`RunConfig` from a file plus overrides (``None`` overrides are ignored, so
+    CLI flags left unset keep the file's value). Relative ``source``/``out`` paths in a file are
+    resolved against the file's folder."""
+    data: dict[str, Any] = {}
+    origin = "command line"
+    if path is not None:
+        data = read_config_file(path)
+        origin = str(path)
+        base = Path(path).resolve().parent
+        for key in ("source", "out"):
+            if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
+                data[key] = str(base / data[key])
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"field '{'.'.join(str(p) for p in err['loc'])}': {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{origin}: invalid run config: {problems}") from exc

@@ -1,0 +1,91 @@
+"""The default engine: a local process pool, one shard per task.
+
+Workers run every stage of a shard and commit the shard's files themselves, returning only the
+small manifest entry, so sample data never travels back through the parent. With one worker the
+shards run in the calling process (no pool), the honest single-core baseline. At most
+``in_flight`` shards are submitted at once, which bounds memory whatever the source size.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+
+from scenesynth.engine.shards import ShardEntry, commit_shard, encode_shard
+from scenesynth.engine.stages import ShardBatch, Stage, run_stages
+
+# Per-process state set by _init_worker (stages are set up once per worker, not per shard).
+_WORKER_STAGES: Sequence[Stage] = ()
+_WORKER_OUT: Path | None = None
+
+
+def _init_worker(stages: Sequence[Stage], out: Path) -> None:
+    global _WORKER_STAGES, _WORKER_OUT
+    for stage in stages:
+        stage.setup()
+    _WORKER_STAGES, _WORKER_OUT = stages, out
+
+
+def process_and_commit(stages: Sequence[Stage], out: Path, batch: ShardBatch) -> ShardEntry:
+    """Run the stages on one shard and write its files; returns the manifest entry."""
+    return commit_shard(out, encode_shard(run_stages(stages, batch)))
+
+
+def _worker_task(batch: ShardBatch) -> ShardEntry:
+    assert _WORKER_OUT is not None, "worker not initialised"
+    return process_and_commit(_WORKER_STAGES, _WORKER_OUT, batch)
+
+
+def _context() -> mp.context.BaseContext:
+    # forkserver: children fork from a clean, single-threaded server (safe while the parent
+    # runs progress threads) with the package already imported (fast start).
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["scenesynth.engine.local", "scenesynth.graph"])
+        return ctx
+    return mp.get_context("spawn")
+
+
+class LocalEngine:
+    """Runs shards on ``workers`` local processes (in-process when ``workers == 1``)."""
+
+    name = "local"
+
+    def __init__(self, stages: Sequence[Stage], out: Path, workers: int, in_flight: int) -> None:
+        self.stages = list(stages)
+        self.out = out
+        self.workers = max(1, workers)
+        self.in_flight = max(in_flight, self.workers)
+
+    def run(self, batches: Iterator[ShardBatch]) -> Iterator[ShardEntry]:
+        """Process ``batches``, yielding each finished shard's entry as it completes."""
+        if self.workers == 1:
+            for stage in self.stages:
+                stage.setup()
+            for batch in batches:
+                yield process_and_commit(self.stages, self.out, batch)
+            return
+        pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=_context(),
+            initializer=_init_worker,
+            initargs=(self.stages, self.out),
+        )
+        pending: set[Future[ShardEntry]] = set()
+        try:
+            for batch in batches:
+                pending.add(pool.submit(_worker_task, batch))
+                if len(pending) >= self.in_flight:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield future.result()
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)

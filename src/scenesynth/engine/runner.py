@@ -1,0 +1,314 @@
+"""Running a pipeline end to end: plan shards, skip finished ones, process, export, summarise.
+
+:func:`run` is the one entry point (the CLI calls it). It is resumable: a run killed at any point
+and restarted with the same config verifies the shards the manifest lists, redoes only the
+others, and ends with bytes identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scenesynth.engine.config import EXECUTION_FIELDS, RunConfig
+from scenesynth.engine.local import LocalEngine
+from scenesynth.engine.progress import RunProgress
+from scenesynth.engine.shards import (
+    Manifest,
+    ManifestMismatch,
+    ShardEntry,
+    clean_temp_files,
+    iter_samples,
+    verify_shard,
+    write_failures_file,
+)
+from scenesynth.engine.source import count_records_hint, iter_shards, open_source
+from scenesynth.engine.stages import GenerateStage, RefineStage, ShardBatch, Stage
+from scenesynth.ioutil import atomic_write
+
+log = logging.getLogger("scenesynth.engine")
+
+
+class RunAborted(RuntimeError):
+    """A stage failed on more records than ``max_failure_rate`` allows."""
+
+
+@dataclass
+class RunSummary:
+    """What a run did (also written to ``summary.json``)."""
+
+    out: Path
+    shards: int = 0
+    shards_skipped: int = 0  # finished by an earlier, interrupted run (verified)
+    shards_redone: int = 0  # listed by the manifest but failing verification
+    records: int = 0
+    samples: int = 0
+    failures: int = 0
+    stage_records: dict[str, int] = field(default_factory=dict)
+    stage_failed: dict[str, int] = field(default_factory=dict)
+    failures_by_reason: dict[str, int] = field(default_factory=dict)  # "stage: reason"
+    counters: dict[str, int] = field(default_factory=dict)
+    export: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    engine: str = "local"
+    workers: int = 1
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples / self.seconds if self.seconds > 0 else 0.0
+
+    def failure_rate(self, stage: str) -> float:
+        seen = self.stage_records.get(stage, 0)
+        return self.stage_failed.get(stage, 0) / seen if seen else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "out": str(self.out),
+            "shards": self.shards,
+            "shards_skipped": self.shards_skipped,
+            "shards_redone": self.shards_redone,
+            "records": self.records,
+            "samples": self.samples,
+            "failures": self.failures,
+            "stage_records": self.stage_records,
+            "stage_failed": self.stage_failed,
+            "failure_rates": {s: round(self.failure_rate(s), 6) for s in self.stage_records},
+            "failures_by_reason": self.failures_by_reason,
+            "counters": self.counters,
+            "export": self.export,
+            "seconds": round(self.seconds, 3),
+            "samples_per_second": round(self.samples_per_second, 1),
+            "engine": self.engine,
+            "workers": self.workers,
+        }
+
+    def lines(self) -> list[str]:
+        """Human-readable summary lines (the CLI prints them)."""
+        out = [
+            f"{self.samples} samples from {self.records} records in {self.shards} shards "
+            f"({self.shards_skipped} resumed) in {self.seconds:.1f}s "
+            f"({self.samples_per_second:.0f} samples/s, {self.engine}, {self.workers} workers)",
+        ]
+        for stage in sorted(self.stage_records):
+            out.append(
+                f"  {stage}: {self.stage_failed.get(stage, 0)} of {self.stage_records[stage]} "
+                f"records failed ({100 * self.failure_rate(stage):.2f}%)"
+            )
+        if self.failures_by_reason:
+            out.append(f"  {self.failures} failures logged to {self.out / 'failures.jsonl'}:")
+            for reason, n in sorted(self.failures_by_reason.items(), key=lambda kv: -kv[1]):
+                out.append(f"    {n:>6}  {reason}")
+        if self.export:
+            out.append(f"  export: {self.export.get('summary', self.export)}")
+        return out
+
+    def add(self, entry: ShardEntry) -> None:
+        self.shards += 1
+        self.records += entry.record_end - entry.record_start
+        self.samples += entry.samples
+        self.failures += entry.failures
+        for target, source in (
+            (self.stage_records, entry.stage_records),
+            (self.stage_failed, entry.stage_failed),
+            (self.failures_by_reason, entry.failure_reasons),
+            (self.counters, entry.counters),
+        ):
+            for key, n in source.items():
+                target[key] = target.get(key, 0) + n
+
+
+def build_stages(
+    config: RunConfig, shard_function: Callable[..., Any] | None = None
+) -> list[Stage]:
+    """The pipeline a config describes: [refine] -> generate."""
+    stages: list[Stage] = []
+    if config.refine.enabled:
+        stages.append(
+            RefineStage(
+                filter_contradictions=config.refine.filter_contradictions,
+                add_derived_relations=config.refine.add_derived_relations,
+            )
+        )
+    stages.append(
+        GenerateStage(
+            generators=list(config.generators),
+            per_image=config.per_image,
+            forms=list(config.forms),
+            seed=config.seed,
+            gen=dict(config.gen),
+            multi_image_group=config.multi_image_group,
+            shard_function=shard_function,
+        )
+    )
+    return stages
+
+
+def _open_manifest(config: RunConfig, out: Path) -> Manifest:
+    wanted = config.output_fields()
+    manifest = Manifest.load(out)
+    if manifest is None:
+        return Manifest(config=wanted)
+    if manifest.config != wanted:
+        keys = sorted(set(wanted) | set(manifest.config))
+        diff = [
+            f"{k}: {manifest.config.get(k)!r} -> {wanted.get(k)!r}"
+            for k in keys
+            if manifest.config.get(k) != wanted.get(k) and k not in EXECUTION_FIELDS
+        ]
+        raise ManifestMismatch(
+            f"{out / 'manifest.json'} belongs to a run with a different config "
+            f"({'; '.join(diff)}); resume with the same config or choose another --out"
+        )
+    return manifest
+
+
+def _check_failure_rates(config: RunConfig, summary: RunSummary, final: bool) -> None:
+    for stage, seen in sorted(summary.stage_records.items()):
+        if not final and seen < config.min_records_for_failure_rate:
+            continue
+        rate = summary.failure_rate(stage)
+        if rate > config.max_failure_rate:
+            raise RunAborted(
+                f"stage '{stage}' failed on {summary.stage_failed.get(stage, 0)} of {seen} "
+                f"records ({100 * rate:.2f}%), above max_failure_rate "
+                f"{100 * config.max_failure_rate:.2f}%; run stopped. Finished shards are kept; "
+                f"see {summary.out / 'shards'} failure files (failures.jsonl is assembled at "
+                "the end of a run)"
+            )
+
+
+def _make_engine(config: RunConfig, stages: Sequence[Stage], out: Path) -> Any:
+    workers = config.resolved_workers()
+    if config.engine == "ray":
+        from scenesynth.engine.ray_engine import RayEngine
+
+        return RayEngine(stages, out, workers, config.resolved_in_flight(), config.ray_address)
+    return LocalEngine(stages, out, workers, config.resolved_in_flight())
+
+
+def export_run(config: RunConfig, out: Path, manifest: Manifest) -> dict[str, Any]:
+    """Write the requested export format from the shards and validate it."""
+    from scenesynth.export import export_samples, validate
+
+    export_dir = out / "export"
+    kwargs = _accepted(export_samples, {"require_images": False, **config.export})
+    result = export_samples(iter_samples(out, manifest), config.format, export_dir, **kwargs)
+    report: dict[str, Any] = {
+        "format": config.format,
+        "dir": str(export_dir),
+        "written": getattr(result, "n_written", None),
+        "skipped": getattr(result, "n_failed", None),
+        "summary": result.summary() if hasattr(result, "summary") else str(result),
+    }
+    validation = validate(export_dir, config.format)
+    report["validation"] = {
+        "ok": validation.ok,
+        "records": validation.n_records,
+        "invalid": validation.n_invalid,
+        "errors": validation.errors[:20],
+        "summary": validation.summary(),
+    }
+    return report
+
+
+def _accepted(fn: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    params = inspect.signature(fn).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return kwargs
+    return {k: v for k, v in kwargs.items() if k in params}
+
+
+def run(
+    config: RunConfig,
+    stages: Sequence[Stage] | None = None,
+    *,
+    shard_function: Callable[..., Any] | None = None,
+    export: bool = True,
+) -> RunSummary:
+    """Run (or resume) the pipeline ``config`` describes; returns the summary.
+
+    ``stages`` replaces the config's pipeline (for custom stages); ``shard_function`` replaces
+    the generator runner inside the default pipeline. Raises :class:`RunAborted` when a stage's
+    failure rate exceeds ``max_failure_rate`` and :class:`ManifestMismatch` when ``out`` holds
+    a different run.
+    """
+    started = time.monotonic()
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    clean_temp_files(out)
+    manifest = _open_manifest(config, out)
+    summary = RunSummary(out=out, engine=config.engine, workers=config.resolved_workers())
+    finished: dict[int, ShardEntry] = {}
+    for entry in list(manifest.entries()):
+        problem = verify_shard(out, entry)
+        if problem:
+            log.warning("shard %d will be redone: %s", entry.index, problem)
+            del manifest.shards[entry.index]
+            summary.shards_redone += 1
+        else:
+            finished[entry.index] = entry
+    manifest.complete = False
+    manifest.save(out)
+
+    pipeline = list(stages) if stages is not None else build_stages(config, shard_function)
+    engine = _make_engine(config, pipeline, out)
+    stream = open_source(config.source, config.source_format, config.strict)
+    total_hint = count_records_hint(config.source)
+    num_shards = 0
+    progress = RunProgress(enabled=config.progress, total_records=total_hint)
+
+    def pending() -> Iterator[ShardBatch]:
+        nonlocal num_shards
+        for batch in iter_shards(stream, config.shard_size):
+            num_shards = batch.index + 1
+            done = finished.get(batch.index)
+            if done is not None:
+                if (done.record_start, done.record_end) != (batch.record_start, batch.record_end):
+                    raise ManifestMismatch(
+                        f"{out / 'manifest.json'}: shard {batch.index} covers records "
+                        f"{done.record_start}-{done.record_end} but the source now gives "
+                        f"{batch.record_start}-{batch.record_end}; the source changed"
+                    )
+                summary.add(done)
+                summary.shards_skipped += 1
+                progress.advance(done, resumed=True)
+                continue
+            yield batch
+
+    last_save = 0.0
+    with progress:
+        for entry in engine.run(pending()):
+            manifest.shards[entry.index] = entry
+            summary.add(entry)
+            progress.advance(entry)
+            now = time.monotonic()
+            # Rewriting the manifest after every shard is O(shards^2) on huge runs; a shard
+            # written but not yet listed is simply redone on resume, so throttling is safe.
+            if now - last_save >= 0.5:
+                manifest.save(out)
+                last_save = now
+            try:
+                _check_failure_rates(config, summary, final=False)
+            except RunAborted:
+                manifest.save(out)
+                raise
+    manifest.num_shards = num_shards
+    manifest.save(out)
+    _check_failure_rates(config, summary, final=True)
+
+    write_failures_file(out, manifest)
+    if export:
+        summary.export = export_run(config, out, manifest)
+    manifest.complete = True
+    manifest.save(out)
+    summary.seconds = time.monotonic() - started
+    with atomic_write(out / "summary.json") as fh:
+        json.dump(summary.to_dict(), fh, indent=1, sort_keys=True)
+        fh.write("\n")
+    return summary

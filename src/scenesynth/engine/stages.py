@@ -1,0 +1,265 @@
+"""Pipeline stages run on one shard at a time, and the shard they pass along.
+
+A stage is a small picklable object with a :class:`Resources` declaration (CPUs, GPUs, replicas,
+distilabel-style) and a ``process(batch)`` that returns the batch transformed. A stage never lets
+one bad record sink the shard: it records a :class:`FailureRecord` (stage, record id, error,
+traceback) and goes on. Model-backed stages set ``uses_model``; the local engine calls
+``setup()`` once per worker process, and the Ray engine runs them as an actor pool sized by
+``resources``.
+"""
+
+from __future__ import annotations
+
+import traceback as tb
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+from scenesynth.graph import InstructionSample, SceneGraph
+from scenesynth.graph.sample import AnswerForm
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one replica of a stage needs; Ray schedules on these."""
+
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+    replicas: int | None = None  # actor-pool size for model-backed stages (None = 1)
+
+
+@dataclass
+class FailureRecord:
+    """One failed record: which stage, which record, why. Written to ``failures.jsonl``."""
+
+    stage: str
+    record_id: str
+    reason: str  # short category counted in the summary (exception type, load field)
+    error: str
+    traceback: str = ""
+    shard: int = -1
+    file: str | None = None  # source file, for load failures
+    field: str | None = None  # offending field, for load failures
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FailureRecord:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def from_exception(
+        cls, stage: str, record_id: str, exc: BaseException, shard: int = -1
+    ) -> FailureRecord:
+        return cls(
+            stage=stage,
+            record_id=record_id,
+            reason=type(exc).__name__,
+            error=str(exc) or type(exc).__name__,
+            traceback="".join(tb.format_exception(exc)),
+            shard=shard,
+        )
+
+
+@dataclass
+class ShardBatch:
+    """One shard in flight: its input graphs, the samples made so far, and what failed.
+
+    ``record_start``/``record_end`` are the positions (end exclusive) of the shard's graphs in
+    the stream of graphs the source yields; malformed source records reported while reading
+    them are in ``failures`` with stage ``load``.
+    """
+
+    index: int
+    record_start: int
+    record_end: int
+    graphs: list[SceneGraph]
+    samples: list[InstructionSample] = field(default_factory=list)
+    failures: list[FailureRecord] = field(default_factory=list)
+    # Records each stage was given and how many of them failed (failure-rate accounting).
+    stage_records: Counter[str] = field(default_factory=Counter)
+    stage_failed: Counter[str] = field(default_factory=Counter)
+    counters: Counter[str] = field(default_factory=Counter)  # informational (e.g. rejected rels)
+
+    def fail(self, failure: FailureRecord) -> None:
+        failure.shard = self.index
+        self.failures.append(failure)
+
+
+class Stage(ABC):
+    """A pipeline step over one shard (see the module docstring)."""
+
+    name: ClassVar[str]
+    resources: Resources = Resources()
+    uses_model: ClassVar[bool] = False
+
+    def setup(self) -> None:  # noqa: B027 - optional hook, default does nothing
+        """Load heavy state (models) once per worker process or Ray actor."""
+
+    @abstractmethod
+    def process(self, batch: ShardBatch) -> ShardBatch:
+        """Transform ``batch``; record per-record failures with ``batch.fail``."""
+
+
+def run_stages(stages: Sequence[Stage], batch: ShardBatch) -> ShardBatch:
+    """Apply ``stages`` in order. A stage that raises as a whole fails every record it held."""
+    for stage in stages:
+        try:
+            batch = stage.process(batch)
+        except Exception as exc:
+            for graph in batch.graphs:
+                batch.fail(FailureRecord.from_exception(stage.name, graph.image.id, exc))
+            batch.stage_records[stage.name] += len(batch.graphs)
+            batch.stage_failed[stage.name] += len(batch.graphs)
+            batch.graphs = []
+    return batch
+
+
+# -- built-in stages -------------------------------------------------------------------------
+
+
+@dataclass
+class RefineStage(Stage):
+    """Make relations agree with geometry (:mod:`scenesynth.refine`) before generating."""
+
+    filter_contradictions: bool = False
+    add_derived_relations: bool = False
+    name: ClassVar[str] = "refine"
+
+    def process(self, batch: ShardBatch) -> ShardBatch:
+        from scenesynth.refine import add_derived_relations, filter_contradictions
+
+        kept: list[SceneGraph] = []
+        for graph in batch.graphs:
+            batch.stage_records[self.name] += 1
+            try:
+                if self.filter_contradictions:
+                    graph, rejected = filter_contradictions(graph)
+                    batch.counters["refine.rejected_relations"] += len(rejected)
+                if self.add_derived_relations:
+                    before = len(graph.relations)
+                    graph = add_derived_relations(graph)
+                    batch.counters["refine.derived_relations"] += len(graph.relations) - before
+            except Exception as exc:
+                batch.fail(FailureRecord.from_exception(self.name, graph.image.id, exc))
+                batch.stage_failed[self.name] += 1
+                continue
+            kept.append(graph)
+        batch.graphs = kept
+        return batch
+
+
+# generate_shard(graphs, generators, per_image, forms, seed, config, multi_image_group)
+ShardFunction = Callable[..., Any]
+
+
+def _default_shard_function() -> ShardFunction:
+    from scenesynth.generators.runner import generate_shard
+
+    return generate_shard
+
+
+@dataclass
+class GenerateStage(Stage):
+    """Turn graphs into samples with ``scenesynth.generators.runner.generate_shard``.
+
+    The runner derives each (image, generator) seed from the run seed and the image ids, so the
+    run seed is passed unchanged. When ``generate_shard`` raises for the whole shard, each graph
+    is retried alone so only the records that really fail are reported (and the rest still
+    produce samples).
+    """
+
+    generators: list[str]
+    per_image: int
+    forms: list[AnswerForm]
+    seed: int
+    gen: dict[str, Any] = field(default_factory=dict)
+    multi_image_group: tuple[int, int] | None = None
+    shard_function: ShardFunction | None = None  # None = the generators package's runner
+    name: ClassVar[str] = "generate"
+
+    def _call(self, graphs: list[SceneGraph]) -> Any:
+        from scenesynth.generators.base import GenConfig
+
+        function = self.shard_function or _default_shard_function()
+        names = None if "all" in self.generators else list(self.generators)
+        return function(
+            graphs,
+            names,
+            self.per_image,
+            tuple(self.forms),
+            self.seed,
+            GenConfig(**self.gen),
+            self.multi_image_group,
+        )
+
+    def process(self, batch: ShardBatch) -> ShardBatch:
+        graphs = batch.graphs
+        batch.stage_records[self.name] += len(graphs)
+        if not graphs:
+            return batch
+        try:
+            results = [(graphs, self._call(graphs))]
+        except Exception:
+            # Isolate the culprit(s): retry one graph at a time.
+            results = []
+            for graph in graphs:
+                try:
+                    alone = self._call([graph])
+                except Exception as exc:
+                    batch.fail(FailureRecord.from_exception(self.name, graph.image.id, exc))
+                    batch.stage_failed[self.name] += 1
+                    continue
+                results.append(([graph], alone))
+        for group, result in results:
+            samples, failures = _unpack_result(result)
+            batch.samples.extend(samples)
+            failed_ids: set[str] = set()
+            for raw in failures:
+                failure = _failure_from_runner(self.name, raw, group)
+                failed_ids.update(failure.record_id.split("+"))
+                batch.fail(failure)
+            batch.stage_failed[self.name] += len(failed_ids)
+        return batch
+
+
+def _unpack_result(result: Any) -> tuple[list[InstructionSample], list[Any]]:
+    if hasattr(result, "samples"):
+        return list(result.samples), list(getattr(result, "failures", []) or [])
+    samples, failures = result
+    return list(samples), list(failures or [])
+
+
+def _failure_from_runner(stage: str, raw: Any, graphs: list[SceneGraph]) -> FailureRecord:
+    """Normalise whatever the generator runner reports (dict, dataclass, exception tuple)."""
+    if isinstance(raw, FailureRecord):
+        return raw
+    if isinstance(raw, dict):
+        get = raw.get
+    else:
+
+        def get(key: str, default: Any = None) -> Any:
+            return getattr(raw, key, default)
+
+    record_id = get("record_id") or get("image_id") or get("record")
+    image_ids = get("image_ids") or []
+    if record_id is None and image_ids:
+        record_id = "+".join(str(i) for i in image_ids)
+    if record_id is None and len(graphs) == 1:
+        record_id = graphs[0].image.id
+    error = get("error") or get("message") or str(raw)
+    exc = error if isinstance(error, BaseException) else None
+    reason = get("reason") or (type(exc).__name__ if exc else str(error).split(":", 1)[0])
+    if get("generator"):
+        reason = f"{get('generator')}: {reason}"
+    return FailureRecord(
+        stage=str(get("stage") or stage),
+        record_id=str(record_id if record_id is not None else "?"),
+        reason=str(reason),
+        error=str(error),
+        traceback=str(get("traceback") or ("".join(tb.format_exception(exc)) if exc else "")),
+    )
