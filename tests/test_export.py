@@ -253,3 +253,133 @@ def test_validate_llava_pitfalls(photo_dir):
         "the last turn must be 'gpt'",
         f"{p}: record 6 (id='empty'): field conversations[1]: empty 'gpt' turn",
     ]
+
+
+def _messages(user: str, answer: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+
+
+# (id, image names, messages) for the four pitfalls plus a valid record, in messages form
+_MSG_CASES = [
+    ("ok", [PHOTO_A], _messages("<image>\nWhat?", "people")),
+    ("tokens", [PHOTO_A, PHOTO_B], _messages("<image>\nWhat?", "people")),
+    ("answer-token", [PHOTO_A], _messages("<image>\nWhat?", "an <image>")),
+    ("roles", [PHOTO_A], [{"role": "user", "content": "<image>\nWhat?"},
+                          {"role": "user", "content": "x"}]),
+    ("empty", [PHOTO_A], _messages("<image>\nWhat?", "")),
+]
+
+
+def _expected_message_errors(p: str, images_field: str = "images") -> list[str]:
+    return [
+        f"{p}: record 1 (id='tokens'): field {images_field}: 1 <image> token(s) in the prompt "
+        "turns but 2 image(s)",
+        f"{p}: record 2 (id='answer-token'): field messages[1]: 'assistant' turn (an answer) "
+        "contains a literal <image> token",
+        f"{p}: record 3 (id='roles'): field messages[1]: role 'user' where 'assistant' was "
+        "expected (roles must alternate user/assistant, starting with user)",
+        f"{p}: record 3 (id='roles'): field messages[1]: conversation ends with 'user'; the "
+        "last turn must be 'assistant'",
+        f"{p}: record 4 (id='empty'): field messages[1]: empty 'assistant' turn",
+    ]
+
+
+def test_validate_sharegpt_pitfalls(photo_dir):
+    records = [{"id": i, "images": [f"img/{n}" for n in names], "messages": m}
+               for i, names, m in _MSG_CASES]
+    records.append({"id": "string-images", "images": f"img/{PHOTO_A}",
+                    "messages": _messages("<image>\nWhat?", "people")})
+    records.append({"id": "missing", "images": ["img/gone.jpg"],
+                    "messages": _messages("<image>\nWhat?", "people")})
+    path = _write_json(photo_dir / "chat.json", records)
+    report = validate(path)
+    p = str(path)
+    assert report.fmt == "sharegpt" and report.n_records == 7 and report.n_invalid == 6
+    assert report.errors == [
+        *_expected_message_errors(p),
+        f"{p}: record 5 (id='string-images'): field images: must be a list of images, got a "
+        "string",
+        f"{p}: record 6 (id='missing'): field images[0]: image file 'img/gone.jpg' does not "
+        f"exist (looked for {photo_dir / 'img/gone.jpg'})",
+    ]
+    # JSONL: same rules, and the broken line is named
+    lines = [json.dumps(r) for r in records[:1]] + ["{not json"]
+    (photo_dir / "chat.jsonl").write_text("\n".join(lines) + "\n")
+    report = validate(photo_dir / "chat.jsonl")
+    assert report.n_records == 2 and report.n_invalid == 1
+    assert report.errors[0].startswith(f"{photo_dir / 'chat.jsonl'}: line 2: not valid JSON")
+
+
+def test_validate_parquet_pitfalls(shared_data, tmp_path):
+    import pyarrow as pa
+
+    from scenesynth.export.parquet import arrow_schema
+
+    coco = shared_data / "coco_panoptic"
+    rows = []
+    for rid, names, msgs in _MSG_CASES:
+        rows.append({"id": rid, "messages": msgs, "metadata": "{}",
+                     "images": [{"bytes": (coco / n).read_bytes(), "path": n} for n in names]})
+    rows.append({"id": "corrupt", "messages": _messages("<image>\nWhat?", "people"),
+                 "metadata": "{}", "images": [{"bytes": b"not a jpeg", "path": "x.jpg"}]})
+    rows.append({"id": "missing", "messages": _messages("<image>\nWhat?", "people"),
+                 "metadata": "{}", "images": [{"bytes": None, "path": "gone.jpg"}]})
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema(multi_image=True)), path)
+    report = validate(path)
+    p = str(path)
+    assert report.fmt == "parquet" and report.n_records == 7 and report.n_invalid == 6
+    assert report.errors[:5] == _expected_message_errors(p)
+    assert report.errors[5] == (
+        f"{p}: record 5 (id='corrupt'): field images[0]: image bytes (10 B) do not decode as "
+        "an image (UnidentifiedImageError)"
+    )
+    assert report.errors[6] == (
+        f"{p}: record 6 (id='missing'): field images[0].path: image file 'gone.jpg' does not "
+        f"exist (looked for {tmp_path / 'gone.jpg'})"
+    )
+    # a list column declared as a single Image, and no features metadata at all
+    single_meta = arrow_schema(multi_image=False).metadata
+    wrong = pa.Table.from_pylist(rows[:1], schema=arrow_schema(multi_image=True))
+    pq.write_table(wrong.replace_schema_metadata(single_meta), tmp_path / "wrong.parquet")
+    assert validate(tmp_path / "wrong.parquet").errors == [
+        f"{tmp_path / 'wrong.parquet'}: schema: column 'images' feature is None, expected "
+        "Sequence(Image())"
+    ]
+    pq.write_table(wrong.replace_schema_metadata(None), tmp_path / "plain.parquet")
+    assert validate(tmp_path / "plain.parquet").errors == [
+        f"{tmp_path / 'plain.parquet'}: schema: no 'huggingface' features metadata, so "
+        "datasets will not decode the image column as images"
+    ]
+
+
+def test_validate_webdataset_pitfalls(shared_data, tmp_path):
+    wds = pytest.importorskip("webdataset")
+    coco = shared_data / "coco_panoptic"
+    path = tmp_path / "bad-000000.tar"
+    with wds.TarWriter(str(path)) as sink:
+        for i, (rid, names, msgs) in enumerate(_MSG_CASES):
+            exts = ["jpg"] if len(names) == 1 else [f"img{k}.jpg" for k in range(len(names))]
+            sample = {"__key__": f"s{i}", "json": {"id": rid, "messages": msgs, "images": exts}}
+            for ext, name in zip(exts, names, strict=True):
+                sample[ext] = (coco / name).read_bytes()
+            sink.write(sample)
+        sink.write({"__key__": "s5", "json": {"id": "string-images", "images": "jpg",
+                                             "messages": _messages("<image>\nWhat?", "people")},
+                    "jpg": (coco / PHOTO_A).read_bytes()})
+        sink.write({"__key__": "s6", "json": {"id": "missing", "images": ["png"],
+                                             "messages": _messages("<image>\nWhat?", "people")},
+                    "jpg": (coco / PHOTO_A).read_bytes()})
+    report = validate(path)
+    p = str(path)
+    assert report.fmt == "webdataset" and report.n_records == 7 and report.n_invalid == 6
+    expected = [e.replace(f"(id='{rid}')", f"(id='{rid}') (key='s{i}')")
+                for e in _expected_message_errors(p)
+                for i, (rid, _, _) in enumerate(_MSG_CASES) if f"(id='{rid}')" in e]
+    assert report.errors[:5] == expected
+    assert report.errors[5:] == [
+        f"{p}: record 5 (id='string-images') (key='s5'): field images: must be a list of "
+        "images, got a string",
+        f"{p}: record 6 (id='missing') (key='s6'): field images[0]: member s6.png is not in the "
+        "shard (members: jpg, json)",
+    ]

@@ -183,7 +183,8 @@ def _check_image_bytes(rec: _Record, data: bytes | None, field_name: str) -> Non
         with Image.open(io.BytesIO(data)) as im:
             im.verify()
     except Exception as exc:  # PIL raises many types for corrupt data
-        rec.add(f"field {field_name}: image bytes do not decode ({type(exc).__name__}: {exc})")
+        rec.add(f"field {field_name}: image bytes ({len(data)} B) do not decode as an image "
+                f"({type(exc).__name__})")
 
 
 def _turns(
