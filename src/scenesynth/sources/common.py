@@ -112,6 +112,8 @@ def _type(value: Any) -> str:
 
 
 def _join(path: str, key: str) -> str:
+    if key.startswith("["):
+        return f"{path}{key}"
     return f"{path}.{key}" if path else key
 
 
@@ -274,25 +276,26 @@ def graph_meta(file: str, index: int, record_id: str, **extra: Any) -> dict[str,
 class ItemStream:
     """Iterate ``(index, item)`` over the items under ``prefix`` (``ijson`` syntax, e.g.
     ``"item"`` or ``"scenes.item"``) without loading the file; with ``kv=True`` items are
-    ``(key, value)`` pairs of the map at ``prefix``. Truncated or malformed JSON is reported
-    with the file and the last good record (everything before it has been yielded) and sets
-    ``truncated``."""
+    ``(key, value)`` pairs of the map at ``prefix``. Truncated or malformed JSON sets
+    ``truncated`` and ``problem`` and, when a report is given, is reported there with the file
+    and the last good record; everything before it has been yielded."""
 
     def __init__(
         self,
         path: Path,
         prefix: str,
-        report: LoadReport,
+        report: LoadReport | None,
         describe: Callable[[Any], str] | None = None,
         kv: bool = False,
     ) -> None:
         self.path, self.prefix, self.report = path, prefix, report
         self.describe, self.kv = describe, kv
         self.truncated = False
+        self.problem = ""
         self.count = 0  # items yielded so far
+        self.last = "none (failed before the first record)"
 
     def __iter__(self) -> Iterator[tuple[int, Any]]:
-        last = "none (failed before the first record)"
         with open(self.path, "rb") as fh:
             it: Iterator[Any] = (
                 ijson.kvitems(fh, self.prefix, use_float=True)
@@ -304,19 +307,21 @@ class ItemStream:
                     index = self.count
                     self.count += 1
                     yield index, item
-                    last = f"#{index}"
+                    self.last = f"#{index}"
                     if self.describe is not None:
-                        last += f" ({self.describe(item)})"
+                        self.last += f" ({self.describe(item)})"
             except ijson.JSONError as exc:
                 self.truncated = True
-                self.report.skipped_records += 1
-                self.report.error(
-                    str(self.path),
-                    f"after {last}",
-                    "<json>",
-                    f"truncated or malformed JSON ({exc}); the {self.count} records before it "
-                    "were read, nothing after it",
-                )
+                self.problem = str(exc)
+                if self.report is not None:
+                    self.report.skipped_records += 1
+                    self.report.error(
+                        str(self.path),
+                        f"after {self.last}",
+                        "<json>",
+                        f"truncated or malformed JSON ({exc}); the {self.count} records before "
+                        "it were read, nothing after it",
+                    )
 
 
 def stream_items(

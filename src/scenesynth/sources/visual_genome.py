@@ -63,6 +63,7 @@ class _Companion:
 
     stream: ItemStream
     iterator: Iterator[tuple[int, Any]]
+    report: LoadReport
     pending: dict[str, tuple[int, Any]] = field(default_factory=dict)
     exhausted: bool = False
 
@@ -77,8 +78,8 @@ class _Companion:
                 break
             rid = _image_id_of(record)
             if rid is None:
-                self.stream.report.skipped_records += 1
-                self.stream.report.error(
+                self.report.skipped_records += 1
+                self.report.error(
                     str(self.stream.path), f"#{index}", "image_id",
                     f"missing or invalid image_id ({_peek(record, 'image_id')}); record skipped",
                 )
@@ -86,8 +87,8 @@ class _Companion:
             if rid == image_id:
                 return index, record
             if rid in self.pending:
-                self.stream.report.skipped_records += 1
-                self.stream.report.error(
+                self.report.skipped_records += 1
+                self.report.error(
                     str(self.stream.path), f"#{index} (image_id={rid})", "image_id",
                     "second record for this image_id; skipped",
                 )
@@ -120,7 +121,7 @@ def read_visual_genome(
     for name in (OBJECTS, ATTRIBUTES, RELATIONSHIPS):
         if (directory / name).is_file():
             stream = ItemStream(directory / name, "item", report, describe)
-            companions[name] = _Companion(stream, iter(stream))
+            companions[name] = _Companion(stream, iter(stream), report)
     images = ItemStream(directory / IMAGE_DATA, "item", report, describe)
     image_iter = iter(images)
     for index, image_record in image_iter:
@@ -128,7 +129,8 @@ def read_visual_genome(
         ctx = RecordContext(report, str(directory / IMAGE_DATA), f"#{index}", options)
         if image_id is None:
             report.skipped_records += 1
-            ctx.error("image_id", f"missing or invalid image_id ({_peek(image_record, 'image_id')})")
+            bad = _peek(image_record, "image_id")
+            ctx.error("image_id", f"missing or invalid image_id ({bad})")
             continue
         ctx.record = f"image_id={image_id}"
         parts = {name: c.take(image_id) for name, c in companions.items()}
