@@ -60,10 +60,10 @@ def _graph(ctx: RecordContext, image_id: str, record: Any, index: int) -> SceneG
         try:
             objects.append((path, _object(ctx, oid, raw, image, path)))
         except Skip:
+            # Its relations are still read so that assemble() reports each one it drops.
             ctx.report.skipped_objects += 1
             skipped.add(oid)
-            continue
-        rels = raw.get("relations") or []
+        rels = raw.get("relations") or [] if isinstance(raw, dict) else []
         if not isinstance(rels, list):
             ctx.report.dropped_relations += 1
             ctx.error(f"{path}.relations", "expected a list of {name, object}")
