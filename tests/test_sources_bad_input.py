@@ -80,7 +80,8 @@ def test_truncated_visual_genome_objects_stops_at_the_cut(
     assert [g.image.id for g in graphs] == ["1", "2", "3"]
     assert [len(g.objects) for g in graphs] == [40, 27, 52]
     errors = stream.report.error_issues()
-    assert (Path(errors[0].file).name, errors[0].record) == ("objects.json", "after #2 (image_id=3)")
+    assert Path(errors[0].file).name == "objects.json"
+    assert errors[0].record == "after #2 (image_id=3)"
     assert errors[1].record == "image_id=4" and "1 following images" in errors[1].message
     assert stream.report.skipped_records == 1 + 2  # the broken file + images 4 and 5
 
