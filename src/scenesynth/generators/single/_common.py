@@ -1,0 +1,162 @@
+"""Helpers shared by the single-image generators: templates, wording, and turning a built
+program into a :class:`~scenesynth.generators.base.Question` by executing it."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from scenesynth.generators.base import AnswerType, GenContext, Question
+from scenesynth.generators.program import ProgramBuilder, SceneTables, execute, tables_for
+from scenesynth.graph import AttributeKind
+from scenesynth.graph.vocab import vocabulary
+
+QUERY_KINDS: tuple[str, ...] = (
+    AttributeKind.COLOR,
+    AttributeKind.MATERIAL,
+    AttributeKind.SHAPE,
+    AttributeKind.SIZE,
+    AttributeKind.STATE,
+)
+
+
+def tables(ctx: GenContext) -> SceneTables:
+    """The tables of the context's (first) graph."""
+    return tables_for(ctx)[0]
+
+
+def pick_template(rng: random.Random, templates: dict[str, str]) -> tuple[str, str]:
+    """(template id, template) drawn with the seeded rng (ids sorted: no dict-order reliance)."""
+    ids = sorted(templates)
+    tid = ids[rng.randrange(len(ids))]
+    return tid, templates[tid]
+
+
+def shuffled(rng: random.Random, items: Iterable[Any]) -> list[Any]:
+    out = list(items)
+    rng.shuffle(out)
+    return out
+
+
+_IRREGULAR = {
+    "person": "people", "man": "men", "woman": "women", "child": "children", "foot": "feet",
+    "tooth": "teeth", "mouse": "mice", "sheep": "sheep", "fish": "fish", "deer": "deer",
+    "knife": "knives", "leaf": "leaves", "shelf": "shelves", "wolf": "wolves",
+    "glasses": "glasses", "jeans": "jeans", "pants": "pants", "shorts": "shorts",
+    "skis": "skis", "scissors": "scissors", "grass": "grass", "hair": "hair", "sky": "sky",
+    "water": "water", "snow": "snow", "sand": "sand",
+}
+
+
+def plural(name: str) -> str:
+    """English plural of a (possibly multi-word) noun phrase; the last word is inflected."""
+    head, _, last = name.rpartition(" ")
+    if last in _IRREGULAR:
+        word = _IRREGULAR[last]
+    elif last.endswith(("s", "x", "z", "ch", "sh")):
+        word = last + "es"
+    elif last.endswith("y") and len(last) > 1 and last[-2] not in "aeiou":
+        word = last[:-1] + "ies"
+    else:
+        word = last + "s"
+    return f"{head} {word}" if head else word
+
+
+def article(phrase: str) -> str:
+    return ("an " if phrase[:1] in "aeiou" else "a ") + phrase
+
+
+def bare(reference_text: str) -> str:
+    """'the red cube' -> 'red cube' (answers name an object without the article)."""
+    return reference_text[4:] if reference_text.startswith("the ") else reference_text
+
+
+def finish(
+    ctx: GenContext,
+    builder: ProgramBuilder,
+    *,
+    text: str,
+    template: str,
+    answer_type: AnswerType,
+    objects: Sequence[str] = (),
+    relations: Sequence[tuple[str, str, str]] = (),
+    distractors: Sequence[Any] = (),
+    balance_key: str | None = None,
+) -> Question | None:
+    """Execute the program; its last output is the answer. None (skip) when undecided."""
+    outputs = execute(builder.steps, ctx.graphs, ctx.config, tables_for(ctx))
+    answer = outputs[-1]
+    if answer is None:
+        return None
+    return Question(
+        text=text,
+        answer=answer,
+        answer_type=answer_type,
+        program=builder.to_program(outputs),
+        template=template,
+        objects=list(dict.fromkeys(objects)),
+        relations=list(relations),
+        distractors=[d for d in distractors if d != answer],
+        balance_key=balance_key,
+    )
+
+
+def kind_values_in_scene(t: SceneTables, kind: str) -> list[str]:
+    """Distinct values of ``kind`` present in the scene, sorted."""
+    return sorted({v for by in t.attr_by_kind.values() for v in by.get(kind, ())})
+
+
+def attribute_distractors(t: SceneTables, kind: str, answer: str) -> list[str]:
+    """Plausible wrong values of ``kind``: the scene's own values first, then the vocabulary."""
+    out = [v for v in kind_values_in_scene(t, kind) if v != answer]
+    for v in sorted(vocabulary(AttributeKind(kind)) if kind in set(AttributeKind) else ()):
+        if v != answer and v not in out:
+            out.append(v)
+    return out
+
+
+def single_value(t: SceneTables, r: str, kind: str) -> str | None:
+    values = t.attr_by_kind[r].get(kind, ())
+    return values[0] if len(values) == 1 else None
+
+
+def scene_names(t: SceneTables) -> list[str]:
+    return sorted(t.by_name)
+
+
+def name_distractors(ctx: GenContext, t: SceneTables, answer: str) -> list[str]:
+    """Other names of the scene, then names seen elsewhere in the same source."""
+    out = [n for n in scene_names(t) if n != answer]
+    out.extend(n for n in ctx.other_names if n != answer and n not in out)
+    return out
+
+
+def has_positions(t: SceneTables) -> bool:
+    return all(o.position is not None for o in t.objects.values())
+
+
+def has_boxes(t: SceneTables) -> bool:
+    return all(o.box is not None for o in t.objects.values())
+
+
+def has_depth(t: SceneTables) -> bool:
+    return all(o.depth is not None for o in t.objects.values())
+
+
+def clearly_different(a: float, b: float, margin: float) -> bool:
+    """Whether the larger of two non-negative values exceeds the smaller by ``margin``."""
+    lo, hi = min(a, b), max(a, b)
+    return hi > lo * (1.0 + margin) and hi - lo > 1e-9
+
+
+def absent_names(ctx: GenContext, t: SceneTables) -> list[str]:
+    """Names of objects plausibly absent from the scene: the graph's own list of absent objects
+    when present, else names seen in other graphs of the same source. Names that are a synonym
+    of a present object are left out (a 'man' may be annotated as a 'person')."""
+    present = set(t.by_name)
+    for o in t.objects.values():
+        present.update(o.synonyms)
+    listed = t.graph.meta.get("absent_objects")
+    pool = [str(n).lower() for n in listed] if isinstance(listed, list) else list(ctx.other_names)
+    return sorted({n for n in pool if n and n not in present})

@@ -1,0 +1,240 @@
+"""Attribute questions: what color is the X, is the X red, which objects are red, do the X and
+the Y have the same color. The referring expression never uses the attribute kind asked about
+("what color is the red cube" would give the answer away)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from scenesynth.generators.base import (
+    AnswerType,
+    GenContext,
+    Generator,
+    GeneratorSpec,
+    Need,
+    Question,
+    register,
+)
+from scenesynth.generators.program import ProgramBuilder
+from scenesynth.generators.refer import refer
+from scenesynth.generators.single._common import (
+    QUERY_KINDS,
+    attribute_distractors,
+    finish,
+    pick_template,
+    shuffled,
+    single_value,
+    tables,
+)
+
+QUERY_TEMPLATES: dict[str, dict[str, str]] = {
+    "color": {
+        "color_what": "What color is {ref}?",
+        "color_the": "What is the color of {ref}?",
+        "color_which": "Which color does {ref} have?",
+    },
+    "material": {
+        "material_what": "What material is {ref} made of?",
+        "material_the": "What is the material of {ref}?",
+    },
+    "shape": {
+        "shape_what": "What shape is {ref}?",
+        "shape_the": "What is the shape of {ref}?",
+    },
+    "size": {
+        "size_what": "What size is {ref}?",
+        "size_how_big": "How big is {ref}, large or small?",
+    },
+    "state": {
+        "state_what": "What is the state of {ref}?",
+        "state_describe": "Which state is {ref} in?",
+    },
+}
+
+
+def _queryable(ctx: GenContext) -> list[tuple[str, str]]:
+    t = tables(ctx)
+    out = []
+    for r in t.scene:
+        for kind in QUERY_KINDS:
+            v = single_value(t, r, kind)
+            # "what shape is the cube" is answered by the name itself
+            if v is not None and v != t.names[r]:
+                out.append((r, kind))
+    return shuffled(ctx.rng, out)
+
+
+@register
+class QueryAttribute(Generator):
+    spec = GeneratorSpec(
+        name="query_attribute",
+        family="attribute",
+        description="What color / material / shape / size / state is the X?",
+        needs=frozenset({Need.NAMES, Need.ATTRIBUTES}),
+        answer_type=AnswerType.ATTRIBUTE,
+        example="What color is the large cube? -> blue",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        for r, kind in _queryable(ctx):
+            ref = refer(t, r, avoid_kinds=(kind,))
+            if ref is None:
+                continue
+            b = ProgramBuilder()
+            o = b.extend(ref.steps)
+            b.add("query_attr", [o], kind=kind)
+            tid, tpl = pick_template(ctx.rng, QUERY_TEMPLATES[kind])
+            value = single_value(t, r, kind) or ""
+            q = finish(ctx, b, text=tpl.format(ref=ref.text), template=tid,
+                       answer_type=AnswerType.ATTRIBUTE, objects=ref.objects,
+                       relations=ref.relations,
+                       distractors=attribute_distractors(t, kind, value),
+                       balance_key=f"{self.spec.name}:{kind}")
+            if q is not None:
+                yield q
+
+
+VERIFY_TEMPLATES = {
+    "verify_is": "Is {ref} {value}?",
+    "verify_does": "Does {ref} look {value}?",
+}
+VERIFY_MATERIAL_TEMPLATES = {
+    "verify_made": "Is {ref} made of {value}?",
+    "verify_material": "Is the material of {ref} {value}?",
+}
+
+
+@register
+class VerifyAttribute(Generator):
+    spec = GeneratorSpec(
+        name="verify_attribute",
+        family="attribute",
+        description="Is the X red? Negatives use another value of the same kind, only when "
+        "the object has exactly one value of that kind (so 'no' is certain).",
+        needs=frozenset({Need.NAMES, Need.ATTRIBUTES}),
+        answer_type=AnswerType.YES_NO,
+        example="Is the sphere metal? -> yes",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        for i, (r, kind) in enumerate(_queryable(ctx)):
+            true_value = single_value(t, r, kind) or ""
+            value = true_value
+            if i % 2 == 1:
+                wrong = attribute_distractors(t, kind, true_value)[:4]
+                if not wrong:
+                    continue
+                value = wrong[ctx.rng.randrange(len(wrong))]
+            ref = refer(t, r, avoid_kinds=(kind,))
+            if ref is None:
+                continue
+            b = ProgramBuilder()
+            o = b.extend(ref.steps)
+            b.add("verify_attr", [o], value=value)
+            templates = VERIFY_MATERIAL_TEMPLATES if kind == "material" else VERIFY_TEMPLATES
+            tid, tpl = pick_template(ctx.rng, templates)
+            q = finish(ctx, b, text=tpl.format(ref=ref.text, value=value), template=tid,
+                       answer_type=AnswerType.YES_NO, objects=ref.objects,
+                       relations=ref.relations)
+            if q is not None:
+                yield q
+
+
+WITH_ATTRIBUTE_TEMPLATES = {
+    "with_which": "Which objects are {value}?",
+    "with_what": "What kinds of objects in the image are {value}?",
+    "with_list": "List the types of objects that are {value}.",
+}
+
+
+@register
+class ObjectsWithAttribute(Generator):
+    spec = GeneratorSpec(
+        name="objects_with_attribute",
+        family="attribute",
+        description="Which kinds of objects are red? (sorted distinct names)",
+        needs=frozenset({Need.NAMES, Need.ATTRIBUTES}),
+        answer_type=AnswerType.TEXT,
+        example="Which objects are red? -> cube, sphere",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        values = sorted({v for r in t.scene for k in QUERY_KINDS
+                         if (v := single_value(t, r, k)) is not None})
+        answers: dict[str, list[str]] = {
+            v: sorted({t.names[r] for r in t.scene if v in t.attr_values[r]}) for v in values
+        }
+        for value in shuffled(ctx.rng, values):
+            if value in t.by_name:  # "which objects are cube" is not a question
+                continue
+            b = ProgramBuilder()
+            s = b.add("filter_attr", [b.add("scene", image=0)], value=value)
+            b.add("query_names", [s])
+            tid, tpl = pick_template(ctx.rng, WITH_ATTRIBUTE_TEMPLATES)
+            distractors = [a for v, a in sorted(answers.items()) if v != value]
+            q = finish(ctx, b, text=tpl.format(value=value), template=tid,
+                       answer_type=AnswerType.TEXT, distractors=distractors)
+            if q is not None:
+                yield q
+
+
+SAME_TEMPLATES = {
+    "same_have": "Do {a} and {b} have the same {kind}?",
+    "same_is": "Is {a} the same {kind} as {b}?",
+}
+SAME_MATERIAL_TEMPLATES = {
+    "same_made": "Are {a} and {b} made of the same material?",
+    "same_have_material": "Do {a} and {b} have the same material?",
+}
+
+
+@register
+class SameAttribute(Generator):
+    spec = GeneratorSpec(
+        name="same_attribute",
+        family="same_attribute",
+        description="Do the X and the Y have the same color / size / material / shape?",
+        needs=frozenset({Need.NAMES, Need.ATTRIBUTES}),
+        answer_type=AnswerType.YES_NO,
+        example="Do the cube and the sphere have the same color? -> no",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        same: list[tuple[str, str, str]] = []
+        different: list[tuple[str, str, str]] = []
+        for kind in ("color", "size", "material", "shape"):
+            refs = [r for r in t.scene if single_value(t, r, kind) is not None]
+            for i, a in enumerate(refs):
+                for c in refs[i + 1:]:
+                    if kind == "shape" and t.names[a] == t.names[c]:
+                        continue
+                    same_value = single_value(t, a, kind) == single_value(t, c, kind)
+                    (same if same_value else different).append((a, c, kind))
+        same = shuffled(ctx.rng, same)
+        different = shuffled(ctx.rng, different)
+        for i in range(max(len(same), len(different))):
+            for pool in (same, different) if i % 2 == 0 else (different, same):
+                if i < len(pool):
+                    q = self._question(ctx, *pool[i])
+                    if q is not None:
+                        yield q
+
+    def _question(self, ctx: GenContext, a: str, c: str, kind: str) -> Question | None:
+        t = tables(ctx)
+        ra = refer(t, a, avoid_kinds=(kind,), avoid_objects=(c,))
+        rc = refer(t, c, avoid_kinds=(kind,), avoid_objects=(a,))
+        if ra is None or rc is None:
+            return None
+        b = ProgramBuilder()
+        va = b.add("query_attr", [b.extend(ra.steps)], kind=kind)
+        vc = b.add("query_attr", [b.extend(rc.steps)], kind=kind)
+        b.add("equal", [va, vc])
+        templates = SAME_MATERIAL_TEMPLATES if kind == "material" else SAME_TEMPLATES
+        tid, tpl = pick_template(ctx.rng, templates)
+        return finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text, kind=kind), template=tid,
+                      answer_type=AnswerType.YES_NO, objects=[*ra.objects, *rc.objects],
+                      relations=[*ra.relations, *rc.relations])

@@ -1,0 +1,273 @@
+"""Existence and counting: is there an X, how many X, how many red X, how many X or Y, how many
+other objects share an attribute with the X. Counts use ``count_distinct`` so near-duplicate
+boxes (IoU above ``config.duplicate_iou``) count once unless marked distinct."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+from scenesynth.generators.base import (
+    AnswerType,
+    GenContext,
+    Generator,
+    GeneratorSpec,
+    Need,
+    Question,
+    register,
+)
+from scenesynth.generators.program import ProgramBuilder, SceneTables
+from scenesynth.generators.refer import refer
+from scenesynth.generators.single._common import (
+    QUERY_KINDS,
+    absent_names,
+    article,
+    finish,
+    pick_template,
+    plural,
+    shuffled,
+    single_value,
+    tables,
+)
+
+EXIST_TEMPLATES = {
+    "exist_is_there": "Is there {a_phrase} in the image?",
+    "exist_any": "Are there any {plural_phrase} in the image?",
+    "exist_see": "Can you see {a_phrase}?",
+}
+
+
+def _concepts_present(t: SceneTables, rng: random.Random) -> list[tuple[str, str | None]]:
+    """(name, attribute value or None) pairs that some object satisfies."""
+    out: set[tuple[str, str | None]] = set()
+    for r in t.scene:
+        name = t.names[r]
+        out.add((name, None))
+        for kind in (k for k in QUERY_KINDS if k != "state"):
+            v = single_value(t, r, kind)
+            if v is not None and v != name:
+                out.add((name, v))
+    return shuffled(rng, sorted(out, key=lambda c: (c[0], c[1] or "")))
+
+
+def _concepts_absent(ctx: GenContext, t: SceneTables) -> list[tuple[str, str | None]]:
+    """Names absent from the scene, and (name, value) combinations no object has, where every
+    object of that name has a *different* value of the same kind (so 'no' is not an artefact
+    of a missing annotation)."""
+    out: list[tuple[str, str | None]] = [(n, None) for n in absent_names(ctx, t)]
+    for name, refs in sorted(t.by_name.items()):
+        for kind in (k for k in QUERY_KINDS if k not in ("state", "shape")):
+            values = [single_value(t, r, kind) for r in refs]
+            if any(v is None for v in values):
+                continue
+            seen = sorted({v for vs in t.attr_by_kind.values() for v in vs.get(kind, ())})
+            for v in seen:
+                if v not in values and v != name:
+                    out.append((name, v))
+    return sorted(set(out), key=lambda c: (c[0], c[1] or ""))
+
+
+def _phrase(concept: tuple[str, str | None]) -> str:
+    name, value = concept
+    return f"{value} {name}" if value else name
+
+
+def _concept_program(builder: ProgramBuilder, concept: tuple[str, str | None]) -> int:
+    name, value = concept
+    s = builder.add("scene", image=0)
+    s = builder.add("filter_name", [s], name=name)
+    if value:
+        s = builder.add("filter_attr", [s], value=value)
+    return s
+
+
+@register
+class ExistObject(Generator):
+    spec = GeneratorSpec(
+        name="exist_object",
+        family="existence",
+        description="Is there an X (optionally with an attribute)? Negatives are absent names "
+        "(graph.meta['absent_objects'] or other graphs of the source) or attribute combinations "
+        "every object of that name contradicts.",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.YES_NO,
+        example="Is there a red cube in the image? -> yes",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        positives = _concepts_present(t, ctx.rng)
+        negatives = shuffled(ctx.rng, _concepts_absent(ctx, t))
+        # alternate so a run is balanced between yes and no
+        for i in range(max(len(positives), len(negatives))):
+            for pool in (positives, negatives) if i % 2 == 0 else (negatives, positives):
+                if i < len(pool):
+                    q = self._question(ctx, pool[i])
+                    if q is not None:
+                        yield q
+
+    def _question(self, ctx: GenContext, concept: tuple[str, str | None]) -> Question | None:
+        tid, tpl = pick_template(ctx.rng, EXIST_TEMPLATES)
+        b = ProgramBuilder()
+        s = _concept_program(b, concept)
+        b.add("exist", [s])
+        phrase = _phrase(concept)
+        return finish(
+            ctx, b,
+            text=tpl.format(a_phrase=article(phrase), plural_phrase=plural(phrase)),
+            template=tid, answer_type=AnswerType.YES_NO,
+        )
+
+
+COUNT_TEMPLATES = {
+    "count_how_many": "How many {plural_phrase} are there?",
+    "count_number": "What number of {plural_phrase} are in the image?",
+    "count_in_image": "How many {plural_phrase} are in the image?",
+}
+
+
+def _count_question(
+    ctx: GenContext, concept: tuple[str | None, str | None], key: str
+) -> Question | None:
+    name, value = concept
+    b = ProgramBuilder()
+    s = b.add("scene", image=0)
+    if name:
+        s = b.add("filter_name", [s], name=name)
+    if value:
+        s = b.add("filter_attr", [s], value=value)
+    b.add("count_distinct", [s], iou=ctx.config.duplicate_iou)
+    noun = plural(name) if name else "objects"
+    phrase = f"{value} {noun}" if value else noun
+    tid, tpl = pick_template(ctx.rng, COUNT_TEMPLATES)
+    return finish(
+        ctx, b, text=tpl.format(plural_phrase=phrase), template=tid,
+        answer_type=AnswerType.COUNT, balance_key=key,
+    )
+
+
+@register
+class CountObjects(Generator):
+    spec = GeneratorSpec(
+        name="count_objects",
+        family="counting",
+        description="How many X are there? (near-duplicate boxes count once)",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.COUNT,
+        example="How many cubes are there? -> 3",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        for name in shuffled(ctx.rng, sorted(t.by_name)):
+            q = _count_question(ctx, (name, None), self.spec.name)
+            if q is not None:
+                yield q
+
+
+@register
+class CountAttribute(Generator):
+    spec = GeneratorSpec(
+        name="count_attribute",
+        family="counting",
+        description="How many red X (or red objects) are there?",
+        needs=frozenset({Need.NAMES, Need.ATTRIBUTES}),
+        answer_type=AnswerType.COUNT,
+        example="How many large metal cylinders are there? -> 2",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        concepts: set[tuple[str | None, str | None]] = set()
+        for r in t.scene:
+            name = t.names[r]
+            for kind in QUERY_KINDS:
+                v = single_value(t, r, kind)
+                if v is not None and v != name:
+                    concepts.add((name, v))
+                    if kind != "state":
+                        concepts.add((None, v))
+        for concept in shuffled(ctx.rng, sorted(concepts, key=lambda c: (c[0] or "", c[1]))):
+            q = _count_question(ctx, concept, self.spec.name)
+            if q is not None:
+                yield q
+
+
+UNION_TEMPLATES = {
+    "union_how_many": "How many objects are {a} or {b}?",
+    "union_number": "What number of things are either {a} or {b}?",
+}
+
+
+@register
+class CountUnion(Generator):
+    spec = GeneratorSpec(
+        name="count_union",
+        family="logic",
+        description="How many objects are X or have attribute V? (set union, counted once)",
+        needs=frozenset({Need.NAMES, Need.ATTRIBUTES}),
+        answer_type=AnswerType.COUNT,
+        example="How many objects are cubes or red? -> 4",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        values = sorted(
+            {v for r in t.scene for k in ("color", "material", "size")
+             if (v := single_value(t, r, k)) is not None}
+        )
+        pairs = [(n, v) for n in sorted(t.by_name) for v in values if v != n]
+        for name, value in shuffled(ctx.rng, pairs):
+            b = ProgramBuilder()
+            s1 = b.add("filter_name", [b.add("scene", image=0)], name=name)
+            s2 = b.add("filter_attr", [b.add("scene", image=0)], value=value)
+            u = b.add("union", [s1, s2])
+            b.add("count_distinct", [u], iou=ctx.config.duplicate_iou)
+            tid, tpl = pick_template(ctx.rng, UNION_TEMPLATES)
+            q = finish(ctx, b, text=tpl.format(a=plural(name), b=value), template=tid,
+                       answer_type=AnswerType.COUNT)
+            if q is not None:
+                yield q
+
+
+SAME_PHRASES = {
+    "color": "the same color as",
+    "size": "the same size as",
+    "material": "made of the same material as",
+    "shape": "the same shape as",
+}
+SAME_COUNT_TEMPLATES = {
+    "same_count_how_many": "How many other objects are {same} {ref}?",
+    "same_count_number": "What number of other things are {same} {ref}?",
+}
+
+
+@register
+class CountSameAttribute(Generator):
+    spec = GeneratorSpec(
+        name="count_same_attribute",
+        family="same_attribute",
+        description="How many other objects are the same color/size/material/shape as the X?",
+        needs=frozenset({Need.NAMES, Need.ATTRIBUTES}),
+        answer_type=AnswerType.COUNT,
+        example="How many other objects are the same size as the red cube? -> 2",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        cands = [(r, k) for r in t.scene for k in SAME_PHRASES
+                 if single_value(t, r, k) is not None]
+        for r, kind in shuffled(ctx.rng, cands):
+            ref = refer(t, r, avoid_kinds=(kind,))
+            if ref is None:
+                continue
+            b = ProgramBuilder()
+            o = b.extend(ref.steps)
+            same = b.add("same_attr", [o], kind=kind)
+            b.add("count_distinct", [same], iou=ctx.config.duplicate_iou)
+            tid, tpl = pick_template(ctx.rng, SAME_COUNT_TEMPLATES)
+            q = finish(ctx, b, text=tpl.format(same=SAME_PHRASES[kind], ref=ref.text),
+                       template=tid, answer_type=AnswerType.COUNT, objects=ref.objects,
+                       relations=ref.relations)
+            if q is not None:
+                yield q

@@ -1,0 +1,342 @@
+"""Grounding, referring expressions, scene description and logic combinations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from scenesynth.generators.base import (
+    AnswerType,
+    GenContext,
+    Generator,
+    GeneratorSpec,
+    Need,
+    Question,
+    register,
+)
+from scenesynth.generators.program import ProgramBuilder, SceneTables
+from scenesynth.generators.refer import refer
+from scenesynth.generators.single._common import (
+    QUERY_KINDS,
+    absent_names,
+    article,
+    finish,
+    name_distractors,
+    pick_template,
+    plural,
+    shuffled,
+    single_value,
+    tables,
+)
+from scenesynth.graph import iou
+
+
+def _box_list(t: SceneTables, r: str) -> list[float]:
+    box = t.objects[r].box
+    assert box is not None
+    return [round(box.x0, 1), round(box.y0, 1), round(box.x1, 1), round(box.y1, 1)]
+
+
+def _other_boxes(t: SceneTables, r: str, limit: int = 8) -> list[list[float]]:
+    return [_box_list(t, x) for x in t.scene if x != r][:limit]
+
+
+BOX_TEMPLATES = {
+    "box_what": "What is the bounding box of {ref}?",
+    "box_give": "Give the bounding box coordinates [x0, y0, x1, y1] of {ref}.",
+    "box_where": "Where exactly is {ref}? Answer with a box [x0, y0, x1, y1] in pixels.",
+}
+
+
+@register
+class GroundingBox(Generator):
+    spec = GeneratorSpec(
+        name="grounding_box",
+        family="grounding",
+        description="Box of the X (pixels, x0 y0 x1 y1, origin top-left)",
+        needs=frozenset({Need.NAMES, Need.BOXES}),
+        answer_type=AnswerType.BOX,
+        example="What is the bounding box of the dog? -> [12, 40, 200, 310]",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        for r in shuffled(ctx.rng, t.scene):
+            ref = refer(t, r)
+            if ref is None:
+                continue
+            b = ProgramBuilder()
+            b.add("query_box", [b.extend(ref.steps)])
+            tid, tpl = pick_template(ctx.rng, BOX_TEMPLATES)
+            q = finish(ctx, b, text=tpl.format(ref=ref.text), template=tid,
+                       answer_type=AnswerType.BOX, objects=ref.objects,
+                       relations=ref.relations, distractors=_other_boxes(t, r))
+            if q is not None:
+                yield q
+
+
+REFER_TEMPLATES = {
+    "refer_locate": "Locate {ref} and give its bounding box.",
+    "refer_find": "Find the object described as \"{ref}\". What is its bounding box?",
+}
+
+
+@register
+class ReferringExpression(Generator):
+    spec = GeneratorSpec(
+        name="referring_expression",
+        family="grounding",
+        description="Referring-expression comprehension: objects whose name alone is "
+        "ambiguous, picked out by attributes or a relation; answer is the box",
+        needs=frozenset({Need.NAMES, Need.BOXES}),
+        answer_type=AnswerType.BOX,
+        example="Locate the small cube to the left of the sphere and give its bounding box.",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        ambiguous = [r for r in t.scene if len(t.by_name[t.names[r]]) > 1]
+        for r in shuffled(ctx.rng, ambiguous):
+            ref = refer(t, r)
+            if ref is None:
+                continue
+            b = ProgramBuilder()
+            b.add("query_box", [b.extend(ref.steps)])
+            tid, tpl = pick_template(ctx.rng, REFER_TEMPLATES)
+            same_name = [_box_list(t, x) for x in t.by_name[t.names[r]] if x != r]
+            q = finish(ctx, b, text=tpl.format(ref=ref.text), template=tid,
+                       answer_type=AnswerType.BOX, objects=ref.objects,
+                       relations=ref.relations, distractors=[*same_name, *_other_boxes(t, r)])
+            if q is not None:
+                yield q
+
+
+IDENTIFY_TEMPLATES = {
+    "identify_what": "What object is in the region {box}?",
+    "identify_which": "Which object does the box {box} contain?",
+}
+
+
+@register
+class GroundingIdentify(Generator):
+    spec = GeneratorSpec(
+        name="grounding_identify",
+        family="grounding",
+        description="Which object is in box B? (asked when only that object's box has IoU >= "
+        "0.5 with B)",
+        needs=frozenset({Need.NAMES, Need.BOXES}),
+        answer_type=AnswerType.NAME,
+        example="What object is in the region [12, 40, 200, 310]? -> dog",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        for r in shuffled(ctx.rng, t.scene):
+            box = t.objects[r].box
+            assert box is not None
+            if any(
+                x != r and (ob := t.objects[x].box) is not None and iou(box, ob) >= 0.5
+                for x in t.scene
+            ):
+                continue
+            target = _box_list(t, r)
+            b = ProgramBuilder()
+            s = b.add("filter_box", [b.add("scene", image=0)], box=target, min_iou=0.5)
+            b.add("query_name", [b.add("unique", [s])])
+            tid, tpl = pick_template(ctx.rng, IDENTIFY_TEMPLATES)
+            text = tpl.format(box="[" + ", ".join(f"{v:g}" for v in target) + "]")
+            q = finish(ctx, b, text=text, template=tid, answer_type=AnswerType.NAME,
+                       objects=[r], distractors=name_distractors(ctx, t, t.names[r]))
+            if q is not None:
+                yield q
+
+
+DESCRIBE_TEMPLATES = {
+    "describe_objects": "Describe the objects in the image.",
+    "describe_list": "List every object you can see, with its attributes.",
+}
+
+
+@register
+class SceneDescription(Generator):
+    spec = GeneratorSpec(
+        name="scene_description",
+        family="description",
+        description="Dense description from the graph: every object with its attributes",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.TEXT,
+        example="Describe the objects in the image. -> large blue rubber cube, ...",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        b = ProgramBuilder()
+        b.add("describe", [b.add("scene", image=0)])
+        tid, tpl = pick_template(ctx.rng, DESCRIBE_TEMPLATES)
+        q = finish(ctx, b, text=tpl, template=tid, answer_type=AnswerType.TEXT,
+                   objects=list(tables(ctx).scene))
+        if q is not None:
+            yield q
+
+
+RELATION_CAPTION_TEMPLATES = {
+    "relcap_describe": "Describe the relationships between the objects in the image.",
+    "relcap_list": "List the relations between objects in this scene.",
+}
+
+
+@register
+class RelationCaption(Generator):
+    spec = GeneratorSpec(
+        name="relation_caption",
+        family="description",
+        description="Dense relation caption: every annotated relation as 'subject predicate "
+        "object' (graphs with non-geometric annotations)",
+        needs=frozenset({Need.NAMES, Need.RELATIONS}),
+        answer_type=AnswerType.TEXT,
+        example="Describe the relationships between the objects. -> man riding horse, ...",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        if all(o.position is not None for o in t.objects.values()):
+            return  # CLEVR-style all-pairs spatial lists are not captions
+        b = ProgramBuilder()
+        b.add("describe_relations", [b.add("scene", image=0)])
+        tid, tpl = pick_template(ctx.rng, RELATION_CAPTION_TEMPLATES)
+        q = finish(ctx, b, text=tpl, template=tid, answer_type=AnswerType.TEXT,
+                   objects=list(t.scene))
+        if q is not None and q.answer:
+            yield q
+
+
+def _present_concepts(t: SceneTables) -> list[tuple[str, str | None]]:
+    out: set[tuple[str, str | None]] = set()
+    for r in t.scene:
+        out.add((t.names[r], None))
+        for kind in QUERY_KINDS:
+            v = single_value(t, r, kind)
+            if v is not None and v != t.names[r] and kind != "state":
+                out.add((t.names[r], v))
+    return sorted(out, key=lambda c: (c[0], c[1] or ""))
+
+
+def _exist_steps(b: ProgramBuilder, concept: tuple[str, str | None]) -> int:
+    name, value = concept
+    s = b.add("filter_name", [b.add("scene", image=0)], name=name)
+    if value:
+        s = b.add("filter_attr", [s], value=value)
+    return b.add("exist", [s])
+
+
+def _phrase(concept: tuple[str, str | None]) -> str:
+    return article(f"{concept[1]} {concept[0]}" if concept[1] else concept[0])
+
+
+LOGIC_TEMPLATES = {
+    "and": {
+        "and_both": "Are there both {a} and {b} in the image?",
+        "and_is": "Is there {a} and also {b}?",
+    },
+    "or": {
+        "or_either": "Is there {a} or {b} in the image?",
+        "or_any": "Does the image contain {a} or {b}?",
+    },
+}
+
+
+def _logic(ctx: GenContext, op: str) -> Iterator[Question]:
+    t = tables(ctx)
+    present = _present_concepts(t)
+    absent: list[tuple[str, str | None]] = [(n, None) for n in absent_names(ctx, t)]
+    if len(present) < 2 and not absent:
+        return
+    for i in range(30):
+        # half the questions are true: 'and' needs both present, 'or' needs one present
+        want = i % 2 == 0
+        n_present = (2 if want else ctx.rng.randint(0, 1)) if op == "and" else (
+            ctx.rng.randint(1, 2) if want else 0)
+        if n_present > len(present) or 2 - n_present > len(absent):
+            continue
+        chosen = ctx.rng.sample(present, n_present) + ctx.rng.sample(absent, 2 - n_present)
+        ctx.rng.shuffle(chosen)
+        if chosen[0][0] == chosen[1][0]:
+            continue
+        b = ProgramBuilder()
+        e1 = _exist_steps(b, chosen[0])
+        e2 = _exist_steps(b, chosen[1])
+        b.add(op, [e1, e2])
+        tid, tpl = pick_template(ctx.rng, LOGIC_TEMPLATES[op])
+        q = finish(ctx, b, text=tpl.format(a=_phrase(chosen[0]), b=_phrase(chosen[1])),
+                   template=tid, answer_type=AnswerType.YES_NO)
+        if q is not None:
+            yield q
+
+
+@register
+class LogicAnd(Generator):
+    spec = GeneratorSpec(
+        name="logic_and",
+        family="logic",
+        description="Are there both an X and a Y? (two existence tests joined by 'and')",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.YES_NO,
+        example="Are there both a red cube and a sphere in the image? -> yes",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        yield from _logic(ctx, "and")
+
+
+@register
+class LogicOr(Generator):
+    spec = GeneratorSpec(
+        name="logic_or",
+        family="logic",
+        description="Is there an X or a Y? (two existence tests joined by 'or')",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.YES_NO,
+        example="Is there a dog or a cat in the image? -> no",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        yield from _logic(ctx, "or")
+
+
+COMPARE_COUNT_TEMPLATES = {
+    "more_are_there": "Are there more {a} than {b}?",
+    "more_greater": "Is the number of {a} greater than the number of {b}?",
+}
+FEWER_COUNT_TEMPLATES = {
+    "fewer_are_there": "Are there fewer {a} than {b}?",
+    "fewer_less": "Is the number of {a} smaller than the number of {b}?",
+}
+
+
+@register
+class CompareCount(Generator):
+    spec = GeneratorSpec(
+        name="compare_count",
+        family="comparison",
+        description="Are there more (fewer) X than Y? (count_distinct on both sides)",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.YES_NO,
+        example="Are there more cubes than spheres? -> yes",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        names = sorted(t.by_name)
+        pairs = [(a, c) for a in names for c in names if a != c]
+        for a, c in shuffled(ctx.rng, pairs)[:60]:
+            more = ctx.rng.random() < 0.5
+            b = ProgramBuilder()
+            ca = b.add("count_distinct", [b.add("filter_name", [b.add("scene", image=0)],
+                                                name=a)], iou=ctx.config.duplicate_iou)
+            cc = b.add("count_distinct", [b.add("filter_name", [b.add("scene", image=0)],
+                                                name=c)], iou=ctx.config.duplicate_iou)
+            b.add("greater" if more else "less", [ca, cc])
+            templates = COMPARE_COUNT_TEMPLATES if more else FEWER_COUNT_TEMPLATES
+            tid, tpl = pick_template(ctx.rng, templates)
+            q = finish(ctx, b, text=tpl.format(a=plural(a), b=plural(c)), template=tid,
+                       answer_type=AnswerType.YES_NO)
+            if q is not None:
+                yield q

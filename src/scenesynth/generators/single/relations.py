@@ -1,0 +1,305 @@
+"""Annotated-relation questions: what is the X on, what is on the Y, what is the relation
+between X and Y, is the X on the Y, and multi-hop chains ("what is left of the thing on the
+table"). Geometric chains use relations decided by ``spatial_relation``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from scenesynth.generators.base import (
+    AnswerType,
+    GenContext,
+    Generator,
+    GeneratorSpec,
+    Need,
+    Question,
+    register,
+)
+from scenesynth.generators.program import ProgramBuilder, SceneTables, execute, tables_for
+from scenesynth.generators.refer import GEOMETRY_PHRASES, refer
+from scenesynth.generators.single._common import (
+    attribute_distractors,
+    finish,
+    has_positions,
+    name_distractors,
+    pick_template,
+    shuffled,
+    single_value,
+    tables,
+)
+
+# Predicates that read naturally after "What is the X ...?" / "What is ... the Y?".
+PREPOSITIONS = frozenset(
+    {"on", "in", "inside", "under", "behind", "above", "below", "beside", "near", "by", "at",
+     "along", "against", "across", "over", "beneath", "underneath", "on top of", "in front of",
+     "next to", "inside of", "left of", "right of", "to the left of", "to the right of",
+     "close to", "far from"}
+)
+# Relations whose reverse is false whenever the relation holds (safe negatives).
+ASYMMETRIC = frozenset(
+    {"on", "on top of", "in", "inside", "inside of", "under", "underneath", "beneath",
+     "wearing", "holding", "riding", "carrying", "sitting on", "standing on", "lying on",
+     "hanging on", "parked on", "eating", "above", "below", "behind", "in front of",
+     "left of", "right of", "to the left of", "to the right of", "contains"}
+)
+
+
+def _speakable(predicate: str) -> bool:
+    return predicate in PREPOSITIONS or predicate.split(" ")[0].endswith("ing")
+
+
+def _annotated(t: SceneTables) -> list[tuple[str, str, str]]:
+    return [(s, p, o) for s, rels in sorted(t.out_relations.items()) for p, o in rels if s != o]
+
+
+OBJECT_TEMPLATES = {
+    "rel_object_what": "What is {s} {p}?",
+    "rel_object_which": "Which object is {s} {p}?",
+}
+
+
+@register
+class RelationObjectQuery(Generator):
+    spec = GeneratorSpec(
+        name="relation_object_query",
+        family="relation",
+        description="What is the X [predicate]? (the unique object of an annotated relation)",
+        needs=frozenset({Need.NAMES, Need.RELATIONS}),
+        answer_type=AnswerType.NAME,
+        example="What is the cup on? -> table",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        for s, p, o in shuffled(ctx.rng, _annotated(t)):
+            if not _speakable(p) or len(t.rel_by_subject.get((s, p), ())) != 1:
+                continue
+            ref = refer(t, s, avoid_objects=(o,), relations=False)
+            if ref is None:
+                continue
+            b = ProgramBuilder()
+            rel = b.add("relate_inv", [b.extend(ref.steps)], predicate=p, mode="annotated")
+            b.add("query_name", [b.add("unique", [rel])])
+            tid, tpl = pick_template(ctx.rng, OBJECT_TEMPLATES)
+            q = finish(ctx, b, text=tpl.format(s=ref.text, p=p), template=tid,
+                       answer_type=AnswerType.NAME, objects=[*ref.objects, o],
+                       relations=[*ref.relations, (s, p, o)],
+                       distractors=name_distractors(ctx, t, t.names[o]))
+            if q is not None:
+                yield q
+
+
+SUBJECT_TEMPLATES = {
+    "rel_subject_what": "What is {p} {o}?",
+    "rel_subject_which": "Which object is {p} {o}?",
+}
+
+
+@register
+class RelationSubjectQuery(Generator):
+    spec = GeneratorSpec(
+        name="relation_subject_query",
+        family="relation",
+        description="What is [predicate] the Y? (the unique subject of an annotated relation)",
+        needs=frozenset({Need.NAMES, Need.RELATIONS}),
+        answer_type=AnswerType.NAME,
+        example="What is on the table? -> cup",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        for s, p, o in shuffled(ctx.rng, _annotated(t)):
+            if not _speakable(p) or len(t.rel_by_object.get((o, p), ())) != 1:
+                continue
+            ref = refer(t, o, avoid_objects=(s,), relations=False)
+            if ref is None:
+                continue
+            b = ProgramBuilder()
+            rel = b.add("relate", [b.extend(ref.steps)], predicate=p, mode="annotated")
+            b.add("query_name", [b.add("unique", [rel])])
+            tid, tpl = pick_template(ctx.rng, SUBJECT_TEMPLATES)
+            q = finish(ctx, b, text=tpl.format(o=ref.text, p=p), template=tid,
+                       answer_type=AnswerType.NAME, objects=[s, *ref.objects],
+                       relations=[(s, p, o), *ref.relations],
+                       distractors=name_distractors(ctx, t, t.names[s]))
+            if q is not None:
+                yield q
+
+
+PREDICATE_TEMPLATES = {
+    "rel_pred_between": "What is the relationship between {s} and {o}?",
+    "rel_pred_how": "How is {s} related to {o}?",
+}
+
+
+@register
+class RelationPredicateQuery(Generator):
+    spec = GeneratorSpec(
+        name="relation_predicate_query",
+        family="relation",
+        description="What is the relationship between the X and the Y? (single annotated "
+        "predicate)",
+        needs=frozenset({Need.NAMES, Need.RELATIONS}),
+        answer_type=AnswerType.RELATION,
+        example="What is the relationship between the man and the horse? -> riding",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        predicates = sorted({p for (_, _), ps in t.rel_pairs.items() for p in ps})
+        pairs = sorted(k for k, ps in t.rel_pairs.items() if len(ps) == 1 and k[0] != k[1])
+        for s, o in shuffled(ctx.rng, pairs):
+            # the reverse direction must not carry a relation too (the question is symmetric)
+            if t.rel_pairs.get((o, s)):
+                continue
+            rs = refer(t, s, avoid_objects=(o,), relations=False)
+            ro = refer(t, o, avoid_objects=(s,), relations=False)
+            if rs is None or ro is None:
+                continue
+            b = ProgramBuilder()
+            a = b.extend(rs.steps)
+            c = b.extend(ro.steps)
+            b.add("query_relation", [a, c])
+            p = t.rel_pairs[(s, o)][0]
+            tid, tpl = pick_template(ctx.rng, PREDICATE_TEMPLATES)
+            q = finish(ctx, b, text=tpl.format(s=rs.text, o=ro.text), template=tid,
+                       answer_type=AnswerType.RELATION, objects=[*rs.objects, *ro.objects],
+                       relations=[(s, p, o)],
+                       distractors=[x for x in predicates if x != p])
+            if q is not None:
+                yield q
+
+
+VERIFY_TEMPLATES = {
+    "rel_verify_is": "Is {s} {p} {o}?",
+    "rel_verify_true": "Is it true that {s} is {p} {o}?",
+}
+
+
+@register
+class RelationVerify(Generator):
+    spec = GeneratorSpec(
+        name="relation_verify",
+        family="relation",
+        description="Is the X [predicate] the Y? Negatives reverse an asymmetric annotated "
+        "relation (the cup is on the table, so the table is not on the cup).",
+        needs=frozenset({Need.NAMES, Need.RELATIONS}),
+        answer_type=AnswerType.YES_NO,
+        example="Is the cup on the table? -> yes",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        for i, (s, p, o) in enumerate(shuffled(ctx.rng, _annotated(t))):
+            if not _speakable(p):
+                continue
+            if i % 2 == 1:
+                if p not in ASYMMETRIC or p in t.rel_pairs.get((o, s), ()):
+                    continue
+                s, o = o, s
+            rs = refer(t, s, avoid_objects=(o,), relations=False)
+            ro = refer(t, o, avoid_objects=(s,), relations=False)
+            if rs is None or ro is None:
+                continue
+            b = ProgramBuilder()
+            b.add("has_relation", [b.extend(rs.steps), b.extend(ro.steps)], predicate=p)
+            tid, tpl = pick_template(ctx.rng, VERIFY_TEMPLATES)
+            q = finish(ctx, b, text=tpl.format(s=rs.text, p=p, o=ro.text), template=tid,
+                       answer_type=AnswerType.YES_NO, objects=[*rs.objects, *ro.objects],
+                       relations=[(s, p, o)])
+            if q is not None:
+                yield q
+
+
+HOP_NAME_TEMPLATES = {
+    "hop_what": "What is {p2} the {nx} {p1} {o}?",
+    "hop_which": "Which object is {p2} the {nx} {p1} {o}?",
+}
+HOP_ATTR_TEMPLATES = {
+    "hop_attr_what": "What {kind} is the {ny} {p2} the {nx} {p1} {o}?",
+    "hop_attr_the": "What is the {kind} of the {ny} {p2} the {nx} {p1} {o}?",
+}
+
+
+@register
+class MultiHopRelation(Generator):
+    spec = GeneratorSpec(
+        name="multi_hop_relation",
+        family="multi_hop",
+        description="Two-hop relation chains: what is [p2] the X [p1] the Y; when the second "
+        "hop is not a single object, ask an attribute of the unique Z of a given name there.",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.TEXT,
+        example="What color is the sphere left of the cube behind the cylinder? -> red",
+    )
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        hops: list[tuple[str, str, str, str]] = []  # (x, mode, predicate, anchor) with x p a
+        for s, p, o in _annotated(t):
+            if _speakable(p):
+                hops.append((s, "annotated", p, o))
+        if has_positions(t):
+            # 3D scenes (CLEVR): hop along geometry, which the annotated spatial relations copy
+            hops = [h for h in hops if h[2] not in GEOMETRY_PHRASES]
+            for x in t.scene:
+                for a in t.scene:
+                    if a != x:
+                        for p in ("left of", "right of", "in front of", "behind"):
+                            if t.spatial(x, a, p) is True:
+                                hops.append((x, "geometry", p, a))
+        by_anchor: dict[str, list[tuple[str, str, str, str]]] = {}
+        for h in hops:
+            by_anchor.setdefault(h[3], []).append(h)
+        for x, mode1, p1, o in shuffled(ctx.rng, hops):
+            second = [h for h in by_anchor.get(x, ()) if h[0] not in (o, x)]
+            if not second:
+                continue
+            y, mode2, p2, _ = second[ctx.rng.randrange(len(second))]
+            q = self._question(ctx, t, o, x, y, (mode1, p1), (mode2, p2))
+            if q is not None:
+                yield q
+
+    def _question(
+        self, ctx: GenContext, t: SceneTables, o: str, x: str, y: str,
+        hop1: tuple[str, str], hop2: tuple[str, str],
+    ) -> Question | None:
+        ro = refer(t, o, relations=False, geometry=False)
+        if ro is None:
+            return None
+        (mode1, p1), (mode2, p2) = hop1, hop2
+        nx, ny = t.names[x], t.names[y]
+        b = ProgramBuilder()
+        r1 = b.add("relate", [b.extend(ro.steps)], predicate=p1, mode=mode1)
+        ux = b.add("unique", [b.add("filter_name", [r1], name=nx)])
+        r2 = b.add("relate", [ux], predicate=p2, mode=mode2)
+        # executing the prefix tells whether the chain is unique at each hop
+        try:
+            outs = execute(b.steps, ctx.graphs, ctx.config, tables_for(ctx))
+        except ValueError:
+            return None
+        second = outs[r2]
+        phrase1 = GEOMETRY_PHRASES.get(p1, p1)
+        phrase2 = GEOMETRY_PHRASES.get(p2, p2)
+        fields = {"p1": phrase1, "p2": phrase2, "nx": nx, "o": ro.text}
+        rels = [(x, p1, o), (y, p2, x)]
+        if len(second) == 1:
+            b.add("query_name", [b.add("unique", [r2])])
+            tid, tpl = pick_template(ctx.rng, HOP_NAME_TEMPLATES)
+            return finish(ctx, b, text=tpl.format(**fields), template=tid,
+                          answer_type=AnswerType.NAME, objects=[o, x, y], relations=rels,
+                          distractors=name_distractors(ctx, t, ny),
+                          balance_key=f"{self.spec.name}:name")
+        if sum(1 for r in second if t.names[r] == ny) != 1:
+            return None
+        kinds = [k for k in ("color", "material", "size") if single_value(t, y, k)]
+        if not kinds:
+            return None
+        kind = kinds[ctx.rng.randrange(len(kinds))]
+        uy = b.add("unique", [b.add("filter_name", [r2], name=ny)])
+        b.add("query_attr", [uy], kind=kind)
+        tid, tpl = pick_template(ctx.rng, HOP_ATTR_TEMPLATES)
+        return finish(ctx, b, text=tpl.format(kind=kind, ny=ny, **fields), template=tid,
+                      answer_type=AnswerType.ATTRIBUTE, objects=[o, x, y], relations=rels,
+                      distractors=attribute_distractors(t, kind, single_value(t, y, kind) or ""),
+                      balance_key=f"{self.spec.name}:{kind}")
