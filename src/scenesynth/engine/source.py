@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from scenesynth.engine.stages import FailureRecord, ShardBatch
-from scenesynth.graph import SceneGraph, graph_from_json
+from scenesynth.graph import SceneGraph
 
 LOAD_STAGE = "load"
 
@@ -34,6 +34,10 @@ class SourceStream:
 
     def __iter__(self) -> Iterator[SceneGraph]:
         return self._graphs
+
+    def warnings(self) -> int:
+        """Warnings (small repairs, ignored files) reported so far."""
+        return int(getattr(self.report, "warnings", 0))
 
     def drain(self) -> tuple[list[FailureRecord], int]:
         """Load failures reported since the last call, and how many whole records they skipped."""
@@ -94,57 +98,12 @@ def _load_failure(issue: Any) -> FailureRecord:
 
 
 def open_source(path: str, fmt: str | None = None, strict: bool = False) -> SourceStream:
-    """Open ``path`` with the project's loaders (``scenesynth.sources.load``)."""
-    if not Path(path).exists():
-        raise FileNotFoundError(f"source {path!r} does not exist")
-    try:
-        from scenesynth.sources import load  # type: ignore[attr-defined]
-    except ImportError:
-        # Before the loaders land, scene-graph JSONL (the project's own format) is readable.
-        return _jsonl_stream(path, strict)
-    loaded = load(path, format=fmt, strict=strict)
-    if isinstance(loaded, tuple) and len(loaded) == 2:
-        graphs, report = loaded
-    else:
-        graphs, report = loaded, getattr(loaded, "report", None)
-    return SourceStream(graphs, report)
+    """Open ``path`` with the project's loaders (``scenesynth.sources.load``, format sniffed
+    unless ``fmt`` is given); raises FileNotFoundError / UnknownFormatError naming the path."""
+    from scenesynth.sources import load
 
-
-class _MiniReport:
-    """The subset of LoadReport the stream reads (used by the JSONL fallback)."""
-
-    def __init__(self) -> None:
-        self.issues: list[Any] = []
-        self.errors = 0
-        self.skipped_records = 0
-
-
-class _Issue:
-    def __init__(self, file: str, record: str, field: str, message: str) -> None:
-        self.file, self.record, self.field, self.message = file, record, field, message
-        self.severity = "error"
-
-
-def _jsonl_stream(path: str, strict: bool) -> SourceStream:
-    report = _MiniReport()
-
-    def graphs() -> Iterator[SceneGraph]:
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    yield graph_from_json(line)
-                except ValueError as exc:
-                    message = str(exc).splitlines()
-                    field = message[1].strip() if len(message) > 1 else "record"
-                    if strict:
-                        raise ValueError(f"{path}: record #{lineno}: {field}: {exc}") from exc
-                    report.errors += 1
-                    report.skipped_records += 1
-                    report.issues.append(_Issue(path, f"#{lineno}", field, " ".join(message)))
-
-    return SourceStream(graphs(), report)
+    stream = load(path, format=fmt, strict=strict)
+    return SourceStream(stream, stream.report)
 
 
 def iter_shards(stream: SourceStream, shard_size: int) -> Iterator[ShardBatch]:
@@ -161,8 +120,15 @@ def iter_shards(stream: SourceStream, shard_size: int) -> Iterator[ShardBatch]:
     def new_batch() -> ShardBatch:
         return ShardBatch(index=index, record_start=position, record_end=position, graphs=[])
 
+    warnings_seen = 0
+
     def attach(batch: ShardBatch) -> None:
+        nonlocal warnings_seen
         failures, skipped = stream.drain()
+        warnings = stream.warnings()
+        if warnings > warnings_seen:
+            batch.counters["load.warnings"] += warnings - warnings_seen
+            warnings_seen = warnings
         for failure in failures:
             batch.fail(failure)
         batch.stage_records[LOAD_STAGE] += skipped
