@@ -108,6 +108,10 @@ class Interpreter:
             "common_values": lambda s, x: sorted(set.intersection(*(set(v) for v in x))),
             "difference_values": lambda s, x: sorted(set(x[0]) - set().union(*x[1:])),
             "relate_set": self._relate_set,
+            "attr_values": lambda s, x: sorted({
+                a.value for r in self._as_set(x[0]) for a in self._obj(r).attributes
+                if a.kind == str(s.args["kind"])
+            }),
         }
 
     # -- value helpers ------------------------------------------------------------------------

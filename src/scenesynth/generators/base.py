@@ -282,4 +282,8 @@ OPS: dict[str, str] = {
         "args{predicate, mode}; inputs[set s] -> set: the union of relate(o) (same args) over "
         "every object o in s (empty for an empty s)"
     ),
+    "attr_values": (
+        "args{kind}; inputs[set] -> sorted list of the distinct attribute values of `kind` "
+        "over the objects of the set"
+    ),
 }

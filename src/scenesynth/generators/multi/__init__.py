@@ -3,3 +3,12 @@
 Importing this package registers every multi-image generator with
 :func:`scenesynth.generators.base.register`.
 """
+
+from scenesynth.generators.multi import (  # noqa: F401  (imports register the generators)
+    aggregation,
+    attributes,
+    comparison,
+    ops,
+    relations,
+    selection,
+)

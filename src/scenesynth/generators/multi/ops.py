@@ -103,3 +103,14 @@ def _relate_set(args: dict[str, Any], inputs: list[Any], env: Any) -> list[str]:
     for o in inputs[0]:
         found.update(relate(args, [o], env))
     return sorted(found)
+
+
+@op_impl("attr_values")
+def _attr_values(args: dict[str, Any], inputs: list[Any], env: Any) -> list[str]:
+    if len(inputs) != 1:
+        raise ValueError(f"expected 1 input, got {len(inputs)}")
+    kind = str(args["kind"])
+    values: set[str] = set()
+    for r in inputs[0]:
+        values.update(env.of(r).attr_by_kind[r].get(kind, ()))
+    return sorted(values)

@@ -1,0 +1,136 @@
+"""Aggregation over all images of a group: total count of a category, how many images contain
+it, and whether every image contains it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+from scenesynth.generators.base import (
+    AnswerType,
+    GenContext,
+    Generator,
+    GeneratorSpec,
+    Need,
+    Question,
+    register,
+)
+from scenesynth.generators.multi.common import (
+    MultiScene,
+    count_distractors,
+    interleave,
+    plural,
+    with_article,
+)
+from scenesynth.generators.program import ProgramBuilder
+
+FAMILY = "multi_aggregation"
+
+
+@register
+class TotalCount(Generator):
+    spec = GeneratorSpec(
+        name="multi_total_count",
+        family=FAMILY,
+        description="Total number of objects of a category across all images of the group.",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.COUNT,
+        example="How many cubes are there in all the images together? -> 5",
+        multi_image=True,
+    )
+    TEMPLATES: ClassVar[dict[str, str]] = {
+        "total.together": "How many {noun} are there in all the images together?",
+        "total.counting": "Counting across all the images, how many {noun} are there?",
+        "total.number": "What is the total number of {noun} in these images?",
+    }
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        out = []
+        for name in scene.all_names()[: ctx.config.max_per_generator]:
+            if sum(1 for i in range(scene.k) if name in scene.tables[i].by_name) < 2:
+                continue  # in one image only it is a plain single-image count
+            b = ProgramBuilder()
+            counts = [scene.count(b, i, name) for i in range(scene.k)]
+            b.add("sum", counts)
+            outputs = scene.run(b)
+            if outputs is None:
+                continue
+            tid, template = scene.pick_template(self.TEMPLATES)
+            per_image = [outputs[c] for c in counts]
+            out.append(scene.question(
+                b, outputs, template.format(noun=plural(name)), AnswerType.COUNT, tid,
+                distractors=count_distractors(outputs[-1], [*per_image, max(per_image)]),
+            ))
+        yield from interleave(out, ctx.rng)
+
+
+@register
+class ImagesContaining(Generator):
+    spec = GeneratorSpec(
+        name="multi_images_containing",
+        family=FAMILY,
+        description="In how many images of the group a category appears.",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.COUNT,
+        example="In how many of the images is there a sphere? -> 2",
+        multi_image=True,
+    )
+    TEMPLATES: ClassVar[dict[str, str]] = {
+        "images.how_many": "In how many of the images is there {thing}?",
+        "images.contain": "How many of the images contain {thing}?",
+        "images.show": "How many images show {thing}?",
+    }
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        out = []
+        for name in scene.all_names()[: ctx.config.max_per_generator]:
+            b = ProgramBuilder()
+            exists = [scene.exist(b, i, name) for i in range(scene.k)]
+            b.add("count_true", exists)
+            outputs = scene.run(b)
+            if outputs is None:
+                continue
+            tid, template = scene.pick_template(self.TEMPLATES)
+            out.append(scene.question(
+                b, outputs, template.format(thing=with_article(name)), AnswerType.COUNT, tid,
+                distractors=[v for v in range(scene.k + 1) if v != outputs[-1]],
+            ))
+        yield from interleave(out, ctx.rng)
+
+
+@register
+class InEveryImage(Generator):
+    spec = GeneratorSpec(
+        name="multi_in_every_image",
+        family=FAMILY,
+        description="Whether every image of the group contains a category.",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.YES_NO,
+        example="Is there a cylinder in every image? -> no",
+        multi_image=True,
+    )
+    TEMPLATES: ClassVar[dict[str, str]] = {
+        "every.is_there": "Is there {thing} in {every}?",
+        "every.does_each": "Does {each} contain {thing}?",
+        "every.can_see": "Can you see {thing} in {every}?",
+    }
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        every = "both images" if scene.k == 2 else "every image"
+        each = "each of the two images" if scene.k == 2 else "each of the images"
+        out = []
+        for name in scene.all_names()[: ctx.config.max_per_generator]:
+            b = ProgramBuilder()
+            last = scene.exist(b, 0, name)
+            for i in range(1, scene.k):
+                last = b.add("and", [last, scene.exist(b, i, name)])
+            outputs = scene.run(b)
+            if outputs is None:
+                continue
+            tid, template = scene.pick_template(self.TEMPLATES)
+            text = template.format(thing=with_article(name), every=every, each=each)
+            out.append(scene.question(b, outputs, text, AnswerType.YES_NO, tid))
+        yield from interleave(out, ctx.rng)

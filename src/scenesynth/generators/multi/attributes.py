@@ -1,0 +1,196 @@
+"""Attribute comparison across images: same colour/material of two uniquely described objects,
+colours (or other attribute values) two images share, and which image has the most objects of
+an attribute value."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+from scenesynth.generators.base import (
+    AnswerType,
+    GenContext,
+    Generator,
+    GeneratorSpec,
+    Need,
+    Question,
+    register,
+)
+from scenesynth.generators.multi.common import (
+    MultiScene,
+    interleave,
+    list_distractors,
+)
+from scenesynth.generators.multi.ops import image_label
+from scenesynth.generators.program import ProgramBuilder
+from scenesynth.generators.refer import refer
+from scenesynth.graph import AttributeKind
+
+FAMILY = "multi_attribute"
+COMPARE_KINDS = (AttributeKind.COLOR, AttributeKind.MATERIAL, AttributeKind.SIZE,
+                 AttributeKind.SHAPE)
+KIND_WORDS = {AttributeKind.COLOR: ("color", "colors"),
+              AttributeKind.MATERIAL: ("material", "materials"),
+              AttributeKind.SIZE: ("size", "sizes"),
+              AttributeKind.SHAPE: ("shape", "shapes")}
+MAX_PAIRS_PER_IMAGE_PAIR = 12
+
+
+@register
+class SameAttribute(Generator):
+    spec = GeneratorSpec(
+        name="multi_same_attribute",
+        family=FAMILY,
+        description=(
+            "Whether a uniquely described object in one image has the same colour / material / "
+            "size / shape as a uniquely described object in another image"
+        ),
+        needs=frozenset({Need.NAMES, Need.ATTRIBUTES}),
+        answer_type=AnswerType.YES_NO,
+        example="Does the sphere in Image 1 have the same color as the cube in Image 2? -> yes",
+        multi_image=True,
+    )
+    TEMPLATES: ClassVar[dict[str, str]] = {
+        "same_attr.have": "Does {x} in {a} have the same {kind} as {y} in {b}?",
+        "same_attr.is": "Is {x} in {a} the same {kind} as {y} in {b}?",
+        "same_attr.match": "Do {x} in {a} and {y} in {b} match in {kind}?",
+    }
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        limit = ctx.config.max_per_generator
+        candidates: list[tuple[int, int, str, str, str]] = []
+        for a, b_image in scene.pairs():
+            if a > b_image:
+                continue
+            ta, tb = scene.tables[a], scene.tables[b_image]
+            found: list[tuple[int, int, str, str, str]] = []
+            for kind in COMPARE_KINDS:
+                # objects whose name states the value ("cube" with shape cube) give it away
+                xs = [r for r in ta.scene
+                      if len(ta.attr_by_kind[r].get(kind, ())) == 1
+                      and ta.attr_by_kind[r][kind][0] != ta.names[r]]
+                ys = [r for r in tb.scene
+                      if len(tb.attr_by_kind[r].get(kind, ())) == 1
+                      and tb.attr_by_kind[r][kind][0] != tb.names[r]]
+                found.extend((a, b_image, str(kind), x, y) for x in xs for y in ys)
+            ctx.rng.shuffle(found)
+            candidates.extend(found[:MAX_PAIRS_PER_IMAGE_PAIR])
+        ctx.rng.shuffle(candidates)
+        out = []
+        for a, b_image, kind_name, x, y in candidates[: limit * 2]:
+            kind = AttributeKind(kind_name)
+            # the phrases must not use the compared kind, or the answer would be given away
+            ref_x = refer(scene.tables[a], x, avoid_kinds=(str(kind),))
+            ref_y = refer(scene.tables[b_image], y, avoid_kinds=(str(kind),))
+            if ref_x is None or ref_y is None:
+                continue
+            b = ProgramBuilder()
+            qx = b.add("query_attr", [b.extend(ref_x.steps)], kind=str(kind))
+            qy = b.add("query_attr", [b.extend(ref_y.steps)], kind=str(kind))
+            b.add("equal", [qx, qy])
+            outputs = scene.run(b)
+            if outputs is None:
+                continue
+            tid, template = scene.pick_template(self.TEMPLATES)
+            text = template.format(x=ref_x.text, y=ref_y.text, a=image_label(a),
+                                   b=image_label(b_image), kind=KIND_WORDS[kind][0])
+            out.append(scene.question(
+                b, outputs, text, AnswerType.YES_NO, tid,
+                relations=[*ref_x.relations, *ref_y.relations],
+                objects=sorted({*ref_x.objects, *ref_y.objects}),
+            ))
+        yield from interleave(out, ctx.rng)
+
+
+@register
+class CommonAttributeValues(Generator):
+    spec = GeneratorSpec(
+        name="multi_common_attribute_values",
+        family=FAMILY,
+        description="Which colours / materials / sizes / shapes occur in both of two images.",
+        needs=frozenset({Need.NAMES, Need.ATTRIBUTES}),
+        answer_type=AnswerType.TEXT,
+        example="Which colors appear in both Image 1 and Image 3? -> blue, red",
+        multi_image=True,
+    )
+    TEMPLATES: ClassVar[dict[str, str]] = {
+        "common_attr.appear": "Which {kinds} appear in both {a} and {b}?",
+        "common_attr.share": "What {kinds} do the objects of {a} and {b} have in common?",
+        "common_attr.occur": "List the object {kinds} that occur in {a} as well as in {b}.",
+    }
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        out = []
+        for a, b_image in scene.pairs():
+            if a > b_image:
+                continue
+            for kind in COMPARE_KINDS:
+                # an image where some object's value is unknown could hide a shared value
+                if not (scene.kind_complete(a, kind) and scene.kind_complete(b_image, kind)):
+                    continue
+                b = ProgramBuilder()
+                va = b.add("attr_values", [b.add("scene", image=a)], kind=str(kind))
+                vb = b.add("attr_values", [b.add("scene", image=b_image)], kind=str(kind))
+                b.add("common_values", [va, vb])
+                outputs = scene.run(b)
+                if outputs is None or not outputs[-1] or len(outputs[-1]) > 6:
+                    continue
+                tid, template = scene.pick_template(self.TEMPLATES)
+                text = template.format(kinds=KIND_WORDS[kind][1], a=image_label(a),
+                                       b=image_label(b_image))
+                universe = set(outputs[va]) | set(outputs[vb])
+                out.append(scene.question(
+                    b, outputs, text, AnswerType.TEXT, tid,
+                    distractors=list_distractors(outputs[-1], universe, ctx.rng), objects=[],
+                    balance_key=f"{self.spec.name}/{kind}",
+                ))
+        yield from interleave(out, ctx.rng)
+
+
+@register
+class MostWithAttribute(Generator):
+    spec = GeneratorSpec(
+        name="multi_most_with_attribute",
+        family=FAMILY,
+        description="Which image has the most objects with a given attribute value.",
+        needs=frozenset({Need.NAMES, Need.ATTRIBUTES}),
+        answer_type=AnswerType.IMAGE,
+        example="Which image has the most red objects? -> Image 2",
+        multi_image=True,
+    )
+    TEMPLATES: ClassVar[dict[str, str]] = {
+        "most_attr.which": "Which image has the most {value} objects?",
+        "most_attr.largest": "Which image shows the largest number of {value} objects?",
+        "most_attr.where": "In which of the images are there the most {value} objects?",
+    }
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        candidates: list[str] = []
+        for kind in (AttributeKind.COLOR, AttributeKind.MATERIAL, AttributeKind.SIZE):
+            if not all(scene.kind_complete(i, kind) for i in range(scene.k)):
+                continue  # unannotated objects would make the counts unreliable
+            candidates.extend(sorted({
+                v for t in scene.tables for r in t.scene for v in t.attr_by_kind[r].get(kind, ())
+            }))
+        ctx.rng.shuffle(candidates)
+        out = []
+        for value in candidates[: ctx.config.max_per_generator]:
+            b = ProgramBuilder()
+            counts = [scene.count(b, i, None, value) for i in range(scene.k)]
+            b.add("image_argmax", counts)
+            outputs = scene.run(b)
+            if outputs is None:
+                continue
+            tid, template = scene.pick_template(self.TEMPLATES)
+            extra = (["both have the same number", f"neither has any {value} objects"]
+                     if scene.k == 2 else
+                     ["they all have the same number", f"none of them has any {value} objects"])
+            out.append(scene.question(
+                b, outputs, template.format(value=value), AnswerType.IMAGE, tid,
+                distractors=scene.image_distractors(outputs[-1], extra),
+                balance_key=f"{self.spec.name}/{scene.k}",
+            ))
+        yield from interleave(out, ctx.rng)

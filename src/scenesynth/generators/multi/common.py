@@ -1,0 +1,243 @@
+"""Shared building blocks of the multi-image generators.
+
+Every answer is the output of executing the question's program with the shared executor
+(:func:`scenesynth.generators.program.execute`); the helpers here only build per-image
+sub-programs, run them, and assemble :class:`~scenesynth.generators.base.Question` objects.
+Images are called "Image 1", "Image 2", ... in question text; programs address them with
+``args{image: k}`` (0-based).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from scenesynth.generators.base import AnswerType, GenContext, Question
+from scenesynth.generators.multi.ops import image_label
+from scenesynth.generators.program import (
+    ProgramBuilder,
+    ProgramError,
+    SceneTables,
+    execute,
+    tables_for,
+)
+
+# Irregular plurals of common object names; everything else follows the spelling rules below.
+_IRREGULAR = {
+    "man": "men", "woman": "women", "person": "people", "child": "children",
+    "foot": "feet", "tooth": "teeth", "mouse": "mice", "goose": "geese", "knife": "knives",
+    "leaf": "leaves", "shelf": "shelves", "wolf": "wolves", "loaf": "loaves",
+    "scarf": "scarves", "half": "halves", "sheep": "sheep", "deer": "deer", "fish": "fish",
+    "people": "people", "glasses": "glasses", "pants": "pants", "jeans": "jeans",
+    "shorts": "shorts", "scissors": "scissors", "skis": "skis", "clothes": "clothes",
+}
+
+
+def plural(name: str) -> str:
+    """English plural of an object name ("cube" -> "cubes", "bus" -> "buses", "man" -> "men")."""
+    words = name.split()
+    if not words:
+        return name
+    last = words[-1]
+    if last in _IRREGULAR:
+        out = _IRREGULAR[last]
+    elif last.endswith(("s", "x", "z", "ch", "sh")):
+        out = last + "es"
+    elif last.endswith("y") and len(last) > 1 and last[-2] not in "aeiou":
+        out = last[:-1] + "ies"
+    else:
+        out = last + "s"
+    return " ".join([*words[:-1], out])
+
+
+def article(word: str) -> str:
+    """Indefinite article for a phrase: "an orange cube", "a cube"."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def with_article(phrase: str) -> str:
+    return f"{article(phrase)} {phrase}"
+
+
+def answer_token(value: Any) -> str:
+    """A stable text key of a typed answer, used to group candidates by answer."""
+    return json.dumps(value, sort_keys=True)
+
+
+class MultiScene:
+    """One multi-image context: the per-image tables and program-building helpers."""
+
+    def __init__(self, ctx: GenContext) -> None:
+        self.ctx = ctx
+        self.rng = ctx.rng
+        self.config = ctx.config
+        self.graphs = ctx.graphs
+        self.tables: list[SceneTables] = tables_for(ctx)
+        self.k = len(ctx.graphs)
+
+    # -- vocabulary ---------------------------------------------------------------------------
+    def names(self, i: int) -> set[str]:
+        return set(self.tables[i].by_name)
+
+    def all_names(self) -> list[str]:
+        """Object names present in any image that no other object claims as a synonym."""
+        names = set().union(*(self.names(i) for i in range(self.k)))
+        return sorted(n for n in names if not self.synonym_clash(n))
+
+    def synonym_clash(self, name: str) -> bool:
+        """True when some object is called differently but lists ``name`` as a synonym, so
+        "is there a <name>" could be answered either way."""
+        memo: set[str] | None = self.ctx.cache.get("multi_synonyms")
+        if memo is None:
+            memo = set()
+            for g in self.graphs:
+                for o in g.objects:
+                    memo.update(s for s in o.synonyms if s != o.name)
+                    memo.update(o.name for s in o.synonyms if s != o.name)
+            self.ctx.cache["multi_synonyms"] = memo
+        return name in memo
+
+    def kind_complete(self, i: int, kind: str, refs: Iterable[str] | None = None) -> bool:
+        """Every object (of ``refs``, default the whole image) has a value of ``kind``: only
+        then does "no object is red" follow from the annotations."""
+        t = self.tables[i]
+        members = t.scene if refs is None else refs
+        return all(t.attr_by_kind[r].get(kind) for r in members)
+
+    def pairs(self) -> list[tuple[int, int]]:
+        """Ordered image pairs (a, b), a != b, in a seeded random order."""
+        out = [(a, b) for a in range(self.k) for b in range(self.k) if a != b]
+        self.rng.shuffle(out)
+        return out
+
+    # -- sub-programs ---------------------------------------------------------------------------
+    def object_set(
+        self, b: ProgramBuilder, image: int, name: str | None = None, value: str | None = None
+    ) -> int:
+        """scene(image) [-> filter_name(name)] [-> filter_attr(value)]; returns the last step."""
+        step = b.add("scene", image=image)
+        if name is not None:
+            step = b.add("filter_name", [step], name=name)
+        if value is not None:
+            step = b.add("filter_attr", [step], value=value)
+        return step
+
+    def count(
+        self, b: ProgramBuilder, image: int, name: str | None = None, value: str | None = None
+    ) -> int:
+        members = self.object_set(b, image, name, value)
+        return b.add("count_distinct", [members], iou=self.config.duplicate_iou)
+
+    def exist(
+        self, b: ProgramBuilder, image: int, name: str | None = None, value: str | None = None
+    ) -> int:
+        return b.add("exist", [self.object_set(b, image, name, value)])
+
+    def run(self, b: ProgramBuilder) -> list[Any] | None:
+        """Execute the program; None when it is undefined (a tie, an ambiguous unique, ...)."""
+        try:
+            return execute(b.steps, self.graphs, self.config, tables=self.tables)
+        except ProgramError:
+            return None
+
+    def matched_objects(self, b: ProgramBuilder, outputs: list[Any]) -> list[str]:
+        """Objects selected by the program's filter steps (the objects the question is about)."""
+        found: set[str] = set()
+        for step, out in zip(b.steps, outputs, strict=True):
+            if step.op in ("filter_name", "filter_attr", "intersect", "relate_set") and isinstance(
+                out, list
+            ):
+                found.update(out)
+            elif step.op == "unique":
+                found.add(out)
+        return sorted(found)
+
+    def question(
+        self,
+        b: ProgramBuilder,
+        outputs: list[Any],
+        text: str,
+        answer_type: AnswerType,
+        template: str,
+        distractors: Sequence[Any] = (),
+        relations: Sequence[tuple[str, str, str]] = (),
+        balance_key: str | None = None,
+        objects: Sequence[str] | None = None,
+    ) -> Question:
+        answer = outputs[-1]
+        return Question(
+            text=text,
+            answer=answer,
+            answer_type=answer_type,
+            program=b.to_program(outputs),
+            template=template,
+            objects=list(objects) if objects is not None else self.matched_objects(b, outputs),
+            relations=list(relations),
+            distractors=[d for d in distractors if d != answer],
+            balance_key=balance_key,
+        )
+
+    def pick_template(self, templates: dict[str, str]) -> tuple[str, str]:
+        tid = sorted(templates)[self.rng.randrange(len(templates))]
+        return tid, templates[tid]
+
+    # -- distractors ----------------------------------------------------------------------------
+    def image_distractors(self, answer: str, extra: Sequence[str]) -> list[str]:
+        """Other image labels plus phrase options such as "both images"."""
+        labels = [image_label(i) for i in range(self.k)]
+        return [x for x in labels if x != answer] + list(extra)
+
+    def both_or_all(self) -> str:
+        return "both images" if self.k == 2 else "all of them"
+
+    def neither_or_none(self) -> str:
+        return "neither image" if self.k == 2 else "none of them"
+
+
+def count_distractors(answer: int, related: Iterable[int] = ()) -> list[int]:
+    """Nearby non-negative counts plus counts the scene makes plausible (per-image counts)."""
+    pool = {v for v in related if isinstance(v, int) and v >= 0}
+    pool.update(v for v in range(answer - 3, answer + 4) if v >= 0)
+    pool.discard(answer)
+    return sorted(pool)
+
+
+def list_distractors(
+    answer: list[str], universe: Iterable[str], rng: random.Random
+) -> list[list[str]]:
+    """Wrong lists close to ``answer``: one name added, one removed, one swapped."""
+    have = set(answer)
+    others = sorted(set(universe) - have)
+    out: list[list[str]] = []
+    for extra in others:
+        out.append(sorted(have | {extra}))
+    if len(answer) > 1:
+        for name in answer:
+            out.append(sorted(have - {name}))
+    for name in answer:
+        for extra in others:
+            out.append(sorted((have - {name}) | {extra}))
+    unique: list[list[str]] = []
+    for d in out:
+        if d and d != answer and d not in unique:
+            unique.append(d)
+    rng.shuffle(unique)
+    return unique[:12]
+
+
+def interleave(questions: list[Question], rng: random.Random) -> Iterator[Question]:
+    """Yield candidates round-robin over their answers (answer order seeded), so a context's
+    first questions already cover several answers and the balancer rarely has to reject."""
+    groups: dict[str, list[Question]] = {}
+    for q in questions:
+        groups.setdefault(answer_token(q.answer), []).append(q)
+    keys = sorted(groups)
+    rng.shuffle(keys)
+    while keys:
+        for key in list(keys):
+            bucket = groups[key]
+            yield bucket.pop(0)
+            if not bucket:
+                keys.remove(key)

@@ -1,0 +1,228 @@
+"""Comparison between two images: categories in common, categories only in one, same count,
+more than, and how many more. Answers are executed programs over both images."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+from scenesynth.generators.base import (
+    AnswerType,
+    GenContext,
+    Generator,
+    GeneratorSpec,
+    Need,
+    Question,
+    register,
+)
+from scenesynth.generators.multi.common import (
+    MultiScene,
+    count_distractors,
+    interleave,
+    list_distractors,
+    plural,
+)
+from scenesynth.generators.multi.ops import image_label
+from scenesynth.generators.program import ProgramBuilder
+
+FAMILY = "multi_comparison"
+MAX_LIST_ANSWER = 6  # longer category lists make poor short answers
+
+
+def _name_set_question(
+    scene: MultiScene, a: int, b_image: int, op: str, templates: dict[str, str],
+) -> Question | None:
+    b = ProgramBuilder()
+    names_a = b.add("query_names", [b.add("scene", image=a)])
+    names_b = b.add("query_names", [b.add("scene", image=b_image)])
+    b.add(op, [names_a, names_b])
+    outputs = scene.run(b)
+    if outputs is None:
+        return None
+    answer = outputs[-1]
+    if not answer or len(answer) > MAX_LIST_ANSWER:
+        return None
+    # "a man" in one image and "a person" in the other are not told apart by names alone
+    if any(scene.synonym_clash(n) for n in set(outputs[names_a]) | set(outputs[names_b])):
+        return None
+    universe = set(outputs[names_a]) | set(outputs[names_b])
+    tid, template = scene.pick_template(templates)
+    return scene.question(
+        b, outputs, template.format(a=image_label(a), b=image_label(b_image)), AnswerType.TEXT,
+        tid, distractors=list_distractors(answer, universe, scene.rng), objects=[],
+    )
+
+
+@register
+class CommonCategories(Generator):
+    spec = GeneratorSpec(
+        name="multi_common_categories",
+        family=FAMILY,
+        description="Which object categories two images have in common.",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.TEXT,
+        example="Which kinds of objects appear in both Image 1 and Image 2? -> cube, sphere",
+        multi_image=True,
+    )
+    TEMPLATES: ClassVar[dict[str, str]] = {
+        "common.appear": "Which kinds of objects appear in both {a} and {b}?",
+        "common.share": "What types of objects do {a} and {b} have in common?",
+        "common.name": "Name the object categories that {a} and {b} share.",
+    }
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        out = []
+        for a, b in scene.pairs():
+            if a > b:
+                continue  # "in common" is symmetric
+            q = _name_set_question(scene, a, b, "common_values", self.TEMPLATES)
+            if q is not None:
+                out.append(q)
+        yield from interleave(out, ctx.rng)
+
+
+@register
+class OnlyInOne(Generator):
+    spec = GeneratorSpec(
+        name="multi_only_in_one",
+        family=FAMILY,
+        description="Which object categories appear in one image but not in another.",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.TEXT,
+        example="Which kinds of objects appear in Image 1 but not in Image 2? -> cylinder",
+        multi_image=True,
+    )
+    TEMPLATES: ClassVar[dict[str, str]] = {
+        "only.appear": "Which kinds of objects appear in {a} but not in {b}?",
+        "only.missing": "What types of objects does {a} show that are missing from {b}?",
+        "only.name": "Name the object categories present in {a} and absent from {b}.",
+    }
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        out = []
+        for a, b in scene.pairs():
+            q = _name_set_question(scene, a, b, "difference_values", self.TEMPLATES)
+            if q is not None:
+                out.append(q)
+        yield from interleave(out, ctx.rng)
+
+
+def _pair_counts(
+    scene: MultiScene, a: int, b_image: int, name: str
+) -> tuple[ProgramBuilder, int, int]:
+    b = ProgramBuilder()
+    return b, scene.count(b, a, name), scene.count(b, b_image, name)
+
+
+def _count_pairs(scene: MultiScene, limit: int) -> list[tuple[int, int, str]]:
+    """(image a, image b, category) with the category in at least one of the two images."""
+    out = []
+    for a, b in scene.pairs():
+        for name in sorted(scene.names(a) | scene.names(b)):
+            if not scene.synonym_clash(name):
+                out.append((a, b, name))
+    scene.rng.shuffle(out)
+    return out[: limit * 4]
+
+
+@register
+class SameCount(Generator):
+    spec = GeneratorSpec(
+        name="multi_same_count",
+        family=FAMILY,
+        description="Whether two images contain the same number of objects of a category.",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.YES_NO,
+        example="Do Image 1 and Image 2 contain the same number of cubes? -> no",
+        multi_image=True,
+    )
+    TEMPLATES: ClassVar[dict[str, str]] = {
+        "same.contain": "Do {a} and {b} contain the same number of {noun}?",
+        "same.as_many": "Are there as many {noun} in {a} as in {b}?",
+        "same.equal": "Is the number of {noun} in {a} equal to the number in {b}?",
+    }
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        out = []
+        for a, b_image, name in _count_pairs(scene, ctx.config.max_per_generator):
+            if a > b_image:
+                continue
+            b, ca, cb = _pair_counts(scene, a, b_image, name)
+            b.add("equal", [ca, cb])
+            outputs = scene.run(b)
+            if outputs is None:
+                continue
+            tid, template = scene.pick_template(self.TEMPLATES)
+            text = template.format(a=image_label(a), b=image_label(b_image), noun=plural(name))
+            out.append(scene.question(b, outputs, text, AnswerType.YES_NO, tid))
+        yield from interleave(out, ctx.rng)
+
+
+@register
+class MoreThan(Generator):
+    spec = GeneratorSpec(
+        name="multi_more_than",
+        family=FAMILY,
+        description="Whether one image contains more objects of a category than another.",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.YES_NO,
+        example="Are there more spheres in Image 2 than in Image 1? -> yes",
+        multi_image=True,
+    )
+    TEMPLATES: ClassVar[dict[str, str]] = {
+        "more.are_there": "Are there more {noun} in {a} than in {b}?",
+        "more.does_show": "Does {a} show more {noun} than {b}?",
+        "more.greater": "Is the number of {noun} in {a} greater than in {b}?",
+    }
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        out = []
+        for a, b_image, name in _count_pairs(scene, ctx.config.max_per_generator):
+            b, ca, cb = _pair_counts(scene, a, b_image, name)
+            b.add("greater", [ca, cb])
+            outputs = scene.run(b)
+            if outputs is None:
+                continue
+            tid, template = scene.pick_template(self.TEMPLATES)
+            text = template.format(a=image_label(a), b=image_label(b_image), noun=plural(name))
+            out.append(scene.question(b, outputs, text, AnswerType.YES_NO, tid))
+        yield from interleave(out, ctx.rng)
+
+
+@register
+class CountDifference(Generator):
+    spec = GeneratorSpec(
+        name="multi_count_difference",
+        family=FAMILY,
+        description="How many more objects of a category one image has than another.",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.COUNT,
+        example="How many more cubes are there in Image 1 than in Image 2? -> 2",
+        multi_image=True,
+    )
+    TEMPLATES: ClassVar[dict[str, str]] = {
+        "diff.how_many_more": "How many more {noun} are there in {a} than in {b}?",
+        "diff.by_how_many": "By how many does the number of {noun} in {a} exceed that in {b}?",
+        "diff.more_than": "{a} has how many more {noun} than {b}?",
+    }
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        out = []
+        for a, b_image, name in _count_pairs(scene, ctx.config.max_per_generator):
+            b, ca, cb = _pair_counts(scene, a, b_image, name)
+            b.add("subtract", [ca, cb])
+            outputs = scene.run(b)
+            if outputs is None or outputs[-1] <= 0:
+                continue  # "how many more" presumes image a has more
+            tid, template = scene.pick_template(self.TEMPLATES)
+            text = template.format(a=image_label(a), b=image_label(b_image), noun=plural(name))
+            out.append(scene.question(
+                b, outputs, text, AnswerType.COUNT, tid,
+                distractors=count_distractors(outputs[-1], [outputs[ca], outputs[cb]]),
+            ))
+        yield from interleave(out, ctx.rng)

@@ -1,0 +1,231 @@
+"""Selection across images: which image has the most / fewest X, contains X, has a red X,
+has the most objects. Answers are image labels ("Image 2"); ties make the question ambiguous
+and it is skipped (the ``image_argmax`` / ``image_where`` ops fail on them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+from scenesynth.generators.base import (
+    AnswerType,
+    GenContext,
+    Generator,
+    GeneratorSpec,
+    Need,
+    Question,
+    register,
+)
+from scenesynth.generators.multi.common import (
+    MultiScene,
+    interleave,
+    plural,
+    with_article,
+)
+from scenesynth.generators.program import ProgramBuilder
+from scenesynth.graph import AttributeKind
+
+FAMILY = "multi_selection"
+# Attribute kinds that make a natural "which image has a <value> <name>" question.
+SELECT_KINDS = (AttributeKind.COLOR, AttributeKind.MATERIAL, AttributeKind.SIZE)
+
+
+def _count_extreme(
+    scene: MultiScene, name: str | None, largest: bool, templates: dict[str, str],
+    generator: str, noun: str,
+) -> Question | None:
+    b = ProgramBuilder()
+    counts = [scene.count(b, i, name) for i in range(scene.k)]
+    b.add("image_argmax" if largest else "image_argmin", counts)
+    outputs = scene.run(b)
+    if outputs is None:  # tie: no single image has the most / fewest
+        return None
+    tid, template = scene.pick_template(templates)
+    return scene.question(
+        b, outputs, template.format(noun=noun), AnswerType.IMAGE, tid,
+        distractors=scene.image_distractors(
+            outputs[-1],
+            ["both have the same number", f"neither has any {noun}"] if scene.k == 2
+            else ["they all have the same number", f"none of them has any {noun}"],
+        ),
+        balance_key=f"{generator}/{scene.k}",
+    )
+
+
+@register
+class MostCount(Generator):
+    spec = GeneratorSpec(
+        name="multi_most_count",
+        family=FAMILY,
+        description="Which image has the most objects of a category (ties skipped).",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.IMAGE,
+        example="Which image has the most cubes? -> Image 2",
+        multi_image=True,
+    )
+    TEMPLATES: ClassVar[dict[str, str]] = {
+        "most.which": "Which image has the most {noun}?",
+        "most.largest_number": "Which image shows the largest number of {noun}?",
+        "most.where": "In which of the images are there the most {noun}?",
+    }
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        out = []
+        for name in scene.all_names()[: ctx.config.max_per_generator]:
+            q = _count_extreme(scene, name, True, self.TEMPLATES, self.spec.name, plural(name))
+            if q is not None:
+                out.append(q)
+        yield from interleave(out, ctx.rng)
+
+
+@register
+class FewestCount(Generator):
+    spec = GeneratorSpec(
+        name="multi_fewest_count",
+        family=FAMILY,
+        description="Which image has the fewest objects of a category (ties skipped).",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.IMAGE,
+        example="Which image has the fewest spheres? -> Image 1",
+        multi_image=True,
+    )
+    TEMPLATES: ClassVar[dict[str, str]] = {
+        "fewest.which": "Which image has the fewest {noun}?",
+        "fewest.smallest_number": "Which image shows the smallest number of {noun}?",
+        "fewest.where": "In which of the images are there the fewest {noun}?",
+    }
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        out = []
+        for name in scene.all_names()[: ctx.config.max_per_generator]:
+            q = _count_extreme(scene, name, False, self.TEMPLATES, self.spec.name, plural(name))
+            if q is not None:
+                out.append(q)
+        yield from interleave(out, ctx.rng)
+
+
+@register
+class MostObjects(Generator):
+    spec = GeneratorSpec(
+        name="multi_most_objects",
+        family=FAMILY,
+        description="Which image has the most / the fewest objects overall (ties skipped).",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.IMAGE,
+        example="Which image contains the most objects? -> Image 3",
+        multi_image=True,
+    )
+    MOST: ClassVar[dict[str, str]] = {
+        "objects_most.which": "Which image contains the most objects?",
+        "objects_most.busiest": "Which of the images shows the largest number of objects?",
+    }
+    FEWEST: ClassVar[dict[str, str]] = {
+        "objects_fewest.which": "Which image contains the fewest objects?",
+        "objects_fewest.emptiest": "Which of the images shows the smallest number of objects?",
+    }
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        out = []
+        for largest, templates in ((True, self.MOST), (False, self.FEWEST)):
+            q = _count_extreme(scene, None, largest, templates, self.spec.name, "objects")
+            if q is not None:
+                out.append(q)
+        yield from interleave(out, ctx.rng)
+
+
+def _contains_question(
+    scene: MultiScene, name: str, value: str | None, templates: dict[str, str], generator: str,
+) -> Question | None:
+    b = ProgramBuilder()
+    exists = [scene.exist(b, i, name, value) for i in range(scene.k)]
+    b.add("image_where", exists)
+    outputs = scene.run(b)
+    if outputs is None:  # the object is in several images or in none
+        return None
+    phrase = f"{value} {name}" if value is not None else name
+    tid, template = scene.pick_template(templates)
+    return scene.question(
+        b, outputs, template.format(thing=with_article(phrase)), AnswerType.IMAGE, tid,
+        distractors=scene.image_distractors(
+            outputs[-1], [scene.both_or_all(), scene.neither_or_none()]
+        ),
+        balance_key=f"{generator}/{scene.k}",
+    )
+
+
+@register
+class WhichContains(Generator):
+    spec = GeneratorSpec(
+        name="multi_which_contains",
+        family=FAMILY,
+        description="Which image contains an object of a category found in exactly one image.",
+        needs=frozenset({Need.NAMES}),
+        answer_type=AnswerType.IMAGE,
+        example="Which image contains a horse? -> Image 1",
+        multi_image=True,
+    )
+    TEMPLATES: ClassVar[dict[str, str]] = {
+        "contains.which": "Which image contains {thing}?",
+        "contains.see": "In which image can you see {thing}?",
+        "contains.shows": "Which of the images shows {thing}?",
+    }
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        out = []
+        for name in scene.all_names()[: ctx.config.max_per_generator]:
+            q = _contains_question(scene, name, None, self.TEMPLATES, self.spec.name)
+            if q is not None:
+                out.append(q)
+        yield from interleave(out, ctx.rng)
+
+
+@register
+class WhichHasAttribute(Generator):
+    spec = GeneratorSpec(
+        name="multi_which_attribute",
+        family=FAMILY,
+        description=(
+            "Which image has an object of a category with a given colour / material / size, "
+            "when the category is in several images but the attribute in only one"
+        ),
+        needs=frozenset({Need.NAMES, Need.ATTRIBUTES}),
+        answer_type=AnswerType.IMAGE,
+        example="Which image has a red cube? -> Image 2",
+        multi_image=True,
+    )
+    TEMPLATES: ClassVar[dict[str, str]] = {
+        "attr.which_has": "Which image has {thing}?",
+        "attr.where": "In which image is there {thing}?",
+        "attr.shows": "Which of the images shows {thing}?",
+    }
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        candidates: list[tuple[str, str]] = []
+        for name in scene.all_names():
+            holders = [i for i in range(scene.k) if name in scene.tables[i].by_name]
+            if len(holders) < 2:
+                continue  # in one image only: the attribute would not be what selects it
+            for kind in SELECT_KINDS:
+                # a definite "no" needs every object of the category to state its `kind`
+                if not all(
+                    scene.kind_complete(i, kind, scene.tables[i].by_name.get(name, ()))
+                    for i in range(scene.k)
+                ):
+                    continue
+                values = sorted({
+                    v for i in holders for r in scene.tables[i].by_name[name]
+                    for v in scene.tables[i].attr_by_kind[r].get(kind, ()) if v != name
+                })
+                candidates.extend((name, v) for v in values)
+        ctx.rng.shuffle(candidates)
+        out = []
+        for name, value in candidates[: ctx.config.max_per_generator]:
+            q = _contains_question(scene, name, value, self.TEMPLATES, self.spec.name)
+            if q is not None:
+                out.append(q)
+        yield from interleave(out, ctx.rng)
