@@ -600,6 +600,25 @@ def _describe(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
     return [describe_object(t, r) for t, r in _objects_of(env, inputs[0])]
 
 
+_KIND_RANK = {"size": 0, "color": 1, "material": 2, "shape": 3, "state": 4, "other": 5}
+
+
+def describe_phrase(tables: SceneTables, r: str) -> str:
+    """'large blue rubber cube': attribute values by kind order, then the name."""
+    name = tables.names[r]
+    values = sorted(
+        {(_KIND_RANK.get(k, 5), v) for k, vs in tables.attr_by_kind[r].items() for v in vs
+         if v != name}
+    )
+    return " ".join([*(v for _, v in values), name])
+
+
+@op_impl("describe_objects")
+def _describe_objects(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
+    _one(inputs)
+    return [describe_phrase(t, r) for t, r in _objects_of(env, inputs[0])]
+
+
 @op_impl("describe_relations")
 def _describe_relations(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
     _one(inputs)

@@ -40,6 +40,40 @@ GEOMETRY_PHRASES: dict[str, str] = {
 }
 
 
+# Annotated predicates that read naturally inside a noun phrase ("the cup on the table").
+PREPOSITIONS = frozenset(
+    {"on", "in", "inside", "under", "behind", "above", "below", "beside", "near", "by", "at",
+     "along", "against", "across", "over", "beneath", "underneath", "on top of", "in front of",
+     "next to", "inside of", "left of", "right of", "to the left of", "to the right of",
+     "close to", "far from"}
+)
+# Verb predicates rewritten for a noun phrase ("the car that has a headlight" -> "with").
+_VERB_PHRASES = {
+    "has": "with", "have": "with", "with": "with", "wears": "wearing", "wear": "wearing",
+    "holds": "holding", "hold": "holding", "rides": "riding", "carries": "carrying",
+    "eats": "eating",
+}
+
+
+def predicate_phrase(predicate: str) -> str:
+    """How a predicate reads in a question: geometric ones get their phrase ("to the left
+    of"), others are used as annotated."""
+    return GEOMETRY_PHRASES.get(predicate, predicate)
+
+
+def is_speakable(predicate: str) -> bool:
+    """Whether "What is the X <predicate>?" / "Is the X <predicate> the Y?" read naturally:
+    prepositions and -ing verbs ("wearing"), not bare verbs ("has") or "of"."""
+    return predicate in PREPOSITIONS or predicate.split(" ")[0].endswith("ing")
+
+
+def noun_phrase_relation(predicate: str) -> str | None:
+    """The predicate as used after a noun ("the man *wearing* the hat"), or None."""
+    if is_speakable(predicate):
+        return predicate_phrase(predicate)
+    return _VERB_PHRASES.get(predicate)
+
+
 @dataclass
 class Reference:
     """A unique reference: ``text`` ("the red cube") and ``steps`` ending in ``unique``."""
@@ -143,7 +177,9 @@ def _refer(
     options: list[tuple[str, str, str, str]] = []  # (mode, predicate, anchor, phrase)
     if relations:
         for predicate, anchor in tables.out_relations.get(target, ()):
-            options.append(("annotated", predicate, anchor, predicate))
+            phrase = noun_phrase_relation(predicate)
+            if phrase is not None:
+                options.append(("annotated", predicate, anchor, phrase))
     if geometry:
         for anchor in tables.scene:
             if anchor == target:

@@ -169,7 +169,7 @@ class SceneDescription(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         b = ProgramBuilder()
-        b.add("describe", [b.add("scene", image=0)])
+        b.add("describe_objects", [b.add("scene", image=0)])
         tid, tpl = pick_template(ctx.rng, DESCRIBE_TEMPLATES)
         q = finish(ctx, b, text=tpl, template=tid, answer_type=AnswerType.TEXT,
                    objects=list(tables(ctx).scene))

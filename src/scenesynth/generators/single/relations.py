@@ -16,7 +16,12 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.program import ProgramBuilder, SceneTables, execute, tables_for
-from scenesynth.generators.refer import GEOMETRY_PHRASES, refer
+from scenesynth.generators.refer import (
+    GEOMETRY_PHRASES,
+    is_speakable,
+    predicate_phrase,
+    refer,
+)
 from scenesynth.generators.single._common import (
     attribute_distractors,
     finish,
@@ -28,13 +33,6 @@ from scenesynth.generators.single._common import (
     tables,
 )
 
-# Predicates that read naturally after "What is the X ...?" / "What is ... the Y?".
-PREPOSITIONS = frozenset(
-    {"on", "in", "inside", "under", "behind", "above", "below", "beside", "near", "by", "at",
-     "along", "against", "across", "over", "beneath", "underneath", "on top of", "in front of",
-     "next to", "inside of", "left of", "right of", "to the left of", "to the right of",
-     "close to", "far from"}
-)
 # Relations whose reverse is false whenever the relation holds (safe negatives).
 ASYMMETRIC = frozenset(
     {"on", "on top of", "in", "inside", "inside of", "under", "underneath", "beneath",
@@ -42,10 +40,6 @@ ASYMMETRIC = frozenset(
      "hanging on", "parked on", "eating", "above", "below", "behind", "in front of",
      "left of", "right of", "to the left of", "to the right of", "contains"}
 )
-
-
-def _speakable(predicate: str) -> bool:
-    return predicate in PREPOSITIONS or predicate.split(" ")[0].endswith("ing")
 
 
 def _annotated(t: SceneTables) -> list[tuple[str, str, str]]:
@@ -72,7 +66,7 @@ class RelationObjectQuery(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
         for s, p, o in shuffled(ctx.rng, _annotated(t)):
-            if not _speakable(p) or len(t.rel_by_subject.get((s, p), ())) != 1:
+            if not is_speakable(p) or len(t.rel_by_subject.get((s, p), ())) != 1:
                 continue
             ref = refer(t, s, avoid_objects=(o,), relations=False)
             if ref is None:
@@ -81,7 +75,7 @@ class RelationObjectQuery(Generator):
             rel = b.add("relate_inv", [b.extend(ref.steps)], predicate=p, mode="annotated")
             b.add("query_name", [b.add("unique", [rel])])
             tid, tpl = pick_template(ctx.rng, OBJECT_TEMPLATES)
-            q = finish(ctx, b, text=tpl.format(s=ref.text, p=p), template=tid,
+            q = finish(ctx, b, text=tpl.format(s=ref.text, p=predicate_phrase(p)), template=tid,
                        answer_type=AnswerType.NAME, objects=[*ref.objects, o],
                        relations=[*ref.relations, (s, p, o)],
                        distractors=name_distractors(ctx, t, t.names[o]))
@@ -109,7 +103,7 @@ class RelationSubjectQuery(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
         for s, p, o in shuffled(ctx.rng, _annotated(t)):
-            if not _speakable(p) or len(t.rel_by_object.get((o, p), ())) != 1:
+            if not is_speakable(p) or len(t.rel_by_object.get((o, p), ())) != 1:
                 continue
             ref = refer(t, o, avoid_objects=(s,), relations=False)
             if ref is None:
@@ -118,7 +112,7 @@ class RelationSubjectQuery(Generator):
             rel = b.add("relate", [b.extend(ref.steps)], predicate=p, mode="annotated")
             b.add("query_name", [b.add("unique", [rel])])
             tid, tpl = pick_template(ctx.rng, SUBJECT_TEMPLATES)
-            q = finish(ctx, b, text=tpl.format(o=ref.text, p=p), template=tid,
+            q = finish(ctx, b, text=tpl.format(o=ref.text, p=predicate_phrase(p)), template=tid,
                        answer_type=AnswerType.NAME, objects=[s, *ref.objects],
                        relations=[(s, p, o), *ref.relations],
                        distractors=name_distractors(ctx, t, t.names[s]))
@@ -191,7 +185,7 @@ class RelationVerify(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
         for i, (s, p, o) in enumerate(shuffled(ctx.rng, _annotated(t))):
-            if not _speakable(p):
+            if not is_speakable(p):
                 continue
             if i % 2 == 1:
                 if p not in ASYMMETRIC or p in t.rel_pairs.get((o, s), ()):
@@ -204,7 +198,8 @@ class RelationVerify(Generator):
             b = ProgramBuilder()
             b.add("has_relation", [b.extend(rs.steps), b.extend(ro.steps)], predicate=p)
             tid, tpl = pick_template(ctx.rng, VERIFY_TEMPLATES)
-            q = finish(ctx, b, text=tpl.format(s=rs.text, p=p, o=ro.text), template=tid,
+            text = tpl.format(s=rs.text, p=predicate_phrase(p), o=ro.text)
+            q = finish(ctx, b, text=text, template=tid,
                        answer_type=AnswerType.YES_NO, objects=[*rs.objects, *ro.objects],
                        relations=[(s, p, o)])
             if q is not None:
@@ -237,7 +232,7 @@ class MultiHopRelation(Generator):
         t = tables(ctx)
         hops: list[tuple[str, str, str, str]] = []  # (x, mode, predicate, anchor) with x p a
         for s, p, o in _annotated(t):
-            if _speakable(p):
+            if is_speakable(p):
                 hops.append((s, "annotated", p, o))
         if has_positions(t):
             # 3D scenes (CLEVR): hop along geometry, which the annotated spatial relations copy
