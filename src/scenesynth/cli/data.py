@@ -1,9 +1,223 @@
-"""CLI verbs (placeholder until this group's owner fills it in)."""
+"""Data verbs: ``convert`` (dataset -> scene-graph JSONL), ``stats``, ``validate`` and ``schema``.
+
+Every verb streams: graphs are read one at a time, so multi-GB inputs never sit in memory.
+Bad records are reported (file, record, field), counted and skipped; ``--strict`` stops at
+the first one instead.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from scenesynth.graph import SceneGraph, dump_json_schema, write_graphs_jsonl
+from scenesynth.sources import LoadError, LoadReport, Severity, UnknownFormatError, load
+from scenesynth.sources.dispatch import FORMATS as GRAPH_FORMATS
+
+EXPORT_FORMATS = ("llava", "sharegpt", "parquet", "webdataset")
+
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format", "-f",
+        help=f"Input format: auto, {', '.join(GRAPH_FORMATS)} (vg = Visual Genome).",
+    ),
+]
+
+_out = Console(highlight=False)
+_err = Console(stderr=True, highlight=False)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    _err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _open(src: Path, fmt: str, strict: bool) -> Any:
+    try:
+        return load(src, None if fmt == "auto" else fmt, strict=strict)
+    except (FileNotFoundError, UnknownFormatError) as exc:
+        raise _fail(str(exc)) from None
+
+
+def _with_progress(graphs: Iterable[SceneGraph], label: str) -> Iterator[SceneGraph]:
+    """Yield the graphs while showing a live count (stderr, so stdout stays clean)."""
+    columns = (SpinnerColumn(), TextColumn(label), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=_err, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+        for graph in graphs:
+            yield graph
+            progress.advance(task)
+
+
+def print_report(report: LoadReport, console: Console = _err, limit: int = 20) -> None:
+    """Summary line plus the first ``limit`` issues, one greppable line each."""
+    colour = "green" if report.ok and not report.warnings else "yellow" if report.ok else "red"
+    console.print(f"[{colour}]{report.summary()}[/{colour}]", soft_wrap=True)
+    for issue in report.issues[:limit]:
+        style = "red" if issue.severity == Severity.ERROR else "yellow"
+        console.print(f"[{style}]{issue.severity}[/{style}]: {escape(str(issue))}", soft_wrap=True)
+    hidden = report.errors + report.warnings - min(limit, len(report.issues))
+    if hidden > 0:
+        console.print(f"... and {hidden} more issue(s)")
+
+
+def convert(
+    src: Annotated[Path, typer.Argument(help="Dataset file or directory.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Scene-graph JSONL to write.")],
+    fmt: FormatOption = "auto",
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Stop at the first bad record (writes nothing).")
+    ] = False,
+    show: Annotated[int, typer.Option(help="How many issues to list.")] = 20,
+) -> None:
+    """Convert a dataset (Visual Genome, GQA, COCO, CLEVR, JSONL) into scene-graph JSONL.
+
+    Bad records are reported, counted and skipped; the file is written atomically.
+    """
+    stream = _open(src, fmt, strict)
+    try:
+        n = write_graphs_jsonl(_with_progress(stream, "converting"), out)
+    except LoadError as exc:
+        raise _fail(f"{exc} (nothing written)", 1) from None
+    print_report(stream.report, limit=show)
+    _out.print(f"wrote {n} graphs to {out}")
+
+
+def graph_stats(graphs: Iterable[SceneGraph]) -> dict[str, Any]:
+    """Counts over graphs: images, objects, attributes, relations, predicates, categories."""
+    names: Counter[str] = Counter()
+    predicates: Counter[str] = Counter()
+    categories: Counter[str] = Counter()
+    sources: Counter[str] = Counter()
+    attributes: Counter[str] = Counter()
+    images = objects = attribute_count = relations = 0
+    for g in graphs:
+        images += 1
+        sources[g.image.source] += 1
+        objects += len(g.objects)
+        for o in g.objects:
+            names[o.name] += 1
+            attribute_count += len(o.attributes)
+            attributes.update(a.value for a in o.attributes)
+        relations += len(g.relations)
+        for r in g.relations:
+            predicates[r.predicate] += 1
+            categories[r.category.value] += 1
+    return {
+        "images": images, "objects": objects, "attributes": attribute_count,
+        "relations": relations, "names": names, "attribute_values": attributes,
+        "predicates": predicates, "categories": categories, "sources": sources,
+    }
+
+
+def stats(
+    src: Annotated[Path, typer.Argument(help="Dataset file or directory.")],
+    fmt: FormatOption = "auto",
+    top: Annotated[int, typer.Option(help="How many names / predicates to list.")] = 10,
+) -> None:
+    """Table of counts: images, objects, attributes, predicates, relation categories, top-k."""
+    stream = _open(src, fmt, strict=False)
+    s = graph_stats(_with_progress(stream, "reading"))
+    counts = Table("count", "value", title=f"{src} ({', '.join(stream.formats)})")
+    for key in ("images", "objects", "attributes", "relations"):
+        counts.add_row(key, str(s[key]))
+    counts.add_row("distinct object names", str(len(s["names"])))
+    counts.add_row("distinct attribute values", str(len(s["attribute_values"])))
+    counts.add_row("distinct predicates", str(len(s["predicates"])))
+    for source, n in s["sources"].most_common():
+        counts.add_row(f"images from {source}", str(n))
+    _out.print(counts)
+    cats = Table("relation category", "relations", "share")
+    for cat, n in s["categories"].most_common():
+        cats.add_row(cat, str(n), f"{n / max(s['relations'], 1):.1%}")
+    _out.print(cats)
+    for title, counter in (
+        ("object name", s["names"]), ("predicate", s["predicates"]),
+        ("attribute", s["attribute_values"]),
+    ):
+        table = Table(title, "count", title=f"top {top} {title}s")
+        for value, n in counter.most_common(top):
+            table.add_row(value, str(n))
+        _out.print(table)
+    print_report(stream.report, limit=10)
+
+
+def validate(
+    path: Annotated[Path, typer.Argument(help="Scene-graph source or instruction export.")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f",
+            help=f"auto, scene graphs ({', '.join(GRAPH_FORMATS)}) or instruction exports "
+            f"({', '.join(EXPORT_FORMATS)}).",
+        ),
+    ] = "auto",
+    show: Annotated[int, typer.Option(help="How many issues to list.")] = 20,
+) -> None:
+    """Validate every record of a scene-graph file or an instruction export; exit 1 on errors."""
+    if fmt in EXPORT_FORMATS:
+        _validate_export(path, fmt, show)
+        return
+    if fmt != "auto" or _is_graph_source(path):
+        stream = _open(path, fmt, strict=False)
+        n = sum(1 for _ in _with_progress(stream, "validating"))
+        print_report(stream.report, console=_out, limit=show)
+        if not stream.report.ok:
+            raise typer.Exit(1)
+        _out.print(f"[green]OK[/green]: {n} valid scene graphs")
+        return
+    if not path.exists():
+        raise _fail(f"{path}: no such file or directory")
+    _validate_export(path, None, show)
+
+
+def _is_graph_source(path: Path) -> bool:
+    try:
+        load(path)
+    except (FileNotFoundError, UnknownFormatError):
+        return False
+    return True
+
+
+def _validate_export(path: Path, fmt: str | None, show: int) -> None:
+    from scenesynth.export import validate as validate_export  # lazy: pulls pyarrow, PIL
+
+    try:
+        result = validate_export(path, fmt)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    summary = getattr(result, "summary", None)
+    if callable(summary):
+        _out.print(summary())
+    for error in list(result.errors)[:show]:
+        _out.print(f"[red]error[/red]: {escape(str(error))}", soft_wrap=True)
+    if len(result.errors) > show:
+        _out.print(f"... and {len(result.errors) - show} more error(s)")
+    if not result.ok:
+        raise typer.Exit(1)
+    _out.print("[green]OK[/green]")
+
+
+def schema(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the JSON Schema.")],
+) -> None:
+    """Write the scene-graph JSON Schema."""
+    dump_json_schema(out)
+    _out.print(f"wrote the scene-graph JSON Schema to {out}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command()(convert)
+    app.command()(stats)
+    app.command()(validate)
+    app.command()(schema)

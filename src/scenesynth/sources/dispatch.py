@@ -9,6 +9,7 @@ detection form is loaded (it carries masks) with the panoptic file's categories 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -51,7 +52,7 @@ def sniff_file(path: str | Path) -> str | None:
     """The scene-graph format of one file, or None when it is not one."""
     p = Path(path)
     if p.suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
+        return "jsonl" if _first_line_is_graph(p) else None
     if p.name in VG_FILES:
         return "vg"
     if p.suffix != ".json":
@@ -62,6 +63,20 @@ def sniff_file(path: str | Path) -> str | None:
     except OSError:
         return None
     return _classify(events)
+
+
+def _first_line_is_graph(path: Path) -> bool:
+    """scenesynth graph JSONL, not another JSONL (e.g. ShareGPT): the first record has an
+    ``image`` object and ``objects``."""
+    try:
+        with open(path, "rb") as fh:
+            line = next((ln for ln in fh if ln.strip()), b"")
+        record = json.loads(line)
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and isinstance(record.get("image"), dict) and (
+        "objects" in record or "schema_version" in record
+    )
 
 
 def _safe_events(fh: Any) -> Iterator[tuple[str, str, Any]]:
