@@ -33,6 +33,7 @@ import hashlib
 import math
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -390,9 +391,12 @@ class LayoutSolver:
                     width, height)
                 for k in range(n)
             ]
-            occluded = self._worst_occlusion(boxes, depths, width, height)
+            occluded, visible_boxes = self._occlusion(boxes, depths, width, height)
             if occluded is None:
-                failed = self._check(p, boxes, depths)
+                # Relations must hold on the full boxes (with slack) and on what stays visible
+                # behind nearer objects, since the renderer re-measures boxes from visible masks.
+                failed = self._check(p, boxes, depths) or self._check(
+                    p, visible_boxes, depths, strict=False)
                 if failed:
                     return _Attempt(reason="relations not decided after solving", cycle=failed)
                 return _Attempt(boxes, depths, meta={
@@ -577,14 +581,17 @@ class LayoutSolver:
                 system.add(victim, occluder, -gap, "visibility")
         return solve(system, preferred)
 
-    def _worst_occlusion(
+    def _occlusion(
         self, boxes: list[Box], depths: list[float], width: int, height: int
-    ) -> tuple[int, int] | None:
-        """The object least visible behind nearer boxes, if below the threshold, + occluder."""
+    ) -> tuple[tuple[int, int] | None, list[Box | None]]:
+        """(least visible object below the threshold and its worst occluder, or None) and
+        each object's visible box, treating nearer objects as opaque rectangles (coarse grid).
+        """
         cell = self.config.visibility_grid
         gw, gh = -(-width // cell), -(-height // cell)
         owner = np.full((gh, gw), -1, dtype=np.int32)
         worst: tuple[float, int] | None = None
+        visible_boxes: list[Box | None] = [None] * len(boxes)
         for k in sorted(range(len(boxes)), key=lambda i: (depths[i], i)):
             b = boxes[k]
             x0, y0 = int(b.x0 // cell), int(b.y0 // cell)
@@ -596,9 +603,19 @@ class LayoutSolver:
                 worst is None or fraction < worst[0]
             ):
                 worst = (fraction, k)
+            if fraction >= 1.0:
+                visible_boxes[k] = b
+            elif free.any():
+                rows = np.flatnonzero(free.any(axis=1))
+                cols = np.flatnonzero(free.any(axis=0))
+                visible_boxes[k] = Box(
+                    x0=max(b.x0, (x0 + cols[0]) * cell), y0=max(b.y0, (y0 + rows[0]) * cell),
+                    x1=min(b.x1, (x0 + cols[-1] + 1) * cell),
+                    y1=min(b.y1, (y0 + rows[-1] + 1) * cell),
+                )
             region[free] = k
         if worst is None:
-            return None
+            return None, visible_boxes
         victim = worst[1]
         b = boxes[victim]
         best, best_area = -1, -1.0
@@ -610,8 +627,8 @@ class LayoutSolver:
             if w > 0 and h > 0 and w * h > best_area:
                 best, best_area = k, w * h
         if best < 0:
-            return None
-        return victim, best
+            return None, visible_boxes
+        return (victim, best), visible_boxes
 
     def _separations(
         self, boxes: list[Box], victim: int, occluder: int
@@ -629,14 +646,16 @@ class LayoutSolver:
             return [by_x[0], by_y[0], by_x[1], by_y[1]]
         return [by_y[0], by_x[0], by_y[1], by_x[1]]
 
-    def _check(self, p: _Problem, boxes: list[Box], depths: list[float]) -> list[object]:
-        """Relations not decided True with margins + half the slack (tags of failures)."""
+    def _check(
+        self, p: _Problem, boxes: Sequence[Box | None], depths: list[float], strict: bool = True
+    ) -> list[object]:
+        """Relations not decided True (with margins + half the slack when ``strict``)."""
         cfg = self.config
-        strict = replace(
+        rules = replace(
             cfg.rules,
             lr_margin=cfg.rules.lr_margin + cfg.order_slack / 2,
             ab_margin=cfg.rules.ab_margin + cfg.order_slack / 2,
-        )
+        ) if strict else cfg.rules
         objs = [
             SceneObject(id=p.ids[k], name="x", box=boxes[k], depth=depths[k])
             for k in range(len(boxes))
@@ -649,7 +668,7 @@ class LayoutSolver:
                 continue
             a = objs[p.ids.index(r.subject)]
             b = objs[p.ids.index(r.object)]
-            if spatial_relation(a, b, canon, image, None, strict) is not True:
+            if spatial_relation(a, b, canon, image, None, rules) is not True:
                 failed.append(r.triplet())
         return failed
 

@@ -1,0 +1,410 @@
+"""The synthesis pipeline: KG -> layout -> render -> verify -> generate -> export -> validate.
+
+Each image index ``i`` gets its own seed ``sha256(global seed, i)``; images are processed in
+fixed chunks (``chunk_size``, independent of the number of workers) and each chunk is one
+generator shard, so the output is identical for any ``workers``. Per image:
+
+1. a spatial KG from the knowledge source (the built-in KB sampler by default);
+2. :func:`scenesynth.layout.solve_layout`; an unsatisfiable KG is dropped with its conflicts;
+3. the CPU renderer (exact masks, boxes re-measured from visible masks, depth map);
+4. verification: objects under ``min_visible_pixels`` are dropped with their relations, then
+   every relation is re-derived from the rendered boxes/depths; if one no longer holds the
+   image is laid out again with a new seed (``relayout_tries`` times) and otherwise dropped.
+
+Every drop is counted by reason and written to ``failures.jsonl``; nothing is lost silently.
+The run writes ``images/``, ``graphs.jsonl`` (the rendered scene graphs with masks), the
+exported samples, ``failures.jsonl``, and a dataset card (``DATASET_CARD.md`` + ``card.json``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import multiprocessing
+import time
+import traceback
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scenesynth.graph import AnswerForm, InstructionSample, SceneGraph, graph_to_json
+from scenesynth.ioutil import atomic_write
+from scenesynth.layout import LayoutConfig, solve_layout
+from scenesynth.render.check import verify_rendered
+from scenesynth.render.cpu import CpuRenderer
+
+KgFactory = Callable[[int], SceneGraph]  # image seed -> spatial KG
+
+
+def image_seed(seed: int, index: int) -> int:
+    """The seed of image ``index`` of a run (independent of workers and chunking)."""
+    digest = hashlib.sha256(f"synth:{int(seed)}:{int(index)}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+@dataclass
+class SynthConfig:
+    scenes: int
+    out: str
+    seed: int = 0
+    per_image: int = 2
+    fmt: str = "llava"
+    workers: int = 1
+    canvas: int = 512
+    n_objects: tuple[int, int] = (3, 8)
+    source: str = "kb"  # kb | llm
+    generators: list[str] | None = None
+    forms: tuple[str, ...] = ("short", "mc", "yes_no")
+    multi_image_group: tuple[int, int] | None = (2, 3)
+    min_visible_pixels: int = 64
+    relayout_tries: int = 3
+    chunk_size: int = 16
+    image_format: str = "png"
+    progress: bool = True
+
+
+@dataclass
+class Failure:
+    index: int
+    image_id: str | None
+    stage: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass
+class ChunkResult:
+    chunk: int
+    graphs: list[SceneGraph] = field(default_factory=list)
+    samples: list[InstructionSample] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    counters: Counter[str] = field(default_factory=Counter)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class SynthReport:
+    out_dir: Path
+    images: int
+    samples: int
+    export_path: Path | None
+    validation_ok: bool
+    validation_errors: list[str]
+    failures_by_reason: dict[str, int]
+    counters: dict[str, int]
+    seconds: dict[str, float]
+    card: dict[str, Any]
+
+
+# -- knowledge sources --------------------------------------------------------------------------
+
+
+class KnowledgeKgFactory:
+    """KGs from the built-in knowledge base (``scenesynth.knowledge``), loaded once per process."""
+
+    def __init__(self, n_objects: tuple[int, int] = (3, 8), canvas: int = 512,
+                 source: str = "kb") -> None:
+        self.n_objects = n_objects
+        self.canvas = canvas
+        self.source = source
+        self._sampler: Any = None
+
+    def _load(self) -> Any:
+        # imported by name: the knowledge stage is optional for users of layout/render only
+        knowledge = importlib.import_module("scenesynth.knowledge")
+        if self.source == "llm":
+            llm = importlib.import_module("scenesynth.knowledge.llm")
+            return llm.LLMKnowledgeSource()
+        kb = knowledge.load_kb()
+        n_objects, canvas = self.n_objects, (self.canvas, self.canvas)
+
+        class _KB:
+            def sample(self, seed: int) -> SceneGraph:
+                graph: SceneGraph = knowledge.sample_kg(
+                    kb, seed=seed, n_objects=n_objects, canvas=canvas)
+                return graph
+
+        return _KB()
+
+    def __call__(self, seed: int) -> SceneGraph:
+        if self._sampler is None:
+            self._sampler = self._load()
+        graph: SceneGraph = self._sampler.sample(seed)
+        return graph
+
+    def __getstate__(self) -> dict[str, Any]:  # the sampler is rebuilt in each worker
+        return {"n_objects": self.n_objects, "canvas": self.canvas, "source": self.source,
+                "_sampler": None}
+
+
+# -- per image ---------------------------------------------------------------------------------
+
+
+def synthesize_image(
+    index: int,
+    seed: int,
+    kg_factory: KgFactory,
+    config: SynthConfig,
+    renderer: CpuRenderer | None = None,
+    layout_config: LayoutConfig | None = None,
+) -> tuple[SceneGraph | None, Any, list[Failure], Counter[str], defaultdict[str, float]]:
+    """KG -> layout -> render -> verify for one image: (graph, image, failures, counters, s)."""
+    renderer = renderer or CpuRenderer()
+    counters: Counter[str] = Counter()
+    seconds: defaultdict[str, float] = defaultdict(float)
+    failures: list[Failure] = []
+    s_img = image_seed(seed, index)
+    t = time.perf_counter()
+    try:
+        kg = kg_factory(s_img)
+    except Exception as exc:
+        failures.append(Failure(index, None, "knowledge", "kg_error",
+                                f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+        counters["dropped_kg_error"] += 1
+        return None, None, failures, counters, seconds
+    seconds["knowledge"] += time.perf_counter() - t
+    image_id = f"synth-{seed}-{index:06d}"
+    kg = kg.model_copy(update={
+        "image": kg.image.model_copy(update={"id": image_id}),
+        "meta": {**kg.meta, "kg_image_id": kg.image.id, "image_seed": s_img},
+    })
+    for attempt in range(config.relayout_tries):
+        t = time.perf_counter()
+        layout_seed = image_seed(s_img, attempt)
+        result = solve_layout(kg, layout_seed, layout_config)
+        seconds["layout"] += time.perf_counter() - t
+        if not result.ok:
+            detail = "; ".join(str(c) for c in result.conflicts)
+            failures.append(Failure(index, image_id, "layout", "layout_unsatisfiable", detail))
+            counters["dropped_layout_unsatisfiable"] += 1
+            return None, None, failures, counters, seconds
+        assert result.graph is not None
+        t = time.perf_counter()
+        rendered = renderer.render(result.graph, layout_seed)
+        seconds["render"] += time.perf_counter() - t
+        t = time.perf_counter()
+        verified = verify_rendered(rendered.graph, config.min_visible_pixels)
+        seconds["verify"] += time.perf_counter() - t
+        if not verified.ok:
+            counters["relayout_relation_not_kept"] += 1
+            failures.append(Failure(
+                index, image_id, "verify", "relation_not_kept_after_render",
+                f"attempt {attempt + 1}: "
+                + "; ".join(f"({s}, {p}, {o})" for s, p, o in verified.unsatisfied),
+            ))
+            continue
+        counters["objects_dropped_small"] += len(verified.dropped_objects)
+        counters["relations_dropped_with_objects"] += len(verified.dropped_relations)
+        counters["relayouts_needed"] += attempt
+        return verified.graph, rendered.image, failures, counters, seconds
+    counters["dropped_relation_not_kept"] += 1
+    return None, None, failures, counters, seconds
+
+
+def _chunk_worker(
+    payload: tuple[int, list[int], SynthConfig, KgFactory],
+) -> ChunkResult:
+    chunk, indices, config, kg_factory = payload
+    from scenesynth.generators.base import GenConfig
+    from scenesynth.generators.runner import generate_shard
+
+    out = Path(config.out)
+    renderer = CpuRenderer()
+    result = ChunkResult(chunk)
+    seconds: defaultdict[str, float] = defaultdict(float)
+    for index in indices:
+        try:
+            graph, image, failures, counters, secs = synthesize_image(
+                index, config.seed, kg_factory, config, renderer)
+        except Exception as exc:  # a bug on one image must not sink the run
+            result.failures.append(Failure(index, None, "synth", "unexpected_error",
+                                           f"{type(exc).__name__}: {exc}\n"
+                                           f"{traceback.format_exc()}"))
+            result.counters["dropped_unexpected_error"] += 1
+            continue
+        result.failures.extend(failures)
+        result.counters.update(counters)
+        _add_seconds(seconds, secs)
+        if graph is None:
+            continue
+        t = time.perf_counter()
+        rel_path = f"images/{graph.image.id}.{config.image_format}"
+        with atomic_write(out / rel_path, "wb") as fh:
+            if config.image_format == "png":
+                image.save(fh, format="PNG", compress_level=3)
+            else:
+                image.save(fh, format="JPEG", quality=92)
+        seconds["save_image"] += time.perf_counter() - t
+        graph = graph.model_copy(update={
+            "image": graph.image.model_copy(update={"path": str(out / rel_path)}),
+        })
+        result.graphs.append(graph)
+    if result.graphs:
+        t = time.perf_counter()
+        shard = generate_shard(
+            result.graphs, config.generators, config.per_image,
+            tuple(AnswerForm(f) for f in config.forms), config.seed, GenConfig(),
+            config.multi_image_group,
+        )
+        seconds["generate"] += time.perf_counter() - t
+        result.samples = shard.samples
+        for fail in shard.failures:
+            result.failures.append(Failure(-1, ",".join(fail.image_ids), "generate",
+                                           f"generator_error:{fail.generator}", fail.error))
+            result.counters["generator_errors"] += 1
+    result.seconds = dict(seconds)
+    return result
+
+
+def _add_seconds(total: defaultdict[str, float], more: dict[str, float]) -> None:
+    for key, value in more.items():
+        total[key] += value
+
+
+def _chunks(n: int, size: int) -> Iterator[tuple[int, list[int]]]:
+    for chunk, start in enumerate(range(0, n, size)):
+        yield chunk, list(range(start, min(n, start + size)))
+
+
+def run_chunks(
+    config: SynthConfig, kg_factory: KgFactory, on_chunk: Callable[[ChunkResult], None]
+) -> None:
+    """Process all chunks (in a pool when ``workers > 1``), delivering results in order."""
+    payloads = [(c, idx, config, kg_factory) for c, idx in _chunks(config.scenes,
+                                                                  config.chunk_size)]
+    if config.workers <= 1 or len(payloads) <= 1:
+        for p in payloads:
+            on_chunk(_chunk_worker(p))
+        return
+    # spawn: the parent runs a progress-bar thread, and forking a threaded process is unsafe
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(config.workers) as pool:
+        for res in pool.imap(_chunk_worker, payloads):
+            on_chunk(res)
+
+
+# -- the whole run ------------------------------------------------------------------------------
+
+
+def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> SynthReport:
+    """Run the pipeline end to end and write everything under ``config.out``."""
+    from scenesynth.export import export_samples, validate
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if kg_factory is None:
+        kg_factory = KnowledgeKgFactory(config.n_objects, config.canvas, config.source)
+    started = time.perf_counter()
+    graphs: list[SceneGraph] = []
+    samples: list[InstructionSample] = []
+    failures: list[Failure] = []
+    counters: Counter[str] = Counter()
+    seconds: defaultdict[str, float] = defaultdict(float)
+
+    progress_ctx = _progress(config)
+    with progress_ctx as advance:
+        def on_chunk(res: ChunkResult) -> None:
+            graphs.extend(res.graphs)
+            samples.extend(res.samples)
+            failures.extend(res.failures)
+            counters.update(res.counters)
+            _add_seconds(seconds, res.seconds)
+            advance(len(res.graphs), res.counters, len(res.samples))
+
+        run_chunks(config, kg_factory, on_chunk)
+    seconds["pipeline_wall"] = time.perf_counter() - started
+
+    t = time.perf_counter()
+    with atomic_write(out / "graphs.jsonl") as fh:
+        for g in graphs:
+            fh.write(graph_to_json(g) + "\n")
+    with atomic_write(out / "failures.jsonl") as fh:
+        for f in failures:
+            fh.write(json.dumps(asdict(f), ensure_ascii=False) + "\n")
+    export = export_samples(samples, config.fmt, out, image_root=out)
+    for sample_id, message in export.failures:
+        failures.append(Failure(-1, sample_id, "export", "export_rejected", message))
+        counters["export_rejected"] += 1
+    export_path = export.paths[0] if export.paths else None
+    report = validate(export_path, config.fmt) if export_path is not None else None
+    seconds["export_validate"] = time.perf_counter() - t
+    seconds["total_wall"] = time.perf_counter() - started
+
+    from scenesynth.render.card import build_card, write_card
+
+    card = build_card(config, graphs, samples, failures, counters, dict(seconds), export,
+                      report)
+    write_card(out, card)
+    return SynthReport(
+        out_dir=out,
+        images=len(graphs),
+        samples=export.n_written,
+        export_path=export_path,
+        validation_ok=bool(report is not None and report.ok),
+        validation_errors=list(report.errors[:20]) if report is not None else ["no export"],
+        failures_by_reason=dict(Counter(f.reason for f in failures)),
+        counters=dict(counters),
+        seconds=dict(seconds),
+        card=card,
+    )
+
+
+class _progress:
+    """A rich progress bar over images (a no-op when disabled)."""
+
+    def __init__(self, config: SynthConfig) -> None:
+        self.config = config
+        self._progress: Any = None
+        self._task: Any = None
+        self._samples = 0
+        self._dropped = 0
+
+    def __enter__(self) -> Callable[[int, Counter[str], int], None]:
+        if self.config.progress:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("[bold]synth"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("synth", total=self.config.scenes, info="")
+        return self.advance
+
+    def advance(self, images: int, counters: Counter[str], samples: int) -> None:
+        self._samples += samples
+        self._dropped += sum(v for k, v in counters.items() if k.startswith("dropped_"))
+        if self._progress is not None:
+            self._progress.update(
+                self._task, advance=images + sum(
+                    v for k, v in counters.items() if k.startswith("dropped_")),
+                info=f"{self._samples} samples, {self._dropped} dropped",
+            )
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def demo_config(out: str, workers: int = 2, seed: int = 0) -> SynthConfig:
+    """The offline demo: sized for >= 200 images and >= 2,000 LLaVA samples in minutes."""
+    return SynthConfig(scenes=240, out=out, seed=seed, per_image=2, fmt="llava",
+                       workers=workers)
+
+
+def graphs_summary(graphs: Sequence[SceneGraph]) -> dict[str, int]:
+    return {
+        "images": len(graphs),
+        "objects": sum(len(g.objects) for g in graphs),
+        "relations": sum(len(g.relations) for g in graphs),
+    }
