@@ -1,0 +1,236 @@
+"""Model backends with tiny random-weight models built from configs and saved to tmp dirs.
+
+Nothing is downloaded: the GLIGEN pipeline (gated UNet, CLIP text encoder and tokenizer, VAE,
+scheduler) and the OWL-ViT detector are constructed here, saved with ``save_pretrained`` and
+loaded back through the backends' real loading code by local path.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scenesynth.graph import Box, ImageInfo, SceneGraph, SceneObject
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+diffusers = pytest.importorskip("diffusers")
+
+pytestmark = pytest.mark.models
+
+# BPE merges the tiny tokenizer knows; every other word falls back to single characters.
+_MERGES = ["r e", "re d</w>", "h o", "ho r", "hor s", "hors e</w>", "w a", "wa l", "wal l</w>"]
+
+
+def _bytes_to_unicode() -> list[str]:
+    """CLIP's byte-to-character table (every byte gets a printable character)."""
+    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+          *range(ord("®"), ord("ÿ") + 1)]
+    cs = bs[:]
+    extra = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + extra)
+            extra += 1
+    return [chr(c) for c in cs]
+
+
+def tiny_clip_tokenizer(folder: Path, max_length: int):
+    """A CLIP tokenizer from a small vocab.json / merges.txt written into ``folder``."""
+    chars = _bytes_to_unicode()
+    tokens = chars + [c + "</w>" for c in chars] + ["".join(m.split()) for m in _MERGES]
+    tokens += ["<|startoftext|>", "<|endoftext|>"]
+    vocab = {tok: i for i, tok in enumerate(dict.fromkeys(tokens))}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(_MERGES) + "\n")
+    return transformers.CLIPTokenizer(
+        vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt"),
+        model_max_length=max_length,
+    )
+
+
+def gqa_graph(shared_data: Path, n_objects: int = 6) -> SceneGraph:
+    """The first GQA debug scene graph (500x333), its first objects with their boxes."""
+    raw = json.loads((shared_data / "gqa" / "debug_sceneGraphs.json").read_text())
+    image_id, g = next(iter(raw.items()))
+    objects = [
+        SceneObject(id=oid, name=o["name"], attributes=o["attributes"],
+                    box=Box.from_xywh(o["x"], o["y"], o["w"], o["h"]))
+        for oid, o in list(g["objects"].items())[:n_objects]
+    ]
+    return SceneGraph(image=ImageInfo(id=image_id, width=g["width"], height=g["height"],
+                                      source="gqa"), objects=objects)
+
+
+# -- GLIGEN --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_gligen_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("gligen")
+    torch.manual_seed(0)
+    unet = diffusers.UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=16, in_channels=4,
+        out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32,
+        attention_type="gated",
+    )
+    vae = diffusers.AutoencoderKL(
+        block_out_channels=[32, 64], in_channels=3, out_channels=3,
+        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"], latent_channels=4,
+        sample_size=64,
+    )
+    scheduler = diffusers.DDIMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+        set_alpha_to_one=False,
+    )
+    text_encoder = transformers.CLIPTextModel(transformers.CLIPTextConfig(
+        hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+        vocab_size=600, max_position_embeddings=77, bos_token_id=519, eos_token_id=520,
+        pad_token_id=520,
+    ))
+    tokenizer = tiny_clip_tokenizer(root / "vocab", max_length=77)
+    pipe = diffusers.StableDiffusionGLIGENPipeline(
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+        scheduler=scheduler, safety_checker=None, feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(root / "pipe")
+    return root / "pipe"
+
+
+def test_gligen_renders_with_box_conditioning(tiny_gligen_dir, shared_data):
+    from scenesynth.render.diffusion import GligenRenderer, grounding_inputs
+
+    graph = gqa_graph(shared_data)
+    renderer = GligenRenderer(model=str(tiny_gligen_dir), device="cpu", num_inference_steps=2,
+                              long_side=64, size_multiple=16)
+    pipe = renderer.load()
+    seen: list[dict] = []
+    hook = pipe.unet.position_net.register_forward_hook(
+        lambda _m, _args, kwargs, _out: seen.append(kwargs), with_kwargs=True
+    )
+    try:
+        result = renderer.render(graph, seed=3)
+    finally:
+        hook.remove()
+
+    assert result.exact is False and result.depth_map is None
+    assert result.image.size == (500, 333) and result.image.mode == "RGB"
+    assert result.graph.objects == graph.objects  # the requested layout, unchanged
+    meta = result.graph.meta["render"]
+    assert meta["generation_size"] == [64, 48] and meta["seed"] == 3
+    assert meta["prompt"] == ("a photo of white pipe, light colored leg, dark sloped roof, "
+                              "closed framed window, wall and white wall")
+    # the grounding reached the UNet's GLIGEN projection: our boxes, in [0, 1], six live slots
+    assert seen, "GLIGEN position net never ran"
+    phrases, boxes, ids = grounding_inputs(graph)
+    assert phrases[0] == "white pipe" and ids[0] == "722335"
+    assert boxes[0] == pytest.approx([104 / 500, 1 / 333, 121 / 500, 168 / 333])
+    got = seen[0]["boxes"]
+    # batch = [unconditional, conditional] for classifier-free guidance; the mask switches the
+    # grounding off in the unconditional half
+    assert got.shape == (2, 30, 4)
+    assert torch.allclose(got[1, :6], torch.tensor(boxes), atol=1e-6)
+    assert got[1, 6:].abs().sum() == 0
+    assert seen[0]["masks"][1].tolist() == [1.0] * 6 + [0.0] * 24
+    assert seen[0]["masks"][0].tolist() == [0.0] * 30
+
+    again = renderer.render(graph, seed=3).image
+    other = renderer.render(graph, seed=4).image
+    assert again.tobytes() == result.image.tobytes()
+    assert other.tobytes() != result.image.tobytes()
+
+
+def test_grounding_keeps_largest_boxes_and_clips(shared_data):
+    from scenesynth.render.diffusion import generation_size, grounding_inputs
+
+    graph = gqa_graph(shared_data, n_objects=21)
+    _, boxes, ids = grounding_inputs(graph, max_objects=3)
+    areas = sorted(((o.box.area, o.id) for o in graph.objects if o.box), reverse=True)
+    assert ids == [oid for _, oid in areas[:3]]
+    assert all(0.0 <= v <= 1.0 for b in boxes for v in b)
+    assert generation_size(500, 333, 512) == (512, 320)
+    assert generation_size(333, 500, 512) == (320, 512)
+
+
+# -- open-vocabulary detector ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_owlvit_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("owlvit")
+    torch.manual_seed(0)
+    config = transformers.OwlViTConfig(
+        text_config={"vocab_size": 600, "hidden_size": 32, "intermediate_size": 37,
+                     "num_attention_heads": 4, "num_hidden_layers": 2,
+                     "max_position_embeddings": 16, "bos_token_id": 519, "eos_token_id": 520,
+                     "pad_token_id": 520},
+        vision_config={"hidden_size": 32, "intermediate_size": 37, "num_attention_heads": 4,
+                       "num_hidden_layers": 2, "image_size": 32, "patch_size": 8},
+        projection_dim=32,
+    )
+    model = transformers.OwlViTForObjectDetection(config)
+    processor = transformers.OwlViTProcessor(
+        image_processor=transformers.OwlViTImageProcessor(
+            size={"height": 32, "width": 32}, crop_size={"height": 32, "width": 32},
+        ),
+        tokenizer=tiny_clip_tokenizer(root / "vocab", max_length=16),
+    )
+    model.save_pretrained(root / "model")
+    processor.save_pretrained(root / "model")
+    return root / "model"
+
+
+def test_owlvit_detector_boxes_follow_our_convention(tiny_owlvit_dir, shared_data):
+    from PIL import Image
+
+    from scenesynth.models import Detection, Detector, ZeroShotDetector
+
+    image = Image.open(shared_data / "coco_panoptic" / "000000439180.jpg")  # 640x360
+    labels = ["horse", "person", "truck"]
+    detector = ZeroShotDetector(model=str(tiny_owlvit_dir), device="cpu", score_threshold=0.0,
+                                nms_iou=1.0)  # keep every query: compare with the processor
+    assert isinstance(detector, Detector)
+    dets = detector.detect(image, labels)
+    assert detector.model_type == "owlvit"
+    assert len(dets) == 16  # one per 8x8 patch of the 32x32 input
+    assert all(isinstance(d, Detection) and d.label in labels for d in dets)
+    assert all(0 <= d.box.x0 <= d.box.x1 <= 640 and 0 <= d.box.y0 <= d.box.y1 <= 360
+               for d in dets)
+    assert all(0.0 < d.score < 1.0 for d in dets)
+
+    # the same queries through the processor's own post-processing give the same boxes
+    processor = transformers.AutoProcessor.from_pretrained(tiny_owlvit_dir)
+    model = transformers.AutoModelForZeroShotObjectDetection.from_pretrained(tiny_owlvit_dir)
+    queries = [[f"a photo of a {label}" for label in labels]]
+    with torch.no_grad():
+        out = model(**processor(text=queries, images=image.convert("RGB"), return_tensors="pt"))
+    ref = processor.post_process_grounded_object_detection(
+        out, threshold=0.0, target_sizes=[(360, 640)], text_labels=[labels])[0]
+    ref_boxes = sorted(
+        (round(s.item(), 5), lab, tuple(round(v, 2) for v in b.clamp(min=0).tolist()))
+        for s, lab, b in zip(ref["scores"], ref["text_labels"], ref["boxes"], strict=True)
+    )
+    ours = sorted(
+        (round(d.score, 5), d.label, tuple(round(min(v, lim), 2) for v, lim in
+                                           zip(d.box.as_tuple(), (640, 360, 640, 360),
+                                               strict=True)))
+        for d in dets
+    )
+    assert [(s, lab) for s, lab, _ in ours] == [(s, lab) for s, lab, _ in ref_boxes]
+    for (_, _, a), (_, _, b) in zip(ours, ref_boxes, strict=True):
+        clipped_b = (b[0], b[1], min(b[2], 640), min(b[3], 360))
+        assert a == pytest.approx(clipped_b, abs=0.02)
+
+    # non-max suppression keeps the best box of each overlapping group
+    fewer = ZeroShotDetector(model=str(tiny_owlvit_dir), device="cpu", score_threshold=0.0,
+                             nms_iou=0.3).detect(image, labels)
+    assert 0 < len(fewer) < len(dets)
+    assert max(d.score for d in fewer) == max(d.score for d in dets)
+    assert detector.detect(image, []) == []
