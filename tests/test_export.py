@@ -383,3 +383,21 @@ def test_validate_webdataset_pitfalls(shared_data, tmp_path):
         f"{p}: record 6 (id='missing') (key='s6'): field images[0]: member s6.png is not in the "
         "shard (members: jpg, json)",
     ]
+
+
+def test_graph_only_exports_and_option_errors(coco_samples, tmp_path):
+    # scene-graph-only runs: no image files; path-referencing formats keep the path
+    result = export_samples(coco_samples[:1], "parquet", tmp_path / "pq", require_images=False)
+    assert result.n_written == 1
+    table = pq.read_table(tmp_path / "pq" / "data.parquet")
+    assert table.column("image")[0].as_py() == {"bytes": None, "path": PHOTO_B}
+    assert validate(tmp_path / "pq").errors == [
+        f"{tmp_path / 'pq' / 'data.parquet'}: record 0 (id='count-horses'): field image.path: "
+        f"image file '{PHOTO_B}' does not exist (looked for {tmp_path / 'pq' / PHOTO_B})"
+    ]
+    # embedding formats cannot embed a missing file: reported and skipped
+    result = export_samples(coco_samples[:1], "webdataset", tmp_path / "w", require_images=False)
+    assert result.n_written == 0 and result.paths == []
+    assert "field images[0]: image file" in result.failures[0][1]
+    with pytest.raises(ValueError, match="export format 'llava' has no option"):
+        export_samples(coco_samples, "llava", tmp_path, jsonl=True)

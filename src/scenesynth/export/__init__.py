@@ -12,6 +12,7 @@ are reported in the :class:`ExportResult` and skipped, never written.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,9 @@ def export_samples(
 
     ``options`` go to the format's writer; common ones: ``name`` (file stem, default "data"),
     ``style`` (:class:`TurnStyle`: multiple-choice answer as letter or letter+text),
-    ``image_root`` (folder that relative sample image paths are relative to).
+    ``image_root`` (folder that relative sample image paths are relative to),
+    ``require_images`` (False: a missing image file is not an error where the format can
+    reference it by path; embedding formats still skip such a sample).
     """
     try:
         writer = WRITERS[fmt]
@@ -58,6 +61,14 @@ def export_samples(
         raise ValueError(
             f"unknown export format {fmt!r}; expected one of {', '.join(WRITERS)}"
         ) from None
+    accepted = inspect.signature(writer).parameters
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        allowed = [p for p in accepted if p not in ("samples", "out_dir")]
+        raise ValueError(
+            f"export format {fmt!r} has no option(s) {', '.join(unknown)}; its options are "
+            f"{', '.join(allowed)}"
+        )
     return writer(samples, out_dir, **options)
 
 

@@ -84,12 +84,14 @@ def write_parquet(
     style: TurnStyle = TurnStyle(),
     image_root: str | Path | None = None,
     rows_per_group: int = 256,
+    require_images: bool = True,
 ) -> ExportResult:
     """Write ``out_dir/NAME.parquet``.
 
     ``multi_image=None`` picks the ``image`` column when every sample has exactly one image
     (this needs the samples in memory once; pass a bool to stream). With ``multi_image=False``
-    a sample without exactly one image is reported and skipped.
+    a sample without exactly one image is reported and skipped. ``require_images=False``
+    (scene-graph-only runs) stores a missing image as its path alone, without bytes.
     """
     out = Path(out_dir)
     path = out / f"{name}.parquet"
@@ -105,7 +107,9 @@ def write_parquet(
         rows: list[dict[str, Any]] = []
         for sample in samples:
             try:
-                rows.append(_row(sample, out, style, root, multi_image, image_col))
+                rows.append(
+                    _row(sample, out, style, root, multi_image, image_col, require_images)
+                )
             except RecordError as exc:
                 result.record_failure(sample.id, str(exc))
                 continue
@@ -126,15 +130,18 @@ def _row(
     root: Path | None,
     multi_image: bool,
     image_col: str,
+    require_images: bool,
 ) -> dict[str, Any]:
     if not multi_image and len(sample.images) != 1:
         raise RecordError(
             f"sample {sample.id!r}: field images: {len(sample.images)} image(s) in a "
             "single-image ('image' column) export"
         )
-    conv: Conversation = to_conversation(sample, style, out, root, require_images=True)
+    conv: Conversation = to_conversation(sample, style, out, root, require_images)
     structs = [
         _image_struct(written, src, root, sample.id, i)
+        if require_images or resolve_image(src, root).is_file()
+        else {"bytes": None, "path": written}
         for i, (written, src) in enumerate(zip(conv.images, sample.images, strict=True))
     ]
     return {

@@ -46,7 +46,14 @@ def write_webdataset(
     max_shard_bytes: float = 1e9,
     style: TurnStyle = TurnStyle(),
     image_root: str | Path | None = None,
+    require_images: bool = True,
 ) -> ExportResult:
+    """Write shards ``out_dir/NAME-000000.tar``...
+
+    Image files are embedded, so they are always required: ``require_images`` is accepted for
+    a uniform writer interface, and a sample whose image is missing is reported and skipped.
+    """
+    del require_images
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     root = Path(image_root) if image_root is not None else None
