@@ -1,1 +1,57 @@
-"""knowledge stage."""
+"""Spatial knowledge graphs: the built-in knowledge base, its seeded sampler, and an LLM backend.
+
+A spatial KG is a plain :class:`~scenesynth.graph.SceneGraph` whose objects have no boxes yet:
+
+* ``image``: ``ImageInfo(id=<stable id from seed/scene/index>, width, height,
+  source="scenesynth.knowledge" or "scenesynth.llm")``, 512x512 by default;
+* objects ``o0, o1, ...`` with a lowercase singular ``name``, typed ``attributes`` (at least one
+  color; copies of a name get distinct colors so each is uniquely describable),
+  ``meta["real_size"] = [w, h, d]`` (metres), ``meta["form"]`` and ``meta["placement"]``;
+* relations: canonical spatial predicates (``left of``, ``right of``, ``above``, ``below``,
+  ``in front of``, ``behind``, ``on top of``, ``near``, ``far from``), category ``spatial``,
+  source ``annotated`` (knowledge base) or ``model`` (LLM), mutually consistent
+  (:mod:`scenesynth.knowledge.consistency`);
+* ``meta``: ``{"scene", "absent_objects", "kg_seed"}``.
+
+Public surface::
+
+    from scenesynth.knowledge import load_kb, sample_kg, make_source
+    kb = load_kb()                       # validated built-in knowledge base (cached)
+    graph = sample_kg(kb, seed=7)        # deterministic per seed
+    source = make_source("kb")           # or make_source("llm", model=..., base_url=...)
+    graph = source.sample(7)
+"""
+
+from scenesynth.knowledge.consistency import KG_PREDICATES, SpatialConstraints, kg_predicate
+from scenesynth.knowledge.kb import (
+    FORMS,
+    PLACEMENTS,
+    KBStats,
+    KnowledgeBase,
+    KnowledgeBaseError,
+    ObjectSpec,
+    SceneSpec,
+    load_kb,
+)
+from scenesynth.knowledge.sampler import KB_SOURCE, kg_image_id, sample_kg
+from scenesynth.knowledge.source import KBSource, KnowledgeSource, make_source
+
+__all__ = [
+    "FORMS",
+    "KB_SOURCE",
+    "KG_PREDICATES",
+    "PLACEMENTS",
+    "KBSource",
+    "KBStats",
+    "KnowledgeBase",
+    "KnowledgeBaseError",
+    "KnowledgeSource",
+    "ObjectSpec",
+    "SceneSpec",
+    "SpatialConstraints",
+    "kg_image_id",
+    "kg_predicate",
+    "load_kb",
+    "make_source",
+    "sample_kg",
+]
