@@ -116,7 +116,7 @@ class LayoutConfig:
     size_gamma: float = 0.6  # pixels ~ real_size**gamma / depth
     largest_object_fraction: tuple[float, float] = (0.32, 0.5)  # of the canvas side
     min_object_px: float = 14.0
-    max_attempts: int = 12
+    max_attempts: int = 16
     repair_rounds: int = 6
     visibility_grid: int = 4  # pixels per occupancy cell when measuring occlusion
 
@@ -142,6 +142,8 @@ class _Problem:
     rels: list[_Rel]
     unconstrained: list[Triplet]
     outdoor: bool
+    # order[axis][a][b]: a precedes b (left of / above), directly or transitively
+    order: dict[str, list[list[bool]]] = field(default_factory=dict)
 
 
 _KIND_OF = {
@@ -215,8 +217,23 @@ def _prepare(graph: SceneGraph) -> _Problem:
         kind, swap = _KIND_OF[canon]
         a, b = index[rel.subject], index[rel.object]
         rels.append(_Rel(kind, b, a, tag) if swap else _Rel(kind, a, b, tag))
-    return _Problem(graph, ids, forms, placements, real, rels, unconstrained,  # type: ignore[arg-type]
-                    is_outdoor(graph))
+    problem = _Problem(graph, ids, forms, placements, real, rels,  # type: ignore[arg-type]
+                       unconstrained, is_outdoor(graph))
+    n = len(ids)
+    for axis, kinds in (("x", ("left",)), ("y", ("above", "on"))):
+        reach = [[False] * n for _ in range(n)]
+        for r in rels:
+            if r.kind in kinds and r.a != r.b:
+                reach[r.a][r.b] = True
+        for k in range(n):  # transitive closure (graphs are small)
+            for i in range(n):
+                if reach[i][k]:
+                    row_k, row_i = reach[k], reach[i]
+                    for j in range(n):
+                        if row_k[j]:
+                            row_i[j] = True
+        problem.order[axis] = reach
+    return problem
 
 
 # -- static contradiction checks ---------------------------------------------------------------
@@ -372,7 +389,7 @@ class LayoutSolver:
         pref_y = [self._preferred_y(p, k, depths[k], sizes[k][1], horizon, floor_ref, rng)
                   for k in range(n)]
         far_choice = {
-            (r.a, r.b): self._far_direction(r, pref_x, pref_y, rng)
+            (r.a, r.b): self._far_direction(p, r, pref_x, pref_y, rng)
             for r in p.rels if r.kind == "far"
         }
         separations: list[tuple[int, int, str, int]] = []  # (occluded, occluder, axis, sign)
@@ -499,11 +516,19 @@ class LayoutSolver:
         return rng.uniform(h / 2, max(h / 2, height - h / 2))
 
     def _far_direction(
-        self, r: _Rel, px: list[float], py: list[float], rng: random.Random
+        self, p: _Problem, r: _Rel, px: list[float], py: list[float], rng: random.Random
     ) -> tuple[float, float]:
-        """Unit-ish direction (dx, dy) from b to a along which the far pair is pushed apart."""
-        sx = 1.0 if px[r.a] >= px[r.b] else -1.0
-        sy = 1.0 if py[r.a] >= py[r.b] else -1.0
+        """Unit-ish direction (dx, dy) from b to a along which the far pair is pushed apart;
+        signs follow the pair's (transitive) order where one exists, else the preferences."""
+
+        def sign(axis: str, pref: list[float]) -> float:
+            if p.order[axis][r.a][r.b]:
+                return -1.0  # a precedes b: a has the smaller coordinate
+            if p.order[axis][r.b][r.a]:
+                return 1.0
+            return 1.0 if pref[r.a] >= pref[r.b] else -1.0
+
+        sx, sy = sign("x", px), sign("y", py)
         choice = rng.random()
         if choice < 0.6:
             return (sx * math.sqrt(0.5), sy * math.sqrt(0.5))

@@ -53,8 +53,8 @@ class RenderError(ValueError):
     """A graph the renderer cannot draw (names image, object and field)."""
 
 
-def _rng(seed: int, image_id: str) -> random.Random:
-    digest = hashlib.sha256(f"render:{seed}:{image_id}".encode()).digest()
+def _rng(seed: int, image_id: str, part: str = "") -> random.Random:
+    digest = hashlib.sha256(f"render:{seed}:{image_id}:{part}".encode()).digest()
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
@@ -126,13 +126,15 @@ class CpuRenderer:
             colors = obj.attribute_values(AttributeKind.COLOR)
             materials = obj.attribute_values(AttributeKind.MATERIAL)
             base = color_rgb(colors[0] if colors else None)
+            # one stream per object: removing or adding an object never changes another's look
+            obj_rng = _rng(seed, graph.image.id, obj.id)
             painter = Painter(w, h)
             form = str(obj.meta.get("form", "box"))
-            DRAW.get(form, DRAW["box"])(painter, base, rng)
+            DRAW.get(form, DRAW["box"])(painter, base, obj_rng)
             if self.texture:
-                apply_material(painter, materials[0] if materials else None, base, rng)
+                apply_material(painter, materials[0] if materials else None, base, obj_rng)
             sprite, alpha = painter.image, painter.mask
-            if form in MIRRORABLE and rng.random() < 0.5:
+            if form in MIRRORABLE and obj_rng.random() < 0.5:
                 sprite, alpha = ImageOps.mirror(sprite), ImageOps.mirror(alpha)
             image.paste(sprite, (x0, y0), alpha)
             covered = np.asarray(alpha) > 0
