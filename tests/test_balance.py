@@ -179,3 +179,24 @@ def test_report_figures() -> None:
     assert fam.numeric_rank_hist == [0, 1, 1, 0]
     assert rep.generators["e"].n == 2
     assert rep.to_dict()["families"]["existence"]["n"] == 3
+
+
+def test_mc_positions_are_kept_uniform_per_bucket() -> None:
+    # a renderer that puts the answer at position 3 two times out of three
+    rng = random.Random(11)
+    balancer = AnswerBalancer()
+    kept_positions = []
+    for i in range(3000):
+        position = 3 if rng.random() < 2 / 3 else rng.randrange(3)
+        options = ["w", "x", "y", "z"]
+        s = make_sample(f"v{i % 40}", form=AnswerForm.MULTIPLE_CHOICE, options=options,
+                        answer_index=position)
+        s.answer = options[position]
+        if balancer.offer(s):
+            kept_positions.append(position)
+    hist = [kept_positions.count(p) for p in range(4)]
+    mean = len(kept_positions) / 4
+    assert all(abs(h - mean) <= 2 for h in hist), hist
+    assert len(kept_positions) > 1000  # every position-0..2 sample (about 1000) survives
+    assert uniform_p_value(hist) > 0.99
+    assert balancer.stats()["gen"]["mc_positions"] == dict(enumerate(hist))

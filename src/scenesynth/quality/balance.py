@@ -9,6 +9,13 @@ Within a bucket each answer may hold at most its *cap* share of the kept samples
   answers). A fixed 30 % cap is unreachable when a bucket has only two or three possible answers
   (CLEVR materials, "Image 1"/"Image 2"), so small answer domains get the yes/no tolerance instead.
 
+Multiple-choice samples are also balanced on the correct option's position (for numeric
+options, listed in ascending order, the position is the correct value's rank): within a bucket
+no position may lead the uniform share ``kept_mc / options`` by more than ``position_slack``
+samples. The form renderer draws positions uniformly, but answer rejection and values that
+admit only some ranks (a count of 0 is always the lowest option) skew what survives; this keeps
+the kept samples' positions uniform.
+
 An answer is rejected when keeping it would push its share above the cap, measured against
 ``max(kept + 1, warmup)`` samples; the ``warmup`` floor stops the first few samples from being
 judged on tiny denominators while still bounding what the warmup phase can let through. Once a
@@ -50,6 +57,8 @@ def balance_key(sample: InstructionSample) -> str:
 class _Bucket:
     counts: dict[str, int] = field(default_factory=dict)
     seen_answers: set[str] = field(default_factory=set)
+    positions: dict[int, int] = field(default_factory=dict)  # MC correct-option positions
+    mc_kept: int = 0
     kept: int = 0
     rejected: int = 0
     is_yes_no: bool = False
@@ -64,6 +73,7 @@ class AnswerBalancer:
         max_share: float = 0.3,
         yes_no_band: tuple[float, float] = (0.45, 0.55),
         warmup: int = 20,
+        position_slack: int = 2,
     ) -> None:
         lo, hi = yes_no_band
         if not 0.0 < max_share <= 1.0:
@@ -77,6 +87,7 @@ class AnswerBalancer:
         self.max_share = max_share
         self.yes_no_band = (lo, hi)
         self.warmup = warmup
+        self.position_slack = position_slack
         self._buckets: dict[str, _Bucket] = {}
 
     # -- caps ---------------------------------------------------------------------------------
@@ -104,9 +115,24 @@ class AnswerBalancer:
         if count + 1 > self.cap(bucket_name, answer) * max(b.kept + 1, self.warmup):
             b.rejected += 1
             return False
+        position = self._mc_position(sample)
+        if position is not None:
+            n_options = len(sample.options or [])
+            uniform = (b.mc_kept + 1) / n_options
+            if b.positions.get(position, 0) + 1 > uniform + self.position_slack:
+                b.rejected += 1
+                return False
+            b.positions[position] = b.positions.get(position, 0) + 1
+            b.mc_kept += 1
         b.counts[answer] = count + 1
         b.kept += 1
         return True
+
+    @staticmethod
+    def _mc_position(sample: InstructionSample) -> int | None:
+        if sample.form != AnswerForm.MULTIPLE_CHOICE or not sample.options:
+            return None
+        return sample.answer_index
 
     # -- reporting ----------------------------------------------------------------------------
     def stats(self) -> dict[str, dict[str, Any]]:
@@ -126,5 +152,6 @@ class AnswerBalancer:
                 "cap": self.cap(name, top_answer) if b.kept else self.max_share,
                 "yes_share": (b.counts.get(YES, 0) / b.kept) if b.is_yes_no and b.kept else None,
                 "warm": b.kept >= self.warmup,
+                "mc_positions": dict(sorted(b.positions.items())),
             }
         return out
