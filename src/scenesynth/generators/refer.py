@@ -191,7 +191,7 @@ def _refer(
         if anchor in avoid_objects or anchor == target:
             continue
         anchor_ref = refer(
-            tables, anchor, avoid_kinds=(), relations=False, geometry=False
+            tables, anchor, avoid_kinds=avoid_kinds, relations=False, geometry=False
         )
         if anchor_ref is None:
             continue

@@ -43,7 +43,7 @@ QUERY_TEMPLATES: dict[str, dict[str, str]] = {
     },
     "size": {
         "size_what": "What size is {ref}?",
-        "size_how_big": "How big is {ref}, large or small?",
+        "size_the": "What is the size of {ref}?",
     },
     "state": {
         "state_what": "What is the state of {ref}?",
