@@ -45,9 +45,9 @@ def _known(nodes: list[dict[str, Any]], siblings: list[list[dict[str, Any]]], i:
     if nodes[i]["value_inputs"]:
         return str(nodes[i]["value_inputs"][0])
     for other in siblings:
-        if len(other) == len(nodes) and other[i]["type"] == nodes[i]["type"]:
-            if other[i]["value_inputs"]:
-                return str(other[i]["value_inputs"][0])
+        same_shape = len(other) == len(nodes) and other[i]["type"] == nodes[i]["type"]
+        if same_shape and other[i]["value_inputs"]:
+            return str(other[i]["value_inputs"][0])
     return None
 
 
