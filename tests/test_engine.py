@@ -84,9 +84,10 @@ def test_shards_manifest_and_export(synthetic_source: Path, tmp_path: Path) -> N
     assert last["sha256"] == hashlib.sha256(samples_path(out, 11).read_bytes()).hexdigest()
     samples = _read_samples(out)
     assert len(samples) == 690 == len({s.id for s in samples})
-    # Canonical serialisation: sorted keys, compact separators.
+    # Compact JSON lines in the schema's field order.
     first_line = samples_path(out, 0).read_text().splitlines()[0]
-    assert first_line.startswith('{"answer":') and ", " not in first_line[:40]
+    assert first_line.startswith('{"id":"') and ", " not in first_line[:60]
+    assert InstructionSample.model_validate_json(first_line) == samples[0]
     export = json.loads((out / "export" / "data.json").read_text())
     assert len(export) == 690
     assert summary.export["validation"]["ok"] is True

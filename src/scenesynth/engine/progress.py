@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from types import TracebackType
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     Progress,
@@ -49,6 +50,7 @@ class RunProgress:
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
+                console=Console(stderr=True),
                 transient=False,
             )
             self._progress.start()

@@ -106,6 +106,12 @@ class RunSummary:
                 out.append(f"    {n:>6}  {reason}")
         if self.export:
             out.append(f"  export: {self.export.get('summary', self.export)}")
+            validation = self.export.get("validation")
+            if validation:
+                state = "valid" if validation["ok"] else f"{validation['error_count']} error(s)"
+                missing = validation.get("missing_image_errors", 0)
+                note = f" ({missing} record(s) reference absent image files)" if missing else ""
+                out.append(f"  validation: {validation['records']} records, {state}{note}")
         return out
 
     def add(self, entry: ShardEntry) -> None:
