@@ -9,7 +9,9 @@ the same ``answer_value``.
   drawn uniformly with the seeded rng. Numeric options are listed in ascending order, so the
   position is the correct value's *rank*; the rank is chosen per question among the feasible
   ranks (a count of 0 can only be the lowest), preferring the rank used least so far in this
-  renderer, so that over a run every rank is used about equally often.
+  renderer, so that over a run every rank is used about equally often; a question whose only
+  feasible ranks are already ahead by more than ``rank_slack`` of the run gets no
+  multiple-choice form.
 * **yes/no**: for questions whose answer is a boolean (the natural case), with an explicit
   instruction to answer yes or no. Non-boolean questions have no yes/no form (turning "what
   color" into "is it red" would change the answer); boolean questions have no multiple choice.
@@ -87,6 +89,7 @@ class FormRenderer:
     def __init__(self, config: GenConfig | None = None) -> None:
         self.config = config if config is not None else GenConfig()
         self.rank_counts: list[int] = [0] * self.config.mc_options
+        self.rank_slack = 0.02  # how far (share of the run) one rank may lead the least used
 
     def render(
         self, question: Question, form: AnswerForm, rng: random.Random
@@ -155,6 +158,12 @@ class FormRenderer:
             return None
         feasible = list(range(lo, hi + 1))
         least = min(self.rank_counts[r] for r in feasible)
+        # Small counts can only take low ranks; when those ranks are already ahead of the
+        # others, this question gets no multiple-choice form (its short form is unaffected),
+        # which keeps the ranks of a run uniform.
+        total = sum(self.rank_counts)
+        if least > min(self.rank_counts) + max(2, self.rank_slack * total):
+            return None
         candidates = [r for r in feasible if self.rank_counts[r] == least]
         rank = candidates[rng.randrange(len(candidates))]
         self.rank_counts[rank] += 1
