@@ -451,6 +451,26 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def expected_answer_text(value: Any) -> str:
+    """How an answer value reads as text: yes/no, integers as digits, boxes as ``[x0, y0, x1,
+    y1]``, other lists comma-separated."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        if len(value) == 4 and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        ):
+            return "[" + ", ".join(f"{float(v):g}" for v in value) + "]"
+        return ", ".join(expected_answer_text(v) for v in value)
+    raise CheckError(f"answer value {value!r} has no text form")
+
+
 def check_sample(
     sample: InstructionSample, graphs_by_id: dict[str, SceneGraph],
     rules: SpatialRules = DEFAULT_RULES,
@@ -476,6 +496,10 @@ def check_sample(
             f"{sample.id} [{sample.provenance.generator}] {sample.question!r}: program gives "
             f"{result.value!r}, answer_value is {sample.answer_value!r}"
         )
+    expected = expected_answer_text(result.value)
+    if sample.answer != expected:
+        problems.append(f"{sample.id}: answer text {sample.answer!r}, the value {result.value!r} "
+                        f"reads {expected!r}")
     if sample.form == AnswerForm.MULTIPLE_CHOICE:
         opts = sample.options or []
         if sample.answer_index is None or not 0 <= sample.answer_index < len(opts):

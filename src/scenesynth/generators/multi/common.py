@@ -87,15 +87,22 @@ class MultiScene:
         return sorted(n for n in names if not self.synonym_clash(n))
 
     def synonym_clash(self, name: str) -> bool:
-        """True when some object is called differently but lists ``name`` as a synonym, so
-        "is there a <name>" could be answered either way."""
+        """True when another object of the group may be the same kind of thing under another
+        name: it lists ``name`` as a synonym (or ``name``'s object lists it), or one name is the
+        other's plural ("window" / "windows" in Visual Genome). "Is there a window" could then
+        be answered either way, so such names are not asked about."""
         memo: set[str] | None = self.ctx.cache.get("multi_synonyms")
         if memo is None:
             memo = set()
+            names: set[str] = set()
             for g in self.graphs:
                 for o in g.objects:
+                    names.add(o.name)
                     memo.update(s for s in o.synonyms if s != o.name)
                     memo.update(o.name for s in o.synonyms if s != o.name)
+            for n in names:
+                if plural(n) != n and plural(n) in names:
+                    memo.update((n, plural(n)))
             self.ctx.cache["multi_synonyms"] = memo
         return name in memo
 
