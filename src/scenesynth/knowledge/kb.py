@@ -344,28 +344,38 @@ def _load(directory: Path) -> KnowledgeBase:
     )
 
 
-def _check_support(item: ObjectSpec, sup: ObjectSpec, where: str) -> None:
-    """Reject support pairs that are physically implausible."""
-    if item.name == sup.name and item.form not in ("box", "round", "flat", "container"):
-        raise KnowledgeBaseError(f"{where}: {item.name!r} cannot be stacked on itself")
-    if sup.placement in ("ceiling", "sky"):
-        raise KnowledgeBaseError(
-            f"{where}: {item.name!r} on {sup.name!r}: nothing rests on a {sup.placement} object"
-        )
-    if item.placement in ("wall", "ceiling", "sky"):
-        raise KnowledgeBaseError(
-            f"{where}: {item.name!r} is a {item.placement} object and cannot rest on {sup.name!r}"
-        )
+def support_problem(
+    item_size: tuple[float, float, float],
+    item_placement: str,
+    item_form: str,
+    base_size: tuple[float, float, float],
+    base_placement: str,
+) -> str | None:
+    """Why an object cannot plausibly rest on top of another (None when it can).
+
+    Shared by the support-table loader and the check of LLM-proposed ``on top of`` triplets.
+    """
+    if base_placement in ("ceiling", "sky"):
+        return f"nothing rests on a {base_placement} object"
+    if item_placement in ("wall", "ceiling", "sky"):
+        return f"a {item_placement} object does not rest on things"
     # A supported item must not overhang its support much (footprint, in metres). Perching
     # animals (a seagull on a post) only need their length to stay within twice the support's.
-    iw, _, idp = item.size
-    sw, _, sd = sup.size
-    if item.form == "animal":
+    iw, _, idp = item_size
+    sw, _, sd = base_size
+    if item_form == "animal":
         too_large = max(iw, idp) > 2.0 * max(sw, sd)
     else:
         too_large = max(iw, idp) > 1.3 * max(sw, sd) or iw * idp > 1.5 * sw * sd
     if too_large:
-        raise KnowledgeBaseError(
-            f"{where}: {item.name!r} (size {list(item.size)}) is too large to sit on "
-            f"{sup.name!r} (size {list(sup.size)})"
-        )
+        return f"size {list(item_size)} is too large to sit on size {list(base_size)}"
+    return None
+
+
+def _check_support(item: ObjectSpec, sup: ObjectSpec, where: str) -> None:
+    """Reject support pairs that are physically implausible."""
+    if item.name == sup.name and item.form not in ("box", "round", "flat", "container"):
+        raise KnowledgeBaseError(f"{where}: {item.name!r} cannot be stacked on itself")
+    problem = support_problem(item.size, item.placement, item.form, sup.size, sup.placement)
+    if problem is not None:
+        raise KnowledgeBaseError(f"{where}: {item.name!r} on {sup.name!r}: {problem}")

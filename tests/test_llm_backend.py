@@ -1,0 +1,361 @@
+"""The LLM backend against a real HTTP server on 127.0.0.1 speaking /v1/chat/completions.
+
+The server answers from a script (valid JSON, invalid JSON, JSON missing fields, a response
+slower than the client timeout, HTTP 429 and 500, a 400 for unsupported JSON schemas) and
+counts the requests it receives.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scenesynth.graph import AttributeKind, RelationCategory, RelationSource
+from scenesynth.knowledge import KnowledgeSource, load_kb, make_source
+from scenesynth.knowledge.llm import (
+    LLMClient,
+    LLMConfig,
+    LLMError,
+    LLMSource,
+    ResponseCache,
+    parse_json_lenient,
+)
+
+
+@dataclass
+class Reply:
+    content: str | None = None  # assistant message content (status 200)
+    status: int = 200
+    delay_s: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    error: str = "scripted error"
+
+
+class ScriptedServer:
+    """Minimal OpenAI-compatible chat server; one scripted reply per request, in order."""
+
+    def __init__(self, script: list[Reply]) -> None:
+        self.script = list(script)
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with server._lock:
+                    server.requests.append({"path": self.path, "body": body})
+                    reply = server.script.pop(0) if server.script else Reply(
+                        status=500, error="script exhausted"
+                    )
+                if self.path != "/v1/chat/completions":
+                    reply = Reply(status=404, error=f"no route {self.path}")
+                time.sleep(reply.delay_s)
+                if reply.status == 200:
+                    payload = {
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body.get("model", "test"),
+                        "choices": [{
+                            "index": 0,
+                            "message": {"role": "assistant", "content": reply.content},
+                            "finish_reason": "stop",
+                        }],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    }
+                else:
+                    payload = {"error": {"message": reply.error, "type": "test", "code": None}}
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(data)))
+                    for k, v in reply.headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout test)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def __enter__(self) -> ScriptedServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+GRAPH_ANSWER = {
+    "scene": "kitchen",
+    "objects": [
+        {"id": "o0", "name": "Table", "colors": ["brown"], "materials": ["wooden"],
+         "states": [], "size_m": [1.4, 0.75, 0.8], "form": "long", "placement": "floor"},
+        {"id": "o1", "name": "cup", "colors": ["red"], "materials": ["ceramic"],
+         "states": ["full"], "size_m": [0.08, 0.1, 0.08], "form": "container",
+         "placement": "surface"},
+        {"id": "o2", "name": "cup", "colors": ["red", "blue"], "materials": [],
+         "states": [], "size_m": [0.08, 0.1, 0.08], "form": "container",
+         "placement": "surface"},
+        {"id": "o3", "name": "refrigerator", "colors": ["white"], "materials": ["metal"],
+         "states": ["closed"], "size_m": [0.8, 1.8, 0.7], "form": "tall",
+         "placement": "floor"},
+    ],
+    "relations": [
+        {"subject": "o1", "predicate": "on top of", "object": "o0"},
+        {"subject": "o2", "predicate": "on top of", "object": "o0"},
+        {"subject": "o1", "predicate": "left of", "object": "o2"},
+        {"subject": "table", "predicate": "to the left of", "object": "refrigerator"},
+        {"subject": "o3", "predicate": "behind", "object": "o0"},
+        {"subject": "o2", "predicate": "left of", "object": "o3"},
+        # dropped: two contradictions, an unknown object, an implausible support, a cycle
+        {"subject": "o2", "predicate": "left of", "object": "o1"},
+        {"subject": "o0", "predicate": "behind", "object": "o3"},
+        {"subject": "o9", "predicate": "near", "object": "o0"},
+        {"subject": "o0", "predicate": "on top of", "object": "o1"},
+        {"subject": "o3", "predicate": "left of", "object": "o1"},
+    ],
+    "absent_objects": ["oven", "cup", "toaster"],
+}
+VALID = json.dumps(GRAPH_ANSWER)
+# the same answer as models often write it: fenced, with prose and trailing commas
+SLOPPY = "Sure! Here it is:\n```json\n" + VALID.replace("]}", "],}").replace(
+    '"toaster"]', '"toaster",]'
+) + "\n```\nHope this helps."
+
+
+def _config(tmp_path: Path, server: ScriptedServer, **kw: Any) -> LLMConfig:
+    values: dict[str, Any] = {
+        "model": "test-model", "base_url": server.base_url, "api_key": "k",
+        "cache_dir": str(tmp_path / "cache"), "timeout_s": 5.0, "backoff_s": 0.0,
+        "max_attempts": 6,
+    }
+    values.update(kw)
+    return LLMConfig(**values)
+
+
+def _graph_requests(server: ScriptedServer) -> list[dict[str, Any]]:
+    return [r["body"] for r in server.requests]
+
+
+def test_valid_answer_becomes_a_kg_and_cache_makes_rerun_free(tmp_path):
+    scenes = {"scenes": ["Kitchen", "beach", "kitchen"]}
+    with ScriptedServer([Reply(json.dumps(scenes)), Reply(VALID)]) as server:
+        source = LLMSource(_config(tmp_path, server))
+        assert isinstance(source, KnowledgeSource)
+        graph = source.sample(7)
+        assert len(server.requests) == 2
+    assert source.scenes() == ["beach", "kitchen"]
+    assert graph.image.source == "scenesynth.llm"
+    assert graph.image.id.startswith("llm-") and graph.image.id.endswith("-7-0")
+    assert [o.name for o in graph.objects] == ["table", "cup", "cup", "refrigerator"]
+    # the second red cup took its next color so both cups stay describable
+    assert [o.attribute_values(AttributeKind.COLOR)[0] for o in graph.objects] == [
+        "brown", "red", "blue", "white"]
+    assert graph.objects[0].attribute_values(AttributeKind.MATERIAL) == ["wood"]
+    assert graph.objects[0].meta == {"real_size": [1.4, 0.75, 0.8], "form": "long",
+                                     "placement": "floor"}
+    triplets = [(r.subject, r.predicate, r.object) for r in graph.relations]
+    assert triplets == [
+        ("o1", "on top of", "o0"), ("o2", "on top of", "o0"), ("o1", "left of", "o2"),
+        ("o0", "left of", "o3"), ("o3", "behind", "o0"), ("o2", "left of", "o3"),
+    ]
+    assert all(r.source == RelationSource.MODEL and r.category == RelationCategory.SPATIAL
+               for r in graph.relations)
+    assert graph.meta == {"scene": graph.meta["scene"], "absent_objects": ["oven", "toaster"],
+                          "kg_seed": 7}
+    stats = source.stats.as_dict()
+    assert stats["requests"] == 2 and stats["cache_hits"] == 0
+    assert stats["rejections"] == {
+        "absent_object_present": 1,  # the model listed "cup" as absent
+        "triplet_contradiction": 2,  # o2 left of o1; o0 behind o3
+        "triplet_cycle": 1,  # o3 left of o1 closes o1 < o2 < o3
+        "triplet_unknown_object": 1,  # o9
+        "triplet_unsupported_on_top": 1,  # a table on a cup
+    }
+
+    # a second run over the same cache asks the server nothing
+    with ScriptedServer([]) as server2:
+        again = LLMSource(_config(tmp_path, server2))
+        assert again.sample(7) == graph
+        assert server2.requests == []
+    assert again.stats.cache_hits == 2 and again.stats.requests == 0
+
+
+def test_every_failure_is_retried_and_counted_by_reason(tmp_path):
+    slept: list[float] = []
+    script = [
+        Reply("this is not JSON {"),                              # invalid JSON
+        Reply(json.dumps({"scene": "kitchen", "relations": []})),  # missing objects
+        Reply(VALID, delay_s=2.0),                                # slower than the timeout
+        Reply(status=429, headers={"retry-after": "3"}, error="slow down"),
+        Reply(status=500, error="boom"),
+        Reply(SLOPPY),                                            # repaired and accepted
+    ]
+    with ScriptedServer(script) as server:
+        config = _config(tmp_path, server, timeout_s=0.5, max_backoff_s=10.0)
+        source = LLMSource(config, scenes=["kitchen"],
+                           client=LLMClient(config, sleep=slept.append))
+        graph = source.sample(3)
+        assert len(server.requests) == 6
+        assert all(r["path"] == "/v1/chat/completions" for r in server.requests)
+    rejections = source.stats.rejections
+    assert {k: v for k, v in rejections.items() if not k.startswith(("triplet_", "absent_"))} == {
+        "invalid_json": 1, "schema_invalid": 1, "timeout": 1, "rate_limited": 1,
+        "server_error": 1,
+    }
+    assert source.stats.repairs == {"code_fence": 1, "trailing_comma": 1}
+    assert slept == [3.0]  # the server's Retry-After was honoured (backoff itself is 0 here)
+    assert len(graph.objects) == 4 and len(graph.relations) == 6
+    # the request carried the JSON schema, the model, the seed and our parameters
+    body = server.requests[-1]["body"]
+    assert body["model"] == "test-model"
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["schema"]["required"] == [
+        "scene", "objects", "relations", "absent_objects"]
+    assert body["seed"] == 3 and body["temperature"] == 0.7
+    assert "Scene: kitchen" in body["messages"][1]["content"]
+
+
+def test_budget_is_bounded_and_failure_reported(tmp_path):
+    with ScriptedServer([Reply(status=500)] * 5) as server:
+        source = LLMSource(_config(tmp_path, server, max_attempts=3), scenes=["beach"])
+        with pytest.raises(LLMError, match=r"after 3 attempts.*'server_error': 3"):
+            source.sample(1)
+        assert len(server.requests) == 3
+    assert source.stats.rejections == {"server_error": 3}
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.json"))
+
+
+def test_unsupported_json_schema_falls_back_to_json_object(tmp_path):
+    script = [Reply(status=400, error="response_format json_schema is not supported"),
+              Reply(VALID)]
+    with ScriptedServer(script) as server:
+        source = LLMSource(_config(tmp_path, server, max_attempts=1), scenes=["kitchen"])
+        graph = source.sample(0)
+        formats = [r["body"]["response_format"]["type"] for r in server.requests]
+    assert formats == ["json_schema", "json_object"]
+    assert source.stats.rejections["json_schema_unsupported"] == 1
+    assert len(graph.objects) == 4
+
+
+def test_other_client_errors_are_not_retried(tmp_path):
+    with ScriptedServer([Reply(status=401, error="bad key"), Reply(VALID)]) as server:
+        source = LLMSource(_config(tmp_path, server), scenes=["kitchen"])
+        with pytest.raises(LLMError, match="HTTP 401"):
+            source.sample(0)
+        assert len(server.requests) == 1
+    assert source.stats.rejections == {"http_401": 1}
+
+
+def test_answer_without_usable_objects_is_retried(tmp_path):
+    no_color = dict(GRAPH_ANSWER, objects=[dict(GRAPH_ANSWER["objects"][1], colors=[""])],
+                    relations=[])
+    with ScriptedServer([Reply(json.dumps(no_color)), Reply(VALID)]) as server:
+        source = LLMSource(_config(tmp_path, server), scenes=["kitchen"])
+        graph = source.sample(0)
+        assert len(server.requests) == 2
+    assert source.stats.rejections["object_not_distinct"] == 1
+    assert source.stats.rejections["no_usable_objects"] == 1
+    assert len(graph.objects) == 4
+
+
+def test_cache_key_and_files(tmp_path):
+    msgs = [{"role": "user", "content": "hi"}]
+    k1 = ResponseCache.key(msgs, "m", {"temperature": 0.7})
+    assert k1 == ResponseCache.key(msgs, "m", {"temperature": 0.7})
+    assert len({k1, ResponseCache.key(msgs, "m2", {"temperature": 0.7}),
+                ResponseCache.key(msgs, "m", {"temperature": 0.2}),
+                ResponseCache.key([{"role": "user", "content": "ho"}], "m", {})}) == 4
+    cache = ResponseCache(tmp_path)
+    assert cache.get(k1) is None
+    cache.put(k1, '{"a": 1}', "m")
+    assert cache.get(k1) == '{"a": 1}'
+    assert cache.path(k1) == tmp_path / k1[:2] / f"{k1}.json"
+    cache.path(k1).write_text("{truncated")  # a damaged file is a miss, not a crash
+    assert cache.get(k1) is None
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == [f"{k1}.json"]  # no temp
+
+
+def test_parse_json_lenient_repairs_but_never_evaluates():
+    assert parse_json_lenient('{"a": [1, 2]}') == ({"a": [1, 2]}, [])
+    assert parse_json_lenient('```json\n{"a": 1,}\n```') == ({"a": 1},
+                                                               ["code_fence", "trailing_comma"])
+    assert parse_json_lenient('Answer: {"a": {"b": [1,]},} thanks') == (
+        {"a": {"b": [1]}}, ["surrounding_text", "trailing_comma"])
+    for bad in ["__import__('os').system('true')", "{'a': 1}", "", "{"]:
+        with pytest.raises(ValueError, match="not valid JSON"):
+            parse_json_lenient(bad)
+
+
+def test_config_from_env(monkeypatch, tmp_path):
+    for var in ("SCENESYNTH_LLM_MODEL", "SCENESYNTH_LLM_BASE_URL", "SCENESYNTH_LLM_API_KEY",
+                "OPENAI_API_KEY", "SCENESYNTH_LLM_CACHE_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ValueError, match="SCENESYNTH_LLM_MODEL"):
+        LLMConfig.from_env()
+    monkeypatch.setenv("SCENESYNTH_LLM_MODEL", "qwen")
+    monkeypatch.setenv("SCENESYNTH_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    monkeypatch.setenv("SCENESYNTH_LLM_CACHE_DIR", str(tmp_path))
+    cfg = LLMConfig.from_env(temperature=0.2)
+    assert (cfg.model, cfg.base_url, cfg.api_key, cfg.cache_dir, cfg.temperature) == (
+        "qwen", "http://127.0.0.1:9/v1", "sk-openai", str(tmp_path), 0.2)
+    monkeypatch.setenv("SCENESYNTH_LLM_API_KEY", "sk-own")
+    assert LLMConfig.from_env().api_key == "sk-own"
+    assert LLMConfig.from_env(model="llama").model == "llama"
+    with pytest.raises(ValueError, match="response_format"):
+        LLMConfig(model="m", response_format="xml")
+
+
+def test_make_source_llm_switch(tmp_path):
+    with ScriptedServer([Reply(VALID)]) as server:
+        source = make_source("llm", model="m", base_url=server.base_url,
+                             cache_dir=str(tmp_path), backoff_s=0.0, scenes=["kitchen"],
+                             n_objects=(2, 3))
+        assert isinstance(source, LLMSource)
+        graph = source.sample(11)
+    assert len(graph.objects) == 3  # capped at n_objects max, the rest counted
+    assert source.stats.rejections["object_over_limit"] == 1
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return load_kb()
+
+
+def test_support_checks_use_the_kb_table(tmp_path, kb):
+    answer = dict(GRAPH_ANSWER, relations=[
+        {"subject": "o3", "predicate": "on top of", "object": "o0"},  # fridge on a table: no
+        {"subject": "o1", "predicate": "on", "object": "o0"},          # alias of on top of
+    ])
+    with ScriptedServer([Reply(json.dumps(answer))]) as server:
+        source = LLMSource(_config(tmp_path, server), scenes=["kitchen"], kb=kb)
+        graph = source.sample(2)
+    assert [(r.subject, r.predicate, r.object) for r in graph.relations] == [
+        ("o1", "on top of", "o0")]
+    assert source.stats.rejections == {"triplet_unsupported_on_top": 1,
+                                       "absent_object_present": 1}
