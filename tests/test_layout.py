@@ -72,7 +72,7 @@ def test_1000_sampled_kgs_layouts_satisfy_every_triplet() -> None:
             assert obj.box is not None and obj.depth is not None and obj.depth > 0
             assert obj.box.inside_image(512, 512) and obj.box.width >= 1 and obj.box.height >= 1
         # bounded occlusion, measured independently at full resolution
-        assert min(_visible_fractions(graph)) >= 0.45, f"seed {seed}"
+        assert min(_visible_fractions(graph)) >= 0.5, f"seed {seed}"
     # the random KGs include a few crowded ones no layout can fit; nearly all are solved
     assert solved >= 965, solved
     assert relations > 5000

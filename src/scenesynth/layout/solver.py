@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -107,10 +107,13 @@ class LayoutConfig:
     rules: SpatialRules = DEFAULT_RULES
     # Extra margins beyond the rules' own, so rendering noise cannot flip a decided relation.
     order_slack: float = 0.025  # fraction of the image side, added to lr/ab margins
-    depth_slack: float = 0.04  # added to the relative depth margin
+    depth_slack: float = 0.01  # added to the relative depth margin (depth is never re-measured)
     near_shrink: float = 0.8  # near pairs are placed within this share of the near radius
     far_stretch: float = 1.08  # far pairs are placed beyond this multiple of the far radius
     on_band: tuple[float, float] = (0.02, 0.12)  # stacked bottom edge below support top, x h
+    on_band_wide: tuple[float, float] = (-0.05, 0.2)  # used from the fifth attempt on
+    # share of the slacks above kept at each attempt (the last value repeats)
+    relax_schedule: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 0.6, 0.6, 0.6, 0.6, 0.3)
     on_overlap: float = 0.75  # horizontal overlap of a stacked object with its support
     min_visible_fraction: float = 0.5  # box area left after occlusion by nearer boxes
     size_gamma: float = 0.6  # pixels ~ real_size**gamma / depth
@@ -118,7 +121,7 @@ class LayoutConfig:
     min_object_px: float = 14.0
     max_attempts: int = 16
     repair_rounds: int = 6
-    visibility_grid: int = 4  # pixels per occupancy cell when measuring occlusion
+    visibility_grid: int = 1  # pixels per occupancy cell when measuring occlusion
 
 
 # -- normalised constraints --------------------------------------------------------------------
@@ -330,6 +333,19 @@ def static_conflicts(problem: _Problem) -> list[Conflict]:
 # -- the solver -------------------------------------------------------------------------------
 
 
+DEPTH_CONFLICT = "in front of/behind order cannot be satisfied (stacked objects share their " \
+    "support's distance)"
+
+
+def _triplets(tags: list[object]) -> tuple[Triplet, ...]:
+    out: list[Triplet] = []
+    for tag in tags:
+        if (isinstance(tag, tuple) and len(tag) == 3 and all(isinstance(t, str) for t in tag)
+                and tag not in out):
+            out.append(tag)
+    return tuple(out)
+
+
 def _attempt_rng(seed: int, image_id: str, attempt: int) -> random.Random:
     digest = hashlib.sha256(f"layout:{seed}:{image_id}:{attempt}".encode()).digest()
     return random.Random(int.from_bytes(digest[:8], "big"))
@@ -355,49 +371,79 @@ class LayoutSolver:
             return LayoutResult(None, static, 0, problem.unconstrained)
         last = _Attempt()
         cycle_counts: dict[Triplet, int] = defaultdict(int)
+        reasons: Counter[str] = Counter()
         for attempt in range(self.config.max_attempts):
             rng = _attempt_rng(seed, kg.image.id, attempt)
-            # Later attempts shrink objects, which loosens every packing constraint.
-            shrink = 0.88**attempt
-            last = self._attempt(problem, rng, shrink)
+            # Later attempts rescale objects: smaller loosens packing, larger gives supports
+            # room for what stands on them; alternate between the two.
+            shrink = 0.88 ** (attempt // 2) if attempt % 2 == 0 else 1.12 ** ((attempt + 1) // 2)
+            last = self._attempt(problem, rng, shrink, attempt)
             if last.boxes is not None and last.depths is not None:
                 return LayoutResult(self._emit(problem, last, seed, attempt + 1), [],
+                                    attempt + 1, problem.unconstrained)
+            if last.reason == DEPTH_CONFLICT:  # depth feasibility does not depend on draws
+                return LayoutResult(None, [Conflict(last.reason, _triplets(last.cycle))],
                                     attempt + 1, problem.unconstrained)
             for tag in last.cycle:
                 if isinstance(tag, tuple) and len(tag) == 3 and all(
                     isinstance(t, str) for t in tag
                 ):
                     cycle_counts[tag] += 1
+            reasons[last.reason or "no layout found"] += 1
         triplets = tuple(sorted(cycle_counts, key=lambda t: (-cycle_counts[t], t)))
-        reason = last.reason or "no layout found"
+        reason = (f"no layout found in {self.config.max_attempts} attempts (most often: "
+                  f"{reasons.most_common(1)[0][0]})")
         return LayoutResult(None, [Conflict(reason, triplets)], self.config.max_attempts,
                             problem.unconstrained)
 
     # -- one attempt -----------------------------------------------------------------------
-    def _attempt(self, p: _Problem, rng: random.Random, shrink: float) -> _Attempt:
+    def _attempt(
+        self, p: _Problem, rng: random.Random, shrink: float, attempt: int = 0
+    ) -> _Attempt:
         cfg = self.config
         width, height = p.graph.image.width, p.graph.image.height
         n = len(p.ids)
         depths, depth_cycle = self._depths(p, rng)
         if depths is None:
-            return _Attempt(reason="depth order cannot be satisfied", cycle=depth_cycle)
+            return _Attempt(reason=DEPTH_CONFLICT, cycle=depth_cycle)
         sizes = self._sizes(p, depths, rng, shrink)
+        # later attempts let a stacked object sit anywhere in more of the support's top band
+        band = cfg.on_band if attempt < 4 else cfg.on_band_wide
+        # and the slack beyond the rules' margins shrinks (the render check still guards)
+        step = cfg.relax_schedule[min(attempt, len(cfg.relax_schedule) - 1)]
+        eff = replace(
+            cfg, order_slack=cfg.order_slack * step,
+            on_overlap=cfg.rules.on_overlap + (cfg.on_overlap - cfg.rules.on_overlap) * step,
+            near_shrink=1.0 - (1.0 - cfg.near_shrink) * step,
+            far_stretch=1.0 + (cfg.far_stretch - 1.0) * step,
+        )
         horizon = height * (rng.uniform(0.36, 0.5) if p.outdoor else rng.uniform(0.32, 0.45))
         floor_ref = min(depths) * 0.92
         pref_x = [rng.uniform(w / 2, width - w / 2) if w < width else width / 2
                   for w, _ in sizes]
         pref_y = [self._preferred_y(p, k, depths[k], sizes[k][1], horizon, floor_ref, rng)
                   for k in range(n)]
+        far_rels = [r for r in p.rels if r.kind == "far"]
+        guide_x, guide_y = pref_x, pref_y
+        if far_rels:
+            # Which side of each other far pairs go: read off a solve without them, which
+            # already respects every order and near pair.
+            free_x = self._axis(p, "x", sizes, width, pref_x, {}, [], config=eff)
+            free_y = self._axis(p, "y", sizes, height, pref_y, {}, [], band, config=eff,
+                                depths=depths)
+            if free_x.values is not None and free_y.values is not None:
+                guide_x, guide_y = free_x.values, free_y.values
         far_choice = {
-            (r.a, r.b): self._far_direction(p, r, pref_x, pref_y, rng)
-            for r in p.rels if r.kind == "far"
+            (r.a, r.b): self._far_direction(p, r, guide_x, guide_y, rng) for r in far_rels
         }
         separations: list[tuple[int, int, str, int]] = []  # (occluded, occluder, axis, sign)
-        xs = self._axis(p, "x", sizes, width, pref_x, far_choice, separations)
+        xs = self._axis(p, "x", sizes, width, pref_x, far_choice, separations,
+                        config=eff)
         if xs.values is None:
             return _Attempt(reason="no horizontal arrangement satisfies these relations",
                             cycle=xs.cycle)
-        ys = self._axis(p, "y", sizes, height, pref_y, far_choice, separations)
+        ys = self._axis(p, "y", sizes, height, pref_y, far_choice, separations, band,
+                        config=eff, depths=depths)
         if ys.values is None:
             return _Attempt(reason="no vertical arrangement satisfies these relations",
                             cycle=ys.cycle)
@@ -412,7 +458,7 @@ class LayoutSolver:
             if occluded is None:
                 # Relations must hold on the full boxes (with slack) and on what stays visible
                 # behind nearer objects, since the renderer re-measures boxes from visible masks.
-                failed = self._check(p, boxes, depths) or self._check(
+                failed = self._check(p, boxes, depths, config=eff) or self._check(
                     p, visible_boxes, depths, strict=False)
                 if failed:
                     return _Attempt(reason="relations not decided after solving", cycle=failed)
@@ -428,12 +474,14 @@ class LayoutSolver:
                     continue
                 trial = [*separations, sep]
                 if sep[2] == "x":
-                    new_x = self._axis(p, "x", sizes, width, pref_x, far_choice, trial)
+                    new_x = self._axis(p, "x", sizes, width, pref_x, far_choice, trial,
+                                            config=eff)
                     if new_x.values is not None:
                         separations, xs = trial, new_x
                         break
                 else:
-                    new_y = self._axis(p, "y", sizes, height, pref_y, far_choice, trial)
+                    new_y = self._axis(p, "y", sizes, height, pref_y, far_choice, trial,
+                                            band, config=eff, depths=depths)
                     if new_y.values is not None:
                         separations, ys = trial, new_y
                         break
@@ -459,6 +507,11 @@ class LayoutSolver:
             else:
                 d = math.exp(rng.uniform(math.log(near_d), math.log(far_d)))
             pref.append(math.log(d))
+        # A stacked object prefers its support's distance, a hair nearer (drawn over it).
+        for _ in range(3):  # stacks are short; a few passes settle chains
+            for r in p.rels:
+                if r.kind in ("on", "inside"):
+                    pref[r.a] = pref[r.b] + math.log(0.99)
         system = DifferenceSystem([math.log(0.5)] * n, [math.log(5000.0)] * n)
         ratio = math.log(1.0 - (cfg.rules.depth_margin + cfg.depth_slack))
         fronted = {(min(r.a, r.b), max(r.a, r.b)) for r in p.rels if r.kind == "front"}
@@ -466,14 +519,16 @@ class LayoutSolver:
             if r.kind == "front":
                 system.add(r.a, r.b, ratio, r.tag)
             elif r.kind in ("on", "inside") and (min(r.a, r.b), max(r.a, r.b)) not in fronted:
-                # Same distance as the support, a hair nearer so it is drawn over it; the gap
-                # stays inside the depth margin, so "in front of" is left undecided.
-                system.add(r.a, r.b, math.log(0.995), r.tag)
-                system.add(r.b, r.a, -math.log(0.975), r.tag)
+                # Anywhere on the support's top: within its real depth (metres) of its distance,
+                # as a ratio at a typical distance of this setting.
+                spread = min(0.3, max(0.03, p.real[r.b][2] / (2.0 * near_d)))
+                system.add(r.a, r.b, math.log(1.0 + spread), r.tag)
+                system.add(r.b, r.a, math.log(1.0 + spread), r.tag)
         sol = solve(system, pref)
         if sol.values is None:
             return None, sol.cycle
-        return [math.exp(v) for v in sol.values], []
+        # rounded here, as emitted, so occlusion is judged on the depths the renderer sees
+        return [round(math.exp(v), 4) for v in sol.values], []
 
     def _sizes(
         self, p: _Problem, depths: list[float], rng: random.Random, shrink: float
@@ -485,14 +540,16 @@ class LayoutSolver:
             for (rw, rh, _), d in zip(p.real, depths, strict=True)
         ]
         largest = max(max(aw / width, ah / height) for aw, ah in angular)
-        target = rng.uniform(*cfg.largest_object_fraction) * shrink
+        target = min(0.85, rng.uniform(*cfg.largest_object_fraction) * shrink)
         focal = target / largest
         sizes = []
         for aw, ah in angular:
             w, h = aw * focal, ah * focal
-            if min(w, h) < cfg.min_object_px:  # keep tiny objects drawable, aspect kept
-                grow = cfg.min_object_px / min(w, h)
+            if max(w, h) < cfg.min_object_px:  # keep tiny objects drawable, aspect kept
+                grow = cfg.min_object_px / max(w, h)
                 w, h = w * grow, h * grow
+            # thin objects (a napkin, a rug seen edge-on) get a drawable thickness
+            w, h = max(w, cfg.min_object_px / 2), max(h, cfg.min_object_px / 2)
             sizes.append((min(w, width * 0.9), min(h, height * 0.9)))
         return sizes
 
@@ -532,7 +589,9 @@ class LayoutSolver:
         choice = rng.random()
         if choice < 0.6:
             return (sx * math.sqrt(0.5), sy * math.sqrt(0.5))
-        if choice < 0.8:
+        # otherwise mostly along the axis on which the guide already separates them more
+        wider_x = abs(px[r.a] - px[r.b]) >= abs(py[r.a] - py[r.b])
+        if (choice < 0.9) == wider_x:
             return (sx, 0.0)
         return (0.0, sy)
 
@@ -545,8 +604,11 @@ class LayoutSolver:
         preferred: list[float],
         far_choice: dict[tuple[int, int], tuple[float, float]],
         separations: list[tuple[int, int, str, int]],
+        band: tuple[float, float] | None = None,
+        config: LayoutConfig | None = None,
+        depths: list[float] | None = None,
     ) -> Solution:
-        cfg = self.config
+        cfg = config or self.config
         rules = cfg.rules
         n = len(p.ids)
         dim = 0 if axis == "x" else 1
@@ -555,7 +617,7 @@ class LayoutSolver:
                                   [extent - half[k] for k in range(n)])
         width, height = p.graph.image.width, p.graph.image.height
         diag = math.hypot(width, height)
-        near_box = rules.near_max * diag * cfg.near_shrink / math.sqrt(2)
+        near_radius = rules.near_max * diag * cfg.near_shrink
         far_dist = rules.far_min * diag * cfg.far_stretch
         for r in p.rels:
             a, b = r.a, r.b
@@ -576,19 +638,32 @@ class LayoutSolver:
                     system.add(a, b, reach, r.tag)
                     system.add(b, a, reach, r.tag)
                 else:
-                    lo, hi = cfg.on_band
-                    # bottom of a = top of b + t*hb, t in [lo, hi]
-                    system.add(a, b, hi * hb - (ha + hb) / 2, r.tag)
-                    system.add(b, a, (ha + hb) / 2 - lo * hb, r.tag)
+                    lo, hi = band or cfg.on_band
+                    low_edge, high_edge = lo * hb, hi * hb
+                    if depths is not None and depths[a] > depths[b]:
+                        # drawn behind its support: only a sliver of it may hide behind the
+                        # support's top edge
+                        high_edge = min(high_edge, 0.25 * ha)
+                        low_edge = min(low_edge, high_edge)
+                    # bottom of a = top of b + t, t in [low_edge, high_edge]
+                    system.add(a, b, high_edge - (ha + hb) / 2, r.tag)
+                    system.add(b, a, (ha + hb) / 2 - low_edge, r.tag)
             elif r.kind == "inside":
                 outer, inner = sizes[b][dim], sizes[a][dim]
                 reach = (outer - inner) / 2 - 0.03 * outer
                 system.add(a, b, reach, r.tag)
                 system.add(b, a, reach, r.tag)
             elif r.kind == "near":
-                system.add(a, b, near_box, r.tag)
-                system.add(b, a, near_box, r.tag)
-            elif r.kind == "far":
+                # A box inside the near circle, stretched along the axis on which the pair is
+                # ordered (ordered pairs need room there, and nothing on the other axis).
+                ordered_x = p.order["x"][a][b] or p.order["x"][b][a]
+                ordered_y = p.order["y"][a][b] or p.order["y"][b][a]
+                angle = math.radians(20 if ordered_x and not ordered_y else
+                                     70 if ordered_y and not ordered_x else 45)
+                reach = near_radius * (math.cos(angle) if axis == "x" else math.sin(angle))
+                system.add(a, b, reach, r.tag)
+                system.add(b, a, reach, r.tag)
+            elif r.kind == "far" and (a, b) in far_choice:
                 direction = far_choice[(a, b)][dim]
                 if direction > 0:  # a - b >= far * direction
                     system.add(b, a, -far_dist * direction, r.tag)
@@ -619,8 +694,9 @@ class LayoutSolver:
         visible_boxes: list[Box | None] = [None] * len(boxes)
         for k in sorted(range(len(boxes)), key=lambda i: (depths[i], i)):
             b = boxes[k]
-            x0, y0 = int(b.x0 // cell), int(b.y0 // cell)
-            x1, y1 = max(x0 + 1, int(-(-b.x1 // cell))), max(y0 + 1, int(-(-b.y1 // cell)))
+            # the renderer's pixel box: rounded corners, at least one pixel
+            x0, y0 = round(b.x0 / cell), round(b.y0 / cell)
+            x1, y1 = max(x0 + 1, round(b.x1 / cell)), max(y0 + 1, round(b.y1 / cell))
             region = owner[y0:y1, x0:x1]
             free = region < 0
             fraction = float(free.mean()) if region.size else 0.0
@@ -645,7 +721,7 @@ class LayoutSolver:
         b = boxes[victim]
         best, best_area = -1, -1.0
         for k, other in enumerate(boxes):
-            if k == victim or depths[k] >= depths[victim]:
+            if (depths[k], k) >= (depths[victim], victim):  # not nearer (ties: lower index)
                 continue
             w = min(b.x1, other.x1) - max(b.x0, other.x0)
             h = min(b.y1, other.y1) - max(b.y0, other.y0)
@@ -672,10 +748,11 @@ class LayoutSolver:
         return [by_y[0], by_x[0], by_y[1], by_x[1]]
 
     def _check(
-        self, p: _Problem, boxes: Sequence[Box | None], depths: list[float], strict: bool = True
+        self, p: _Problem, boxes: Sequence[Box | None], depths: list[float], strict: bool = True,
+        config: LayoutConfig | None = None,
     ) -> list[object]:
         """Relations not decided True (with margins + half the slack when ``strict``)."""
-        cfg = self.config
+        cfg = config or self.config
         rules = replace(
             cfg.rules,
             lr_margin=cfg.rules.lr_margin + cfg.order_slack / 2,
@@ -700,7 +777,7 @@ class LayoutSolver:
     def _emit(self, p: _Problem, att: _Attempt, seed: int, attempts: int) -> SceneGraph:
         assert att.boxes is not None and att.depths is not None
         objects = [
-            obj.model_copy(update={"box": att.boxes[k], "depth": round(att.depths[k], 4)})
+            obj.model_copy(update={"box": att.boxes[k], "depth": att.depths[k]})
             for k, obj in enumerate(p.graph.objects)
         ]
         meta = dict(p.graph.meta)

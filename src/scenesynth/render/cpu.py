@@ -106,12 +106,13 @@ class CpuRenderer:
         image, depth_map = self._backdrop(graph, rng, outdoor, horizon, floor_ref, farthest)
         label = np.full((height, width), -1, dtype=np.int32)
 
-        # Objects without depth are ordered by how low their box reaches (lower = nearer).
+        # Far to near. Equal depths: the earlier object counts as nearer (the layout solver's
+        # convention). Objects without depth are ordered by how low their box reaches.
         def order_key(k: int) -> tuple[float, int]:
             d = depths[k]
             box = graph.objects[k].box
             assert box is not None
-            return (-(d if d is not None else SKY_DEPTH - box.y1), k)
+            return (-(d if d is not None else SKY_DEPTH - box.y1), -k)
 
         full_pixels = [0] * len(graph.objects)
         for k in sorted(range(len(graph.objects)), key=order_key):

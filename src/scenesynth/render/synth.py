@@ -115,19 +115,8 @@ class KnowledgeKgFactory:
     def _load(self) -> Any:
         # imported by name: the knowledge stage is optional for users of layout/render only
         knowledge = importlib.import_module("scenesynth.knowledge")
-        if self.source == "llm":
-            llm = importlib.import_module("scenesynth.knowledge.llm")
-            return llm.LLMKnowledgeSource()
-        kb = knowledge.load_kb()
-        n_objects, canvas = self.n_objects, (self.canvas, self.canvas)
-
-        class _KB:
-            def sample(self, seed: int) -> SceneGraph:
-                graph: SceneGraph = knowledge.sample_kg(
-                    kb, seed=seed, n_objects=n_objects, canvas=canvas)
-                return graph
-
-        return _KB()
+        return knowledge.make_source(self.source, n_objects=self.n_objects,
+                                     canvas=(self.canvas, self.canvas))
 
     def __call__(self, seed: int) -> SceneGraph:
         if self._sampler is None:
