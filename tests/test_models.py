@@ -95,6 +95,12 @@ def tiny_gligen_dir(tmp_path_factory) -> Path:
         pad_token_id=520,
     ))
     tokenizer = tiny_clip_tokenizer(root / "vocab", max_length=77)
+    # GLIGEN's gates start at 0 (tanh(0) = 0: grounding has no effect); open them so the test
+    # can see that boxes change the image
+    with torch.no_grad():
+        for name, param in unet.named_parameters():
+            if name.endswith(("alpha_attn", "alpha_dense")):
+                param.fill_(1.0)
     pipe = diffusers.StableDiffusionGLIGENPipeline(
         vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
         scheduler=scheduler, safety_checker=None, feature_extractor=None,
@@ -108,8 +114,9 @@ def test_gligen_renders_with_box_conditioning(tiny_gligen_dir, shared_data):
     from scenesynth.render.diffusion import GligenRenderer, grounding_inputs
 
     graph = gqa_graph(shared_data)
+    # beta 1.0: grounding on for every step (with 2 steps, the default 0.3 grounds none)
     renderer = GligenRenderer(model=str(tiny_gligen_dir), device="cpu", num_inference_steps=2,
-                              long_side=64, size_multiple=16)
+                              long_side=32, size_multiple=16, scheduled_sampling_beta=1.0)
     pipe = renderer.load()
     seen: list[dict] = []
     hook = pipe.unet.position_net.register_forward_hook(
@@ -124,7 +131,7 @@ def test_gligen_renders_with_box_conditioning(tiny_gligen_dir, shared_data):
     assert result.image.size == (500, 333) and result.image.mode == "RGB"
     assert result.graph.objects == graph.objects  # the requested layout, unchanged
     meta = result.graph.meta["render"]
-    assert meta["generation_size"] == [64, 48] and meta["seed"] == 3
+    assert meta["generation_size"] == [32, 16] and meta["seed"] == 3
     assert meta["prompt"] == ("a photo of white pipe, light colored leg, dark sloped roof, "
                               "closed framed window, wall and white wall")
     # the grounding reached the UNet's GLIGEN projection: our boxes, in [0, 1], six live slots
@@ -141,10 +148,13 @@ def test_gligen_renders_with_box_conditioning(tiny_gligen_dir, shared_data):
     assert seen[0]["masks"][1].tolist() == [1.0] * 6 + [0.0] * 24
     assert seen[0]["masks"][0].tolist() == [0.0] * 30
 
+    # same seed, same image; same seed with the boxes moved, a different image
     again = renderer.render(graph, seed=3).image
-    other = renderer.render(graph, seed=4).image
     assert again.tobytes() == result.image.tobytes()
-    assert other.tobytes() != result.image.tobytes()
+    moved = graph.model_copy(update={"objects": [
+        o.model_copy(update={"box": Box(x0=0, y0=0, x1=60, y1=60)}) for o in graph.objects
+    ]})
+    assert renderer.render(moved, seed=3).image.tobytes() != result.image.tobytes()
 
 
 def test_grounding_keeps_largest_boxes_and_clips(shared_data):
@@ -234,3 +244,38 @@ def test_owlvit_detector_boxes_follow_our_convention(tiny_owlvit_dir, shared_dat
     assert 0 < len(fewer) < len(dets)
     assert max(d.score for d in fewer) == max(d.score for d in dets)
     assert detector.detect(image, []) == []
+
+
+# -- both backends together: a GLIGEN render judged by the detector verifier -------------------
+
+
+def test_detector_verifier_on_gligen_render(tiny_gligen_dir, tiny_owlvit_dir, shared_data):
+    from scenesynth.graph import derive_relations
+    from scenesynth.models import GligenRenderer, ZeroShotDetector
+    from scenesynth.quality.verify import DetectorVerifier, Reason, verify_all
+
+    graph = gqa_graph(shared_data)
+    graph = graph.model_copy(update={"relations": derive_relations(graph, ("left of",))})
+    n_relations = len(graph.relations)
+    assert n_relations == 15
+    renderer = GligenRenderer(model=str(tiny_gligen_dir), device="cpu", num_inference_steps=2,
+                              long_side=32, size_multiple=16)
+    rendered = renderer.render(graph, seed=0)
+    detector = ZeroShotDetector(model=str(tiny_owlvit_dir), device="cpu", score_threshold=0.0)
+    verdicts, tally = verify_all(DetectorVerifier(detector, iou_threshold=0.1), [rendered])
+    (verdict,) = verdicts
+
+    # every object is either matched to a detection of its own label or reported missing
+    missing = {f.objects[0] for f in verdict.failures if f.reason == Reason.NOT_DETECTED}
+    assert set(verdict.detected) | missing == {o.id for o in graph.objects}
+    assert not set(verdict.detected) & missing
+    # every relation is accounted for exactly once: kept, failed, or unchecked
+    rel_failures = [f for f in verdict.failures if f.reason != Reason.NOT_DETECTED]
+    unchecked = [f for f in verdict.notes if f.reason == Reason.RELATION_UNCHECKED]
+    both_found = [r for r in graph.relations
+                  if r.subject in verdict.detected and r.object in verdict.detected]
+    assert len(unchecked) == n_relations - len(both_found)
+    assert len(rel_failures) <= len(both_found)
+    assert verdict.passed == (not verdict.failures)
+    assert (tally.n_passed, tally.n_failed) == ((1, 0) if verdict.passed else (0, 1))
+    assert sum(tally.failed_by_reason.values()) == len(verdict.reasons)
