@@ -205,8 +205,8 @@ def test_visual_genome_wrong_types(shared_data: Path, tmp_path: Path) -> None:
     assert len(graphs) == 5 and len(graphs[0].objects) == 39
     assert graphs[0].object("1058498").attribute_values() == ["green", "tall"]
     assert _errors(stream.report)[:2] == [
-        ("objects.json", "image_id=1", "objects[3].h"),
         ("attributes.json", "image_id=1", "attributes[0].attributes[2]"),
+        ("objects.json", "image_id=1", "objects[3].h"),
     ]
 
 

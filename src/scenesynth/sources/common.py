@@ -180,11 +180,28 @@ def attributes(
             ctx.report.skipped_attributes += 1
             ctx.error(f"{path}[{i}]", f"expected a non-empty attribute string, got {v!r:.40}")
             continue
-        attr = Attribute.model_validate(v) if kind is None else Attribute(value=v, kind=kind)
+        attr = _attribute(v, kind)
         if attr.value not in seen:
             seen.add(attr.value)
             out.append(attr)
     return out
+
+
+_ATTRIBUTE_CACHE: dict[tuple[str, AttributeKind | None], Attribute] = {}
+_ATTRIBUTE_CACHE_MAX = 200_000
+
+
+def _attribute(value: str, kind: AttributeKind | None) -> Attribute:
+    """Attributes are frozen, and datasets repeat a small vocabulary: build each once."""
+    key = (value, kind)
+    attr = _ATTRIBUTE_CACHE.get(key)
+    if attr is None:
+        attr = (
+            Attribute.model_validate(value) if kind is None else Attribute(value=value, kind=kind)
+        )
+        if len(_ATTRIBUTE_CACHE) < _ATTRIBUTE_CACHE_MAX:
+            _ATTRIBUTE_CACHE[key] = attr
+    return attr
 
 
 def make_object(ctx: RecordContext, path: str, **fields: Any) -> SceneObject:

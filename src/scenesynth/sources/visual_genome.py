@@ -187,20 +187,37 @@ def _graph(
     def sub(name: str) -> RecordContext:
         return RecordContext(ctx.report, str(directory / name), ctx.record, ctx.options)
 
+    # attributes.json first, so each object is built once with its attributes.
+    actx = sub(ATTRIBUTES)
+    attribute_records: dict[str, tuple[str, Any]] = {}
+    if parts.get(ATTRIBUTES) is not None:
+        _, arec = parts[ATTRIBUTES]  # type: ignore[misc]
+        for path, raw in _entries(actx, arec, "attributes"):
+            try:
+                oid = ident(actx, require(actx, raw, "object_id", path), f"{path}.object_id")
+            except Skip:
+                ctx.report.skipped_attributes += 1
+                continue
+            if oid in attribute_records:
+                ctx.report.skipped_attributes += 1
+                actx.error(f"{path}.object_id", f"second attribute record for object {oid}; "
+                           "skipped")
+                continue
+            attribute_records[oid] = (path, raw)
+
     objects: dict[str, tuple[str, SceneObject]] = {}
     skipped: set[str] = set()
     if parts.get(OBJECTS) is not None:
         octx = sub(OBJECTS)
         _, orec = parts[OBJECTS]  # type: ignore[misc]
         for path, raw in _entries(octx, orec, "objects"):
-            _add_object(octx, raw, path, image, objects, skipped)
+            _add_object(octx, raw, path, image, objects, skipped, attribute_records, actx)
     elif OBJECTS in parts:
         ctx.warning(OBJECTS, f"no {OBJECTS} record for this image; it has no objects from it")
-    if parts.get(ATTRIBUTES) is not None:
-        actx = sub(ATTRIBUTES)
-        _, arec = parts[ATTRIBUTES]  # type: ignore[misc]
-        for path, raw in _entries(actx, arec, "attributes"):
-            _merge_attributes(actx, raw, path, image, objects, skipped)
+    # Attribute records carry names and boxes too: objects only they list are not lost.
+    for oid, (path, raw) in list(attribute_records.items()):
+        if oid not in objects and oid not in skipped:
+            _add_object(actx, raw, path, image, objects, skipped, attribute_records, actx)
 
     relations: list[tuple[str, Relation]] = []
     rctx = sub(RELATIONSHIPS)
@@ -248,7 +265,8 @@ def _add_object(
     image: ImageInfo,
     objects: dict[str, tuple[str, SceneObject]],
     skipped: set[str],
-    attrs: list[Any] | None = None,
+    attribute_records: dict[str, tuple[str, Any]],
+    attribute_ctx: RecordContext,
 ) -> None:
     try:
         oid = ident(ctx, require(ctx, raw, "object_id", path), f"{path}.object_id")
@@ -266,45 +284,20 @@ def _add_object(
         meta: dict[str, Any] = {"vg_object_id": raw["object_id"]}
         if raw.get("synsets"):
             meta["synsets"] = raw["synsets"]
+        attrs = []
+        if oid in attribute_records:
+            apath, araw = attribute_records.pop(oid)
+            values = araw.get("attributes") if isinstance(araw, dict) else None
+            attrs = attributes(attribute_ctx, values, f"{apath}.attributes")
         obj = make_object(
             ctx, path, id=oid, name=names[0], synonyms=names[1:], box=box, meta=meta,
-            attributes=attributes(ctx, attrs, f"{path}.attributes") if attrs else [],
+            attributes=attrs,
         )
     except Skip:
         ctx.report.skipped_objects += 1
         skipped.add(oid)
         return
     objects[oid] = (path, obj)
-
-
-def _merge_attributes(
-    ctx: RecordContext,
-    raw: Any,
-    path: str,
-    image: ImageInfo,
-    objects: dict[str, tuple[str, SceneObject]],
-    skipped: set[str],
-) -> None:
-    try:
-        oid = ident(ctx, require(ctx, raw, "object_id", path), f"{path}.object_id")
-    except Skip:
-        ctx.report.skipped_attributes += 1
-        return
-    if oid in skipped:
-        return  # the object's own error is already reported
-    values = raw.get("attributes")
-    if oid not in objects:
-        # Attribute records carry the object's names and box, so the object is not lost.
-        _add_object(ctx, raw, path, image, objects, skipped, values)
-        return
-    new = attributes(ctx, values, f"{path}.attributes")
-    if not new:
-        return
-    opath, obj = objects[oid]
-    merged = list(obj.attributes)
-    have = {a.value for a in merged}
-    merged.extend(a for a in new if a.value not in have)
-    objects[oid] = (opath, obj.model_copy(update={"attributes": merged}))
 
 
 def _relation(ctx: RecordContext, raw: Any, path: str) -> Relation:
