@@ -12,7 +12,15 @@ from graphlib import CycleError, TopologicalSorter
 import pytest
 
 from scenesynth.graph import AttributeKind, RelationCategory, RelationSource, SceneGraph
-from scenesynth.knowledge import KBSource, KnowledgeSource, load_kb, make_source, sample_kg
+from scenesynth.knowledge import (
+    KBSource,
+    KnowledgeSource,
+    load_kb,
+    make_source,
+    sample_kg,
+    sample_many,
+)
+from scenesynth.knowledge.__main__ import main as knowledge_main
 from scenesynth.knowledge.consistency import (
     CONTRADICTION,
     CYCLE,
@@ -69,7 +77,7 @@ def test_graphs_follow_the_kg_spec(kb, graphs):
         assert [o.id for o in g.objects] == [f"o{i}" for i in range(len(g.objects))]
         scene_objects = set(kb.scenes[g.meta["scene"]].objects)
         for o in g.objects:
-            assert o.box is None and o.depth is None
+            assert o.box is None and o.depth is None and o.distinct
             assert o.name in scene_objects
             spec = kb.objects[o.name]
             assert o.meta == {"real_size": list(spec.size), "form": spec.form,
@@ -108,6 +116,7 @@ def test_no_cycles_or_contradictions_per_axis(graphs):
             except CycleError as exc:  # pragma: no cover - failure path
                 pytest.fail(f"{g.image.id}: cycle on {axis}: {exc.args[1]}")
         assert not near & far, g.image.id
+        assert len(far) <= 2, g.image.id
         for pair in far:
             a, b = tuple(pair)
             hops = _near_hops(g, a, b)
@@ -227,6 +236,11 @@ def test_constraints_reject_cycles_and_contradictions():
     assert c.add("c", "near", "d") is None
     assert c.add("a", "far from", "d") is None  # three hops may span half the diagonal
     assert c.add("a", "near", "d") == CONTRADICTION
+    # four mutually far objects do not fit in an image
+    k = SpatialConstraints()
+    for s, o in [("p", "q"), ("p", "r"), ("p", "s"), ("q", "r"), ("q", "s")]:
+        assert k.add(s, "far from", o) is None
+    assert k.add("r", "far from", "s") == FAR_INFEASIBLE
     assert c.triplets == [("a", "left of", "b"), ("b", "left of", "c"), ("a", "near", "b"),
                           ("b", "near", "c"), ("c", "near", "d"), ("a", "far from", "d")]
 
@@ -240,3 +254,34 @@ def test_constraints_on_top_of():
     assert c.add("lamp", "above", "cup") is None
     assert c.add("t", "above", "lamp") == CYCLE
     assert c.add("cup", "far from", "t") == CONTRADICTION
+
+
+class _FlakySource:
+    """Fails on odd seeds, as an LLM source with a broken server would."""
+
+    def __init__(self, kb):
+        self.kb = kb
+
+    def sample(self, seed: int) -> SceneGraph:
+        if seed % 2:
+            raise RuntimeError(f"no answer for {seed}")
+        return sample_kg(self.kb, seed)
+
+
+def test_sample_many_reports_failed_seeds(kb):
+    report = sample_many(_FlakySource(kb), range(5))
+    assert [g.meta["kg_seed"] for g in report.graphs] == [0, 2, 4]
+    assert report.failures == [(1, "RuntimeError: no answer for 1"),
+                               (3, "RuntimeError: no answer for 3")]
+    assert (report.n_ok, report.n_failed) == (3, 2)
+
+
+def test_command_line(tmp_path, capsys):
+    assert knowledge_main(["stats"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["scenes"] >= 150 and stats["avg_objects_per_scene"] >= 15
+    out = tmp_path / "kgs.jsonl"
+    assert knowledge_main(["sample", "--seed", "10", "--count", "3", "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert [json.loads(line)["meta"]["kg_seed"] for line in lines] == [10, 11, 12]
+    assert "3 graphs, 0 failed" in capsys.readouterr().err

@@ -172,6 +172,7 @@ def test_valid_answer_becomes_a_kg_and_cache_makes_rerun_free(tmp_path):
     assert graph.image.source == "scenesynth.llm"
     assert graph.image.id.startswith("llm-") and graph.image.id.endswith("-7-0")
     assert [o.name for o in graph.objects] == ["table", "cup", "cup", "refrigerator"]
+    assert all(o.distinct and o.box is None for o in graph.objects)
     # the second red cup took its next color so both cups stay describable
     assert [o.attribute_values(AttributeKind.COLOR)[0] for o in graph.objects] == [
         "brown", "red", "blue", "white"]

@@ -6,7 +6,8 @@ A spatial KG is a plain :class:`~scenesynth.graph.SceneGraph` whose objects have
   source="scenesynth.knowledge" or "scenesynth.llm")``, 512x512 by default;
 * objects ``o0, o1, ...`` with a lowercase singular ``name``, typed ``attributes`` (at least one
   color; copies of a name get distinct colors so each is uniquely describable),
-  ``meta["real_size"] = [w, h, d]`` (metres), ``meta["form"]`` and ``meta["placement"]``;
+  ``meta["real_size"] = [w, h, d]`` (metres), ``meta["form"]`` and ``meta["placement"]``,
+  and ``distinct=True`` (each entity is its own instance);
 * relations: canonical spatial predicates (``left of``, ``right of``, ``above``, ``below``,
   ``in front of``, ``behind``, ``on top of``, ``near``, ``far from``), category ``spatial``,
   source ``annotated`` (knowledge base) or ``model`` (LLM), mutually consistent
@@ -34,7 +35,13 @@ from scenesynth.knowledge.kb import (
     load_kb,
 )
 from scenesynth.knowledge.sampler import KB_SOURCE, kg_image_id, sample_kg
-from scenesynth.knowledge.source import KBSource, KnowledgeSource, make_source
+from scenesynth.knowledge.source import (
+    KBSource,
+    KnowledgeSource,
+    SampleReport,
+    make_source,
+    sample_many,
+)
 
 __all__ = [
     "FORMS",
@@ -47,6 +54,7 @@ __all__ = [
     "KnowledgeBaseError",
     "KnowledgeSource",
     "ObjectSpec",
+    "SampleReport",
     "SceneSpec",
     "SpatialConstraints",
     "kg_image_id",
@@ -54,4 +62,5 @@ __all__ = [
     "load_kb",
     "make_source",
     "sample_kg",
+    "sample_many",
 ]

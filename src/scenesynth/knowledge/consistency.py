@@ -10,7 +10,8 @@ would make the set unsatisfiable for the layout solver:
   triplets (``cycle``: A left of B, B left of C, C left of A).
 * **near / far from**: ``near`` and ``far from`` on the same pair contradict. Near means a centre
   distance below a quarter of the image diagonal and far above half of it, so two near hops
-  can never span a far pair (triangle inequality): ``far_infeasible``.
+  can never span a far pair (triangle inequality), and four objects cannot all be far from
+  each other: ``far_infeasible``.
 * **on top of**: only where the support table allows (``unsupported``), one support per object
   (``second_support``), never ``far from`` its support.
 
@@ -172,7 +173,15 @@ class SpatialConstraints:
         hops = self._near_hops(subject, obj)
         if hops is not None and hops <= _MAX_NEAR_HOPS_FOR_FAR:
             return FAR_INFEASIBLE
+        # Four mutually far objects (centres pairwise more than half the diagonal apart) do
+        # not fit in an image once they have any size.
+        common = self._far_neighbours(subject) & self._far_neighbours(obj)
+        if any(frozenset((c, d)) in self._far for c in common for d in common if c < d):
+            return FAR_INFEASIBLE
         return None
+
+    def _far_neighbours(self, node: str) -> set[str]:
+        return {m for pair in self._far if node in pair for m in pair if m != node}
 
     def _breaks_far(self, a: str, b: str) -> bool:
         """Whether a new near/support edge a-b would bring a far pair within reach."""

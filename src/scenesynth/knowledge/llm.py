@@ -626,6 +626,7 @@ def graph_from_answer(
                 id=our_id,
                 name=name,
                 attributes=attrs,
+                distinct=True,  # every KG entity is its own instance by construction
                 meta={"real_size": list(obj.size_m), "form": form, "placement": placement},
             )
         )

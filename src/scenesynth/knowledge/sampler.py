@@ -42,6 +42,8 @@ KB_SOURCE = "scenesynth.knowledge"
 DEFAULT_CANVAS = (512, 512)
 MAX_ABSENT = 5
 MAX_STACK_EDGES = 2
+# "far from" needs centres half the image diagonal apart: a few per graph keep it solvable.
+MAX_FAR = 2
 
 # Probabilities of the sampler's choices (plausible, varied graphs; not tuned to any data).
 P_START_WITH_SUPPORT_PAIR = 0.6
@@ -193,6 +195,7 @@ def _make_objects(kb: KnowledgeBase, names: list[str], rng: random.Random) -> li
                 id=f"o{i}",
                 name=name,
                 attributes=attrs,
+                distinct=True,  # every KG entity is its own instance by construction
                 meta=_object_meta(spec),
             )
         )
@@ -308,7 +311,8 @@ def _propose(
     if "sky" in (pa, pb):
         return None
     if rng.random() < P_FAR:
-        if supported_pair:
+        n_far = sum(1 for _, p, _ in constraints.triplets if p == FAR)
+        if supported_pair or n_far >= MAX_FAR:
             return None
         return (a.id, FAR, b.id)
     return (a.id, NEAR, b.id)

@@ -7,12 +7,17 @@ llm.LLMSource`) through :func:`make_source`.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from scenesynth.graph.model import SceneGraph
 from scenesynth.knowledge.kb import KnowledgeBase, load_kb
 from scenesynth.knowledge.sampler import DEFAULT_CANVAS, sample_kg
+
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -66,3 +71,32 @@ def make_source(kind: str = "kb", **options: Any) -> KnowledgeSource:
         source_opts = {k: options.pop(k) for k in list(options) if k in source_keys}
         return LLMSource(LLMConfig.from_env(**options), **source_opts)
     raise ValueError(f"unknown knowledge source {kind!r}: use 'kb' or 'llm'")
+
+
+@dataclass
+class SampleReport:
+    """Graphs made for a batch of seeds, and the seeds that failed (with their errors)."""
+
+    graphs: list[SceneGraph] = field(default_factory=list)
+    failures: list[tuple[int, str]] = field(default_factory=list)  # (seed, error)
+
+    @property
+    def n_ok(self) -> int:
+        return len(self.graphs)
+
+    @property
+    def n_failed(self) -> int:
+        return len(self.failures)
+
+
+def sample_many(source: KnowledgeSource, seeds: Iterable[int]) -> SampleReport:
+    """Sample one KG per seed; a failing seed is logged, counted and skipped, never lost."""
+    report = SampleReport()
+    for seed in seeds:
+        try:
+            report.graphs.append(source.sample(seed))
+        except Exception as exc:  # one bad seed must not end the batch; it is reported
+            message = f"{type(exc).__name__}: {exc}"
+            log.warning("knowledge source failed for seed %d: %s", seed, message)
+            report.failures.append((seed, message))
+    return report
