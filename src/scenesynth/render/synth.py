@@ -61,6 +61,7 @@ class SynthConfig:
     multi_image_group: tuple[int, int] | None = (2, 3)
     min_visible_pixels: int = 64
     relayout_tries: int = 3
+    kg_resamples: int = 2  # fresh KGs tried when one cannot be laid out
     chunk_size: int = 16
     image_format: str = "png"
     progress: bool = True
@@ -140,56 +141,66 @@ def synthesize_image(
     renderer: CpuRenderer | None = None,
     layout_config: LayoutConfig | None = None,
 ) -> tuple[SceneGraph | None, Any, list[Failure], Counter[str], defaultdict[str, float]]:
-    """KG -> layout -> render -> verify for one image: (graph, image, failures, counters, s)."""
+    """KG -> layout -> render -> verify for one image: (graph, image, failures, counters, s).
+
+    An unsatisfiable KG is replaced by a fresh one (``kg_resamples`` times), a render that
+    broke a relation is laid out again (``relayout_tries`` times); each is recorded.
+    """
     renderer = renderer or CpuRenderer()
     counters: Counter[str] = Counter()
     seconds: defaultdict[str, float] = defaultdict(float)
     failures: list[Failure] = []
     s_img = image_seed(seed, index)
-    t = time.perf_counter()
-    try:
-        kg = kg_factory(s_img)
-    except Exception as exc:
-        failures.append(Failure(index, None, "knowledge", "kg_error",
-                                f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
-        counters["dropped_kg_error"] += 1
-        return None, None, failures, counters, seconds
-    seconds["knowledge"] += time.perf_counter() - t
     image_id = f"synth-{seed}-{index:06d}"
-    kg = kg.model_copy(update={
-        "image": kg.image.model_copy(update={"id": image_id}),
-        "meta": {**kg.meta, "kg_image_id": kg.image.id, "image_seed": s_img},
-    })
-    for attempt in range(config.relayout_tries):
+    outcome = "kg_error"
+    for kg_try in range(1 + config.kg_resamples):
+        kg_seed = s_img if kg_try == 0 else image_seed(s_img, 1000 + kg_try)
         t = time.perf_counter()
-        layout_seed = image_seed(s_img, attempt)
-        result = solve_layout(kg, layout_seed, layout_config)
-        seconds["layout"] += time.perf_counter() - t
-        if not result.ok:
-            detail = "; ".join(str(c) for c in result.conflicts)
-            failures.append(Failure(index, image_id, "layout", "layout_unsatisfiable", detail))
-            counters["dropped_layout_unsatisfiable"] += 1
-            return None, None, failures, counters, seconds
-        assert result.graph is not None
-        t = time.perf_counter()
-        rendered = renderer.render(result.graph, layout_seed)
-        seconds["render"] += time.perf_counter() - t
-        t = time.perf_counter()
-        verified = verify_rendered(rendered.graph, config.min_visible_pixels)
-        seconds["verify"] += time.perf_counter() - t
-        if not verified.ok:
-            counters["relayout_relation_not_kept"] += 1
-            failures.append(Failure(
-                index, image_id, "verify", "relation_not_kept_after_render",
-                f"attempt {attempt + 1}: "
-                + "; ".join(f"({s}, {p}, {o})" for s, p, o in verified.unsatisfied),
-            ))
+        try:
+            kg = kg_factory(kg_seed)
+        except Exception as exc:
+            failures.append(Failure(index, image_id, "knowledge", "kg_error",
+                                    f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
+            outcome = "kg_error"
             continue
-        counters["objects_dropped_small"] += len(verified.dropped_objects)
-        counters["relations_dropped_with_objects"] += len(verified.dropped_relations)
-        counters["relayouts_needed"] += attempt
-        return verified.graph, rendered.image, failures, counters, seconds
-    counters["dropped_relation_not_kept"] += 1
+        finally:
+            seconds["knowledge"] += time.perf_counter() - t
+        kg = kg.model_copy(update={
+            "image": kg.image.model_copy(update={"id": image_id}),
+            "meta": {**kg.meta, "kg_image_id": kg.image.id, "image_seed": kg_seed},
+        })
+        for attempt in range(config.relayout_tries):
+            t = time.perf_counter()
+            layout_seed = image_seed(kg_seed, attempt)
+            result = solve_layout(kg, layout_seed, layout_config)
+            seconds["layout"] += time.perf_counter() - t
+            if not result.ok:
+                detail = "; ".join(str(c) for c in result.conflicts)
+                failures.append(Failure(index, image_id, "layout", "layout_unsatisfiable",
+                                        f"kg seed {kg_seed}: {detail}"))
+                outcome = "layout_unsatisfiable"
+                break
+            assert result.graph is not None
+            t = time.perf_counter()
+            rendered = renderer.render(result.graph, layout_seed)
+            seconds["render"] += time.perf_counter() - t
+            t = time.perf_counter()
+            verified = verify_rendered(rendered.graph, config.min_visible_pixels)
+            seconds["verify"] += time.perf_counter() - t
+            if not verified.ok:
+                counters["relayout_relation_not_kept"] += 1
+                failures.append(Failure(
+                    index, image_id, "verify", "relation_not_kept_after_render",
+                    f"kg seed {kg_seed}, layout attempt {attempt + 1}: "
+                    + "; ".join(f"({s}, {p}, {o})" for s, p, o in verified.unsatisfied),
+                ))
+                outcome = "relation_not_kept_after_render"
+                continue
+            counters["objects_dropped_small"] += len(verified.dropped_objects)
+            counters["relations_dropped_with_objects"] += len(verified.dropped_relations)
+            counters["kg_resampled"] += kg_try
+            return verified.graph, rendered.image, failures, counters, seconds
+    counters[f"dropped_{outcome}"] += 1
     return None, None, failures, counters, seconds
 
 
