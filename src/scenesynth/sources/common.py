@@ -32,11 +32,11 @@ from scenesynth.sources.report import LoadReport
 class LoadOptions:
     """Knobs shared by the loaders."""
 
-    # Boxes overshooting the image by at most this many pixels are clipped with a warning;
-    # farther out they are errors (the object is skipped). Overshoots up to half a pixel are
-    # rounding noise and are clipped silently.
+    # Boxes overshooting the image by at most this many pixels are clipped and counted as a
+    # warning; farther out they are errors (the object is skipped). Overshoots below
+    # quiet_overshoot are float noise (x + w = 640.0000001) and are clipped silently.
     clip_tolerance: float = 2.0
-    quiet_overshoot: float = 0.5
+    quiet_overshoot: float = 1e-6
 
 
 DEFAULT_OPTIONS = LoadOptions()

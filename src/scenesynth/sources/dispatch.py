@@ -24,7 +24,12 @@ from scenesynth.sources.common import DEFAULT_OPTIONS, LoadOptions
 from scenesynth.sources.gqa import read_gqa
 from scenesynth.sources.jsonl import read_jsonl
 from scenesynth.sources.report import LoadReport
-from scenesynth.sources.visual_genome import IMAGE_DATA, VG_FILES, read_visual_genome
+from scenesynth.sources.visual_genome import (
+    IMAGE_DATA,
+    VG_FILES,
+    read_visual_genome,
+    vg_directory,
+)
 
 FORMATS: tuple[str, ...] = ("vg", "gqa", "coco", "clevr", "jsonl")
 _ALIASES = {"visual_genome": "vg", "visualgenome": "vg", "scenesynth": "jsonl", "auto": None}
@@ -148,7 +153,7 @@ def find_sources(
                 "pass --format to force one"
             )
         if found == "vg":
-            return [(p.parent if p.name in VG_FILES else p, "vg", {})]
+            return [(vg_directory(p), "vg", {})]
         return [(p, found, {})]
     sources = _directory_sources(p, fmt, report)
     if not sources:
