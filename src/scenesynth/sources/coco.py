@@ -40,6 +40,7 @@ from scenesynth.sources.report import LoadReport
 
 SOURCE = "coco"
 SPILL_BYTES = 64 * 1024 * 1024
+_IMAGE_FIELDS = ("id", "width", "height", "file_name", "coco_url", "license")
 
 
 class _Groups:
@@ -139,7 +140,11 @@ def read_coco(
     path = Path(path)
     file = str(path)
     images_stream = ItemStream(path, "images.item", None, lambda im: f"id={_get(im, 'id')}")
-    images: list[tuple[int, Any]] = list(images_stream)
+    # Only the fields a graph uses are kept: COCO train lists 118k images.
+    images: list[tuple[int, Any]] = [
+        (i, {k: im[k] for k in _IMAGE_FIELDS if k in im} if isinstance(im, dict) else im)
+        for i, im in images_stream
+    ]
     licenses = _leading_licenses(path)
     cats_stream = ItemStream(path, "categories.item", None)
     categories = read_categories(path, report, cats_stream)

@@ -329,15 +329,16 @@ class ItemStream:
                         self.last += f" ({self.describe(item)})"
             except ijson.JSONError as exc:
                 self.truncated = True
-                self.problem = str(exc)
+                # yajl appends a multi-line caret picture; its first line says it all.
+                self.problem = " ".join(str(exc).strip().split("\n")[0].split())
                 if self.report is not None:
                     self.report.skipped_records += 1
                     self.report.error(
                         str(self.path),
                         f"after {self.last}",
                         "<json>",
-                        f"truncated or malformed JSON ({exc}); the {self.count} records before "
-                        "it were read, nothing after it",
+                        f"truncated or malformed JSON ({self.problem}); the {self.count} records "
+                        "before it were read, nothing after it",
                     )
 
 
