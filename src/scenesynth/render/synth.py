@@ -238,8 +238,9 @@ def _chunk_worker(
             else:
                 image.save(fh, format="JPEG", quality=92)
         seconds["save_image"] += time.perf_counter() - t
+        # relative to the output folder, so the dataset can be moved (exports resolve it there)
         graph = graph.model_copy(update={
-            "image": graph.image.model_copy(update={"path": str(out / rel_path)}),
+            "image": graph.image.model_copy(update={"path": rel_path}),
         })
         result.graphs.append(graph)
     if result.graphs:

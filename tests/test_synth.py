@@ -1,0 +1,175 @@
+"""Synth pipeline: verification by construction, end to end run, worker independence, CLI."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+from typer.testing import CliRunner
+
+from scenesynth.cli import app
+from scenesynth.graph import SceneGraph, graph_from_json, spatial_relation
+from scenesynth.layout import solve_layout
+from scenesynth.render import CpuRenderer
+from scenesynth.render.check import drop_small_objects, unsatisfied_relations, verify_rendered
+from scenesynth.render.synth import (
+    KnowledgeKgFactory,
+    SynthConfig,
+    demo_config,
+    synthesize,
+    synthesize_image,
+)
+from test_layout_kgs import random_kg
+
+
+def _rederive(graph: SceneGraph) -> list[tuple[str, str, str]]:
+    by_id = {o.id: o for o in graph.objects}
+    return [r.triplet() for r in graph.relations
+            if spatial_relation(by_id[r.subject], by_id[r.object], r.predicate,
+                                graph.image) is not True]
+
+
+def _check_emitted(n: int, factory, canvas_check_every: int = 1) -> Counter[str]:  # type: ignore[no-untyped-def]
+    config = SynthConfig(scenes=n, out="unused", progress=False)
+    renderer = CpuRenderer()
+    outcome: Counter[str] = Counter()
+    for index in range(n):
+        graph, image, _failures, counters, _ = synthesize_image(index, 0, factory, config,
+                                                                renderer)
+        outcome.update(counters)
+        if graph is None:
+            outcome["dropped"] += 1
+            continue
+        outcome["emitted"] += 1
+        outcome["relations"] += len(graph.relations)
+        # 100 % of the triplets hold on the RENDERED boxes (from masks) and depths
+        assert _rederive(graph) == [], f"image {index}"
+        assert image.size == (graph.image.width, graph.image.height)
+        if index % canvas_check_every == 0:
+            for obj in graph.objects:
+                assert obj.mask is not None and obj.box is not None
+                rle = {"size": list(obj.mask.size), "counts": str(obj.mask.counts).encode()}
+                m = mask_utils.decode(rle)
+                rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
+                assert np.allclose(obj.box.as_tuple(),
+                                   (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1), atol=1.0)
+                assert m.sum() >= config.min_visible_pixels
+    return outcome
+
+
+def test_emitted_images_keep_every_triplet_after_rendering() -> None:
+    outcome = _check_emitted(120, random_kg)
+    assert outcome["emitted"] >= 117, outcome
+    assert outcome["relations"] > 700
+
+
+@pytest.mark.slow
+def test_1000_knowledge_base_kgs_rendered_and_rederived() -> None:
+    """1000 KGs from the built-in KB: every emitted image keeps 100 % of its triplets when
+    re-derived from the rendered masks/depth (all 1000 are rendered at 512 x 512)."""
+    outcome = _check_emitted(1000, KnowledgeKgFactory(), canvas_check_every=10)
+    assert outcome["emitted"] + outcome["dropped"] == 1000
+    assert outcome["emitted"] >= 970, outcome
+    assert outcome["relations"] > 6000
+
+
+def test_verification_drops_small_objects_with_their_relations() -> None:
+    graph = solve_layout(random_kg(11), 11).graph
+    assert graph is not None
+    rendered = CpuRenderer().render(graph, 0).graph
+    pixels = {o.id: o.meta["visible_pixels"] for o in rendered.objects}
+    smallest = min(pixels, key=lambda k: pixels[k])
+    kept, dropped, lost = drop_small_objects(rendered, pixels[smallest] + 1)
+    assert dropped == [smallest]
+    assert [o.id for o in kept.objects] == [o.id for o in rendered.objects if o.id != smallest]
+    assert lost == [r.triplet() for r in rendered.relations if smallest in (r.subject, r.object)]
+    assert all(smallest not in (r.subject, r.object) for r in kept.relations)
+    assert verify_rendered(rendered, 1).ok
+
+
+def test_a_relation_broken_by_rendering_is_detected() -> None:
+    graph = solve_layout(random_kg(2), 2).graph
+    assert graph is not None
+    rel = next(r for r in graph.relations if r.predicate in ("left of", "right of"))
+    a, b = graph.object(rel.subject), graph.object(rel.object)
+    swapped = graph.model_copy(update={"objects": [
+        o.model_copy(update={"box": b.box}) if o.id == a.id
+        else o.model_copy(update={"box": a.box}) if o.id == b.id else o
+        for o in graph.objects
+    ]})
+    assert rel.triplet() in unsatisfied_relations(swapped)
+    assert unsatisfied_relations(graph) == []
+
+
+def _run(out: Path, workers: int) -> None:
+    config = SynthConfig(scenes=12, out=str(out), seed=5, per_image=1, workers=workers,
+                         chunk_size=4, progress=False)
+    report = synthesize(config, kg_factory=random_kg)
+    assert report.validation_ok, report.validation_errors
+
+
+def test_synthesize_end_to_end_writes_data_card_and_failures(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    _run(out, 1)
+    data = json.loads((out / "data.json").read_text())
+    card = json.loads((out / "card.json").read_text())
+    graphs = [graph_from_json(line) for line in (out / "graphs.jsonl").read_text().splitlines()]
+    images = sorted((out / "images").iterdir())
+    assert card["counts"]["images"] == len(graphs) == len(images) == 12
+    assert card["counts"]["samples_exported"] == len(data) > 12 * 10
+    assert card["export"]["validation_ok"] is True
+    assert sum(card["samples_by_generator"].values()) == card["counts"]["samples_generated"]
+    assert card["relation_distribution"] == dict(
+        Counter(r.predicate for g in graphs for r in g.relations).most_common())
+    assert set(card["answer_distribution"]) == {r["metadata"]["provenance"]["family"]
+                                                for r in data}
+    failures = (out / "failures.jsonl").read_text().splitlines()
+    assert sum(card["failures_by_reason"].values()) == len(failures)
+    # every record points at an image we rendered, relative to the data file
+    for record in data:
+        for path in [record["image"]] if isinstance(record["image"], str) else record["image"]:
+            assert (out / path).is_file()
+    md = (out / "DATASET_CARD.md").read_text()
+    assert "## Answer distribution per family" in md and "validation passed" in md
+    for g in graphs:
+        assert g.image.path is not None and (out / g.image.path).is_file()
+        assert _rederive(g) == []
+
+
+def test_output_does_not_depend_on_the_number_of_workers(tmp_path: Path) -> None:
+    _run(tmp_path / "one", 1)
+    _run(tmp_path / "two", 2)
+    assert (tmp_path / "one" / "data.json").read_bytes() == \
+        (tmp_path / "two" / "data.json").read_bytes()
+    for image in (tmp_path / "one" / "images").iterdir():
+        assert image.read_bytes() == (tmp_path / "two" / "images" / image.name).read_bytes()
+
+
+def test_cli_synth_with_the_knowledge_base(tmp_path: Path) -> None:
+    out = tmp_path / "cli"
+    result = CliRunner().invoke(app, ["synth", "--scenes", "6", "--out", str(out),
+                                      "--per-image", "1", "--seed", "3", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "card.json").read_text())
+    assert card["counts"]["images"] == 6
+    assert card["export"]["validation_ok"] is True
+    assert card["config"]["source"] == "kb"
+    assert "images rendered" in result.output
+
+
+def test_cli_rejects_bad_options(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["synth", "--scenes", "2", "--out", str(tmp_path),
+                                      "--format", "csv"])
+    assert result.exit_code != 0 and "unknown format 'csv'" in result.output
+    result = CliRunner().invoke(app, ["synth", "--scenes", "2", "--out", str(tmp_path),
+                                      "--objects", "5,2"])
+    assert result.exit_code != 0 and "--objects" in result.output
+
+
+def test_demo_is_sized_for_its_targets() -> None:
+    config = demo_config("x")
+    assert config.scenes >= 200 and config.fmt == "llava" and config.workers == 2
