@@ -99,6 +99,9 @@ class Interpreter:
             "filter_box": self._filter_box,
             "describe": lambda s, x: [self._describe(r) for r in self._as_set(x[0])],
             "describe_relations": self._describe_relations,
+            "describe_objects": lambda s, x: [
+                self._describe_ordered(r) for r in self._as_set(x[0])
+            ],
             "image_argmax": lambda s, x: _image_pick(x, max),
             "image_argmin": lambda s, x: _image_pick(x, min),
             "image_where": _image_where,
@@ -361,6 +364,17 @@ class Interpreter:
     def _describe(self, ref: str) -> str:
         obj = self._obj(ref)
         return " ".join([*sorted({a.value for a in obj.attributes}), obj.name])
+
+    def _describe_ordered(self, ref: str) -> str:
+        obj = self._obj(ref)
+        kind_order = ["size", "color", "material", "shape", "state", "other"]
+        first_kind: dict[str, int] = {}
+        for a in obj.attributes:
+            if a.value != obj.name:
+                rank = kind_order.index(str(a.kind))
+                first_kind[a.value] = min(rank, first_kind.get(a.value, rank))
+        ordered = sorted(first_kind, key=lambda v: (first_kind[v], v))
+        return " ".join([*ordered, obj.name])
 
     def _describe_relations(self, step: ProgramStep, inputs: list[Any]) -> list[str]:
         members = set(self._as_set(inputs[0]))
