@@ -28,6 +28,7 @@ from scenesynth.export.records import (
     SYSTEM,
     USER,
     Conversation,
+    ImagePaths,
     RecordError,
     TurnStyle,
     to_conversation,
@@ -78,9 +79,10 @@ def _conversations(
     image_root: Path | None,
     require_images: bool,
 ) -> Iterable[Conversation]:
+    paths = ImagePaths(out_dir, image_root)
     for sample in samples:
         try:
-            conv = to_conversation(sample, style, out_dir, image_root, require_images)
+            conv = to_conversation(sample, style, out_dir, image_root, require_images, paths)
         except RecordError as exc:
             result.record_failure(sample.id, str(exc))
             continue

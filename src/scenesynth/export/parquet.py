@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from scenesynth.export.records import (
     Conversation,
+    ImagePaths,
     RecordError,
     TurnStyle,
     resolve_image,
@@ -101,14 +102,17 @@ def write_parquet(
         samples = list(samples)
         multi_image = any(len(s.images) != 1 for s in samples)
     schema = arrow_schema(multi_image)
+    paths = ImagePaths(out, root)
     image_col = "images" if multi_image else "image"
 
+    # pyarrow's default dictionary encoding stores an image repeated within a row group (several
+    # questions about one image) once, as long as the dictionary page stays small.
     with atomic_write(path, "wb") as fh, pq.ParquetWriter(fh, schema) as writer:
         rows: list[dict[str, Any]] = []
         for sample in samples:
             try:
                 rows.append(
-                    _row(sample, out, style, root, multi_image, image_col, require_images)
+                    _row(sample, out, style, root, multi_image, image_col, require_images, paths)
                 )
             except RecordError as exc:
                 result.record_failure(sample.id, str(exc))
@@ -131,16 +135,17 @@ def _row(
     multi_image: bool,
     image_col: str,
     require_images: bool,
+    paths: ImagePaths,
 ) -> dict[str, Any]:
     if not multi_image and len(sample.images) != 1:
         raise RecordError(
             f"sample {sample.id!r}: field images: {len(sample.images)} image(s) in a "
             "single-image ('image' column) export"
         )
-    conv: Conversation = to_conversation(sample, style, out, root, require_images)
+    conv: Conversation = to_conversation(sample, style, out, root, require_images, paths)
     structs = [
         _image_struct(written, src, root, sample.id, i)
-        if require_images or resolve_image(src, root).is_file()
+        if paths.lookup(src)[1]
         else {"bytes": None, "path": written}
         for i, (written, src) in enumerate(zip(conv.images, sample.images, strict=True))
     ]

@@ -143,25 +143,51 @@ def resolve_image(path: str, image_root: Path | None) -> Path:
     return p
 
 
+class ImagePaths:
+    """Resolves sample image paths for one export, cached: datasets ask many questions per image.
+
+    ``lookup(path)`` gives (the source file, whether it exists, the path to write: relative to
+    ``out_dir`` when the file exists, else the path as given).
+    """
+
+    def __init__(self, out_dir: Path, image_root: Path | None) -> None:
+        self.out_dir = os.path.abspath(out_dir)
+        self.image_root = image_root
+        self._cache: dict[str, tuple[Path, bool, str]] = {}
+
+    def lookup(self, path: str) -> tuple[Path, bool, str]:
+        hit = self._cache.get(path)
+        if hit is None:
+            source = resolve_image(path, self.image_root)
+            exists = source.is_file()
+            written = _relative_or_absolute(source, self.out_dir) if exists else path
+            hit = self._cache[path] = (source, exists, written)
+        return hit
+
+
 def to_conversation(
     sample: InstructionSample,
     style: TurnStyle,
     out_dir: Path,
     image_root: Path | None = None,
     require_images: bool = True,
+    paths: ImagePaths | None = None,
 ) -> Conversation:
     """Render ``sample``; image paths are rewritten relative to ``out_dir`` when possible.
 
     Raises :class:`RecordError` (naming sample and field) for anything a trainer would reject.
+    Pass one ``paths`` resolver per export to cache path lookups.
     """
+    if paths is None:
+        paths = ImagePaths(out_dir, image_root)
     images: list[str] = []
     for i, img in enumerate(sample.images):
-        resolved = resolve_image(img, image_root)
-        if require_images and not resolved.is_file():
+        source, exists, written = paths.lookup(img)
+        if require_images and not exists:
             raise RecordError(
-                f"sample {sample.id!r}: field images[{i}]: image file {str(resolved)!r} not found"
+                f"sample {sample.id!r}: field images[{i}]: image file {str(source)!r} not found"
             )
-        images.append(_relative_or_absolute(resolved, out_dir) if resolved.exists() else img)
+        images.append(written)
     conv = Conversation(
         id=sample.id,
         turns=[(USER, render_question(sample, style)), (ASSISTANT, render_answer(sample, style))],
@@ -174,12 +200,12 @@ def to_conversation(
     return conv
 
 
-def _relative_or_absolute(path: Path, out_dir: Path) -> str:
-    absolute = path.resolve()
+def _relative_or_absolute(path: Path, out_dir: str) -> str:
+    absolute = os.path.abspath(path)
     try:
-        return os.path.relpath(absolute, out_dir.resolve())
+        return os.path.relpath(absolute, out_dir)
     except ValueError:  # different drive (Windows)
-        return str(absolute)
+        return absolute
 
 
 def conversation_problems(

@@ -21,7 +21,13 @@ from typing import Any
 
 import webdataset as wds
 
-from scenesynth.export.records import RecordError, TurnStyle, resolve_image, to_conversation
+from scenesynth.export.records import (
+    ImagePaths,
+    RecordError,
+    TurnStyle,
+    resolve_image,
+    to_conversation,
+)
 from scenesynth.export.result import ExportResult
 from scenesynth.graph import InstructionSample
 
@@ -70,6 +76,7 @@ def write_webdataset(
         os.replace(tmp, final)
         finished.append(final)
 
+    paths = ImagePaths(out, root)
     pattern = str(out / f".{name}-%06d.tar.partial")
     writer = wds.ShardWriter(
         pattern, maxcount=samples_per_shard, maxsize=max_shard_bytes, post=publish, verbose=0,
@@ -78,7 +85,7 @@ def write_webdataset(
     try:
         for index, sample in enumerate(samples):
             try:
-                writer.write(_wds_sample(sample, index, out, style, root))
+                writer.write(_wds_sample(sample, index, out, style, root, paths))
             except RecordError as exc:
                 result.record_failure(sample.id, str(exc))
                 continue
@@ -99,8 +106,9 @@ def write_webdataset(
 
 def _wds_sample(
     sample: InstructionSample, index: int, out: Path, style: TurnStyle, root: Path | None,
+    paths: ImagePaths,
 ) -> dict[str, Any]:
-    conv = to_conversation(sample, style, out, root, require_images=True)
+    conv = to_conversation(sample, style, out, root, True, paths)
     key = shard_key(sample.id, index)
     members: dict[str, Any] = {"__key__": key}
     names: list[str] = []
