@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from scenesynth.generators.base import OPS, GenConfig, GenContext
 from scenesynth.graph import (
@@ -235,13 +237,17 @@ def describe_object(tables: SceneTables, r: str) -> str:
 
 
 class _Env:
-    __slots__ = ("config", "tables")
+    __slots__ = ("config", "single", "tables")
 
     def __init__(self, tables: Sequence[SceneTables], config: GenConfig) -> None:
         self.tables = tables
         self.config = config
+        self.single = tables[0] if len(tables) == 1 else None
 
     def of(self, reference: str) -> SceneTables:
+        single = self.single
+        if single is not None and reference in single.objects:  # the common fast path
+            return single
         if not isinstance(reference, str):
             raise ValueError(f"expected an object reference, got {reference!r}")
         image = int(reference.partition(":")[0])
@@ -286,6 +292,11 @@ def _scene(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
 
 
 def _objects_of(env: _Env, refs: list[str]) -> list[tuple[SceneTables, str]]:
+    single = env.single
+    if single is not None:
+        objects = single.objects
+        if all(r in objects for r in refs):
+            return [(single, r) for r in refs]
     return [(env.of(r), r) for r in refs]
 
 
@@ -656,18 +667,18 @@ def execute(
         tables = build_tables(graphs, cfg.rules)
     env = _Env(tables, cfg)
     outputs: list[Any] = []
+    impls = OP_IMPLS
     for i, step in enumerate(program):
-        fn = OP_IMPLS.get(step.op)
+        fn = impls.get(step.op)
         if fn is None:
             raise ProgramError(i, step.op, "unknown op (not implemented by the executor)")
+        inputs = []
+        for j in step.inputs:
+            if not 0 <= j < i:
+                raise ProgramError(i, step.op, f"inputs {step.inputs} must be earlier steps")
+            inputs.append(outputs[j])
         try:
-            args = [outputs[j] for j in step.inputs]
-        except IndexError:
-            raise ProgramError(i, step.op, f"inputs {step.inputs} refer past step {i}") from None
-        if any(j >= i or j < 0 for j in step.inputs):
-            raise ProgramError(i, step.op, f"inputs {step.inputs} must be earlier steps")
-        try:
-            outputs.append(fn(step.args, args, env))
+            outputs.append(fn(step.args, inputs, env))
         except ProgramError:
             raise
         except (ValueError, KeyError, TypeError) as exc:
@@ -720,6 +731,26 @@ class ProgramBuilder:
 
     def to_program(self, outputs: Sequence[Any]) -> list[ProgramStep]:
         return [
-            ProgramStep.model_construct(op=s.op, inputs=s.inputs, args=s.args, output=out)
+            construct(ProgramStep, {"op": s.op, "inputs": s.inputs, "args": s.args,
+                                    "output": out}, _STEP_FIELDS)
             for s, out in zip(self.steps, outputs, strict=True)
         ]
+
+
+_STEP_FIELDS = frozenset(ProgramStep.model_fields)
+_new = object.__new__
+_set = object.__setattr__
+M = TypeVar("M", bound=BaseModel)
+
+
+def construct(cls: type[M], values: dict[str, Any], fields: frozenset[str]) -> M:
+    """Build a pydantic model from already-valid parts without validation (the hot path).
+
+    Like ``model_construct`` but without its per-field default handling: ``values`` must
+    hold every field of ``cls`` (``fields`` is ``frozenset(cls.model_fields)``)."""
+    model = _new(cls)
+    _set(model, "__dict__", values)
+    _set(model, "__pydantic_fields_set__", set(fields))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model

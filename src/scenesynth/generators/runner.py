@@ -37,7 +37,14 @@ from scenesynth.generators.base import (
     registered,
 )
 from scenesynth.generators.forms import FormRenderer, RenderedForm, natural_forms
-from scenesynth.graph import AnswerForm, InstructionSample, Provenance, SceneGraph
+from scenesynth.generators.program import build_tables, construct
+from scenesynth.graph import (
+    AnswerForm,
+    GraphIndex,
+    InstructionSample,
+    Provenance,
+    SceneGraph,
+)
 
 
 @dataclass
@@ -68,12 +75,17 @@ def sample_id(
     form: str,
     options: Sequence[str] | None,
 ) -> str:
-    payload = json.dumps(
-        [list(image_ids), generator, question, form, list(options) if options else None],
-        separators=(",", ":"),
-        ensure_ascii=False,
+    """sha1 hex digest of (image ids, generator, question text, form, options); fields are
+    joined with ASCII unit/record separators, which never occur in generated text."""
+    payload = "\x1e".join(
+        ("\x1f".join(image_ids), generator, question, form,
+         "\x1f".join(options) if options else "")
     )
     return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+
+
+_PROVENANCE_FIELDS = frozenset(Provenance.model_fields)
+_SAMPLE_FIELDS = frozenset(InstructionSample.model_fields)
 
 
 def build_sample(
@@ -84,39 +96,39 @@ def build_sample(
     seed: int,
     global_seed: int,
 ) -> InstructionSample:
-    """Assemble the sample from already-validated parts (``model_construct``: no re-validation)."""
+    """Assemble the sample from already-validated parts (no re-validation: hot path)."""
     image_ids = [g.image.id for g in graphs]
     extra: dict[str, Any] = {
         "balance_key": question.balance_key or spec.name,
         "form_template": rendered.template,
         "global_seed": global_seed,
     }
-    provenance = Provenance.model_construct(
-        source=graphs[0].image.source,
-        image_ids=image_ids,
-        generator=spec.name,
-        generator_version=spec.version,
-        family=spec.family,
-        template=question.template,
-        program=question.program,
-        objects=list(question.objects),
-        relations=[list(r) for r in question.relations],
-        seed=seed,
-        extra=extra,
-    )
-    return InstructionSample.model_construct(
-        id=sample_id(image_ids, spec.name, rendered.question, rendered.form.value,
-                     rendered.options),
-        images=[g.image.path or g.image.id for g in graphs],
-        question=rendered.question,
-        answer=rendered.answer,
-        form=rendered.form,
-        options=rendered.options,
-        answer_index=rendered.answer_index,
-        answer_value=question.answer,
-        answer_type=str(question.answer_type),
-        provenance=provenance,
-    )
+    provenance = construct(Provenance, {
+        "source": graphs[0].image.source,
+        "image_ids": image_ids,
+        "generator": spec.name,
+        "generator_version": spec.version,
+        "family": spec.family,
+        "template": question.template,
+        "program": question.program,
+        "objects": list(question.objects),
+        "relations": [list(r) for r in question.relations],
+        "seed": seed,
+        "extra": extra,
+    }, _PROVENANCE_FIELDS)
+    return construct(InstructionSample, {
+        "id": sample_id(image_ids, spec.name, rendered.question, rendered.form.value,
+                        rendered.options),
+        "images": [g.image.path or g.image.id for g in graphs],
+        "question": rendered.question,
+        "answer": rendered.answer,
+        "form": rendered.form,
+        "options": rendered.options,
+        "answer_index": rendered.answer_index,
+        "answer_value": question.answer,
+        "answer_type": str(question.answer_type),
+        "provenance": provenance,
+    }, _SAMPLE_FIELDS)
 
 
 class _NoBalance:
@@ -205,7 +217,12 @@ def generate_shard(
     per_generator: dict[str, dict[str, int]] = {}
     names_by_source = _other_names(graphs)
 
-    def run(spec: GeneratorSpec, gen: Generator, group: Sequence[SceneGraph]) -> None:
+    def run(
+        spec: GeneratorSpec,
+        gen: Generator,
+        group: Sequence[SceneGraph],
+        shared: tuple[list[GraphIndex], list[Any]] | None = None,
+    ) -> None:
         image_ids = [g.image.id for g in group]
         counts = per_generator.setdefault(
             spec.name, {"contexts": 0, "questions": 0, "samples": 0, "rejected": 0}
@@ -214,14 +231,20 @@ def generate_shard(
             return
         counts["contexts"] += 1
         ctx_seed = derive_seed(seed, image_ids, spec.name)
-        own = set().union(*(g.names() for g in group))
-        pool = set().union(*(names_by_source.get(g.image.source, set()) for g in group))
+        own: set[str] = set().union(*(g.names() for g in group))
+        pool: set[str] = set().union(
+            *(names_by_source.get(g.image.source, set()) for g in group)
+        )
+        # per-graph lookups are built once and shared by every generator of the graph
         ctx = GenContext(
             graphs=group,
             rng=random.Random(ctx_seed),
             config=config,
+            indexes=shared[0] if shared is not None else [],
             other_names=tuple(sorted(pool - own)),
         )
+        if shared is not None:
+            ctx.cache["tables"] = shared[1]
         kept = 0
         considered = 0
         try:
@@ -258,8 +281,9 @@ def generate_shard(
             )
 
     for graph in graphs:
+        shared = ([GraphIndex(graph)], build_tables([graph], config.rules))
         for spec, gen in single:
-            run(spec, gen, [graph])
+            run(spec, gen, [graph], shared)
     groups: list[list[int]] = []
     if multi and multi_image_group is not None:
         groups = multi_image_groups(graphs, multi_image_group, seed)

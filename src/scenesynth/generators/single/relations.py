@@ -246,6 +246,7 @@ class MultiHopRelation(Generator):
         by_anchor: dict[str, list[tuple[str, str, str, str]]] = {}
         for h in hops:
             by_anchor.setdefault(h[3], []).append(h)
+        misses = 0
         for x, mode1, p1, o in shuffled(ctx.rng, hops):
             second = [h for h in by_anchor.get(x, ()) if h[0] not in (o, x)]
             if not second:
@@ -253,7 +254,12 @@ class MultiHopRelation(Generator):
             y, mode2, p2, _ = second[ctx.rng.randrange(len(second))]
             q = self._question(ctx, t, o, x, y, (mode1, p1), (mode2, p2))
             if q is not None:
+                misses = 0
                 yield q
+            else:
+                misses += 1
+                if misses > 40:  # most chains are ambiguous in dense scenes: stop searching
+                    return
 
     def _question(
         self, ctx: GenContext, t: SceneTables, o: str, x: str, y: str,

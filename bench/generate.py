@@ -1,0 +1,127 @@
+"""Throughput of single-image short-answer generation, in QA samples per second per core.
+
+Runs :func:`scenesynth.generators.runner.generate_shard` in this one process (one core) over
+
+* the 1000 shared CLEVR scenes (``../shared/data/clevr/CLEVR_train_scenes_1000.json``), and
+* synthetic 40-object graphs (names, attributes, boxes, depth, annotated relations),
+
+with every single-image generator, short answers only, answer balancing and dedup on. Loading
+the graphs is not timed. Target: >= 20,000 QA/s per core.
+
+Usage::
+
+    python bench/generate.py [--per-image 5] [--synthetic 200] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import random
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from scenesynth.generators.base import GenConfig, registered
+from scenesynth.generators.runner import generate_shard
+from scenesynth.graph import (
+    Attribute,
+    AttributeKind,
+    Box,
+    ImageInfo,
+    Relation,
+    SceneGraph,
+    SceneObject,
+)
+from scenesynth.graph.sample import AnswerForm
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+NAMES = ["person", "car", "tree", "dog", "cup", "table", "chair", "lamp", "book", "bottle",
+         "window", "door", "plate", "bag", "bike", "sign", "bench", "horse", "boat", "clock"]
+COLORS = ["red", "blue", "green", "white", "black", "yellow", "brown", "gray"]
+MATERIALS = ["wood", "metal", "plastic", "glass", "stone"]
+SIZES = ["small", "large", "tall"]
+PREDICATES = ["on", "near", "behind", "holding", "wearing", "under", "next to", "in"]
+
+
+def synthetic_graph(index: int, n_objects: int = 40, width: int = 1024,
+                    height: int = 768) -> SceneGraph:
+    rng = random.Random(index)
+    objects = []
+    for i in range(n_objects):
+        w, h = rng.uniform(20, 300), rng.uniform(20, 300)
+        x0, y0 = rng.uniform(0, width - w), rng.uniform(0, height - h)
+        attrs = [Attribute(value=rng.choice(COLORS), kind=AttributeKind.COLOR),
+                 Attribute(value=rng.choice(MATERIALS), kind=AttributeKind.MATERIAL)]
+        if rng.random() < 0.5:
+            attrs.append(Attribute(value=rng.choice(SIZES), kind=AttributeKind.SIZE))
+        objects.append(SceneObject(
+            id=str(i), name=rng.choice(NAMES), attributes=attrs,
+            box=Box(x0=x0, y0=y0, x1=x0 + w, y1=y0 + h), depth=rng.uniform(1.0, 30.0),
+        ))
+    relations = []
+    for _ in range(n_objects):
+        a, b = rng.sample(range(n_objects), 2)
+        relations.append(Relation(subject=str(a), predicate=rng.choice(PREDICATES),
+                                  object=str(b)))
+    return SceneGraph(
+        image=ImageInfo(id=f"synthetic-{index}", width=width, height=height,
+                        source="synthetic"),
+        objects=objects, relations=relations,
+    )
+
+
+def single_image_generators() -> list[str]:
+    import scenesynth.generators  # noqa: F401  (fills the registry)
+
+    return sorted(n for n, c in registered().items() if not c.spec.multi_image)
+
+
+def measure(label: str, graphs: Sequence[SceneGraph], per_image: int, profile: bool) -> float:
+    names = single_image_generators()
+    config = GenConfig()
+    profiler = cProfile.Profile() if profile else None
+    start = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
+    result = generate_shard(graphs, names, per_image, (AnswerForm.SHORT,), 0, config, None)
+    if profiler is not None:
+        profiler.disable()
+    elapsed = time.perf_counter() - start
+    n = len(result.samples)
+    rate = n / elapsed
+    print(f"{label}: {len(graphs)} graphs, {len(names)} generators, per_image={per_image}: "
+          f"{n} QA samples in {elapsed:.2f} s = {rate:,.0f} QA/s per core "
+          f"({len(result.failures)} failures)")
+    if profiler is not None:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    return rate
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-image", type=int, default=5)
+    parser.add_argument("--synthetic", type=int, default=200, help="number of 40-object graphs")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args(argv)
+
+    from scenesynth.sources import load
+
+    clevr = list(load(DATA / "clevr" / "CLEVR_train_scenes_1000.json"))
+    synthetic = [synthetic_graph(i) for i in range(args.synthetic)]
+    rates = {
+        "clevr": measure("CLEVR 1000 scenes", clevr, args.per_image, args.profile),
+        "synthetic": measure("synthetic 40-object graphs", synthetic, args.per_image,
+                             args.profile),
+    }
+    target = 20_000
+    for label, rate in rates.items():
+        print(f"{label}: {rate:,.0f} QA/s per core "
+              f"({'meets' if rate >= target else 'below'} the {target:,} QA/s target)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
