@@ -34,12 +34,12 @@ def test_convert_reports_and_skips_bad_records(shared_data: Path, tmp_path: Path
     result = runner.invoke(app, ["convert", str(src), "-o", str(out), "--format", "gqa"])
     assert result.exit_code == 0, result.output
     assert "1 errors" in result.output
-    assert f"{src}: record image 2354786: objects.2486325.x: expected a number" in result.output
+    assert f"{src}: record image 2354786: objects['2486325'].x: expected a number" in result.output
     assert len(out.read_text().splitlines()) == 4
 
     strict = runner.invoke(app, ["convert", str(src), "-o", str(tmp_path / "s.jsonl"), "--strict"])
     assert strict.exit_code == 1
-    assert "objects.2486325.x" in strict.output and "nothing written" in strict.output
+    assert "objects['2486325'].x" in strict.output and "nothing written" in strict.output
     assert not (tmp_path / "s.jsonl").exists()
 
 

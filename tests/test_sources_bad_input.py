@@ -121,18 +121,18 @@ def test_box_grossly_outside_is_an_error_and_small_overshoot_is_clipped(
     assert "722335" not in {o.id for o in g.objects} and len(g.objects) == 20
     assert g.object("722337").box is not None and g.object("722337").box.x1 == 500
     first = report.error_issues()[0]
-    assert (first.record, first.field) == ("image 2375429", "objects.722335")
+    assert (first.record, first.field) == ("image 2375429", "objects['722335']")
     assert "outside the 500x333 image" in first.message
     # the pipe's own outgoing relations go with it; relations pointing at it are dropped too
     dropped = [i for i in report.error_issues() if "722335" in i.message and "dropped" in i.message]
     assert len(dropped) == report.dropped_relations == 9  # 5 outgoing, 4 incoming
     assert all("was skipped" in i.message for i in dropped)
     (warning,) = [i for i in report.issues if i.severity == Severity.WARNING]
-    assert warning.field == "objects.722337" and "clipped" in warning.message
+    assert warning.field == "objects['722337']" and "clipped" in warning.message
     assert (report.skipped_objects, report.clipped_boxes, report.graphs) == (1, 1, 4)
     with pytest.raises(LoadError) as exc:
         list(load(path, "gqa", strict=True))
-    assert exc.value.issue.field == "objects.722335"
+    assert exc.value.issue.field == "objects['722335']"
 
 
 # -- relations to missing objects ----------------------------------------------------------
@@ -152,7 +152,7 @@ def test_relation_to_missing_object_is_dropped_and_graph_kept(
     assert sum(len(g.objects) for g in graphs) == 60
     assert sum(len(g.relations) for g in graphs) == 178
     assert _errors(stream.report) == [
-        ("g.json", "image 2315892", "objects.3206049.relations[0].object")
+        ("g.json", "image 2315892", "objects['3206049'].relations[0].object")
     ]
     assert "'no-such-object', which does not exist" in stream.report.issues[0].message
 
@@ -183,11 +183,11 @@ def test_wrong_types_name_the_field(shared_data: Path, tmp_path: Path) -> None:
     graphs = list(stream)
     assert [g.image.id for g in graphs] == ["2375429", "2354786", "2315892"]
     errors = stream.report.error_issues()
-    assert (errors[0].record, errors[0].field) == ("image 2354786", "objects.2486325.x")
+    assert (errors[0].record, errors[0].field) == ("image 2354786", "objects['2486325'].x")
     assert errors[0].message == "expected a number, got str 'abc'"
     assert (errors[-1].record, errors[-1].field) == ("image 2336498", "width")
     assert stream.report.skipped_records == 1 and stream.report.skipped_objects == 1
-    with pytest.raises(LoadError, match=r"record image 2354786: objects\.2486325\.x"):
+    with pytest.raises(LoadError, match=r"record image 2354786: objects\['2486325'\]\.x"):
         list(load(path, "gqa", strict=True))
 
 

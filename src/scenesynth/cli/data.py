@@ -67,7 +67,9 @@ def print_report(report: LoadReport, console: Console = _err, limit: int = 20) -
         console.print(f"[{style}]{issue.severity}[/{style}]: {escape(str(issue))}", soft_wrap=True)
     hidden = report.errors + report.warnings - min(limit, len(report.issues))
     if hidden > 0:
-        console.print(f"... and {hidden} more issue(s)")
+        console.print(f"... and {hidden} more issue(s); counts by field:")
+        for key, n in report.by_field.most_common(10):
+            console.print(f"  {n:>8}  {escape(key)}", soft_wrap=True)
 
 
 def convert(

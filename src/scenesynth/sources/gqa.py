@@ -56,7 +56,7 @@ def _graph(ctx: RecordContext, image_id: str, record: Any, index: int) -> SceneG
     relations: list[tuple[str, Relation]] = []
     skipped: set[str] = set()
     for oid, raw in objects_raw.items():
-        path = f"objects.{oid}"
+        path = f"objects['{oid}']"  # bracketed so report counts group by field
         try:
             objects.append((path, _object(ctx, oid, raw, image, path)))
         except Skip:
