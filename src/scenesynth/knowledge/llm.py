@@ -651,7 +651,9 @@ def graph_from_answer(
         )
         return problem is None
 
-    constraints = SpatialConstraints(can_support=can_support)
+    constraints = SpatialConstraints(
+        can_support=can_support, widths={o.id: o.meta["real_size"][0] for o in objects}
+    )
     for t in answer.relations:
         subject = id_map.get(t.subject.strip()) or id_map.get(t.subject.strip().lower())
         obj_id = id_map.get(t.object.strip()) or id_map.get(t.object.strip().lower())

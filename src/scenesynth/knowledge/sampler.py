@@ -57,8 +57,9 @@ _FAMILIES = (("x", 0.3), ("z", 0.25), ("y", 0.2), ("distance", 0.25))
 # Objects far behind everything else (a wall is behind what stands before it; the sky is
 # behind all).
 _BACKDROP_PLACEMENTS = ("wall", "sky")
-# Vertical tolerance (metres) for judging "A above B" plausible from typical heights.
-_VERTICAL_TOLERANCE = 0.05
+# "A above B" is plausible when A's bottom is higher than B's top by more than this (metres);
+# two things on one table are never above each other.
+_VERTICAL_GAP = 0.0
 
 
 def rng_for(seed: int, purpose: str = "kg") -> random.Random:
@@ -101,7 +102,8 @@ def sample_kg(
     names = _choose_names(kb, spec.objects, k, rng)
     objects = _make_objects(kb, names, rng)
     constraints = SpatialConstraints(
-        can_support=lambda a, b: kb.can_support(_name_of(objects, a), _name_of(objects, b))
+        can_support=lambda a, b: kb.can_support(_name_of(objects, a), _name_of(objects, b)),
+        widths={o.id: kb.objects[o.name].size[0] for o in objects},
     )
     _add_support(kb, objects, constraints, rng)
     _add_relations(kb, objects, constraints, rng)
@@ -239,7 +241,7 @@ def _add_support(
             and depth_below(o.id) + 1 + height_above(item.id) <= MAX_STACK_EDGES
         ]
         if candidates:
-            constraints.add(item.id, ON_TOP, rng.choice(candidates).id)
+            constraints.add(item.id, ON_TOP, rng.choice(candidates).id)  # may not fit: skipped
 
 
 def _effective_bottom(
@@ -300,9 +302,9 @@ def _propose(
         b_top = _effective_top(kb, b, by_id, support)
         if a_bottom is None or b_bottom is None or a_top is None or b_top is None:
             return None
-        if a_bottom >= b_top - _VERTICAL_TOLERANCE:
+        if a_bottom > b_top + _VERTICAL_GAP:
             upper, lower = a, b
-        elif b_bottom >= a_top - _VERTICAL_TOLERANCE:
+        elif b_bottom > a_top + _VERTICAL_GAP:
             upper, lower = b, a
         else:
             return None
@@ -312,7 +314,9 @@ def _propose(
         return None
     if rng.random() < P_FAR:
         n_far = sum(1 for _, p, _ in constraints.triplets if p == FAR)
-        if supported_pair or n_far >= MAX_FAR:
+        stacked = set(support) | set(support.values())
+        # a stack is tied together horizontally; keep "far" to free-standing objects
+        if n_far >= MAX_FAR or a.id in stacked or b.id in stacked:
             return None
         return (a.id, FAR, b.id)
     return (a.id, NEAR, b.id)
