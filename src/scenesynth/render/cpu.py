@@ -71,7 +71,8 @@ def _vertical_gradient(top: RGB, bottom: RGB, rows: int) -> np.ndarray:
 
 
 def _rle(binary: np.ndarray) -> Mask:
-    encoded = mask_utils.encode(np.asfortranarray(binary.astype(np.uint8)))
+    """COCO RLE of a uint8 (ideally already Fortran-ordered) HxW mask."""
+    encoded = mask_utils.encode(np.asfortranarray(binary, dtype=np.uint8))
     counts = encoded["counts"]
     return Mask(size=(int(encoded["size"][0]), int(encoded["size"][1])),
                 counts=counts.decode("ascii") if isinstance(counts, bytes) else counts)
@@ -104,7 +105,10 @@ class CpuRenderer:
         farthest = max((d for d in known if d < SKY_DEPTH / 2), default=8.0)
         outdoor = is_outdoor(graph)
         image, depth_map = self._backdrop(graph, rng, outdoor, horizon, floor_ref, farthest)
-        label = np.full((height, width), -1, dtype=np.int32)
+        label = np.full((height, width), -1, dtype=np.int16)  # object index per pixel
+        if len(graph.objects) >= np.iinfo(np.int16).max:
+            raise RenderError(f"image {graph.image.id!r}: too many objects to render "
+                              f"({len(graph.objects)})")
 
         # Far to near. Equal depths: the earlier object counts as nearer (the layout solver's
         # convention). Objects without depth are ordered by how low their box reaches.
@@ -115,6 +119,7 @@ class CpuRenderer:
             return (-(d if d is not None else SKY_DEPTH - box.y1), -k)
 
         full_pixels = [0] * len(graph.objects)
+        pixel_boxes: list[tuple[int, int, int, int]] = [(0, 0, 0, 0)] * len(graph.objects)
         for k in sorted(range(len(graph.objects)), key=order_key):
             obj = graph.objects[k]
             box = obj.box
@@ -140,6 +145,7 @@ class CpuRenderer:
             image.paste(sprite, (x0, y0), alpha)
             covered = np.asarray(alpha) > 0
             full_pixels[k] = int(covered.sum())
+            pixel_boxes[k] = (x0, y0, x1, y1)
             label[y0:y1, x0:x1][covered] = k
             d = depths[k]
             depth_map[y0:y1, x0:x1][covered] = (
@@ -147,18 +153,23 @@ class CpuRenderer:
             )
 
         objects = []
+        # label.T is a C-contiguous view; (label.T == k).T is then Fortran-ordered for free,
+        # which is the layout pycocotools encodes from.
+        label_t = label.T
         for k, obj in enumerate(graph.objects):
-            visible = label == k
-            count = int(visible.sum())
+            x0, y0, x1, y1 = pixel_boxes[k]
+            crop = label[y0:y1, x0:x1] == k  # an object only shows inside its own box
+            count = int(crop.sum())
             meta = {**obj.meta, "visible_pixels": count,
                     "visible_fraction": round(count / full_pixels[k], 4) if full_pixels[k] else 0.0}
             if count == 0:
                 objects.append(obj.model_copy(update={"box": None, "mask": None, "meta": meta}))
                 continue
-            rows = np.flatnonzero(visible.any(axis=1))
-            cols = np.flatnonzero(visible.any(axis=0))
-            measured = Box(x0=float(cols[0]), y0=float(rows[0]),
-                           x1=float(cols[-1] + 1), y1=float(rows[-1] + 1))
+            rows = np.flatnonzero(crop.any(axis=1))
+            cols = np.flatnonzero(crop.any(axis=0))
+            measured = Box(x0=float(x0 + cols[0]), y0=float(y0 + rows[0]),
+                           x1=float(x0 + cols[-1] + 1), y1=float(y0 + rows[-1] + 1))
+            visible = np.equal(label_t, k, order="C").view(np.uint8).T
             objects.append(obj.model_copy(update={
                 "box": measured, "mask": _rle(visible), "meta": meta,
             }))
@@ -194,8 +205,9 @@ class CpuRenderer:
             column = np.concatenate([upper, lower], axis=0)
             wall_depth = max(farthest * 1.15, floor_ref * 1.5)
             depth_col = np.where(rows < horizon, wall_depth, np.minimum(floor_depth, wall_depth))
-        pixels = np.broadcast_to(column[:, None, :], (height, width, 3)).astype(np.uint8)
-        image = Image.fromarray(np.ascontiguousarray(pixels), "RGB")
+        # one column of colours stretched sideways by Pillow (much cheaper than numpy tiling)
+        strip = Image.fromarray(np.ascontiguousarray(column[:, None, :].astype(np.uint8)), "RGB")
+        image = strip.resize((width, height), Image.Resampling.NEAREST)
         draw = ImageDraw.Draw(image)
         if outdoor:
             if rng.random() < 0.5:  # distant hills or skyline on the horizon
@@ -216,9 +228,8 @@ class CpuRenderer:
                 x_far = width / 2 + step * width / 10
                 x_near = width / 2 + step * width / 3
                 draw.line([(x_far, split + 3), (x_near, height)], fill=line)
-        depth_map = np.ascontiguousarray(
-            np.broadcast_to(depth_col.astype(np.float32)[:, None], (height, width))
-        ).copy()
+        depth_map = np.empty((height, width), dtype=np.float32)
+        depth_map[:] = depth_col.astype(np.float32)[:, None]
         if not math.isfinite(float(depth_map.max())):
             raise RenderError(f"image {graph.image.id!r}: non-finite depth in backdrop")
         return image, depth_map
