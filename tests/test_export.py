@@ -401,3 +401,27 @@ def test_graph_only_exports_and_option_errors(coco_samples, tmp_path):
     assert "field images[0]: image file" in result.failures[0][1]
     with pytest.raises(ValueError, match="export format 'llava' has no option"):
         export_samples(coco_samples, "llava", tmp_path, jsonl=True)
+
+
+def test_sharegpt_jsonl_loads_with_datasets_despite_mixed_answer_types(coco_samples, shared_data,
+                                                                     tmp_path):
+    """LLaMA-Factory reads ShareGPT files with datasets' json loader; typed answers differ."""
+    datasets = pytest.importorskip("datasets")
+    samples = [coco_samples[0],
+               coco_samples[1].model_copy(update={"answer_value": [14, "people"]}),
+               coco_samples[2].model_copy(update={"answer_value": "Image 2"})]
+    result = _export(samples, "sharegpt", tmp_path, shared_data / "coco_panoptic", jsonl=True)
+    ds = datasets.load_dataset("json", data_files=str(result.paths[0]), split="train")
+    assert ds.num_rows == 3
+    assert [r["metadata"]["answer_value"] for r in ds] == [12, [14, "people"], "Image 2"]
+    assert ds[2]["images"] == [str(Path(p)) for p in json.loads(
+        (tmp_path / "data.jsonl").read_text().splitlines()[2])["images"]]
+
+
+def test_empty_export_is_valid(tmp_path):
+    for fmt in FORMATS:
+        result = export_samples([], fmt, tmp_path / fmt)
+        assert result.n_written == 0 and result.n_failed == 0
+        report = validate(tmp_path / fmt) if result.paths else None
+        assert report is None or (report.ok and report.n_records == 0), (fmt, report)
+    assert result.paths == []  # webdataset: no empty shard left behind

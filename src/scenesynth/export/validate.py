@@ -128,7 +128,8 @@ def detect_format(path: Path) -> str:
                         if value == "messages":
                             return "sharegpt"
                     if prefix == "" and event == "end_array":
-                        break
+                        # An empty array is a valid (empty) export in either JSON format.
+                        return "llava"
             except ijson.JSONError as exc:
                 raise ValueError(f"{path}: not valid JSON: {exc}") from exc
         raise ValueError(
