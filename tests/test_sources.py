@@ -138,6 +138,9 @@ def test_coco_panoptic_sample(shared_data: Path) -> None:
     assert sky.meta["isthing"] is False and not sky.distinct
     crowd = [o for g in graphs for o in g.objects if o.meta["iscrowd"]]
     assert crowd and not any(o.distinct for o in crowd)
+    # Loading the detection file alone finds the panoptic categories beside it.
+    alone = list(load(directory / "panoptic_coco_detection_format.json"))
+    assert alone == graphs
     assert graphs[0].image.path == "000000142238.jpg"
     assert graphs[0].image.license == "Attribution-NonCommercial License"
 

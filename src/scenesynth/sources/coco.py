@@ -5,8 +5,8 @@ panoptic form (``annotations[].segments_info`` per image, e.g. ``panoptic_*.json
 The file is streamed with ``ijson`` (images, categories, then annotations). COCO does not
 group annotations by image, so they are bucketed per image: in memory for small files, in a
 temporary SQLite file on disk above ``spill_bytes``, so memory stays bounded on the 450 MB
-train files. Categories may come from another COCO file (``category_file``), e.g. the
-panoptic file's categories, which say ``isthing``, for the detection form, which does not.
+train files. ``isthing`` may come from another COCO file's categories (``category_file``),
+e.g. the panoptic file's, for the detection form, whose categories lack it.
 """
 
 from __future__ import annotations
@@ -149,9 +149,11 @@ def read_coco(
     cats_stream = ItemStream(path, "categories.item", None)
     categories = read_categories(path, report, cats_stream)
     if category_file is not None:
-        # Prefer the other file's richer entries (isthing) but keep ids it lacks.
+        # Only isthing is taken from the other file, for ids this file defines: names and
+        # the set of valid ids stay this file's own.
         for cid, cat in read_categories(Path(category_file), report).items():
-            categories[cid] = {**categories.get(cid, {}), **cat}
+            if cid in categories and "isthing" in cat:
+                categories[cid].setdefault("isthing", cat["isthing"])
 
     groups = _Groups(spill=path.stat().st_size > spill_bytes)
     try:

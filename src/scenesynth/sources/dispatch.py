@@ -154,6 +154,8 @@ def find_sources(
             )
         if found == "vg":
             return [(vg_directory(p), "vg", {})]
+        if found == "coco":
+            return [(p, "coco", _sibling_categories(p))]
         return [(p, found, {})]
     sources = _directory_sources(p, fmt, report)
     if not sources:
@@ -208,6 +210,16 @@ def _coco_sources(files: list[Path], report: LoadReport | None) -> list[Source]:
         else:
             sources.append((f, "coco", {}))
     return sources
+
+
+def _sibling_categories(path: Path) -> dict[str, Any]:
+    """A detection-form COCO file lacks ``isthing``; a panoptic-form file beside it has it."""
+    if _coco_kind(path) != "detection":
+        return {}
+    for sibling in sorted(path.parent.glob("*.json")):
+        if sibling != path and sniff_file(sibling) == "coco" and _coco_kind(sibling) == "panoptic":
+            return {"category_file": sibling}
+    return {}
 
 
 Reader = Callable[..., Iterator[SceneGraph]]
