@@ -459,3 +459,11 @@ def test_compare_volume_on_3d_sizes() -> None:
     for q in qs:
         a, c = measured_ids(q)
         assert q.answer == (volume[a] > volume[c])
+
+
+def test_plural_wording() -> None:
+    from scenesynth.generators.single._common import plural
+
+    words = ["cube", "photos", "bus", "glass", "box", "person", "baby", "traffic light"]
+    assert [plural(w) for w in words] == [
+        "cubes", "photos", "buses", "glasses", "boxes", "people", "babies", "traffic lights"]

@@ -90,6 +90,9 @@ class GenContext:
     # Object names seen in other graphs of the same source (negatives for existence
     # questions); filled by the runner.
     other_names: tuple[str, ...] = ()
+    # Attribute values per kind seen in the graphs of the same source (plausible distractors:
+    # CLEVR's eight colors rather than every color word); filled by the runner.
+    source_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Per-context memo for derived lookups (scenesynth.generators.program.tables_for).
     cache: dict[str, Any] = field(default_factory=dict)
 

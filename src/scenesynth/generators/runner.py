@@ -195,6 +195,17 @@ def _other_names(graphs: Sequence[SceneGraph]) -> dict[str, set[str]]:
     return by_source
 
 
+def _source_values(graphs: Sequence[SceneGraph]) -> dict[str, dict[str, tuple[str, ...]]]:
+    """source -> attribute kind -> sorted values seen in the shard's graphs of that source."""
+    found: dict[str, dict[str, set[str]]] = {}
+    for g in graphs:
+        kinds = found.setdefault(g.image.source, {})
+        for o in g.objects:
+            for a in o.attributes:
+                kinds.setdefault(str(a.kind), set()).add(a.value)
+    return {src: {k: tuple(sorted(v)) for k, v in kinds.items()} for src, kinds in found.items()}
+
+
 def generate_shard(
     graphs: Sequence[SceneGraph],
     generators: list[str] | None,
@@ -216,6 +227,7 @@ def generate_shard(
     failures: list[GenerationFailure] = []
     per_generator: dict[str, dict[str, int]] = {}
     names_by_source = _other_names(graphs)
+    values_by_source = _source_values(graphs)
 
     def run(
         spec: GeneratorSpec,
@@ -242,6 +254,7 @@ def generate_shard(
             config=config,
             indexes=shared[0] if shared is not None else [],
             other_names=tuple(sorted(pool - own)),
+            source_values=values_by_source.get(group[0].image.source, {}),
         )
         if shared is not None:
             ctx.cache["tables"] = shared[1]

@@ -54,6 +54,8 @@ def plural(name: str) -> str:
     head, _, last = name.rpartition(" ")
     if last in _IRREGULAR:
         word = _IRREGULAR[last]
+    elif last.endswith("s") and not last.endswith(("ss", "us", "is")):
+        word = last  # already plural ("shoes", "windows": common in Visual Genome names)
     elif last.endswith(("s", "x", "z", "ch", "sh")):
         word = last + "es"
     elif last.endswith("y") and len(last) > 1 and last[-2] not in "aeiou":
@@ -107,10 +109,17 @@ def kind_values_in_scene(t: SceneTables, kind: str) -> list[str]:
     return sorted({v for by in t.attr_by_kind.values() for v in by.get(kind, ())})
 
 
-def attribute_distractors(t: SceneTables, kind: str, answer: str) -> list[str]:
-    """Plausible wrong values of ``kind``: the scene's own values first, then the vocabulary."""
+def attribute_distractors(
+    t: SceneTables, kind: str, answer: str, source_values: dict[str, tuple[str, ...]]
+) -> list[str]:
+    """Plausible wrong values of ``kind``: the scene's own values, then values seen in other
+    graphs of the same source; the general vocabulary only when the source tells nothing
+    about this kind (a CLEVR size is large or small, never 'giant')."""
     out = [v for v in kind_values_in_scene(t, kind) if v != answer]
-    for v in sorted(vocabulary(AttributeKind(kind)) if kind in set(AttributeKind) else ()):
+    pool: Iterable[str] = source_values.get(kind, ())
+    if not pool and kind in set(AttributeKind):
+        pool = sorted(vocabulary(AttributeKind(kind)))
+    for v in pool:
         if v != answer and v not in out:
             out.append(v)
     return out

@@ -89,7 +89,7 @@ class QueryAttribute(Generator):
             q = finish(ctx, b, text=tpl.format(ref=ref.text), template=tid,
                        answer_type=AnswerType.ATTRIBUTE, objects=ref.objects,
                        relations=ref.relations,
-                       distractors=attribute_distractors(t, kind, value),
+                       distractors=attribute_distractors(t, kind, value, ctx.source_values),
                        balance_key=f"{self.spec.name}:{kind}")
             if q is not None:
                 yield q
@@ -123,7 +123,7 @@ class VerifyAttribute(Generator):
             true_value = single_value(t, r, kind) or ""
             value = true_value
             if i % 2 == 1:
-                wrong = attribute_distractors(t, kind, true_value)[:4]
+                wrong = attribute_distractors(t, kind, true_value, ctx.source_values)[:4]
                 if not wrong:
                     continue
                 value = wrong[ctx.rng.randrange(len(wrong))]

@@ -302,5 +302,6 @@ class MultiHopRelation(Generator):
         tid, tpl = pick_template(ctx.rng, HOP_ATTR_TEMPLATES)
         return finish(ctx, b, text=tpl.format(kind=kind, ny=ny, **fields), template=tid,
                       answer_type=AnswerType.ATTRIBUTE, objects=[o, x, y], relations=rels,
-                      distractors=attribute_distractors(t, kind, single_value(t, y, kind) or ""),
+                      distractors=attribute_distractors(
+                          t, kind, single_value(t, y, kind) or "", ctx.source_values),
                       balance_key=f"{self.spec.name}:{kind}")
