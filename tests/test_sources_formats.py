@@ -143,3 +143,17 @@ def test_strict_mode_raises_on_first_bad_vg_record(shared_data: Path, tmp_path: 
     )
     lenient = load(vg)
     assert sum(len(g.relations) for g in lenient) == 157
+
+
+def test_visual_genome_duplicate_image_record(shared_data: Path, tmp_path: Path) -> None:
+    vg = tmp_path / "vg"
+    shutil.copytree(shared_data / "visual_genome", vg)
+    images = json.loads((vg / "image_data.json").read_text())
+    images.insert(2, images[0])
+    (vg / "image_data.json").write_text(json.dumps(images))
+    stream = load(vg)
+    assert [len(g.objects) for g in stream] == [40, 27, 52, 24, 34]
+    (issue,) = stream.report.issues
+    assert (Path(issue.file).name, issue.record, issue.field) == (
+        "image_data.json", "image_id=1", "image_id",
+    )

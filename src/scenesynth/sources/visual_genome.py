@@ -124,6 +124,7 @@ def read_visual_genome(
             companions[name] = _Companion(stream, iter(stream), report)
     images = ItemStream(directory / IMAGE_DATA, "item", report, describe)
     image_iter = iter(images)
+    seen_images: set[str] = set()
     for index, image_record in image_iter:
         image_id = _image_id_of(image_record)
         ctx = RecordContext(report, str(directory / IMAGE_DATA), f"#{index}", options)
@@ -133,6 +134,11 @@ def read_visual_genome(
             ctx.error("image_id", f"missing or invalid image_id ({bad})")
             continue
         ctx.record = f"image_id={image_id}"
+        if image_id in seen_images:
+            report.skipped_records += 1
+            ctx.error("image_id", "second image_data record for this image; skipped")
+            continue
+        seen_images.add(image_id)
         parts = {name: c.take(image_id) for name, c in companions.items()}
         truncated = [
             name for name, c in companions.items()
