@@ -8,7 +8,10 @@ shards run in the calling process (no pool), the honest single-core baseline. At
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
+import signal
+import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -21,8 +24,21 @@ _WORKER_STAGES: Sequence[Stage] = ()
 _WORKER_OUT: Path | None = None
 
 
+def _die_with_parent() -> None:
+    """Linux: have the kernel SIGKILL this worker when the parent dies, so a killed run leaves
+    no orphan still writing shards. Best effort elsewhere."""
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 def _init_worker(stages: Sequence[Stage], out: Path) -> None:
     global _WORKER_STAGES, _WORKER_OUT
+    _die_with_parent()
     for stage in stages:
         stage.setup()
     _WORKER_STAGES, _WORKER_OUT = stages, out
@@ -38,14 +54,8 @@ def _worker_task(batch: ShardBatch) -> ShardEntry:
     return process_and_commit(_WORKER_STAGES, _WORKER_OUT, batch)
 
 
-def _context() -> mp.context.BaseContext:
-    # forkserver: children fork from a clean, single-threaded server (safe while the parent
-    # runs progress threads) with the package already imported (fast start).
-    if "forkserver" in mp.get_all_start_methods():
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["scenesynth.engine.local", "scenesynth.graph"])
-        return ctx
-    return mp.get_context("spawn")
+def _noop() -> None:
+    return None
 
 
 class LocalEngine:
@@ -58,6 +68,21 @@ class LocalEngine:
         self.out = out
         self.workers = max(1, workers)
         self.in_flight = max(in_flight, self.workers)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> ProcessPoolExecutor | None:
+        """Start the worker processes now (before any progress thread exists: with the
+        platform's default ``fork`` start, children must not inherit running threads)."""
+        if self.workers == 1 or self._pool is not None:
+            return self._pool
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=mp.get_context(),
+            initializer=_init_worker,
+            initargs=(self.stages, self.out),
+        )
+        self._pool.submit(_noop).result()  # launches every worker (fork start launches all)
+        return self._pool
 
     def run(self, batches: Iterator[ShardBatch]) -> Iterator[ShardEntry]:
         """Process ``batches``, yielding each finished shard's entry as it completes."""
@@ -67,12 +92,8 @@ class LocalEngine:
             for batch in batches:
                 yield process_and_commit(self.stages, self.out, batch)
             return
-        pool = ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=_context(),
-            initializer=_init_worker,
-            initargs=(self.stages, self.out),
-        )
+        pool = self._pool or self.start()
+        assert pool is not None
         pending: set[Future[ShardEntry]] = set()
         try:
             for batch in batches:
@@ -89,3 +110,4 @@ class LocalEngine:
             for future in pending:
                 future.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

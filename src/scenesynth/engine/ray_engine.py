@@ -121,6 +121,9 @@ class RayEngine:
                 ds = ds.map(_run_cpu_group, fn_args=(group,), num_cpus=cpus)
         return ds.map(_encode)
 
+    def start(self) -> None:
+        """Nothing to start ahead: Ray starts (or connects) when the first window runs."""
+
     def run(self, batches: Iterator[ShardBatch]) -> Iterator[ShardEntry]:
         ray, started = self._init_ray()
         try:

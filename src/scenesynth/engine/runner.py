@@ -299,6 +299,7 @@ def run(
             yield batch
 
     last_save = 0.0
+    engine.start()
     with progress:
         for entry in engine.run(pending()):
             manifest.shards[entry.index] = entry

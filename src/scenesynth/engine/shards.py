@@ -221,12 +221,11 @@ class Manifest:
 
 
 def clean_temp_files(out: Path) -> int:
-    """Remove temp files a killed run left behind (atomic_write's ``.<name>.*.tmp``)."""
+    """Remove temp files a killed run left behind (atomic_write's ``.<name>.*.tmp``), in the
+    output directory, its shards and its export folder."""
     removed = 0
-    for folder in (out, out / SHARDS_DIR):
-        if not folder.is_dir():
-            continue
-        for tmp in folder.glob(".*.tmp"):
+    for tmp in out.rglob(".*.tmp"):
+        if tmp.is_file():
             tmp.unlink(missing_ok=True)
             removed += 1
     return removed
