@@ -399,7 +399,7 @@ class _progress:
 
 def demo_config(out: str, workers: int = 2, seed: int = 0) -> SynthConfig:
     """The offline demo: sized for >= 200 images and >= 2,000 LLaVA samples in minutes."""
-    return SynthConfig(scenes=240, out=out, seed=seed, per_image=2, fmt="llava",
+    return SynthConfig(scenes=240, out=out, seed=seed, per_image=1, fmt="llava",
                        workers=workers)
 
 
