@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -35,10 +36,32 @@ _IRREGULAR = {
 }
 
 
+_PLURAL_VALUES = frozenset(_IRREGULAR.values())
+# Name endings that look plural but are singular ("glass", "bus", "tennis", "lens").
+_SINGULAR_S = ("ss", "us", "is", "ns")
+# Dataset names that are not plain words (Visual Genome has '"walk"') make broken sentences.
+_WORDLIKE = re.compile(r"^[a-z0-9][a-z0-9 '\-]*$")
+
+
+def is_plural(name: str) -> bool:
+    """Whether an object name is already plural ("shoes", "glasses", "people")."""
+    last = name.split()[-1] if name.split() else name
+    if last in _PLURAL_VALUES and last not in _IRREGULAR:
+        return True
+    if last in _IRREGULAR:
+        return _IRREGULAR[last] == last
+    return last.endswith("s") and not last.endswith(_SINGULAR_S)
+
+
+def is_wordlike(name: str) -> bool:
+    return bool(_WORDLIKE.match(name))
+
+
 def plural(name: str) -> str:
-    """English plural of an object name ("cube" -> "cubes", "bus" -> "buses", "man" -> "men")."""
+    """English plural of an object name ("cube" -> "cubes", "bus" -> "buses", "man" -> "men");
+    names that are plural already ("shoes", "glasses") stay as they are."""
     words = name.split()
-    if not words:
+    if not words or is_plural(name):
         return name
     last = words[-1]
     if last in _IRREGULAR:
@@ -58,6 +81,9 @@ def article(word: str) -> str:
 
 
 def with_article(phrase: str) -> str:
+    """"a cube", "an orange cube"; plural names go without an article ("grey keys")."""
+    if is_plural(phrase):
+        return phrase
     return f"{article(phrase)} {phrase}"
 
 
@@ -84,7 +110,7 @@ class MultiScene:
     def all_names(self) -> list[str]:
         """Object names present in any image that no other object claims as a synonym."""
         names = set().union(*(self.names(i) for i in range(self.k)))
-        return sorted(n for n in names if not self.synonym_clash(n))
+        return sorted(n for n in names if is_wordlike(n) and not self.synonym_clash(n))
 
     def synonym_clash(self, name: str) -> bool:
         """True when another object of the group may be the same kind of thing under another
