@@ -77,7 +77,7 @@ def test_kitchen_scene_lists_kitchen_objects(kb):
 
 @pytest.fixture
 def kb_copy(tmp_path: Path) -> Path:
-    for name in ("objects.yaml", "scenes.yaml", "support.yaml"):
+    for name in ("objects.yaml", "scenes.yaml", "support.yaml", "overlaps.yaml"):
         shutil.copy(DATA_DIR / name, tmp_path / name)
     return tmp_path
 
@@ -136,4 +136,10 @@ def test_implausible_support_rule_is_rejected(kb_copy):
 def test_missing_file_is_reported(kb_copy):
     (kb_copy / "scenes.yaml").unlink()
     with pytest.raises(KnowledgeBaseError, match=r"scenes.yaml: knowledge-base file is missing"):
+        load_kb(kb_copy)
+
+
+def test_overlap_with_unknown_object_is_reported(kb_copy):
+    _replace(kb_copy / "overlaps.yaml", "  fish: [goldfish]", "  fish: [goldfish, nemo]")
+    with pytest.raises(KnowledgeBaseError, match=r"overlaps.yaml: entry 'fish': unknown .*nemo"):
         load_kb(kb_copy)

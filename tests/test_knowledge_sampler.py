@@ -146,6 +146,8 @@ def test_negatives_are_absent_and_from_the_scene(kb, graphs):
         assert absent, g.image.id
         assert len(absent) == len(set(absent)) <= 5
         assert not set(absent) & g.names()
+        for name in absent:  # no "is there a person?" -> "no" next to a man
+            assert not kb.overlapping(name) & g.names(), (g.image.id, name)
         assert set(absent) <= set(kb.scenes[g.meta["scene"]].objects)
 
 
@@ -312,3 +314,13 @@ def test_constraints_treat_a_stack_as_one_depth_and_one_column():
     assert c.add("vase", "on top of", "shelf") == STACKED_DEPTH
     assert c.add("pen", "left of", "desk") is None
     assert c.add("pen", "on top of", "desk") == STACKED_OVERLAP
+
+
+def test_no_two_overlapping_names_in_a_graph(kb, graphs):
+    assert {"man", "woman", "chef", "child"} <= kb.overlapping("person")
+    assert "woman" not in kb.overlapping("man")  # a man and a woman may appear together
+    assert "person" in kb.overlapping("man") and "car" in kb.overlapping("taxi")
+    for g in graphs:
+        names = g.names()
+        for name in names:
+            assert not kb.overlapping(name) & names, (g.image.id, name)

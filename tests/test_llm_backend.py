@@ -138,7 +138,7 @@ GRAPH_ANSWER = {
         {"subject": "o0", "predicate": "on top of", "object": "o1"},
         {"subject": "o3", "predicate": "left of", "object": "o1"},
     ],
-    "absent_objects": ["oven", "cup", "toaster"],
+    "absent_objects": ["oven", "cup", "toaster", "mug"],
 }
 VALID = json.dumps(GRAPH_ANSWER)
 # the same answer as models often write it: fenced, with prose and trailing commas
@@ -192,6 +192,7 @@ def test_valid_answer_becomes_a_kg_and_cache_makes_rerun_free(tmp_path):
     assert stats["requests"] == 2 and stats["cache_hits"] == 0
     assert stats["rejections"] == {
         "absent_object_present": 1,  # the model listed "cup" as absent
+        "absent_object_overlaps": 1,  # and "mug": a mug is a cup
         "triplet_contradiction": 2,  # o2 left of o1; o0 behind o3
         "triplet_cycle": 1,  # o3 left of o1 closes o1 < o2 < o3
         "triplet_unknown_object": 1,  # o9
@@ -359,4 +360,20 @@ def test_support_checks_use_the_kb_table(tmp_path, kb):
     assert [(r.subject, r.predicate, r.object) for r in graph.relations] == [
         ("o1", "on top of", "o0")]
     assert source.stats.rejections == {"triplet_unsupported_on_top": 1,
-                                       "absent_object_present": 1}
+                                       "absent_object_present": 1,
+                                       "absent_object_overlaps": 1}
+
+
+def test_overlapping_object_names_are_dropped(tmp_path, kb):
+    person = {"id": "p", "name": "person", "colors": ["green"], "materials": [], "states": [],
+              "size_m": [0.5, 1.7, 0.3], "form": "person", "placement": "floor"}
+    man = dict(person, id="m", name="man", colors=["blue"])
+    answer = {"scene": "park", "objects": [man, person],
+              "relations": [{"subject": "p", "predicate": "left of", "object": "m"}],
+              "absent_objects": ["woman"]}
+    with ScriptedServer([Reply(json.dumps(answer))]) as server:
+        source = LLMSource(_config(tmp_path, server), scenes=["park"], kb=kb)
+        graph = source.sample(4)
+    assert [o.name for o in graph.objects] == ["man"]
+    assert graph.relations == [] and graph.meta["absent_objects"] == ["woman"]
+    assert source.stats.rejections == {"object_name_overlap": 1, "triplet_unknown_object": 1}

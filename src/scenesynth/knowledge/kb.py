@@ -1,8 +1,10 @@
-"""The built-in knowledge base: scenes, the objects plausible in them, and a support table.
+"""The built-in knowledge base: scenes, the objects plausible in them, a support table, and
+which names overlap (a man is a person).
 
 The data lives as reviewable YAML beside this module (``data/objects.yaml``,
-``data/scenes.yaml``, ``data/support.yaml``). :func:`load_kb` reads and validates it with
-pydantic; any problem raises :class:`KnowledgeBaseError` naming the file, the entry and the field.
+``data/scenes.yaml``, ``data/support.yaml``, ``data/overlaps.yaml``). :func:`load_kb` reads
+and validates it with pydantic; any problem raises :class:`KnowledgeBaseError` naming the file,
+the entry and the field.
 """
 
 from __future__ import annotations
@@ -178,6 +180,11 @@ class SupportFile(BaseModel):
     rules: tuple[SupportRule, ...] = Field(min_length=1)
 
 
+class OverlapsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    overlaps: dict[str, tuple[str, ...]]
+
+
 @dataclass(frozen=True)
 class KBStats:
     scenes: int
@@ -185,6 +192,7 @@ class KBStats:
     objects_used: int
     avg_objects_per_scene: float
     support_pairs: int
+    overlap_pairs: int
     indoor_scenes: int
     outdoor_scenes: int
 
@@ -197,6 +205,8 @@ class KnowledgeBase:
     scenes: Mapping[str, SceneSpec]
     support: frozenset[tuple[str, str]]
     _supporters: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    # name -> names that can denote the same thing (symmetric; see data/overlaps.yaml)
+    overlaps: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def scene_names(self) -> list[str]:
         return sorted(self.scenes)
@@ -208,6 +218,10 @@ class KnowledgeBase:
     def supporters_of(self, item: str) -> tuple[str, ...]:
         return self._supporters.get(item, ())
 
+    def overlapping(self, name: str) -> frozenset[str]:
+        """Other names that can denote the same thing as ``name`` (a man is a person)."""
+        return self.overlaps.get(name, frozenset())
+
     def stats(self) -> KBStats:
         used = {o for s in self.scenes.values() for o in s.objects}
         n = len(self.scenes)
@@ -217,6 +231,7 @@ class KnowledgeBase:
             objects_used=len(used),
             avg_objects_per_scene=sum(len(s.objects) for s in self.scenes.values()) / max(n, 1),
             support_pairs=len(self.support),
+            overlap_pairs=sum(len(v) for v in self.overlaps.values()) // 2,
             indoor_scenes=sum(1 for s in self.scenes.values() if s.setting == "indoor"),
             outdoor_scenes=sum(1 for s in self.scenes.values() if s.setting == "outdoor"),
         )
@@ -333,6 +348,24 @@ def _load(directory: Path) -> KnowledgeBase:
                 _check_support(objects[item], objects[sup], where)
                 pairs.add((item, sup))
 
+    overlaps_path = directory / "overlaps.yaml"
+    try:
+        overlaps_file = OverlapsFile.model_validate(_read_yaml(overlaps_path))
+    except ValidationError as exc:
+        raise KnowledgeBaseError(_format_error(overlaps_path, "(file)", exc)) from None
+    overlaps: dict[str, set[str]] = {}
+    for name, others in overlaps_file.overlaps.items():
+        for other in (name, *others):
+            if other not in objects:
+                raise KnowledgeBaseError(
+                    f"{overlaps_path}: entry {name!r}: unknown object {other!r}"
+                )
+        for other in others:
+            if other == name:
+                raise KnowledgeBaseError(f"{overlaps_path}: entry {name!r}: lists itself")
+            overlaps.setdefault(name, set()).add(other)
+            overlaps.setdefault(other, set()).add(name)
+
     supporters: dict[str, list[str]] = {}
     for item, sup in sorted(pairs):
         supporters.setdefault(item, []).append(sup)
@@ -341,6 +374,7 @@ def _load(directory: Path) -> KnowledgeBase:
         scenes=scenes,
         support=frozenset(pairs),
         _supporters={k: tuple(v) for k, v in supporters.items()},
+        overlaps={k: frozenset(v) for k, v in overlaps.items()},
     )
 
 

@@ -594,6 +594,10 @@ def graph_from_answer(
         if obj.id in id_map:
             stats.reject("object_duplicate_id", obj.id)
             continue
+        if kb is not None and kb.overlapping(name) & name_count.keys():
+            # "person" beside "man": two names for possibly one thing make questions ambiguous
+            stats.reject("object_name_overlap", name)
+            continue
         taken = colors_by_name.setdefault(name, set())
         color = _pick(obj.colors, COLORS, taken)
         if color is None:
@@ -678,9 +682,15 @@ def graph_from_answer(
         if n in present:
             stats.reject("absent_object_present", n)
             continue
+        if kb is not None and kb.overlapping(n) & present:
+            stats.reject("absent_object_overlaps", n)
+            continue
         absent.append(n)
     if not absent and kb is not None and scene in kb.scenes:
-        absent = [n for n in kb.scenes[scene].objects if n not in present][:5]
+        absent = [
+            n for n in kb.scenes[scene].objects
+            if n not in present and not kb.overlapping(n) & present
+        ][:5]
 
     width, height = canvas
     return SceneGraph(

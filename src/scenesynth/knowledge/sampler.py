@@ -109,7 +109,10 @@ def sample_kg(
     _add_relations(kb, objects, constraints, rng)
 
     present = {o.name for o in objects}
-    candidates = [n for n in spec.objects if n not in present]
+    # absent means no object of that name nor of an overlapping one ("person" next to a man)
+    candidates = [
+        n for n in spec.objects if n not in present and not kb.overlapping(n) & present
+    ]
     absent = sorted(rng.sample(candidates, min(MAX_ABSENT, len(candidates))))
 
     relations = [
@@ -154,10 +157,16 @@ def _choose_names(
         spec = kb.objects[name]
         return spec.can_repeat and counts[name] < len(spec.colors)
 
+    def compatible(name: str) -> bool:
+        # never two names for possibly the same thing (a man and a person) in one graph
+        return not kb.overlapping(name) & counts.keys()
+
     if k >= 2 and rng.random() < P_START_WITH_SUPPORT_PAIR:
         in_scene = set(scene_objects)
         pairs = sorted(
-            (item, sup) for item, sup in kb.support if item in in_scene and sup in in_scene
+            (item, sup)
+            for item, sup in kb.support
+            if item in in_scene and sup in in_scene and sup not in kb.overlapping(item)
         )
         pairs = [(i, s) for i, s in pairs if i != s or can_add_copy(i)]
         if pairs:
@@ -167,7 +176,7 @@ def _choose_names(
                 counts[n] += 1
     while len(names) < k:
         repeatable = sorted(n for n in counts if can_add_copy(n))
-        unused = [n for n in scene_objects if n not in counts]
+        unused = [n for n in scene_objects if n not in counts and compatible(n)]
         if repeatable and (not unused or rng.random() < P_REPEAT_NAME):
             name = rng.choice(repeatable)
         elif unused:
