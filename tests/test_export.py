@@ -192,6 +192,7 @@ def test_bad_samples_are_reported_and_skipped(fmt, coco_samples, shared_data, tm
     (id1, msg1), (id2, msg2) = result.failures
     assert id1 == "bad-answer" and "field turns[1]" in msg1 and "literal <image>" in msg1
     assert id2 == "missing" and "field images[0]" in msg2 and "nope.jpg" in msg2
+    assert result.failed_by_field() == {"turns": 1, "images": 1}
     report = validate(tmp_path, fmt)
     assert report.ok and report.n_records == 3
 

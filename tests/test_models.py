@@ -161,6 +161,12 @@ def test_grounding_keeps_largest_boxes_and_clips(shared_data):
     from scenesynth.render.diffusion import generation_size, grounding_inputs
 
     graph = gqa_graph(shared_data, n_objects=21)
+    with pytest.raises(ValueError, match="image 2375429: no object has a box to ground"):
+        from scenesynth.render.diffusion import GligenRenderer
+
+        boxless = graph.model_copy(update={"objects": [
+            o.model_copy(update={"box": None}) for o in graph.objects]})
+        GligenRenderer(pipeline=object()).render(boxless, seed=0)
     _, boxes, ids = grounding_inputs(graph, max_objects=3)
     areas = sorted(((o.box.area, o.id) for o in graph.objects if o.box), reverse=True)
     assert ids == [oid for _, oid in areas[:3]]
@@ -244,6 +250,9 @@ def test_owlvit_detector_boxes_follow_our_convention(tiny_owlvit_dir, shared_dat
     assert 0 < len(fewer) < len(dets)
     assert max(d.score for d in fewer) == max(d.score for d in dets)
     assert detector.detect(image, []) == []
+    # queries longer than the text tower's 16 positions are truncated, not a crash
+    long_label = "small light colored wooden horse standing next to the big red truck"
+    assert {d.label for d in detector.detect(image, [long_label])} == {long_label}
 
 
 # -- both backends together: a GLIGEN render judged by the detector verifier -------------------

@@ -94,7 +94,9 @@ class ZeroShotDetector:
         torch = require("torch")
         image = image.convert("RGB")
         queries = [self.query_template.format(label) for label in labels]
-        inputs = self._processor(text=[queries], images=image, return_tensors="pt")
+        # Truncate: OWL-ViT's text tower takes 16 tokens; a long attribute list must not crash.
+        inputs = self._processor(text=[queries], images=image, return_tensors="pt",
+                                 truncation=True)
         inputs = {k: v.to(self.device) if hasattr(v, "to") else v for k, v in inputs.items()}
         with torch.no_grad():
             outputs = self._model(**inputs)

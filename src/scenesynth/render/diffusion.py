@@ -126,9 +126,13 @@ class GligenRenderer:
         return self._pipeline
 
     def render(self, graph: SceneGraph, seed: int) -> RenderResult:
+        phrases, boxes, ids = grounding_inputs(graph)
+        if not phrases:
+            raise ValueError(
+                f"image {graph.image.id}: no object has a box to ground; lay the graph out first"
+            )
         torch = require("torch")
         pipe = self.load()
-        phrases, boxes, ids = grounding_inputs(graph)
         gen_w, gen_h = generation_size(
             graph.image.width, graph.image.height, self.long_side, self.size_multiple
         )
