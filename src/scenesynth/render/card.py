@@ -61,6 +61,7 @@ def build_card(
         "counts": {
             "images_requested": getattr(config, "scenes", None),
             "images": len(graphs),
+            "images_dropped": sum(v for k, v in counters.items() if k.startswith("dropped_")),
             "objects": sum(len(g.objects) for g in graphs),
             "relations": sum(len(g.relations) for g in graphs),
             "samples_generated": len(samples),
@@ -114,6 +115,12 @@ def card_markdown(card: dict[str, Any]) -> str:
         _table([(k, v) for k, v in c.items()], ("what", "count")),
         "",
         "## Failures and drops by reason",
+        "",
+        "Every event is in `failures.jsonl`. A KG that no layout satisfies is replaced by a "
+        "fresh one (`kg_resampled`), a render that broke a relation is laid out again "
+        "(`relayout_relation_not_kept`); an image is dropped (`dropped_*`) only when the retries "
+        "are exhausted. Objects under the visible-pixel threshold are removed with their "
+        "relations (`objects_dropped_small`).",
         "",
         _table(list(card["failures_by_reason"].items()) or [("none", 0)], ("reason", "count")),
         "",

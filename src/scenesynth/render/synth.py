@@ -7,9 +7,11 @@ generator shard, so the output is identical for any ``workers``. Per image:
 1. a spatial KG from the knowledge source (the built-in KB sampler by default);
 2. :func:`scenesynth.layout.solve_layout`; an unsatisfiable KG is dropped with its conflicts;
 3. the CPU renderer (exact masks, boxes re-measured from visible masks, depth map);
-4. verification: objects under ``min_visible_pixels`` are dropped with their relations, then
-   every relation is re-derived from the rendered boxes/depths; if one no longer holds the
-   image is laid out again with a new seed (``relayout_tries`` times) and otherwise dropped.
+4. verification (:class:`scenesynth.quality.verify.ConstructionVerifier`, on the rules of
+   :mod:`scenesynth.render.check`): objects under ``min_visible_pixels`` are dropped with their
+   relations, then every relation is re-derived from the rendered boxes/depths; if one no
+   longer holds the image is laid out again with a new seed (``relayout_tries`` times) and
+   otherwise dropped.
 
 Every drop is counted by reason and written to ``failures.jsonl``; nothing is lost silently.
 The run writes ``images/``, ``graphs.jsonl`` (the rendered scene graphs with masks), the
@@ -33,7 +35,7 @@ from typing import Any
 from scenesynth.graph import AnswerForm, InstructionSample, SceneGraph, graph_to_json
 from scenesynth.ioutil import atomic_write
 from scenesynth.layout import LayoutConfig, solve_layout
-from scenesynth.render.check import verify_rendered
+from scenesynth.quality.verify import ConstructionVerifier, Reason
 from scenesynth.render.cpu import CpuRenderer
 
 KgFactory = Callable[[int], SceneGraph]  # image seed -> spatial KG
@@ -147,6 +149,9 @@ def synthesize_image(
     broke a relation is laid out again (``relayout_tries`` times); each is recorded.
     """
     renderer = renderer or CpuRenderer()
+    # engineer B's verifier (quality.verify) built on render.check: drops objects under
+    # min_visible_pixels with their relations, then re-derives every relation
+    verifier = ConstructionVerifier(config.min_visible_pixels, check_relations=True)
     counters: Counter[str] = Counter()
     seconds: defaultdict[str, float] = defaultdict(float)
     failures: list[Failure] = []
@@ -185,21 +190,22 @@ def synthesize_image(
             rendered = renderer.render(result.graph, layout_seed)
             seconds["render"] += time.perf_counter() - t
             t = time.perf_counter()
-            verified = verify_rendered(rendered.graph, config.min_visible_pixels)
+            verdict = verifier.verify(rendered)
             seconds["verify"] += time.perf_counter() - t
-            if not verified.ok:
+            if not verdict.passed:
                 counters["relayout_relation_not_kept"] += 1
                 failures.append(Failure(
                     index, image_id, "verify", "relation_not_kept_after_render",
                     f"kg seed {kg_seed}, layout attempt {attempt + 1}: "
-                    + "; ".join(f"({s}, {p}, {o})" for s, p, o in verified.unsatisfied),
+                    + "; ".join(f.detail for f in verdict.failures),
                 ))
                 outcome = "relation_not_kept_after_render"
                 continue
-            counters["objects_dropped_small"] += len(verified.dropped_objects)
-            counters["relations_dropped_with_objects"] += len(verified.dropped_relations)
+            counters["objects_dropped_small"] += len(verdict.dropped_objects)
+            counters["relations_dropped_with_objects"] += sum(
+                1 for n in verdict.notes if n.reason == Reason.RELATION_DROPPED)
             counters["kg_resampled"] += kg_try
-            return verified.graph, rendered.image, failures, counters, seconds
+            return verdict.graph, rendered.image, failures, counters, seconds
     counters[f"dropped_{outcome}"] += 1
     return None, None, failures, counters, seconds
 
