@@ -47,9 +47,10 @@ def tiny_clip_tokenizer(folder: Path, max_length: int):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.json").write_text(json.dumps(vocab))
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(_MERGES) + "\n")
+    # positional: the first two parameters are (vocab_file, merges_file) in transformers 4 and
+    # (vocab, merges) in 5, both accepting file paths
     return transformers.CLIPTokenizer(
-        vocab=str(folder / "vocab.json"), merges=str(folder / "merges.txt"),
-        model_max_length=max_length,
+        str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=max_length,
     )
 
 
