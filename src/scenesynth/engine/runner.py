@@ -256,6 +256,9 @@ def run(
     a different run.
     """
     started = time.monotonic()
+    pipeline = list(stages) if stages is not None else build_stages(config, shard_function)
+    for stage in pipeline:
+        stage.check()
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     clean_temp_files(out)
@@ -273,7 +276,6 @@ def run(
     manifest.complete = False
     manifest.save(out)
 
-    pipeline = list(stages) if stages is not None else build_stages(config, shard_function)
     engine = _make_engine(config, pipeline, out)
     stream = open_source(config.source, config.source_format, config.strict)
     total_hint = count_records_hint(config.source)

@@ -97,6 +97,9 @@ class Stage(ABC):
     resources: Resources = Resources()
     uses_model: ClassVar[bool] = False
 
+    def check(self) -> None:  # noqa: B027 - optional hook, default does nothing
+        """Fail fast (ValueError naming the field) on bad settings, before any data is read."""
+
     def setup(self) -> None:  # noqa: B027 - optional hook, default does nothing
         """Load heavy state (models) once per worker process or Ray actor."""
 
@@ -181,6 +184,21 @@ class GenerateStage(Stage):
     multi_image_group: tuple[int, int] | None = None
     shard_function: ShardFunction | None = None  # None = the generators package's runner
     name: ClassVar[str] = "generate"
+
+    def check(self) -> None:
+        from scenesynth.generators.base import GenConfig
+
+        if self.shard_function is None:
+            from scenesynth.generators.runner import select_generators
+
+            try:
+                select_generators(None if "all" in self.generators else self.generators)
+            except ValueError as exc:
+                raise ValueError(f"field 'generators': {exc}") from None
+        try:
+            GenConfig(**self.gen)
+        except TypeError as exc:
+            raise ValueError(f"field 'gen': {exc}") from None
 
     def _call(self, graphs: list[SceneGraph]) -> Any:
         from scenesynth.generators.base import GenConfig
