@@ -53,7 +53,7 @@ P_MATERIAL = 0.7
 P_STATE = 0.5
 P_FAR = 0.3
 # Relation families proposed for a random pair, with weights.
-_FAMILIES = (("x", 0.3), ("z", 0.25), ("y", 0.2), ("distance", 0.25))
+_FAMILIES = (("x", 0.25), ("z", 0.25), ("y", 0.3), ("distance", 0.2))
 # Objects far behind everything else (a wall is behind what stands before it; the sky is
 # behind all).
 _BACKDROP_PLACEMENTS = ("wall", "sky")
