@@ -62,12 +62,17 @@ def register(app: typer.Typer) -> None:
         generators: str = typer.Option("all", "--generators",
                                        help="Comma-separated generator names, or all."),
         min_visible_pixels: int = typer.Option(64, "--min-visible-pixels", min=1),
+        save_depth: bool = typer.Option(False, "--save-depth",
+                                        help="Also write depth/<id>.npz (float32 metres)."),
+        image_format: str = typer.Option("png", "--image-format", help="png | jpeg"),
         no_progress: bool = typer.Option(False, "--no-progress"),
     ) -> None:
         """Synthesize SCENES images from the knowledge base with exact annotations, generate
         instruction data, export it and validate the export."""
         if fmt not in ("llava", "sharegpt", "parquet", "webdataset"):
             raise typer.BadParameter(f"--format: unknown format {fmt!r}")
+        if image_format not in ("png", "jpeg"):
+            raise typer.BadParameter(f"--image-format: expected png or jpeg, got {image_format!r}")
         if source not in ("kb", "llm"):
             raise typer.BadParameter(f"--source: expected kb or llm, got {source!r}")
         config = SynthConfig(
@@ -77,6 +82,7 @@ def register(app: typer.Typer) -> None:
             generators=None if generators == "all" else [g.strip() for g in
                                                          generators.split(",") if g.strip()],
             min_visible_pixels=min_visible_pixels, progress=not no_progress,
+            save_depth=save_depth, image_format=image_format,
         )
         report = synthesize(config)
         _print_report(report)

@@ -333,8 +333,8 @@ def static_conflicts(problem: _Problem) -> list[Conflict]:
 # -- the solver -------------------------------------------------------------------------------
 
 
-DEPTH_CONFLICT = "in front of/behind order cannot be satisfied (stacked objects share their " \
-    "support's distance)"
+DEPTH_CONFLICT = ("in front of/behind order cannot be satisfied (a stacked object stays within "
+                  "its support's depth)")
 
 
 def _triplets(tags: list[object]) -> tuple[Triplet, ...]:
@@ -384,11 +384,8 @@ class LayoutSolver:
             if last.reason == DEPTH_CONFLICT:  # depth feasibility does not depend on draws
                 return LayoutResult(None, [Conflict(last.reason, _triplets(last.cycle))],
                                     attempt + 1, problem.unconstrained)
-            for tag in last.cycle:
-                if isinstance(tag, tuple) and len(tag) == 3 and all(
-                    isinstance(t, str) for t in tag
-                ):
-                    cycle_counts[tag] += 1
+            for tag in _triplets(last.cycle):
+                cycle_counts[tag] += 1
             reasons[last.reason or "no layout found"] += 1
         triplets = tuple(sorted(cycle_counts, key=lambda t: (-cycle_counts[t], t)))
         reason = (f"no layout found in {self.config.max_attempts} attempts (most often: "

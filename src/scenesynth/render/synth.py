@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from scenesynth.graph import AnswerForm, InstructionSample, SceneGraph, graph_to_json
 from scenesynth.ioutil import atomic_write
 from scenesynth.layout import LayoutConfig, solve_layout
@@ -65,7 +67,8 @@ class SynthConfig:
     relayout_tries: int = 3
     kg_resamples: int = 2  # fresh KGs tried when one cannot be laid out
     chunk_size: int = 16
-    image_format: str = "png"
+    image_format: str = "png"  # png | jpeg
+    save_depth: bool = False  # depth/<id>.npz (float32 metres), referenced by image.depth_map
     progress: bool = True
 
 
@@ -76,6 +79,18 @@ class Failure:
     stage: str
     reason: str
     detail: str = ""
+
+
+@dataclass
+class ImageOutcome:
+    """One image index through KG -> layout -> render -> verify (graph None when dropped)."""
+
+    graph: SceneGraph | None
+    image: Any  # PIL image
+    depth_map: np.ndarray | None
+    failures: list[Failure]
+    counters: Counter[str]
+    seconds: defaultdict[str, float]
 
 
 @dataclass
@@ -142,8 +157,8 @@ def synthesize_image(
     config: SynthConfig,
     renderer: CpuRenderer | None = None,
     layout_config: LayoutConfig | None = None,
-) -> tuple[SceneGraph | None, Any, list[Failure], Counter[str], defaultdict[str, float]]:
-    """KG -> layout -> render -> verify for one image: (graph, image, failures, counters, s).
+) -> ImageOutcome:
+    """KG -> layout -> render -> verify for one image.
 
     An unsatisfiable KG is replaced by a fresh one (``kg_resamples`` times), a render that
     broke a relation is laid out again (``relayout_tries`` times); each is recorded.
@@ -205,9 +220,10 @@ def synthesize_image(
             counters["relations_dropped_with_objects"] += sum(
                 1 for n in verdict.notes if n.reason == Reason.RELATION_DROPPED)
             counters["kg_resampled"] += kg_try
-            return verdict.graph, rendered.image, failures, counters, seconds
+            return ImageOutcome(verdict.graph, rendered.image, rendered.depth_map, failures,
+                                counters, seconds)
     counters[f"dropped_{outcome}"] += 1
-    return None, None, failures, counters, seconds
+    return ImageOutcome(None, None, None, failures, counters, seconds)
 
 
 def _chunk_worker(
@@ -223,31 +239,36 @@ def _chunk_worker(
     seconds: defaultdict[str, float] = defaultdict(float)
     for index in indices:
         try:
-            graph, image, failures, counters, secs = synthesize_image(
-                index, config.seed, kg_factory, config, renderer)
+            outcome = synthesize_image(index, config.seed, kg_factory, config, renderer)
         except Exception as exc:  # a bug on one image must not sink the run
             result.failures.append(Failure(index, None, "synth", "unexpected_error",
                                            f"{type(exc).__name__}: {exc}\n"
                                            f"{traceback.format_exc()}"))
             result.counters["dropped_unexpected_error"] += 1
             continue
-        result.failures.extend(failures)
-        result.counters.update(counters)
-        _add_seconds(seconds, secs)
+        result.failures.extend(outcome.failures)
+        result.counters.update(outcome.counters)
+        _add_seconds(seconds, outcome.seconds)
+        graph, image = outcome.graph, outcome.image
         if graph is None:
             continue
         t = time.perf_counter()
-        rel_path = f"images/{graph.image.id}.{config.image_format}"
+        suffix = "png" if config.image_format == "png" else "jpg"
+        rel_path = f"images/{graph.image.id}.{suffix}"
         with atomic_write(out / rel_path, "wb") as fh:
             if config.image_format == "png":
                 image.save(fh, format="PNG", compress_level=3)
             else:
                 image.save(fh, format="JPEG", quality=92)
+        image_info: dict[str, Any] = {"path": rel_path}
+        if config.save_depth and outcome.depth_map is not None:
+            depth_path = f"depth/{graph.image.id}.npz"
+            with atomic_write(out / depth_path, "wb") as fh:
+                np.savez_compressed(fh, depth=outcome.depth_map)
+            image_info["depth_map"] = depth_path
         seconds["save_image"] += time.perf_counter() - t
         # relative to the output folder, so the dataset can be moved (exports resolve it there)
-        graph = graph.model_copy(update={
-            "image": graph.image.model_copy(update={"path": rel_path}),
-        })
+        graph = graph.model_copy(update={"image": graph.image.model_copy(update=image_info)})
         result.graphs.append(graph)
     if result.graphs:
         t = time.perf_counter()
