@@ -426,3 +426,18 @@ def test_empty_export_is_valid(tmp_path):
         report = validate(tmp_path / fmt) if result.paths else None
         assert report is None or (report.ok and report.n_records == 0), (fmt, report)
     assert result.paths == []  # webdataset: no empty shard left behind
+
+
+def test_folder_validation_skips_non_export_json(coco_samples, shared_data, tmp_path):
+    _export(coco_samples, "sharegpt", tmp_path, shared_data / "coco_panoptic", jsonl=True)
+    (tmp_path / "graphs.jsonl").write_text(json.dumps({"image": {"id": "x"}}) + "\n")
+    (tmp_path / "broken.json").write_text('[{"messages": [')
+    report = validate(tmp_path)
+    assert report.n_records == 3
+    assert report.skipped_files == [
+        f"{tmp_path / 'graphs.jsonl'}: cannot tell the format: the first record has no "
+        "'messages' (ShareGPT); pass fmt="
+    ]
+    # a truncated export is not skipped: it is an error
+    assert len(report.errors) == 1 and report.errors[0].startswith(
+        f"{tmp_path / 'broken.json'}: not a valid JSON array of records")

@@ -29,7 +29,13 @@ from scenesynth.export.records import (
     to_conversation,
 )
 from scenesynth.export.result import ExportResult
-from scenesynth.export.validate import FORMATS, ValidationReport, detect_format, validate
+from scenesynth.export.validate import (
+    FORMATS,
+    UnknownFormatError,
+    ValidationReport,
+    detect_format,
+    validate,
+)
 from scenesynth.export.wds import write_webdataset
 from scenesynth.graph import InstructionSample
 
@@ -81,6 +87,7 @@ __all__ = [
     "MCAnswerStyle",
     "RecordError",
     "TurnStyle",
+    "UnknownFormatError",
     "ValidationReport",
     "conversation_problems",
     "detect_format",

@@ -33,6 +33,10 @@ FORMATS = ("llava", "sharegpt", "parquet", "webdataset")
 _LLAVA_TO_ROLE = {v: k for k, v in LLAVA_ROLES.items()}
 
 
+class UnknownFormatError(ValueError):
+    """A readable file that is not in any export format."""
+
+
 @dataclass
 class ValidationReport:
     path: Path
@@ -40,6 +44,8 @@ class ValidationReport:
     n_records: int = 0
     n_invalid: int = 0  # records with at least one error
     errors: list[str] = field(default_factory=list)  # file-level and per-record errors
+    # folder validation: files beside the export in no export format (with why)
+    skipped_files: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -49,6 +55,7 @@ class ValidationReport:
         self.n_records += other.n_records
         self.n_invalid += other.n_invalid
         self.errors.extend(other.errors)
+        self.skipped_files.extend(other.skipped_files)
 
     def summary(self) -> str:
         state = "OK" if self.ok else f"{len(self.errors)} error(s)"
@@ -70,13 +77,22 @@ def validate(path: str | Path, fmt: str | None = None) -> ValidationReport:
     if p.is_dir():
         report = ValidationReport(path=p, fmt=fmt or "auto")
         files = sorted(f for f in p.iterdir() if f.is_file() and _is_export_file(f, fmt))
-        if not files:
-            report.errors.append(f"{p}: no export files found")
         fmts = set()
         for f in files:
+            if fmt is None:
+                try:
+                    detect_format(f)
+                except UnknownFormatError as exc:
+                    # Other stages keep JSON beside the export (graphs.jsonl, failures.jsonl).
+                    report.skipped_files.append(str(exc))
+                    continue
+                except ValueError:
+                    pass  # unreadable export file: validate() below reports it
             sub = validate(f, fmt)
             fmts.add(sub.fmt)
             report.merge(sub)
+        if not fmts:
+            report.errors.append(f"{p}: no export files found")
         if len(fmts) == 1:
             report.fmt = fmts.pop()
         return report
@@ -117,7 +133,20 @@ def detect_format(path: Path) -> str:
     if suffix == ".tar":
         return "webdataset"
     if suffix == ".jsonl":
-        return "sharegpt"
+        with path.open(encoding="utf-8") as fh:
+            first = next((line for line in fh if line.strip()), None)
+        if first is None:
+            return "sharegpt"  # an empty JSONL export
+        try:
+            record = json.loads(first)
+        except ValueError as exc:
+            raise ValueError(f"{path}: line 1 is not valid JSON: {exc}") from exc
+        if isinstance(record, dict) and "messages" in record:
+            return "sharegpt"
+        raise UnknownFormatError(
+            f"{path}: cannot tell the format: the first record has no 'messages' (ShareGPT); "
+            "pass fmt="
+        )
     if suffix == ".json":
         with path.open("rb") as fh:
             try:
@@ -132,11 +161,11 @@ def detect_format(path: Path) -> str:
                         return "llava"
             except ijson.JSONError as exc:
                 raise ValueError(f"{path}: not valid JSON: {exc}") from exc
-        raise ValueError(
+        raise UnknownFormatError(
             f"{path}: cannot tell the format: the first record has neither 'conversations' "
             "(LLaVA) nor 'messages' (ShareGPT); pass fmt="
         )
-    raise ValueError(f"{path}: unknown export file type {suffix!r}")
+    raise UnknownFormatError(f"{path}: unknown export file type {suffix!r}")
 
 
 # -- shared per-record helpers ---------------------------------------------------------------
