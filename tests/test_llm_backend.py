@@ -8,6 +8,7 @@ counts the requests it receives.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -207,7 +208,8 @@ def test_valid_answer_becomes_a_kg_and_cache_makes_rerun_free(tmp_path):
     assert again.stats.cache_hits == 2 and again.stats.requests == 0
 
 
-def test_every_failure_is_retried_and_counted_by_reason(tmp_path):
+def test_every_failure_is_retried_and_counted_by_reason(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="scenesynth.knowledge.llm")
     slept: list[float] = []
     script = [
         Reply("this is not JSON {"),                              # invalid JSON
@@ -230,6 +232,13 @@ def test_every_failure_is_retried_and_counted_by_reason(tmp_path):
         "server_error": 1,
     }
     assert source.stats.repairs == {"code_fence": 1, "trailing_comma": 1}
+    # every rejection is logged: failed responses as warnings, dropped triplets as info
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [m.split(":")[0] for m in warned] == [
+        "LLM rejection invalid_json", "LLM rejection schema_invalid", "LLM rejection timeout",
+        "LLM rejection rate_limited", "LLM rejection server_error"]
+    infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert "LLM rejection triplet_cycle: (o3, left of, o1)" in infos
     assert slept == [3.0]  # the server's Retry-After was honoured (backoff itself is 0 here)
     assert len(graph.objects) == 4 and len(graph.relations) == 6
     # the request carried the JSON schema, the model, the seed and our parameters

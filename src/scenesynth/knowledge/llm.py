@@ -137,9 +137,11 @@ class LLMStats:
     rejections: Counter[str] = field(default_factory=Counter)  # reason -> count
     repairs: Counter[str] = field(default_factory=Counter)  # JSON repairs applied
 
-    def reject(self, reason: str, detail: str = "") -> None:
+    def reject(self, reason: str, detail: str = "", level: int = logging.INFO) -> None:
+        """Count a rejection and log it: whole responses at WARNING, single dropped
+        objects/triplets at INFO (a large run drops many)."""
         self.rejections[reason] += 1
-        log.warning("LLM rejection %s%s", reason, f": {detail}" if detail else "")
+        log.log(level, "LLM rejection %s%s", reason, f": {detail}" if detail else "")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -326,10 +328,10 @@ class LLMClient:
                 if self._use_json_schema and _mentions_response_format(exc):
                     # The server does not do JSON schemas: ask for plain JSON from now on.
                     self._use_json_schema = False
-                    self.stats.reject("json_schema_unsupported", str(exc)[:200])
+                    self.stats.reject("json_schema_unsupported", str(exc)[:200], logging.WARNING)
                     reasons["json_schema_unsupported"] += 1
                     continue  # not the model's fault: does not use up an attempt
-                self.stats.reject("bad_request", str(exc)[:200])
+                self.stats.reject("bad_request", str(exc)[:200], logging.WARNING)
                 raise LLMError(f"{self.config.model}: request refused: {exc}") from exc
             except openai.APITimeoutError as exc:
                 reason, error = "timeout", exc
@@ -340,11 +342,11 @@ class LLMClient:
             except openai.APIConnectionError as exc:
                 reason, error = "connection_error", exc
             except openai.APIStatusError as exc:
-                self.stats.reject(f"http_{exc.status_code}", str(exc)[:200])
+                self.stats.reject(f"http_{exc.status_code}", str(exc)[:200], logging.WARNING)
                 raise LLMError(f"{self.config.model}: HTTP {exc.status_code}: {exc}") from exc
             except ResponseRejected as exc:
                 reason = exc.reason
-                self.stats.reject(reason, exc.detail)
+                self.stats.reject(reason, exc.detail, logging.WARNING)
                 reasons[reason] += 1
                 attempt += 1
                 if attempt < self.config.max_attempts:
@@ -355,7 +357,7 @@ class LLMClient:
                 if self.cache is not None:
                     self.cache.put(key, content, self.config.model)
                 return result
-            self.stats.reject(reason, str(error)[:200])
+            self.stats.reject(reason, str(error)[:200], logging.WARNING)
             reasons[reason] += 1
             attempt += 1
             if attempt < self.config.max_attempts:
