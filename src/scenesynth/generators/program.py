@@ -50,6 +50,13 @@ class StepLike(Protocol):
     args: dict[str, Any]
 
 
+class ReferenceLike(Protocol):
+    steps: list[Any]
+
+    @property
+    def outputs(self) -> list[Any] | None: ...
+
+
 def ref(image: int, object_id: str) -> str:
     return f"{image}:{object_id}"
 
@@ -655,12 +662,15 @@ def execute(
     graphs: Sequence[SceneGraph],
     config: GenConfig | None = None,
     tables: Sequence[SceneTables] | None = None,
+    known: dict[int, Any] | None = None,
 ) -> list[Any]:
     """Execute ``program`` on ``graphs``; returns every step's output, in step order.
 
     ``tables`` (from :func:`build_tables` / :func:`tables_for`) may be passed to reuse the
-    per-graph lookups; otherwise they are built here. Raises :class:`ProgramError` naming the
-    failing step.
+    per-graph lookups; otherwise they are built here. ``known`` maps step indices to outputs
+    already obtained by executing the very same steps (a memoised referring-expression
+    prefix, see :class:`ProgramBuilder`); those steps are not run again. Raises
+    :class:`ProgramError` naming the failing step.
     """
     cfg = config if config is not None else GenConfig()
     if tables is None:
@@ -669,6 +679,9 @@ def execute(
     outputs: list[Any] = []
     impls = OP_IMPLS
     for i, step in enumerate(program):
+        if known and i in known:
+            outputs.append(known[i])
+            continue
         fn = impls.get(step.op)
         if fn is None:
             raise ProgramError(i, step.op, "unknown op (not implemented by the executor)")
@@ -711,10 +724,11 @@ class Step:
 class ProgramBuilder:
     """Appends steps and hands back their indices; ``extend`` splices in a sub-program."""
 
-    __slots__ = ("steps",)
+    __slots__ = ("known", "steps")
 
     def __init__(self) -> None:
         self.steps: list[Step] = []
+        self.known: dict[int, Any] = {}  # step index -> output of a memoised sub-program
 
     def add(self, op: str, inputs: Sequence[int] = (), **args: Any) -> int:
         if op not in OPS:
@@ -722,12 +736,23 @@ class ProgramBuilder:
         self.steps.append(Step(op, list(inputs), args))
         return len(self.steps) - 1
 
-    def extend(self, steps: Sequence[Step]) -> int:
-        """Append ``steps`` (whose inputs index into ``steps``); returns the last new index."""
+    def extend(self, steps: Sequence[Step], outputs: Sequence[Any] | None = None) -> int:
+        """Append ``steps`` (whose inputs index into ``steps``); returns the last new index.
+
+        ``outputs``: the outputs of executing exactly these steps on the same graphs (a
+        memoised reference); :func:`execute` then reuses them instead of re-running."""
         offset = len(self.steps)
         for s in steps:
             self.steps.append(Step(s.op, [j + offset for j in s.inputs], s.args))
+        if outputs is not None:
+            for k, out in enumerate(outputs):
+                self.known[offset + k] = out
         return len(self.steps) - 1
+
+    def add_reference(self, reference: ReferenceLike) -> int:
+        """Splice in a referring expression's steps (with its memoised outputs); returns the
+        index of its final ``unique`` step."""
+        return self.extend(reference.steps, reference.outputs)
 
     def to_program(self, outputs: Sequence[Any]) -> list[ProgramStep]:
         return [

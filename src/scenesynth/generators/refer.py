@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from typing import Any
 
-from scenesynth.generators.program import SceneTables, Step
+from scenesynth.generators.program import SceneTables, Step, execute
 from scenesynth.graph import AttributeKind
 
 # Attribute order in a phrase: "the large red metal cube".
@@ -84,6 +85,23 @@ class Reference:
     objects: list[str] = field(default_factory=list)
     relations: list[tuple[str, str, str]] = field(default_factory=list)
     kinds_used: frozenset[str] = frozenset()
+    tables: SceneTables | None = field(default=None, repr=False, compare=False)
+    _outputs: list[Any] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def outputs(self) -> list[Any] | None:
+        """Outputs of executing ``steps``: computed on first use, then reused by every
+        question built on this reference (``ProgramBuilder.add_reference``)."""
+        if self._outputs is None and self.tables is not None:
+            t = self.tables
+            # padding puts the tables at their image index (multi-image references)
+            padded = [t] * (t.image_index + 1)
+            outputs = execute(self.steps, [t.graph] * len(padded), None, padded)
+            if outputs[-1] != self.target:
+                raise AssertionError(f"reference {self.text!r} resolves to {outputs[-1]}, "
+                                     f"not {self.target}")
+            self._outputs = outputs
+        return self._outputs
 
 
 def _ordered_attributes(
@@ -152,6 +170,8 @@ def refer(
         cached: Reference | None = memo[key]
         return cached
     result = _refer(tables, target, avoid_kinds, relations, geometry, avoid_objects)
+    if result is not None:
+        result.tables = tables
     memo[key] = result
     return result
 

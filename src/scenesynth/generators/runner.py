@@ -117,7 +117,7 @@ def build_sample(
         "extra": extra,
     }, _PROVENANCE_FIELDS)
     return construct(InstructionSample, {
-        "id": sample_id(image_ids, spec.name, rendered.question, rendered.form.value,
+        "id": sample_id(image_ids, spec.name, rendered.question, rendered.form,
                         rendered.options),
         "images": [g.image.path or g.image.id for g in graphs],
         "question": rendered.question,

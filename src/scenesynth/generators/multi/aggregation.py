@@ -46,8 +46,10 @@ class TotalCount(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out = []
-        for name in scene.all_names()[: ctx.config.max_per_generator]:
+        out: list[Question] = []
+        for name in scene.shuffled_names():
+            if scene.full(out):
+                break
             if sum(1 for i in range(scene.k) if name in scene.tables[i].by_name) < 2:
                 continue  # in one image only it is a plain single-image count
             b = ProgramBuilder()
@@ -84,8 +86,10 @@ class ImagesContaining(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out = []
-        for name in scene.all_names()[: ctx.config.max_per_generator]:
+        out: list[Question] = []
+        for name in scene.shuffled_names():
+            if scene.full(out):
+                break
             b = ProgramBuilder()
             exists = [scene.exist(b, i, name) for i in range(scene.k)]
             b.add("count_true", exists)
@@ -121,8 +125,10 @@ class InEveryImage(Generator):
         scene = MultiScene(ctx)
         every = "both images" if scene.k == 2 else "every image"
         each = "each of the two images" if scene.k == 2 else "each of the images"
-        out = []
-        for name in scene.all_names()[: ctx.config.max_per_generator]:
+        out: list[Question] = []
+        for name in scene.shuffled_names():
+            if scene.full(out):
+                break
             b = ProgramBuilder()
             last = scene.exist(b, 0, name)
             for i in range(1, scene.k):

@@ -77,8 +77,10 @@ class SameAttribute(Generator):
             ctx.rng.shuffle(found)
             candidates.extend(found[:MAX_PAIRS_PER_IMAGE_PAIR])
         ctx.rng.shuffle(candidates)
-        out = []
+        out: list[Question] = []
         for a, b_image, kind_name, x, y in candidates[: limit * 2]:
+            if scene.full(out):
+                break
             kind = AttributeKind(kind_name)
             # the phrases must not use the compared kind, or the answer would be given away
             ref_x = refer(scene.tables[a], x, avoid_kinds=(str(kind),))
@@ -122,8 +124,10 @@ class CommonAttributeValues(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out = []
+        out: list[Question] = []
         for a, b_image in scene.pairs():
+            if scene.full(out):
+                break
             if a > b_image:
                 continue
             for kind in COMPARE_KINDS:
@@ -176,8 +180,10 @@ class MostWithAttribute(Generator):
                 v for t in scene.tables for r in t.scene for v in t.attr_by_kind[r].get(kind, ())
             }))
         ctx.rng.shuffle(candidates)
-        out = []
+        out: list[Question] = []
         for value in candidates[: ctx.config.max_per_generator]:
+            if scene.full(out):
+                break
             b = ProgramBuilder()
             counts = [scene.count(b, i, None, value) for i in range(scene.k)]
             b.add("image_argmax", counts)

@@ -92,6 +92,10 @@ def answer_token(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+# Questions built per (group, generator) before they are interleaved by answer and offered.
+CANDIDATES_PER_CONTEXT = 12
+
+
 class MultiScene:
     """One multi-image context: the per-image tables and program-building helpers."""
 
@@ -102,6 +106,7 @@ class MultiScene:
         self.graphs = ctx.graphs
         self.tables: list[SceneTables] = tables_for(ctx)
         self.k = len(ctx.graphs)
+        self.budget = min(ctx.config.max_per_generator, CANDIDATES_PER_CONTEXT)
 
     # -- vocabulary ---------------------------------------------------------------------------
     def names(self, i: int) -> set[str]:
@@ -111,6 +116,17 @@ class MultiScene:
         """Object names present in any image that no other object claims as a synonym."""
         names = set().union(*(self.names(i) for i in range(self.k)))
         return sorted(n for n in names if is_wordlike(n) and not self.synonym_clash(n))
+
+    def shuffled_names(self) -> list[str]:
+        """:meth:`all_names` in a seeded random order (not alphabetical: no bias to "a...")."""
+        names = self.all_names()
+        self.rng.shuffle(names)
+        return names
+
+    def full(self, questions: Sequence[Question]) -> bool:
+        """Enough candidates collected: the runner keeps a few questions per context, so
+        building (and executing) every possible one would only cost time."""
+        return len(questions) >= self.budget
 
     def synonym_clash(self, name: str) -> bool:
         """True when another object of the group may be the same kind of thing under another

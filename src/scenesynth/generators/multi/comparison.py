@@ -72,8 +72,10 @@ class CommonCategories(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out = []
+        out: list[Question] = []
         for a, b in scene.pairs():
+            if scene.full(out):
+                break
             if a > b:
                 continue  # "in common" is symmetric
             q = _name_set_question(scene, a, b, "common_values", self.TEMPLATES)
@@ -101,8 +103,10 @@ class OnlyInOne(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out = []
+        out: list[Question] = []
         for a, b in scene.pairs():
+            if scene.full(out):
+                break
             q = _name_set_question(scene, a, b, "difference_values", self.TEMPLATES)
             if q is not None:
                 out.append(q)
@@ -118,7 +122,7 @@ def _pair_counts(
 
 def _count_pairs(scene: MultiScene, limit: int) -> list[tuple[int, int, str]]:
     """(image a, image b, category) with the category in at least one of the two images."""
-    out = []
+    out: list[tuple[int, int, str]] = []
     for a, b in scene.pairs():
         for name in sorted(scene.names(a) | scene.names(b)):
             if not scene.synonym_clash(name):
@@ -146,8 +150,10 @@ class SameCount(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out = []
+        out: list[Question] = []
         for a, b_image, name in _count_pairs(scene, ctx.config.max_per_generator):
+            if scene.full(out):
+                break
             if a > b_image:
                 continue
             b, ca, cb = _pair_counts(scene, a, b_image, name)
@@ -180,8 +186,10 @@ class MoreThan(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out = []
+        out: list[Question] = []
         for a, b_image, name in _count_pairs(scene, ctx.config.max_per_generator):
+            if scene.full(out):
+                break
             b, ca, cb = _pair_counts(scene, a, b_image, name)
             b.add("greater", [ca, cb])
             outputs = scene.run(b)
@@ -212,8 +220,10 @@ class CountDifference(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out = []
+        out: list[Question] = []
         for a, b_image, name in _count_pairs(scene, ctx.config.max_per_generator):
+            if scene.full(out):
+                break
             b, ca, cb = _pair_counts(scene, a, b_image, name)
             b.add("subtract", [ca, cb])
             outputs = scene.run(b)

@@ -74,8 +74,10 @@ class RelationWhere(Generator):
         names = scene.all_names()
         candidates = [(x, p, y) for x in names for y in names if x != y for p in predicates]
         ctx.rng.shuffle(candidates)
-        out = []
+        out: list[Question] = []
         for x_name, predicate, y_name in candidates[: ctx.config.max_per_generator * 4]:
+            if scene.full(out):
+                break
             if not _decided_everywhere(scene, x_name, y_name, predicate):
                 continue
             b = ProgramBuilder()

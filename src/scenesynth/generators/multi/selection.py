@@ -71,8 +71,10 @@ class MostCount(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out = []
-        for name in scene.all_names()[: ctx.config.max_per_generator]:
+        out: list[Question] = []
+        for name in scene.shuffled_names():
+            if scene.full(out):
+                break
             q = _count_extreme(scene, name, True, self.TEMPLATES, self.spec.name, plural(name))
             if q is not None:
                 out.append(q)
@@ -98,8 +100,10 @@ class FewestCount(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out = []
-        for name in scene.all_names()[: ctx.config.max_per_generator]:
+        out: list[Question] = []
+        for name in scene.shuffled_names():
+            if scene.full(out):
+                break
             q = _count_extreme(scene, name, False, self.TEMPLATES, self.spec.name, plural(name))
             if q is not None:
                 out.append(q)
@@ -128,8 +132,10 @@ class MostObjects(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out = []
+        out: list[Question] = []
         for largest, templates in ((True, self.MOST), (False, self.FEWEST)):
+            if scene.full(out):
+                break
             q = _count_extreme(scene, None, largest, templates, self.spec.name, "objects")
             if q is not None:
                 out.append(q)
@@ -175,8 +181,10 @@ class WhichContains(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out = []
-        for name in scene.all_names()[: ctx.config.max_per_generator]:
+        out: list[Question] = []
+        for name in scene.shuffled_names():
+            if scene.full(out):
+                break
             q = _contains_question(scene, name, None, self.TEMPLATES, self.spec.name)
             if q is not None:
                 out.append(q)
@@ -223,8 +231,10 @@ class WhichHasAttribute(Generator):
                 })
                 candidates.extend((name, v) for v in values)
         ctx.rng.shuffle(candidates)
-        out = []
+        out: list[Question] = []
         for name, value in candidates[: ctx.config.max_per_generator]:
+            if scene.full(out):
+                break
             q = _contains_question(scene, name, value, self.TEMPLATES, self.spec.name)
             if q is not None:
                 out.append(q)

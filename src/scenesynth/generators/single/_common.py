@@ -87,7 +87,7 @@ def finish(
     balance_key: str | None = None,
 ) -> Question | None:
     """Execute the program; its last output is the answer. None (skip) when undecided."""
-    outputs = execute(builder.steps, ctx.graphs, ctx.config, tables_for(ctx))
+    outputs = execute(builder.steps, ctx.graphs, ctx.config, tables_for(ctx), builder.known)
     answer = outputs[-1]
     if answer is None:
         return None

@@ -82,7 +82,7 @@ class QueryAttribute(Generator):
             if ref is None:
                 continue
             b = ProgramBuilder()
-            o = b.extend(ref.steps)
+            o = b.add_reference(ref)
             b.add("query_attr", [o], kind=kind)
             tid, tpl = pick_template(ctx.rng, QUERY_TEMPLATES[kind])
             value = single_value(t, r, kind) or ""
@@ -131,7 +131,7 @@ class VerifyAttribute(Generator):
             if ref is None:
                 continue
             b = ProgramBuilder()
-            o = b.extend(ref.steps)
+            o = b.add_reference(ref)
             b.add("verify_attr", [o], value=value)
             templates = VERIFY_MATERIAL_TEMPLATES if kind == "material" else VERIFY_TEMPLATES
             tid, tpl = pick_template(ctx.rng, templates)
@@ -230,8 +230,8 @@ class SameAttribute(Generator):
         if ra is None or rc is None:
             return None
         b = ProgramBuilder()
-        va = b.add("query_attr", [b.extend(ra.steps)], kind=kind)
-        vc = b.add("query_attr", [b.extend(rc.steps)], kind=kind)
+        va = b.add("query_attr", [b.add_reference(ra)], kind=kind)
+        vc = b.add("query_attr", [b.add_reference(rc)], kind=kind)
         b.add("equal", [va, vc])
         templates = SAME_MATERIAL_TEMPLATES if kind == "material" else SAME_TEMPLATES
         tid, tpl = pick_template(ctx.rng, templates)

@@ -262,7 +262,7 @@ class CountSameAttribute(Generator):
             if ref is None:
                 continue
             b = ProgramBuilder()
-            o = b.extend(ref.steps)
+            o = b.add_reference(ref)
             same = b.add("same_attr", [o], kind=kind)
             b.add("count_distinct", [same], iou=ctx.config.duplicate_iou)
             tid, tpl = pick_template(ctx.rng, SAME_COUNT_TEMPLATES)

@@ -65,7 +65,7 @@ class GroundingBox(Generator):
             if ref is None:
                 continue
             b = ProgramBuilder()
-            b.add("query_box", [b.extend(ref.steps)])
+            b.add("query_box", [b.add_reference(ref)])
             tid, tpl = pick_template(ctx.rng, BOX_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(ref=ref.text), template=tid,
                        answer_type=AnswerType.BOX, objects=ref.objects,
@@ -100,7 +100,7 @@ class ReferringExpression(Generator):
             if ref is None:
                 continue
             b = ProgramBuilder()
-            b.add("query_box", [b.extend(ref.steps)])
+            b.add("query_box", [b.add_reference(ref)])
             tid, tpl = pick_template(ctx.rng, REFER_TEMPLATES)
             same_name = [_box_list(t, x) for x in t.by_name[t.names[r]] if x != r]
             q = finish(ctx, b, text=tpl.format(ref=ref.text), template=tid,

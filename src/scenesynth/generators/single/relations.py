@@ -72,7 +72,7 @@ class RelationObjectQuery(Generator):
             if ref is None:
                 continue
             b = ProgramBuilder()
-            rel = b.add("relate_inv", [b.extend(ref.steps)], predicate=p, mode="annotated")
+            rel = b.add("relate_inv", [b.add_reference(ref)], predicate=p, mode="annotated")
             b.add("query_name", [b.add("unique", [rel])])
             tid, tpl = pick_template(ctx.rng, OBJECT_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(s=ref.text, p=predicate_phrase(p)), template=tid,
@@ -109,7 +109,7 @@ class RelationSubjectQuery(Generator):
             if ref is None:
                 continue
             b = ProgramBuilder()
-            rel = b.add("relate", [b.extend(ref.steps)], predicate=p, mode="annotated")
+            rel = b.add("relate", [b.add_reference(ref)], predicate=p, mode="annotated")
             b.add("query_name", [b.add("unique", [rel])])
             tid, tpl = pick_template(ctx.rng, SUBJECT_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(o=ref.text, p=predicate_phrase(p)), template=tid,
@@ -151,8 +151,8 @@ class RelationPredicateQuery(Generator):
             if rs is None or ro is None:
                 continue
             b = ProgramBuilder()
-            a = b.extend(rs.steps)
-            c = b.extend(ro.steps)
+            a = b.add_reference(rs)
+            c = b.add_reference(ro)
             b.add("query_relation", [a, c])
             p = t.rel_pairs[(s, o)][0]
             tid, tpl = pick_template(ctx.rng, PREDICATE_TEMPLATES)
@@ -196,7 +196,7 @@ class RelationVerify(Generator):
             if rs is None or ro is None:
                 continue
             b = ProgramBuilder()
-            b.add("has_relation", [b.extend(rs.steps), b.extend(ro.steps)], predicate=p)
+            b.add("has_relation", [b.add_reference(rs), b.add_reference(ro)], predicate=p)
             tid, tpl = pick_template(ctx.rng, VERIFY_TEMPLATES)
             text = tpl.format(s=rs.text, p=predicate_phrase(p), o=ro.text)
             q = finish(ctx, b, text=text, template=tid,
@@ -271,12 +271,12 @@ class MultiHopRelation(Generator):
         (mode1, p1), (mode2, p2) = hop1, hop2
         nx, ny = t.names[x], t.names[y]
         b = ProgramBuilder()
-        r1 = b.add("relate", [b.extend(ro.steps)], predicate=p1, mode=mode1)
+        r1 = b.add("relate", [b.add_reference(ro)], predicate=p1, mode=mode1)
         ux = b.add("unique", [b.add("filter_name", [r1], name=nx)])
         r2 = b.add("relate", [ux], predicate=p2, mode=mode2)
         # executing the prefix tells whether the chain is unique at each hop
         try:
-            outs = execute(b.steps, ctx.graphs, ctx.config, tables_for(ctx))
+            outs = execute(b.steps, ctx.graphs, ctx.config, tables_for(ctx), b.known)
         except ValueError:
             return None
         second = outs[r2]

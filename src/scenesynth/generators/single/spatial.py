@@ -98,7 +98,7 @@ class SpatialVerify(Generator):
             if ra is None or rc is None:
                 continue
             b = ProgramBuilder()
-            b.add("spatial", [b.extend(ra.steps), b.extend(rc.steps)], predicate=p)
+            b.add("spatial", [b.add_reference(ra), b.add_reference(rc)], predicate=p)
             tid, tpl = pick_template(ctx.rng, SPATIAL_VERIFY_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text, phrase=GEOMETRY_PHRASES[p]),
                        template=tid, answer_type=AnswerType.YES_NO,
@@ -147,7 +147,7 @@ class SpatialChoice(Generator):
                 continue
             yes, no, axis = CHOICE_AXES[p]
             b = ProgramBuilder()
-            s = b.add("spatial", [b.extend(ra.steps), b.extend(rc.steps)], predicate=p)
+            s = b.add("spatial", [b.add_reference(ra), b.add_reference(rc)], predicate=p)
             b.add("select", [s], if_true=yes, if_false=no)
             tid, tpl = pick_template(ctx.rng, CHOICE_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text, axis=axis), template=tid,
@@ -188,7 +188,7 @@ class CompareHeight(Generator):
             if ra is None or rc is None:
                 continue
             b = ProgramBuilder()
-            b.add("spatial", [b.extend(ra.steps), b.extend(rc.steps)], predicate="above")
+            b.add("spatial", [b.add_reference(ra), b.add_reference(rc)], predicate="above")
             tid, tpl = pick_template(ctx.rng, HEIGHT_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text), template=tid,
                        answer_type=AnswerType.YES_NO, objects=[*ra.objects, *rc.objects],
@@ -233,8 +233,8 @@ def _compare_choice(
             continue
         name_a, name_c = _choice_names(ra.text, rc.text, t.names[a], t.names[c])
         b = ProgramBuilder()
-        ma = b.add("measure", [b.extend(ra.steps)], measure=measure_name)
-        mc = b.add("measure", [b.extend(rc.steps)], measure=measure_name)
+        ma = b.add("measure", [b.add_reference(ra)], measure=measure_name)
+        mc = b.add("measure", [b.add_reference(rc)], measure=measure_name)
         g = b.add("greater" if larger_wins else "less", [ma, mc])
         b.add("select", [g], if_true=name_a, if_false=name_c)
         tid, tpl = pick_template(ctx.rng, templates)
@@ -353,8 +353,8 @@ class CompareVolume(Generator):
             if ra is None or rc is None:
                 continue
             b = ProgramBuilder()
-            ma = b.add("measure", [b.extend(ra.steps)], measure="volume")
-            mc = b.add("measure", [b.extend(rc.steps)], measure="volume")
+            ma = b.add("measure", [b.add_reference(ra)], measure="volume")
+            mc = b.add("measure", [b.add_reference(rc)], measure="volume")
             b.add("greater", [ma, mc])
             tid, tpl = pick_template(ctx.rng, VOLUME_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text), template=tid,
@@ -506,7 +506,7 @@ class RegionPosition(Generator):
             if ref is None:
                 continue
             b = ProgramBuilder()
-            b.add("region", [b.extend(ref.steps)], margin=ctx.config.region_margin)
+            b.add("region", [b.add_reference(ref)], margin=ctx.config.region_margin)
             tid, tpl = pick_template(ctx.rng, REGION_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(ref=ref.text), template=tid,
                        answer_type=AnswerType.REGION, objects=ref.objects,
