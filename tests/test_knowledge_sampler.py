@@ -324,3 +324,23 @@ def test_no_two_overlapping_names_in_a_graph(kb, graphs):
         names = g.names()
         for name in names:
             assert not kb.overlapping(name) & names, (g.image.id, name)
+
+
+def test_walls_and_sky_stay_at_the_back(kb, graphs):
+    """A wall or sky object (or what stands on it) is never in front of other things."""
+    checked = 0
+    for g in graphs:
+        support = {r.subject: r.object for r in g.relations if r.predicate == "on top of"}
+
+        def backdrop(obj_id: str, g: SceneGraph = g, support: dict = support) -> bool:
+            while obj_id in support:
+                obj_id = support[obj_id]
+            return g.object(obj_id).meta["placement"] in ("wall", "sky")
+
+        for r in g.relations:
+            if r.predicate in ("in front of", "behind"):
+                front, back = ((r.subject, r.object) if r.predicate == "in front of"
+                               else (r.object, r.subject))
+                assert not (backdrop(front) and not backdrop(back)), (g.image.id, r)
+                checked += backdrop(back)
+    assert checked >= 100

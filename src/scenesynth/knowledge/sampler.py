@@ -297,7 +297,10 @@ def _propose(
     if family == "z":
         if supported_pair:
             return None
-        a_back, b_back = pa in _BACKDROP_PLACEMENTS, pb in _BACKDROP_PLACEMENTS
+        # a stacked object stands where its base does (a cup on a wall shelf is at the wall)
+        a_base, b_base = by_id[constraints.base(a.id)], by_id[constraints.base(b.id)]
+        a_back = kb.objects[a_base.name].placement in _BACKDROP_PLACEMENTS
+        b_back = kb.objects[b_base.name].placement in _BACKDROP_PLACEMENTS
         if a_back and b_back:
             return None
         if a_back or b_back:
