@@ -24,6 +24,7 @@ from scenesynth.generators.program import (
     execute,
     tables_for,
 )
+from scenesynth.graph import SceneGraph, SpatialRules
 
 # Irregular plurals of common object names; everything else follows the spelling rules below.
 _IRREGULAR = {
@@ -92,6 +93,28 @@ def answer_token(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+# The runner gives every (group, generator) pair a fresh context, so each multi-image
+# generator would rebuild the same lookup tables; the last group's tables are kept here. The
+# tables only memoise pure functions of the graphs, so sharing them changes no output.
+_last_group: tuple[tuple[SceneGraph, ...], SpatialRules, list[SceneTables]] | None = None
+
+
+def _group_tables(ctx: GenContext) -> list[SceneTables]:
+    global _last_group
+    cached = _last_group
+    if (
+        cached is not None
+        and len(cached[0]) == len(ctx.graphs)
+        and all(a is b for a, b in zip(cached[0], ctx.graphs, strict=True))
+        and cached[1] == ctx.config.rules
+    ):
+        ctx.cache["tables"] = cached[2]
+        return cached[2]
+    tables = tables_for(ctx)
+    _last_group = (tuple(ctx.graphs), ctx.config.rules, tables)
+    return tables
+
+
 # Questions built per (group, generator) before they are interleaved by answer and offered.
 CANDIDATES_PER_CONTEXT = 12
 
@@ -104,7 +127,7 @@ class MultiScene:
         self.rng = ctx.rng
         self.config = ctx.config
         self.graphs = ctx.graphs
-        self.tables: list[SceneTables] = tables_for(ctx)
+        self.tables: list[SceneTables] = _group_tables(ctx)
         self.k = len(ctx.graphs)
         self.budget = min(ctx.config.max_per_generator, CANDIDATES_PER_CONTEXT)
 

@@ -169,3 +169,34 @@ def absent_names(ctx: GenContext, t: SceneTables) -> list[str]:
     listed = t.graph.meta.get("absent_objects")
     pool = [str(n).lower() for n in listed] if isinstance(listed, list) else list(ctx.other_names)
     return sorted({n for n in pool if n and n not in present})
+
+
+def present_concepts(t: SceneTables) -> list[tuple[str, str | None]]:
+    """(name, attribute value or None) pairs that some object satisfies."""
+    out: set[tuple[str, str | None]] = set()
+    for r in t.scene:
+        name = t.names[r]
+        out.add((name, None))
+        for kind in (k for k in QUERY_KINDS if k != "state"):
+            v = single_value(t, r, kind)
+            if v is not None and v != name:
+                out.add((name, v))
+    return sorted(out, key=lambda c: (c[0], c[1] or ""))
+
+
+def absent_concepts(ctx: GenContext, t: SceneTables) -> list[tuple[str, str | None]]:
+    """Names absent from the scene, and (name, value) combinations no object has, where every
+    object of that name has a *different* value of the same kind (so 'no' is not an artefact
+    of a missing annotation)."""
+    out: list[tuple[str, str | None]] = [(n, None) for n in absent_names(ctx, t)]
+    kinds = [k for k in QUERY_KINDS if k not in ("state", "shape")]
+    seen_by_kind = {k: kind_values_in_scene(t, k) for k in kinds}
+    for name, refs in sorted(t.by_name.items()):
+        for kind in kinds:
+            values = [single_value(t, r, kind) for r in refs]
+            if any(v is None for v in values):
+                continue
+            for v in seen_by_kind[kind]:
+                if v not in values and v != name:
+                    out.append((name, v))
+    return sorted(set(out), key=lambda c: (c[0], c[1] or ""))

@@ -4,7 +4,6 @@ boxes (IoU above ``config.duplicate_iou``) count once unless marked distinct."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 
 from scenesynth.generators.base import (
@@ -16,15 +15,16 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
-from scenesynth.generators.program import ProgramBuilder, SceneTables
+from scenesynth.generators.program import ProgramBuilder
 from scenesynth.generators.refer import refer
 from scenesynth.generators.single._common import (
     QUERY_KINDS,
-    absent_names,
+    absent_concepts,
     article,
     finish,
     pick_template,
     plural,
+    present_concepts,
     shuffled,
     single_value,
     tables,
@@ -35,36 +35,6 @@ EXIST_TEMPLATES = {
     "exist_any": "Are there any {plural_phrase} in the image?",
     "exist_see": "Can you see {a_phrase}?",
 }
-
-
-def _concepts_present(t: SceneTables, rng: random.Random) -> list[tuple[str, str | None]]:
-    """(name, attribute value or None) pairs that some object satisfies."""
-    out: set[tuple[str, str | None]] = set()
-    for r in t.scene:
-        name = t.names[r]
-        out.add((name, None))
-        for kind in (k for k in QUERY_KINDS if k != "state"):
-            v = single_value(t, r, kind)
-            if v is not None and v != name:
-                out.add((name, v))
-    return shuffled(rng, sorted(out, key=lambda c: (c[0], c[1] or "")))
-
-
-def _concepts_absent(ctx: GenContext, t: SceneTables) -> list[tuple[str, str | None]]:
-    """Names absent from the scene, and (name, value) combinations no object has, where every
-    object of that name has a *different* value of the same kind (so 'no' is not an artefact
-    of a missing annotation)."""
-    out: list[tuple[str, str | None]] = [(n, None) for n in absent_names(ctx, t)]
-    for name, refs in sorted(t.by_name.items()):
-        for kind in (k for k in QUERY_KINDS if k not in ("state", "shape")):
-            values = [single_value(t, r, kind) for r in refs]
-            if any(v is None for v in values):
-                continue
-            seen = sorted({v for vs in t.attr_by_kind.values() for v in vs.get(kind, ())})
-            for v in seen:
-                if v not in values and v != name:
-                    out.append((name, v))
-    return sorted(set(out), key=lambda c: (c[0], c[1] or ""))
 
 
 def _phrase(concept: tuple[str, str | None]) -> str:
@@ -96,8 +66,8 @@ class ExistObject(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        positives = _concepts_present(t, ctx.rng)
-        negatives = shuffled(ctx.rng, _concepts_absent(ctx, t))
+        positives = shuffled(ctx.rng, present_concepts(t))
+        negatives = shuffled(ctx.rng, absent_concepts(ctx, t))
         # alternate so a run is balanced between yes and no
         for i in range(max(len(positives), len(negatives))):
             for pool in (positives, negatives) if i % 2 == 0 else (negatives, positives):

@@ -16,15 +16,14 @@ from scenesynth.generators.base import (
 from scenesynth.generators.program import ProgramBuilder, SceneTables
 from scenesynth.generators.refer import refer
 from scenesynth.generators.single._common import (
-    QUERY_KINDS,
-    absent_names,
+    absent_concepts,
     article,
     finish,
     name_distractors,
     pick_template,
     plural,
+    present_concepts,
     shuffled,
-    single_value,
     tables,
 )
 from scenesynth.graph import iou
@@ -208,17 +207,6 @@ class RelationCaption(Generator):
             yield q
 
 
-def _present_concepts(t: SceneTables) -> list[tuple[str, str | None]]:
-    out: set[tuple[str, str | None]] = set()
-    for r in t.scene:
-        out.add((t.names[r], None))
-        for kind in QUERY_KINDS:
-            v = single_value(t, r, kind)
-            if v is not None and v != t.names[r] and kind != "state":
-                out.add((t.names[r], v))
-    return sorted(out, key=lambda c: (c[0], c[1] or ""))
-
-
 def _exist_steps(b: ProgramBuilder, concept: tuple[str, str | None]) -> int:
     name, value = concept
     s = b.add("filter_name", [b.add("scene", image=0)], name=name)
@@ -245,8 +233,8 @@ LOGIC_TEMPLATES = {
 
 def _logic(ctx: GenContext, op: str) -> Iterator[Question]:
     t = tables(ctx)
-    present = _present_concepts(t)
-    absent: list[tuple[str, str | None]] = [(n, None) for n in absent_names(ctx, t)]
+    present = present_concepts(t)
+    absent = absent_concepts(ctx, t)
     if len(present) < 2 and not absent:
         return
     for i in range(30):
