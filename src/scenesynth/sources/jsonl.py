@@ -42,21 +42,36 @@ def read_jsonl(
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
-            ctx = RecordContext(report, str(path), f"line {lineno}", options)
-            try:
-                graph = graph_from_json(line)
-            except (ValidationError, ValueError):
-                graph = None
-            if graph is not None and _boxes_inside(graph):
-                report.graphs += 1
-                report.objects += len(graph.objects)
-                report.relations += len(graph.relations)
+            graph = parse_jsonl_line(line, str(path), lineno, report, options)
+            if graph is not None:
                 yield graph
-                continue
-            try:
-                yield _piecewise(ctx, line)
-            except Skip:
-                report.skipped_records += 1
+
+
+def parse_jsonl_line(
+    line: bytes,
+    path: str,
+    lineno: int,
+    report: LoadReport,
+    options: LoadOptions = DEFAULT_OPTIONS,
+) -> SceneGraph | None:
+    """One non-blank line of a scene-graph JSONL file, by :func:`read_jsonl`'s rules: the
+    graph, or None when the record is skipped (reported in ``report``). For callers that hold
+    the raw lines already (the engine parses them in its worker processes)."""
+    ctx = RecordContext(report, path, f"line {lineno}", options)
+    try:
+        graph = graph_from_json(line)
+    except (ValidationError, ValueError):
+        graph = None
+    if graph is not None and _boxes_inside(graph):
+        report.graphs += 1
+        report.objects += len(graph.objects)
+        report.relations += len(graph.relations)
+        return graph
+    try:
+        return _piecewise(ctx, line)
+    except Skip:
+        report.skipped_records += 1
+        return None
 
 
 def _boxes_inside(graph: SceneGraph) -> bool:
