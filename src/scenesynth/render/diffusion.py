@@ -10,6 +10,7 @@ size, so normalised boxes keep their meaning. Nothing is known exactly about the
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from PIL import Image
@@ -118,9 +119,12 @@ class GligenRenderer:
             diffusers = require("diffusers")
             self.device = resolve_device(self.device_request)
             dtype = resolve_dtype(self.dtype_request, self.device)
-            pipe = diffusers.StableDiffusionGLIGENPipeline.from_pretrained(
-                self.model_name, torch_dtype=dtype
-            )
+            with warnings.catch_warnings():
+                # `torch_dtype` works on every supported diffusers; newer ones prefer `dtype`
+                warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
+                pipe = diffusers.StableDiffusionGLIGENPipeline.from_pretrained(
+                    self.model_name, torch_dtype=dtype
+                )
             pipe.set_progress_bar_config(disable=True)
             self._pipeline = pipe.to(self.device)
         return self._pipeline
