@@ -207,6 +207,9 @@ class KnowledgeBase:
     _supporters: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
     # name -> names that can denote the same thing (symmetric; see data/overlaps.yaml)
     overlaps: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    _scene_support: Mapping[str, tuple[tuple[str, str], ...]] = field(
+        default_factory=dict, repr=False
+    )
 
     def scene_names(self) -> list[str]:
         return sorted(self.scenes)
@@ -217,6 +220,10 @@ class KnowledgeBase:
 
     def supporters_of(self, item: str) -> tuple[str, ...]:
         return self._supporters.get(item, ())
+
+    def support_pairs_in(self, scene: str) -> tuple[tuple[str, str], ...]:
+        """Sorted (item, supporter) pairs whose two objects both belong to ``scene``."""
+        return self._scene_support.get(scene, ())
 
     def overlapping(self, name: str) -> frozenset[str]:
         """Other names that can denote the same thing as ``name`` (a man is a person)."""
@@ -375,6 +382,12 @@ def _load(directory: Path) -> KnowledgeBase:
         support=frozenset(pairs),
         _supporters={k: tuple(v) for k, v in supporters.items()},
         overlaps={k: frozenset(v) for k, v in overlaps.items()},
+        _scene_support={
+            name: tuple(
+                (i, b) for i, b in sorted(pairs) if i in scene.objects and b in scene.objects
+            )
+            for name, scene in scenes.items()
+        },
     )
 
 

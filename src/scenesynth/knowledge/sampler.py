@@ -99,7 +99,7 @@ def sample_kg(
     spec = kb.scenes[scene_name]
     k = rng.randint(lo, hi)
 
-    names = _choose_names(kb, spec.objects, k, rng)
+    names = _choose_names(kb, scene_name, k, rng)
     objects = _make_objects(kb, names, rng)
     constraints = SpatialConstraints(
         can_support=lambda a, b: kb.can_support(_name_of(objects, a), _name_of(objects, b)),
@@ -147,9 +147,8 @@ def _name_of(objects: list[SceneObject], object_id: str) -> str:
     raise KeyError(object_id)
 
 
-def _choose_names(
-    kb: KnowledgeBase, scene_objects: tuple[str, ...], k: int, rng: random.Random
-) -> list[str]:
+def _choose_names(kb: KnowledgeBase, scene: str, k: int, rng: random.Random) -> list[str]:
+    scene_objects = kb.scenes[scene].objects
     names: list[str] = []
     counts: Counter[str] = Counter()
 
@@ -162,12 +161,11 @@ def _choose_names(
         return not kb.overlapping(name) & counts.keys()
 
     if k >= 2 and rng.random() < P_START_WITH_SUPPORT_PAIR:
-        in_scene = set(scene_objects)
-        pairs = sorted(
+        pairs = [
             (item, sup)
-            for item, sup in kb.support
-            if item in in_scene and sup in in_scene and sup not in kb.overlapping(item)
-        )
+            for item, sup in kb.support_pairs_in(scene)
+            if sup not in kb.overlapping(item)
+        ]
         pairs = [(i, s) for i, s in pairs if i != s or can_add_copy(i)]
         if pairs:
             item, sup = rng.choice(pairs)
