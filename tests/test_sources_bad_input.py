@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from scenesynth.graph import write_graphs_jsonl
-from scenesynth.sources import LoadError, LoadReport, Severity, load
+from scenesynth.sources import LoadError, LoadOptions, LoadReport, Severity, load
 
 
 def _gqa(shared_data: Path) -> dict[str, Any]:
@@ -169,6 +169,15 @@ def test_visual_genome_relation_to_unknown_object(shared_data: Path, tmp_path: P
     assert _errors(stream.report) == [
         ("relationships.json", "image_id=2", "relationships[0].object")
     ]
+    # Opt-in repair: the endpoint (it has name and box) becomes an object, with a warning.
+    repaired = load(vg, options=LoadOptions(vg_relation_objects=True))
+    graphs = list(repaired)
+    assert sum(len(g.relations) for g in graphs) == 158 and len(graphs[1].objects) == 28
+    assert repaired.report.ok
+    (warning,) = repaired.report.issues
+    assert (warning.record, warning.field) == ("image_id=2", "relationships[0].object")
+    added = graphs[1].object("999999999")
+    assert added.name == rels[1]["relationships"][0]["object"]["name"] and added.box is not None
 
 
 # -- wrong types ---------------------------------------------------------------------------

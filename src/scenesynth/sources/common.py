@@ -37,6 +37,10 @@ class LoadOptions:
     # quiet_overshoot are float noise (x + w = 640.0000001) and are clipped silently.
     clip_tolerance: float = 2.0
     quiet_overshoot: float = 1e-6
+    # Visual Genome: a relationship endpoint missing from objects.json/attributes.json is
+    # dropped with an error by default; with this on, the object is added from the
+    # relationship record (it carries name and box) with a warning, and the relation kept.
+    vg_relation_objects: bool = False
 
 
 DEFAULT_OPTIONS = LoadOptions()

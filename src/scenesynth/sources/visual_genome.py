@@ -234,6 +234,16 @@ def _graph(
                 relations.append((path, _relation(rctx, raw, path)))
             except Skip:
                 ctx.report.dropped_relations += 1
+                continue
+            if ctx.options.vg_relation_objects:
+                for role in ("subject", "object"):
+                    end = raw[role]
+                    oid = str(end["object_id"])
+                    if oid not in objects and oid not in skipped:
+                        _add_object(rctx, end, f"{path}.{role}", image, objects, skipped, {}, rctx)
+                        if oid in objects:
+                            rctx.warning(f"{path}.{role}", f"object {oid} is only in "
+                                         f"{RELATIONSHIPS}; added from the relationship record")
     extra = {k: record[k] for k in ("coco_id", "flickr_id") if record.get(k) is not None}
     meta = graph_meta(str(directory / OBJECTS), index, image_id, **extra)
     return assemble(
