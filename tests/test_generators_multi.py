@@ -16,6 +16,7 @@ import pytest
 import scenesynth.generators  # noqa: F401  (fills the registry)
 from checker import Interpreter
 from scenesynth.generators.base import GenConfig, GenContext, Question, registered
+from scenesynth.generators.multi import common
 from scenesynth.generators.multi.common import plural
 from scenesynth.graph import SceneGraph
 from scenesynth.sources import load
@@ -38,6 +39,12 @@ def coco(shared_data: Path) -> list[SceneGraph]:
     graphs = list(load(shared_data / "coco_panoptic"))
     assert [g.image.id for g in graphs] == ["142238", "439180"]
     return graphs
+
+
+@pytest.fixture(autouse=True)
+def every_candidate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """List every question a group allows (the default budget stops at a few per context)."""
+    monkeypatch.setattr(common, "CANDIDATES_PER_CONTEXT", 10_000)
 
 
 def ask(name: str, graphs: list[SceneGraph], seed: int = 0) -> list[Question]:
@@ -222,3 +229,35 @@ def _relation_of(q: Question) -> tuple[str, str, str]:
     x_name = steps[inter.inputs[0]].args["name"]
     y_name = steps[rel.inputs[0]].args["name"]
     return x_name, rel.args["predicate"], y_name
+
+
+def test_candidate_budget_bounds_work_per_context(
+    clevr: list[SceneGraph], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    everything = ask("multi_relation_where", clevr, seed=1)
+    monkeypatch.setattr(common, "CANDIDATES_PER_CONTEXT", 3)
+    bounded = ask("multi_relation_where", clevr, seed=1)
+    assert len(everything) > 3 and len(bounded) == 3
+
+
+def test_shared_group_tables_change_no_output(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scenesynth.generators.program import tables_for
+    from scenesynth.generators.runner import generate_shard
+    from scenesynth.graph import AnswerForm
+
+    graphs = []
+    for g in load(shared_data / "clevr" / "CLEVR_train_scenes_1000.json"):
+        graphs.append(g)
+        if len(graphs) == 40:
+            break
+    forms = (AnswerForm.SHORT, AnswerForm.MULTIPLE_CHOICE, AnswerForm.YES_NO)
+
+    def run() -> list[str]:
+        result = generate_shard(graphs, MULTI, 2, forms, 5, GenConfig(), (2, 4))
+        return [s.id for s in result.samples]
+
+    shared = run()
+    monkeypatch.setattr(common, "_group_tables", tables_for)
+    assert run() == shared and len(shared) > 100
