@@ -11,7 +11,7 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -340,6 +340,24 @@ def test_config_from_env(monkeypatch, tmp_path):
     assert LLMConfig.from_env(model="llama").model == "llama"
     with pytest.raises(ValueError, match="response_format"):
         LLMConfig(model="m", response_format="xml")
+    with pytest.raises(ValueError, match="no API key"):
+        LLMClient(LLMConfig(model="m"))
+
+
+def test_request_parameters_are_configurable_and_part_of_the_cache_key(tmp_path):
+    with ScriptedServer([Reply(VALID), Reply(VALID)]) as server:
+        base = _config(tmp_path, server)
+        first = LLMSource(base, scenes=["kitchen"])
+        first.sample(5)
+        tuned = replace(base, max_tokens=None, send_seed=False,
+                        extra_params={"top_p": 0.5, "max_completion_tokens": 999})
+        second = LLMSource(tuned, scenes=["kitchen"])
+        second.sample(5)  # other parameters: another cache key, so a new request
+        bodies = [r["body"] for r in server.requests]
+    assert len(bodies) == 2
+    assert bodies[0]["max_tokens"] == 2048 and bodies[0]["seed"] == 5
+    assert "max_tokens" not in bodies[1] and "seed" not in bodies[1]
+    assert bodies[1]["top_p"] == 0.5 and bodies[1]["max_completion_tokens"] == 999
 
 
 def test_make_source_llm_switch(tmp_path):

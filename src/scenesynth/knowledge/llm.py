@@ -87,7 +87,7 @@ class LLMConfig:
     base_url: str | None = None
     api_key: str | None = None
     temperature: float = 0.7
-    max_tokens: int = 2048
+    max_tokens: int | None = 2048  # None: leave it to the server
     timeout_s: float = 60.0
     max_attempts: int = 4  # per request, first try included
     backoff_s: float = 1.0  # doubled after each failed attempt
@@ -97,6 +97,8 @@ class LLMConfig:
     cache_dir: str | None = None  # None: default_cache_dir()
     use_cache: bool = True
     scene_count: int = 40  # scenes asked for when no scene list is given
+    # further request parameters, e.g. {"top_p": 0.9} or {"max_completion_tokens": 4096}
+    extra_params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -264,12 +266,12 @@ class LLMClient:
         )
 
     def _params(self, seed: int | None) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "temperature": self.config.temperature,
-            "max_tokens": self.config.max_tokens,
-        }
+        params: dict[str, Any] = {"temperature": self.config.temperature}
+        if self.config.max_tokens is not None:
+            params["max_tokens"] = self.config.max_tokens
         if seed is not None and self.config.send_seed:
             params["seed"] = seed
+        params.update(self.config.extra_params)
         return params
 
     def _response_format(self, name: str, schema: dict[str, Any]) -> dict[str, Any]:
