@@ -19,7 +19,14 @@ from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColum
 from rich.table import Table
 
 from scenesynth.graph import SceneGraph, dump_json_schema, write_graphs_jsonl
-from scenesynth.sources import LoadError, LoadReport, Severity, UnknownFormatError, load
+from scenesynth.sources import (
+    LoadError,
+    LoadOptions,
+    LoadReport,
+    Severity,
+    UnknownFormatError,
+    load,
+)
 from scenesynth.sources.dispatch import FORMATS as GRAPH_FORMATS
 
 EXPORT_FORMATS = ("llava", "sharegpt", "parquet", "webdataset")
@@ -41,9 +48,11 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _open(src: Path, fmt: str, strict: bool) -> Any:
+def _open(src: Path, fmt: str, strict: bool, options: LoadOptions | None = None) -> Any:
     try:
-        return load(src, None if fmt == "auto" else fmt, strict=strict)
+        return load(
+            src, None if fmt == "auto" else fmt, strict=strict, options=options or LoadOptions()
+        )
     except (FileNotFoundError, UnknownFormatError) as exc:
         raise _fail(str(exc)) from None
 
@@ -80,12 +89,17 @@ def convert(
         bool, typer.Option("--strict", help="Stop at the first bad record (writes nothing).")
     ] = False,
     show: Annotated[int, typer.Option(help="How many issues to list.")] = 20,
+    vg_relation_objects: Annotated[
+        bool,
+        typer.Option(help="Visual Genome: add relationship endpoints missing from objects.json "
+                     "(warning) instead of dropping their relations (error)."),
+    ] = False,
 ) -> None:
     """Convert a dataset (Visual Genome, GQA, COCO, CLEVR, JSONL) into scene-graph JSONL.
 
     Bad records are reported, counted and skipped; the file is written atomically.
     """
-    stream = _open(src, fmt, strict)
+    stream = _open(src, fmt, strict, LoadOptions(vg_relation_objects=vg_relation_objects))
     try:
         n = write_graphs_jsonl(_with_progress(stream, "converting"), out)
     except LoadError as exc:
