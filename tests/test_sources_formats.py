@@ -157,3 +157,23 @@ def test_visual_genome_duplicate_image_record(shared_data: Path, tmp_path: Path)
     assert (Path(issue.file).name, issue.record, issue.field) == (
         "image_data.json", "image_id=1", "image_id",
     )
+
+
+def test_coco_captions_file(tmp_path: Path) -> None:
+    data = {
+        "images": [{"id": 1, "width": 64, "height": 48, "file_name": "x.jpg"}],
+        "annotations": [
+            {"id": 10, "image_id": 1, "caption": "A dog on a couch. "},
+            {"id": 11, "image_id": 1, "caption": "A brown dog resting."},
+            {"id": 12, "image_id": 1, "caption": 5},
+        ],
+    }
+    path = tmp_path / "captions_tiny.json"
+    path.write_text(json.dumps(data))
+    stream = load(path)
+    (graph,) = list(stream)
+    assert graph.objects == []
+    assert graph.meta["captions"] == ["A dog on a couch.", "A brown dog resting."]
+    assert [(i.record, i.field) for i in stream.report.issues] == [
+        ("image id=1", "annotations[2].caption")
+    ]

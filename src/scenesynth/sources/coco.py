@@ -217,7 +217,15 @@ def _graph(
     )
     objects: list[tuple[str, SceneObject]] = []
     panoptic_files: list[str] = []
+    captions: list[str] = []
     for ann_index, ann in anns:
+        if isinstance(ann, dict) and "caption" in ann and "bbox" not in ann:
+            # captions_*.json: image-level text, kept for caption generators
+            if isinstance(ann["caption"], str) and ann["caption"].strip():
+                captions.append(ann["caption"].strip())
+            else:
+                ctx.error(f"annotations[{ann_index}].caption", "expected a non-empty string")
+            continue
         if isinstance(ann, dict) and "segments_info" in ann:
             if isinstance(ann.get("file_name"), str):
                 panoptic_files.append(ann["file_name"])
@@ -240,6 +248,8 @@ def _graph(
     extra: dict[str, Any] = {}
     if panoptic_files:
         extra["panoptic_png"] = panoptic_files[0] if len(panoptic_files) == 1 else panoptic_files
+    if captions:
+        extra["captions"] = captions
     meta = graph_meta(ctx.file, index, image_id, **extra)
     return assemble(ctx, image, objects, [], None, meta)
 
@@ -275,6 +285,9 @@ def _object(
         meta["isthing"] = bool(isthing)
     if "area" in ann:
         meta["area"] = ann["area"]
+    if "keypoints" in ann:  # person_keypoints_*.json: [x, y, visibility] * 17
+        meta["keypoints"] = ann["keypoints"]
+        meta["num_keypoints"] = ann.get("num_keypoints")
     return make_object(
         ctx, path, id=oid, name=cat["name"], box=box, mask=mask, meta=meta,
         # COCO asserts each non-crowd thing annotation is its own instance.
