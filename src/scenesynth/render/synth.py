@@ -27,7 +27,7 @@ import multiprocessing
 import time
 import traceback
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -332,7 +332,7 @@ def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> Synt
     counters: Counter[str] = Counter()
     seconds: defaultdict[str, float] = defaultdict(float)
 
-    progress_ctx = _progress(config)
+    progress_ctx = _Progress(config)
     with progress_ctx as advance:
         def on_chunk(res: ChunkResult) -> None:
             graphs.extend(res.graphs)
@@ -380,7 +380,7 @@ def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> Synt
     )
 
 
-class _progress:
+class _Progress:
     """A rich progress bar over images (a no-op when disabled)."""
 
     def __init__(self, config: SynthConfig) -> None:
@@ -428,11 +428,3 @@ def demo_config(out: str, workers: int = 2, seed: int = 0) -> SynthConfig:
     """The offline demo: sized for >= 200 images and >= 2,000 LLaVA samples in minutes."""
     return SynthConfig(scenes=240, out=out, seed=seed, per_image=1, fmt="llava",
                        workers=workers)
-
-
-def graphs_summary(graphs: Sequence[SceneGraph]) -> dict[str, int]:
-    return {
-        "images": len(graphs),
-        "objects": sum(len(g.objects) for g in graphs),
-        "relations": sum(len(g.relations) for g in graphs),
-    }
