@@ -206,6 +206,13 @@ class RelationVerify(Generator):
                 yield q
 
 
+def _related(t: SceneTables, o: str, predicate: str, mode: str) -> list[str]:
+    """Candidates x with (x predicate o), for screening chains (answers come from execute)."""
+    if mode == "annotated":
+        return t.rel_by_object.get((o, predicate), [])
+    return [z for z in t.scene if z != o and t.spatial(z, o, predicate) is True]
+
+
 HOP_NAME_TEMPLATES = {
     "hop_what": "What is {p2} the {nx} {p1} {o}?",
     "hop_which": "Which object is {p2} the {nx} {p1} {o}?",
@@ -214,6 +221,9 @@ HOP_ATTR_TEMPLATES = {
     "hop_attr_what": "What {kind} is the {ny} {p2} the {nx} {p1} {o}?",
     "hop_attr_the": "What is the {kind} of the {ny} {p2} the {nx} {p1} {o}?",
 }
+
+
+Chain = tuple[str, str, str, tuple[str, str], tuple[str, str]]  # o, x, y, hop 1, hop 2
 
 
 @register
@@ -230,29 +240,11 @@ class MultiHopRelation(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        hops: list[tuple[str, str, str, str]] = []  # (x, mode, predicate, anchor) with x p a
-        for s, p, o in _annotated(t):
-            if is_speakable(p):
-                hops.append((s, "annotated", p, o))
-        if has_positions(t):
-            # 3D scenes (CLEVR): hop along geometry, which the annotated spatial relations copy
-            hops = [h for h in hops if h[2] not in GEOMETRY_PHRASES]
-            for x in t.scene:
-                for a in t.scene:
-                    if a != x:
-                        for p in ("left of", "right of", "in front of", "behind"):
-                            if t.spatial(x, a, p) is True:
-                                hops.append((x, "geometry", p, a))
-        by_anchor: dict[str, list[tuple[str, str, str, str]]] = {}
-        for h in hops:
-            by_anchor.setdefault(h[3], []).append(h)
+        chains = self._geometry_chains(ctx, t) if has_positions(t) else self._annotated_chains(
+            ctx, t)
         misses = 0
-        for x, mode1, p1, o in shuffled(ctx.rng, hops):
-            second = [h for h in by_anchor.get(x, ()) if h[0] not in (o, x)]
-            if not second:
-                continue
-            y, mode2, p2, _ = second[ctx.rng.randrange(len(second))]
-            q = self._question(ctx, t, o, x, y, (mode1, p1), (mode2, p2))
+        for o, x, y, hop1, hop2 in chains:
+            q = self._question(ctx, t, o, x, y, hop1, hop2)
             if q is not None:
                 misses = 0
                 yield q
@@ -261,15 +253,53 @@ class MultiHopRelation(Generator):
                 if misses > 40:  # most chains are ambiguous in dense scenes: stop searching
                     return
 
+    @staticmethod
+    def _annotated_chains(ctx: GenContext, t: SceneTables) -> Iterator[Chain]:
+        hops = [(s, p, o) for s, p, o in _annotated(t) if is_speakable(p)]
+        by_anchor: dict[str, list[tuple[str, str, str]]] = {}
+        for h in hops:
+            by_anchor.setdefault(h[2], []).append(h)
+        for x, p1, o in shuffled(ctx.rng, hops):
+            second = [h for h in by_anchor.get(x, ()) if h[0] not in (o, x)]
+            if second:
+                y, p2, _ = second[ctx.rng.randrange(len(second))]
+                yield o, x, y, ("annotated", p1), ("annotated", p2)
+
+    @staticmethod
+    def _geometry_chains(ctx: GenContext, t: SceneTables) -> Iterator[Chain]:
+        """3D scenes (CLEVR): hop along geometry (which CLEVR's annotated relations copy),
+        drawing pairs lazily instead of deciding every pair up front."""
+        preds = ("left of", "right of", "in front of", "behind")
+        scene = t.scene
+        pairs = [(x, o) for x in scene for o in scene if x != o]
+        for x, o in shuffled(ctx.rng, pairs):
+            p1 = preds[ctx.rng.randrange(len(preds))]
+            if t.spatial(x, o, p1) is not True:
+                continue
+            # the first hop must single out x among the objects of its name
+            if [z for z in _related(t, o, p1, "geometry") if t.names[z] == t.names[x]] != [x]:
+                continue
+            p2 = preds[ctx.rng.randrange(len(preds))]
+            second = _related(t, x, p2, "geometry")
+            # the second hop must give one object, or one object of a given name
+            usable = [y for y in second if y != o and (
+                len(second) == 1 or sum(t.names[z] == t.names[y] for z in second) == 1)]
+            if usable:
+                y = usable[ctx.rng.randrange(len(usable))]
+                yield o, x, y, ("geometry", p1), ("geometry", p2)
+
     def _question(
         self, ctx: GenContext, t: SceneTables, o: str, x: str, y: str,
         hop1: tuple[str, str], hop2: tuple[str, str],
     ) -> Question | None:
+        (mode1, p1), (mode2, p2) = hop1, hop2
+        nx, ny = t.names[x], t.names[y]
+        # cheap screen before building anything: the first hop must single out x by name
+        if [z for z in _related(t, o, p1, mode1) if t.names[z] == nx] != [x]:
+            return None
         ro = refer(t, o, relations=False, geometry=False)
         if ro is None:
             return None
-        (mode1, p1), (mode2, p2) = hop1, hop2
-        nx, ny = t.names[x], t.names[y]
         b = ProgramBuilder()
         r1 = b.add("relate", [b.add_reference(ro)], predicate=p1, mode=mode1)
         ux = b.add("unique", [b.add("filter_name", [r1], name=nx)])
