@@ -84,8 +84,12 @@ def test_graphs_follow_the_kg_spec(kb, graphs):
                               "placement": spec.placement}
             colors = o.attribute_values(AttributeKind.COLOR)
             assert len(colors) == 1 and colors[0] in spec.colors
-            assert set(o.attribute_values(AttributeKind.MATERIAL)) <= set(spec.materials)
-            assert set(o.attribute_values(AttributeKind.STATE)) <= set(spec.states)
+            materials = o.attribute_values(AttributeKind.MATERIAL)
+            states = o.attribute_values(AttributeKind.STATE)
+            assert len(materials) == (1 if spec.materials else 0)
+            assert set(materials) <= set(spec.materials)
+            assert len(states) == (1 if spec.states else 0)
+            assert set(states) <= set(spec.states)
         for r in g.relations:
             assert r.category == RelationCategory.SPATIAL
             assert r.source == RelationSource.ANNOTATED

@@ -49,8 +49,6 @@ MAX_FAR = 2
 P_START_WITH_SUPPORT_PAIR = 0.6
 P_REPEAT_NAME = 0.15
 P_SUPPORTED = 0.7
-P_MATERIAL = 0.7
-P_STATE = 0.5
 P_FAR = 0.3
 # Relation families proposed for a random pair, with weights.
 _FAMILIES = (("x", 0.25), ("z", 0.25), ("y", 0.3), ("distance", 0.2))
@@ -194,10 +192,11 @@ def _make_objects(kb: KnowledgeBase, names: list[str], rng: random.Random) -> li
         spec = kb.objects[name]
         pool = colors_left.setdefault(name, list(spec.colors))
         color = pool.pop(rng.randrange(len(pool)))
+        # one color always, plus a material and a state wherever the KB lists some
         attrs = [Attribute(value=color, kind=AttributeKind.COLOR)]
-        if spec.materials and rng.random() < P_MATERIAL:
+        if spec.materials:
             attrs.append(Attribute(value=rng.choice(spec.materials), kind=AttributeKind.MATERIAL))
-        if spec.states and rng.random() < P_STATE:
+        if spec.states:
             attrs.append(Attribute(value=rng.choice(spec.states), kind=AttributeKind.STATE))
         objects.append(
             SceneObject(
