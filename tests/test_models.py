@@ -251,6 +251,10 @@ def test_owlvit_detector_boxes_follow_our_convention(tiny_owlvit_dir, shared_dat
     assert 0 < len(fewer) < len(dets)
     assert max(d.score for d in fewer) == max(d.score for d in dets)
     assert detector.detect(image, []) == []
+    # half precision (as on a GPU): inputs are cast to the model's dtype, outputs back to float
+    half = ZeroShotDetector(model=str(tiny_owlvit_dir), device="cpu", dtype="bfloat16",
+                            score_threshold=0.0, nms_iou=1.0).detect(image, labels)
+    assert len(half) == 16 and all(0 <= d.box.x1 <= 640 for d in half)
     # queries longer than the text tower's 16 positions are truncated, not a crash
     long_label = "small light colored wooden horse standing next to the big red truck"
     assert {d.label for d in detector.detect(image, [long_label])} == {long_label}

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from PIL import Image
 
 from scenesynth.graph import Box, iou
-from scenesynth.models.common import require, resolve_device
+from scenesynth.models.common import require, resolve_device, resolve_dtype
 
 DEFAULT_DETECTOR = "google/owlvit-base-patch32"
 
@@ -49,8 +49,9 @@ class ZeroShotDetector:
     """Open-vocabulary detector (OWL-ViT family by default).
 
     ``model`` is a hub id or a local folder written by ``save_pretrained``; ``device`` is
-    ``"auto"`` (GPU when present), ``"cpu"``, ``"cuda:0"``...; ``query_template`` turns a label
-    into the text query (OWL-ViT was trained on "a photo of a ..." prompts).
+    ``"auto"`` (GPU when present), ``"cpu"``, ``"cuda:0"``...; ``dtype`` ``"auto"`` (fp16 on
+    GPU, fp32 on CPU) or a torch dtype name; ``query_template`` turns a label into the text
+    query (OWL-ViT was trained on "a photo of a ..." prompts).
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class ZeroShotDetector:
         nms_iou: float = 0.5,
         max_detections: int = 100,
         query_template: str = "a photo of a {}",
+        dtype: str | None = "auto",
     ) -> None:
         self.model_name = model
         self.device_request = device
@@ -68,6 +70,8 @@ class ZeroShotDetector:
         self.nms_iou = nms_iou
         self.max_detections = max_detections
         self.query_template = query_template
+        self.dtype_request = dtype
+        self._dtype: Any = None
         self._model: Any = None
         self._processor: Any = None
         self.device = "cpu"
@@ -78,9 +82,10 @@ class ZeroShotDetector:
             return
         transformers = require("transformers")
         self.device = resolve_device(self.device_request)
+        self._dtype = resolve_dtype(self.dtype_request, self.device)
         self._processor = transformers.AutoProcessor.from_pretrained(self.model_name)
         model = transformers.AutoModelForZeroShotObjectDetection.from_pretrained(self.model_name)
-        self._model = model.to(self.device).eval()
+        self._model = model.to(self.device, self._dtype).eval()
 
     @property
     def model_type(self) -> str:
@@ -97,7 +102,7 @@ class ZeroShotDetector:
         # Truncate: OWL-ViT's text tower takes 16 tokens; a long attribute list must not crash.
         inputs = self._processor(text=[queries], images=image, return_tensors="pt",
                                  truncation=True)
-        inputs = {k: v.to(self.device) if hasattr(v, "to") else v for k, v in inputs.items()}
+        inputs = {k: _to_device(v, self.device, self._dtype) for k, v in inputs.items()}
         with torch.no_grad():
             outputs = self._model(**inputs)
         if self._model.config.model_type in ("owlvit", "owlv2"):
@@ -144,3 +149,12 @@ class ZeroShotDetector:
             out.append(Detection(str(name), Box(x0=x0, y0=y0, x1=x1, y1=y1).clip(width, height),
                                  float(score)))
         return out
+
+
+def _to_device(value: Any, device: str, dtype: Any) -> Any:
+    """Move a processor output to the model: float tensors (pixels) also take its dtype."""
+    if not hasattr(value, "to"):
+        return value
+    if getattr(value, "is_floating_point", lambda: False)():
+        return value.to(device, dtype)
+    return value.to(device)
