@@ -214,13 +214,13 @@ def test_every_failure_is_retried_and_counted_by_reason(tmp_path, caplog):
     script = [
         Reply("this is not JSON {"),                              # invalid JSON
         Reply(json.dumps({"scene": "kitchen", "relations": []})),  # missing objects
-        Reply(VALID, delay_s=2.0),                                # slower than the timeout
+        Reply(VALID, delay_s=4.0),                                # slower than the timeout
         Reply(status=429, headers={"retry-after": "3"}, error="slow down"),
         Reply(status=500, error="boom"),
         Reply(SLOPPY),                                            # repaired and accepted
     ]
     with ScriptedServer(script) as server:
-        config = _config(tmp_path, server, timeout_s=0.5, max_backoff_s=10.0)
+        config = _config(tmp_path, server, timeout_s=1.5, max_backoff_s=10.0)
         source = LLMSource(config, scenes=["kitchen"],
                            client=LLMClient(config, sleep=slept.append))
         graph = source.sample(3)
