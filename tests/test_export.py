@@ -441,3 +441,19 @@ def test_folder_validation_skips_non_export_json(coco_samples, shared_data, tmp_
     # a truncated export is not skipped: it is an error
     assert len(report.errors) == 1 and report.errors[0].startswith(
         f"{tmp_path / 'broken.json'}: not a valid JSON array of records")
+
+
+def test_validate_single_image_parquet_names_the_image_column(shared_data, tmp_path):
+    import pyarrow as pa
+
+    from scenesynth.export.parquet import arrow_schema
+
+    photo = (shared_data / "coco_panoptic" / PHOTO_A).read_bytes()
+    rows = [{"id": "two-tokens", "messages": _messages("<image>\n<image>\nWhat?", "people"),
+             "metadata": "{}", "image": {"bytes": photo, "path": PHOTO_A}}]
+    path = tmp_path / "one.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema(multi_image=False)), path)
+    assert validate(path).errors == [
+        f"{path}: record 0 (id='two-tokens'): field image: 2 <image> token(s) in the prompt "
+        "turns but 1 image(s)"
+    ]

@@ -381,9 +381,9 @@ def _validate_parquet(path: Path, report: ValidationReport) -> None:
     for batch in pf.iter_batches(batch_size=256):
         for row in batch.to_pylist():
             rec = _Record(path, index, row)
-            if image_col == "image":
-                row["images"] = [] if row["image"] is None else [row["image"]]
-            images = _check_messages_record(rec, row)
+            if image_col == "image":  # one struct per row; checked as a list of one
+                row["image"] = [] if row["image"] is None else [row["image"]]
+            images = _check_messages_record(rec, row, image_col or "images")
             for i, img in enumerate(images or []):
                 name = "image" if image_col == "image" else f"images[{i}]"
                 if not isinstance(img, dict) or (img.get("bytes") is None
