@@ -177,3 +177,20 @@ def test_coco_captions_file(tmp_path: Path) -> None:
     assert [(i.record, i.field) for i in stream.report.issues] == [
         ("image id=1", "annotations[2].caption")
     ]
+
+
+def test_visual_genome_truncated_image_data(shared_data: Path, tmp_path: Path) -> None:
+    vg = tmp_path / "vg"
+    shutil.copytree(shared_data / "visual_genome", vg)
+    text = (vg / "image_data.json").read_text()
+    (vg / "image_data.json").write_text(text[: text.index('"image_id": 3') + 5])
+    stream = load(vg)
+    assert [g.image.id for g in stream] == ["1", "2"]
+    errors = [(Path(i.file).name, i.record, i.field) for i in stream.report.error_issues()]
+    assert errors == [
+        ("image_data.json", "after #1 (image_id=2)", "<json>"),
+        ("objects.json", "-", "<join>"),
+        ("attributes.json", "-", "<join>"),
+        ("relationships.json", "-", "<join>"),
+    ]
+    assert "3 records not loaded" in stream.report.error_issues()[1].message

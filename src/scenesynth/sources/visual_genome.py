@@ -13,6 +13,7 @@ synonyms), synsets and boxes; ``attributes.json`` adds attributes to the same ob
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,17 +160,24 @@ def read_visual_genome(
             yield _graph(directory, ctx, image_id, index, image_record, parts)
         except Skip:
             report.skipped_records += 1
-    # Records in the companion files whose image is not in image_data.json.
+    # Records in the companion files whose image is not in image_data.json (streamed, not
+    # collected: after a short image_data.json that can be most of a multi-GB file).
     for name, companion in companions.items():
-        leftovers = list(companion.pending.items())
+        file = str(directory / name)
+        pending = sorted(companion.pending.values(), key=lambda item: item[0])
         companion.pending.clear()
-        for idx, rec in companion.iterator:
-            rid = _image_id_of(rec)
-            leftovers.append((rid if rid is not None else "?", (idx, rec)))
-        for rid, (idx, _rec) in leftovers:
+        remaining = itertools.chain(pending, companion.iterator)
+        if images.truncated:
+            n = sum(1 for _ in remaining)
+            if n:
+                report.skipped_records += n
+                report.error(file, "-", "<join>", f"{n} records not loaded: their images lie "
+                             f"beyond the truncation of {IMAGE_DATA}")
+            continue
+        for idx, rec in remaining:
             report.skipped_records += 1
             report.error(
-                str(directory / name), f"#{idx} (image_id={rid})", "image_id",
+                file, f"#{idx} (image_id={_image_id_of(rec)})", "image_id",
                 f"no record for this image in {IMAGE_DATA} (image size unknown); skipped",
             )
 
