@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import math
 import random
+from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from scenesynth.graph.sample import AnswerForm, InstructionSample, Provenance
 from scenesynth.quality.balance import AnswerBalancer, answer_key
 from scenesynth.quality.dedup import Deduplicator, normalize_question
-from scenesynth.quality.report import answer_report, entropy_bits, numeric_rank, uniform_p_value
+from scenesynth.quality.report import (
+    answer_report,
+    entropy_bits,
+    numeric_rank,
+    render_report,
+    uniform_p_value,
+)
 
 
 def make_sample(
@@ -200,3 +209,34 @@ def test_mc_positions_are_kept_uniform_per_bucket() -> None:
     assert len(kept_positions) > 1000  # every position-0..2 sample (about 1000) survives
     assert uniform_p_value(hist) > 0.99
     assert balancer.stats()["gen"]["mc_positions"] == dict(enumerate(hist))
+
+
+def test_report_on_a_real_shard(shared_data: Path) -> None:
+    from scenesynth.generators.base import GenConfig
+    from scenesynth.generators.runner import generate_shard
+    from scenesynth.sources import load
+
+    graphs = []
+    for g in load(shared_data / "clevr" / "CLEVR_train_scenes_1000.json"):
+        graphs.append(g)
+        if len(graphs) == 60:
+            break
+    forms = (AnswerForm.SHORT, AnswerForm.MULTIPLE_CHOICE, AnswerForm.YES_NO)
+    samples = generate_shard(graphs, None, 1, forms, 3, GenConfig(), (2, 3)).samples
+    rep = answer_report(samples)
+    assert sum(g.n for g in rep.families.values()) == len(samples)
+    assert sum(g.n for g in rep.generators.values()) == len(samples)
+    for family, g in rep.families.items():
+        members = [s for s in samples if s.provenance.family == family]
+        assert sum(g.answer_counts.values()) == g.n == len(members)
+        booleans = [s for s in members if isinstance(s.answer_value, bool)]
+        if booleans:
+            assert g.yes_share == pytest.approx(
+                sum(s.answer_value for s in booleans) / len(booleans))
+        mc = [s for s in members if s.form == AnswerForm.MULTIPLE_CHOICE]
+        assert sum(g.mc_position_hist) == len(mc)
+        assert 0.0 <= g.entropy <= math.log2(max(len(g.answer_counts), 1)) + 1e-9
+    console = Console(record=True, width=220)
+    render_report(rep, console)
+    text = console.export_text()
+    assert "Answer balance by family" in text and "multi_selection" in text
