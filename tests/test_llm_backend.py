@@ -37,6 +37,7 @@ class Reply:
     delay_s: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     error: str = "scripted error"
+    raw: bytes | None = None  # a raw response body instead of a chat completion
 
 
 class ScriptedServer:
@@ -78,7 +79,7 @@ class ScriptedServer:
                     }
                 else:
                     payload = {"error": {"message": reply.error, "type": "test", "code": None}}
-                data = json.dumps(payload).encode()
+                data = reply.raw if reply.raw is not None else json.dumps(payload).encode()
                 try:
                     self.send_response(reply.status)
                     self.send_header("content-type", "application/json")
@@ -404,3 +405,16 @@ def test_overlapping_object_names_are_dropped(tmp_path, kb):
     assert [o.name for o in graph.objects] == ["man"]
     assert graph.relations == [] and graph.meta["absent_objects"] == ["woman"]
     assert source.stats.rejections == {"object_name_overlap": 1, "triplet_unknown_object": 1}
+
+
+def test_malformed_server_bodies_are_retried(tmp_path):
+    script = [Reply(raw=b'{"unexpected": true}'), Reply(raw=b"<html>proxy error</html>"),
+              Reply(""), Reply(VALID)]
+    with ScriptedServer(script) as server:
+        source = LLMSource(_config(tmp_path, server), scenes=["kitchen"])
+        graph = source.sample(9)
+        assert len(server.requests) == 4
+    assert len(graph.objects) == 4
+    failures = {k: v for k, v in source.stats.rejections.items()
+                if not k.startswith(("triplet_", "absent_"))}
+    assert failures == {"malformed_response": 2, "empty_response": 1}

@@ -346,6 +346,8 @@ class LLMClient:
             except openai.APIStatusError as exc:
                 self.stats.reject(f"http_{exc.status_code}", str(exc)[:200], logging.WARNING)
                 raise LLMError(f"{self.config.model}: HTTP {exc.status_code}: {exc}") from exc
+            except openai.APIError as exc:  # e.g. a 200 whose body is not a chat completion
+                reason, error = "api_error", exc
             except ResponseRejected as exc:
                 reason = exc.reason
                 self.stats.reject(reason, exc.detail, logging.WARNING)
@@ -383,10 +385,17 @@ class LLMClient:
             "response_format": self._response_format(schema_name, schema),
             **params,
         }
-        response = self._client.chat.completions.create(**request)
-        if not response.choices or not response.choices[0].message.content:
+        try:
+            response = self._client.chat.completions.create(**request)
+        except (ValueError, TypeError) as exc:  # a body that is not JSON (a proxy's HTML page)
+            raise ResponseRejected("malformed_response", f"{type(exc).__name__}: {exc}") from None
+        try:
+            content = response.choices[0].message.content
+        except (AttributeError, IndexError, TypeError) as exc:  # JSON, but no chat completion
+            raise ResponseRejected("malformed_response", f"{type(exc).__name__}: {exc}") from None
+        if not content:
             raise ResponseRejected("empty_response")
-        return response.choices[0].message.content
+        return str(content)
 
     def _accept(self, content: str, model_cls: type[M], postprocess: Callable[[M], T]) -> T:
         try:
