@@ -211,3 +211,11 @@ def test_non_spatial_relations_are_left_unconstrained_and_listed() -> None:
     result = solve_layout(kg, 1)
     assert result.ok
     assert result.unconstrained == [("a", "holding", "b")]
+
+
+def test_an_empty_graph_is_its_own_layout_and_one_object_fits() -> None:
+    empty = _kg([], [])
+    result = solve_layout(empty, 0)
+    assert result.ok and result.graph == empty
+    single = solve_layout(_kg([_obj("a", "ball", "round")], []), 0)
+    assert single.graph is not None and single.graph.objects[0].box is not None

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -182,3 +185,28 @@ def test_cli_rejects_bad_options(tmp_path: Path) -> None:
 def test_demo_is_sized_for_its_targets() -> None:
     config = demo_config("x")
     assert config.scenes >= 200 and config.fmt == "llava" and config.workers == 2
+
+
+def test_images_and_graphs_do_not_depend_on_pythonhashseed() -> None:
+    script = (
+        "import hashlib, sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from test_layout_kgs import random_kg\n"
+        "from scenesynth.render.synth import KnowledgeKgFactory, SynthConfig, synthesize_image\n"
+        "config = SynthConfig(scenes=3, out='unused', progress=False)\n"
+        "h = hashlib.sha256()\n"
+        "for factory in (random_kg, KnowledgeKgFactory()):\n"
+        "    for i in range(3):\n"
+        "        r = synthesize_image(i, 9, factory, config)\n"
+        "        h.update(r.image.tobytes()); h.update(r.graph.model_dump_json().encode())\n"
+        "print(h.hexdigest())\n"
+    )
+    digests = set()
+    for hash_seed in ("1", "2"):
+        run = subprocess.run(
+            [sys.executable, "-c", script, str(Path(__file__).parent)],
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+            capture_output=True, text=True, check=True,
+        )
+        digests.add(run.stdout.strip())
+    assert len(digests) == 1

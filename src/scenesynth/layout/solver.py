@@ -365,6 +365,8 @@ class LayoutSolver:
         self.config = config or LayoutConfig()
 
     def solve(self, kg: SceneGraph, seed: int) -> LayoutResult:
+        if not kg.objects:  # nothing to place: the graph is its own layout
+            return LayoutResult(kg, [], 0)
         problem = _prepare(kg)
         static = static_conflicts(problem)
         if static:
