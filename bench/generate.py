@@ -100,6 +100,16 @@ def measure(label: str, graphs: Sequence[SceneGraph], per_image: int, profile: b
     return rate
 
 
+def calibration() -> float:
+    """Million iterations per second of a trivial Python loop: a yardstick for how loaded the
+    machine is (an idle modern core runs this at roughly 20-40)."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(2_000_000):
+        total += i
+    return 2.0 / (time.perf_counter() - start)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-image", type=int, default=5)
@@ -111,12 +121,14 @@ def main(argv: list[str] | None = None) -> int:
 
     clevr = list(load(DATA / "clevr" / "CLEVR_train_scenes_1000.json"))
     synthetic = [synthetic_graph(i) for i in range(args.synthetic)]
+    print(f"calibration: {calibration():.1f} M loop iterations/s on this core")
     rates = {
         "clevr": measure("CLEVR 1000 scenes", clevr, args.per_image, args.profile),
         "synthetic": measure("synthetic 40-object graphs", synthetic, args.per_image,
                              args.profile),
     }
     target = 20_000
+    print(f"calibration after: {calibration():.1f} M loop iterations/s")
     for label, rate in rates.items():
         print(f"{label}: {rate:,.0f} QA/s per core "
               f"({'meets' if rate >= target else 'below'} the {target:,} QA/s target)")

@@ -21,7 +21,6 @@ goes on.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import traceback
 from collections.abc import Iterable, Sequence
@@ -64,7 +63,8 @@ class ShardResult:
 
 def derive_seed(seed: int, image_ids: Sequence[str], name: str) -> int:
     """A 63-bit seed from (global seed, image ids, name), stable across processes."""
-    payload = json.dumps([int(seed), list(image_ids), name], separators=(",", ":"))
+    # fields joined by ASCII unit/record separators (never part of ids or generator names)
+    payload = f"{int(seed)}\x1e{chr(31).join(image_ids)}\x1e{name}"
     return int.from_bytes(hashlib.sha256(payload.encode("utf-8")).digest()[:8], "big") >> 1
 
 

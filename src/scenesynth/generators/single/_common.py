@@ -109,20 +109,25 @@ def kind_values_in_scene(t: SceneTables, kind: str) -> list[str]:
     return sorted({v for by in t.attr_by_kind.values() for v in by.get(kind, ())})
 
 
+_KINDS = frozenset(str(k) for k in AttributeKind)
+_VOCABULARY = {k: tuple(sorted(vocabulary(AttributeKind(k)))) for k in _KINDS}
+
+
 def attribute_distractors(
     t: SceneTables, kind: str, answer: str, source_values: dict[str, tuple[str, ...]]
 ) -> list[str]:
     """Plausible wrong values of ``kind``: the scene's own values, then values seen in other
     graphs of the same source; the general vocabulary only when the source tells nothing
     about this kind (a CLEVR size is large or small, never 'giant')."""
-    out = [v for v in kind_values_in_scene(t, kind) if v != answer]
-    pool: Iterable[str] = source_values.get(kind, ())
-    if not pool and kind in set(AttributeKind):
-        pool = sorted(vocabulary(AttributeKind(kind)))
-    for v in pool:
-        if v != answer and v not in out:
-            out.append(v)
-    return out
+    extra = source_values.get(kind, ()) or _VOCABULARY.get(kind, ())
+    key = ("attribute_pool", kind, extra)
+    pool: list[str] | None = t.memo.get(key)
+    if pool is None:
+        pool = list(kind_values_in_scene(t, kind))
+        seen = set(pool)
+        pool.extend(v for v in extra if v not in seen)
+        t.memo[key] = pool
+    return [v for v in pool if v != answer]
 
 
 def single_value(t: SceneTables, r: str, kind: str) -> str | None:
