@@ -114,6 +114,7 @@ class LayoutConfig:
     on_band_wide: tuple[float, float] = (-0.05, 0.2)  # used from the fifth attempt on
     # share of the slacks above kept at each attempt (the last value repeats)
     relax_schedule: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 0.6, 0.6, 0.6, 0.6, 0.3)
+    placement_attempts: int = 8  # attempts that enforce placement as hard bounds
     on_overlap: float = 0.75  # horizontal overlap of a stacked object with its support
     min_visible_fraction: float = 0.5  # box area left after occlusion by nearer boxes
     size_gamma: float = 0.6  # pixels ~ real_size**gamma / depth
@@ -422,6 +423,8 @@ class LayoutSolver:
                   for w, _ in sizes]
         pref_y = [self._preferred_y(p, k, depths[k], sizes[k][1], horizon, floor_ref, rng)
                   for k in range(n)]
+        placed = (self._placement_bounds(p, sizes, horizon)
+                  if attempt < cfg.placement_attempts else {})
         far_rels = [r for r in p.rels if r.kind == "far"]
         guide_x, guide_y = pref_x, pref_y
         if far_rels:
@@ -429,7 +432,7 @@ class LayoutSolver:
             # already respects every order and near pair.
             free_x = self._axis(p, "x", sizes, width, pref_x, {}, [], config=eff)
             free_y = self._axis(p, "y", sizes, height, pref_y, {}, [], band, config=eff,
-                                depths=depths)
+                                depths=depths, placement_bounds=placed)
             if free_x.values is not None and free_y.values is not None:
                 guide_x, guide_y = free_x.values, free_y.values
         far_choice = {
@@ -442,7 +445,7 @@ class LayoutSolver:
             return _Attempt(reason="no horizontal arrangement satisfies these relations",
                             cycle=xs.cycle)
         ys = self._axis(p, "y", sizes, height, pref_y, far_choice, separations, band,
-                        config=eff, depths=depths)
+                        config=eff, depths=depths, placement_bounds=placed)
         if ys.values is None:
             return _Attempt(reason="no vertical arrangement satisfies these relations",
                             cycle=ys.cycle)
@@ -480,7 +483,8 @@ class LayoutSolver:
                         break
                 else:
                     new_y = self._axis(p, "y", sizes, height, pref_y, far_choice, trial,
-                                            band, config=eff, depths=depths)
+                                            band, config=eff, depths=depths,
+                                            placement_bounds=placed)
                     if new_y.values is not None:
                         separations, ys = trial, new_y
                         break
@@ -552,6 +556,27 @@ class LayoutSolver:
             sizes.append((min(w, width * 0.9), min(h, height * 0.9)))
         return sizes
 
+    def _placement_bounds(
+        self, p: _Problem, sizes: list[tuple[float, float]], horizon: float
+    ) -> dict[int, tuple[float, float]]:
+        """Hard y-centre ranges from placement for the first attempts: floor/ground objects
+        stand below the horizon, sky and wall objects stay above it, ceiling objects at the
+        top. Stacked objects follow their support instead."""
+        height = p.graph.image.height
+        stacked = {r.a for r in p.rels if r.kind in ("on", "inside")}
+        bounds: dict[int, tuple[float, float]] = {}
+        for k, place in enumerate(p.placements):
+            if k in stacked:
+                continue
+            h = sizes[k][1]
+            if place in ("floor", "ground"):
+                bounds[k] = (horizon + 0.02 * height - h / 2, math.inf)
+            elif place == "sky" or (place == "wall" and not p.outdoor):
+                bounds[k] = (-math.inf, horizon - h / 2)
+            elif place == "ceiling":
+                bounds[k] = (-math.inf, h / 2 + 0.1 * height)
+        return bounds
+
     def _preferred_y(
         self, p: _Problem, k: int, depth: float, h: float, horizon: float, floor_ref: float,
         rng: random.Random,
@@ -606,6 +631,7 @@ class LayoutSolver:
         band: tuple[float, float] | None = None,
         config: LayoutConfig | None = None,
         depths: list[float] | None = None,
+        placement_bounds: dict[int, tuple[float, float]] | None = None,
     ) -> Solution:
         cfg = config or self.config
         rules = cfg.rules
@@ -614,6 +640,9 @@ class LayoutSolver:
         half = [s[dim] / 2 for s in sizes]
         system = DifferenceSystem([half[k] for k in range(n)],
                                   [extent - half[k] for k in range(n)])
+        for k, (lo, hi) in (placement_bounds or {}).items():
+            system.lower[k] = max(system.lower[k], lo)
+            system.upper[k] = min(system.upper[k], hi)
         width, height = p.graph.image.width, p.graph.image.height
         diag = math.hypot(width, height)
         near_radius = rules.near_max * diag * cfg.near_shrink
