@@ -28,7 +28,7 @@ from scenesynth.engine.shards import (
     verify_shard,
     write_failures_file,
 )
-from scenesynth.engine.source import count_records_hint, iter_shards, open_source
+from scenesynth.engine.source import count_records_hint, plan_shards
 from scenesynth.engine.stages import GenerateStage, RefineStage, ShardBatch, Stage
 from scenesynth.ioutil import atomic_write
 
@@ -276,15 +276,16 @@ def run(
     manifest.complete = False
     manifest.save(out)
 
+    plan = plan_shards(config.source, config.source_format, config.strict, config.shard_size)
+    pipeline = [*plan.stages, *pipeline]
     engine = _make_engine(config, pipeline, out)
-    stream = open_source(config.source, config.source_format, config.strict)
     total_hint = count_records_hint(config.source)
     num_shards = 0
     progress = RunProgress(enabled=config.progress, total_records=total_hint)
 
     def pending() -> Iterator[ShardBatch]:
         nonlocal num_shards
-        for batch in iter_shards(stream, config.shard_size):
+        for batch in plan.shards:
             num_shards = batch.index + 1
             done = finished.get(batch.index)
             if done is not None:

@@ -9,10 +9,11 @@ file exactly once, and a resumed run attributes them identically.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from scenesynth.engine.stages import FailureRecord, ShardBatch
+from scenesynth.engine.stages import FailureRecord, ShardBatch, Stage
 from scenesynth.graph import SceneGraph
 
 LOAD_STAGE = "load"
@@ -104,6 +105,94 @@ def open_source(path: str, fmt: str | None = None, strict: bool = False) -> Sour
 
     stream = load(path, format=fmt, strict=strict)
     return SourceStream(stream, stream.report)
+
+
+class ParseJsonlStage(Stage):
+    """Parse a shard's raw scene-graph JSONL lines (the ``load`` stage, run in the workers).
+
+    Uses the loader's own per-line rules (``scenesynth.sources.jsonl.parse_jsonl_line``), so
+    graphs and reported problems are exactly those ``scenesynth.sources.load`` gives; only the
+    place the parsing runs changes: in parallel, instead of in the process reading the file.
+    """
+
+    name: ClassVar[str] = LOAD_STAGE
+
+    def __init__(self, strict: bool = False) -> None:
+        from scenesynth.sources import LoadError
+
+        self.strict = strict
+        self.fatal_errors = (LoadError,)  # strict mode: the first bad record stops the run
+
+    def process(self, batch: ShardBatch) -> ShardBatch:
+        from scenesynth.sources import LoadReport
+        from scenesynth.sources.jsonl import parse_jsonl_line
+
+        report = LoadReport(strict=self.strict)
+        reader = SourceStream([], report)
+        file = batch.raw_file or "?"
+        for lineno, line in batch.raw_lines:
+            graph = parse_jsonl_line(line, file, lineno, report)
+            if graph is not None:
+                batch.graphs.append(graph)
+        failures, skipped = reader.drain()
+        for failure in failures:
+            batch.fail(failure)
+        batch.stage_records[self.name] += len(batch.raw_lines)
+        batch.stage_failed[self.name] += skipped
+        if report.warnings:
+            batch.counters["load.warnings"] += report.warnings
+        batch.raw_lines = []
+        return batch
+
+
+def iter_raw_shards(path: str, shard_size: int) -> Iterator[ShardBatch]:
+    """Shards of ``shard_size`` non-blank raw lines of a JSONL file (parsed in the workers)."""
+    index = 0
+    position = 0
+    lines: list[tuple[int, bytes]] = []
+    with open(path, "rb") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            lines.append((lineno, line))
+            position += 1
+            if len(lines) >= shard_size:
+                yield _raw_batch(index, position, lines, path)
+                index += 1
+                lines = []
+    if lines:
+        yield _raw_batch(index, position, lines, path)
+
+
+def _raw_batch(index: int, end: int, lines: list[tuple[int, bytes]], path: str) -> ShardBatch:
+    return ShardBatch(
+        index=index,
+        record_start=end - len(lines),
+        record_end=end,
+        graphs=[],
+        raw_lines=lines,
+        raw_file=path,
+    )
+
+
+@dataclass
+class ShardPlan:
+    """The shards of a source, and the stages that must run first on them (parsing)."""
+
+    shards: Iterator[ShardBatch]
+    stages: list[Stage]
+
+
+def plan_shards(path: str, fmt: str | None, strict: bool, shard_size: int) -> ShardPlan:
+    """Shards for ``path``. A single scene-graph JSONL file is cut into raw lines that the
+    workers parse (the reading process would otherwise be the bottleneck); every other source
+    is read by ``scenesynth.sources.load`` here and its graphs are shipped to the workers."""
+    from scenesynth.sources import find_sources
+
+    sources = find_sources(path, fmt)
+    if len(sources) == 1 and sources[0][1] == "jsonl" and not sources[0][2]:
+        return ShardPlan(iter_raw_shards(str(sources[0][0]), shard_size), [ParseJsonlStage(strict)])
+    return ShardPlan(iter_shards(open_source(path, fmt, strict), shard_size), [])
 
 
 def iter_shards(stream: SourceStream, shard_size: int) -> Iterator[ShardBatch]:

@@ -79,6 +79,9 @@ class ShardBatch:
     record_end: int
     graphs: list[SceneGraph]
     samples: list[InstructionSample] = field(default_factory=list)
+    # Unparsed records (line number, bytes) for sources the workers parse themselves.
+    raw_lines: list[tuple[int, bytes]] = field(default_factory=list)
+    raw_file: str | None = None
     failures: list[FailureRecord] = field(default_factory=list)
     # Records each stage was given and how many of them failed (failure-rate accounting).
     stage_records: Counter[str] = field(default_factory=Counter)
@@ -96,6 +99,8 @@ class Stage(ABC):
     name: ClassVar[str]
     resources: Resources = Resources()
     uses_model: ClassVar[bool] = False
+    # Exceptions that must stop the run instead of failing the shard's records (strict mode).
+    fatal_errors: tuple[type[Exception], ...] = ()
 
     def check(self) -> None:  # noqa: B027 - optional hook, default does nothing
         """Fail fast (ValueError naming the field) on bad settings, before any data is read."""
@@ -113,12 +118,15 @@ def run_stages(stages: Sequence[Stage], batch: ShardBatch) -> ShardBatch:
     for stage in stages:
         try:
             batch = stage.process(batch)
+        except stage.fatal_errors:
+            raise
         except Exception as exc:
-            for graph in batch.graphs:
-                batch.fail(FailureRecord.from_exception(stage.name, graph.image.id, exc))
-            batch.stage_records[stage.name] += len(batch.graphs)
-            batch.stage_failed[stage.name] += len(batch.graphs)
-            batch.graphs = []
+            ids = [g.image.id for g in batch.graphs] + [f"line {n}" for n, _ in batch.raw_lines]
+            for record_id in ids:
+                batch.fail(FailureRecord.from_exception(stage.name, record_id, exc))
+            batch.stage_records[stage.name] += len(ids)
+            batch.stage_failed[stage.name] += len(ids)
+            batch.graphs, batch.raw_lines = [], []
     return batch
 
 
