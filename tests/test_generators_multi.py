@@ -261,3 +261,40 @@ def test_shared_group_tables_change_no_output(
     shared = run()
     monkeypatch.setattr(common, "_group_tables", tables_for)
     assert run() == shared and len(shared) > 100
+
+
+_HASHSEED_SCRIPT = """
+import hashlib, sys
+from scenesynth.generators.base import GenConfig, registered
+from scenesynth.generators.runner import generate_shard
+from scenesynth.graph import AnswerForm
+from scenesynth.sources import load
+multi = sorted(n for n, c in registered().items() if c.spec.multi_image)
+h = hashlib.sha256()
+n = 0
+for path in sys.argv[1:]:
+    graphs = list(load(path))
+    res = generate_shard(graphs, multi, 3, tuple(AnswerForm), 9, GenConfig(), (2, 4))
+    for s in res.samples:
+        h.update(s.model_dump_json().encode())
+    n += len(res.samples)
+print(n, h.hexdigest())
+"""
+
+
+def test_multi_output_identical_across_pythonhashseed(shared_data: Path) -> None:
+    """Visual Genome and GQA groups hold many names and synonyms: set order must not leak."""
+    import os
+    import subprocess
+    import sys
+
+    paths = [str(shared_data / "visual_genome"),
+             str(shared_data / "gqa" / "debug_sceneGraphs.json")]
+    outputs = []
+    for hash_seed in ("1", "987"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        proc = subprocess.run([sys.executable, "-c", _HASHSEED_SCRIPT, *paths], env=env,
+                              capture_output=True, text=True, timeout=300, check=True)
+        outputs.append(proc.stdout.strip())
+    assert outputs[0] == outputs[1]
+    assert int(outputs[0].split()[0]) > 50
