@@ -205,3 +205,20 @@ def absent_concepts(ctx: GenContext, t: SceneTables) -> list[tuple[str, str | No
                 if v not in values and v != name:
                     out.append((name, v))
     return sorted(set(out), key=lambda c: (c[0], c[1] or ""))
+
+
+def random_pairs(ctx: GenContext, t: SceneTables, limit: int = 400) -> list[tuple[str, str]]:
+    """Shuffled ordered pairs of distinct objects (a bounded sample on large graphs)."""
+    scene = t.scene
+    n = len(scene)
+    if n * (n - 1) <= limit:
+        pairs = [(a, b) for a in scene for b in scene if a != b]
+        return shuffled(ctx.rng, pairs)
+    out: list[tuple[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    while len(out) < limit:
+        i, j = ctx.rng.randrange(n), ctx.rng.randrange(n)
+        if i != j and (scene[i], scene[j]) not in seen:
+            seen.add((scene[i], scene[j]))
+            out.append((scene[i], scene[j]))
+    return out

@@ -22,6 +22,7 @@ from scenesynth.generators.single._common import (
     attribute_distractors,
     finish,
     pick_template,
+    random_pairs,
     shuffled,
     single_value,
     tables,
@@ -204,24 +205,19 @@ class SameAttribute(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        same: list[tuple[str, str, str]] = []
-        different: list[tuple[str, str, str]] = []
-        for kind in ("color", "size", "material", "shape"):
-            refs = [r for r in t.scene if single_value(t, r, kind) is not None]
-            for i, a in enumerate(refs):
-                for c in refs[i + 1:]:
-                    if kind == "shape" and t.names[a] == t.names[c]:
-                        continue
-                    same_value = single_value(t, a, kind) == single_value(t, c, kind)
-                    (same if same_value else different).append((a, c, kind))
-        same = shuffled(ctx.rng, same)
-        different = shuffled(ctx.rng, different)
-        for i in range(max(len(same), len(different))):
-            for pool in (same, different) if i % 2 == 0 else (different, same):
-                if i < len(pool):
-                    q = self._question(ctx, *pool[i])
-                    if q is not None:
-                        yield q
+        kinds = ("color", "size", "material", "shape")
+        want_same = True  # alternate so a run is balanced between yes and no
+        for a, c in random_pairs(ctx, t):
+            kind = kinds[ctx.rng.randrange(len(kinds))]
+            va, vc = single_value(t, a, kind), single_value(t, c, kind)
+            if va is None or vc is None or (va == vc) != want_same:
+                continue
+            if kind == "shape" and t.names[a] == t.names[c]:
+                continue
+            q = self._question(ctx, a, c, kind)
+            if q is not None:
+                want_same = not want_same
+                yield q
 
     def _question(self, ctx: GenContext, a: str, c: str, kind: str) -> Question | None:
         t = tables(ctx)

@@ -28,6 +28,7 @@ from scenesynth.generators.single._common import (
     has_positions,
     name_distractors,
     pick_template,
+    random_pairs,
     shuffled,
     tables,
 )
@@ -45,23 +46,6 @@ def _predicates(t: SceneTables) -> tuple[str, ...]:
     if has_depth(t):
         preds += ("in front of", "behind")
     return preds
-
-
-def _pairs(ctx: GenContext, t: SceneTables, limit: int = 400) -> list[tuple[str, str]]:
-    """Shuffled ordered pairs of distinct objects (a bounded sample on large graphs)."""
-    scene = t.scene
-    n = len(scene)
-    if n * (n - 1) <= limit:
-        pairs = [(a, b) for a in scene for b in scene if a != b]
-        return shuffled(ctx.rng, pairs)
-    out: list[tuple[str, str]] = []
-    seen: set[tuple[str, str]] = set()
-    while len(out) < limit:
-        i, j = ctx.rng.randrange(n), ctx.rng.randrange(n)
-        if i != j and (scene[i], scene[j]) not in seen:
-            seen.add((scene[i], scene[j]))
-            out.append((scene[i], scene[j]))
-    return out
 
 
 SPATIAL_VERIFY_TEMPLATES = {
@@ -88,7 +72,7 @@ class SpatialVerify(Generator):
         if not preds:
             return
         want = True
-        for a, c in _pairs(ctx, t):
+        for a, c in random_pairs(ctx, t):
             p = preds[ctx.rng.randrange(len(preds))]
             decided = t.spatial(a, c, p)
             if decided is None or decided is not want:
@@ -137,7 +121,7 @@ class SpatialChoice(Generator):
         preds = [p for p in _predicates(t) if p in CHOICE_AXES]
         if not preds:
             return
-        for a, c in _pairs(ctx, t):
+        for a, c in random_pairs(ctx, t):
             p = preds[ctx.rng.randrange(len(preds))]
             if t.spatial(a, c, p) is None:
                 continue
@@ -180,7 +164,7 @@ class CompareHeight(Generator):
         if has_positions(t):  # 3D 'above' is not image height
             return
         want = True
-        for a, c in _pairs(ctx, t):
+        for a, c in random_pairs(ctx, t):
             if t.spatial(a, c, "above") is not want:
                 continue
             ra = refer(t, a, avoid_objects=(c,))
@@ -216,7 +200,7 @@ def _compare_choice(
     """Which of two objects has the larger (or smaller) measure, asked only when the two
     values differ by ``config.compare_margin``."""
     margin = ctx.config.compare_margin
-    for a, c in _pairs(ctx, t, limit=200):
+    for a, c in random_pairs(ctx, t, limit=200):
         if a > c:  # each unordered pair once; the rng picks the order in the text
             continue
         try:
@@ -344,7 +328,7 @@ class CompareVolume(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        for a, c in _pairs(ctx, t, limit=200):
+        for a, c in random_pairs(ctx, t, limit=200):
             va, vc = measure(t, a, "volume"), measure(t, c, "volume")
             if not clearly_different(va, vc, ctx.config.compare_margin):
                 continue
