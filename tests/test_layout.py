@@ -13,7 +13,7 @@ from scenesynth.graph import (
     SceneObject,
     spatial_relation,
 )
-from scenesynth.layout import LayoutConfig, LayoutInputError, solve_layout
+from scenesynth.layout import LayoutConfig, LayoutInputError, is_outdoor, solve_layout
 from test_layout_kgs import random_kg
 
 
@@ -219,3 +219,22 @@ def test_an_empty_graph_is_its_own_layout_and_one_object_fits() -> None:
     assert result.ok and result.graph == empty
     single = solve_layout(_kg([_obj("a", "ball", "round")], []), 0)
     assert single.graph is not None and single.graph.objects[0].box is not None
+
+
+@pytest.mark.parametrize(
+    ("scene", "placements", "outdoor"),
+    [
+        ("parking garage", [], False),  # the head word decides
+        ("school yard", [], True),
+        ("indoor swimming pool", [], False),
+        ("supermarket", ["ground"], False),  # a person's "ground" placement does not make it
+        ("somewhere", ["sky", "floor"], True),
+        ("somewhere", ["wall", "ground"], False),
+    ],
+)
+def test_indoor_or_outdoor(scene: str, placements: list[str], outdoor: bool) -> None:
+    objects = [_obj(f"o{k}", "thing", "box", p) for k, p in enumerate(placements)]
+    assert is_outdoor(_kg(objects, [], scene=scene)) is outdoor
+    explicit = _kg(objects, [], scene=scene)
+    explicit.meta["setting"] = "indoor" if outdoor else "outdoor"
+    assert is_outdoor(explicit) is (not outdoor)

@@ -210,3 +210,16 @@ def test_images_and_graphs_do_not_depend_on_pythonhashseed() -> None:
         )
         digests.add(run.stdout.strip())
     assert len(digests) == 1
+
+
+def test_knowledge_kgs_carry_their_scene_setting() -> None:
+    from scenesynth.knowledge import load_kb
+
+    kb = load_kb()
+    factory = KnowledgeKgFactory()
+    settings = Counter()
+    for seed in range(60):
+        kg = factory(seed)
+        assert kg.meta["setting"] == kb.scenes[kg.meta["scene"]].setting
+        settings[kg.meta["setting"]] += 1
+    assert settings["indoor"] > 5 and settings["outdoor"] > 5

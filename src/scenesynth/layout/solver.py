@@ -63,13 +63,25 @@ DEFAULT_SIZE_BY_FORM: dict[str, tuple[float, float, float]] = {
     "container": (0.3, 0.3, 0.3),
 }
 
-OUTDOOR_WORDS = (
-    "street", "beach", "park", "farm", "garden", "yard", "road", "field", "forest", "lake",
-    "river", "mountain", "harbor", "harbour", "port", "airport", "station", "parking", "camp",
-    "playground", "zoo", "market", "city", "village", "desert", "snow", "ski", "highway",
-    "bridge", "square", "stadium", "court", "pool", "backyard", "orchard", "picnic", "dock",
-    "marina", "pier", "trail", "outdoor", "sea", "ocean", "meadow", "construction", "golf",
-)
+OUTDOOR_WORDS = frozenset("""
+    street beach park farm garden yard road field forest lake river mountain mountains harbor
+    harbour port airport parking camp campsite campground playground zoo market city
+    village desert snow ski highway bridge square stadium court pool backyard orchard picnic
+    dock marina pier trail outdoor outdoors sea ocean meadow construction golf site lot
+    crosswalk intersection sidewalk plaza vineyard pasture ranch canyon coast shore waterfall
+    glacier savanna jungle swamp countryside driveway patio porch rooftop cemetery track
+    course racetrack skatepark stop fairground carnival festival balcony alley junkyard pond
+    rainforest farmyard deck boat truck pump
+""".split())
+INDOOR_WORDS = frozenset("""
+    room kitchen office bathroom bedroom shop store supermarket restaurant cafe cafeteria
+    library classroom gym garage attic basement hall studio clinic hospital museum lobby hotel
+    bakery bar pub salon warehouse factory laboratory lab church theater theatre cinema mall
+    pharmacy nursery kindergarten closet pantry cellar workshop corridor hallway lounge
+    indoor indoors arcade boutique barbershop bookstore diner pizzeria laundromat laundry
+    aquarium auditorium chapel dormitory cabin greenhouse gallery mailroom locker elevator
+    subway shed terminal interior
+""".split())
 
 
 class LayoutInputError(ValueError):
@@ -177,17 +189,25 @@ def _real_size(graph: SceneGraph, index: int, obj: SceneObject, form: str) -> tu
 
 
 def is_outdoor(graph: SceneGraph) -> bool:
-    """Indoor or outdoor backdrop: explicit meta, else placements, else the scene name."""
+    """Indoor or outdoor backdrop: ``meta["setting"]``, else the scene name's head word (read
+    from the end: "parking garage" is a garage, "school yard" a yard), else placements."""
     setting = graph.meta.get("setting")
     if setting in ("indoor", "outdoor"):
         return bool(setting == "outdoor")
+    words = str(graph.meta.get("scene", "")).lower().replace("_", " ").replace("-", " ").split()
+    if "indoor" in words or "outdoor" in words:
+        return "outdoor" in words
+    for word in reversed(words):
+        if word in INDOOR_WORDS:
+            return False
+        if word in OUTDOOR_WORDS:
+            return True
     placements = {o.meta.get("placement") for o in graph.objects}
-    if placements & {"sky", "ground"}:
+    if "sky" in placements:
         return True
-    if placements & {"wall", "ceiling", "floor"}:
+    if placements & {"wall", "ceiling"}:
         return False
-    scene = str(graph.meta.get("scene", "")).lower()
-    return any(word in scene for word in OUTDOOR_WORDS)
+    return "ground" in placements and "floor" not in placements
 
 
 def _prepare(graph: SceneGraph) -> _Problem:

@@ -140,6 +140,14 @@ class KnowledgeKgFactory:
         if self._sampler is None:
             self._sampler = self._load()
         graph: SceneGraph = self._sampler.sample(seed)
+        if "setting" not in graph.meta:
+            # the KB knows whether its scene is indoor or outdoor; the KG spec does not carry
+            # it, so add it here for the layout (horizon) and the backdrop
+            kb = getattr(self._sampler, "kb", None)
+            spec = getattr(kb, "scenes", {}).get(graph.meta.get("scene"))
+            if spec is not None:
+                graph = graph.model_copy(update={"meta": {**graph.meta,
+                                                          "setting": spec.setting}})
         return graph
 
     def __getstate__(self) -> dict[str, Any]:  # the sampler is rebuilt in each worker
