@@ -8,6 +8,7 @@ machine) and shared by the tests below.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -104,3 +105,19 @@ def test_mc_positions_and_numeric_ranks_uniform(shard: ShardResult) -> None:
     assert tested >= 8
     numeric = [g for g in report.families.values() if sum(g.numeric_rank_hist) >= 40]
     assert len(numeric) >= 3
+
+
+def test_answers_identical_across_forms(shard: ShardResult) -> None:
+    """The same question (same images, generator and program) has one answer in every form."""
+    values: dict[str, set[str]] = {}
+    forms: dict[str, set[str]] = {}
+    for s in shard.samples:
+        key = json.dumps([s.provenance.image_ids, s.provenance.generator,
+                          [st.model_dump() for st in s.provenance.program]], sort_keys=True)
+        values.setdefault(key, set()).add(json.dumps(s.answer_value, sort_keys=True))
+        forms.setdefault(key, set()).add(str(s.form))
+    assert all(len(v) == 1 for v in values.values())
+    multi_form = [k for k, f in forms.items() if len(f) > 1]
+    assert len(multi_form) > 5_000
+    multi_image = [k for k in multi_form if len(json.loads(k)[0]) > 1]
+    assert len(multi_image) > 1_000
