@@ -485,6 +485,16 @@ def expected_answer_text(value: Any) -> str:
     raise CheckError(f"answer value {value!r} has no text form")
 
 
+def final_answer(
+    sample: InstructionSample, graphs_by_id: dict[str, SceneGraph],
+    rules: SpatialRules = DEFAULT_RULES,
+) -> Any:
+    """Re-execute the sample's stored program on its graphs and return the final value
+    (raises :class:`CheckError` on an ambiguous ``unique`` or any undefined step)."""
+    graphs = [graphs_by_id[i] for i in sample.provenance.image_ids]
+    return Interpreter(graphs, rules).run(sample.provenance.program).value
+
+
 def check_sample(
     sample: InstructionSample, graphs_by_id: dict[str, SceneGraph],
     rules: SpatialRules = DEFAULT_RULES,

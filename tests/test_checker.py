@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from checker import CheckError, Interpreter, check_sample, expected_answer_text
+from checker import CheckError, Interpreter, check_sample, expected_answer_text, final_answer
 from scenesynth.generators.base import OPS
 from scenesynth.graph import AnswerForm, InstructionSample, ProgramStep, Provenance, SceneGraph
 from scenesynth.sources import load
@@ -123,6 +123,7 @@ def test_check_sample_catches_wrong_answers_and_renderings(clevr: list[SceneGrap
                step("count", [1], output=3)]
     pair = clevr[:1]
     assert check_sample(_sample(pair, program, 3, "3"), by_id) == []
+    assert final_answer(_sample(pair, program, 3, "3"), by_id) == 3
     wrong = check_sample(_sample(pair, program, 4, "4"), by_id)
     assert any("answer_value is 4" in p for p in wrong)
     assert any("reads '3'" in p for p in check_sample(_sample(pair, program, 3, "three"), by_id))
