@@ -13,7 +13,7 @@ from scenesynth.layout import solve_layout
 from scenesynth.render import CpuRenderer, Renderer, RenderError
 from scenesynth.render.cpu import SKY_DEPTH
 from scenesynth.render.palette import COLOR_RGB
-from scenesynth.render.shapes import DRAW
+from scenesynth.render.shapes import DRAW, VARIANTS
 from test_layout_kgs import random_kg
 
 
@@ -104,13 +104,16 @@ def test_depth_order_of_overlapping_objects_follows_the_layout() -> None:
     assert overlapping_pairs >= 20
 
 
-@pytest.mark.parametrize("form", sorted(DRAW))
+@pytest.mark.parametrize(
+    ("form", "placement"), [(f, "any") for f in sorted(DRAW)] + sorted(VARIANTS))
 @pytest.mark.parametrize("size", [(7, 7), (14, 40), (40, 14), (23, 61), (180, 120)])
-def test_every_form_reaches_all_four_edges_of_its_box(form: str, size: tuple[int, int]) -> None:
+def test_every_form_reaches_all_four_edges_of_its_box(
+    form: str, placement: str, size: tuple[int, int]
+) -> None:
     w, h = size
     obj = SceneObject(id="o0", name="thing", attributes=[Attribute(value="blue")],
                       box=Box(x0=10, y0=20, x1=10 + w, y1=20 + h), depth=3.0,
-                      meta={"form": form})
+                      meta={"form": form, "placement": placement})
     graph = SceneGraph(image=ImageInfo(id="forms", width=256, height=256), objects=[obj])
     for seed in range(3):  # animals and vehicles face either way
         rendered = CpuRenderer().render(graph, seed).graph.objects[0]

@@ -29,7 +29,7 @@ from scenesynth.graph import AttributeKind, Box, Mask, SceneGraph
 from scenesynth.layout import is_outdoor
 from scenesynth.render.base import RenderResult
 from scenesynth.render.palette import RGB, color_rgb, mix, shade
-from scenesynth.render.shapes import DRAW, MIRRORABLE, Painter, apply_material
+from scenesynth.render.shapes import MIRRORABLE, Painter, apply_material, drawing_for
 
 SKY_DEPTH = 1000.0  # metres assigned to sky pixels (larger = farther)
 
@@ -136,7 +136,7 @@ class CpuRenderer:
             obj_rng = _rng(seed, graph.image.id, obj.id)
             painter = Painter(w, h)
             form = str(obj.meta.get("form", "box"))
-            DRAW.get(form, DRAW["box"])(painter, base, obj_rng)
+            drawing_for(form, obj.meta.get("placement"))(painter, base, obj_rng)
             if self.texture:
                 apply_material(painter, materials[0] if materials else None, base, obj_rng)
             sprite, alpha = painter.image, painter.mask

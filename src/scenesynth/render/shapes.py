@@ -154,6 +154,16 @@ def _plant(p: Painter, c: RGB, rng: random.Random) -> None:
     p.deco_ellipse(0.35, 0.12, 0.5, 0.3, shade(leaf, 1.25))
 
 
+def _tree(p: Painter, c: RGB, rng: random.Random) -> None:
+    """A plant growing from the ground (tree, bush): trunk instead of a pot."""
+    bark = (110, 75, 45)
+    p.rect(0.42, 0.55, 0.58, 1, bark, shade(bark, 0.7))
+    p.ellipse(0, 0.22, 0.55, 0.68, shade(c, 0.8))
+    p.ellipse(0.45, 0.18, 1, 0.64, shade(c, 0.9))
+    p.ellipse(0.12, 0, 0.88, 0.62, c, shade(c, 0.6))
+    p.deco_ellipse(0.32, 0.1, 0.48, 0.26, shade(c, 1.25))
+
+
 def _vehicle(p: Painter, c: RGB, rng: random.Random) -> None:
     edge = shade(c, 0.6)
     glass = (170, 205, 230)
@@ -181,6 +191,17 @@ DRAW: dict[str, Callable[[Painter, RGB, random.Random], None]] = {
     "person": _person, "animal": _animal, "plant": _plant, "vehicle": _vehicle,
     "container": _container,
 }
+
+# (form, placement) pairs drawn differently from the form's default
+VARIANTS: dict[tuple[str, str], Callable[[Painter, RGB, random.Random], None]] = {
+    ("plant", "ground"): _tree,
+}
+
+
+def drawing_for(form: str, placement: str | None) -> Callable[[Painter, RGB, random.Random], None]:
+    """The drawing function for an object's form (and placement, for variants)."""
+    return VARIANTS.get((form, placement or ""), DRAW.get(form, DRAW["box"]))
+
 
 # forms drawn facing a random side (mirrored) for variety
 MIRRORABLE = frozenset({"animal", "vehicle"})
