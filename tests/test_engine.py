@@ -326,3 +326,32 @@ def test_worker_count_independence_with_real_generators(
         for line in data.splitlines()
     ]
     assert len(samples) == len(set(samples)) > (1000 if source_name == "clevr" else 300)
+
+
+def test_dataset_card_and_guard_fields_are_resumable(
+    synthetic_source: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    run(_config(synthetic_source, out, max_failure_rate=0.0), shard_function=stand_in_shard)
+    card = json.loads((out / "card.json").read_text())
+    assert card["counts"] == {
+        "shards": 12,
+        "records": 230,
+        "samples": 690,
+        "samples_exported": 690,
+        "failures": 0,
+    }
+    assert card["samples_by_generator"] == {"stand_in_count": 690}
+    assert card["config"]["seed"] == 11 and card["stages"]["generate"] == {
+        "records": 230,
+        "failed": 0,
+    }
+    markdown = (out / "DATASET_CARD.md").read_text()
+    assert "| stand_in_count | 690 |" in markdown and "validation passed" in markdown
+    # Guards (max_failure_rate, strict) may change on resume; the card stays byte-identical.
+    before = (out / "card.json").read_bytes()
+    summary = run(
+        _config(synthetic_source, out, max_failure_rate=0.5), shard_function=stand_in_shard
+    )
+    assert summary.shards_skipped == 12
+    assert (out / "card.json").read_bytes() == before

@@ -23,7 +23,19 @@ EngineName = Literal["local", "ray"]
 
 # Fields that never change the output bytes (see the module docstring).
 EXECUTION_FIELDS: frozenset[str] = frozenset(
-    {"workers", "engine", "ray_address", "max_shards_in_flight", "progress", "out"}
+    {
+        "workers",
+        "engine",
+        "ray_address",
+        "max_shards_in_flight",
+        "progress",
+        "out",
+        # Guards decide whether a run stops, never the bytes of what it writes: after a stop,
+        # the same output directory can be resumed with a looser guard.
+        "strict",
+        "max_failure_rate",
+        "min_records_for_failure_rate",
+    }
 )
 
 

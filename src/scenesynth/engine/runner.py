@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scenesynth.engine.card import SampleTally, build_card, write_card
 from scenesynth.engine.config import EXECUTION_FIELDS, RunConfig
 from scenesynth.engine.local import LocalEngine
 from scenesynth.engine.progress import RunProgress
@@ -198,13 +199,19 @@ def _make_engine(config: RunConfig, stages: Sequence[Stage], out: Path) -> Any:
     return LocalEngine(stages, out, workers, config.resolved_in_flight())
 
 
-def export_run(config: RunConfig, out: Path, manifest: Manifest) -> dict[str, Any]:
-    """Write the requested export format from the shards and validate it."""
+def export_run(
+    config: RunConfig, out: Path, manifest: Manifest, tally: SampleTally | None = None
+) -> dict[str, Any]:
+    """Write the requested export format from the shards and validate it; ``tally`` counts
+    the samples on the way (for the dataset card)."""
     from scenesynth.export import export_samples, validate
 
     export_dir = out / "export"
     kwargs = _accepted(export_samples, {"require_images": False, **config.export})
-    result = export_samples(iter_samples(out, manifest), config.format, export_dir, **kwargs)
+    samples = iter_samples(out, manifest)
+    if tally is not None:
+        samples = tally.watch(samples)
+    result = export_samples(samples, config.format, export_dir, **kwargs)
     report: dict[str, Any] = {
         "format": config.format,
         "dir": str(export_dir),
@@ -325,11 +332,20 @@ def run(
 
     write_failures_file(out, manifest)
     if export:
-        summary.export = export_run(config, out, manifest)
+        tally = SampleTally()
+        summary.export = export_run(config, out, manifest, tally)
+        write_card(
+            out, build_card(config.output_fields(), manifest.to_dict(), tally, summary.export)
+        )
     manifest.complete = True
     manifest.save(out)
     summary.seconds = time.monotonic() - started
     with atomic_write(out / "summary.json") as fh:
-        json.dump(summary.to_dict(), fh, indent=1, sort_keys=True)
+        json.dump(
+            {**summary.to_dict(), "config": config.model_dump(mode="json")},
+            fh,
+            indent=1,
+            sort_keys=True,
+        )
         fh.write("\n")
     return summary

@@ -1,0 +1,175 @@
+"""The dataset card of a generation run: ``card.json`` and ``DATASET_CARD.md`` in the output.
+
+Built in one streaming pass over the samples (the export's), so it works at any size. It holds
+only facts that do not depend on how the run was executed (no timings, no worker count), so a
+resumed or re-run job writes the same card byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from scenesynth import __version__
+from scenesynth.graph import InstructionSample
+from scenesynth.ioutil import atomic_write
+
+TOP_ANSWERS = 5
+
+
+class SampleTally:
+    """Counts samples by generator, family, form and answer while they stream past."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.by_generator: Counter[str] = Counter()
+        self.by_family: Counter[str] = Counter()
+        self.by_form: Counter[str] = Counter()
+        self.answers: defaultdict[str, Counter[str]] = defaultdict(Counter)
+
+    def watch(self, samples: Iterable[InstructionSample]) -> Iterator[InstructionSample]:
+        for sample in samples:
+            self.samples += 1
+            self.by_generator[sample.provenance.generator] += 1
+            self.by_family[sample.provenance.family] += 1
+            self.by_form[str(sample.form)] += 1
+            self.answers[sample.provenance.family][_answer_key(sample.answer_value)] += 1
+            yield sample
+
+
+def _answer_key(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple | dict):
+        return f"<{type(value).__name__}>"  # boxes and sets: no meaningful histogram
+    return str(value)
+
+
+def build_card(
+    config: dict[str, Any], manifest: dict[str, Any], tally: SampleTally, export: dict[str, Any]
+) -> dict[str, Any]:
+    stage_records: Counter[str] = Counter()
+    stage_failed: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    counters: Counter[str] = Counter()
+    for shard in manifest["shards"]:
+        stage_records.update(shard["stage_records"])
+        stage_failed.update(shard["stage_failed"])
+        reasons.update(shard["failure_reasons"])
+        counters.update(shard["counters"])
+    validation = export.get("validation", {})
+    return {
+        "scenesynth_version": __version__,
+        "config": config,
+        "counts": {
+            "shards": len(manifest["shards"]),
+            "records": manifest["total_records"],
+            "samples": manifest["total_samples"],
+            "samples_exported": export.get("written"),
+            "failures": manifest["total_failures"],
+        },
+        "stages": {
+            stage: {"records": n, "failed": stage_failed.get(stage, 0)}
+            for stage, n in sorted(stage_records.items())
+        },
+        "failures_by_reason": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "counters": dict(sorted(counters.items())),
+        "samples_by_generator": dict(sorted(tally.by_generator.items())),
+        "samples_by_family": dict(sorted(tally.by_family.items())),
+        "samples_by_form": dict(sorted(tally.by_form.items())),
+        "answers_by_family": {
+            family: {
+                "distinct": len(counts),
+                "max_share": round(max(counts.values()) / sum(counts.values()), 4),
+                "top": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_ANSWERS],
+            }
+            for family, counts in sorted(tally.answers.items())
+        },
+        "export": {
+            "format": config.get("format"),
+            "validation_ok": validation.get("ok"),
+            "validation_records": validation.get("records"),
+            "records_with_absent_images": validation.get("missing_image_errors", 0),
+        },
+    }
+
+
+def _table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def card_markdown(card: dict[str, Any]) -> str:
+    cfg, export = card["config"], card["export"]
+    state = "passed" if export["validation_ok"] else "FAILED"
+    parts = [
+        "# Dataset card (scenesynth generate)",
+        "",
+        f"Instruction data generated from the scene graphs in `{cfg.get('source')}` by "
+        f"scenesynth {card['scenesynth_version']}: generators {', '.join(cfg['generators'])}, "
+        f"{cfg['per_image']} question(s) per image and generator, seed {cfg['seed']}. Every "
+        "answer is computed from the graph and every sample carries its provenance "
+        "(generator, template, program, seed).",
+        "",
+        f"Export: {export['format']}; validation {state} "
+        f"({export['validation_records']} records"
+        + (
+            f", {export['records_with_absent_images']} referencing image files not present"
+            if export["records_with_absent_images"]
+            else ""
+        )
+        + ").",
+        "",
+        "## Counts",
+        "",
+        _table(list(card["counts"].items()), ("what", "count")),
+        "",
+        "## Stages",
+        "",
+        _table(
+            [(s, d["records"], d["failed"]) for s, d in card["stages"].items()],
+            ("stage", "records", "failed"),
+        ),
+        "",
+        "## Failures by reason (details in `failures.jsonl`)",
+        "",
+        _table(list(card["failures_by_reason"].items()) or [("none", 0)], ("reason", "count")),
+        "",
+        "## Samples by generator",
+        "",
+        _table(list(card["samples_by_generator"].items()), ("generator", "samples")),
+        "",
+        "## Samples by form",
+        "",
+        _table(list(card["samples_by_form"].items()), ("form", "samples")),
+        "",
+        "## Answers per family",
+        "",
+        _table(
+            [
+                (f, d["distinct"], d["max_share"], ", ".join(f"{a} ({n})" for a, n in d["top"]))
+                for f, d in card["answers_by_family"].items()
+            ],
+            ("family", "distinct answers", "largest share", "top answers"),
+        ),
+        "",
+        "## Configuration",
+        "",
+        "```json",
+        json.dumps(cfg, indent=2, sort_keys=True),
+        "```",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def write_card(out: Path, card: dict[str, Any]) -> None:
+    with atomic_write(out / "card.json") as fh:
+        json.dump(card, fh, indent=1, sort_keys=True, ensure_ascii=False)
+        fh.write("\n")
+    with atomic_write(out / "DATASET_CARD.md") as fh:
+        fh.write(card_markdown(card))
