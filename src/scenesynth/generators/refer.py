@@ -163,15 +163,23 @@ def refer(
     ``relations`` / ``geometry``: whether annotated / geometric relations may be used.
     ``avoid_objects``: objects that must not serve as the relation's anchor.
     """
-    key = ("refer", target, tuple(sorted(avoid_kinds)), relations, geometry,
-           tuple(sorted(avoid_objects)))
     memo = tables.memo
+    kinds_key = tuple(sorted(avoid_kinds)) if avoid_kinds else ()
+    # a reference by name and attributes alone does not depend on the relation options
+    simple_key = ("refer_simple", target, kinds_key)
+    simple: Reference | None = memo.get(simple_key)
+    if simple is not None:
+        return simple
+    key = ("refer", target, kinds_key, relations, geometry,
+           tuple(sorted(avoid_objects)) if avoid_objects else ())
     if key in memo:
         cached: Reference | None = memo[key]
         return cached
     result = _refer(tables, target, avoid_kinds, relations, geometry, avoid_objects)
     if result is not None:
         result.tables = tables
+        if not result.relations:
+            memo[simple_key] = result
     memo[key] = result
     return result
 
