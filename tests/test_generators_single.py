@@ -351,13 +351,16 @@ def test_gqa_comparisons_match_raw_boxes(gqa: list[SceneGraph], gqa_raw: dict[st
             a, c = measured_ids(q)
             area = {k: raw[k]["w"] * raw[k]["h"] for k in (a, c)}
             bigger = a if area[a] > area[c] else c
+            smaller = c if bigger == a else a
+            target = bigger if q.balance_key == "compare_size:bigger" else smaller
             select = q.program[-1].args
-            assert q.answer == (select["if_true"] if bigger == a else select["if_false"])
+            assert q.answer == (select["if_true"] if target == a else select["if_false"])
         for q in questions("compare_height", g, limit=10):
             spatial = next(s for s in q.program if s.op == "spatial")
             a, c = (oid(q.program[i].output) for i in spatial.inputs)
             cy = {k: raw[k]["y"] + raw[k]["h"] / 2 for k in (a, c)}
-            assert q.answer == (cy[a] < cy[c])
+            higher = spatial.args["predicate"] == "above"
+            assert q.answer == (cy[a] < cy[c] if higher else cy[a] > cy[c])
 
 
 def _gqa_relations(raw: dict[str, Any], image: str) -> set[tuple[str, str, str]]:
@@ -458,7 +461,8 @@ def test_compare_volume_on_3d_sizes() -> None:
     volume = {"a": 1.0, "b": 0.125, "c": 8.0}
     for q in qs:
         a, c = measured_ids(q)
-        assert q.answer == (volume[a] > volume[c])
+        larger = q.program[-1].op == "greater"
+        assert q.answer == (volume[a] > volume[c] if larger else volume[a] < volume[c])
 
 
 def test_plural_wording() -> None:

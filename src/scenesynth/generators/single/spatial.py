@@ -146,6 +146,10 @@ HEIGHT_TEMPLATES = {
     "height_higher": "Is {a} higher up in the image than {b}?",
     "height_above": "Is {a} positioned above {b}?",
 }
+LOWER_TEMPLATES = {
+    "height_lower": "Is {a} lower in the image than {b}?",
+    "height_below": "Is {a} positioned below {b}?",
+}
 
 
 @register
@@ -153,7 +157,8 @@ class CompareHeight(Generator):
     spec = GeneratorSpec(
         name="compare_height",
         family="comparison",
-        description="Is the X higher than the Y? (2D boxes, above/below with image margins)",
+        description="Is the X higher (lower) than the Y? (2D boxes, above/below with image "
+        "margins)",
         needs=frozenset({Need.NAMES, Need.BOXES}),
         answer_type=AnswerType.YES_NO,
         example="Is the lamp higher up in the image than the sofa? -> yes",
@@ -165,15 +170,17 @@ class CompareHeight(Generator):
             return
         want = True
         for a, c in random_pairs(ctx, t):
-            if t.spatial(a, c, "above") is not want:
+            predicate = "above" if ctx.rng.random() < 0.5 else "below"  # higher / lower
+            if t.spatial(a, c, predicate) is not want:
                 continue
             ra = refer(t, a, avoid_objects=(c,))
             rc = refer(t, c, avoid_objects=(a,))
             if ra is None or rc is None:
                 continue
             b = ProgramBuilder()
-            b.add("spatial", [b.add_reference(ra), b.add_reference(rc)], predicate="above")
-            tid, tpl = pick_template(ctx.rng, HEIGHT_TEMPLATES)
+            b.add("spatial", [b.add_reference(ra), b.add_reference(rc)], predicate=predicate)
+            templates = HEIGHT_TEMPLATES if predicate == "above" else LOWER_TEMPLATES
+            tid, tpl = pick_template(ctx.rng, templates)
             q = finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text), template=tid,
                        answer_type=AnswerType.YES_NO, objects=[*ra.objects, *rc.objects],
                        relations=[*ra.relations, *rc.relations])
@@ -273,17 +280,25 @@ class CompareSize(Generator):
     spec = GeneratorSpec(
         name="compare_size",
         family="comparison",
-        description="Which is bigger in the image, the X or the Y? (box area)",
+        description="Which is bigger (smaller) in the image, the X or the Y? (box area)",
         needs=frozenset({Need.NAMES, Need.BOXES}),
         answer_type=AnswerType.NAME,
         example="Which is bigger in the image, the dog or the cat? -> dog",
     )
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from _compare_choice(ctx, tables(ctx), "box_area", SIZE_TEMPLATES, True,
-                                   self.spec.name)
+        t = tables(ctx)
+        bigger = _compare_choice(ctx, t, "box_area", SIZE_TEMPLATES, True, "compare_size:bigger")
+        smaller = _compare_choice(ctx, t, "box_area", SMALLER_TEMPLATES, False,
+                                  "compare_size:smaller")
+        for pair in zip(bigger, smaller, strict=False):
+            yield from pair
 
 
+SMALLER_TEMPLATES = {
+    "size_smaller": "Which is smaller in the image, {a} or {b}?",
+    "size_less": "Which one takes up less space in the picture: {a} or {b}?",
+}
 MASK_TEMPLATES = {
     "mask_more": "Which covers more of the image, {a} or {b}?",
     "mask_area": "Which has the larger visible area: {a} or {b}?",
@@ -310,6 +325,10 @@ VOLUME_TEMPLATES = {
     "volume_larger": "Is {a} larger than {b}?",
     "volume_bigger": "Is {a} bigger than {b} in 3D?",
 }
+SMALLER_VOLUME_TEMPLATES = {
+    "volume_smaller": "Is {a} smaller than {b}?",
+    "volume_less": "Does {a} take up less volume than {b}?",
+}
 
 
 @register
@@ -317,7 +336,7 @@ class CompareVolume(Generator):
     spec = GeneratorSpec(
         name="compare_volume",
         family="comparison",
-        description="Is the X larger than the Y? (3D size: size3d volume)",
+        description="Is the X larger (smaller) than the Y? (3D size: size3d volume)",
         needs=frozenset({Need.NAMES, Need.POSITIONS_3D}),
         answer_type=AnswerType.YES_NO,
         example="Is the cube larger than the sphere? -> no",
@@ -336,11 +355,13 @@ class CompareVolume(Generator):
             rc = refer(t, c, avoid_objects=(a,), avoid_kinds=("size",))
             if ra is None or rc is None:
                 continue
+            larger = ctx.rng.random() < 0.5
             b = ProgramBuilder()
             ma = b.add("measure", [b.add_reference(ra)], measure="volume")
             mc = b.add("measure", [b.add_reference(rc)], measure="volume")
-            b.add("greater", [ma, mc])
-            tid, tpl = pick_template(ctx.rng, VOLUME_TEMPLATES)
+            b.add("greater" if larger else "less", [ma, mc])
+            tid, tpl = pick_template(ctx.rng,
+                                     VOLUME_TEMPLATES if larger else SMALLER_VOLUME_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text), template=tid,
                        answer_type=AnswerType.YES_NO, objects=[*ra.objects, *rc.objects])
             if q is not None:
