@@ -355,3 +355,21 @@ def test_dataset_card_and_guard_fields_are_resumable(
     )
     assert summary.shards_skipped == 12
     assert (out / "card.json").read_bytes() == before
+
+
+def test_a_dead_worker_stops_the_run_and_a_rerun_resumes(
+    synthetic_source: Path, tmp_path: Path
+) -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from test_engine_support import dying_shard
+
+    reference = tmp_path / "reference"
+    run(_config(synthetic_source, reference, workers=2), shard_function=stand_in_shard)
+    out = tmp_path / "run"
+    with pytest.raises(BrokenProcessPool):
+        run(_config(synthetic_source, out, workers=2), shard_function=dying_shard)
+    assert not samples_path(out, 5).exists()  # image 100 is in shard 5 (records 100-119)
+    summary = run(_config(synthetic_source, out, workers=2), shard_function=stand_in_shard)
+    assert summary.shards == 12 and summary.shards_skipped >= 2  # finished before the death
+    assert output_files(out) == output_files(reference)

@@ -5,11 +5,12 @@ after an interruption and finished shards are verified and skipped), ending with
 its validation. Flags override the config file's fields.
 
 Exit codes: 0 done; 1 the export failed validation; 2 bad config or input; 3 a stage's failure
-rate exceeded ``max_failure_rate``.
+rate exceeded ``max_failure_rate``; 4 a worker process died (rerun to resume).
 """
 
 from __future__ import annotations
 
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -34,6 +35,14 @@ def _execute(config_path: Path | None, overrides: dict[str, Any]) -> None:
     except RunAborted as exc:
         _err.print(f"[red]run stopped:[/red] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(3) from None
+    except BrokenProcessPool:
+        _err.print(
+            "[red]run stopped:[/red] a worker process died (killed, or out of memory: try "
+            "fewer --workers or a smaller --shard-size). Finished shards are kept; rerun the "
+            "same command to resume.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(4) from None
     except (ManifestMismatch, FileNotFoundError, ValueError) as exc:
         # ValueError covers the loaders' LoadError (strict mode) and UnknownFormatError, and
         # unknown generator names; each message names the file / record / field.

@@ -311,21 +311,22 @@ def run(
     last_save = 0.0
     engine.start()
     with progress:
-        for entry in engine.run(pending()):
-            manifest.shards[entry.index] = entry
-            summary.add(entry)
-            progress.advance(entry)
-            now = time.monotonic()
-            # Rewriting the manifest after every shard is O(shards^2) on huge runs; a shard
-            # written but not yet listed is simply redone on resume, so throttling is safe.
-            if now - last_save >= 0.5:
-                manifest.save(out)
-                last_save = now
-            try:
+        try:
+            for entry in engine.run(pending()):
+                manifest.shards[entry.index] = entry
+                summary.add(entry)
+                progress.advance(entry)
+                now = time.monotonic()
+                # Rewriting the manifest after every shard is O(shards^2) on huge runs; a shard
+                # written but not yet listed is simply redone on resume, so throttling is safe.
+                if now - last_save >= 0.5:
+                    manifest.save(out)
+                    last_save = now
                 _check_failure_rates(config, summary, final=False)
-            except RunAborted:
-                manifest.save(out)
-                raise
+        except BaseException:
+            # Whatever stops the run (a guard, a dead worker, Ctrl-C): keep what is finished.
+            manifest.save(out)
+            raise
     manifest.num_shards = num_shards
     manifest.save(out)
     _check_failure_rates(config, summary, final=True)
