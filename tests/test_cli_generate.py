@@ -102,6 +102,7 @@ def test_missing_source_and_unknown_generator_exit_2(shared_data: Path, tmp_path
     )
     assert missing.exit_code == 2
     assert "nope.json" in missing.output
+    assert not (tmp_path / "o").exists()
     unknown = runner.invoke(
         app,
         [

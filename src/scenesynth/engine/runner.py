@@ -266,6 +266,8 @@ def run(
     pipeline = list(stages) if stages is not None else build_stages(config, shard_function)
     for stage in pipeline:
         stage.check()
+    # Open the source before touching the output: a wrong path fails without side effects.
+    plan = plan_shards(config.source, config.source_format, config.strict, config.shard_size)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     clean_temp_files(out)
@@ -283,7 +285,6 @@ def run(
     manifest.complete = False
     manifest.save(out)
 
-    plan = plan_shards(config.source, config.source_format, config.strict, config.shard_size)
     pipeline = [*plan.stages, *pipeline]
     engine = _make_engine(config, pipeline, out)
     total_hint = count_records_hint(config.source)
