@@ -167,6 +167,13 @@ def test_aggregation_on_photos(coco: list[SceneGraph]) -> None:
     assert total == {"people": 28}  # 14 + 14 distinct instances
     most = ask("multi_most_count", coco)
     assert not any("people" in q.text for q in most)  # 14 vs 14: a tie
+    # stuff (sky, grass, gravel: COCO "isthing" false) is never counted, and takes no article
+    counted = [q.text for g in ("multi_total_count", "multi_most_count", "multi_same_count")
+               for q in ask(g, coco)]
+    assert counted and not any("merged" in t or "gravel" in t for t in counted)
+    assert ask("multi_most_objects", coco) == []  # "objects" would include the sky
+    every = [q.text for q in ask("multi_in_every_image", coco) if "gravel" in q.text]
+    assert every and all(" a gravel" not in t for t in every)
 
 
 def test_same_attribute(clevr: list[SceneGraph]) -> None:

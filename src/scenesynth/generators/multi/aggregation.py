@@ -20,7 +20,6 @@ from scenesynth.generators.multi.common import (
     count_distractors,
     interleave,
     plural,
-    with_article,
 )
 from scenesynth.generators.program import ProgramBuilder
 
@@ -47,7 +46,7 @@ class TotalCount(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
         out: list[Question] = []
-        for name in scene.shuffled_names():
+        for name in scene.shuffled_names(countable=True):
             if scene.full(out):
                 break
             if sum(1 for i in range(scene.k) if name in scene.tables[i].by_name) < 2:
@@ -98,7 +97,7 @@ class ImagesContaining(Generator):
                 continue
             tid, template = scene.pick_template(self.TEMPLATES)
             out.append(scene.question(
-                b, outputs, template.format(thing=with_article(name)), AnswerType.COUNT, tid,
+                b, outputs, template.format(thing=scene.phrase(name)), AnswerType.COUNT, tid,
                 distractors=[v for v in range(scene.k + 1) if v != outputs[-1]],
             ))
         yield from interleave(out, ctx.rng)
@@ -137,6 +136,6 @@ class InEveryImage(Generator):
             if outputs is None:
                 continue
             tid, template = scene.pick_template(self.TEMPLATES)
-            text = template.format(thing=with_article(name), every=every, each=each)
+            text = template.format(thing=scene.phrase(name), every=every, each=each)
             out.append(scene.question(b, outputs, text, AnswerType.YES_NO, tid))
         yield from interleave(out, ctx.rng)

@@ -140,11 +140,30 @@ class MultiScene:
         names = set().union(*(self.names(i) for i in range(self.k)))
         return sorted(n for n in names if is_wordlike(n) and not self.synonym_clash(n))
 
-    def shuffled_names(self) -> list[str]:
-        """:meth:`all_names` in a seeded random order (not alphabetical: no bias to "a...")."""
-        names = self.all_names()
+    def shuffled_names(self, countable: bool = False) -> list[str]:
+        """:meth:`all_names` in a seeded random order (not alphabetical: no bias to "a...");
+        ``countable`` leaves out stuff categories (sky, grass), which cannot be counted."""
+        names = [n for n in self.all_names() if not (countable and self.is_stuff(n))]
         self.rng.shuffle(names)
         return names
+
+    def is_stuff(self, name: str) -> bool:
+        """Whether the category is amorphous stuff (COCO panoptic ``isthing`` false: sky,
+        grass, gravel): "how many gravels" or "a gravel" make no sense."""
+        memo: set[str] | None = self.ctx.cache.get("multi_stuff")
+        if memo is None:
+            memo = {
+                o.name for g in self.graphs for o in g.objects if o.meta.get("isthing") is False
+            }
+            self.ctx.cache["multi_stuff"] = memo
+        return name in memo
+
+    def has_stuff(self) -> bool:
+        return any(self.is_stuff(n) for i in range(self.k) for n in self.names(i))
+
+    def phrase(self, name: str) -> str:
+        """"a truck", "an apple", "shoes", "gravel": the indefinite phrase for a category."""
+        return name if self.is_stuff(name) else with_article(name)
 
     def full(self, questions: Sequence[Question]) -> bool:
         """Enough candidates collected: the runner keeps a few questions per context, so

@@ -125,7 +125,7 @@ def _count_pairs(scene: MultiScene, limit: int) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
     for a, b in scene.pairs():
         for name in sorted(scene.names(a) | scene.names(b)):
-            if not scene.synonym_clash(name):
+            if not scene.synonym_clash(name) and not scene.is_stuff(name):
                 out.append((a, b, name))
     scene.rng.shuffle(out)
     return out[: limit * 4]

@@ -21,7 +21,7 @@ from scenesynth.generators.base import (
     has_needs,
     register,
 )
-from scenesynth.generators.multi.common import MultiScene, interleave, with_article
+from scenesynth.generators.multi.common import MultiScene, interleave
 from scenesynth.generators.program import ProgramBuilder
 from scenesynth.generators.refer import GEOMETRY_PHRASES
 from scenesynth.graph import SceneGraph
@@ -92,8 +92,8 @@ class RelationWhere(Generator):
             if outputs is None:  # the relation holds in several images or in none
                 continue
             tid, template = scene.pick_template(self.TEMPLATES)
-            text = template.format(x=with_article(x_name), phrase=GEOMETRY_PHRASES[predicate],
-                                   y=with_article(y_name))
+            text = template.format(x=scene.phrase(x_name), phrase=GEOMETRY_PHRASES[predicate],
+                                   y=scene.phrase(y_name))
             # the witnesses: pairs of the answer image for which the relation holds
             image = int(outputs[-1].split()[-1]) - 1
             t = scene.tables[image]

@@ -72,7 +72,7 @@ class MostCount(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
         out: list[Question] = []
-        for name in scene.shuffled_names():
+        for name in scene.shuffled_names(countable=True):
             if scene.full(out):
                 break
             q = _count_extreme(scene, name, True, self.TEMPLATES, self.spec.name, plural(name))
@@ -101,7 +101,7 @@ class FewestCount(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
         out: list[Question] = []
-        for name in scene.shuffled_names():
+        for name in scene.shuffled_names(countable=True):
             if scene.full(out):
                 break
             q = _count_extreme(scene, name, False, self.TEMPLATES, self.spec.name, plural(name))
@@ -133,6 +133,8 @@ class MostObjects(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
         out: list[Question] = []
+        if scene.has_stuff():
+            return  # "objects" would include the sky and the grass
         for largest, templates in ((True, self.MOST), (False, self.FEWEST)):
             if scene.full(out):
                 break
@@ -151,10 +153,10 @@ def _contains_question(
     outputs = scene.run(b)
     if outputs is None:  # the object is in several images or in none
         return None
-    phrase = f"{value} {name}" if value is not None else name
+    thing = scene.phrase(name) if value is None else with_article(f"{value} {name}")
     tid, template = scene.pick_template(templates)
     return scene.question(
-        b, outputs, template.format(thing=with_article(phrase)), AnswerType.IMAGE, tid,
+        b, outputs, template.format(thing=thing), AnswerType.IMAGE, tid,
         distractors=scene.image_distractors(
             outputs[-1], [scene.both_or_all(), scene.neither_or_none()]
         ),
