@@ -85,12 +85,14 @@ def test_verification_drops_small_objects_with_their_relations() -> None:
     assert graph is not None
     rendered = CpuRenderer().render(graph, 0).graph
     pixels = {o.id: o.meta["visible_pixels"] for o in rendered.objects}
-    smallest = min(pixels, key=lambda k: pixels[k])
-    kept, dropped, lost = drop_small_objects(rendered, pixels[smallest] + 1)
-    assert dropped == [smallest]
-    assert [o.id for o in kept.objects] == [o.id for o in rendered.objects if o.id != smallest]
-    assert lost == [r.triplet() for r in rendered.relations if smallest in (r.subject, r.object)]
-    assert all(smallest not in (r.subject, r.object) for r in kept.relations)
+    threshold = min(pixels.values()) + 1
+    small = [oid for oid, n in pixels.items() if n < threshold]
+    kept, dropped, lost = drop_small_objects(rendered, threshold)
+    assert dropped == small and 0 < len(small) < len(pixels)
+    assert [o.id for o in kept.objects] == [o.id for o in rendered.objects if o.id not in small]
+    assert lost == [r.triplet() for r in rendered.relations
+                    if r.subject in small or r.object in small]
+    assert all(r.subject not in small and r.object not in small for r in kept.relations)
     assert verify_rendered(rendered, 1).ok
 
 
