@@ -74,7 +74,7 @@ def test_1000_sampled_kgs_layouts_satisfy_every_triplet() -> None:
         # bounded occlusion, measured independently at full resolution
         assert min(_visible_fractions(graph)) >= 0.5, f"seed {seed}"
     # the random KGs include a few crowded ones no layout can fit; nearly all are solved
-    assert solved >= 965, solved
+    assert solved >= 980, solved  # measured 988
     assert relations > 5000
 
 
