@@ -32,7 +32,9 @@ from scenesynth.generators.base import (
     GenContext,
     Generator,
     GeneratorSpec,
+    Need,
     Question,
+    has_needs,
     registered,
 )
 from scenesynth.generators.forms import FormRenderer, RenderedForm, natural_forms
@@ -206,6 +208,35 @@ def _source_values(graphs: Sequence[SceneGraph]) -> dict[str, dict[str, tuple[st
     return {src: {k: tuple(sorted(v)) for k, v in kinds.items()} for src, kinds in found.items()}
 
 
+class _Shared:
+    """What every generator of one graph (or group) shares: lookups, absent-name pool, and
+    the needs checks (computed once, not once per generator)."""
+
+    def __init__(
+        self, group: Sequence[SceneGraph], config: GenConfig,
+        names_by_source: dict[str, set[str]],
+    ) -> None:
+        self.image_ids = [g.image.id for g in group]
+        self.indexes = [GraphIndex(g) for g in group]
+        self.tables = build_tables(group, config.rules)
+        own: set[str] = set().union(*(g.names() for g in group))
+        pool: set[str] = set().union(
+            *(names_by_source.get(g.image.source, set()) for g in group)
+        )
+        self.other_names = tuple(sorted(pool - own))
+        self._needs: dict[frozenset[Need], bool] = {}
+
+    def applicable(self, gen: Generator, group: Sequence[SceneGraph]) -> bool:
+        if type(gen).applicable is not Generator.applicable:  # a generator's own rule
+            return gen.applicable(group)
+        needs = gen.spec.needs
+        ok = self._needs.get(needs)
+        if ok is None:
+            ok = all(has_needs(g, needs) for g in group)
+            self._needs[needs] = ok
+        return ok
+
+
 def generate_shard(
     graphs: Sequence[SceneGraph],
     generators: list[str] | None,
@@ -233,31 +264,26 @@ def generate_shard(
         spec: GeneratorSpec,
         gen: Generator,
         group: Sequence[SceneGraph],
-        shared: tuple[list[GraphIndex], list[Any]] | None = None,
+        shared: _Shared,
     ) -> None:
-        image_ids = [g.image.id for g in group]
+        image_ids = shared.image_ids
         counts = per_generator.setdefault(
             spec.name, {"contexts": 0, "questions": 0, "samples": 0, "rejected": 0}
         )
-        if not gen.applicable(group):
+        if not shared.applicable(gen, group):
             return
         counts["contexts"] += 1
         ctx_seed = derive_seed(seed, image_ids, spec.name)
-        own: set[str] = set().union(*(g.names() for g in group))
-        pool: set[str] = set().union(
-            *(names_by_source.get(g.image.source, set()) for g in group)
-        )
         # per-graph lookups are built once and shared by every generator of the graph
         ctx = GenContext(
             graphs=group,
             rng=random.Random(ctx_seed),
             config=config,
-            indexes=shared[0] if shared is not None else [],
-            other_names=tuple(sorted(pool - own)),
+            indexes=shared.indexes,
+            other_names=shared.other_names,
             source_values=values_by_source.get(group[0].image.source, {}),
         )
-        if shared is not None:
-            ctx.cache["tables"] = shared[1]
+        ctx.cache["tables"] = shared.tables
         kept = 0
         considered = 0
         try:
@@ -294,7 +320,7 @@ def generate_shard(
             )
 
     for graph in graphs:
-        shared = ([GraphIndex(graph)], build_tables([graph], config.rules))
+        shared = _Shared([graph], config, names_by_source)
         for spec, gen in single:
             run(spec, gen, [graph], shared)
     groups: list[list[int]] = []
@@ -302,8 +328,9 @@ def generate_shard(
         groups = multi_image_groups(graphs, multi_image_group, seed)
         for group in groups:
             members = [graphs[i] for i in group]
+            shared = _Shared(members, config, names_by_source)
             for spec, gen in multi:
-                run(spec, gen, members)
+                run(spec, gen, members, shared)
 
     stats = {
         "graphs": len(graphs),
