@@ -443,7 +443,7 @@ def _image_where(step: ProgramStep, values: list[Any]) -> str:
 
 
 def _rle_area(size: Sequence[int], counts: str | list[int]) -> int:
-    """Foreground pixels of a COCO RLE mask (decoded with pycocotools, counted with numpy)."""
+    """Foreground pixels of a COCO RLE mask (pycocotools' own area of the RLE)."""
     from pycocotools import mask as mask_utils
 
     h, w = int(size[0]), int(size[1])
@@ -451,7 +451,7 @@ def _rle_area(size: Sequence[int], counts: str | list[int]) -> int:
         rle: Any = {"size": [h, w], "counts": counts.encode("ascii")}
     else:
         rle = mask_utils.frPyObjects({"size": [h, w], "counts": list(counts)}, h, w)
-    return int(mask_utils.decode(rle).sum())
+    return int(mask_utils.area(rle))
 
 
 def _same(a: Any, b: Any) -> bool:
