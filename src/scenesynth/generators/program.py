@@ -724,11 +724,12 @@ class Step:
 class ProgramBuilder:
     """Appends steps and hands back their indices; ``extend`` splices in a sub-program."""
 
-    __slots__ = ("known", "steps")
+    __slots__ = ("built", "known", "steps")
 
     def __init__(self) -> None:
         self.steps: list[Step] = []
         self.known: dict[int, Any] = {}  # step index -> output of a memoised sub-program
+        self.built: dict[int, ProgramStep] = {}  # step index -> its prebuilt ProgramStep
 
     def add(self, op: str, inputs: Sequence[int] = (), **args: Any) -> int:
         if op not in OPS:
@@ -752,13 +753,23 @@ class ProgramBuilder:
     def add_reference(self, reference: ReferenceLike) -> int:
         """Splice in a referring expression's steps (with its memoised outputs); returns the
         index of its final ``unique`` step."""
-        return self.extend(reference.steps, reference.outputs)
+        offset = len(self.steps)
+        last = self.extend(reference.steps, reference.outputs)
+        program_steps = getattr(reference, "program_steps", None)
+        if program_steps is not None:
+            prebuilt = program_steps(offset)
+            if prebuilt is not None:
+                for k, step in enumerate(prebuilt):
+                    self.built[offset + k] = step
+        return last
 
     def to_program(self, outputs: Sequence[Any]) -> list[ProgramStep]:
+        built = self.built
         return [
-            construct(ProgramStep, {"op": s.op, "inputs": s.inputs, "args": s.args,
-                                    "output": out}, _STEP_FIELDS)
-            for s, out in zip(self.steps, outputs, strict=True)
+            built.get(i) or construct(ProgramStep, {"op": s.op, "inputs": s.inputs,
+                                                    "args": s.args, "output": out},
+                                      _STEP_FIELDS)
+            for i, (s, out) in enumerate(zip(self.steps, outputs, strict=True))
         ]
 
 

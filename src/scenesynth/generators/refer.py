@@ -13,12 +13,12 @@ Relations used are annotated relations of the graph, or geometric ones decided T
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from scenesynth.generators.program import SceneTables, Step, execute
-from scenesynth.graph import AttributeKind
+from scenesynth.generators.program import ProgramBuilder, SceneTables, Step, execute
+from scenesynth.graph import AttributeKind, ProgramStep
 
 # Attribute order in a phrase: "the large red metal cube".
 KIND_ORDER: dict[str, int] = {
@@ -87,6 +87,24 @@ class Reference:
     kinds_used: frozenset[str] = frozenset()
     tables: SceneTables | None = field(default=None, repr=False, compare=False)
     _outputs: list[Any] | None = field(default=None, repr=False, compare=False)
+
+    _steps_at: dict[int, list[ProgramStep]] = field(default_factory=dict, repr=False,
+                                                     compare=False)
+
+    def program_steps(self, offset: int) -> list[ProgramStep] | None:
+        """The reference's executed steps as ProgramSteps when spliced at ``offset`` (built
+        once per offset and shared by the questions that use them; never mutated)."""
+        cached = self._steps_at.get(offset)
+        if cached is None:
+            outputs = self.outputs
+            if outputs is None:
+                return None
+            shifted = ProgramBuilder()
+            shifted.steps = [Step("scene", [], {})] * offset  # placeholders: only the shift
+            shifted.extend(self.steps)
+            cached = shifted.to_program([None] * offset + outputs)[offset:]
+            self._steps_at[offset] = cached
+        return cached
 
     @property
     def outputs(self) -> list[Any] | None:
@@ -202,20 +220,7 @@ def _refer(
     base = _phrase(words, name)
     filtered = len(steps) - 1
 
-    options: list[tuple[str, str, str, str]] = []  # (mode, predicate, anchor, phrase)
-    if relations:
-        for predicate, anchor in tables.out_relations.get(target, ()):
-            phrase = noun_phrase_relation(predicate)
-            if phrase is not None:
-                options.append(("annotated", predicate, anchor, phrase))
-    if geometry:
-        for anchor in tables.scene:
-            if anchor == target:
-                continue
-            for predicate, phrase in GEOMETRY_PHRASES.items():
-                if tables.spatial(target, anchor, predicate) is True:
-                    options.append(("geometry", predicate, anchor, phrase))
-    for mode, predicate, anchor, phrase in options:
+    for mode, predicate, anchor, phrase in _options(tables, target, relations, geometry):
         if anchor in avoid_objects or anchor == target:
             continue
         anchor_ref = refer(
@@ -249,6 +254,28 @@ def _refer(
             frozenset(kinds | anchor_ref.kinds_used),
         )
     return None
+
+
+_GEOMETRY_ITEMS = tuple(GEOMETRY_PHRASES.items())
+
+
+def _options(
+    tables: SceneTables, target: str, relations: bool, geometry: bool
+) -> Iterator[tuple[str, str, str, str]]:
+    """(mode, predicate, anchor, phrase) relation options, annotated first; geometric ones
+    are decided lazily (most references stop at the first option that works)."""
+    if relations:
+        for predicate, anchor in tables.out_relations.get(target, ()):
+            phrase = noun_phrase_relation(predicate)
+            if phrase is not None:
+                yield "annotated", predicate, anchor, phrase
+    if geometry:
+        for anchor in tables.scene:
+            if anchor == target:
+                continue
+            for predicate, phrase in _GEOMETRY_ITEMS:
+                if tables.spatial(target, anchor, predicate) is True:
+                    yield "geometry", predicate, anchor, phrase
 
 
 def is_unique_by_name(tables: SceneTables, target: str) -> bool:
