@@ -768,12 +768,12 @@ class ProgramBuilder:
         return [
             built.get(i) or construct(ProgramStep, {"op": s.op, "inputs": s.inputs,
                                                     "args": s.args, "output": out},
-                                      _STEP_FIELDS)
+                                      STEP_FIELDS)
             for i, (s, out) in enumerate(zip(self.steps, outputs, strict=True))
         ]
 
 
-_STEP_FIELDS = frozenset(ProgramStep.model_fields)
+STEP_FIELDS = frozenset(ProgramStep.model_fields)
 _new = object.__new__
 _set = object.__setattr__
 M = TypeVar("M", bound=BaseModel)

@@ -17,7 +17,13 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from scenesynth.generators.program import ProgramBuilder, SceneTables, Step, execute
+from scenesynth.generators.program import (
+    STEP_FIELDS,
+    SceneTables,
+    Step,
+    construct,
+    execute,
+)
 from scenesynth.graph import AttributeKind, ProgramStep
 
 # Attribute order in a phrase: "the large red metal cube".
@@ -99,10 +105,11 @@ class Reference:
             outputs = self.outputs
             if outputs is None:
                 return None
-            shifted = ProgramBuilder()
-            shifted.steps = [Step("scene", [], {})] * offset  # placeholders: only the shift
-            shifted.extend(self.steps)
-            cached = shifted.to_program([None] * offset + outputs)[offset:]
+            cached = [
+                construct(ProgramStep, {"op": s.op, "inputs": [j + offset for j in s.inputs],
+                                        "args": s.args, "output": out}, STEP_FIELDS)
+                for s, out in zip(self.steps, outputs, strict=True)
+            ]
             self._steps_at[offset] = cached
         return cached
 
