@@ -134,7 +134,8 @@ def test_coco_panoptic_sample(shared_data: Path) -> None:
     assert int(mask_utils.area(rle)) == 3528  # the annotation's area
     # isthing comes from the panoptic file's categories; stuff is not "distinct".
     assert first.meta["isthing"] is True and first.distinct
-    sky = next(o for o in graphs[0].objects if o.name == "sky-other-merged")
+    sky = next(o for o in graphs[0].objects if o.name == "sky")
+    assert sky.meta["category_name"] == "sky-other-merged"  # natural name, original kept
     assert sky.meta["isthing"] is False and not sky.distinct
     crowd = [o for g in graphs for o in g.objects if o.meta["iscrowd"]]
     assert crowd and not any(o.distinct for o in crowd)

@@ -90,6 +90,26 @@ class _Groups:
             self._tmp.cleanup()
 
 
+_PANOPTIC_SUFFIXES = ("-merged", "-other", "-stuff")
+
+
+def natural_category_name(name: str) -> str:
+    """COCO panoptic stuff names as words a question can use: ``sky-other-merged`` -> ``sky``,
+    ``wall-brick`` -> ``brick wall``, ``window-blind`` -> ``window blind``."""
+    base = name
+    changed = True
+    while changed:
+        changed = False
+        for suffix in _PANOPTIC_SUFFIXES:
+            if base.endswith(suffix):
+                base = base[: -len(suffix)]
+                changed = True
+    if "-" in base:
+        head, _, modifier = base.partition("-")
+        base = f"{modifier} {head}" if head in ("wall", "floor") else f"{head} {modifier}"
+    return base
+
+
 def read_categories(
     path: Path, report: LoadReport | None = None, stream: ItemStream | None = None
 ) -> dict[int, dict[str, Any]]:
@@ -277,7 +297,7 @@ def _object(
     mask = _mask(ctx, ann.get("segmentation"), image, f"{path}.segmentation") if with_mask else None
     iscrowd = bool(ann.get("iscrowd", 0))
     isthing = cat.get("isthing")
-    meta: dict[str, Any] = {"category_id": cid, "iscrowd": iscrowd}
+    meta: dict[str, Any] = {"category_id": cid, "category_name": cat["name"], "iscrowd": iscrowd}
     for key in ("supercategory",):
         if key in cat:
             meta[key] = cat[key]
@@ -289,7 +309,7 @@ def _object(
         meta["keypoints"] = ann["keypoints"]
         meta["num_keypoints"] = ann.get("num_keypoints")
     return make_object(
-        ctx, path, id=oid, name=cat["name"], box=box, mask=mask, meta=meta,
+        ctx, path, id=oid, name=natural_category_name(cat["name"]), box=box, mask=mask, meta=meta,
         # COCO asserts each non-crowd thing annotation is its own instance.
         distinct=not iscrowd and isthing is not False and isthing != 0,
     )
