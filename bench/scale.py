@@ -4,9 +4,9 @@
     python bench/scale.py --synthetic-n 20000   # quicker
 
 For each dataset the sharded generation phase runs once with 1 worker and once with 2 (each in a
-fresh subprocess, export excluded and timed separately), and in the same run a pure-CPU loop
-runs in 1 and then 2 processes. The engine's speedup (2-worker / 1-worker throughput) is
-compared with the calibration's: on a machine shared with other work the calibration shows how
+fresh subprocess, export excluded and timed separately), and right before and after each of
+them a pure-CPU loop runs in as many processes. The engine's speedup (2-worker / 1-worker
+throughput) is compared with the calibration's: on a machine shared with other work the calibration shows how
 much parallelism is actually available. Targets: engine speedup >= 90 % of the calibration
 speedup; peak RSS per worker < 1 GB.
 """
@@ -111,12 +111,18 @@ def measure(source: str, workers: int, per_image: int, generators: str, shard_si
 def bench_dataset(name: str, source: str, args: argparse.Namespace, per_image: int,
                   generators: str, export: bool) -> list[dict[str, Any]]:  # fmt: skip
     rows: list[dict[str, Any]] = []
-    calib_1 = calibration(1, args.calibration_units)
-    one = measure(source, 1, per_image, generators, args.shard_size, export=export)
-    two = measure(source, 2, per_image, generators, args.shard_size, export=False)
-    calib_2 = calibration(2, args.calibration_units)
-    calib_1b = calibration(1, args.calibration_units)  # machine load drifts: average both ends
-    calib_speedup = ((calib_1 + calib_1b) / 2) / calib_2
+    # Calibration right before and after each engine run, so both see the same machine load
+    # (other work on a shared machine drifts over minutes).
+    calib: dict[int, float] = {}
+    runs: dict[int, dict[str, float]] = {}
+    for workers in (1, 2):
+        before = calibration(workers, args.calibration_units)
+        runs[workers] = measure(
+            source, workers, per_image, generators, args.shard_size, export and workers == 1
+        )
+        calib[workers] = (before + calibration(workers, args.calibration_units)) / 2
+    one, two = runs[1], runs[2]
+    calib_speedup = calib[1] / calib[2]
     rate_1 = one["samples"] / one["seconds"]
     rate_2 = two["samples"] / two["seconds"]
     speedup = rate_2 / rate_1
