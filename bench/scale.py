@@ -6,9 +6,9 @@
 For each dataset the sharded generation phase runs once with 1 worker and once with 2 (each in a
 fresh subprocess, export excluded and timed separately), and right before and after each of
 them a pure-CPU loop runs in as many processes. The engine's speedup (2-worker / 1-worker
-throughput) is compared with the calibration's: on a machine shared with other work the calibration shows how
-much parallelism is actually available. Targets: engine speedup >= 90 % of the calibration
-speedup; peak RSS per worker < 1 GB.
+throughput) is compared with the calibration's: on a machine shared with other work the
+calibration shows how much parallelism is actually available. Targets: engine speedup >= 90 %
+of the calibration speedup; peak RSS per worker < 1 GB.
 """
 
 from __future__ import annotations
