@@ -429,13 +429,16 @@ def test_coco_counts_and_mask_areas(coco: list[SceneGraph], coco_raw: dict[str, 
             assert q.answer == (select["if_true"] if area[a] > area[c] else select["if_false"])
             asked += 1
     assert asked > 0
-    # 14 people and no attributes: no single relation to a uniquely named object singles out
-    # one person here, so no grounding question names a person (ambiguity rule); the others
-    # get their raw boxes
+    # 14 people and no attributes: a person is named only when relations to uniquely named
+    # objects single it out (here one person, by two relations); all boxes match the raw JSON
     grounded = questions("grounding_box", g, limit=40)
     named = {q.objects[0] for q in grounded}
-    assert "person" not in {g.object(oid(r)).name for r in named}
-    assert named == {"0:14", "0:15", "0:16", "0:17"}  # sports ball, tree, sky, grass
+    assert {"0:14", "0:15", "0:16", "0:17"} <= named  # sports ball, tree, sky, grass
+    people = [q for q in grounded if g.object(oid(q.objects[0])).name == "person"]
+    assert len(people) == 1
+    assert sum(s.op == "relate" for s in people[0].program) == 2
+    assert "the person to the left of the sports ball and to the right of the tree" in \
+        people[0].text
     for q in grounded:
         assert q.answer == _coco_box(coco_raw, oid(q.objects[0]))
 

@@ -227,6 +227,8 @@ def _refer(
     base = _phrase(words, name)
     filtered = len(steps) - 1
 
+    # one relation to a uniquely named anchor; failing that, two such relations together
+    usable: list[_Option] = []
     for mode, predicate, anchor, phrase in _options(tables, target, relations, geometry):
         if anchor in avoid_objects or anchor == target:
             continue
@@ -242,25 +244,67 @@ def _refer(
                 c for c in candidates if tables.spatial(c, anchor, predicate) is True
             }
         chosen = [c for c in candidates if c in related]
-        if chosen != [target]:
-            continue
-        out = list(steps)
-        anchor_last = len(out) + len(anchor_ref.steps) - 1
-        out.extend(
-            Step(s.op, [j + len(steps) for j in s.inputs], s.args) for s in anchor_ref.steps
-        )
-        out.append(Step("relate", [anchor_last], {"predicate": predicate, "mode": mode}))
-        out.append(Step("intersect", [filtered, len(out) - 1], {}))
-        out.append(Step("unique", [len(out) - 1], {}))
-        return Reference(
-            f"{base} {phrase} {anchor_ref.text}",
-            out,
-            target,
-            [target, anchor],
-            [(target, predicate, anchor)],
-            frozenset(kinds | anchor_ref.kinds_used),
-        )
+        option = _Option(mode, predicate, anchor, phrase, anchor_ref, frozenset(chosen))
+        if chosen == [target]:
+            return _with_relations(steps, filtered, base, target, kinds, [option])
+        if len(usable) < _MAX_PAIRED_OPTIONS and target in option.members:
+            usable.append(option)
+    for i, first in enumerate(usable):
+        for second in usable[i + 1:]:
+            if first.anchor == second.anchor:
+                continue
+            if first.members & second.members == {target}:
+                return _with_relations(steps, filtered, base, target, kinds, [first, second])
     return None
+
+
+# Options kept for two-relation references ("the person left of the horse and below the
+# sky"): bounded, so crowded scenes stay cheap.
+_MAX_PAIRED_OPTIONS = 12
+
+
+@dataclass(frozen=True)
+class _Option:
+    mode: str
+    predicate: str
+    anchor: str
+    phrase: str
+    anchor_ref: Reference
+    members: frozenset[str]  # candidates related to the anchor this way
+
+
+def _with_relations(
+    steps: list[Step],
+    filtered: int,
+    base: str,
+    target: str,
+    kinds: set[str],
+    options: list[_Option],
+) -> Reference:
+    """Extend the name/attribute filter with one or two relation filters, then ``unique``."""
+    out = list(steps)
+    current = filtered
+    phrases: list[str] = []
+    used_kinds = set(kinds)
+    for option in options:
+        anchor_ref = option.anchor_ref
+        offset = len(out)
+        out.extend(Step(s.op, [j + offset for j in s.inputs], s.args) for s in anchor_ref.steps)
+        out.append(Step("relate", [len(out) - 1],
+                        {"predicate": option.predicate, "mode": option.mode}))
+        out.append(Step("intersect", [current, len(out) - 1], {}))
+        current = len(out) - 1
+        phrases.append(f"{option.phrase} {anchor_ref.text}")
+        used_kinds |= anchor_ref.kinds_used
+    out.append(Step("unique", [current], {}))
+    return Reference(
+        f"{base} {' and '.join(phrases)}",
+        out,
+        target,
+        [target, *(o.anchor for o in options)],
+        [(target, o.predicate, o.anchor) for o in options],
+        frozenset(used_kinds),
+    )
 
 
 _GEOMETRY_ITEMS = tuple(GEOMETRY_PHRASES.items())
