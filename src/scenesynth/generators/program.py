@@ -311,6 +311,12 @@ def _objects_of(env: _Env, refs: list[str]) -> list[tuple[SceneTables, str]]:
 def _filter_name(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
     _one(inputs)
     name = args["name"]
+    if env.single is not None:  # fast path; a foreign reference falls back to the checks
+        names = env.single.names
+        try:
+            return [r for r in inputs[0] if names[r] == name]
+        except (KeyError, TypeError):
+            pass
     return [r for t, r in _objects_of(env, inputs[0]) if t.names[r] == name]
 
 
@@ -318,6 +324,12 @@ def _filter_name(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str
 def _filter_attr(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
     _one(inputs)
     value = args["value"]
+    if env.single is not None:
+        values = env.single.attr_values
+        try:
+            return [r for r in inputs[0] if value in values[r]]
+        except (KeyError, TypeError):
+            pass
     return [r for t, r in _objects_of(env, inputs[0]) if value in t.attr_values[r]]
 
 

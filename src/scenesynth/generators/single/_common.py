@@ -222,3 +222,15 @@ def random_pairs(ctx: GenContext, t: SceneTables, limit: int = 400) -> list[tupl
             seen.add((scene[i], scene[j]))
             out.append((scene[i], scene[j]))
     return out
+
+
+def concepts(
+    ctx: GenContext, t: SceneTables
+) -> tuple[list[tuple[str, str | None]], list[tuple[str, str | None]]]:
+    """(present, absent) concepts, memoised per graph: both are pure functions of the graph
+    and the context's absent-name pool."""
+    memo = t.memo.get("concepts")
+    if memo is None or memo[0] is not ctx.other_names:
+        memo = (ctx.other_names, present_concepts(t), absent_concepts(ctx, t))
+        t.memo["concepts"] = memo
+    return memo[1], memo[2]

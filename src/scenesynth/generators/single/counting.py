@@ -19,12 +19,11 @@ from scenesynth.generators.program import ProgramBuilder
 from scenesynth.generators.refer import refer
 from scenesynth.generators.single._common import (
     QUERY_KINDS,
-    absent_concepts,
     article,
+    concepts,
     finish,
     pick_template,
     plural,
-    present_concepts,
     shuffled,
     single_value,
     tables,
@@ -66,8 +65,9 @@ class ExistObject(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        positives = shuffled(ctx.rng, present_concepts(t))
-        negatives = shuffled(ctx.rng, absent_concepts(ctx, t))
+        present, absent = concepts(ctx, t)
+        positives = shuffled(ctx.rng, present)
+        negatives = shuffled(ctx.rng, absent)
         # alternate so a run is balanced between yes and no
         for i in range(max(len(positives), len(negatives))):
             for pool in (positives, negatives) if i % 2 == 0 else (negatives, positives):

@@ -16,13 +16,12 @@ from scenesynth.generators.base import (
 from scenesynth.generators.program import ProgramBuilder, SceneTables
 from scenesynth.generators.refer import refer
 from scenesynth.generators.single._common import (
-    absent_concepts,
     article,
+    concepts,
     finish,
     name_distractors,
     pick_template,
     plural,
-    present_concepts,
     shuffled,
     tables,
 )
@@ -233,8 +232,7 @@ LOGIC_TEMPLATES = {
 
 def _logic(ctx: GenContext, op: str) -> Iterator[Question]:
     t = tables(ctx)
-    present = present_concepts(t)
-    absent = absent_concepts(ctx, t)
+    present, absent = concepts(ctx, t)
     if len(present) < 2 and not absent:
         return
     for i in range(30):
