@@ -252,11 +252,14 @@ def test_config_files_and_overrides(tmp_path: Path) -> None:
         load_config(None, {"source": "x", "out": "y", "colour": "red"})
 
 
-def test_example_config_is_valid() -> None:
-    example = Path(__file__).resolve().parents[1] / "examples" / "generate_clevr.yaml"
-    config = load_config(example)
-    assert config.source.endswith("CLEVR_train_scenes_1000.json")
-    assert Path(config.source).is_file()
+def test_example_configs_are_valid() -> None:
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    clevr = load_config(examples / "generate_clevr.yaml")
+    assert clevr.source.endswith("CLEVR_train_scenes_1000.json")
+    assert Path(clevr.source).is_file()
+    vg = load_config(examples / "generate_visual_genome.yaml")
+    assert Path(vg.source).is_dir() and vg.engine == "ray" and vg.multi_image_group == (2, 3)
+    assert vg.refine.filter_contradictions and vg.refine.add_derived_relations
 
 
 def test_worker_parsing_matches_the_loader(tmp_path: Path) -> None:

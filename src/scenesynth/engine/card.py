@@ -92,7 +92,7 @@ def build_card(
             "format": config.get("format"),
             "validation_ok": validation.get("ok"),
             "validation_records": validation.get("records"),
-            "records_with_absent_images": validation.get("missing_image_errors", 0),
+            "absent_image_references": validation.get("missing_image_errors", 0),
         },
     }
 
@@ -118,8 +118,8 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"Export: {export['format']}; validation {state} "
         f"({export['validation_records']} records"
         + (
-            f", {export['records_with_absent_images']} referencing image files not present"
-            if export["records_with_absent_images"]
+            f", {export['absent_image_references']} reference(s) to image files not present"
+            if export["absent_image_references"]
             else ""
         )
         + ").",

@@ -175,7 +175,7 @@ def load_config(
         base = Path(path).resolve().parent
         for key in ("source", "out"):
             if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
-                data[key] = str(base / data[key])
+                data[key] = str((base / data[key]).resolve())
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     try:
         return RunConfig.model_validate(data)

@@ -111,7 +111,7 @@ class RunSummary:
             if validation:
                 state = "valid" if validation["ok"] else f"{validation['error_count']} error(s)"
                 missing = validation.get("missing_image_errors", 0)
-                note = f" ({missing} record(s) reference absent image files)" if missing else ""
+                note = f" ({missing} reference(s) to absent image files)" if missing else ""
                 out.append(f"  validation: {validation['records']} records, {state}{note}")
         return out
 
