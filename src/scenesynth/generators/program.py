@@ -71,6 +71,7 @@ class SceneTables:
 
     __slots__ = (
         "_geometry",
+        "_iou",
         "_masks",
         "attr_by_kind",
         "attr_values",
@@ -118,24 +119,31 @@ class SceneTables:
                     values.append(a.value)
             self.attr_by_kind[r] = {k: tuple(v) for k, v in by_kind.items()}
         # annotated relations: (subject ref, predicate) -> object refs and the reverse
-        self.rel_by_subject: dict[tuple[str, str], list[str]] = {}
-        self.rel_by_object: dict[tuple[str, str], list[str]] = {}
-        self.rel_pairs: dict[tuple[str, str], list[str]] = {}
-        # subject ref -> [(predicate, object ref)] in graph order, duplicates dropped
-        self.out_relations: dict[str, list[tuple[str, str]]] = {}
+        # (dicts as insertion-ordered sets: first occurrence wins, duplicates dropped)
+        by_subject: dict[tuple[str, str], dict[str, None]] = {}
+        by_object: dict[tuple[str, str], dict[str, None]] = {}
+        pairs: dict[tuple[str, str], dict[str, None]] = {}
+        out: dict[str, dict[tuple[str, str], None]] = {}
+        ref_of = self.ref_of
         for rel in graph.relations:
-            subj, obj = self.ref_of[rel.subject], self.ref_of[rel.object]
-            out = self.out_relations.setdefault(subj, [])
-            if (rel.predicate, obj) not in out:
-                out.append((rel.predicate, obj))
-            _add_unique(self.rel_by_subject.setdefault((subj, rel.predicate), []), obj)
-            _add_unique(self.rel_by_object.setdefault((obj, rel.predicate), []), subj)
-            _add_unique(self.rel_pairs.setdefault((subj, obj), []), rel.predicate)
-        for table in (self.rel_by_subject, self.rel_by_object):
-            for key in table:
-                table[key].sort()
+            subj, obj, predicate = ref_of[rel.subject], ref_of[rel.object], rel.predicate
+            out.setdefault(subj, {})[(predicate, obj)] = None
+            by_subject.setdefault((subj, predicate), {})[obj] = None
+            by_object.setdefault((obj, predicate), {})[subj] = None
+            pairs.setdefault((subj, obj), {})[predicate] = None
+        # annotated relations: (subject ref, predicate) -> sorted object refs and the reverse
+        self.rel_by_subject: dict[tuple[str, str], list[str]] = {
+            k: sorted(v) for k, v in by_subject.items()}
+        self.rel_by_object: dict[tuple[str, str], list[str]] = {
+            k: sorted(v) for k, v in by_object.items()}
+        # (subject ref, object ref) -> predicates in graph order
+        self.rel_pairs: dict[tuple[str, str], list[str]] = {k: list(v) for k, v in pairs.items()}
+        # subject ref -> [(predicate, object ref)] in graph order, duplicates dropped
+        self.out_relations: dict[str, list[tuple[str, str]]] = {
+            k: list(v) for k, v in out.items()}
         self._geometry: dict[tuple[str, str, str], bool | None] = {}
         self._masks: dict[str, int] = {}
+        self._iou: dict[tuple[str, str], float] = {}
         self.memo: dict[Any, Any] = {}  # generator-side memo (referring expressions, ...)
 
     # -- cached geometry --------------------------------------------------------------------
@@ -149,6 +157,18 @@ class SceneTables:
             )
             self._geometry[key] = value
             return value
+
+    def box_iou(self, a: str, b: str) -> float:
+        """``iou`` of two objects' boxes (both must have one), computed once per pair."""
+        key = (a, b) if a < b else (b, a)
+        value = self._iou.get(key)
+        if value is None:
+            box_a, box_b = self.objects[a].box, self.objects[b].box
+            if box_a is None or box_b is None:
+                raise KeyError("box")
+            value = iou(box_a, box_b)
+            self._iou[key] = value
+        return value
 
     def mask_area(self, r: str) -> int:
         try:
@@ -168,11 +188,6 @@ class SceneTables:
         area = int(mask_utils.area(rle))
         self._masks[r] = area
         return area
-
-
-def _add_unique(values: list[str], value: str) -> None:
-    if value not in values:
-        values.append(value)
 
 
 def build_tables(graphs: Sequence[SceneGraph], rules: SpatialRules) -> list[SceneTables]:
@@ -378,6 +393,20 @@ def _count(args: dict[str, Any], inputs: list[Any], env: _Env) -> int:
 def _count_distinct(args: dict[str, Any], inputs: list[Any], env: _Env) -> int:
     _one(inputs)
     threshold = float(args["iou"])
+    single = env.single
+    if single is not None and all(r in single.objects for r in inputs[0]):
+        # fast path: pairwise IoUs are computed once per graph (SceneTables.box_iou)
+        objects = single.objects
+        counted_refs: list[str] = []  # counted objects that have a box and are not distinct
+        n = 0
+        for r in inputs[0]:
+            obj = objects[r]
+            if obj.box is not None and not obj.distinct:
+                if any(single.box_iou(r, c) > threshold for c in counted_refs):
+                    continue
+                counted_refs.append(r)
+            n += 1
+        return n
     counted: list[SceneObject] = []
     for t, r in _objects_of(env, inputs[0]):
         obj = t.objects[r]
@@ -684,31 +713,15 @@ def execute(
     prefix, see :class:`ProgramBuilder`); those steps are not run again. Raises
     :class:`ProgramError` naming the failing step.
     """
-    cfg = config if config is not None else GenConfig()
+    cfg = config if config is not None else _DEFAULT_CONFIG
     if tables is None:
         tables = build_tables(graphs, cfg.rules)
-    env = _Env(tables, cfg)
-    outputs: list[Any] = []
-    impls = OP_IMPLS
-    for i, step in enumerate(program):
-        if known and i in known:
-            outputs.append(known[i])
-            continue
-        fn = impls.get(step.op)
-        if fn is None:
-            raise ProgramError(i, step.op, "unknown op (not implemented by the executor)")
-        inputs = []
-        for j in step.inputs:
-            if not 0 <= j < i:
-                raise ProgramError(i, step.op, f"inputs {step.inputs} must be earlier steps")
-            inputs.append(outputs[j])
-        try:
-            outputs.append(fn(step.args, inputs, env))
-        except ProgramError:
-            raise
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ProgramError(i, step.op, str(exc)) from exc
-    return outputs
+    outputs: list[Any] = [_UNKNOWN] * len(program)
+    if known:
+        for i, out in known.items():
+            if 0 <= i < len(outputs):
+                outputs[i] = out
+    return _run(program, outputs, _Env(tables, cfg))
 
 
 def missing_ops() -> list[str]:
@@ -733,56 +746,128 @@ class Step:
         return f"Step({self.op!r}, {self.inputs!r}, {self.args!r})"
 
 
-class ProgramBuilder:
-    """Appends steps and hands back their indices; ``extend`` splices in a sub-program."""
+_UNKNOWN: Any = object()  # marks a step whose output the builder does not know yet
 
-    __slots__ = ("built", "known", "steps")
+
+class ProgramBuilder:
+    """Appends steps and hands back their indices; ``extend`` splices in a sub-program.
+
+    Steps spliced from a memoised reference carry their outputs (obtained by executing
+    exactly those steps on the same graphs) and their prebuilt ProgramSteps, so
+    :meth:`run` executes only the question's own steps and :meth:`to_program` builds only
+    their ProgramSteps."""
+
+    __slots__ = ("_built", "_outputs", "steps")
 
     def __init__(self) -> None:
-        self.steps: list[Step] = []
-        self.known: dict[int, Any] = {}  # step index -> output of a memoised sub-program
-        self.built: dict[int, ProgramStep] = {}  # step index -> its prebuilt ProgramStep
+        self.steps: list[StepLike] = []
+        self._outputs: list[Any] = []  # per step: its known output or _UNKNOWN
+        self._built: list[ProgramStep | None] = []  # per step: its prebuilt ProgramStep
+
+    @property
+    def known(self) -> dict[int, Any]:
+        """step index -> output of a memoised sub-program (for :func:`execute`)."""
+        return {i: out for i, out in enumerate(self._outputs) if out is not _UNKNOWN}
+
+    @property
+    def built(self) -> dict[int, ProgramStep]:
+        """step index -> its prebuilt ProgramStep."""
+        return {i: step for i, step in enumerate(self._built) if step is not None}
 
     def add(self, op: str, inputs: Sequence[int] = (), **args: Any) -> int:
         if op not in OPS:
             raise ValueError(f"op {op!r} has no definition in generators.base.OPS")
-        self.steps.append(Step(op, list(inputs), args))
-        return len(self.steps) - 1
+        steps = self.steps
+        steps.append(Step(op, list(inputs), args))
+        self._outputs.append(_UNKNOWN)
+        self._built.append(None)
+        return len(steps) - 1
 
-    def extend(self, steps: Sequence[Step], outputs: Sequence[Any] | None = None) -> int:
+    def extend(self, steps: Sequence[StepLike], outputs: Sequence[Any] | None = None) -> int:
         """Append ``steps`` (whose inputs index into ``steps``); returns the last new index.
 
         ``outputs``: the outputs of executing exactly these steps on the same graphs (a
-        memoised reference); :func:`execute` then reuses them instead of re-running."""
+        memoised reference); :meth:`run` then reuses them instead of re-running."""
         offset = len(self.steps)
         for s in steps:
             self.steps.append(Step(s.op, [j + offset for j in s.inputs], s.args))
         if outputs is not None:
-            for k, out in enumerate(outputs):
-                self.known[offset + k] = out
+            if len(outputs) != len(steps):
+                raise ValueError(f"{len(outputs)} outputs for {len(steps)} steps")
+            self._outputs.extend(outputs)
+        else:
+            self._outputs.extend([_UNKNOWN] * len(steps))
+        self._built.extend([None] * len(steps))
         return len(self.steps) - 1
 
     def add_reference(self, reference: ReferenceLike) -> int:
         """Splice in a referring expression's steps (with its memoised outputs); returns the
         index of its final ``unique`` step."""
         offset = len(self.steps)
-        last = self.extend(reference.steps, reference.outputs)
         program_steps = getattr(reference, "program_steps", None)
-        if program_steps is not None:
-            prebuilt = program_steps(offset)
-            if prebuilt is not None:
-                for k, step in enumerate(prebuilt):
-                    self.built[offset + k] = step
-        return last
+        prebuilt = program_steps(offset) if program_steps is not None else None
+        if prebuilt is None:
+            return self.extend(reference.steps, reference.outputs)
+        # prebuilt steps hold the offset inputs, the args and the outputs already
+        self.steps.extend(prebuilt)
+        self._outputs.extend([step.output for step in prebuilt])
+        self._built.extend(prebuilt)
+        return len(self.steps) - 1
+
+    def run(
+        self,
+        graphs: Sequence[SceneGraph],
+        config: GenConfig | None,
+        tables: Sequence[SceneTables],
+    ) -> list[Any]:
+        """Execute the program (the same as :func:`execute` with ``known``): steps with
+        known outputs are reused, every other step is executed."""
+        return _run(self.steps, list(self._outputs),
+                    _Env(tables, config if config is not None else _DEFAULT_CONFIG))
 
     def to_program(self, outputs: Sequence[Any]) -> list[ProgramStep]:
-        built = self.built
-        return [
-            built.get(i) or construct(ProgramStep, {"op": s.op, "inputs": s.inputs,
-                                                    "args": s.args, "output": out},
-                                      STEP_FIELDS)
-            for i, (s, out) in enumerate(zip(self.steps, outputs, strict=True))
-        ]
+        steps = self.steps
+        if len(outputs) != len(steps):
+            raise ValueError(f"{len(outputs)} outputs for {len(steps)} steps")
+        program: list[ProgramStep] = []
+        append = program.append
+        for s, prebuilt, out in zip(steps, self._built, outputs, strict=True):
+            if prebuilt is None:
+                prebuilt = _new(ProgramStep)
+                _set(prebuilt, "__dict__", {"op": s.op, "inputs": s.inputs, "args": s.args,
+                                            "output": out})
+                _set(prebuilt, "__pydantic_fields_set__", set(STEP_FIELDS))
+                _set(prebuilt, "__pydantic_extra__", None)
+                _set(prebuilt, "__pydantic_private__", None)
+            append(prebuilt)
+        return program
+
+
+_DEFAULT_CONFIG = GenConfig()
+
+
+def _run(program: Sequence[StepLike], outputs: list[Any], env: _Env) -> list[Any]:
+    """Execute the steps whose entry in ``outputs`` is _UNKNOWN, in order (fills it in)."""
+    impls = OP_IMPLS
+    for i, out in enumerate(outputs):
+        if out is not _UNKNOWN:
+            continue
+        step = program[i]
+        fn = impls.get(step.op)
+        if fn is None:
+            raise ProgramError(i, step.op, "unknown op (not implemented by the executor)")
+        inputs = []
+        for j in step.inputs:
+            if not 0 <= j < i:
+                raise ProgramError(i, step.op, f"inputs {step.inputs} must be earlier steps")
+            inputs.append(outputs[j])
+        try:
+            outputs[i] = fn(step.args, inputs, env)
+        except ProgramError:
+            raise
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProgramError(i, step.op, str(exc)) from exc
+    return outputs
 
 
 STEP_FIELDS = frozenset(ProgramStep.model_fields)

@@ -20,6 +20,7 @@ goes on.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import random
 import traceback
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scenesynth.generators.base import (
+    AnswerType,
     GenConfig,
     GenContext,
     Generator,
@@ -37,8 +39,8 @@ from scenesynth.generators.base import (
     has_needs,
     registered,
 )
-from scenesynth.generators.forms import FormRenderer, RenderedForm, natural_forms
-from scenesynth.generators.program import build_tables, construct
+from scenesynth.generators.forms import FormRenderer, RenderedForm
+from scenesynth.generators.program import build_tables
 from scenesynth.graph import (
     AnswerForm,
     GraphIndex,
@@ -97,17 +99,18 @@ def build_sample(
     graphs: Sequence[SceneGraph],
     seed: int,
     global_seed: int,
+    image_ids: Sequence[str] | None = None,
+    images: Sequence[str] | None = None,
 ) -> InstructionSample:
-    """Assemble the sample from already-validated parts (no re-validation: hot path)."""
-    image_ids = [g.image.id for g in graphs]
-    extra: dict[str, Any] = {
-        "balance_key": question.balance_key or spec.name,
-        "form_template": rendered.template,
-        "global_seed": global_seed,
-    }
-    provenance = construct(Provenance, {
+    """Assemble the sample from already-validated parts (no re-validation: hot path).
+
+    ``image_ids`` / ``images`` may be passed precomputed (the runner does, once per
+    context); they are copied, never shared between samples."""
+    ids = list(image_ids) if image_ids is not None else [g.image.id for g in graphs]
+    provenance = _new(Provenance)
+    _set(provenance, "__dict__", {
         "source": graphs[0].image.source,
-        "image_ids": image_ids,
+        "image_ids": ids,
         "generator": spec.name,
         "generator_version": spec.version,
         "family": spec.family,
@@ -116,21 +119,39 @@ def build_sample(
         "objects": list(question.objects),
         "relations": [list(r) for r in question.relations],
         "seed": seed,
-        "extra": extra,
-    }, _PROVENANCE_FIELDS)
-    return construct(InstructionSample, {
-        "id": sample_id(image_ids, spec.name, rendered.question, rendered.form,
-                        rendered.options),
-        "images": [g.image.path or g.image.id for g in graphs],
+        "extra": {
+            "balance_key": question.balance_key or spec.name,
+            "form_template": rendered.template,
+            "global_seed": global_seed,
+        },
+    })
+    _set(provenance, "__pydantic_fields_set__", set(_PROVENANCE_FIELDS))
+    _set(provenance, "__pydantic_extra__", None)
+    _set(provenance, "__pydantic_private__", None)
+    sample = _new(InstructionSample)
+    _set(sample, "__dict__", {
+        "id": sample_id(ids, spec.name, rendered.question, rendered.form, rendered.options),
+        "images": list(images) if images is not None
+        else [g.image.path or g.image.id for g in graphs],
         "question": rendered.question,
         "answer": rendered.answer,
         "form": rendered.form,
         "options": rendered.options,
         "answer_index": rendered.answer_index,
         "answer_value": question.answer,
-        "answer_type": str(question.answer_type),
+        "answer_type": _ANSWER_TYPE_TEXT.get(question.answer_type) or str(question.answer_type),
         "provenance": provenance,
-    }, _SAMPLE_FIELDS)
+    })
+    _set(sample, "__pydantic_fields_set__", set(_SAMPLE_FIELDS))
+    _set(sample, "__pydantic_extra__", None)
+    _set(sample, "__pydantic_private__", None)
+    return sample
+
+
+# the same as construct(): pydantic models from already-valid parts, without validation
+_new = object.__new__
+_set = object.__setattr__
+_ANSWER_TYPE_TEXT = {t: str(t) for t in AnswerType}
 
 
 class _NoBalance:
@@ -217,6 +238,7 @@ class _Shared:
         names_by_source: dict[str, set[str]],
     ) -> None:
         self.image_ids = [g.image.id for g in group]
+        self.images = [g.image.path or g.image.id for g in group]
         self.indexes = [GraphIndex(g) for g in group]
         self.tables = build_tables(group, config.rules)
         own: set[str] = set().union(*(g.names() for g in group))
@@ -225,6 +247,12 @@ class _Shared:
         )
         self.other_names = tuple(sorted(pool - own))
         self._needs: dict[frozenset[Need], bool] = {}
+
+    def release(self) -> None:
+        """Drop the per-graph memos: memoised references point back at their tables (a
+        cycle), and the cyclic collector is paused during a shard."""
+        for t in self.tables:
+            t.memo.clear()
 
     def applicable(self, gen: Generator, group: Sequence[SceneGraph]) -> bool:
         if type(gen).applicable is not Generator.applicable:  # a generator's own rule
@@ -247,6 +275,29 @@ def generate_shard(
     multi_image_group: tuple[int, int] | None,
 ) -> ShardResult:
     """Generate samples for one shard (see module docstring for the guarantees)."""
+    # The cyclic garbage collector is paused while a shard runs: the samples are acyclic
+    # (reference counting frees what is dropped), and re-scanning every sample kept so far on
+    # each collection cost more than half of the generation time. It is re-enabled (if it
+    # was on) before returning.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _generate_shard(graphs, generators, per_image, forms, seed, config,
+                               multi_image_group)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _generate_shard(
+    graphs: Sequence[SceneGraph],
+    generators: list[str] | None,
+    per_image: int,
+    forms: tuple[AnswerForm, ...],
+    seed: int,
+    config: GenConfig,
+    multi_image_group: tuple[int, int] | None,
+) -> ShardResult:
     if per_image < 1:
         raise ValueError(f"per_image must be >= 1, got {per_image}")
     classes = select_generators(generators)
@@ -286,18 +337,25 @@ def generate_shard(
         ctx.cache["tables"] = shared.tables
         kept = 0
         considered = 0
+        max_considered = config.max_per_generator
+        image_list = shared.images
+        render = renderer.render
         try:
             for question in gen.generate(ctx):
                 considered += 1
-                available = natural_forms(question)
                 accepted = False
                 for form in forms:
-                    if form not in available:
+                    # natural forms (forms.natural_forms): yes/no only for boolean answers,
+                    # multiple choice only for the others
+                    if form != AnswerForm.SHORT and (
+                        (form == AnswerForm.YES_NO) is not isinstance(question.answer, bool)
+                    ):
                         continue
-                    rendered = renderer.render(question, form, ctx.rng)
+                    rendered = render(question, form, ctx.rng)
                     if rendered is None:
                         continue
-                    sample = build_sample(question, rendered, spec, group, ctx_seed, seed)
+                    sample = build_sample(question, rendered, spec, group, ctx_seed, seed,
+                                          image_ids, image_list)
                     if dedup.offer(sample) and balancer.offer(sample):
                         samples.append(sample)
                         counts["samples"] += 1
@@ -307,7 +365,7 @@ def generate_shard(
                 if accepted:
                     kept += 1
                     counts["questions"] += 1
-                if kept >= per_image or considered >= config.max_per_generator:
+                if kept >= per_image or considered >= max_considered:
                     break
         except Exception as exc:  # a generator bug must not sink the shard
             failures.append(
@@ -323,6 +381,7 @@ def generate_shard(
         shared = _Shared([graph], config, names_by_source)
         for spec, gen in single:
             run(spec, gen, [graph], shared)
+        shared.release()
     groups: list[list[int]] = []
     if multi and multi_image_group is not None:
         groups = multi_image_groups(graphs, multi_image_group, seed)
@@ -331,6 +390,7 @@ def generate_shard(
             shared = _Shared(members, config, names_by_source)
             for spec, gen in multi:
                 run(spec, gen, members, shared)
+            shared.release()
 
     stats = {
         "graphs": len(graphs),

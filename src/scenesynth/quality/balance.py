@@ -44,7 +44,19 @@ def answer_key(sample: InstructionSample) -> str:
         return YES if value else NO
     if value is None:
         return sample.answer.strip().lower()
+    if type(value) is int:  # the common cases, as json.dumps writes them (hot path)
+        return str(value)
+    if type(value) is str:
+        key = _STR_KEYS.get(value)
+        if key is None:
+            key = json.dumps(value)
+            if len(_STR_KEYS) < 100_000:
+                _STR_KEYS[value] = key
+        return key
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+_STR_KEYS: dict[str, str] = {}  # answer string -> its JSON text (a bounded memo)
 
 
 def balance_key(sample: InstructionSample) -> str:

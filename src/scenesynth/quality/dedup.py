@@ -8,16 +8,14 @@ a deterministic order).
 
 from __future__ import annotations
 
-import re
-
 from scenesynth.graph.sample import InstructionSample
-
-_SPACES = re.compile(r"\s+")
 
 
 def normalize_question(text: str) -> str:
     """Lower-case, collapse spaces, drop trailing punctuation: "What  is it ?" -> "what is it"."""
-    return _SPACES.sub(" ", text.strip().lower()).rstrip(" ?.!")
+    # str.split() splits on exactly the characters the regex's \s matches (str.isspace),
+    # and is several times faster than the regex on the hot path
+    return " ".join(text.lower().split()).rstrip(" ?.!")
 
 
 class Deduplicator:

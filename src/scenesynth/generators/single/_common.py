@@ -4,13 +4,15 @@ program into a :class:`~scenesynth.generators.base.Question` by executing it."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from scenesynth.generators.base import AnswerType, GenContext, Question
-from scenesynth.generators.program import ProgramBuilder, SceneTables, execute, tables_for
+from scenesynth.generators.program import ProgramBuilder, SceneTables, tables_for
 from scenesynth.graph import AttributeKind
 from scenesynth.graph.vocab import vocabulary
+
+T = TypeVar("T")
 
 QUERY_KINDS: tuple[str, ...] = (
     AttributeKind.COLOR,
@@ -26,17 +28,36 @@ def tables(ctx: GenContext) -> SceneTables:
     return tables_for(ctx)[0]
 
 
+# id(templates) -> (templates, its sorted (id, template) items); the dict is kept so its id
+# is never reused. Template tables are module constants, never mutated.
+_TEMPLATE_ITEMS: dict[int, tuple[dict[str, str], tuple[tuple[str, str], ...]]] = {}
+
+
 def pick_template(rng: random.Random, templates: dict[str, str]) -> tuple[str, str]:
     """(template id, template) drawn with the seeded rng (ids sorted: no dict-order reliance)."""
-    ids = sorted(templates)
-    tid = ids[rng.randrange(len(ids))]
-    return tid, templates[tid]
+    entry = _TEMPLATE_ITEMS.get(id(templates))
+    if entry is None or entry[0] is not templates:
+        entry = (templates, tuple(sorted(templates.items())))
+        _TEMPLATE_ITEMS[id(templates)] = entry
+    items = entry[1]
+    return items[rng.randrange(len(items))]
 
 
-def shuffled(rng: random.Random, items: Iterable[Any]) -> list[Any]:
+def lazy_shuffled(rng: random.Random, items: Iterable[T]) -> Iterator[T]:
+    """``items`` in seeded random order, drawn lazily (a Fisher-Yates shuffle that stops
+    when the caller does; one ``rng.random()`` per item yielded). ``items`` is not changed."""
     out = list(items)
-    rng.shuffle(out)
-    return out
+    draw = rng.random
+    n = len(out)
+    for i in range(n):
+        j = i + int(draw() * (n - i))
+        out[i], out[j] = out[j], out[i]
+        yield out[i]
+
+
+def shuffled(rng: random.Random, items: Iterable[T]) -> list[T]:
+    """``items`` in seeded random order (the same order :func:`lazy_shuffled` yields)."""
+    return list(lazy_shuffled(rng, items))
 
 
 _IRREGULAR = {
@@ -87,7 +108,7 @@ def finish(
     balance_key: str | None = None,
 ) -> Question | None:
     """Execute the program; its last output is the answer. None (skip) when undecided."""
-    outputs = execute(builder.steps, ctx.graphs, ctx.config, tables_for(ctx), builder.known)
+    outputs = builder.run(ctx.graphs, ctx.config, tables_for(ctx))
     answer = outputs[-1]
     if answer is None:
         return None
@@ -207,21 +228,29 @@ def absent_concepts(ctx: GenContext, t: SceneTables) -> list[tuple[str, str | No
     return sorted(set(out), key=lambda c: (c[0], c[1] or ""))
 
 
-def random_pairs(ctx: GenContext, t: SceneTables, limit: int = 400) -> list[tuple[str, str]]:
-    """Shuffled ordered pairs of distinct objects (a bounded sample on large graphs)."""
+def random_pairs(
+    ctx: GenContext, t: SceneTables, limit: int = 400
+) -> Iterator[tuple[str, str]]:
+    """Ordered pairs of distinct objects in seeded random order, drawn lazily (generators
+    usually stop after a few pairs): every pair once on small graphs (a lazy Fisher-Yates
+    shuffle), at most ``limit`` distinct random pairs on large ones."""
     scene = t.scene
     n = len(scene)
+    draw = ctx.rng.random  # one C call per draw: much cheaper than randrange
     if n * (n - 1) <= limit:
         pairs = [(a, b) for a in scene for b in scene if a != b]
-        return shuffled(ctx.rng, pairs)
-    out: list[tuple[str, str]] = []
-    seen: set[tuple[str, str]] = set()
-    while len(out) < limit:
-        i, j = ctx.rng.randrange(n), ctx.rng.randrange(n)
-        if i != j and (scene[i], scene[j]) not in seen:
-            seen.add((scene[i], scene[j]))
-            out.append((scene[i], scene[j]))
-    return out
+        total = len(pairs)
+        for i in range(total):
+            j = i + int(draw() * (total - i))
+            pairs[i], pairs[j] = pairs[j], pairs[i]
+            yield pairs[i]
+        return
+    seen: set[tuple[int, int]] = set()
+    while len(seen) < limit:
+        i, j = int(draw() * n), int(draw() * n)
+        if i != j and (i, j) not in seen:
+            seen.add((i, j))
+            yield scene[i], scene[j]
 
 
 def concepts(

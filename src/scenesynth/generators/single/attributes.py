@@ -21,9 +21,9 @@ from scenesynth.generators.single._common import (
     QUERY_KINDS,
     attribute_distractors,
     finish,
+    lazy_shuffled,
     pick_template,
     random_pairs,
-    shuffled,
     single_value,
     tables,
 )
@@ -53,16 +53,20 @@ QUERY_TEMPLATES: dict[str, dict[str, str]] = {
 }
 
 
-def _queryable(ctx: GenContext) -> list[tuple[str, str]]:
+def _queryable(ctx: GenContext) -> Iterator[tuple[str, str]]:
+    """(object, kind) pairs with a single value of kind, in seeded random order (lazily)."""
     t = tables(ctx)
-    out = []
-    for r in t.scene:
-        for kind in QUERY_KINDS:
-            v = single_value(t, r, kind)
-            # "what shape is the cube" is answered by the name itself
-            if v is not None and v != t.names[r]:
-                out.append((r, kind))
-    return shuffled(ctx.rng, out)
+    out: list[tuple[str, str]] | None = t.memo.get("queryable")
+    if out is None:  # a pure function of the graph: memoised per graph
+        out = []
+        for r in t.scene:
+            for kind in QUERY_KINDS:
+                v = single_value(t, r, kind)
+                # "what shape is the cube" is answered by the name itself
+                if v is not None and v != t.names[r]:
+                    out.append((r, kind))
+        t.memo["queryable"] = out
+    return lazy_shuffled(ctx.rng, out)
 
 
 @register
@@ -168,7 +172,7 @@ class ObjectsWithAttribute(Generator):
         answers: dict[str, list[str]] = {
             v: sorted({t.names[r] for r in t.scene if v in t.attr_values[r]}) for v in values
         }
-        for value in shuffled(ctx.rng, values):
+        for value in lazy_shuffled(ctx.rng, values):
             if value in t.by_name:  # "which objects are cube" is not a question
                 continue
             b = ProgramBuilder()

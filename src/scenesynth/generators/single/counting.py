@@ -22,6 +22,7 @@ from scenesynth.generators.single._common import (
     article,
     concepts,
     finish,
+    lazy_shuffled,
     pick_template,
     plural,
     shuffled,
@@ -129,7 +130,7 @@ class CountObjects(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        for name in shuffled(ctx.rng, sorted(t.by_name)):
+        for name in lazy_shuffled(ctx.rng, sorted(t.by_name)):
             q = _count_question(ctx, (name, None), self.spec.name)
             if q is not None:
                 yield q
@@ -157,7 +158,7 @@ class CountAttribute(Generator):
                     concepts.add((name, v))
                     if kind != "state":
                         concepts.add((None, v))
-        for concept in shuffled(ctx.rng, sorted(concepts, key=lambda c: (c[0] or "", c[1]))):
+        for concept in lazy_shuffled(ctx.rng, sorted(concepts, key=lambda c: (c[0] or "", c[1]))):
             q = _count_question(ctx, concept, self.spec.name)
             if q is not None:
                 yield q
@@ -187,7 +188,7 @@ class CountUnion(Generator):
              if (v := single_value(t, r, k)) is not None}
         )
         pairs = [(n, v) for n in sorted(t.by_name) for v in values if v != n]
-        for name, value in shuffled(ctx.rng, pairs):
+        for name, value in lazy_shuffled(ctx.rng, pairs):
             b = ProgramBuilder()
             s1 = b.add("filter_name", [b.add("scene", image=0)], name=name)
             s2 = b.add("filter_attr", [b.add("scene", image=0)], value=value)
@@ -227,7 +228,7 @@ class CountSameAttribute(Generator):
         t = tables(ctx)
         cands = [(r, k) for r in t.scene for k in SAME_PHRASES
                  if single_value(t, r, k) is not None]
-        for r, kind in shuffled(ctx.rng, cands):
+        for r, kind in lazy_shuffled(ctx.rng, cands):
             ref = refer(t, r, avoid_kinds=(kind,))
             if ref is None:
                 continue

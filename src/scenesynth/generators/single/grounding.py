@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 from scenesynth.generators.base import (
@@ -19,13 +20,12 @@ from scenesynth.generators.single._common import (
     article,
     concepts,
     finish,
+    lazy_shuffled,
     name_distractors,
     pick_template,
     plural,
-    shuffled,
     tables,
 )
-from scenesynth.graph import iou
 
 
 def _box_list(t: SceneTables, r: str) -> list[float]:
@@ -35,7 +35,12 @@ def _box_list(t: SceneTables, r: str) -> list[float]:
 
 
 def _other_boxes(t: SceneTables, r: str, limit: int = 8) -> list[list[float]]:
-    return [_box_list(t, x) for x in t.scene if x != r][:limit]
+    """Boxes of the first ``limit`` other objects in scene order (distractors)."""
+    first: list[tuple[str, list[float]]] | None = t.memo.get(("first_boxes", limit))
+    if first is None:  # the first limit + 1 boxes cover every r
+        first = [(x, _box_list(t, x)) for x in t.scene[: limit + 1]]
+        t.memo[("first_boxes", limit)] = first
+    return [list(box) for x, box in first if x != r][:limit]
 
 
 BOX_TEMPLATES = {
@@ -58,7 +63,7 @@ class GroundingBox(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        for r in shuffled(ctx.rng, t.scene):
+        for r in lazy_shuffled(ctx.rng, t.scene):
             ref = refer(t, r)
             if ref is None:
                 continue
@@ -93,7 +98,7 @@ class ReferringExpression(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
         ambiguous = [r for r in t.scene if len(t.by_name[t.names[r]]) > 1]
-        for r in shuffled(ctx.rng, ambiguous):
+        for r in lazy_shuffled(ctx.rng, ambiguous):
             ref = refer(t, r)
             if ref is None:
                 continue
@@ -128,11 +133,11 @@ class GroundingIdentify(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        for r in shuffled(ctx.rng, t.scene):
+        for r in lazy_shuffled(ctx.rng, t.scene):
             box = t.objects[r].box
             assert box is not None
             if any(
-                x != r and (ob := t.objects[x].box) is not None and iou(box, ob) >= 0.5
+                x != r and t.objects[x].box is not None and t.box_iou(r, x) >= 0.5
                 for x in t.scene
             ):
                 continue
@@ -312,7 +317,7 @@ class CompareCount(Generator):
         t = tables(ctx)
         names = sorted(t.by_name)
         pairs = [(a, c) for a in names for c in names if a != c]
-        for a, c in shuffled(ctx.rng, pairs)[:60]:
+        for a, c in itertools.islice(lazy_shuffled(ctx.rng, pairs), 60):
             more = ctx.rng.random() < 0.5
             b = ProgramBuilder()
             ca = b.add("count_distinct", [b.add("filter_name", [b.add("scene", image=0)],

@@ -15,7 +15,7 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
-from scenesynth.generators.program import ProgramBuilder, SceneTables, execute, tables_for
+from scenesynth.generators.program import ProgramBuilder, SceneTables, tables_for
 from scenesynth.generators.refer import (
     GEOMETRY_PHRASES,
     is_speakable,
@@ -26,9 +26,9 @@ from scenesynth.generators.single._common import (
     attribute_distractors,
     finish,
     has_positions,
+    lazy_shuffled,
     name_distractors,
     pick_template,
-    shuffled,
     single_value,
     tables,
 )
@@ -65,7 +65,7 @@ class RelationObjectQuery(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        for s, p, o in shuffled(ctx.rng, _annotated(t)):
+        for s, p, o in lazy_shuffled(ctx.rng, _annotated(t)):
             if not is_speakable(p) or len(t.rel_by_subject.get((s, p), ())) != 1:
                 continue
             ref = refer(t, s, avoid_objects=(o,), relations=False)
@@ -102,7 +102,7 @@ class RelationSubjectQuery(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        for s, p, o in shuffled(ctx.rng, _annotated(t)):
+        for s, p, o in lazy_shuffled(ctx.rng, _annotated(t)):
             if not is_speakable(p) or len(t.rel_by_object.get((o, p), ())) != 1:
                 continue
             ref = refer(t, o, avoid_objects=(s,), relations=False)
@@ -142,7 +142,7 @@ class RelationPredicateQuery(Generator):
         t = tables(ctx)
         predicates = sorted({p for (_, _), ps in t.rel_pairs.items() for p in ps})
         pairs = sorted(k for k, ps in t.rel_pairs.items() if len(ps) == 1 and k[0] != k[1])
-        for s, o in shuffled(ctx.rng, pairs):
+        for s, o in lazy_shuffled(ctx.rng, pairs):
             # the reverse direction must not carry a relation too (the question is symmetric)
             if t.rel_pairs.get((o, s)):
                 continue
@@ -184,7 +184,7 @@ class RelationVerify(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        for i, (s, p, o) in enumerate(shuffled(ctx.rng, _annotated(t))):
+        for i, (s, p, o) in enumerate(lazy_shuffled(ctx.rng, _annotated(t))):
             if not is_speakable(p):
                 continue
             if i % 2 == 1:
@@ -259,7 +259,7 @@ class MultiHopRelation(Generator):
         by_anchor: dict[str, list[tuple[str, str, str]]] = {}
         for h in hops:
             by_anchor.setdefault(h[2], []).append(h)
-        for x, p1, o in shuffled(ctx.rng, hops):
+        for x, p1, o in lazy_shuffled(ctx.rng, hops):
             second = [h for h in by_anchor.get(x, ()) if h[0] not in (o, x)]
             if second:
                 y, p2, _ = second[ctx.rng.randrange(len(second))]
@@ -272,7 +272,7 @@ class MultiHopRelation(Generator):
         preds = ("left of", "right of", "in front of", "behind")
         scene = t.scene
         pairs = [(x, o) for x in scene for o in scene if x != o]
-        for x, o in shuffled(ctx.rng, pairs):
+        for x, o in lazy_shuffled(ctx.rng, pairs):
             p1 = preds[ctx.rng.randrange(len(preds))]
             if t.spatial(x, o, p1) is not True:
                 continue
@@ -306,7 +306,7 @@ class MultiHopRelation(Generator):
         r2 = b.add("relate", [ux], predicate=p2, mode=mode2)
         # executing the prefix tells whether the chain is unique at each hop
         try:
-            outs = execute(b.steps, ctx.graphs, ctx.config, tables_for(ctx), b.known)
+            outs = b.run(ctx.graphs, ctx.config, tables_for(ctx))
         except ValueError:
             return None
         second = outs[r2]

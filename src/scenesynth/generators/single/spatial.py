@@ -26,10 +26,10 @@ from scenesynth.generators.single._common import (
     has_boxes,
     has_depth,
     has_positions,
+    lazy_shuffled,
     name_distractors,
     pick_template,
     random_pairs,
-    shuffled,
     tables,
 )
 from scenesynth.graph import SceneGraph
@@ -506,7 +506,7 @@ class RegionPosition(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        for r in shuffled(ctx.rng, t.scene):
+        for r in lazy_shuffled(ctx.rng, t.scene):
             ref = refer(t, r)
             if ref is None:
                 continue
