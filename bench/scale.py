@@ -226,6 +226,10 @@ def main() -> None:
     # Contention-free view: CPU spent per sample at 2 workers vs 1. With N free cores the
     # 2-worker speedup can reach 2 x (this ratio); it is what the engine's overhead costs.
     for one, two in zip(rows[::2], rows[1::2], strict=True):
+        if one["samples"] != two["samples"]:
+            # Same config, same seed: only a code change between the two runs can do this.
+            print(f"WARNING {one['dataset']}: 1 and 2 workers made different sample counts; "
+                  "the package changed while the benchmark ran, rerun it")  # fmt: skip
         ratio = one["cpu_ms_per_sample"] / two["cpu_ms_per_sample"]
         print(
             f"{one['dataset']}: CPU per sample 1 worker / 2 workers = {ratio:.3f} "
