@@ -106,3 +106,28 @@ def test_schema(tmp_path: Path) -> None:
     result = runner.invoke(app, ["schema", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text()) == json.loads(json.dumps(scene_graph_json_schema()))
+
+
+def test_stats_on_generated_samples_reports_answer_balance(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    from scenesynth.generators.base import GenConfig
+    from scenesynth.generators.runner import generate_shard
+    from scenesynth.graph import AnswerForm
+    from scenesynth.sources import load
+
+    graphs = list(load(shared_data / "clevr" / "CLEVR_train_scenes_1000.json"))[:30]
+    result = generate_shard(
+        graphs, ["exist_object", "count_objects"], 3,
+        (AnswerForm.SHORT, AnswerForm.MULTIPLE_CHOICE, AnswerForm.YES_NO), 7, GenConfig(), None,
+    )
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(s.model_dump_json() + "\n" for s in result.samples))
+    out = runner.invoke(app, ["stats", str(samples)], terminal_width=200)
+    assert out.exit_code == 0, out.output
+    assert "Answer balance by family" in out.output
+    assert "existence" in out.output and "counting" in out.output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(samples.read_text().splitlines()[0] + "\n" + '{"question": 1}\n')
+    out = runner.invoke(app, ["stats", str(bad)])
+    assert out.exit_code == 2

@@ -7,10 +7,11 @@ the first one instead.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,7 +19,12 @@ from rich.markup import escape
 from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from scenesynth.graph import SceneGraph, dump_json_schema, write_graphs_jsonl
+from scenesynth.graph import (
+    InstructionSample,
+    SceneGraph,
+    dump_json_schema,
+    write_graphs_jsonl,
+)
 from scenesynth.sources import (
     LoadError,
     LoadOptions,
@@ -40,6 +46,7 @@ FormatOption = Annotated[
 ]
 
 _out = Console(highlight=False)
+_T = TypeVar("_T")
 _err = Console(stderr=True, highlight=False)
 
 
@@ -57,7 +64,7 @@ def _open(src: Path, fmt: str, strict: bool, options: LoadOptions | None = None)
         raise _fail(str(exc)) from None
 
 
-def _with_progress(graphs: Iterable[SceneGraph], label: str) -> Iterator[SceneGraph]:
+def _with_progress(graphs: Iterable[_T], label: str) -> Iterator[_T]:
     """Yield the graphs while showing a live count (stderr, so stdout stays clean)."""
     columns = (SpinnerColumn(), TextColumn(label), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=_err, transient=True) as progress:
@@ -140,7 +147,13 @@ def stats(
     fmt: FormatOption = "auto",
     top: Annotated[int, typer.Option(help="How many names / predicates to list.")] = 10,
 ) -> None:
-    """Table of counts: images, objects, attributes, predicates, relation categories, top-k."""
+    """Counts for scene graphs (images, objects, attributes, predicates, relation categories,
+    top-k); for generated samples (a run folder or samples JSONL) the answer report per family:
+    answer entropy, yes share, multiple-choice position and numeric-rank uniformity."""
+    sample_files = _sample_files(src)
+    if sample_files:
+        _sample_stats(sample_files)
+        return
     stream = _open(src, fmt, strict=False)
     s = graph_stats(_with_progress(stream, "reading"))
     counts = Table("count", "value", title=f"{src} ({', '.join(stream.formats)})")
@@ -165,6 +178,45 @@ def stats(
             table.add_row(value, str(n))
         _out.print(table)
     print_report(stream.report, limit=10)
+
+
+def _sample_files(src: Path) -> list[Path]:
+    """Instruction-sample JSONL files under a run folder (``shards/samples-*.jsonl``), or
+    ``src`` itself when it is such a file; empty when ``src`` holds scene graphs."""
+    if src.is_dir():
+        return sorted((src / "shards").glob("samples-*.jsonl"))
+    if src.suffix != ".jsonl" or not src.is_file():
+        return []
+    with src.open(encoding="utf-8") as fh:
+        first = fh.readline()
+    try:
+        record = json.loads(first)
+    except json.JSONDecodeError:
+        return []
+    is_sample = isinstance(record, dict) and {"question", "answer", "provenance"} <= set(record)
+    return [src] if is_sample else []
+
+
+def _iter_samples(files: list[Path]) -> Iterator[InstructionSample]:
+    for file in files:
+        with file.open(encoding="utf-8") as fh:
+            for line_no, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield InstructionSample.model_validate_json(line)
+                except ValueError as exc:
+                    message = f"{file}: line {line_no}: not an instruction sample: {exc}"
+                    raise _fail(message) from None
+
+
+def _sample_stats(files: list[Path]) -> None:
+    from scenesynth.quality import answer_report, render_report  # lazy: pulls scipy
+
+    report = answer_report(_with_progress(_iter_samples(files), "reading samples"))
+    # Piped output would be cut to 80 columns, truncating every family name.
+    console = _out if _out.is_terminal else Console(highlight=False, width=160)
+    render_report(report, console=console)
 
 
 def validate(
