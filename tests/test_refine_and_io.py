@@ -72,3 +72,20 @@ def test_gqa_left_right_annotations_survive_filtering(shared_data) -> None:
         assert rejected == []
         assert len(kept.relations) == len(relations)
     assert total_lr == 146
+
+
+def test_atomic_write_follows_umask(tmp_path) -> None:
+    import os
+    import stat
+
+    from scenesynth.ioutil import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        with atomic_write(tmp_path / "out.txt") as fh:
+            fh.write("x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out.txt").stat().st_mode) == 0o644
+    assert (tmp_path / "out.txt").read_text() == "x"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
