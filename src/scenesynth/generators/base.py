@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 
 from scenesynth.graph import (
     DEFAULT_RULES,
@@ -81,12 +81,41 @@ class GenConfig:
     region_margin: float = 0.1  # fraction of a 3x3 grid cell kept clear of cell borders
 
 
+class LazyIndexes(Sequence[GraphIndex]):
+    """One :class:`GraphIndex` per graph, each built on first access (most generators read
+    the shared tables instead, so building them all up front is wasted work)."""
+
+    __slots__ = ("_built", "_graphs")
+
+    def __init__(self, graphs: Sequence[SceneGraph]) -> None:
+        self._graphs = list(graphs)
+        self._built: list[GraphIndex | None] = [None] * len(self._graphs)
+
+    def __len__(self) -> int:
+        return len(self._graphs)
+
+    @overload
+    def __getitem__(self, i: int) -> GraphIndex: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[GraphIndex]: ...
+
+    def __getitem__(self, i: int | slice) -> GraphIndex | list[GraphIndex]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(len(self._graphs))[i]]
+        index = self._built[i]
+        if index is None:
+            index = GraphIndex(self._graphs[i])
+            self._built[i] = index
+        return index
+
+
 @dataclass
 class GenContext:
     graphs: Sequence[SceneGraph]
     rng: random.Random
     config: GenConfig = field(default_factory=GenConfig)
-    indexes: list[GraphIndex] = field(default_factory=list)
+    indexes: Sequence[GraphIndex] = field(default_factory=list)
     # Object names seen in other graphs of the same source (negatives for existence
     # questions); filled by the runner.
     other_names: tuple[str, ...] = ()
@@ -95,10 +124,15 @@ class GenContext:
     source_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Per-context memo for derived lookups (scenesynth.generators.program.tables_for).
     cache: dict[str, Any] = field(default_factory=dict)
+    # (balance key, expected typed answer) -> False when the shard's answer balancer would
+    # reject such a question right now (filled by the runner). A hint only: a generator may
+    # skip building a candidate it predicts to be rejected; answers still come from
+    # executing the program.
+    would_keep: Callable[[str, Any], bool] | None = None
 
     def __post_init__(self) -> None:
         if not self.indexes:
-            self.indexes = [GraphIndex(g) for g in self.graphs]
+            self.indexes = LazyIndexes(self.graphs)
 
     @property
     def graph(self) -> SceneGraph:

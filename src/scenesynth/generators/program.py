@@ -70,8 +70,10 @@ class SceneTables:
     """Per-graph lookups used by the ops (built once per graph)."""
 
     __slots__ = (
+        "_box_coords",
         "_geometry",
         "_iou",
+        "_kind_sets",
         "_masks",
         "attr_by_kind",
         "attr_values",
@@ -144,6 +146,8 @@ class SceneTables:
         self._geometry: dict[tuple[str, str, str], bool | None] = {}
         self._masks: dict[str, int] = {}
         self._iou: dict[tuple[str, str], float] = {}
+        self._box_coords: dict[str, tuple[float, float, float, float, float] | None] | None = None
+        self._kind_sets: dict[str, dict[str, frozenset[str]]] = {}
         self.memo: dict[Any, Any] = {}  # generator-side memo (referring expressions, ...)
 
     # -- cached geometry --------------------------------------------------------------------
@@ -158,15 +162,40 @@ class SceneTables:
             self._geometry[key] = value
             return value
 
+    def box_coords(self) -> dict[str, tuple[float, float, float, float, float] | None]:
+        """ref -> (x0, y0, x1, y1, area) of its box, or None without a box (built once)."""
+        coords = self._box_coords
+        if coords is None:
+            coords = {}
+            for r, o in self.objects.items():
+                b = o.box
+                coords[r] = None if b is None else (b.x0, b.y0, b.x1, b.y1, b.area)
+            self._box_coords = coords
+        return coords
+
+    def kind_value_sets(self, kind: str) -> dict[str, frozenset[str]]:
+        """ref -> the set of its values of attribute ``kind`` (built once per kind)."""
+        sets = self._kind_sets.get(kind)
+        if sets is None:
+            sets = {r: frozenset(by.get(kind, ())) for r, by in self.attr_by_kind.items()}
+            self._kind_sets[kind] = sets
+        return sets
+
     def box_iou(self, a: str, b: str) -> float:
         """``iou`` of two objects' boxes (both must have one), computed once per pair."""
         key = (a, b) if a < b else (b, a)
         value = self._iou.get(key)
         if value is None:
-            box_a, box_b = self.objects[a].box, self.objects[b].box
-            if box_a is None or box_b is None:
+            coords = self._box_coords if self._box_coords is not None else self.box_coords()
+            ca, cb = coords[a], coords[b]
+            if ca is None or cb is None:
                 raise KeyError("box")
-            value = iou(box_a, box_b)
+            # graph.iou's arithmetic, inlined (it is symmetric, so one entry per pair)
+            w = min(ca[2], cb[2]) - max(ca[0], cb[0])
+            h = min(ca[3], cb[3]) - max(ca[1], cb[1])
+            inter = w * h if w > 0 and h > 0 else 0.0
+            union = ca[4] + cb[4] - inter
+            value = inter / union if union > 0 else 0.0
             self._iou[key] = value
         return value
 
@@ -552,10 +581,11 @@ def _same_attr(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
     o = inputs[0]
     t = env.of(o)
     kind = str(args["kind"])
-    mine = set(t.attr_by_kind[o].get(kind, ()))
+    values = t.kind_value_sets(kind)
+    mine = values[o]
     if not mine:
         raise ValueError(f"{o} has no attribute of kind {kind!r}")
-    return [x for x in t.scene if x != o and set(t.attr_by_kind[x].get(kind, ())) == mine]
+    return [x for x in t.scene if x != o and values[x] == mine]
 
 
 def _measure_all(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[tuple[float, str]]:
@@ -643,8 +673,26 @@ def _filter_box(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]
 
     _one(inputs)
     x0, y0, x1, y1 = (float(v) for v in args["box"])
-    target = Box.model_construct(x0=x0, y0=y0, x1=x1, y1=y1)
     min_iou = float(args["min_iou"])
+    single = env.single
+    if single is not None and all(r in single.objects for r in inputs[0]):
+        # fast path: graph.iou's arithmetic, inlined over the boxes' coordinates
+        target_area = (x1 - x0) * (y1 - y0)
+        coords = single.box_coords()
+        out = []
+        for r in inputs[0]:
+            c = coords[r]
+            if c is None:
+                continue
+            bx0, by0, bx1, by1, area = c
+            w = min(bx1, x1) - max(bx0, x0)
+            h = min(by1, y1) - max(by0, y0)
+            inter = w * h if w > 0 and h > 0 else 0.0
+            union = area + target_area - inter
+            if (inter / union if union > 0 else 0.0) >= min_iou:
+                out.append(r)
+        return out
+    target = Box.model_construct(x0=x0, y0=y0, x1=x1, y1=y1)
     out = []
     for t, r in _objects_of(env, inputs[0]):
         box = t.objects[r].box

@@ -34,6 +34,7 @@ from scenesynth.generators.base import (
     GenContext,
     Generator,
     GeneratorSpec,
+    LazyIndexes,
     Need,
     Question,
     has_needs,
@@ -43,7 +44,6 @@ from scenesynth.generators.forms import FormRenderer, RenderedForm
 from scenesynth.generators.program import build_tables
 from scenesynth.graph import (
     AnswerForm,
-    GraphIndex,
     InstructionSample,
     Provenance,
     SceneGraph,
@@ -239,7 +239,7 @@ class _Shared:
     ) -> None:
         self.image_ids = [g.image.id for g in group]
         self.images = [g.image.path or g.image.id for g in group]
-        self.indexes = [GraphIndex(g) for g in group]
+        self.indexes = LazyIndexes(group)
         self.tables = build_tables(group, config.rules)
         own: set[str] = set().union(*(g.names() for g in group))
         pool: set[str] = set().union(
@@ -335,6 +335,7 @@ def _generate_shard(
             source_values=values_by_source.get(group[0].image.source, {}),
         )
         ctx.cache["tables"] = shared.tables
+        ctx.would_keep = getattr(balancer, "would_keep", None)
         kept = 0
         considered = 0
         max_considered = config.max_per_generator

@@ -40,10 +40,15 @@ def answer_key(sample: InstructionSample) -> str:
     if sample.form == AnswerForm.YES_NO:
         return sample.answer.strip().lower()
     value = sample.answer_value
-    if isinstance(value, bool):
-        return YES if value else NO
     if value is None:
         return sample.answer.strip().lower()
+    return value_key(value)
+
+
+def value_key(value: Any) -> str:
+    """:func:`answer_key` of a typed (not None) answer value."""
+    if isinstance(value, bool):
+        return YES if value else NO
     if type(value) is int:  # the common cases, as json.dumps writes them (hot path)
         return str(value)
     if type(value) is str:
@@ -113,6 +118,25 @@ class AnswerBalancer:
         if b is not None and b.domain is not None:
             k = max(k, b.domain)
         return max(self.max_share, (1.0 + 2.0 * (hi - 0.5)) / max(k, 1))
+
+    def would_keep(self, bucket: str, value: Any) -> bool:
+        """Whether a sample of ``bucket`` whose typed answer is ``value`` would pass the answer
+        cap right now (changes nothing). False means :meth:`offer` would reject every form of
+        it, so a generator may skip building such a candidate (its answer still comes from
+        executing its program when it is built)."""
+        b = self._buckets.get(bucket)
+        if b is None:
+            return True
+        answer = value_key(value)
+        lo, hi = self.yes_no_band
+        if b.is_yes_no or isinstance(value, bool):
+            cap = hi if answer == YES else 1.0 - lo
+        else:
+            k = len(b.seen_answers) + (answer not in b.seen_answers)
+            if b.domain is not None:
+                k = max(k, b.domain)
+            cap = max(self.max_share, (1.0 + 2.0 * (hi - 0.5)) / max(k, 1))
+        return b.counts.get(answer, 0) + 1 <= cap * max(b.kept + 1, self.warmup)
 
     def offer(self, sample: InstructionSample) -> bool:
         bucket_name = balance_key(sample)

@@ -158,7 +158,17 @@ class CountAttribute(Generator):
                     concepts.add((name, v))
                     if kind != "state":
                         concepts.add((None, v))
+        would_keep = ctx.would_keep
         for concept in lazy_shuffled(ctx.rng, sorted(concepts, key=lambda c: (c[0] or "", c[1]))):
+            if would_keep is not None:
+                # most concepts have the same small count; skip building the ones the
+                # balancer would reject (the expected count ignores near-duplicate boxes: it
+                # only steers which candidates are built)
+                cname, cvalue = concept
+                expected = sum(1 for r in (t.by_name[cname] if cname else t.scene)
+                               if cvalue in t.attr_values[r])
+                if not would_keep(self.spec.name, expected):
+                    continue
             q = _count_question(ctx, concept, self.spec.name)
             if q is not None:
                 yield q

@@ -399,12 +399,21 @@ class DepthOrder(Generator):
         named = [refs[0] for _, refs in sorted(t.by_name.items()) if len(refs) == 1]
         if len(named) < 2:
             return
+        asked: set[tuple[str, ...]] = set()  # (template id, *objects) already asked
         for _ in range(20):
             k = ctx.rng.randint(2, min(4, len(named)))
             chosen = ctx.rng.sample(named, k)
+            tid, tpl = pick_template(ctx.rng, ORDER_TEMPLATES)
+            if (tid, *chosen) in asked:  # the same question again: dedup would drop it
+                continue
+            asked.add((tid, *chosen))
             depths = [measure(t, r, "depth") for r in chosen]
             if not _depth_gaps_ok(depths, ctx.config.compare_margin):
                 continue
+            if ctx.would_keep is not None:  # skip building an order the balancer would reject
+                expected = [t.names[r] for _, r in sorted(zip(depths, chosen, strict=True))]
+                if not ctx.would_keep(self.spec.name, expected):
+                    continue
             b = ProgramBuilder()
             s = b.add("filter_name", [b.add("scene", image=0)], name=t.names[chosen[0]])
             for r in chosen[1:]:
@@ -413,7 +422,6 @@ class DepthOrder(Generator):
             b.add("names_in_order", [b.add("sort_by", [s], measure="depth")])
             names = [t.names[r] for r in chosen]
             perms = {tuple(ctx.rng.sample(names, k)) for _ in range(12)}
-            tid, tpl = pick_template(ctx.rng, ORDER_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(items=", ".join(f"the {n}" for n in names)),
                        template=tid, answer_type=AnswerType.TEXT, objects=chosen,
                        distractors=[list(p) for p in sorted(perms)])
