@@ -19,7 +19,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from scipy.stats import chisquare
 
 from scenesynth.graph.sample import AnswerForm, InstructionSample
 from scenesynth.quality.balance import YES, answer_key
@@ -38,6 +37,8 @@ def uniform_p_value(histogram: list[int]) -> float | None:
     """Chi-square goodness-of-fit p-value against a uniform histogram (None when untestable)."""
     if len(histogram) < 2 or sum(histogram) == 0:
         return None
+    from scipy.stats import chisquare  # lazy: scipy costs ~1.7 s to import in every worker
+
     return float(chisquare(histogram).pvalue)
 
 
