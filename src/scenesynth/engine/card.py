@@ -15,7 +15,14 @@ from typing import Any
 
 from scenesynth import __version__
 from scenesynth.graph import InstructionSample
-from scenesynth.ioutil import atomic_write
+from scenesynth.quality.card import (
+    answer_distribution,
+    card_answer_key,
+    write_card_files,
+)
+from scenesynth.quality.card import (
+    markdown_table as _table,
+)
 
 TOP_ANSWERS = 5
 
@@ -36,16 +43,8 @@ class SampleTally:
             self.by_generator[sample.provenance.generator] += 1
             self.by_family[sample.provenance.family] += 1
             self.by_form[str(sample.form)] += 1
-            self.answers[sample.provenance.family][_answer_key(sample.answer_value)] += 1
+            self.answers[sample.provenance.family][card_answer_key(sample.answer_value)] += 1
             yield sample
-
-
-def _answer_key(value: Any) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list | tuple | dict):
-        return f"<{type(value).__name__}>"  # boxes and sets: no meaningful histogram
-    return str(value)
 
 
 def build_card(
@@ -80,14 +79,7 @@ def build_card(
         "samples_by_generator": dict(sorted(tally.by_generator.items())),
         "samples_by_family": dict(sorted(tally.by_family.items())),
         "samples_by_form": dict(sorted(tally.by_form.items())),
-        "answers_by_family": {
-            family: {
-                "distinct": len(counts),
-                "max_share": round(max(counts.values()) / sum(counts.values()), 4),
-                "top": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_ANSWERS],
-            }
-            for family, counts in sorted(tally.answers.items())
-        },
+        "answers_by_family": answer_distribution(tally.answers, TOP_ANSWERS),
         "export": {
             "format": config.get("format"),
             "validation_ok": validation.get("ok"),
@@ -95,12 +87,6 @@ def build_card(
             "absent_image_references": validation.get("missing_image_errors", 0),
         },
     }
-
-
-def _table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -168,8 +154,4 @@ def card_markdown(card: dict[str, Any]) -> str:
 
 
 def write_card(out: Path, card: dict[str, Any]) -> None:
-    with atomic_write(out / "card.json") as fh:
-        json.dump(card, fh, indent=1, sort_keys=True, ensure_ascii=False)
-        fh.write("\n")
-    with atomic_write(out / "DATASET_CARD.md") as fh:
-        fh.write(card_markdown(card))
+    write_card_files(out, card, card_markdown(card))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, is_dataclass
@@ -11,18 +10,16 @@ from typing import Any
 
 from scenesynth import __version__
 from scenesynth.graph import InstructionSample, SceneGraph
-from scenesynth.ioutil import atomic_write
+from scenesynth.quality.card import (
+    answer_distribution,
+    card_answer_key,
+    write_card_files,
+)
+from scenesynth.quality.card import (
+    markdown_table as _table,
+)
 
 TOP_ANSWERS = 10
-
-
-def _answer_key(sample: InstructionSample) -> str:
-    value = sample.answer_value
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list | tuple | dict):
-        return "<" + type(value).__name__ + ">"  # boxes and sets: no meaningful histogram
-    return str(value)
 
 
 def build_card(
@@ -43,16 +40,11 @@ def build_card(
     by_form = Counter(str(s.form) for s in samples)
     answers: dict[str, Counter[str]] = defaultdict(Counter)
     for s in samples:
-        answers[s.provenance.family][_answer_key(s)] += 1
-    answer_distribution = {
-        family: {
-            "distinct": len(counts),
-            "top": counts.most_common(TOP_ANSWERS),
-            "max_share": round(max(counts.values()) / sum(counts.values()), 4),
-        }
-        for family, counts in sorted(answers.items())
-    }
-    yes_no = Counter(_answer_key(s) for s in samples if isinstance(s.answer_value, bool))
+        answers[s.provenance.family][card_answer_key(s.answer_value)] += 1
+    distribution = answer_distribution(answers, TOP_ANSWERS)
+    yes_no = Counter(
+        card_answer_key(s.answer_value) for s in samples if isinstance(s.answer_value, bool)
+    )
     failures_by_reason = Counter(f.reason for f in failures)
     cfg = asdict(config) if is_dataclass(config) and not isinstance(config, type) else {}
     return {
@@ -76,7 +68,7 @@ def build_card(
         "samples_by_generator": dict(sorted(by_generator.items())),
         "samples_by_family": dict(sorted(by_family.items())),
         "samples_by_form": dict(sorted(by_form.items())),
-        "answer_distribution": answer_distribution,
+        "answer_distribution": distribution,
         "yes_no_balance": dict(yes_no),
         "export": {
             "format": getattr(config, "fmt", None),
@@ -87,12 +79,6 @@ def build_card(
         },
         "seconds": {k: round(v, 3) for k, v in sorted(seconds.items())},
     }
-
-
-def _table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -162,8 +148,4 @@ def card_markdown(card: dict[str, Any]) -> str:
 
 
 def write_card(out_dir: str | Path, card: dict[str, Any]) -> None:
-    out = Path(out_dir)
-    with atomic_write(out / "card.json") as fh:
-        json.dump(card, fh, indent=2, ensure_ascii=False, default=str)
-    with atomic_write(out / "DATASET_CARD.md") as fh:
-        fh.write(card_markdown(card))
+    write_card_files(out_dir, card, card_markdown(card))
