@@ -139,29 +139,50 @@ class AnswerBalancer:
         return b.counts.get(answer, 0) + 1 <= cap * max(b.kept + 1, self.warmup)
 
     def offer(self, sample: InstructionSample) -> bool:
-        bucket_name = balance_key(sample)
-        answer = answer_key(sample)
-        b = self._buckets.setdefault(bucket_name, _Bucket())
-        if sample.form == AnswerForm.YES_NO or isinstance(sample.answer_value, bool):
+        # hot path: balance_key / answer_key / cap inlined (same arithmetic), and a bucket
+        # object is created only for a new bucket
+        key = sample.provenance.extra.get("balance_key")
+        bucket_name = str(key) if key else sample.provenance.generator
+        form = sample.form
+        if form == AnswerForm.YES_NO:
+            answer = sample.answer.strip().lower()
+        else:
+            value = sample.answer_value
+            answer = sample.answer.strip().lower() if value is None else value_key(value)
+        b = self._buckets.get(bucket_name)
+        if b is None:
+            b = self._buckets[bucket_name] = _Bucket()
+        if form == AnswerForm.YES_NO or isinstance(sample.answer_value, bool):
             b.is_yes_no = True
         if sample.answer_type == "image":
             b.domain = max(b.domain or 0, len(sample.provenance.image_ids))
-        b.seen_answers.add(answer)
+        seen = b.seen_answers
+        seen.add(answer)
         count = b.counts.get(answer, 0)
-        if count + 1 > self.cap(bucket_name, answer) * max(b.kept + 1, self.warmup):
+        lo, hi = self.yes_no_band
+        if b.is_yes_no:
+            cap = hi if answer == YES else 1.0 - lo
+        else:
+            k = len(seen)
+            if b.domain is not None:
+                k = max(k, b.domain)
+            cap = max(self.max_share, (1.0 + 2.0 * (hi - 0.5)) / max(k, 1))
+        kept = b.kept
+        if count + 1 > cap * (kept + 1 if kept + 1 > self.warmup else self.warmup):
             b.rejected += 1
             return False
-        position = self._mc_position(sample)
-        if position is not None:
-            n_options = len(sample.options or [])
-            uniform = (b.mc_kept + 1) / n_options
-            if b.positions.get(position, 0) + 1 > uniform + self.position_slack:
-                b.rejected += 1
-                return False
-            b.positions[position] = b.positions.get(position, 0) + 1
-            b.mc_kept += 1
+        if form == AnswerForm.MULTIPLE_CHOICE and sample.options:
+            position = sample.answer_index
+            if position is not None:
+                n_options = len(sample.options)
+                uniform = (b.mc_kept + 1) / n_options
+                if b.positions.get(position, 0) + 1 > uniform + self.position_slack:
+                    b.rejected += 1
+                    return False
+                b.positions[position] = b.positions.get(position, 0) + 1
+                b.mc_kept += 1
         b.counts[answer] = count + 1
-        b.kept += 1
+        b.kept = kept + 1
         return True
 
     @staticmethod
