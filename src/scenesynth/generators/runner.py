@@ -40,7 +40,7 @@ from scenesynth.generators.base import (
     has_needs,
     registered,
 )
-from scenesynth.generators.forms import FormRenderer, RenderedForm
+from scenesynth.generators.forms import FormRenderer, RenderedForm, answer_text
 from scenesynth.generators.program import build_tables
 from scenesynth.graph import (
     AnswerForm,
@@ -151,6 +151,7 @@ def build_sample(
 # the same as construct(): pydantic models from already-valid parts, without validation
 _new = object.__new__
 _set = object.__setattr__
+SHORT = AnswerForm.SHORT
 _ANSWER_TYPE_TEXT = {t: str(t) for t in AnswerType}
 
 
@@ -238,6 +239,7 @@ class _Shared:
         names_by_source: dict[str, set[str]],
     ) -> None:
         self.image_ids = [g.image.id for g in group]
+        self.ids_key = tuple(self.image_ids)  # the dedup key's image part
         self.images = [g.image.path or g.image.id for g in group]
         self.indexes = LazyIndexes(group)
         self.tables = build_tables(group, config.rules)
@@ -341,23 +343,31 @@ def _generate_shard(
         max_considered = config.max_per_generator
         image_list = shared.images
         render = renderer.render
+        ids_key = shared.ids_key
+        dedup_parts = getattr(dedup, "offer_parts", None)
+        balancer_offer = balancer.offer
         try:
             for question in gen.generate(ctx):
                 considered += 1
                 accepted = False
                 for form in forms:
-                    # natural forms (forms.natural_forms): yes/no only for boolean answers,
-                    # multiple choice only for the others
-                    if form != AnswerForm.SHORT and (
-                        (form == AnswerForm.YES_NO) is not isinstance(question.answer, bool)
-                    ):
-                        continue
-                    rendered = render(question, form, ctx.rng)
-                    if rendered is None:
-                        continue
+                    if form == SHORT:  # always natural: rendered here (hot path)
+                        rendered = RenderedForm(SHORT, question.text, answer_text(
+                            question.answer, question.answer_type), "short")
+                    else:
+                        # natural forms (forms.natural_forms): yes/no only for boolean
+                        # answers, multiple choice only for the others
+                        if (form == AnswerForm.YES_NO) is not isinstance(question.answer, bool):
+                            continue
+                        other = render(question, form, ctx.rng)
+                        if other is None:
+                            continue
+                        rendered = other
                     sample = build_sample(question, rendered, spec, group, ctx_seed, seed,
                                           image_ids, image_list)
-                    if dedup.offer(sample) and balancer.offer(sample):
+                    fresh = (dedup_parts(ids_key, rendered.question, rendered.form.value)
+                             if dedup_parts is not None else dedup.offer(sample))
+                    if fresh and balancer_offer(sample):
                         samples.append(sample)
                         counts["samples"] += 1
                         accepted = True

@@ -43,6 +43,17 @@ class Deduplicator:
         self._seen.add(k)
         return True
 
+    def offer_parts(self, image_ids: tuple[str, ...], question: str, form: str) -> bool:
+        """:meth:`offer` from the parts of a sample's key (the runner's hot path: it has the
+        image ids as a tuple already); ``form`` is the form's text value."""
+        self.offered += 1
+        k = (image_ids, normalize_question(question), form)
+        if k in self._seen:
+            self.rejected += 1
+            return False
+        self._seen.add(k)
+        return True
+
     def stats(self) -> dict[str, int]:
         return {"offered": self.offered, "kept": self.offered - self.rejected,
                 "rejected": self.rejected}
