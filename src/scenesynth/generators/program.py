@@ -33,6 +33,7 @@ from scenesynth.graph import (
     iou,
     spatial_relation,
 )
+from scenesynth.graph.geometry import direction_3d
 
 
 class ProgramError(ValueError):
@@ -71,6 +72,7 @@ class SceneTables:
 
     __slots__ = (
         "_box_coords",
+        "_directions",
         "_geometry",
         "_iou",
         "_kind_sets",
@@ -144,6 +146,8 @@ class SceneTables:
         self.out_relations: dict[str, list[tuple[str, str]]] = {
             k: list(v) for k, v in out.items()}
         self._geometry: dict[tuple[str, str, str], bool | None] = {}
+        # predicate -> its 3D direction (graph.direction_3d), None when not directional
+        self._directions: dict[str, tuple[float, float, float] | None] = {}
         self._masks: dict[str, int] = {}
         self._iou: dict[tuple[str, str], float] = {}
         self._box_coords: dict[str, tuple[float, float, float, float, float] | None] | None = None
@@ -156,11 +160,25 @@ class SceneTables:
         try:
             return self._geometry[key]
         except KeyError:
-            value = spatial_relation(
-                self.objects[a], self.objects[b], predicate, self.image, self.camera, self.rules
-            )
-            self._geometry[key] = value
-            return value
+            pass
+        oa, ob = self.objects[a], self.objects[b]
+        pa, pb = oa.position, ob.position
+        value: bool | None
+        if pa is not None and pb is not None and self.rules.prefer_3d:
+            directions = self._directions
+            if predicate not in directions:
+                directions[predicate] = direction_3d(predicate, self.camera)
+            d = directions[predicate]
+            if d is not None:
+                # spatial_relation's 3D directional rule, same arithmetic (hot on CLEVR)
+                diff = (pa.x - pb.x) * d[0] + (pa.y - pb.y) * d[1] + (pa.z - pb.z) * d[2]
+                eps = self.rules.eps_3d
+                value = True if diff > eps else (False if diff < -eps else None)
+                self._geometry[key] = value
+                return value
+        value = spatial_relation(oa, ob, predicate, self.image, self.camera, self.rules)
+        self._geometry[key] = value
+        return value
 
     def box_coords(self) -> dict[str, tuple[float, float, float, float, float] | None]:
         """ref -> (x0, y0, x1, y1, area) of its box, or None without a box (built once)."""

@@ -165,6 +165,20 @@ def _tri(value: float, margin: float) -> bool | None:
     return None
 
 
+def direction_3d(predicate: str, camera: Camera | None) -> tuple[float, float, float] | None:
+    """The 3D direction :func:`spatial_relation` projects on for a directional predicate
+    (left / right / above / below / in front of / behind, any alias) when it decides in 3D;
+    None for other predicates (unknown ones raise ValueError, as there). For such a
+    predicate and two positioned objects with ``rules.prefer_3d``, ``spatial_relation`` is
+    exactly ``_tri(_dot_diff(a.position, b.position, d), rules.eps_3d)`` (a cache may apply
+    that arithmetic itself)."""
+    pred = canonical_spatial(predicate)
+    if pred is None:
+        raise ValueError(f"not a spatial predicate: {predicate!r}")
+    key = _DIRECTION_KEY.get(pred)
+    return None if key is None else _direction(camera, key)
+
+
 def spatial_relation(
     a: SceneObject,
     b: SceneObject,
