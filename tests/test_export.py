@@ -255,6 +255,18 @@ def test_validate_llava_pitfalls(photo_dir):
         f"{p}: record 6 (id='empty'): field conversations[1]: empty 'gpt' turn",
     ]
 
+    # Scene-graph-only data: absent images are listed apart, every other pitfall still fails.
+    lenient = validate(path, require_images=False)
+    assert lenient.absent_images == [
+        f"{p}: record 3 (id='missing'): field image: image file 'img/gone.jpg' does not exist "
+        f"(looked for {photo_dir / 'img/gone.jpg'})"
+    ]
+    assert lenient.errors == [e for e in report.errors if "id='missing'" not in e]
+    assert lenient.n_invalid == 5 and not lenient.ok
+    only_missing = _write_json(photo_dir / "only_missing.json", [good, records[3]])
+    assert not validate(only_missing).ok
+    assert validate(only_missing, require_images=False).ok
+
 
 def _messages(user: str, answer: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]

@@ -221,24 +221,17 @@ def export_run(
     }
     validation = validate(export_dir, config.format, **_accepted(validate, kwargs))
     # Scene-graph-only runs (no image files) legitimately reference absent images; with
-    # require_images off those validator errors are expected and counted apart.
-    missing = [e for e in validation.errors if _is_missing_image_error(e)]
-    other = [e for e in validation.errors if not _is_missing_image_error(e)]
-    tolerate_missing = kwargs.get("require_images") is False
+    # require_images off the validator counts those apart from real errors.
     report["validation"] = {
-        "ok": validation.ok or (tolerate_missing and not other),
+        "ok": validation.ok,
         "records": validation.n_records,
         "invalid": validation.n_invalid,
-        "missing_image_errors": len(missing),
-        "errors": other[:20] if tolerate_missing else validation.errors[:20],
-        "error_count": len(other) if tolerate_missing else len(validation.errors),
+        "missing_image_errors": len(validation.absent_images),
+        "errors": validation.errors[:20],
+        "error_count": len(validation.errors),
         "summary": validation.summary(),
     }
     return report
-
-
-def _is_missing_image_error(message: str) -> bool:
-    return "image file" in message and ("does not exist" in message or "not found" in message)
 
 
 def _accepted(fn: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -46,6 +46,10 @@ class ValidationReport:
     errors: list[str] = field(default_factory=list)  # file-level and per-record errors
     # folder validation: files beside the export in no export format (with why)
     skipped_files: list[str] = field(default_factory=list)
+    # With require_images=False (scene-graph-only data), references to image files that do
+    # not exist are listed here instead of in ``errors``.
+    require_images: bool = True
+    absent_images: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -56,6 +60,7 @@ class ValidationReport:
         self.n_invalid += other.n_invalid
         self.errors.extend(other.errors)
         self.skipped_files.extend(other.skipped_files)
+        self.absent_images.extend(other.absent_images)
 
     def summary(self) -> str:
         state = "OK" if self.ok else f"{len(self.errors)} error(s)"
@@ -65,17 +70,21 @@ class ValidationReport:
         )
 
 
-def validate(path: str | Path, fmt: str | None = None) -> ValidationReport:
+def validate(
+    path: str | Path, fmt: str | None = None, require_images: bool = True
+) -> ValidationReport:
     """Validate an exported file, or every export file in a folder.
 
     ``fmt`` is one of ``llava|sharegpt|parquet|webdataset``; None detects it from the file
     (``.parquet``, ``.tar``, ``.jsonl``; ``.json`` by its first record's keys).
+    ``require_images=False`` lists references to absent image files in ``absent_images``
+    instead of reporting them as errors (data made from scene graphs without their images).
     """
     p = Path(path)
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if p.is_dir():
-        report = ValidationReport(path=p, fmt=fmt or "auto")
+        report = ValidationReport(path=p, fmt=fmt or "auto", require_images=require_images)
         files = sorted(f for f in p.iterdir() if f.is_file() and _is_export_file(f, fmt))
         fmts = set()
         for f in files:
@@ -88,7 +97,7 @@ def validate(path: str | Path, fmt: str | None = None) -> ValidationReport:
                     continue
                 except ValueError:
                     pass  # unreadable export file: validate() below reports it
-            sub = validate(f, fmt)
+            sub = validate(f, fmt, require_images)
             fmts.add(sub.fmt)
             report.merge(sub)
         if not fmts:
@@ -108,7 +117,7 @@ def validate(path: str | Path, fmt: str | None = None) -> ValidationReport:
         "parquet": _validate_parquet,
         "webdataset": _validate_webdataset,
     }[detected]
-    report = ValidationReport(path=p, fmt=detected)
+    report = ValidationReport(path=p, fmt=detected, require_images=require_images)
     checker(p, report)
     return report
 
@@ -178,12 +187,20 @@ class _Record:
         rid = record.get("id") if isinstance(record, dict) else None
         self.prefix = f"{path}: record {index}" + (f" (id={rid!r})" if rid is not None else "")
         self.errors: list[str] = []
+        self.absent: list[str] = []
 
     def add(self, problem: str) -> None:
         self.errors.append(f"{self.prefix}: {problem}")
 
+    def add_absent_image(self, problem: str) -> None:
+        self.absent.append(f"{self.prefix}: {problem}")
+
     def flush(self, report: ValidationReport) -> None:
         report.n_records += 1
+        if report.require_images:
+            self.errors.extend(self.absent)
+        else:
+            report.absent_images.extend(self.absent)
         if self.errors:
             report.n_invalid += 1
             report.errors.extend(self.errors)
@@ -202,7 +219,9 @@ def _check_path(rec: _Record, base: Path, value: Any, field_name: str) -> None:
     p = Path(value)
     resolved = p if p.is_absolute() else base / p
     if not resolved.is_file():
-        rec.add(f"field {field_name}: image file {value!r} does not exist (looked for {resolved})")
+        rec.add_absent_image(
+            f"field {field_name}: image file {value!r} does not exist (looked for {resolved})"
+        )
 
 
 def _check_image_bytes(rec: _Record, data: bytes | None, field_name: str) -> None:
