@@ -97,7 +97,6 @@ class Interpreter:
             "select": self._select,
             "region": self._region,
             "filter_box": self._filter_box,
-            "describe": lambda s, x: [self._describe(r) for r in self._as_set(x[0])],
             "describe_relations": self._describe_relations,
             "describe_objects": lambda s, x: [
                 self._describe_ordered(r) for r in self._as_set(x[0])
@@ -360,10 +359,6 @@ class Interpreter:
             r for r in self._as_set(inputs[0])
             if self._obj(r).box is not None and _box_iou(self._obj(r), probe) >= min_iou
         ]
-
-    def _describe(self, ref: str) -> str:
-        obj = self._obj(ref)
-        return " ".join([*sorted({a.value for a in obj.attributes}), obj.name])
 
     def _describe_ordered(self, ref: str) -> str:
         obj = self._obj(ref)

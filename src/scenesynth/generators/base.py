@@ -281,10 +281,6 @@ OPS: dict[str, str] = {
         "args{box, min_iou}; inputs[set] -> objects whose box has IoU >= min_iou with `box` "
         "([x0, y0, x1, y1] px)"
     ),
-    "describe": (
-        "inputs[set] -> list[str]: per object in set order, its distinct attribute values "
-        "sorted alphabetically, then its name, space-joined"
-    ),
     "describe_relations": (
         "inputs[set] -> list[str]: for each annotated relation in graph order whose subject "
         "and object are both in the set, 'subject-name predicate object-name' (duplicates "

@@ -297,11 +297,6 @@ def region_of(cx: float, cy: float, width: float, height: float, margin: float) 
     return REGION_NAMES[cells[1]][cells[0]]
 
 
-def describe_object(tables: SceneTables, r: str) -> str:
-    values = sorted(tables.attr_values[r])
-    return " ".join([*values, tables.names[r]])
-
-
 # -- op implementations --------------------------------------------------------------------------
 
 
@@ -717,12 +712,6 @@ def _filter_box(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]
         if box is not None and iou(box, target) >= min_iou:
             out.append(r)
     return out
-
-
-@op_impl("describe")
-def _describe(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
-    _one(inputs)
-    return [describe_object(t, r) for t, r in _objects_of(env, inputs[0])]
 
 
 _KIND_RANK = {"size": 0, "color": 1, "material": 2, "shape": 3, "state": 4, "other": 5}
