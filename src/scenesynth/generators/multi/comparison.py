@@ -119,6 +119,28 @@ def _pair_counts(
     b = ProgramBuilder()
     return b, scene.count(b, a, name), scene.count(b, b_image, name)
 
+def _compare_counts(
+    ctx: GenContext, op: str, templates: dict[str, str], unordered: bool
+) -> Iterator[Question]:
+    """Yes/no questions comparing one category's count in two images with ``op``."""
+    scene = MultiScene(ctx)
+    out: list[Question] = []
+    for a, b_image, name in _count_pairs(scene, ctx.config.max_per_generator):
+        if scene.full(out):
+            break
+        if unordered and a > b_image:
+            continue
+        b, ca, cb = _pair_counts(scene, a, b_image, name)
+        b.add(op, [ca, cb])
+        outputs = scene.run(b)
+        if outputs is None:
+            continue
+        tid, template = scene.pick_template(templates)
+        text = template.format(a=image_label(a), b=image_label(b_image), noun=plural(name))
+        out.append(scene.question(b, outputs, text, AnswerType.YES_NO, tid))
+    yield from interleave(out, ctx.rng)
+
+
 
 def _count_pairs(scene: MultiScene, limit: int) -> list[tuple[int, int, str]]:
     """(image a, image b, category) with the category in at least one of the two images."""
@@ -149,22 +171,8 @@ class SameCount(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        scene = MultiScene(ctx)
-        out: list[Question] = []
-        for a, b_image, name in _count_pairs(scene, ctx.config.max_per_generator):
-            if scene.full(out):
-                break
-            if a > b_image:
-                continue
-            b, ca, cb = _pair_counts(scene, a, b_image, name)
-            b.add("equal", [ca, cb])
-            outputs = scene.run(b)
-            if outputs is None:
-                continue
-            tid, template = scene.pick_template(self.TEMPLATES)
-            text = template.format(a=image_label(a), b=image_label(b_image), noun=plural(name))
-            out.append(scene.question(b, outputs, text, AnswerType.YES_NO, tid))
-        yield from interleave(out, ctx.rng)
+        # "same count" is symmetric: ask each unordered pair once
+        yield from _compare_counts(ctx, "equal", self.TEMPLATES, unordered=True)
 
 
 @register
@@ -185,20 +193,7 @@ class MoreThan(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        scene = MultiScene(ctx)
-        out: list[Question] = []
-        for a, b_image, name in _count_pairs(scene, ctx.config.max_per_generator):
-            if scene.full(out):
-                break
-            b, ca, cb = _pair_counts(scene, a, b_image, name)
-            b.add("greater", [ca, cb])
-            outputs = scene.run(b)
-            if outputs is None:
-                continue
-            tid, template = scene.pick_template(self.TEMPLATES)
-            text = template.format(a=image_label(a), b=image_label(b_image), noun=plural(name))
-            out.append(scene.question(b, outputs, text, AnswerType.YES_NO, tid))
-        yield from interleave(out, ctx.rng)
+        yield from _compare_counts(ctx, "greater", self.TEMPLATES, unordered=False)
 
 
 @register

@@ -51,6 +51,21 @@ def _count_extreme(
         balance_key=f"{generator}/{scene.k}",
     )
 
+def _count_extreme_questions(
+    ctx: GenContext, most: bool, templates: dict[str, str], generator: str
+) -> Iterator[Question]:
+    """Which image has the most (fewest) objects of each countable category, ties skipped."""
+    scene = MultiScene(ctx)
+    out: list[Question] = []
+    for name in scene.shuffled_names(countable=True):
+        if scene.full(out):
+            break
+        q = _count_extreme(scene, name, most, templates, generator, plural(name))
+        if q is not None:
+            out.append(q)
+    yield from interleave(out, ctx.rng)
+
+
 
 @register
 class MostCount(Generator):
@@ -70,15 +85,7 @@ class MostCount(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        scene = MultiScene(ctx)
-        out: list[Question] = []
-        for name in scene.shuffled_names(countable=True):
-            if scene.full(out):
-                break
-            q = _count_extreme(scene, name, True, self.TEMPLATES, self.spec.name, plural(name))
-            if q is not None:
-                out.append(q)
-        yield from interleave(out, ctx.rng)
+        yield from _count_extreme_questions(ctx, True, self.TEMPLATES, self.spec.name)
 
 
 @register
@@ -99,15 +106,7 @@ class FewestCount(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        scene = MultiScene(ctx)
-        out: list[Question] = []
-        for name in scene.shuffled_names(countable=True):
-            if scene.full(out):
-                break
-            q = _count_extreme(scene, name, False, self.TEMPLATES, self.spec.name, plural(name))
-            if q is not None:
-                out.append(q)
-        yield from interleave(out, ctx.rng)
+        yield from _count_extreme_questions(ctx, False, self.TEMPLATES, self.spec.name)
 
 
 @register
