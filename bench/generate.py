@@ -9,15 +9,24 @@ with every single-image generator, short answers only, answer balancing and dedu
 the graphs is not timed. Rates are per second of this process's CPU time (the machine is
 shared; wall-time rates are printed as well). Target: >= 20,000 QA/s per core.
 
+It measures whichever build of scenesynth is imported, and says which: the pure-Python one, or
+the compiled one (``SCENESYNTH_COMPILE=1 pip install .``, mypyc on the generation hot path).
+
 Usage::
 
     python bench/generate.py [--per-image 5] [--synthetic 200] [--profile] [--repeat 3]
+
+    # the compiled build side by side, without touching the editable install:
+    SCENESYNTH_COMPILE=1 pip wheel --no-deps . -w /tmp/wheel
+    pip install --no-deps --target /tmp/compiled /tmp/wheel/scenesynth-*.whl
+    PYTHONPATH=/tmp/compiled python bench/generate.py
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import importlib.machinery
 import pstats
 import random
 import sys
@@ -130,6 +139,14 @@ def calibration() -> float:
     return 2.0 / (time.process_time() - start)
 
 
+def build_kind() -> str:
+    """Which build of the generation hot path is imported: compiled (mypyc) or pure Python."""
+    import scenesynth.generators.runner as runner
+
+    compiled = str(runner.__file__).endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+    return f"{'compiled (mypyc)' if compiled else 'pure Python'}: {runner.__file__}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-image", type=int, default=5)
@@ -147,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
     clevr = list(load(DATA / "clevr" / "CLEVR_train_scenes_1000.json"))
     synthetic = [synthetic_graph(i) for i in range(args.synthetic)]
+    print(f"build: {build_kind()}")
     print(f"calibration: {calibration():.1f} M loop iterations per CPU second on this core")
     rates = {
         "clevr": measure("CLEVR 1000 scenes", clevr, args.per_image, args.profile,
