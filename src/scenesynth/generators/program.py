@@ -77,6 +77,7 @@ class SceneTables:
         "_iou",
         "_kind_sets",
         "_masks",
+        "_related",
         "attr_by_kind",
         "attr_values",
         "by_name",
@@ -146,6 +147,7 @@ class SceneTables:
         self.out_relations: dict[str, list[tuple[str, str]]] = {
             k: list(v) for k, v in out.items()}
         self._geometry: dict[tuple[str, str, str], bool | None] = {}
+        self._related: dict[tuple[str, str, bool], list[str]] = {}
         # predicate -> its 3D direction (graph.direction_3d), None when not directional
         self._directions: dict[str, tuple[float, float, float] | None] = {}
         self._masks: dict[str, int] = {}
@@ -179,6 +181,21 @@ class SceneTables:
         value = spatial_relation(oa, ob, predicate, self.image, self.camera, self.rules)
         self._geometry[key] = value
         return value
+
+    def related_by_geometry(self, o: str, predicate: str, inverse: bool) -> list[str]:
+        """Objects x != o with ``spatial(x, o, predicate) is True`` (``inverse``: with
+        ``spatial(o, x, predicate) is True``), in scene order; computed once per graph.
+        The list is shared: callers must not change it."""
+        key = (o, predicate, inverse)
+        hit = self._related.get(key)
+        if hit is None:
+            spatial = self.spatial
+            if inverse:
+                hit = [x for x in self.scene if x != o and spatial(o, x, predicate) is True]
+            else:
+                hit = [x for x in self.scene if x != o and spatial(x, o, predicate) is True]
+            self._related[key] = hit
+        return hit
 
     def box_coords(self) -> dict[str, tuple[float, float, float, float, float] | None]:
         """ref -> (x0, y0, x1, y1, area) of its box, or None without a box (built once)."""
@@ -409,9 +426,7 @@ def _relate(args: dict[str, Any], inputs: list[Any], env: _Env, inverse: bool) -
         table = t.rel_by_subject if inverse else t.rel_by_object
         return list(table.get((o, predicate), ()))
     if mode == "geometry":
-        if inverse:
-            return [x for x in t.scene if x != o and t.spatial(o, x, predicate) is True]
-        return [x for x in t.scene if x != o and t.spatial(x, o, predicate) is True]
+        return list(t.related_by_geometry(o, predicate, inverse))
     raise ValueError(f"unknown relate mode {mode!r}")
 
 
@@ -882,18 +897,17 @@ class ProgramBuilder:
 
     def to_program(self, outputs: Sequence[Any]) -> list[ProgramStep]:
         steps = self.steps
-        if len(outputs) != len(steps):
-            raise ValueError(f"{len(outputs)} outputs for {len(steps)} steps")
+        n = len(steps)
+        if len(outputs) != n:
+            raise ValueError(f"{len(outputs)} outputs for {n} steps")
+        built = self._built
         program: list[ProgramStep] = []
         append = program.append
-        for s, prebuilt, out in zip(steps, self._built, outputs, strict=True):
+        for i in range(n):
+            prebuilt = built[i]
             if prebuilt is None:
-                prebuilt = _new(ProgramStep)
-                _set(prebuilt, "__dict__", {"op": s.op, "inputs": s.inputs, "args": s.args,
-                                            "output": out})
-                _set(prebuilt, "__pydantic_fields_set__", set(STEP_FIELDS))
-                _set(prebuilt, "__pydantic_extra__", None)
-                _set(prebuilt, "__pydantic_private__", None)
+                s = steps[i]
+                prebuilt = new_step(s.op, s.inputs, s.args, outputs[i])
             append(prebuilt)
         return program
 
@@ -925,20 +939,31 @@ def _run(program: Sequence[StepLike], outputs: list[Any], env: _Env) -> list[Any
     return outputs
 
 
-STEP_FIELDS = frozenset(ProgramStep.model_fields)
 _new = object.__new__
 _set = object.__setattr__
 M = TypeVar("M", bound=BaseModel)
 
 
-def construct(cls: type[M], values: dict[str, Any], fields: frozenset[str]) -> M:
+def fields_set(cls: type[BaseModel]) -> set[str]:
+    """The set of all of ``cls``'s field names, for :func:`construct` to share between the
+    models it builds: every field is set, so pydantic's only change to such a set (adding a
+    field name on attribute assignment) never changes it."""
+    return set(cls.model_fields)
+
+
+def construct(cls: type[M], values: dict[str, Any], fields: set[str]) -> M:
     """Build a pydantic model from already-valid parts without validation (the hot path).
 
     Like ``model_construct`` but without its per-field default handling: ``values`` must
-    hold every field of ``cls`` (``fields`` is ``frozenset(cls.model_fields)``)."""
+    hold every field of ``cls``, and ``fields`` is ``fields_set(cls)`` (shared, see there)."""
     model = _new(cls)
     _set(model, "__dict__", values)
-    _set(model, "__pydantic_fields_set__", set(fields))
+    _set(model, "__pydantic_fields_set__", fields)
     _set(model, "__pydantic_extra__", None)
     _set(model, "__pydantic_private__", None)
     return model
+
+
+def new_step(op: str, inputs: list[int], args: dict[str, Any], output: Any) -> ProgramStep:
+    """A ProgramStep from already-valid parts (a plain slotted dataclass: no validation)."""
+    return ProgramStep(op, inputs, args, output)

@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scenesynth.generators.program import (
-    STEP_FIELDS,
     SceneTables,
     Step,
-    construct,
     execute,
+    new_step,
 )
 from scenesynth.graph import AttributeKind, ProgramStep
 
@@ -105,11 +104,9 @@ class Reference:
             outputs = self.outputs
             if outputs is None:
                 return None
-            cached = [
-                construct(ProgramStep, {"op": s.op, "inputs": [j + offset for j in s.inputs],
-                                        "args": s.args, "output": out}, STEP_FIELDS)
-                for s, out in zip(self.steps, outputs, strict=True)
-            ]
+            steps = self.steps
+            cached = [new_step(s.op, [j + offset for j in s.inputs], s.args, outputs[i])
+                      for i, s in enumerate(steps)]
             self._steps_at[offset] = cached
         return cached
 

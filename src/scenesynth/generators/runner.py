@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scenesynth.generators.base import (
-    AnswerType,
     GenConfig,
     GenContext,
     Generator,
@@ -41,7 +40,7 @@ from scenesynth.generators.base import (
     registered,
 )
 from scenesynth.generators.forms import FormRenderer, RenderedForm, answer_text
-from scenesynth.generators.program import build_tables
+from scenesynth.generators.program import build_tables, construct, fields_set
 from scenesynth.graph import (
     AnswerForm,
     InstructionSample,
@@ -88,8 +87,8 @@ def sample_id(
     return hashlib.sha1(payload.encode("utf-8")).hexdigest()
 
 
-_PROVENANCE_FIELDS = frozenset(Provenance.model_fields)
-_SAMPLE_FIELDS = frozenset(InstructionSample.model_fields)
+_PROVENANCE_FIELDS = fields_set(Provenance)
+_SAMPLE_FIELDS = fields_set(InstructionSample)
 
 
 def build_sample(
@@ -107,8 +106,7 @@ def build_sample(
     ``image_ids`` / ``images`` may be passed precomputed (the runner does, once per
     context); they are copied, never shared between samples."""
     ids = list(image_ids) if image_ids is not None else [g.image.id for g in graphs]
-    provenance = _new(Provenance)
-    _set(provenance, "__dict__", {
+    provenance = construct(Provenance, {
         "source": graphs[0].image.source,
         "image_ids": ids,
         "generator": spec.name,
@@ -124,35 +122,25 @@ def build_sample(
             "form_template": rendered.template,
             "global_seed": global_seed,
         },
-    })
-    _set(provenance, "__pydantic_fields_set__", set(_PROVENANCE_FIELDS))
-    _set(provenance, "__pydantic_extra__", None)
-    _set(provenance, "__pydantic_private__", None)
-    sample = _new(InstructionSample)
-    _set(sample, "__dict__", {
-        "id": sample_id(ids, spec.name, rendered.question, rendered.form, rendered.options),
+    }, _PROVENANCE_FIELDS)
+    form = rendered.form
+    return construct(InstructionSample, {
+        "id": sample_id(ids, spec.name, rendered.question, form, rendered.options),
         "images": list(images) if images is not None
         else [g.image.path or g.image.id for g in graphs],
         "question": rendered.question,
         "answer": rendered.answer,
-        "form": rendered.form,
+        "form": form,
         "options": rendered.options,
         "answer_index": rendered.answer_index,
         "answer_value": question.answer,
-        "answer_type": _ANSWER_TYPE_TEXT.get(question.answer_type) or str(question.answer_type),
+        # a plain str (str() of the StrEnum is its value)
+        "answer_type": str(question.answer_type),
         "provenance": provenance,
-    })
-    _set(sample, "__pydantic_fields_set__", set(_SAMPLE_FIELDS))
-    _set(sample, "__pydantic_extra__", None)
-    _set(sample, "__pydantic_private__", None)
-    return sample
+    }, _SAMPLE_FIELDS)
 
 
-# the same as construct(): pydantic models from already-valid parts, without validation
-_new = object.__new__
-_set = object.__setattr__
 SHORT = AnswerForm.SHORT
-_ANSWER_TYPE_TEXT = {t: str(t) for t in AnswerType}
 
 
 class _NoBalance:
@@ -312,6 +300,7 @@ def _generate_shard(
     per_generator: dict[str, dict[str, int]] = {}
     names_by_source = _other_names(graphs)
     values_by_source = _source_values(graphs)
+    form_text = {f: f.value for f in AnswerForm}  # enum .value is a Python-level property
 
     def run(
         spec: GeneratorSpec,
@@ -320,9 +309,10 @@ def _generate_shard(
         shared: _Shared,
     ) -> None:
         image_ids = shared.image_ids
-        counts = per_generator.setdefault(
-            spec.name, {"contexts": 0, "questions": 0, "samples": 0, "rejected": 0}
-        )
+        counts = per_generator.get(spec.name)
+        if counts is None:
+            counts = {"contexts": 0, "questions": 0, "samples": 0, "rejected": 0}
+            per_generator[spec.name] = counts
         if not shared.applicable(gen, group):
             return
         counts["contexts"] += 1
@@ -365,7 +355,7 @@ def _generate_shard(
                         rendered = other
                     sample = build_sample(question, rendered, spec, group, ctx_seed, seed,
                                           image_ids, image_list)
-                    fresh = (dedup_parts(ids_key, rendered.question, rendered.form.value)
+                    fresh = (dedup_parts(ids_key, rendered.question, form_text[rendered.form])
                              if dedup_parts is not None else dedup.offer(sample))
                     if fresh and balancer_offer(sample):
                         samples.append(sample)

@@ -22,6 +22,7 @@ from scenesynth.generators.single._common import (
     attribute_distractors,
     finish,
     lazy_shuffled,
+    pick,
     pick_template,
     random_pairs,
     single_value,
@@ -131,7 +132,7 @@ class VerifyAttribute(Generator):
                 wrong = attribute_distractors(t, kind, true_value, ctx.source_values)[:4]
                 if not wrong:
                     continue
-                value = wrong[ctx.rng.randrange(len(wrong))]
+                value = pick(ctx.rng, wrong)
             ref = refer(t, r, avoid_kinds=(kind,))
             if ref is None:
                 continue
@@ -212,7 +213,7 @@ class SameAttribute(Generator):
         kinds = ("color", "size", "material", "shape")
         want_same = True  # alternate so a run is balanced between yes and no
         for a, c in random_pairs(ctx, t):
-            kind = kinds[ctx.rng.randrange(len(kinds))]
+            kind = pick(ctx.rng, kinds)
             va, vc = single_value(t, a, kind), single_value(t, c, kind)
             if va is None or vc is None or (va == vc) != want_same:
                 continue

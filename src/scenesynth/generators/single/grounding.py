@@ -22,8 +22,11 @@ from scenesynth.generators.single._common import (
     finish,
     lazy_shuffled,
     name_distractors,
+    pick_int,
+    pick_k,
     pick_template,
     plural,
+    shuffled,
     tables,
 )
 
@@ -243,12 +246,12 @@ def _logic(ctx: GenContext, op: str) -> Iterator[Question]:
     for i in range(30):
         # half the questions are true: 'and' needs both present, 'or' needs one present
         want = i % 2 == 0
-        n_present = (2 if want else ctx.rng.randint(0, 1)) if op == "and" else (
-            ctx.rng.randint(1, 2) if want else 0)
+        n_present = (2 if want else pick_int(ctx.rng, 0, 1)) if op == "and" else (
+            pick_int(ctx.rng, 1, 2) if want else 0)
         if n_present > len(present) or 2 - n_present > len(absent):
             continue
-        chosen = ctx.rng.sample(present, n_present) + ctx.rng.sample(absent, 2 - n_present)
-        ctx.rng.shuffle(chosen)
+        chosen = shuffled(ctx.rng, pick_k(ctx.rng, present, n_present)
+                          + pick_k(ctx.rng, absent, 2 - n_present))
         if chosen[0][0] == chosen[1][0]:
             continue
         b = ProgramBuilder()

@@ -28,6 +28,7 @@ from scenesynth.generators.single._common import (
     has_positions,
     lazy_shuffled,
     name_distractors,
+    pick,
     pick_template,
     single_value,
     tables,
@@ -207,10 +208,11 @@ class RelationVerify(Generator):
 
 
 def _related(t: SceneTables, o: str, predicate: str, mode: str) -> list[str]:
-    """Candidates x with (x predicate o), for screening chains (answers come from execute)."""
+    """Candidates x with (x predicate o), for screening chains (answers come from execute);
+    shared lists, not to be changed."""
     if mode == "annotated":
         return t.rel_by_object.get((o, predicate), [])
-    return [z for z in t.scene if z != o and t.spatial(z, o, predicate) is True]
+    return t.related_by_geometry(o, predicate, False)
 
 
 HOP_NAME_TEMPLATES = {
@@ -262,7 +264,7 @@ class MultiHopRelation(Generator):
         for x, p1, o in lazy_shuffled(ctx.rng, hops):
             second = [h for h in by_anchor.get(x, ()) if h[0] not in (o, x)]
             if second:
-                y, p2, _ = second[ctx.rng.randrange(len(second))]
+                y, p2, _ = pick(ctx.rng, second)
                 yield o, x, y, ("annotated", p1), ("annotated", p2)
 
     @staticmethod
@@ -273,19 +275,19 @@ class MultiHopRelation(Generator):
         scene = t.scene
         pairs = [(x, o) for x in scene for o in scene if x != o]
         for x, o in lazy_shuffled(ctx.rng, pairs):
-            p1 = preds[ctx.rng.randrange(len(preds))]
+            p1 = pick(ctx.rng, preds)
             if t.spatial(x, o, p1) is not True:
                 continue
             # the first hop must single out x among the objects of its name
             if [z for z in _related(t, o, p1, "geometry") if t.names[z] == t.names[x]] != [x]:
                 continue
-            p2 = preds[ctx.rng.randrange(len(preds))]
+            p2 = pick(ctx.rng, preds)
             second = _related(t, x, p2, "geometry")
             # the second hop must give one object, or one object of a given name
             usable = [y for y in second if y != o and (
                 len(second) == 1 or sum(t.names[z] == t.names[y] for z in second) == 1)]
             if usable:
-                y = usable[ctx.rng.randrange(len(usable))]
+                y = pick(ctx.rng, usable)
                 yield o, x, y, ("geometry", p1), ("geometry", p2)
 
     def _question(
@@ -326,7 +328,7 @@ class MultiHopRelation(Generator):
         kinds = [k for k in ("color", "material", "size") if single_value(t, y, k)]
         if not kinds:
             return None
-        kind = kinds[ctx.rng.randrange(len(kinds))]
+        kind = pick(ctx.rng, kinds)
         uy = b.add("unique", [b.add("filter_name", [r2], name=ny)])
         b.add("query_attr", [uy], kind=kind)
         tid, tpl = pick_template(ctx.rng, HOP_ATTR_TEMPLATES)

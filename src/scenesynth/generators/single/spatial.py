@@ -28,6 +28,9 @@ from scenesynth.generators.single._common import (
     has_positions,
     lazy_shuffled,
     name_distractors,
+    pick,
+    pick_int,
+    pick_k,
     pick_template,
     random_pairs,
     tables,
@@ -73,7 +76,7 @@ class SpatialVerify(Generator):
             return
         want = True
         for a, c in random_pairs(ctx, t):
-            p = preds[ctx.rng.randrange(len(preds))]
+            p = pick(ctx.rng, preds)
             decided = t.spatial(a, c, p)
             if decided is None or decided is not want:
                 continue
@@ -122,7 +125,7 @@ class SpatialChoice(Generator):
         if not preds:
             return
         for a, c in random_pairs(ctx, t):
-            p = preds[ctx.rng.randrange(len(preds))]
+            p = pick(ctx.rng, preds)
             if t.spatial(a, c, p) is None:
                 continue
             ra = refer(t, a, avoid_objects=(c,))
@@ -401,8 +404,8 @@ class DepthOrder(Generator):
             return
         asked: set[tuple[str, ...]] = set()  # (template id, *objects) already asked
         for _ in range(20):
-            k = ctx.rng.randint(2, min(4, len(named)))
-            chosen = ctx.rng.sample(named, k)
+            k = pick_int(ctx.rng, 2, min(4, len(named)))
+            chosen = pick_k(ctx.rng, named, k)
             tid, tpl = pick_template(ctx.rng, ORDER_TEMPLATES)
             if (tid, *chosen) in asked:  # the same question again: dedup would drop it
                 continue
@@ -421,7 +424,7 @@ class DepthOrder(Generator):
                 s = b.add("union", [s, other])
             b.add("names_in_order", [b.add("sort_by", [s], measure="depth")])
             names = [t.names[r] for r in chosen]
-            perms = {tuple(ctx.rng.sample(names, k)) for _ in range(12)}
+            perms = {tuple(pick_k(ctx.rng, names, k)) for _ in range(12)}
             q = finish(ctx, b, text=tpl.format(items=", ".join(f"the {n}" for n in names)),
                        template=tid, answer_type=AnswerType.TEXT, objects=chosen,
                        distractors=[list(p) for p in sorted(perms)])
