@@ -33,7 +33,16 @@ from scenesynth.graph import (
     iou,
     spatial_relation,
 )
-from scenesynth.graph.geometry import direction_3d
+from scenesynth.graph.geometry import (
+    ABOVE,
+    BEHIND,
+    BELOW,
+    FRONT,
+    LEFT,
+    RIGHT,
+    canonical_spatial,
+    direction_3d,
+)
 
 
 class ProgramError(ValueError):
@@ -77,6 +86,9 @@ class SceneTables:
         "_iou",
         "_kind_sets",
         "_masks",
+        "_measures",
+        "_planar",
+        "_planar_rules",
         "_related",
         "attr_by_kind",
         "attr_values",
@@ -148,6 +160,10 @@ class SceneTables:
             k: list(v) for k, v in out.items()}
         self._geometry: dict[tuple[str, str, str], bool | None] = {}
         self._related: dict[tuple[str, str, bool], list[str]] = {}
+        # predicate -> its planar rule (see _planar_rule); ref -> (box centre x, y, depth)
+        self._planar_rules: dict[str, tuple[int, float] | None] = {}
+        self._planar: dict[str, tuple[float | None, float | None, float | None]] | None = None
+        self._measures: dict[str, dict[str, float | None]] = {}
         # predicate -> its 3D direction (graph.direction_3d), None when not directional
         self._directions: dict[str, tuple[float, float, float] | None] = {}
         self._masks: dict[str, int] = {}
@@ -178,8 +194,62 @@ class SceneTables:
                 value = True if diff > eps else (False if diff < -eps else None)
                 self._geometry[key] = value
                 return value
+        elif predicate not in self._planar_rules or self._planar_rules[predicate] is not None:
+            value = self._spatial_planar(a, b, predicate)
+            if value is not _NOT_PLANAR:
+                self._geometry[key] = value
+                return value
         value = spatial_relation(oa, ob, predicate, self.image, self.camera, self.rules)
         self._geometry[key] = value
+        return value
+
+    def _spatial_planar(self, a: str, b: str, predicate: str) -> Any:
+        """spatial_relation's 2D rules for left / right / above / below (box centres) and in
+        front of / behind (depth), same arithmetic, from per-object numbers read once;
+        _NOT_PLANAR for other predicates."""
+        rules = self._planar_rules
+        if predicate in rules:
+            rule = rules[predicate]
+        else:
+            rule = rules[predicate] = _planar_rule(predicate)
+        if rule is None:
+            return _NOT_PLANAR
+        planar = self._planar
+        if planar is None:
+            planar = self._planar = {
+                r: (None, None, o.depth) if o.box is None else
+                ((o.box.x0 + o.box.x1) / 2, (o.box.y0 + o.box.y1) / 2, o.depth)
+                for r, o in self.objects.items()}
+        axis, sign = rule
+        va, vb = planar[a][axis], planar[b][axis]
+        if va is None or vb is None:
+            return None
+        diff = sign * (vb - va)
+        if axis == 0:
+            margin = self.rules.lr_margin * self.image.width
+        elif axis == 1:
+            margin = self.rules.ab_margin * self.image.height
+        else:
+            margin = self.rules.depth_margin * max(abs(va), abs(vb), 1e-9)
+        return True if diff > margin else (False if diff < -margin else None)
+
+    def measure_of(self, r: str, name: str) -> float:
+        """:func:`measure` of one object, read once per (object, measure) and graph (raises
+        KeyError naming the missing field, as ``measure`` does)."""
+        table = self._measures.get(name)
+        if table is None:
+            table = self._measures[name] = {}
+        if r in table:
+            value = table[r]
+        else:
+            try:
+                value = measure(self, r, name)
+            except KeyError:
+                value = None
+            table[r] = value
+        if value is None:
+            measure(self, r, name)  # raises the KeyError naming the field
+            raise AssertionError("unreachable")
         return value
 
     def related_by_geometry(self, o: str, predicate: str, inverse: bool) -> list[str]:
@@ -252,6 +322,21 @@ class SceneTables:
         area = int(mask_utils.area(rle))
         self._masks[r] = area
         return area
+
+
+_NOT_PLANAR: Any = object()  # SceneTables._spatial_planar: the predicate has no planar rule
+_PLANAR_RULES = {LEFT: (0, 1.0), RIGHT: (0, -1.0), ABOVE: (1, 1.0), BELOW: (1, -1.0),
+                 FRONT: (2, 1.0), BEHIND: (2, -1.0)}
+
+
+def _planar_rule(predicate: str) -> tuple[int, float] | None:
+    """(axis, sign) of a directional predicate's 2D rule in spatial_relation: it holds when
+    ``sign * (value of b - value of a)`` on the axis (0: box centre x, 1: box centre y,
+    2: depth) exceeds the margin; None for the other predicates."""
+    pred = canonical_spatial(predicate)
+    if pred is None:
+        raise ValueError(f"not a spatial predicate: {predicate!r}")
+    return _PLANAR_RULES.get(pred)
 
 
 def build_tables(graphs: Sequence[SceneGraph], rules: SpatialRules) -> list[SceneTables]:
@@ -620,7 +705,7 @@ def _measure_all(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[tup
     _one(inputs)
     name = args["measure"]
     try:
-        return [(measure(t, r, name), r) for t, r in _objects_of(env, inputs[0])]
+        return [(t.measure_of(r, name), r) for t, r in _objects_of(env, inputs[0])]
     except KeyError as exc:
         raise ValueError(f"an object lacks {exc.args[0]} for measure {name!r}") from None
 
@@ -630,7 +715,7 @@ def _measure(args: dict[str, Any], inputs: list[Any], env: _Env) -> float:
     _one(inputs)
     r = inputs[0]
     try:
-        return measure(env.of(r), r, args["measure"])
+        return env.of(r).measure_of(r, args["measure"])
     except KeyError as exc:
         raise ValueError(f"{r} lacks {exc.args[0]} for measure {args['measure']!r}") from None
 

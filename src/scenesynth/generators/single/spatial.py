@@ -17,7 +17,7 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
-from scenesynth.generators.program import REGION_NAMES, ProgramBuilder, SceneTables, measure
+from scenesynth.generators.program import REGION_NAMES, ProgramBuilder, SceneTables
 from scenesynth.generators.refer import GEOMETRY_PHRASES, refer
 from scenesynth.generators.single._common import (
     bare,
@@ -214,7 +214,7 @@ def _compare_choice(
         if a > c:  # each unordered pair once; the rng picks the order in the text
             continue
         try:
-            va, vc = measure(t, a, measure_name), measure(t, c, measure_name)
+            va, vc = t.measure_of(a, measure_name), t.measure_of(c, measure_name)
         except KeyError:
             continue
         if not clearly_different(va, vc, margin):
@@ -351,7 +351,7 @@ class CompareVolume(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
         for a, c in random_pairs(ctx, t, limit=200):
-            va, vc = measure(t, a, "volume"), measure(t, c, "volume")
+            va, vc = t.measure_of(a, "volume"), t.measure_of(c, "volume")
             if not clearly_different(va, vc, ctx.config.compare_margin):
                 continue
             ra = refer(t, a, avoid_objects=(c,), avoid_kinds=("size",))
@@ -410,7 +410,7 @@ class DepthOrder(Generator):
             if (tid, *chosen) in asked:  # the same question again: dedup would drop it
                 continue
             asked.add((tid, *chosen))
-            depths = [measure(t, r, "depth") for r in chosen]
+            depths = [t.measure_of(r, "depth") for r in chosen]
             if not _depth_gaps_ok(depths, ctx.config.compare_margin):
                 continue
             if ctx.would_keep is not None:  # skip building an order the balancer would reject
@@ -448,7 +448,7 @@ def _extreme(ctx: GenContext, closest: bool, key: str) -> Iterator[Question]:
     t = tables(ctx)
     if not has_depth(t) or len(t.scene) < 2:
         return
-    ordered = sorted((measure(t, r, "depth"), r) for r in t.scene)
+    ordered = sorted((t.measure_of(r, "depth"), r) for r in t.scene)
     best, runner_up = (ordered[0], ordered[1]) if closest else (ordered[-1], ordered[-2])
     if not clearly_different(best[0], runner_up[0], ctx.config.compare_margin):
         return
