@@ -7,15 +7,17 @@ import random
 
 import pytest
 
-from scenesynth.generators.program import SceneTables, measure
+from scenesynth.generators.program import SceneTables, execute, measure
 from scenesynth.graph import (
     DEFAULT_RULES,
     Box,
     ImageInfo,
+    ProgramStep,
     SceneGraph,
     SceneObject,
     SpatialRules,
     Vec3,
+    iou,
     spatial_relation,
 )
 
@@ -93,3 +95,41 @@ def test_measure_of_equals_measure_and_names_the_missing_field() -> None:
                 t.measure_of(r, "box_area")
     with pytest.raises(ValueError, match="unknown measure"):
         t.measure_of(t.scene[0], "weight")
+
+
+def _naive_count_distinct(objects: list[SceneObject], threshold: float) -> int:
+    counted: list[SceneObject] = []
+    n = 0
+    for obj in objects:
+        if obj.box is not None and not obj.distinct:
+            if any(iou(obj.box, c.box) > threshold for c in counted if c.box is not None):
+                continue
+            counted.append(obj)
+        n += 1
+    return n
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.9])
+def test_count_distinct_matches_pairwise_definition(threshold: float) -> None:
+    rng = random.Random(7)
+    for seed in range(20):
+        objects = []
+        for i in range(12):  # heavy overlap: boxes jittered around three spots
+            cx, cy = rng.choice([(100, 100), (110, 104), (300, 200)])
+            w = rng.choice([40, 44, 60])
+            box = None if rng.random() < 0.1 else Box(x0=cx, y0=cy, x1=cx + w, y1=cy + w)
+            objects.append(SceneObject(id=f"o{i:02d}", name=rng.choice(["cup", "dog"]), box=box,
+                                       distinct=rng.random() < 0.2))
+        graph = SceneGraph(image=ImageInfo(id=f"d{seed}", width=500, height=400),
+                           objects=objects)
+        t = SceneTables(graph, 0, DEFAULT_RULES)
+        for name in ("cup", "dog", None):
+            program = [ProgramStep(op="scene", args={"image": 0})]
+            if name is not None:
+                program.append(ProgramStep(op="filter_name", inputs=[0], args={"name": name}))
+            program.append(ProgramStep(op="count_distinct", inputs=[len(program) - 1],
+                                       args={"iou": threshold}))
+            members = [o for o in objects if name is None or o.name == name]
+            members.sort(key=lambda o: t.ref_of[o.id])  # sets are in reference order
+            got = execute(program, [graph], tables=[t])[-1]
+            assert got == _naive_count_distinct(members, threshold), (seed, name)

@@ -82,6 +82,7 @@ class SceneTables:
     __slots__ = (
         "_box_coords",
         "_directions",
+        "_duplicates",
         "_geometry",
         "_iou",
         "_kind_sets",
@@ -164,6 +165,7 @@ class SceneTables:
         self._planar_rules: dict[str, tuple[int, float] | None] = {}
         self._planar: dict[str, tuple[float | None, float | None, float | None]] | None = None
         self._measures: dict[str, dict[str, float | None]] = {}
+        self._duplicates: dict[float, dict[str, frozenset[str]]] = {}
         # predicate -> its 3D direction (graph.direction_3d), None when not directional
         self._directions: dict[str, tuple[float, float, float] | None] = {}
         self._masks: dict[str, int] = {}
@@ -303,6 +305,25 @@ class SceneTables:
             value = inter / union if union > 0 else 0.0
             self._iou[key] = value
         return value
+
+    def duplicate_partners(self, threshold: float) -> dict[str, frozenset[str]]:
+        """ref -> the objects whose box has IoU > ``threshold`` with its box, both having a
+        box and neither marked ``distinct`` (empty for the others); built once per graph and
+        threshold (``count_distinct`` reads it instead of comparing boxes per question)."""
+        table = self._duplicates.get(threshold)
+        if table is None:
+            coords = self._box_coords if self._box_coords is not None else self.box_coords()
+            eligible = [r for r in self.scene
+                        if coords[r] is not None and not self.objects[r].distinct]
+            found: dict[str, list[str]] = {r: [] for r in self.scene}
+            for i, a in enumerate(eligible):
+                for b in eligible[i + 1:]:
+                    if self.box_iou(a, b) > threshold:
+                        found[a].append(b)
+                        found[b].append(a)
+            table = {r: frozenset(v) for r, v in found.items()}
+            self._duplicates[threshold] = table
+        return table
 
     def mask_area(self, r: str) -> int:
         try:
@@ -470,8 +491,12 @@ def _objects_of(env: _Env, refs: list[str]) -> list[tuple[SceneTables, str]]:
 def _filter_name(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
     _one(inputs)
     name = args["name"]
-    if env.single is not None:  # fast path; a foreign reference falls back to the checks
-        names = env.single.names
+    single = env.single
+    if single is not None and inputs[0] == single.scene:
+        # the whole scene (the usual first filter): its objects of that name, in scene order
+        return list(single.by_name.get(name, ()))
+    if single is not None:  # fast path; a foreign reference falls back to the checks
+        names = single.names
         try:
             return [r for r in inputs[0] if names[r] == name]
         except (KeyError, TypeError):
@@ -537,16 +562,15 @@ def _count_distinct(args: dict[str, Any], inputs: list[Any], env: _Env) -> int:
     threshold = float(args["iou"])
     single = env.single
     if single is not None and all(r in single.objects for r in inputs[0]):
-        # fast path: pairwise IoUs are computed once per graph (SceneTables.box_iou)
-        objects = single.objects
-        counted_refs: list[str] = []  # counted objects that have a box and are not distinct
+        # fast path: each object's near-duplicates are found once per graph
+        partners = single.duplicate_partners(threshold)
+        kept: set[str] = set()
         n = 0
         for r in inputs[0]:
-            obj = objects[r]
-            if obj.box is not None and not obj.distinct:
-                if any(single.box_iou(r, c) > threshold for c in counted_refs):
-                    continue
-                counted_refs.append(r)
+            mine = partners[r]
+            if mine and not mine.isdisjoint(kept):
+                continue
+            kept.add(r)
             n += 1
         return n
     counted: list[SceneObject] = []
