@@ -315,12 +315,27 @@ class SceneTables:
             coords = self._box_coords if self._box_coords is not None else self.box_coords()
             eligible = [r for r in self.scene
                         if coords[r] is not None and not self.objects[r].distinct]
+            boxes = [coords[r] for r in eligible]
             found: dict[str, list[str]] = {r: [] for r in self.scene}
-            for i, a in enumerate(eligible):
-                for b in eligible[i + 1:]:
-                    if self.box_iou(a, b) > threshold:
-                        found[a].append(b)
-                        found[b].append(a)
+            for i in range(len(eligible)):
+                ca = boxes[i]
+                assert ca is not None
+                ax0, ay0, ax1, ay1, a_area = ca
+                for j in range(i + 1, len(eligible)):
+                    cb = boxes[j]
+                    assert cb is not None
+                    bx0, by0, bx1, by1, b_area = cb
+                    # box_iou's arithmetic, inlined (all pairs of a graph are visited)
+                    w = (ax1 if ax1 < bx1 else bx1) - (ax0 if ax0 > bx0 else bx0)
+                    h = (ay1 if ay1 < by1 else by1) - (ay0 if ay0 > by0 else by0)
+                    value = 0.0
+                    if w > 0 and h > 0:
+                        inter = w * h
+                        union = a_area + b_area - inter
+                        value = inter / union if union > 0 else 0.0
+                    if value > threshold:
+                        found[eligible[i]].append(eligible[j])
+                        found[eligible[j]].append(eligible[i])
             table = {r: frozenset(v) for r, v in found.items()}
             self._duplicates[threshold] = table
         return table

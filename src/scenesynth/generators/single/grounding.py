@@ -320,8 +320,15 @@ class CompareCount(Generator):
         t = tables(ctx)
         names = sorted(t.by_name)
         pairs = [(a, c) for a in names for c in names if a != c]
+        would_keep = ctx.would_keep
         for a, c in itertools.islice(lazy_shuffled(ctx.rng, pairs), 60):
             more = ctx.rng.random() < 0.5
+            if would_keep is not None:
+                # skip building a comparison the balancer would reject (most pairs of names
+                # have equal counts: "no"); the answer still comes from the program
+                na, nc = len(t.by_name[a]), len(t.by_name[c])
+                if not would_keep(self.spec.name, na > nc if more else na < nc):
+                    continue
             b = ProgramBuilder()
             ca = b.add("count_distinct", [b.add("filter_name", [b.add("scene", image=0)],
                                                 name=a)], iou=ctx.config.duplicate_iou)
