@@ -8,6 +8,7 @@ machine) and shared by the tests below.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from pathlib import Path
@@ -113,7 +114,7 @@ def test_answers_identical_across_forms(shard: ShardResult) -> None:
     forms: dict[str, set[str]] = {}
     for s in shard.samples:
         key = json.dumps([s.provenance.image_ids, s.provenance.generator,
-                          [st.model_dump() for st in s.provenance.program]], sort_keys=True)
+                          [dataclasses.asdict(st) for st in s.provenance.program]], sort_keys=True)
         values.setdefault(key, set()).add(json.dumps(s.answer_value, sort_keys=True))
         forms.setdefault(key, set()).add(str(s.form))
     assert all(len(v) == 1 for v in values.values())
