@@ -133,3 +133,24 @@ def test_count_distinct_matches_pairwise_definition(threshold: float) -> None:
             members.sort(key=lambda o: t.ref_of[o.id])  # sets are in reference order
             got = execute(program, [graph], tables=[t])[-1]
             assert got == _naive_count_distinct(members, threshold), (seed, name)
+
+
+def test_fast_built_question_and_steps_are_complete() -> None:
+    """finish() and new_step() skip the dataclass __init__: every field must still be set."""
+    import dataclasses
+
+    from scenesynth.generators.base import AnswerType, GenContext, Question
+    from scenesynth.generators.program import ProgramBuilder, new_step
+    from scenesynth.generators.single._common import finish
+
+    graph = random_graph(1, False)
+    ctx = GenContext(graphs=[graph], rng=random.Random(0))
+    b = ProgramBuilder()
+    b.add("count", [b.add("scene", image=0)])
+    q = finish(ctx, b, text="How many objects are there?", template="t",
+               answer_type=AnswerType.COUNT)
+    assert q is not None
+    assert set(vars(q)) == {f.name for f in dataclasses.fields(Question)}
+    assert Question(**vars(q)) == q and q.answer == 14
+    step = new_step("count", [0], {}, 3)
+    assert step == ProgramStep(op="count", inputs=[0], args={}, output=3)

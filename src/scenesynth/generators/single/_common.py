@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from scenesynth.generators.base import AnswerType, GenContext, Question
 from scenesynth.generators.program import ProgramBuilder, SceneTables, tables_for
@@ -152,17 +152,25 @@ def finish(
     answer = outputs[-1]
     if answer is None:
         return None
-    return Question(
-        text=text,
-        answer=answer,
-        answer_type=answer_type,
-        program=builder.to_program(outputs),
-        template=template,
-        objects=list(dict.fromkeys(objects)),
-        relations=list(relations),
-        distractors=[d for d in distractors if d != answer],
-        balance_key=balance_key,
-    )
+    # Question(...) with every field given, built without running the dataclass __init__
+    # (the hot path: one per candidate question)
+    question = _new(Question)
+    _set(question, "__dict__", {
+        "text": text,
+        "answer": answer,
+        "answer_type": answer_type,
+        "program": builder.to_program(outputs),
+        "template": template,
+        "objects": list(dict.fromkeys(objects)),
+        "relations": list(relations),
+        "distractors": [d for d in distractors if d != answer],
+        "balance_key": balance_key,
+    })
+    return cast(Question, question)
+
+
+_new = object.__new__
+_set = object.__setattr__
 
 
 def kind_values_in_scene(t: SceneTables, kind: str) -> list[str]:
