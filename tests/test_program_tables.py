@@ -154,3 +154,45 @@ def test_fast_built_question_and_steps_are_complete() -> None:
     assert Question(**vars(q)) == q and q.answer == 14
     step = new_step("count", [0], {}, 3)
     assert step == ProgramStep(op="count", inputs=[0], args={}, output=3)
+
+
+def test_runner_context_has_every_field() -> None:
+    """The runner builds each GenContext without its __init__: all fields must be there."""
+    import dataclasses
+    from collections.abc import Iterator
+    from typing import ClassVar
+
+    from scenesynth.generators import base
+    from scenesynth.generators.base import (
+        AnswerType,
+        GenConfig,
+        GenContext,
+        Generator,
+        GeneratorSpec,
+        Need,
+        Question,
+    )
+    from scenesynth.generators.runner import generate_shard
+    from scenesynth.graph import AnswerForm
+
+    seen: list[GenContext] = []
+
+    class Probe(Generator):
+        spec: ClassVar[GeneratorSpec] = GeneratorSpec(
+            name="test_probe", family="test", description="records its context",
+            needs=frozenset({Need.NAMES}), answer_type=AnswerType.COUNT, example="-")
+
+        def generate(self, ctx: GenContext) -> Iterator[Question]:
+            seen.append(ctx)
+            return iter(())
+
+    base.register(Probe)
+    try:
+        generate_shard([random_graph(2, False)], ["test_probe"], 1, (AnswerForm.SHORT,), 0,
+                       GenConfig(), None)
+    finally:
+        base._REGISTRY.pop("test_probe")
+    (ctx,) = seen
+    assert set(vars(ctx)) == {f.name for f in dataclasses.fields(GenContext)}
+    assert ctx.indexes[0].graph is ctx.graph and "tables" in ctx.cache
+    assert ctx.would_keep is not None

@@ -301,6 +301,7 @@ def _generate_shard(
     names_by_source = _other_names(graphs)
     values_by_source = _source_values(graphs)
     form_text = {f: f.value for f in AnswerForm}  # enum .value is a Python-level property
+    would_keep = getattr(balancer, "would_keep", None)
 
     def run(
         spec: GeneratorSpec,
@@ -318,16 +319,19 @@ def _generate_shard(
         counts["contexts"] += 1
         ctx_seed = derive_seed(seed, image_ids, spec.name)
         # per-graph lookups are built once and shared by every generator of the graph
-        ctx = GenContext(
-            graphs=group,
-            rng=random.Random(ctx_seed),
-            config=config,
-            indexes=shared.indexes,
-            other_names=shared.other_names,
-            source_values=values_by_source.get(group[0].image.source, {}),
-        )
-        ctx.cache["tables"] = shared.tables
-        ctx.would_keep = getattr(balancer, "would_keep", None)
+        # GenContext(...) with every field given, without running the dataclass __init__ /
+        # __post_init__ (one per graph and generator)
+        ctx = object.__new__(GenContext)
+        object.__setattr__(ctx, "__dict__", {
+            "graphs": group,
+            "rng": random.Random(ctx_seed),
+            "config": config,
+            "indexes": shared.indexes,
+            "other_names": shared.other_names,
+            "source_values": values_by_source.get(group[0].image.source, {}),
+            "cache": {"tables": shared.tables},
+            "would_keep": would_keep,
+        })
         kept = 0
         considered = 0
         max_considered = config.max_per_generator

@@ -154,8 +154,8 @@ def finish(
         return None
     # Question(...) with every field given, built without running the dataclass __init__
     # (the hot path: one per candidate question)
-    question = _new(Question)
-    _set(question, "__dict__", {
+    question = object.__new__(Question)
+    object.__setattr__(question, "__dict__", {
         "text": text,
         "answer": answer,
         "answer_type": answer_type,
@@ -168,9 +168,6 @@ def finish(
     })
     return cast(Question, question)
 
-
-_new = object.__new__
-_set = object.__setattr__
 
 
 def kind_values_in_scene(t: SceneTables, kind: str) -> list[str]:
