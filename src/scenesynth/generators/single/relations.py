@@ -284,8 +284,13 @@ class MultiHopRelation(Generator):
             p2 = pick(ctx.rng, preds)
             second = _related(t, x, p2, "geometry")
             # the second hop must give one object, or one object of a given name
-            usable = [y for y in second if y != o and (
-                len(second) == 1 or sum(t.names[z] == t.names[y] for z in second) == 1)]
+            if len(second) == 1:
+                usable = [y for y in second if y != o]
+            else:
+                name_counts: dict[str, int] = {}
+                for z in second:
+                    name_counts[t.names[z]] = name_counts.get(t.names[z], 0) + 1
+                usable = [y for y in second if y != o and name_counts[t.names[y]] == 1]
             if usable:
                 y = pick(ctx.rng, usable)
                 yield o, x, y, ("geometry", p1), ("geometry", p2)
