@@ -197,10 +197,11 @@ class SceneTables:
                 self._geometry[key] = value
                 return value
         elif predicate not in self._planar_rules or self._planar_rules[predicate] is not None:
-            value = self._spatial_planar(a, b, predicate)
-            if value is not _NOT_PLANAR:
-                self._geometry[key] = value
-                return value
+            # typed Any: _NOT_PLANAR is not a bool (compiled code checks declared types)
+            planar: Any = self._spatial_planar(a, b, predicate)
+            if planar is not _NOT_PLANAR:
+                self._geometry[key] = planar
+                return cast(bool | None, planar)
         value = spatial_relation(oa, ob, predicate, self.image, self.camera, self.rules)
         self._geometry[key] = value
         return value
