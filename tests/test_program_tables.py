@@ -163,24 +163,16 @@ def test_runner_context_has_every_field() -> None:
     from typing import ClassVar
 
     from scenesynth.generators import base
-    from scenesynth.generators.base import (
-        AnswerType,
-        GenConfig,
-        GenContext,
-        Generator,
-        GeneratorSpec,
-        Need,
-        Question,
-    )
+    from scenesynth.generators.base import GenContext, Question
     from scenesynth.generators.runner import generate_shard
     from scenesynth.graph import AnswerForm
 
     seen: list[GenContext] = []
 
-    class Probe(Generator):
-        spec: ClassVar[GeneratorSpec] = GeneratorSpec(
+    class Probe(base.Generator):
+        spec: ClassVar[base.GeneratorSpec] = base.GeneratorSpec(
             name="test_probe", family="test", description="records its context",
-            needs=frozenset({Need.NAMES}), answer_type=AnswerType.COUNT, example="-")
+            needs=frozenset({base.Need.NAMES}), answer_type=base.AnswerType.COUNT, example="-")
 
         def generate(self, ctx: GenContext) -> Iterator[Question]:
             seen.append(ctx)
@@ -189,7 +181,7 @@ def test_runner_context_has_every_field() -> None:
     base.register(Probe)
     try:
         generate_shard([random_graph(2, False)], ["test_probe"], 1, (AnswerForm.SHORT,), 0,
-                       GenConfig(), None)
+                       base.GenConfig(), None)
     finally:
         base._REGISTRY.pop("test_probe")
     (ctx,) = seen
