@@ -76,6 +76,9 @@ def split_ref(reference: str) -> tuple[int, str]:
     return int(image), object_id
 
 
+BoxCoords = tuple[float, float, float, float, float]  # x0, y0, x1, y1, area of a box
+
+
 class SceneTables:
     """Per-graph lookups used by the ops (built once per graph)."""
 
@@ -164,13 +167,13 @@ class SceneTables:
         # predicate -> its planar rule (see _planar_rule); ref -> (box centre x, y, depth)
         self._planar_rules: dict[str, tuple[int, float] | None] = {}
         self._planar: dict[str, tuple[float | None, float | None, float | None]] | None = None
-        self._measures: dict[str, dict[str, float | None]] = {}
+        self._measures: dict[str, dict[str, float | str]] = {}  # a str: the missing field
         self._duplicates: dict[float, dict[str, frozenset[str]]] = {}
         # predicate -> its 3D direction (graph.direction_3d), None when not directional
         self._directions: dict[str, tuple[float, float, float] | None] = {}
         self._masks: dict[str, int] = {}
         self._iou: dict[tuple[str, str], float] = {}
-        self._box_coords: dict[str, tuple[float, float, float, float, float] | None] | None = None
+        self._box_coords: dict[str, BoxCoords | None] | None = None
         self._kind_sets: dict[str, dict[str, frozenset[str]]] = {}
         self.memo: dict[Any, Any] = {}  # generator-side memo (referring expressions, ...)
 
@@ -196,7 +199,7 @@ class SceneTables:
                 value = True if diff > eps else (False if diff < -eps else None)
                 self._geometry[key] = value
                 return value
-        elif predicate not in self._planar_rules or self._planar_rules[predicate] is not None:
+        else:
             # typed Any: _NOT_PLANAR is not a bool (compiled code checks declared types)
             planar: Any = self._spatial_planar(a, b, predicate)
             if planar is not _NOT_PLANAR:
@@ -242,17 +245,15 @@ class SceneTables:
         table = self._measures.get(name)
         if table is None:
             table = self._measures[name] = {}
-        if r in table:
-            value = table[r]
-        else:
+        value = table.get(r)
+        if value is None:
             try:
                 value = measure(self, r, name)
-            except KeyError:
-                value = None
+            except KeyError as exc:
+                value = str(exc.args[0])  # the missing field, remembered
             table[r] = value
-        if value is None:
-            measure(self, r, name)  # raises the KeyError naming the field
-            raise AssertionError("unreachable")
+        if isinstance(value, str):
+            raise KeyError(value)
         return value
 
     def related_by_geometry(self, o: str, predicate: str, inverse: bool) -> list[str]:
@@ -270,7 +271,7 @@ class SceneTables:
             self._related[key] = hit
         return hit
 
-    def box_coords(self) -> dict[str, tuple[float, float, float, float, float] | None]:
+    def box_coords(self) -> dict[str, BoxCoords | None]:
         """ref -> (x0, y0, x1, y1, area) of its box, or None without a box (built once)."""
         coords = self._box_coords
         if coords is None:
@@ -298,12 +299,7 @@ class SceneTables:
             ca, cb = coords[a], coords[b]
             if ca is None or cb is None:
                 raise KeyError("box")
-            # graph.iou's arithmetic, inlined (it is symmetric, so one entry per pair)
-            w = min(ca[2], cb[2]) - max(ca[0], cb[0])
-            h = min(ca[3], cb[3]) - max(ca[1], cb[1])
-            inter = w * h if w > 0 and h > 0 else 0.0
-            union = ca[4] + cb[4] - inter
-            value = inter / union if union > 0 else 0.0
+            value = coords_iou(ca, cb)
             self._iou[key] = value
         return value
 
@@ -321,20 +317,10 @@ class SceneTables:
             for i in range(len(eligible)):
                 ca = boxes[i]
                 assert ca is not None
-                ax0, ay0, ax1, ay1, a_area = ca
                 for j in range(i + 1, len(eligible)):
                     cb = boxes[j]
                     assert cb is not None
-                    bx0, by0, bx1, by1, b_area = cb
-                    # box_iou's arithmetic, inlined (all pairs of a graph are visited)
-                    w = (ax1 if ax1 < bx1 else bx1) - (ax0 if ax0 > bx0 else bx0)
-                    h = (ay1 if ay1 < by1 else by1) - (ay0 if ay0 > by0 else by0)
-                    value = 0.0
-                    if w > 0 and h > 0:
-                        inter = w * h
-                        union = a_area + b_area - inter
-                        value = inter / union if union > 0 else 0.0
-                    if value > threshold:
+                    if coords_iou(ca, cb) > threshold:
                         found[eligible[i]].append(eligible[j])
                         found[eligible[j]].append(eligible[i])
             table = {r: frozenset(v) for r, v in found.items()}
@@ -359,6 +345,15 @@ class SceneTables:
         area = int(mask_utils.area(rle))
         self._masks[r] = area
         return area
+
+
+def coords_iou(ca: BoxCoords, cb: BoxCoords) -> float:
+    """graph.iou's arithmetic on two ``box_coords`` entries (x0, y0, x1, y1, area)."""
+    w = (ca[2] if ca[2] < cb[2] else cb[2]) - (ca[0] if ca[0] > cb[0] else cb[0])
+    h = (ca[3] if ca[3] < cb[3] else cb[3]) - (ca[1] if ca[1] > cb[1] else cb[1])
+    inter = w * h if w > 0 and h > 0 else 0.0
+    union = ca[4] + cb[4] - inter
+    return inter / union if union > 0 else 0.0
 
 
 _NOT_PLANAR: Any = object()  # SceneTables._spatial_planar: the predicate has no planar rule

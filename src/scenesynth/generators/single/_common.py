@@ -3,6 +3,7 @@ program into a :class:`~scenesynth.generators.base.Question` by executing it."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar, cast
@@ -39,19 +40,13 @@ def pick_template(rng: random.Random, templates: dict[str, str]) -> tuple[str, s
     if entry is None or entry[0] is not templates:
         entry = (templates, tuple(sorted(templates.items())))
         _TEMPLATE_ITEMS[id(templates)] = entry
-    items = entry[1]
-    return items[pick_index(rng, len(items))]
+    return pick(rng, entry[1])
 
 
 # Seeded draws built on ``rng.random()`` (one C call each): ``random.Random``'s randrange,
 # randint, sample and shuffle run several interpreted frames per draw, which cost more than
 # the rest of a question on the hot path. The streams are different from theirs, and just as
 # deterministic.
-
-
-def pick_index(rng: random.Random, n: int) -> int:
-    """A seeded index in ``range(n)`` (``n`` >= 1)."""
-    return int(rng.random() * n)
 
 
 def pick(rng: random.Random, items: Sequence[T]) -> T:
@@ -68,18 +63,7 @@ def pick_k(rng: random.Random, items: Sequence[T], k: int) -> list[T]:
     """``k`` distinct positions of ``items`` in seeded random order (``k <= len(items)``)."""
     if k > len(items):
         raise ValueError(f"cannot pick {k} of {len(items)} items")
-    return shuffled_prefix(rng, items, k)
-
-
-def shuffled_prefix(rng: random.Random, items: Iterable[T], k: int) -> list[T]:
-    """The first ``k`` items of :func:`lazy_shuffled`'s order (eagerly)."""
-    out = list(items)
-    draw = rng.random
-    n = len(out)
-    for i in range(min(k, n)):
-        j = i + int(draw() * (n - i))
-        out[i], out[j] = out[j], out[i]
-    return out[:k]
+    return list(itertools.islice(lazy_shuffled(rng, items), k))
 
 
 def lazy_shuffled(rng: random.Random, items: Iterable[T]) -> Iterator[T]:
@@ -96,8 +80,7 @@ def lazy_shuffled(rng: random.Random, items: Iterable[T]) -> Iterator[T]:
 
 def shuffled(rng: random.Random, items: Iterable[T]) -> list[T]:
     """``items`` in seeded random order (the same order :func:`lazy_shuffled` yields)."""
-    out = list(items)
-    return shuffled_prefix(rng, out, len(out))
+    return list(lazy_shuffled(rng, items))
 
 
 _IRREGULAR = {
