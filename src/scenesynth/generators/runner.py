@@ -24,7 +24,8 @@ import gc
 import hashlib
 import random
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,6 +256,21 @@ class _Shared:
         return ok
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a shard runs: the samples are acyclic
+    (reference counting frees what is dropped), and re-scanning every sample kept so far on
+    each collection cost more than half of the generation time. It is re-enabled (if it was
+    on) afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def generate_shard(
     graphs: Sequence[SceneGraph],
     generators: list[str] | None,
@@ -265,146 +281,124 @@ def generate_shard(
     multi_image_group: tuple[int, int] | None,
 ) -> ShardResult:
     """Generate samples for one shard (see module docstring for the guarantees)."""
-    # The cyclic garbage collector is paused while a shard runs: the samples are acyclic
-    # (reference counting frees what is dropped), and re-scanning every sample kept so far on
-    # each collection cost more than half of the generation time. It is re-enabled (if it
-    # was on) before returning.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _generate_shard(graphs, generators, per_image, forms, seed, config,
-                               multi_image_group)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-
-
-def _generate_shard(
-    graphs: Sequence[SceneGraph],
-    generators: list[str] | None,
-    per_image: int,
-    forms: tuple[AnswerForm, ...],
-    seed: int,
-    config: GenConfig,
-    multi_image_group: tuple[int, int] | None,
-) -> ShardResult:
     if per_image < 1:
         raise ValueError(f"per_image must be >= 1, got {per_image}")
-    classes = select_generators(generators)
-    single = [(c.spec, c()) for c in classes if not c.spec.multi_image]
-    multi = [(c.spec, c()) for c in classes if c.spec.multi_image]
-    balancer, dedup = _quality()
-    renderer = FormRenderer(config)
-    samples: list[InstructionSample] = []
-    failures: list[GenerationFailure] = []
-    per_generator: dict[str, dict[str, int]] = {}
-    names_by_source = _other_names(graphs)
-    values_by_source = _source_values(graphs)
-    form_text = {f: f.value for f in AnswerForm}  # enum .value is a Python-level property
-    would_keep = getattr(balancer, "would_keep", None)
+    with _cyclic_gc_paused():
+        classes = select_generators(generators)
+        single = [(c.spec, c()) for c in classes if not c.spec.multi_image]
+        multi = [(c.spec, c()) for c in classes if c.spec.multi_image]
+        balancer, dedup = _quality()
+        renderer = FormRenderer(config)
+        samples: list[InstructionSample] = []
+        failures: list[GenerationFailure] = []
+        per_generator: dict[str, dict[str, int]] = {}
+        names_by_source = _other_names(graphs)
+        values_by_source = _source_values(graphs)
+        form_text = {f: f.value for f in AnswerForm}  # enum .value is a Python-level property
+        would_keep = getattr(balancer, "would_keep", None)
 
-    def run(
-        spec: GeneratorSpec,
-        gen: Generator,
-        group: Sequence[SceneGraph],
-        shared: _Shared,
-    ) -> None:
-        image_ids = shared.image_ids
-        counts = per_generator.get(spec.name)
-        if counts is None:
-            counts = {"contexts": 0, "questions": 0, "samples": 0, "rejected": 0}
-            per_generator[spec.name] = counts
-        if not shared.applicable(gen, group):
-            return
-        counts["contexts"] += 1
-        ctx_seed = derive_seed(seed, image_ids, spec.name)
-        # per-graph lookups are built once and shared by every generator of the graph
-        # GenContext(...) with every field given, without running the dataclass __init__ /
-        # __post_init__ (one per graph and generator)
-        ctx = object.__new__(GenContext)
-        object.__setattr__(ctx, "__dict__", {
-            "graphs": group,
-            "rng": random.Random(ctx_seed),
-            "config": config,
-            "indexes": shared.indexes,
-            "other_names": shared.other_names,
-            "source_values": values_by_source.get(group[0].image.source, {}),
-            "cache": {"tables": shared.tables},
-            "would_keep": would_keep,
-        })
-        kept = 0
-        considered = 0
-        max_considered = config.max_per_generator
-        image_list = shared.images
-        render = renderer.render
-        ids_key = shared.ids_key
-        dedup_parts = getattr(dedup, "offer_parts", None)
-        balancer_offer = balancer.offer
-        try:
-            for question in gen.generate(ctx):
-                considered += 1
-                accepted = False
-                for form in forms:
-                    if form == SHORT:  # always natural: rendered here (hot path)
-                        rendered = RenderedForm(SHORT, question.text, answer_text(
-                            question.answer, question.answer_type), "short")
-                    else:
-                        # natural forms (forms.natural_forms): yes/no only for boolean
-                        # answers, multiple choice only for the others
-                        if (form == AnswerForm.YES_NO) is not isinstance(question.answer, bool):
-                            continue
-                        other = render(question, form, ctx.rng)
-                        if other is None:
-                            continue
-                        rendered = other
-                    sample = build_sample(question, rendered, spec, group, ctx_seed, seed,
-                                          image_ids, image_list)
-                    fresh = (dedup_parts(ids_key, rendered.question, form_text[rendered.form])
-                             if dedup_parts is not None else dedup.offer(sample))
-                    if fresh and balancer_offer(sample):
-                        samples.append(sample)
-                        counts["samples"] += 1
-                        accepted = True
-                    else:
-                        counts["rejected"] += 1
-                if accepted:
-                    kept += 1
-                    counts["questions"] += 1
-                if kept >= per_image or considered >= max_considered:
-                    break
-        except Exception as exc:  # a generator bug must not sink the shard
-            failures.append(
-                GenerationFailure(
-                    image_ids=image_ids,
-                    generator=spec.name,
-                    error=f"{type(exc).__name__}: {exc}",
-                    traceback=traceback.format_exc(),
+        def run(
+            spec: GeneratorSpec,
+            gen: Generator,
+            group: Sequence[SceneGraph],
+            shared: _Shared,
+        ) -> None:
+            image_ids = shared.image_ids
+            counts = per_generator.get(spec.name)
+            if counts is None:
+                counts = {"contexts": 0, "questions": 0, "samples": 0, "rejected": 0}
+                per_generator[spec.name] = counts
+            if not shared.applicable(gen, group):
+                return
+            counts["contexts"] += 1
+            ctx_seed = derive_seed(seed, image_ids, spec.name)
+            # per-graph lookups are built once and shared by every generator of the graph
+            # GenContext(...) with every field given, without running the dataclass __init__ /
+            # __post_init__ (one per graph and generator)
+            ctx = object.__new__(GenContext)
+            object.__setattr__(ctx, "__dict__", {
+                "graphs": group,
+                "rng": random.Random(ctx_seed),
+                "config": config,
+                "indexes": shared.indexes,
+                "other_names": shared.other_names,
+                "source_values": values_by_source.get(group[0].image.source, {}),
+                "cache": {"tables": shared.tables},
+                "would_keep": would_keep,
+            })
+            kept = 0
+            considered = 0
+            max_considered = config.max_per_generator
+            image_list = shared.images
+            render = renderer.render
+            ids_key = shared.ids_key
+            dedup_parts = getattr(dedup, "offer_parts", None)
+            balancer_offer = balancer.offer
+            try:
+                for question in gen.generate(ctx):
+                    considered += 1
+                    accepted = False
+                    for form in forms:
+                        if form == SHORT:  # always natural: rendered here (hot path)
+                            rendered = RenderedForm(SHORT, question.text, answer_text(
+                                question.answer, question.answer_type), "short")
+                        else:
+                            # natural forms (forms.natural_forms): yes/no only for boolean
+                            # answers, multiple choice only for the others
+                            if (form == AnswerForm.YES_NO) is not isinstance(question.answer, bool):
+                                continue
+                            other = render(question, form, ctx.rng)
+                            if other is None:
+                                continue
+                            rendered = other
+                        sample = build_sample(question, rendered, spec, group, ctx_seed, seed,
+                                              image_ids, image_list)
+                        fresh = (dedup_parts(ids_key, rendered.question, form_text[rendered.form])
+                                 if dedup_parts is not None else dedup.offer(sample))
+                        if fresh and balancer_offer(sample):
+                            samples.append(sample)
+                            counts["samples"] += 1
+                            accepted = True
+                        else:
+                            counts["rejected"] += 1
+                    if accepted:
+                        kept += 1
+                        counts["questions"] += 1
+                    if kept >= per_image or considered >= max_considered:
+                        break
+            except Exception as exc:  # a generator bug must not sink the shard
+                failures.append(
+                    GenerationFailure(
+                        image_ids=image_ids,
+                        generator=spec.name,
+                        error=f"{type(exc).__name__}: {exc}",
+                        traceback=traceback.format_exc(),
+                    )
                 )
-            )
 
-    for graph in graphs:
-        shared = _Shared([graph], config, names_by_source)
-        for spec, gen in single:
-            run(spec, gen, [graph], shared)
-        shared.release()
-    groups: list[list[int]] = []
-    if multi and multi_image_group is not None:
-        groups = multi_image_groups(graphs, multi_image_group, seed)
-        for group in groups:
-            members = [graphs[i] for i in group]
-            shared = _Shared(members, config, names_by_source)
-            for spec, gen in multi:
-                run(spec, gen, members, shared)
+        for graph in graphs:
+            shared = _Shared([graph], config, names_by_source)
+            for spec, gen in single:
+                run(spec, gen, [graph], shared)
             shared.release()
+        groups: list[list[int]] = []
+        if multi and multi_image_group is not None:
+            groups = multi_image_groups(graphs, multi_image_group, seed)
+            for group in groups:
+                members = [graphs[i] for i in group]
+                shared = _Shared(members, config, names_by_source)
+                for spec, gen in multi:
+                    run(spec, gen, members, shared)
+                shared.release()
 
-    stats = {
-        "graphs": len(graphs),
-        "groups": len(groups),
-        "samples": len(samples),
-        "failures": len(failures),
-        "generators": per_generator,
-        "balance": balancer.stats(),
-        "dedup": dedup.stats(),
-        "mc_rank_counts": list(renderer.rank_counts),
-    }
-    return ShardResult(samples=samples, failures=failures, stats=stats)
+        stats = {
+            "graphs": len(graphs),
+            "groups": len(groups),
+            "samples": len(samples),
+            "failures": len(failures),
+            "generators": per_generator,
+            "balance": balancer.stats(),
+            "dedup": dedup.stats(),
+            "mc_rank_counts": list(renderer.rank_counts),
+        }
+        return ShardResult(samples=samples, failures=failures, stats=stats)

@@ -239,6 +239,21 @@ def _compare_choice(
             yield q
 
 
+ChoiceWording = tuple[dict[str, str], bool, str]  # templates, larger wins, balance key
+
+
+def _compare_both_ways(
+    ctx: GenContext, t: SceneTables, measure_name: str, first: ChoiceWording,
+    second: ChoiceWording,
+) -> Iterator[Question]:
+    """Two :func:`_compare_choice` streams on one measure (closer / farther, bigger /
+    smaller), alternated with ``first`` first, until either runs out."""
+    streams = (_compare_choice(ctx, t, measure_name, *first),
+               _compare_choice(ctx, t, measure_name, *second))
+    for pair in zip(*streams, strict=False):
+        yield from pair
+
+
 DEPTH_TEMPLATES = {
     "depth_closer": "Which is closer to the camera, {a} or {b}?",
     "depth_nearer": "Which one is nearer to the viewer: {a} or {b}?",
@@ -265,11 +280,9 @@ class CompareDepth(Generator):
         t = tables(ctx)
         if not has_depth(t):
             return
-        closer = _compare_choice(ctx, t, "depth", DEPTH_TEMPLATES, False, "compare_depth:closer")
-        farther = _compare_choice(ctx, t, "depth", FARTHER_TEMPLATES, True,
-                                  "compare_depth:farther")
-        for pair in zip(closer, farther, strict=False):
-            yield from pair
+        yield from _compare_both_ways(ctx, t, "depth",
+                                      (DEPTH_TEMPLATES, False, "compare_depth:closer"),
+                                      (FARTHER_TEMPLATES, True, "compare_depth:farther"))
 
 
 SIZE_TEMPLATES = {
@@ -291,11 +304,9 @@ class CompareSize(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        bigger = _compare_choice(ctx, t, "box_area", SIZE_TEMPLATES, True, "compare_size:bigger")
-        smaller = _compare_choice(ctx, t, "box_area", SMALLER_TEMPLATES, False,
-                                  "compare_size:smaller")
-        for pair in zip(bigger, smaller, strict=False):
-            yield from pair
+        yield from _compare_both_ways(ctx, t, "box_area",
+                                      (SIZE_TEMPLATES, True, "compare_size:bigger"),
+                                      (SMALLER_TEMPLATES, False, "compare_size:smaller"))
 
 
 SMALLER_TEMPLATES = {
