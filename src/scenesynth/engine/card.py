@@ -18,6 +18,7 @@ from scenesynth.graph import InstructionSample
 from scenesynth.quality.card import (
     answer_distribution,
     card_answer_key,
+    sample_sections,
     write_card_files,
 )
 from scenesynth.quality.card import (
@@ -125,24 +126,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         "",
         _table(list(card["failures_by_reason"].items()) or [("none", 0)], ("reason", "count")),
         "",
-        "## Samples by generator",
-        "",
-        _table(list(card["samples_by_generator"].items()), ("generator", "samples")),
-        "",
-        "## Samples by form",
-        "",
-        _table(list(card["samples_by_form"].items()), ("form", "samples")),
-        "",
-        "## Answers per family",
-        "",
-        _table(
-            [
-                (f, d["distinct"], d["max_share"], ", ".join(f"{a} ({n})" for a, n in d["top"]))
-                for f, d in card["answers_by_family"].items()
-            ],
-            ("family", "distinct answers", "largest share", "top answers"),
-        ),
-        "",
+        *sample_sections(card, "answers_by_family", "Answers per family"),
         "## Configuration",
         "",
         "```json",

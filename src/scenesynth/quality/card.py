@@ -44,6 +44,32 @@ def markdown_table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
+def sample_sections(card: Mapping[str, Any], answers_key: str, answers_heading: str,
+                    top: int | None = None) -> list[str]:
+    """The markdown sections every dataset card has: samples by generator, samples by form,
+    and the answer distribution per family (``card[answers_key]``, from
+    :func:`answer_distribution`; at most ``top`` answers listed per family)."""
+    return [
+        "## Samples by generator",
+        "",
+        markdown_table(list(card["samples_by_generator"].items()), ("generator", "samples")),
+        "",
+        "## Samples by form",
+        "",
+        markdown_table(list(card["samples_by_form"].items()), ("form", "samples")),
+        "",
+        f"## {answers_heading}",
+        "",
+        markdown_table(
+            [(family, d["distinct"], d["max_share"],
+              ", ".join(f"{a} ({n})" for a, n in d["top"][:top]))
+             for family, d in card[answers_key].items()],
+            ("family", "distinct answers", "largest share", "top answers"),
+        ),
+        "",
+    ]
+
+
 def write_card_files(out_dir: str | Path, card: dict[str, Any], markdown: str) -> None:
     out = Path(out_dir)
     with atomic_write(out / "card.json") as fh:

@@ -13,6 +13,7 @@ from scenesynth.graph import InstructionSample, SceneGraph
 from scenesynth.quality.card import (
     answer_distribution,
     card_answer_key,
+    sample_sections,
     write_card_files,
 )
 from scenesynth.quality.card import (
@@ -116,23 +117,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         "",
         _table(list(card["relation_distribution"].items()), ("predicate", "count")),
         "",
-        "## Samples by generator",
-        "",
-        _table(list(card["samples_by_generator"].items()), ("generator", "samples")),
-        "",
-        "## Samples by form",
-        "",
-        _table(list(card["samples_by_form"].items()), ("form", "samples")),
-        "",
-        "## Answer distribution per family",
-        "",
-        _table(
-            [(fam, d["distinct"], d["max_share"],
-              ", ".join(f"{a} ({n})" for a, n in d["top"][:5]))
-             for fam, d in card["answer_distribution"].items()],
-            ("family", "distinct answers", "largest share", "top answers"),
-        ),
-        "",
+        *sample_sections(card, "answer_distribution", "Answer distribution per family", top=5),
         f"Yes/no answers: {card['yes_no_balance']}",
         "",
         "## Scenes",
