@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from pathlib import Path
@@ -216,11 +217,8 @@ def test_report_on_a_real_shard(shared_data: Path) -> None:
     from scenesynth.generators.runner import generate_shard
     from scenesynth.sources import load
 
-    graphs = []
-    for g in load(shared_data / "clevr" / "CLEVR_train_scenes_1000.json"):
-        graphs.append(g)
-        if len(graphs) == 60:
-            break
+    graphs = list(itertools.islice(load(shared_data / "clevr" / "CLEVR_train_scenes_1000.json"),
+                                   60))
     forms = (AnswerForm.SHORT, AnswerForm.MULTIPLE_CHOICE, AnswerForm.YES_NO)
     samples = generate_shard(graphs, None, 1, forms, 3, GenConfig(), (2, 3)).samples
     rep = answer_report(samples)

@@ -8,6 +8,7 @@ scene 2: 1 cube, 2 spheres, no cylinder. COCO 142238 (football) and 439180 (hors
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -255,11 +256,8 @@ def test_shared_group_tables_change_no_output(
     from scenesynth.generators.runner import generate_shard
     from scenesynth.graph import AnswerForm
 
-    graphs = []
-    for g in load(shared_data / "clevr" / "CLEVR_train_scenes_1000.json"):
-        graphs.append(g)
-        if len(graphs) == 40:
-            break
+    graphs = list(itertools.islice(load(shared_data / "clevr" / "CLEVR_train_scenes_1000.json"),
+                                   40))
     forms = (AnswerForm.SHORT, AnswerForm.MULTIPLE_CHOICE, AnswerForm.YES_NO)
 
     def run() -> list[str]:
