@@ -150,6 +150,9 @@ class _NoBalance:
     def offer(self, sample: InstructionSample) -> bool:
         return True
 
+    def offer_parts(self, *parts: Any) -> bool:
+        return True
+
     def stats(self) -> dict[str, Any]:
         return {}
 
@@ -260,13 +263,22 @@ class _Shared:
 def _cyclic_gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a shard runs: the samples are acyclic
     (reference counting frees what is dropped), and re-scanning every sample kept so far on
-    each collection cost more than half of the generation time. It is re-enabled (if it was
-    on) afterwards."""
+    each collection cost more than half of the generation time.
+
+    Afterwards the collector is re-enabled (if it was on) with the shard's survivors moved
+    straight to the oldest generation (``gc.freeze()`` then ``gc.unfreeze()``: two list
+    splices, no scan), where long-lived results end up anyway. Otherwise the first
+    collection after re-enabling scans every object the shard allocated as if it were young:
+    about a sixth of a shard's time on 1000 CLEVR scenes. This is skipped when the caller
+    keeps objects frozen itself (``gc.get_freeze_count()`` > 0), so as not to thaw them."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if gc.get_freeze_count() == 0:
+            gc.freeze()
+            gc.unfreeze()
         if was_enabled:
             gc.enable()
 
@@ -332,8 +344,9 @@ def generate_shard(
             image_list = shared.images
             render = renderer.render
             ids_key = shared.ids_key
-            dedup_parts = getattr(dedup, "offer_parts", None)
-            balancer_offer = balancer.offer
+            dedup_offer = dedup.offer_parts
+            balancer_offer = balancer.offer_parts
+            n_images = len(image_ids)
             try:
                 for question in gen.generate(ctx):
                     considered += 1
@@ -351,12 +364,14 @@ def generate_shard(
                             if other is None:
                                 continue
                             rendered = other
-                        sample = build_sample(question, rendered, spec, group, ctx_seed, seed,
-                                              image_ids, image_list)
-                        fresh = (dedup_parts(ids_key, rendered.question, form_text[rendered.form])
-                                 if dedup_parts is not None else dedup.offer(sample))
-                        if fresh and balancer_offer(sample):
-                            samples.append(sample)
+                        # offered by its parts: a rejected sample is never assembled
+                        if dedup_offer(ids_key, rendered.question, form_text[form]) and \
+                                balancer_offer(question.balance_key or spec.name, form,
+                                               rendered.answer, question.answer,
+                                               str(question.answer_type), n_images,
+                                               rendered.options, rendered.answer_index):
+                            samples.append(build_sample(question, rendered, spec, group,
+                                                        ctx_seed, seed, image_ids, image_list))
                             counts["samples"] += 1
                             accepted = True
                         else:

@@ -139,23 +139,42 @@ class AnswerBalancer:
         return b.counts.get(answer, 0) + 1 <= cap * max(b.kept + 1, self.warmup)
 
     def offer(self, sample: InstructionSample) -> bool:
-        # hot path: balance_key / answer_key / cap inlined (same arithmetic), and a bucket
-        # object is created only for a new bucket
-        key = sample.provenance.extra.get("balance_key")
-        bucket_name = str(key) if key else sample.provenance.generator
-        form = sample.form
+        """Whether to keep ``sample`` (and count it when kept)."""
+        provenance = sample.provenance
+        key = provenance.extra.get("balance_key")
+        return self.offer_parts(
+            str(key) if key else provenance.generator, sample.form, sample.answer,
+            sample.answer_value, sample.answer_type, len(provenance.image_ids),
+            sample.options, sample.answer_index,
+        )
+
+    def offer_parts(
+        self,
+        bucket_name: str,
+        form: str,
+        answer_text: str,
+        answer_value: Any,
+        answer_type: str,
+        n_images: int,
+        options: list[str] | None,
+        answer_index: int | None,
+    ) -> bool:
+        """:meth:`offer` from a sample's parts (the runner's hot path: it holds them before
+        the sample is assembled, and reading them back off the model costs more)."""
+        # balance_key / answer_key / cap inlined (same arithmetic), and a bucket object is
+        # created only for a new bucket
         if form == AnswerForm.YES_NO:
-            answer = sample.answer.strip().lower()
+            answer = answer_text.strip().lower()
         else:
-            value = sample.answer_value
-            answer = sample.answer.strip().lower() if value is None else value_key(value)
+            answer = answer_text.strip().lower() if answer_value is None \
+                else value_key(answer_value)
         b = self._buckets.get(bucket_name)
         if b is None:
             b = self._buckets[bucket_name] = _Bucket()
-        if form == AnswerForm.YES_NO or isinstance(sample.answer_value, bool):
+        if form == AnswerForm.YES_NO or isinstance(answer_value, bool):
             b.is_yes_no = True
-        if sample.answer_type == "image":
-            b.domain = max(b.domain or 0, len(sample.provenance.image_ids))
+        if answer_type == "image":
+            b.domain = max(b.domain or 0, n_images)
         seen = b.seen_answers
         seen.add(answer)
         count = b.counts.get(answer, 0)
@@ -171,25 +190,16 @@ class AnswerBalancer:
         if count + 1 > cap * (kept + 1 if kept + 1 > self.warmup else self.warmup):
             b.rejected += 1
             return False
-        if form == AnswerForm.MULTIPLE_CHOICE and sample.options:
-            position = sample.answer_index
-            if position is not None:
-                n_options = len(sample.options)
-                uniform = (b.mc_kept + 1) / n_options
-                if b.positions.get(position, 0) + 1 > uniform + self.position_slack:
-                    b.rejected += 1
-                    return False
-                b.positions[position] = b.positions.get(position, 0) + 1
-                b.mc_kept += 1
+        if form == AnswerForm.MULTIPLE_CHOICE and options and answer_index is not None:
+            uniform = (b.mc_kept + 1) / len(options)
+            if b.positions.get(answer_index, 0) + 1 > uniform + self.position_slack:
+                b.rejected += 1
+                return False
+            b.positions[answer_index] = b.positions.get(answer_index, 0) + 1
+            b.mc_kept += 1
         b.counts[answer] = count + 1
         b.kept = kept + 1
         return True
-
-    @staticmethod
-    def _mc_position(sample: InstructionSample) -> int | None:
-        if sample.form != AnswerForm.MULTIPLE_CHOICE or not sample.options:
-            return None
-        return sample.answer_index
 
     # -- reporting ----------------------------------------------------------------------------
     def stats(self) -> dict[str, dict[str, Any]]:

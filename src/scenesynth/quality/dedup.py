@@ -13,9 +13,15 @@ from scenesynth.graph.sample import InstructionSample
 
 def normalize_question(text: str) -> str:
     """Lower-case, collapse spaces, drop trailing punctuation: "What  is it ?" -> "what is it"."""
-    # str.split() splits on exactly the characters the regex's \s matches (str.isspace),
-    # and is several times faster than the regex on the hot path
-    return " ".join(text.lower().split()).rstrip(" ?.!")
+    lowered = text.lower()
+    # Fast path (most generated questions): every whitespace character but the ASCII space is
+    # non-printable, so a printable text with no doubled, leading or trailing space is already
+    # collapsed; the split/join below would return it unchanged.
+    if lowered.isprintable() and "  " not in lowered and lowered[:1] != " " \
+            and lowered[-1:] != " ":
+        return lowered.rstrip(" ?.!")
+    # str.split() splits on exactly the characters the regex's \s matches (str.isspace)
+    return " ".join(lowered.split()).rstrip(" ?.!")
 
 
 class Deduplicator:
