@@ -188,3 +188,12 @@ def test_runner_context_has_every_field() -> None:
     assert set(vars(ctx)) == {f.name for f in dataclasses.fields(GenContext)}
     assert ctx.indexes[0].graph is ctx.graph and "tables" in ctx.cache
     assert ctx.would_keep is not None
+
+
+def test_seeded_random_has_the_state_of_random_random() -> None:
+    from scenesynth.generators.runner import seeded_random
+
+    for seed in (0, 1, 123456789, 2**62 + 12345):
+        fast, plain = seeded_random(seed), random.Random(seed)
+        assert fast.getstate() == plain.getstate() and vars(fast) == vars(plain)
+        assert [fast.random() for _ in range(5)] == [plain.random() for _ in range(5)]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from scenesynth.generators.base import AnswerType, GenConfig, Question
@@ -62,14 +61,33 @@ def answer_text(value: Any, answer_type: AnswerType | str | None = None) -> str:
     raise ValueError(f"cannot render answer value {value!r} as text")
 
 
-@dataclass
 class RenderedForm:
-    form: AnswerForm
-    question: str
-    answer: str
-    template: str  # form template id ("short" for the short form)
-    options: list[str] | None = None
-    answer_index: int | None = None
+    """One question rendered in one form.
+
+    A plain class rather than a dataclass: one is built per sample, and compiled (mypyc)
+    a dataclass keeps its interpreted ``__init__``, several times slower than this one."""
+
+    __slots__ = ("answer", "answer_index", "form", "options", "question", "template")
+
+    def __init__(
+        self,
+        form: AnswerForm,
+        question: str,
+        answer: str,
+        template: str,  # form template id ("short" for the short form)
+        options: list[str] | None = None,
+        answer_index: int | None = None,
+    ) -> None:
+        self.form = form
+        self.question = question
+        self.answer = answer
+        self.template = template
+        self.options = options
+        self.answer_index = answer_index
+
+    def __repr__(self) -> str:
+        return (f"RenderedForm({self.form!r}, {self.question!r}, {self.answer!r}, "
+                f"{self.template!r}, {self.options!r}, {self.answer_index!r})")
 
 
 def natural_forms(question: Question) -> tuple[AnswerForm, ...]:

@@ -14,7 +14,6 @@ Relations used are annotated relations of the graph, or geometric ones decided T
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from scenesynth.generators.program import (
@@ -80,21 +79,38 @@ def noun_phrase_relation(predicate: str) -> str | None:
     return _VERB_PHRASES.get(predicate)
 
 
-@dataclass
 class Reference:
-    """A unique reference: ``text`` ("the red cube") and ``steps`` ending in ``unique``."""
+    """A unique reference: ``text`` ("the red cube") and ``steps`` ending in ``unique``.
 
-    text: str
-    steps: list[Step]  # inputs index into this list
-    target: str
-    objects: list[str] = field(default_factory=list)
-    relations: list[tuple[str, str, str]] = field(default_factory=list)
-    kinds_used: frozenset[str] = frozenset()
-    tables: SceneTables | None = field(default=None, repr=False, compare=False)
-    _outputs: list[Any] | None = field(default=None, repr=False, compare=False)
+    Plain classes here rather than dataclasses: compiled (mypyc), a dataclass keeps its
+    interpreted ``__init__``, and references are built on the hot path."""
 
-    _steps_at: dict[int, list[ProgramStep]] = field(default_factory=dict, repr=False,
-                                                     compare=False)
+    __slots__ = ("_outputs", "_steps_at", "kinds_used", "objects", "relations", "steps",
+                 "tables", "target", "text")
+
+    def __init__(
+        self,
+        text: str,
+        steps: list[Step],  # inputs index into this list
+        target: str,
+        objects: list[str] | None = None,
+        relations: list[tuple[str, str, str]] | None = None,
+        kinds_used: frozenset[str] = frozenset(),
+        tables: SceneTables | None = None,
+    ) -> None:
+        self.text = text
+        self.steps = steps
+        self.target = target
+        self.objects: list[str] = objects if objects is not None else []
+        self.relations: list[tuple[str, str, str]] = relations if relations is not None else []
+        self.kinds_used = kinds_used
+        self.tables = tables
+        self._outputs: list[Any] | None = None
+        self._steps_at: dict[int, list[ProgramStep]] = {}
+
+    def __repr__(self) -> str:
+        return (f"Reference({self.text!r}, {self.steps!r}, {self.target!r}, {self.objects!r}, "
+                f"{self.relations!r}, {self.kinds_used!r})")
 
     def program_steps(self, offset: int) -> list[ProgramStep] | None:
         """The reference's executed steps as ProgramSteps when spliced at ``offset`` (built
@@ -260,14 +276,19 @@ def _refer(
 _MAX_PAIRED_OPTIONS = 12
 
 
-@dataclass(frozen=True)
 class _Option:
-    mode: str
-    predicate: str
-    anchor: str
-    phrase: str
-    anchor_ref: Reference
-    members: frozenset[str]  # candidates related to the anchor this way
+    """One relation that may narrow a reference: ``target`` (mode) ``predicate`` ``anchor``."""
+
+    __slots__ = ("anchor", "anchor_ref", "members", "mode", "phrase", "predicate")
+
+    def __init__(self, mode: str, predicate: str, anchor: str, phrase: str,
+                 anchor_ref: Reference, members: frozenset[str]) -> None:
+        self.mode = mode
+        self.predicate = predicate
+        self.anchor = anchor
+        self.phrase = phrase
+        self.anchor_ref = anchor_ref
+        self.members = members  # candidates related to the anchor this way
 
 
 def _with_relations(

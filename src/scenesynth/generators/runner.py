@@ -20,6 +20,7 @@ goes on.
 
 from __future__ import annotations
 
+import _random
 import gc
 import hashlib
 import random
@@ -86,6 +87,15 @@ def sample_id(
          "\x1f".join(options) if options else "")
     )
     return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+
+
+def seeded_random(seed: int) -> random.Random:
+    """``random.Random(seed)``, same state, without its interpreted ``__init__`` and ``seed``
+    wrappers (one per graph and generator): the C seeding is called directly."""
+    rng = random.Random.__new__(random.Random)
+    _random.Random.seed(rng, seed)
+    rng.gauss_next = None  # type: ignore[attr-defined]  # as random.Random.__init__ sets it
+    return rng
 
 
 _PROVENANCE_FIELDS = fields_set(Provenance)
@@ -330,7 +340,7 @@ def generate_shard(
             ctx = object.__new__(GenContext)
             object.__setattr__(ctx, "__dict__", {
                 "graphs": group,
-                "rng": random.Random(ctx_seed),
+                "rng": seeded_random(ctx_seed),
                 "config": config,
                 "indexes": shared.indexes,
                 "other_names": shared.other_names,

@@ -58,6 +58,10 @@ def value_key(value: Any) -> str:
             if len(_STR_KEYS) < 100_000:
                 _STR_KEYS[value] = key
         return key
+    if type(value) is list and all(type(v) is str for v in value):
+        # a list of strings (names, captions): the same text json.dumps writes, from the
+        # memoised string keys
+        return "[" + ",".join([value_key(v) for v in value]) + "]"
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
