@@ -86,6 +86,7 @@ class SceneTables:
         "_box_coords",
         "_directions",
         "_duplicates",
+        "_eps_3d",
         "_geometry",
         "_iou",
         "_kind_sets",
@@ -93,6 +94,8 @@ class SceneTables:
         "_measures",
         "_planar",
         "_planar_rules",
+        "_positions",
+        "_prefer_3d",
         "_related",
         "attr_by_kind",
         "attr_values",
@@ -171,6 +174,9 @@ class SceneTables:
         self._duplicates: dict[float, dict[str, frozenset[str]]] = {}
         # predicate -> its 3D direction (graph.direction_3d), None when not directional
         self._directions: dict[str, tuple[float, float, float] | None] = {}
+        self._positions: dict[str, tuple[float, float, float]] | None = None
+        self._prefer_3d = rules.prefer_3d
+        self._eps_3d = rules.eps_3d
         self._masks: dict[str, int] = {}
         self._iou: dict[tuple[str, str], float] = {}
         self._box_coords: dict[str, BoxCoords | None] | None = None
@@ -184,18 +190,23 @@ class SceneTables:
             return self._geometry[key]
         except KeyError:
             pass
-        oa, ob = self.objects[a], self.objects[b]
-        pa, pb = oa.position, ob.position
+        positions = self._positions
+        if positions is None:
+            # (x, y, z) per positioned object, read off the models once per graph
+            positions = self._positions = {
+                r: (o.position.x, o.position.y, o.position.z)
+                for r, o in self.objects.items() if o.position is not None}
         value: bool | None
-        if pa is not None and pb is not None and self.rules.prefer_3d:
+        pa, pb = positions.get(a), positions.get(b)
+        if pa is not None and pb is not None and self._prefer_3d:
             directions = self._directions
             if predicate not in directions:
                 directions[predicate] = direction_3d(predicate, self.camera)
             d = directions[predicate]
             if d is not None:
                 # spatial_relation's 3D directional rule, same arithmetic (hot on CLEVR)
-                diff = (pa.x - pb.x) * d[0] + (pa.y - pb.y) * d[1] + (pa.z - pb.z) * d[2]
-                eps = self.rules.eps_3d
+                diff = (pa[0] - pb[0]) * d[0] + (pa[1] - pb[1]) * d[1] + (pa[2] - pb[2]) * d[2]
+                eps = self._eps_3d
                 value = True if diff > eps else (False if diff < -eps else None)
                 self._geometry[key] = value
                 return value
@@ -205,7 +216,8 @@ class SceneTables:
             if planar is not _NOT_PLANAR:
                 self._geometry[key] = planar
                 return cast(bool | None, planar)
-        value = spatial_relation(oa, ob, predicate, self.image, self.camera, self.rules)
+        value = spatial_relation(self.objects[a], self.objects[b], predicate, self.image,
+                                 self.camera, self.rules)
         self._geometry[key] = value
         return value
 
