@@ -176,17 +176,27 @@ def has_needs(graph: SceneGraph, needs: frozenset[Need]) -> bool:
     objs = graph.objects
     if not objs:
         return False
-    checks = {
-        Need.NAMES: lambda: True,
-        Need.ATTRIBUTES: lambda: any(o.attributes for o in objs),
-        Need.RELATIONS: lambda: bool(graph.relations),
-        Need.BOXES: lambda: all(o.box is not None for o in objs),
-        Need.DEPTH: lambda: all(o.depth is not None for o in objs)
-        or all(o.position is not None for o in objs),
-        Need.MASKS: lambda: all(o.mask is not None for o in objs),
-        Need.POSITIONS_3D: lambda: all(o.position is not None for o in objs),
-    }
-    return all(checks[n]() for n in needs)
+    for need in needs:
+        if need == Need.ATTRIBUTES:
+            ok = any(o.attributes for o in objs)
+        elif need == Need.RELATIONS:
+            ok = bool(graph.relations)
+        elif need == Need.BOXES:
+            ok = all(o.box is not None for o in objs)
+        elif need == Need.DEPTH:
+            ok = all(o.depth is not None for o in objs) or all(
+                o.position is not None for o in objs)
+        elif need == Need.MASKS:
+            ok = all(o.mask is not None for o in objs)
+        elif need == Need.POSITIONS_3D:
+            ok = all(o.position is not None for o in objs)
+        elif need == Need.NAMES:  # every object has one
+            ok = True
+        else:
+            raise ValueError(f"unknown need {need!r}")
+        if not ok:
+            return False
+    return True
 
 
 # -- registry --------------------------------------------------------------------------------

@@ -102,47 +102,71 @@ _PROVENANCE_FIELDS = fields_set(Provenance)
 _SAMPLE_FIELDS = fields_set(InstructionSample)
 
 
-def build_sample(
-    question: Question,
-    rendered: RenderedForm,
-    spec: GeneratorSpec,
-    graphs: Sequence[SceneGraph],
-    seed: int,
-    global_seed: int,
-    image_ids: Sequence[str] | None = None,
-    images: Sequence[str] | None = None,
-) -> InstructionSample:
-    """Assemble the sample from already-validated parts (no re-validation: hot path).
+class ContextParts:
+    """What every sample of one (graph or group, generator) context shares, read once per
+    context instead of once per sample."""
 
-    ``image_ids`` / ``images`` may be passed precomputed (the runner does, once per
-    context); they are copied, never shared between samples."""
-    ids = list(image_ids) if image_ids is not None else [g.image.id for g in graphs]
+    __slots__ = ("family", "generator", "global_seed", "id_prefix", "image_ids", "images",
+                 "seed", "source", "version")
+
+    def __init__(
+        self,
+        spec: GeneratorSpec,
+        graphs: Sequence[SceneGraph],
+        seed: int,
+        global_seed: int,
+        image_ids: Sequence[str] | None = None,
+        images: Sequence[str] | None = None,
+    ) -> None:
+        self.source = graphs[0].image.source
+        self.generator = spec.name
+        self.version = spec.version
+        self.family = spec.family
+        self.seed = seed
+        self.global_seed = global_seed
+        self.image_ids = list(image_ids) if image_ids is not None \
+            else [g.image.id for g in graphs]
+        self.images = list(images) if images is not None \
+            else [g.image.path or g.image.id for g in graphs]
+        # sample_id's payload up to the question
+        self.id_prefix = f"{chr(31).join(self.image_ids)}\x1e{spec.name}\x1e"
+
+
+def build_sample(
+    question: Question, rendered: RenderedForm, parts: ContextParts
+) -> InstructionSample:
+    """Assemble the sample from already-validated parts (no re-validation: hot path). The
+    lists it holds are its own (copied), never shared between samples."""
+    form = rendered.form
+    options = rendered.options
+    # sample_id(image_ids, generator, question, form, options), from the shared prefix
+    payload = f"{parts.id_prefix}{rendered.question}\x1e{form}\x1e" \
+        f"{chr(31).join(options) if options else ''}"
+    generator = parts.generator
     provenance = construct(Provenance, {
-        "source": graphs[0].image.source,
-        "image_ids": ids,
-        "generator": spec.name,
-        "generator_version": spec.version,
-        "family": spec.family,
+        "source": parts.source,
+        "image_ids": list(parts.image_ids),
+        "generator": generator,
+        "generator_version": parts.version,
+        "family": parts.family,
         "template": question.template,
         "program": question.program,
         "objects": list(question.objects),
         "relations": [list(r) for r in question.relations],
-        "seed": seed,
+        "seed": parts.seed,
         "extra": {
-            "balance_key": question.balance_key or spec.name,
+            "balance_key": question.balance_key or generator,
             "form_template": rendered.template,
-            "global_seed": global_seed,
+            "global_seed": parts.global_seed,
         },
     }, _PROVENANCE_FIELDS)
-    form = rendered.form
     return construct(InstructionSample, {
-        "id": sample_id(ids, spec.name, rendered.question, form, rendered.options),
-        "images": list(images) if images is not None
-        else [g.image.path or g.image.id for g in graphs],
+        "id": hashlib.sha1(payload.encode("utf-8")).hexdigest(),
+        "images": list(parts.images),
         "question": rendered.question,
         "answer": rendered.answer,
         "form": form,
-        "options": rendered.options,
+        "options": options,
         "answer_index": rendered.answer_index,
         "answer_value": question.answer,
         # a plain str (str() of the StrEnum is its value)
@@ -351,7 +375,7 @@ def generate_shard(
             kept = 0
             considered = 0
             max_considered = config.max_per_generator
-            image_list = shared.images
+            parts = ContextParts(spec, group, ctx_seed, seed, image_ids, shared.images)
             render = renderer.render
             ids_key = shared.ids_key
             dedup_offer = dedup.offer_parts
@@ -380,8 +404,7 @@ def generate_shard(
                                                rendered.answer, question.answer,
                                                str(question.answer_type), n_images,
                                                rendered.options, rendered.answer_index):
-                            samples.append(build_sample(question, rendered, spec, group,
-                                                        ctx_seed, seed, image_ids, image_list))
+                            samples.append(build_sample(question, rendered, parts))
                             counts["samples"] += 1
                             accepted = True
                         else:
