@@ -1039,7 +1039,10 @@ class ProgramBuilder:
             prebuilt = built[i]
             if prebuilt is None:
                 s = steps[i]
-                prebuilt = new_step(s.op, s.inputs, s.args, outputs[i])
+                if isinstance(s, Step):  # native field reads compiled
+                    prebuilt = new_step(s.op, s.inputs, s.args, outputs[i])
+                else:
+                    prebuilt = new_step(s.op, s.inputs, s.args, outputs[i])
             append(prebuilt)
         return program
 
@@ -1054,20 +1057,27 @@ def _run(program: Sequence[StepLike], outputs: list[Any], env: _Env) -> list[Any
         if out is not _UNKNOWN:
             continue
         step = program[i]
-        fn = impls.get(step.op)
+        op: str
+        step_inputs: list[int]
+        args: dict[str, Any]
+        if isinstance(step, Step):  # the builder's own steps: native field reads compiled
+            op, step_inputs, args = step.op, step.inputs, step.args
+        else:
+            op, step_inputs, args = step.op, step.inputs, step.args
+        fn = impls.get(op)
         if fn is None:
-            raise ProgramError(i, step.op, "unknown op (not implemented by the executor)")
+            raise ProgramError(i, op, "unknown op (not implemented by the executor)")
         inputs = []
-        for j in step.inputs:
+        for j in step_inputs:
             if not 0 <= j < i:
-                raise ProgramError(i, step.op, f"inputs {step.inputs} must be earlier steps")
+                raise ProgramError(i, op, f"inputs {step_inputs} must be earlier steps")
             inputs.append(outputs[j])
         try:
-            outputs[i] = fn(step.args, inputs, env)
+            outputs[i] = fn(args, inputs, env)
         except ProgramError:
             raise
         except (ValueError, KeyError, TypeError) as exc:
-            raise ProgramError(i, step.op, str(exc)) from exc
+            raise ProgramError(i, op, str(exc)) from exc
     return outputs
 
 
