@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import random
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from scenesynth.graph.sample import AnswerForm, InstructionSample, Provenance
-from scenesynth.quality.balance import AnswerBalancer, answer_key
+from scenesynth.quality.balance import AnswerBalancer, answer_key, value_key
 from scenesynth.quality.dedup import Deduplicator, normalize_question
 from scenesynth.quality.report import (
     answer_report,
@@ -238,3 +239,17 @@ def test_report_on_a_real_shard(shared_data: Path) -> None:
     render_report(rep, console)
     text = console.export_text()
     assert "Answer balance by family" in text and "multi_selection" in text
+
+
+def test_answer_keys_are_the_json_text_of_the_answer() -> None:
+    """value_key's fast paths (strings, lists of strings or finite numbers) write exactly
+    what json.dumps writes; everything else goes through json.dumps."""
+    rng = random.Random(0)
+    values: list[object] = [
+        0, 7, "cube", 'say "hi"', "ü", [], ["a", 'b"c', "ü"], [1.5, 2.0, 3],
+        [0.1 + 0.2, 1e-7, 1e22, -0.0], [float("inf"), 1.0], [True, 1], ["a", 1.5],
+        [2**70, 1.25], {"b": 1, "a": [2]},
+    ]
+    values += [[rng.uniform(-1e6, 1e6) for _ in range(4)] for _ in range(2000)]
+    for value in values:
+        assert value_key(value) == json.dumps(value, sort_keys=True, separators=(",", ":"))

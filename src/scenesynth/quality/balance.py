@@ -27,6 +27,7 @@ deterministic output.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,10 +59,13 @@ def value_key(value: Any) -> str:
             if len(_STR_KEYS) < 100_000:
                 _STR_KEYS[value] = key
         return key
-    if type(value) is list and all(type(v) is str for v in value):
-        # a list of strings (names, captions): the same text json.dumps writes, from the
-        # memoised string keys
-        return "[" + ",".join([value_key(v) for v in value]) + "]"
+    if type(value) is list:
+        # lists of strings (names, captions) and of finite numbers (boxes): the same text
+        # json.dumps writes (it writes a float as repr() does), without its encoder setup
+        if all(type(v) is str for v in value):
+            return "[" + ",".join([value_key(v) for v in value]) + "]"
+        if all(type(v) is int or (type(v) is float and math.isfinite(v)) for v in value):
+            return "[" + ",".join([repr(v) for v in value]) + "]"
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
