@@ -215,3 +215,29 @@ def test_sample_ids_follow_their_definition(shared_data: Path) -> None:
     for s in result.samples:
         assert s.id == sample_id(s.provenance.image_ids, s.provenance.generator, s.question,
                                  s.form, s.options)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.25, 0.5, 0.9, 1.0])
+def test_duplicate_partners_equal_all_pairs(threshold: float) -> None:
+    """The area-sorted pruning in duplicate_partners finds exactly the pairs an all-pairs IoU
+    comparison finds, nested boxes whose IoU equals the threshold included."""
+    rng = random.Random(3)
+    for seed in range(30):
+        objects = []
+        for i in range(16):
+            x0, y0 = rng.choice([0, 10, 20]), rng.choice([0, 10])
+            w, h = rng.choice([10, 20, 40]), rng.choice([10, 20, 40])
+            objects.append(SceneObject(id=f"o{i:02d}", name="cup",
+                                       box=Box(x0=x0, y0=y0, x1=x0 + w, y1=y0 + h),
+                                       distinct=rng.random() < 0.1))
+        graph = SceneGraph(image=ImageInfo(id=f"p{seed}", width=100, height=100),
+                           objects=objects)
+        t = SceneTables(graph, 0, DEFAULT_RULES)
+        partners = t.duplicate_partners(threshold)
+        for a in objects:
+            expected = {
+                t.ref_of[b.id] for b in objects
+                if b is not a and a.box is not None and b.box is not None
+                and not a.distinct and not b.distinct and iou(a.box, b.box) > threshold
+            }
+            assert partners[t.ref_of[a.id]] == expected, (seed, a.id)

@@ -322,19 +322,26 @@ class SceneTables:
         table = self._duplicates.get(threshold)
         if table is None:
             coords = self._box_coords if self._box_coords is not None else self.box_coords()
-            eligible = [r for r in self.scene
-                        if coords[r] is not None and not self.objects[r].distinct]
-            boxes = [coords[r] for r in eligible]
+            eligible: list[tuple[str, BoxCoords]] = []
+            for r in self.scene:
+                c = coords[r]
+                if c is not None and not self.objects[r].distinct:
+                    eligible.append((r, c))
+            # IoU <= smaller area / larger area, so with areas ascending the pairs of an
+            # object end at the first area too large for the threshold (the slack keeps the
+            # float rounding of an exact IoU on the safe side: those pairs are computed)
+            eligible.sort(key=lambda rc: rc[1][4])
+            bound = threshold * (1.0 - 1e-9)
             found: dict[str, list[str]] = {r: [] for r in self.scene}
             for i in range(len(eligible)):
-                ca = boxes[i]
-                assert ca is not None
+                ra, ca = eligible[i]
                 for j in range(i + 1, len(eligible)):
-                    cb = boxes[j]
-                    assert cb is not None
+                    rb, cb = eligible[j]
+                    if bound > 0 and ca[4] < bound * cb[4]:
+                        break
                     if coords_iou(ca, cb) > threshold:
-                        found[eligible[i]].append(eligible[j])
-                        found[eligible[j]].append(eligible[i])
+                        found[ra].append(rb)
+                        found[rb].append(ra)
             table = {r: frozenset(v) for r, v in found.items()}
             self._duplicates[threshold] = table
         return table
