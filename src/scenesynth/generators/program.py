@@ -503,9 +503,13 @@ def _one(inputs: list[Any], n: int = 1) -> None:
         raise ValueError(f"expected {n} input(s), got {len(inputs)}")
 
 
+# Set-valued ops may return a list the tables keep (the scene, the objects of a name, the
+# related objects): outputs are read-only values, shared rather than copied per program.
+
+
 @op_impl("scene")
 def _scene(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
-    return list(env.image(args).scene)
+    return env.image(args).scene
 
 
 def _objects_of(env: _Env, refs: list[str]) -> list[tuple[SceneTables, str]]:
@@ -522,9 +526,9 @@ def _filter_name(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str
     _one(inputs)
     name = args["name"]
     single = env.single
-    if single is not None and inputs[0] == single.scene:
+    if single is not None and (inputs[0] is single.scene or inputs[0] == single.scene):
         # the whole scene (the usual first filter): its objects of that name, in scene order
-        return list(single.by_name.get(name, ()))
+        return single.by_name.get(name) or []
     if single is not None:  # fast path; a foreign reference falls back to the checks
         names = single.names
         try:
@@ -564,9 +568,9 @@ def _relate(args: dict[str, Any], inputs: list[Any], env: _Env, inverse: bool) -
     mode = args.get("mode", "annotated")
     if mode == "annotated":
         table = t.rel_by_subject if inverse else t.rel_by_object
-        return list(table.get((o, predicate), ()))
+        return table.get((o, predicate)) or []
     if mode == "geometry":
-        return list(t.related_by_geometry(o, predicate, inverse))
+        return t.related_by_geometry(o, predicate, inverse)
     raise ValueError(f"unknown relate mode {mode!r}")
 
 

@@ -26,7 +26,9 @@ class ProgramStep:
 
     ``inputs`` are indices of earlier steps; ``args`` are literal arguments (names, attribute
     values, predicates, image index). ``output`` is the value the generator computed; an
-    independent checker re-executes the program and compares.
+    independent checker re-executes the program and compares. Steps and their values are
+    read-only: samples of one graph may share them (a referring expression's steps, the
+    list of the scene's objects) rather than each holding a copy.
 
     A slotted dataclass rather than a pydantic model: a run builds several per sample, and
     this is several times cheaper to build. Pydantic validates and serialises it as a field
