@@ -1094,6 +1094,11 @@ def _run(program: Sequence[StepLike], outputs: list[Any], env: _Env) -> list[Any
 
 M = TypeVar("M", bound=BaseModel)
 
+# ``object.__new__`` looked up once. Compiled with mypyc, a literal ``object.__new__(cls)``
+# is a method lookup on ``object`` at every call, while a literal ``object.__setattr__``
+# becomes a direct C call: hence the alias for the one and not the other.
+new_instance: Callable[[type], Any] = object.__new__
+
 
 def fields_set(cls: type[BaseModel]) -> set[str]:
     """The set of all of ``cls``'s field names, for :func:`construct` to share between the
@@ -1107,9 +1112,8 @@ def construct(cls: type[M], values: dict[str, Any], fields: set[str]) -> M:
 
     Like ``model_construct`` but without its per-field default handling: ``values`` must
     hold every field of ``cls``, and ``fields`` is ``fields_set(cls)`` (shared, see there)."""
-    # spelled out as object.__new__ / object.__setattr__ (not aliases): compiled with mypyc
-    # these become direct C calls, several times cheaper than calling the aliases
-    model = object.__new__(cls)
+    # object.__setattr__ spelled out (not aliased): compiled, a direct C call
+    model = new_instance(cls)
     object.__setattr__(model, "__dict__", values)
     object.__setattr__(model, "__pydantic_fields_set__", fields)
     object.__setattr__(model, "__pydantic_extra__", None)
@@ -1120,7 +1124,7 @@ def construct(cls: type[M], values: dict[str, Any], fields: set[str]) -> M:
 def new_step(op: str, inputs: list[int], args: dict[str, Any], output: Any) -> ProgramStep:
     """``ProgramStep(op, inputs, args, output)`` from already-valid parts: the four slots are
     set directly (compiled, this is cheaper than running the dataclass ``__init__``)."""
-    step: Any = object.__new__(ProgramStep)
+    step: Any = new_instance(ProgramStep)
     step.op = op
     step.inputs = inputs
     step.args = args

@@ -42,7 +42,7 @@ from scenesynth.generators.base import (
     registered,
 )
 from scenesynth.generators.forms import FormRenderer, RenderedForm, answer_text
-from scenesynth.generators.program import build_tables, construct, fields_set
+from scenesynth.generators.program import build_tables, construct, fields_set, new_instance
 from scenesynth.graph import (
     AnswerForm,
     InstructionSample,
@@ -361,7 +361,7 @@ def generate_shard(
             # per-graph lookups are built once and shared by every generator of the graph
             # GenContext(...) with every field given, without running the dataclass __init__ /
             # __post_init__ (one per graph and generator)
-            ctx = object.__new__(GenContext)
+            ctx = new_instance(GenContext)
             object.__setattr__(ctx, "__dict__", {
                 "graphs": group,
                 "rng": seeded_random(ctx_seed),

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
 from scenesynth.generators.base import AnswerType, GenContext, Question
-from scenesynth.generators.program import ProgramBuilder, SceneTables, tables_for
+from scenesynth.generators.program import ProgramBuilder, SceneTables, new_instance, tables_for
 from scenesynth.graph import AttributeKind
 from scenesynth.graph.vocab import vocabulary
 
@@ -137,7 +137,7 @@ def finish(
         return None
     # Question(...) with every field given, built without running the dataclass __init__
     # (the hot path: one per candidate question)
-    question = object.__new__(Question)
+    question = new_instance(Question)
     object.__setattr__(question, "__dict__", {
         "text": text,
         "answer": answer,
