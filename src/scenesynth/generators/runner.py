@@ -82,10 +82,20 @@ def sample_id(
 ) -> str:
     """sha1 hex digest of (image ids, generator, question text, form, options); fields are
     joined with ASCII unit/record separators, which never occur in generated text."""
-    payload = "\x1e".join(
-        ("\x1f".join(image_ids), generator, question, form,
-         "\x1f".join(options) if options else "")
-    )
+    return sample_id_from_prefix(sample_id_prefix(image_ids, generator), question, form,
+                                 options)
+
+
+def sample_id_prefix(image_ids: Sequence[str], generator: str) -> str:
+    """The part of :func:`sample_id`'s payload that a (graph, generator) context shares."""
+    return f"{chr(31).join(image_ids)}\x1e{generator}\x1e"
+
+
+def sample_id_from_prefix(
+    prefix: str, question: str, form: str, options: Sequence[str] | None
+) -> str:
+    """:func:`sample_id` from its shared prefix (see :func:`sample_id_prefix`)."""
+    payload = f"{prefix}{question}\x1e{form}\x1e{chr(31).join(options) if options else ''}"
     return hashlib.sha1(payload.encode("utf-8")).hexdigest()
 
 
@@ -115,8 +125,8 @@ class ContextParts:
         graphs: Sequence[SceneGraph],
         seed: int,
         global_seed: int,
-        image_ids: Sequence[str] | None = None,
-        images: Sequence[str] | None = None,
+        image_ids: list[str],
+        images: list[str],
     ) -> None:
         self.source = graphs[0].image.source
         self.generator = spec.name
@@ -124,12 +134,9 @@ class ContextParts:
         self.family = spec.family
         self.seed = seed
         self.global_seed = global_seed
-        self.image_ids = list(image_ids) if image_ids is not None \
-            else [g.image.id for g in graphs]
-        self.images = list(images) if images is not None \
-            else [g.image.path or g.image.id for g in graphs]
-        # sample_id's payload up to the question
-        self.id_prefix = f"{chr(31).join(self.image_ids)}\x1e{spec.name}\x1e"
+        self.image_ids = image_ids  # copied into each sample
+        self.images = images
+        self.id_prefix = sample_id_prefix(image_ids, spec.name)
 
 
 def build_sample(
@@ -139,9 +146,6 @@ def build_sample(
     lists it holds are its own (copied), never shared between samples."""
     form = rendered.form
     options = rendered.options
-    # sample_id(image_ids, generator, question, form, options), from the shared prefix
-    payload = f"{parts.id_prefix}{rendered.question}\x1e{form}\x1e" \
-        f"{chr(31).join(options) if options else ''}"
     generator = parts.generator
     provenance = construct(Provenance, {
         "source": parts.source,
@@ -161,7 +165,7 @@ def build_sample(
         },
     }, _PROVENANCE_FIELDS)
     return construct(InstructionSample, {
-        "id": hashlib.sha1(payload.encode("utf-8")).hexdigest(),
+        "id": sample_id_from_prefix(parts.id_prefix, rendered.question, form, options),
         "images": list(parts.images),
         "question": rendered.question,
         "answer": rendered.answer,
@@ -180,9 +184,6 @@ SHORT = AnswerForm.SHORT
 
 class _NoBalance:
     """Stand-in used only when the quality stage is not importable (local experiments)."""
-
-    def offer(self, sample: InstructionSample) -> bool:
-        return True
 
     def offer_parts(self, *parts: Any) -> bool:
         return True

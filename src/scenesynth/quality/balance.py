@@ -148,12 +148,10 @@ class AnswerBalancer:
 
     def offer(self, sample: InstructionSample) -> bool:
         """Whether to keep ``sample`` (and count it when kept)."""
-        provenance = sample.provenance
-        key = provenance.extra.get("balance_key")
         return self.offer_parts(
-            str(key) if key else provenance.generator, sample.form, sample.answer,
-            sample.answer_value, sample.answer_type, len(provenance.image_ids),
-            sample.options, sample.answer_index,
+            balance_key(sample), sample.form, sample.answer, sample.answer_value,
+            sample.answer_type, len(sample.provenance.image_ids), sample.options,
+            sample.answer_index,
         )
 
     def offer_parts(

@@ -41,13 +41,8 @@ class Deduplicator:
         )
 
     def offer(self, sample: InstructionSample) -> bool:
-        self.offered += 1
-        k = self.key(sample)
-        if k in self._seen:
-            self.rejected += 1
-            return False
-        self._seen.add(k)
-        return True
+        return self.offer_parts(tuple(sample.provenance.image_ids), sample.question,
+                                str(sample.form))
 
     def offer_parts(self, image_ids: tuple[str, ...], question: str, form: str) -> bool:
         """:meth:`offer` from the parts of a sample's key (the runner's hot path: it has the
