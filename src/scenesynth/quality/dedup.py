@@ -32,14 +32,6 @@ class Deduplicator:
         self.offered = 0
         self.rejected = 0
 
-    @staticmethod
-    def key(sample: InstructionSample) -> tuple[tuple[str, ...], str, str]:
-        return (
-            tuple(sample.provenance.image_ids),
-            normalize_question(sample.question),
-            str(sample.form),
-        )
-
     def offer(self, sample: InstructionSample) -> bool:
         return self.offer_parts(tuple(sample.provenance.image_ids), sample.question,
                                 str(sample.form))
