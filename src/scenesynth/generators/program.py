@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Final, Protocol, TypeVar, cast
 
 from pydantic import BaseModel
 
@@ -97,6 +97,9 @@ class SceneTables:
         "_positions",
         "_prefer_3d",
         "_related",
+        "all_boxes",
+        "all_depth",
+        "all_positions",
         "attr_by_kind",
         "attr_values",
         "by_name",
@@ -129,6 +132,10 @@ class SceneTables:
         # graph order of each reference (relation descriptions follow graph order)
         self.order: dict[str, int] = {self.ref_of[o.id]: i for i, o in enumerate(graph.objects)}
         self.names: dict[str, str] = {r: o.name for r, o in self.objects.items()}
+        # whether every object has a box / a depth / a 3D position (generators ask per context)
+        self.all_boxes = all(o.box is not None for o in graph.objects)
+        self.all_depth = all(o.depth is not None for o in graph.objects)
+        self.all_positions = all(o.position is not None for o in graph.objects)
         self.by_name: dict[str, list[str]] = {}
         for r in self.scene:
             self.by_name.setdefault(self.names[r], []).append(r)
@@ -375,7 +382,7 @@ def coords_iou(ca: BoxCoords, cb: BoxCoords) -> float:
     return inter / union if union > 0 else 0.0
 
 
-_NOT_PLANAR: Any = object()  # SceneTables._spatial_planar: the predicate has no planar rule
+_NOT_PLANAR: Final[Any] = object()  # SceneTables._spatial_planar: the predicate has no planar rule
 _PLANAR_RULES = {LEFT: (0, 1.0), RIGHT: (0, -1.0), ABOVE: (1, 1.0), BELOW: (1, -1.0),
                  FRONT: (2, 1.0), BEHIND: (2, -1.0)}
 
@@ -483,7 +490,7 @@ class _Env:
 
 
 OpImpl = Callable[[dict[str, Any], list[Any], _Env], Any]
-OP_IMPLS: dict[str, OpImpl] = {}
+OP_IMPLS: Final[dict[str, OpImpl]] = {}
 
 
 def op_impl(name: str) -> Callable[[OpImpl], OpImpl]:
@@ -959,7 +966,8 @@ class Step:
         return f"Step({self.op!r}, {self.inputs!r}, {self.args!r})"
 
 
-_UNKNOWN: Any = object()  # marks a step whose output the builder does not know yet
+_UNKNOWN: Final[Any] = object()  # marks a step whose output the builder does not know yet
+_OPS: Final = OPS  # read on every step added (a C static, compiled)
 
 
 class ProgramBuilder:
@@ -988,7 +996,7 @@ class ProgramBuilder:
         return {i: step for i, step in enumerate(self._built) if step is not None}
 
     def add(self, op: str, inputs: Sequence[int] = (), **args: Any) -> int:
-        if op not in OPS:
+        if op not in _OPS:
             raise ValueError(f"op {op!r} has no definition in generators.base.OPS")
         steps = self.steps
         steps.append(Step(op, list(inputs), args))
@@ -1058,7 +1066,7 @@ class ProgramBuilder:
         return program
 
 
-_DEFAULT_CONFIG = GenConfig()
+_DEFAULT_CONFIG: Final = GenConfig()
 
 
 def _run(program: Sequence[StepLike], outputs: list[Any], env: _Env) -> list[Any]:
@@ -1096,8 +1104,10 @@ M = TypeVar("M", bound=BaseModel)
 
 # ``object.__new__`` looked up once. Compiled with mypyc, a literal ``object.__new__(cls)``
 # is a method lookup on ``object`` at every call, while a literal ``object.__setattr__``
-# becomes a direct C call: hence the alias for the one and not the other.
-new_instance: Callable[[type], Any] = object.__new__
+# becomes a direct C call: hence the alias for the one and not the other. ``Final`` module
+# names compile to C statics; other module names are a dict lookup per use.
+new_instance: Final[Callable[[type], Any]] = object.__new__
+_PROGRAM_STEP: Final = ProgramStep
 
 
 def fields_set(cls: type[BaseModel]) -> set[str]:
@@ -1124,9 +1134,9 @@ def construct(cls: type[M], values: dict[str, Any], fields: set[str]) -> M:
 def new_step(op: str, inputs: list[int], args: dict[str, Any], output: Any) -> ProgramStep:
     """``ProgramStep(op, inputs, args, output)`` from already-valid parts: the four slots are
     set directly (compiled, this is cheaper than running the dataclass ``__init__``)."""
-    step: Any = new_instance(ProgramStep)
-    step.op = op
-    step.inputs = inputs
-    step.args = args
-    step.output = output
+    step = new_instance(_PROGRAM_STEP)
+    object.__setattr__(step, "op", op)
+    object.__setattr__(step, "inputs", inputs)
+    object.__setattr__(step, "args", args)
+    object.__setattr__(step, "output", output)
     return cast(ProgramStep, step)

@@ -28,7 +28,7 @@ import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from scenesynth.generators.base import (
     GenConfig,
@@ -108,8 +108,15 @@ def seeded_random(seed: int) -> random.Random:
     return rng
 
 
-_PROVENANCE_FIELDS = fields_set(Provenance)
-_SAMPLE_FIELDS = fields_set(InstructionSample)
+# Read once per sample: Final module names compile to C statics (mypyc), while other module
+# names, and members of an Enum class (EnumType.__getattr__ on Python 3.11), cost a lookup.
+_PROVENANCE_FIELDS: Final = fields_set(Provenance)
+_SAMPLE_FIELDS: Final = fields_set(InstructionSample)
+_PROVENANCE: Final = Provenance
+_SAMPLE: Final = InstructionSample
+_CONTEXT: Final = GenContext
+SHORT: Final = AnswerForm.SHORT
+YES_NO: Final = AnswerForm.YES_NO
 
 
 class ContextParts:
@@ -147,7 +154,7 @@ def build_sample(
     form = rendered.form
     options = rendered.options
     generator = parts.generator
-    provenance = construct(Provenance, {
+    provenance = construct(_PROVENANCE, {
         "source": parts.source,
         "image_ids": list(parts.image_ids),
         "generator": generator,
@@ -164,7 +171,7 @@ def build_sample(
             "global_seed": parts.global_seed,
         },
     }, _PROVENANCE_FIELDS)
-    return construct(InstructionSample, {
+    return construct(_SAMPLE, {
         "id": sample_id_from_prefix(parts.id_prefix, rendered.question, form, options),
         "images": list(parts.images),
         "question": rendered.question,
@@ -177,9 +184,6 @@ def build_sample(
         "answer_type": str(question.answer_type),
         "provenance": provenance,
     }, _SAMPLE_FIELDS)
-
-
-SHORT = AnswerForm.SHORT
 
 
 class _NoBalance:
@@ -362,7 +366,7 @@ def generate_shard(
             # per-graph lookups are built once and shared by every generator of the graph
             # GenContext(...) with every field given, without running the dataclass __init__ /
             # __post_init__ (one per graph and generator)
-            ctx = new_instance(GenContext)
+            ctx = new_instance(_CONTEXT)
             object.__setattr__(ctx, "__dict__", {
                 "graphs": group,
                 "rng": seeded_random(ctx_seed),
@@ -393,7 +397,7 @@ def generate_shard(
                         else:
                             # natural forms (forms.natural_forms): yes/no only for boolean
                             # answers, multiple choice only for the others
-                            if (form == AnswerForm.YES_NO) is not isinstance(question.answer, bool):
+                            if (form == YES_NO) is not isinstance(question.answer, bool):
                                 continue
                             other = render(question, form, ctx.rng)
                             if other is None:

@@ -29,11 +29,16 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from scenesynth.graph.sample import AnswerForm, InstructionSample
 
-YES, NO = "yes", "no"
+YES: Final = "yes"
+NO: Final = "no"
+# Enum members as C statics when compiled: EnumType.__getattr__ (Python 3.11) makes
+# ``AnswerForm.YES_NO`` a Python-level lookup on every use.
+_YES_NO_FORM: Final = AnswerForm.YES_NO
+_MC_FORM: Final = AnswerForm.MULTIPLE_CHOICE
 
 
 def answer_key(sample: InstructionSample) -> str:
@@ -169,7 +174,7 @@ class AnswerBalancer:
         the sample is assembled, and reading them back off the model costs more)."""
         # balance_key / answer_key / cap inlined (same arithmetic), and a bucket object is
         # created only for a new bucket
-        if form == AnswerForm.YES_NO:
+        if form == _YES_NO_FORM:
             answer = answer_text.strip().lower()
         else:
             answer = answer_text.strip().lower() if answer_value is None \
@@ -177,7 +182,7 @@ class AnswerBalancer:
         b = self._buckets.get(bucket_name)
         if b is None:
             b = self._buckets[bucket_name] = _Bucket()
-        if form == AnswerForm.YES_NO or isinstance(answer_value, bool):
+        if form == _YES_NO_FORM or isinstance(answer_value, bool):
             b.is_yes_no = True
         if answer_type == "image":
             b.domain = max(b.domain or 0, n_images)
@@ -196,7 +201,7 @@ class AnswerBalancer:
         if count + 1 > cap * (kept + 1 if kept + 1 > self.warmup else self.warmup):
             b.rejected += 1
             return False
-        if form == AnswerForm.MULTIPLE_CHOICE and options and answer_index is not None:
+        if form == _MC_FORM and options and answer_index is not None:
             uniform = (b.mc_kept + 1) / len(options)
             if b.positions.get(answer_index, 0) + 1 > uniform + self.position_slack:
                 b.rejected += 1

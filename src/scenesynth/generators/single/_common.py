@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 
 from scenesynth.generators.base import AnswerType, GenContext, Question
 from scenesynth.generators.program import ProgramBuilder, SceneTables, new_instance, tables_for
@@ -31,7 +31,7 @@ def tables(ctx: GenContext) -> SceneTables:
 
 # id(templates) -> (templates, its sorted (id, template) items); the dict is kept so its id
 # is never reused. Template tables are module constants, never mutated.
-_TEMPLATE_ITEMS: dict[int, tuple[dict[str, str], tuple[tuple[str, str], ...]]] = {}
+_TEMPLATE_ITEMS: Final[dict[int, tuple[dict[str, str], tuple[tuple[str, str], ...]]]] = {}
 
 
 def pick_template(rng: random.Random, templates: dict[str, str]) -> tuple[str, str]:
@@ -118,6 +118,9 @@ def bare(reference_text: str) -> str:
     return reference_text[4:] if reference_text.startswith("the ") else reference_text
 
 
+_QUESTION: Final = Question  # a C static when compiled (finish runs once per candidate)
+
+
 def finish(
     ctx: GenContext,
     builder: ProgramBuilder,
@@ -137,7 +140,7 @@ def finish(
         return None
     # Question(...) with every field given, built without running the dataclass __init__
     # (the hot path: one per candidate question)
-    question = new_instance(Question)
+    question = new_instance(_QUESTION)
     object.__setattr__(question, "__dict__", {
         "text": text,
         "answer": answer,
@@ -196,15 +199,15 @@ def name_distractors(ctx: GenContext, t: SceneTables, answer: str) -> list[str]:
 
 
 def has_positions(t: SceneTables) -> bool:
-    return all(o.position is not None for o in t.objects.values())
+    return t.all_positions
 
 
 def has_boxes(t: SceneTables) -> bool:
-    return all(o.box is not None for o in t.objects.values())
+    return t.all_boxes
 
 
 def has_depth(t: SceneTables) -> bool:
-    return all(o.depth is not None for o in t.objects.values())
+    return t.all_depth
 
 
 def clearly_different(a: float, b: float, margin: float) -> bool:

@@ -136,11 +136,11 @@ class GroundingIdentify(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
+        coords = t.box_coords()  # None for an object without a box
         for r in lazy_shuffled(ctx.rng, t.scene):
-            box = t.objects[r].box
-            assert box is not None
+            assert coords[r] is not None
             if any(
-                x != r and t.objects[x].box is not None and t.box_iou(r, x) >= 0.5
+                x != r and coords[x] is not None and t.box_iou(r, x) >= 0.5
                 for x in t.scene
             ):
                 continue
