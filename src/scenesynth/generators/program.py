@@ -126,29 +126,54 @@ class SceneTables:
         self.image: ImageInfo = graph.image
         self.camera: Camera | None = graph.camera
         self.rules = rules
-        self.ref_of: dict[str, str] = {o.id: ref(image_index, o.id) for o in graph.objects}
-        self.objects: dict[str, SceneObject] = {self.ref_of[o.id]: o for o in graph.objects}
-        self.scene: list[str] = sorted(self.objects)
+        # one pass over the objects, each model field read once (pydantic attribute reads
+        # are not free)
+        self.ref_of: dict[str, str] = {}
+        self.objects: dict[str, SceneObject] = {}
         # graph order of each reference (relation descriptions follow graph order)
-        self.order: dict[str, int] = {self.ref_of[o.id]: i for i, o in enumerate(graph.objects)}
-        self.names: dict[str, str] = {r: o.name for r, o in self.objects.items()}
-        # whether every object has a box / a depth / a 3D position (generators ask per context)
-        self.all_boxes = all(o.box is not None for o in graph.objects)
-        self.all_depth = all(o.depth is not None for o in graph.objects)
-        self.all_positions = all(o.position is not None for o in graph.objects)
-        self.by_name: dict[str, list[str]] = {}
-        for r in self.scene:
-            self.by_name.setdefault(self.names[r], []).append(r)
+        self.order: dict[str, int] = {}
+        self.names: dict[str, str] = {}
         self.attr_values: dict[str, frozenset[str]] = {}
         self.attr_by_kind: dict[str, dict[str, tuple[str, ...]]] = {}
-        for r, o in self.objects.items():
-            self.attr_values[r] = frozenset(a.value for a in o.attributes)
+        all_boxes = all_depth = all_positions = True
+        for i, o in enumerate(graph.objects):
+            r = ref(image_index, o.id)
+            self.ref_of[o.id] = r
+            self.objects[r] = o
+            self.order[r] = i
+            self.names[r] = o.name
+            values: list[str] = []
             by_kind: dict[str, list[str]] = {}
             for a in o.attributes:
-                values = by_kind.setdefault(str(a.kind), [])
-                if a.value not in values:
-                    values.append(a.value)
+                value = a.value
+                values.append(value)
+                kind = str(a.kind)
+                of_kind = by_kind.get(kind)
+                if of_kind is None:
+                    by_kind[kind] = [value]
+                elif value not in of_kind:
+                    of_kind.append(value)
+            self.attr_values[r] = frozenset(values)
             self.attr_by_kind[r] = {k: tuple(v) for k, v in by_kind.items()}
+            if all_boxes and o.box is None:
+                all_boxes = False
+            if all_depth and o.depth is None:
+                all_depth = False
+            if all_positions and o.position is None:
+                all_positions = False
+        # whether every object has a box / a depth / a 3D position (generators ask per context)
+        self.all_boxes = all_boxes
+        self.all_depth = all_depth
+        self.all_positions = all_positions
+        self.scene: list[str] = sorted(self.objects)
+        self.by_name: dict[str, list[str]] = {}
+        for r in self.scene:
+            name = self.names[r]
+            named = self.by_name.get(name)
+            if named is None:
+                self.by_name[name] = [r]
+            else:
+                named.append(r)
         # annotated relations: (subject ref, predicate) -> object refs and the reverse
         # (dicts as insertion-ordered sets: first occurrence wins, duplicates dropped)
         by_subject: dict[tuple[str, str], dict[str, None]] = {}
@@ -158,10 +183,10 @@ class SceneTables:
         ref_of = self.ref_of
         for rel in graph.relations:
             subj, obj, predicate = ref_of[rel.subject], ref_of[rel.object], rel.predicate
-            out.setdefault(subj, {})[(predicate, obj)] = None
-            by_subject.setdefault((subj, predicate), {})[obj] = None
-            by_object.setdefault((obj, predicate), {})[subj] = None
-            pairs.setdefault((subj, obj), {})[predicate] = None
+            _set_add(out, subj, (predicate, obj))
+            _set_add(by_subject, (subj, predicate), obj)
+            _set_add(by_object, (obj, predicate), subj)
+            _set_add(pairs, (subj, obj), predicate)
         # annotated relations: (subject ref, predicate) -> sorted object refs and the reverse
         self.rel_by_subject: dict[tuple[str, str], list[str]] = {
             k: sorted(v) for k, v in by_subject.items()}
@@ -385,6 +410,19 @@ def coords_iou(ca: BoxCoords, cb: BoxCoords) -> float:
 _NOT_PLANAR: Final[Any] = object()  # SceneTables._spatial_planar: the predicate has no planar rule
 _PLANAR_RULES = {LEFT: (0, 1.0), RIGHT: (0, -1.0), ABOVE: (1, 1.0), BELOW: (1, -1.0),
                  FRONT: (2, 1.0), BEHIND: (2, -1.0)}
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _set_add(sets: dict[K, dict[V, None]], key: K, value: V) -> None:
+    """Add ``value`` to the insertion-ordered set (a dict of None) at ``key``."""
+    members = sets.get(key)
+    if members is None:
+        sets[key] = {value: None}
+    else:
+        members[value] = None
 
 
 def _planar_rule(predicate: str) -> tuple[int, float] | None:

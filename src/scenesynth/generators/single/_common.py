@@ -228,35 +228,62 @@ def absent_names(ctx: GenContext, t: SceneTables) -> list[str]:
     return sorted({n for n in pool if n and n not in present})
 
 
+# attribute kinds a present concept may name (not "state": often missing from annotations)
+_CONCEPT_KINDS: Final = tuple(k for k in QUERY_KINDS if k != "state")
+
+
 def present_concepts(t: SceneTables) -> list[tuple[str, str | None]]:
-    """(name, attribute value or None) pairs that some object satisfies."""
-    out: set[tuple[str, str | None]] = set()
+    """(name, attribute value or None) pairs that some object satisfies, sorted by name, then
+    value (the bare name first)."""
+    values_by_name: dict[str, set[str]] = {}
     for r in t.scene:
         name = t.names[r]
-        out.add((name, None))
-        for kind in (k for k in QUERY_KINDS if k != "state"):
+        values = values_by_name.get(name)
+        if values is None:
+            values = values_by_name[name] = set()
+        for kind in _CONCEPT_KINDS:
             v = single_value(t, r, kind)
             if v is not None and v != name:
-                out.add((name, v))
-    return sorted(out, key=lambda c: (c[0], c[1] or ""))
+                values.add(v)
+    return _concept_list(values_by_name, values_by_name)  # every present name, bare too
 
 
 def absent_concepts(ctx: GenContext, t: SceneTables) -> list[tuple[str, str | None]]:
     """Names absent from the scene, and (name, value) combinations no object has, where every
     object of that name has a *different* value of the same kind (so 'no' is not an artefact
-    of a missing annotation)."""
-    out: list[tuple[str, str | None]] = [(n, None) for n in absent_names(ctx, t)]
+    of a missing annotation). Sorted by name, then value (the bare name first)."""
     kinds = [k for k in QUERY_KINDS if k not in ("state", "shape")]
     seen_by_kind = {k: kind_values_in_scene(t, k) for k in kinds}
-    for name, refs in sorted(t.by_name.items()):
+    values_by_name: dict[str, set[str]] = {}
+    for name, refs in t.by_name.items():
         for kind in kinds:
             values = [single_value(t, r, kind) for r in refs]
             if any(v is None for v in values):
                 continue
             for v in seen_by_kind[kind]:
                 if v not in values and v != name:
-                    out.append((name, v))
-    return sorted(set(out), key=lambda c: (c[0], c[1] or ""))
+                    missing = values_by_name.get(name)
+                    if missing is None:
+                        missing = values_by_name[name] = set()
+                    missing.add(v)
+    return _concept_list(values_by_name, absent_names(ctx, t))
+
+
+def _concept_list(
+    values_by_name: dict[str, set[str]], bare_names: Iterable[str]
+) -> list[tuple[str, str | None]]:
+    """``(name, None)`` for each bare name and ``(name, value)`` for each value, sorted by
+    name, then value, the bare concept first. Values are never empty, so this is the order
+    of sorting the pairs by ``(name, value or "")``, built without a key call per pair."""
+    bare = set(bare_names)
+    out: list[tuple[str, str | None]] = []
+    for name in sorted(bare.union(values_by_name)):
+        if name in bare:
+            out.append((name, None))
+        values = values_by_name.get(name)
+        if values:
+            out.extend([(name, v) for v in sorted(values)])
+    return out
 
 
 def random_pairs(
