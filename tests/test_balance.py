@@ -251,5 +251,10 @@ def test_answer_keys_are_the_json_text_of_the_answer() -> None:
         [2**70, 1.25], {"b": 1, "a": [2]},
     ]
     values += [[rng.uniform(-1e6, 1e6) for _ in range(4)] for _ in range(2000)]
+    # strings with control characters, quotes, backslashes, non-ASCII, lone surrogates and
+    # astral characters (JSON escapes every non-ASCII one)
+    chars = [chr(c) for c in [*range(0x00, 0x250), 0x2028, 0xD800, 0xDFFF, 0xFFFF, 0x1F600]]
+    strings = ["".join(rng.choice(chars) for _ in range(rng.randint(0, 10))) for _ in range(3000)]
+    values += strings + [strings[i:i + 3] for i in range(0, 300, 3)]
     for value in values:
         assert value_key(value) == json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -60,7 +60,7 @@ def value_key(value: Any) -> str:
     if type(value) is str:
         key = _STR_KEYS.get(value)
         if key is None:
-            key = json.dumps(value)
+            key = _json_string(value)
             if len(_STR_KEYS) < 100_000:
                 _STR_KEYS[value] = key
         return key
@@ -74,7 +74,10 @@ def value_key(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-_STR_KEYS: dict[str, str] = {}  # answer string -> its JSON text (a bounded memo)
+_STR_KEYS: Final[dict[str, str]] = {}  # answer string -> its JSON text (a bounded memo)
+# What json.dumps(str) returns (its encoder's own C function for a str, without the
+# encoder set-up around it).
+_json_string: Final = json.encoder.encode_basestring_ascii
 
 
 def balance_key(sample: InstructionSample) -> str:
