@@ -218,10 +218,11 @@ class SceneTables:
     # -- cached geometry --------------------------------------------------------------------
     def spatial(self, a: str, b: str, predicate: str) -> bool | None:
         key = (a, b, predicate)
-        try:
-            return self._geometry[key]
-        except KeyError:
-            pass
+        # a sentinel, not try/except KeyError: most calls are misses, and a caught exception
+        # costs several times the whole decision (compiled)
+        cached: Any = self._geometry.get(key, _NOT_CACHED)
+        if cached is not _NOT_CACHED:
+            return cast(bool | None, cached)
         positions = self._positions
         if positions is None:
             # (x, y, z) per positioned object, read off the models once per graph
@@ -408,6 +409,7 @@ def coords_iou(ca: BoxCoords, cb: BoxCoords) -> float:
 
 
 _NOT_PLANAR: Final[Any] = object()  # SceneTables._spatial_planar: the predicate has no planar rule
+_NOT_CACHED: Final[Any] = object()  # SceneTables.spatial: no decision cached yet
 _PLANAR_RULES = {LEFT: (0, 1.0), RIGHT: (0, -1.0), ABOVE: (1, 1.0), BELOW: (1, -1.0),
                  FRONT: (2, 1.0), BEHIND: (2, -1.0)}
 
