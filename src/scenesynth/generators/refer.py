@@ -14,7 +14,7 @@ Relations used are annotated relations of the graph, or geometric ones decided T
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from typing import Any
+from typing import Any, Final
 
 from scenesynth.generators.program import (
     SceneTables,
@@ -25,7 +25,7 @@ from scenesynth.generators.program import (
 from scenesynth.graph import AttributeKind, ProgramStep
 
 # Attribute order in a phrase: "the large red metal cube".
-KIND_ORDER: dict[str, int] = {
+KIND_ORDER: Final[dict[str, int]] = {
     AttributeKind.SIZE: 0,
     AttributeKind.COLOR: 1,
     AttributeKind.MATERIAL: 2,
@@ -35,7 +35,7 @@ KIND_ORDER: dict[str, int] = {
 }
 
 # Geometric predicates usable in a reference, with their phrase.
-GEOMETRY_PHRASES: dict[str, str] = {
+GEOMETRY_PHRASES: Final[dict[str, str]] = {
     "left of": "to the left of",
     "right of": "to the right of",
     "in front of": "in front of",
@@ -46,14 +46,14 @@ GEOMETRY_PHRASES: dict[str, str] = {
 
 
 # Annotated predicates that read naturally inside a noun phrase ("the cup on the table").
-PREPOSITIONS = frozenset(
+PREPOSITIONS: Final = frozenset(
     {"on", "in", "inside", "under", "behind", "above", "below", "beside", "near", "by", "at",
      "along", "against", "across", "over", "beneath", "underneath", "on top of", "in front of",
      "next to", "inside of", "left of", "right of", "to the left of", "to the right of",
      "close to", "far from"}
 )
 # Verb predicates rewritten for a noun phrase ("the car that has a headlight" -> "with").
-_VERB_PHRASES = {
+_VERB_PHRASES: Final = {
     "has": "with", "have": "with", "with": "with", "wears": "wearing", "wear": "wearing",
     "holds": "holding", "hold": "holding", "rides": "riding", "carries": "carrying",
     "eats": "eating",
@@ -146,16 +146,17 @@ def _ordered_attributes(
     tables: SceneTables, target: str, avoid_kinds: Collection[str]
 ) -> list[tuple[str, str]]:
     """(kind, value) of the target in phrase order, skipping avoided kinds and the name."""
-    name = tables.names[target]
-    out: list[tuple[str, str]] = []
-    for kind, values in tables.attr_by_kind[target].items():
-        if kind in avoid_kinds:
-            continue
-        for v in values:
-            if v != name:
-                out.append((kind, v))
-    out.sort(key=lambda kv: (KIND_ORDER.get(kv[0], 9), kv[1]))
-    return out
+    key = ("ordered_attributes", target)
+    ordered: list[tuple[str, str]] | None = tables.memo.get(key)
+    if ordered is None:  # sorted once per object and graph, filtered per call
+        name = tables.names[target]
+        ordered = [(kind, v) for kind, values in tables.attr_by_kind[target].items()
+                   for v in values if v != name]
+        ordered.sort(key=lambda kv: (KIND_ORDER.get(kv[0], 9), kv[1]))
+        tables.memo[key] = ordered
+    if not avoid_kinds:
+        return ordered  # the memo's own list: read-only
+    return [kv for kv in ordered if kv[0] not in avoid_kinds]
 
 
 def _by_name_and_attributes(
@@ -273,7 +274,7 @@ def _refer(
 
 # Options kept for two-relation references ("the person left of the horse and below the
 # sky"): bounded, so crowded scenes stay cheap.
-_MAX_PAIRED_OPTIONS = 12
+_MAX_PAIRED_OPTIONS: Final = 12
 
 
 class _Option:
@@ -325,7 +326,7 @@ def _with_relations(
     )
 
 
-_GEOMETRY_ITEMS = tuple(GEOMETRY_PHRASES.items())
+_GEOMETRY_ITEMS: Final = tuple(GEOMETRY_PHRASES.items())
 
 
 def _options(

@@ -28,7 +28,7 @@ import traceback
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from scenesynth.generators.base import (
     GenConfig,
@@ -49,6 +49,10 @@ from scenesynth.graph import (
     Provenance,
     SceneGraph,
 )
+
+if TYPE_CHECKING:
+    from scenesynth.quality.balance import AnswerBalancer
+    from scenesynth.quality.dedup import Deduplicator
 
 
 @dataclass
@@ -82,8 +86,8 @@ def sample_id(
 ) -> str:
     """sha1 hex digest of (image ids, generator, question text, form, options); fields are
     joined with ASCII unit/record separators, which never occur in generated text."""
-    return sample_id_from_prefix(sample_id_prefix(image_ids, generator), question, form,
-                                 options)
+    prefix_hash = hashlib.sha1(sample_id_prefix(image_ids, generator).encode())
+    return sample_id_from_hash(prefix_hash, question, form, options)
 
 
 def sample_id_prefix(image_ids: Sequence[str], generator: str) -> str:
@@ -91,12 +95,15 @@ def sample_id_prefix(image_ids: Sequence[str], generator: str) -> str:
     return f"{chr(31).join(image_ids)}\x1e{generator}\x1e"
 
 
-def sample_id_from_prefix(
-    prefix: str, question: str, form: str, options: Sequence[str] | None
+def sample_id_from_hash(
+    prefix_hash: Any, question: str, form: str, options: Sequence[str] | None
 ) -> str:
-    """:func:`sample_id` from its shared prefix (see :func:`sample_id_prefix`)."""
-    payload = f"{prefix}{question}\x1e{form}\x1e{chr(31).join(options) if options else ''}"
-    return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+    """:func:`sample_id` from a sha1 object fed with its shared prefix (not changed): a
+    copy of a hash that has the prefix already is cheaper than a fresh one per sample."""
+    h = prefix_hash.copy()
+    h.update(f"{question}\x1e{form}\x1e{chr(31).join(options) if options else ''}"
+             .encode())
+    return str(h.hexdigest())
 
 
 def seeded_random(seed: int) -> random.Random:
@@ -123,7 +130,7 @@ class ContextParts:
     """What every sample of one (graph or group, generator) context shares, read once per
     context instead of once per sample."""
 
-    __slots__ = ("family", "generator", "global_seed", "id_prefix", "image_ids", "images",
+    __slots__ = ("family", "generator", "global_seed", "id_hash", "image_ids", "images",
                  "seed", "source", "version")
 
     def __init__(
@@ -143,7 +150,8 @@ class ContextParts:
         self.global_seed = global_seed
         self.image_ids = image_ids  # copied into each sample
         self.images = images
-        self.id_prefix = sample_id_prefix(image_ids, spec.name)
+        # sha1 of the sample ids' shared prefix (sample_id_from_hash)
+        self.id_hash = hashlib.sha1(sample_id_prefix(image_ids, spec.name).encode())
 
 
 def build_sample(
@@ -172,7 +180,7 @@ def build_sample(
         },
     }, _PROVENANCE_FIELDS)
     return construct(_SAMPLE, {
-        "id": sample_id_from_prefix(parts.id_prefix, rendered.question, form, options),
+        "id": sample_id_from_hash(parts.id_hash, rendered.question, form, options),
         "images": list(parts.images),
         "question": rendered.question,
         "answer": rendered.answer,
@@ -186,22 +194,13 @@ def build_sample(
     }, _SAMPLE_FIELDS)
 
 
-class _NoBalance:
-    """Stand-in used only when the quality stage is not importable (local experiments)."""
+def _quality() -> tuple[AnswerBalancer, Deduplicator]:
+    """The shard's balancer and deduplicator. Imported here, not at the top: importing the
+    quality package loads its image checks (numpy), which listing generators does not need.
+    Typed, so that the compiled build calls their methods directly."""
+    from scenesynth.quality.balance import AnswerBalancer
+    from scenesynth.quality.dedup import Deduplicator
 
-    def offer_parts(self, *parts: Any) -> bool:
-        return True
-
-    def stats(self) -> dict[str, Any]:
-        return {}
-
-
-def _quality() -> tuple[Any, Any]:
-    try:
-        from scenesynth.quality.balance import AnswerBalancer
-        from scenesynth.quality.dedup import Deduplicator
-    except ImportError:  # pragma: no cover - the quality stage ships with the package
-        return _NoBalance(), _NoBalance()
     return AnswerBalancer(), Deduplicator()
 
 
@@ -346,7 +345,7 @@ def generate_shard(
         names_by_source = _other_names(graphs)
         values_by_source = _source_values(graphs)
         form_text = {f: f.value for f in AnswerForm}  # enum .value is a Python-level property
-        would_keep = getattr(balancer, "would_keep", None)
+        would_keep = balancer.would_keep
 
         def run(
             spec: GeneratorSpec,
@@ -383,8 +382,6 @@ def generate_shard(
             parts = ContextParts(spec, group, ctx_seed, seed, image_ids, shared.images)
             render = renderer.render
             ids_key = shared.ids_key
-            dedup_offer = dedup.offer_parts
-            balancer_offer = balancer.offer_parts
             n_images = len(image_ids)
             try:
                 for question in gen.generate(ctx):
@@ -404,8 +401,8 @@ def generate_shard(
                                 continue
                             rendered = other
                         # offered by its parts: a rejected sample is never assembled
-                        if dedup_offer(ids_key, rendered.question, form_text[form]) and \
-                                balancer_offer(question.balance_key or spec.name, form,
+                        if dedup.offer_parts(ids_key, rendered.question, form_text[form]) and \
+                                balancer.offer_parts(question.balance_key or spec.name, form,
                                                rendered.answer, question.answer,
                                                str(question.answer_type), n_images,
                                                rendered.options, rendered.answer_index):
