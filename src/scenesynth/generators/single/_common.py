@@ -121,6 +121,18 @@ def bare(reference_text: str) -> str:
 _QUESTION: Final = Question  # a C static when compiled (finish runs once per candidate)
 
 
+def _distinct(items: Sequence[str]) -> list[str]:
+    """``list(dict.fromkeys(items))``: first occurrences in order. Questions name one to three
+    objects, where a scan of the list is cheaper than building a dict."""
+    if len(items) > 8:
+        return list(dict.fromkeys(items))
+    out: list[str] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
 def finish(
     ctx: GenContext,
     builder: ProgramBuilder,
@@ -147,7 +159,7 @@ def finish(
         "answer_type": answer_type,
         "program": builder.to_program(outputs),
         "template": template,
-        "objects": list(dict.fromkeys(objects)),
+        "objects": _distinct(objects),
         "relations": list(relations),
         "distractors": [d for d in distractors if d != answer],
         "balance_key": balance_key,
