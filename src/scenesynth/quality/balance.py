@@ -127,13 +127,21 @@ class AnswerBalancer:
     def cap(self, bucket: str, answer: str) -> float:
         """Largest share ``answer`` may hold in ``bucket`` (see module docstring)."""
         b = self._buckets.get(bucket)
+        if b is None:
+            return self._cap(answer, False, 1)
+        return self._cap(answer, b.is_yes_no, self._domain_size(b, len(b.seen_answers)))
+
+    def _cap(self, answer: str, yes_no: bool, k: int) -> float:
+        """The cap of ``answer`` in a yes/no bucket, or in one of ``k`` distinct answers."""
         lo, hi = self.yes_no_band
-        if b is not None and b.is_yes_no:
+        if yes_no:
             return hi if answer == YES else 1.0 - lo
-        k = len(b.seen_answers) if b is not None else 1
-        if b is not None and b.domain is not None:
-            k = max(k, b.domain)
         return max(self.max_share, (1.0 + 2.0 * (hi - 0.5)) / max(k, 1))
+
+    @staticmethod
+    def _domain_size(b: _Bucket, distinct: int) -> int:
+        """``distinct`` answers seen, or the known domain size (images) when larger."""
+        return distinct if b.domain is None else max(distinct, b.domain)
 
     def would_keep(self, bucket: str, value: Any) -> bool:
         """Whether a sample of ``bucket`` whose typed answer is ``value`` would pass the answer
@@ -144,14 +152,9 @@ class AnswerBalancer:
         if b is None:
             return True
         answer = value_key(value)
-        lo, hi = self.yes_no_band
-        if b.is_yes_no or isinstance(value, bool):
-            cap = hi if answer == YES else 1.0 - lo
-        else:
-            k = len(b.seen_answers) + (answer not in b.seen_answers)
-            if b.domain is not None:
-                k = max(k, b.domain)
-            cap = max(self.max_share, (1.0 + 2.0 * (hi - 0.5)) / max(k, 1))
+        distinct = len(b.seen_answers) + (answer not in b.seen_answers)
+        cap = self._cap(answer, b.is_yes_no or isinstance(value, bool),
+                        self._domain_size(b, distinct))
         return b.counts.get(answer, 0) + 1 <= cap * max(b.kept + 1, self.warmup)
 
     def offer(self, sample: InstructionSample) -> bool:
@@ -175,8 +178,8 @@ class AnswerBalancer:
     ) -> bool:
         """:meth:`offer` from a sample's parts (the runner's hot path: it holds them before
         the sample is assembled, and reading them back off the model costs more)."""
-        # balance_key / answer_key / cap inlined (same arithmetic), and a bucket object is
-        # created only for a new bucket
+        # answer_key inlined (same result), and a bucket object is created only for a new
+        # bucket
         if form == _YES_NO_FORM:
             answer = answer_text.strip().lower()
         else:
@@ -192,14 +195,7 @@ class AnswerBalancer:
         seen = b.seen_answers
         seen.add(answer)
         count = b.counts.get(answer, 0)
-        lo, hi = self.yes_no_band
-        if b.is_yes_no:
-            cap = hi if answer == YES else 1.0 - lo
-        else:
-            k = len(seen)
-            if b.domain is not None:
-                k = max(k, b.domain)
-            cap = max(self.max_share, (1.0 + 2.0 * (hi - 0.5)) / max(k, 1))
+        cap = self._cap(answer, b.is_yes_no, self._domain_size(b, len(seen)))
         kept = b.kept
         if count + 1 > cap * (kept + 1 if kept + 1 > self.warmup else self.warmup):
             b.rejected += 1
