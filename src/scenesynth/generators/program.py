@@ -266,11 +266,13 @@ class SceneTables:
         if rule is None:
             return _NOT_PLANAR
         planar = self._planar
-        if planar is None:
-            planar = self._planar = {
-                r: (None, None, o.depth) if o.box is None else
-                ((o.box.x0 + o.box.x1) / 2, (o.box.y0 + o.box.y1) / 2, o.depth)
-                for r, o in self.objects.items()}
+        if planar is None:  # box centres from the box coordinates the tables already read
+            coords = self.box_coords()
+            planar = self._planar = {}
+            for r, o in self.objects.items():
+                c = coords[r]
+                planar[r] = (None, None, o.depth) if c is None else \
+                    ((c[0] + c[2]) / 2, (c[1] + c[3]) / 2, o.depth)
         axis, sign = rule
         va, vb = planar[a][axis], planar[b][axis]
         if va is None or vb is None:
