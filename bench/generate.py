@@ -5,7 +5,9 @@ Runs :func:`scenesynth.generators.runner.generate_shard` in this one process (on
 * the 1000 shared CLEVR scenes (``../shared/data/clevr/CLEVR_train_scenes_1000.json``), and
 * synthetic 40-object graphs (names, attributes, boxes, depth, annotated relations),
 
-with every single-image generator, short answers only, answer balancing and dedup on. Loading
+with every single-image generator, short answers only, answer balancing and dedup on. A third
+line, not part of the target, checks scaling: the synthetic graphs drawn from a 3000-name
+vocabulary (as in a Visual Genome shard), rendered in every natural form. Loading
 the graphs is not timed. Rates are per second of this process's CPU time (the machine is
 shared; wall-time rates are printed as well). Target: >= 20,000 QA/s per core.
 
@@ -57,7 +59,7 @@ PREDICATES = ["on", "near", "behind", "holding", "wearing", "under", "next to", 
 
 
 def synthetic_graph(index: int, n_objects: int = 40, width: int = 1024,
-                    height: int = 768) -> SceneGraph:
+                    height: int = 768, names: Sequence[str] = NAMES) -> SceneGraph:
     rng = random.Random(index)
     objects = []
     for i in range(n_objects):
@@ -68,7 +70,7 @@ def synthetic_graph(index: int, n_objects: int = 40, width: int = 1024,
         if rng.random() < 0.5:
             attrs.append(Attribute(value=rng.choice(SIZES), kind=AttributeKind.SIZE))
         objects.append(SceneObject(
-            id=str(i), name=rng.choice(NAMES), attributes=attrs,
+            id=str(i), name=rng.choice(names), attributes=attrs,
             box=Box(x0=x0, y0=y0, x1=x0 + w, y1=y0 + h), depth=rng.uniform(1.0, 30.0),
         ))
     relations = []
@@ -90,7 +92,7 @@ def single_image_generators() -> list[str]:
 
 
 def measure(label: str, graphs: Sequence[SceneGraph], per_image: int, profile: bool,
-            repeat: int = 1) -> float:
+            repeat: int = 1, forms: tuple[AnswerForm, ...] = (AnswerForm.SHORT,)) -> float:
     """QA samples per second of CPU time of this process (wall time is reported too: on a
     shared, loaded machine it is inflated by waiting for the core). With ``repeat`` > 1 the
     fastest run counts (the others were slowed by neighbours); every run's output is the
@@ -104,7 +106,7 @@ def measure(label: str, graphs: Sequence[SceneGraph], per_image: int, profile: b
         start, cpu_start = time.perf_counter(), time.process_time()
         if profiler is not None:
             profiler.enable()
-        result = generate_shard(graphs, names, per_image, (AnswerForm.SHORT,), 0, config, None)
+        result = generate_shard(graphs, names, per_image, forms, 0, config, None)
         if profiler is not None:
             profiler.disable()
         run = (time.process_time() - cpu_start, time.perf_counter() - start)
@@ -172,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
         "synthetic": measure("synthetic 40-object graphs", synthetic, args.per_image,
                              args.profile, args.repeat),
     }
+    # Not part of the target: a shard of a large vocabulary (a Visual Genome shard has
+    # thousands of object names), in every natural form. Name distractors and the other
+    # per-question lists must not grow with the vocabulary.
+    vocabulary = [f"thing{i}" for i in range(3000)]
+    large = [synthetic_graph(i, names=vocabulary) for i in range(args.synthetic)]
+    measure("synthetic 40-object graphs, 3000-name vocabulary, all forms (scaling check)",
+            large, args.per_image, args.profile, args.repeat, tuple(AnswerForm))
     target = 20_000
     print(f"calibration after: {calibration():.1f} M loop iterations per CPU second")
     for label, rate in rates.items():

@@ -484,3 +484,43 @@ def test_plural_wording() -> None:
     words = ["cube", "photos", "bus", "glass", "box", "person", "baby", "traffic light"]
     assert [plural(w) for w in words] == [
         "cubes", "photos", "buses", "glasses", "boxes", "people", "babies", "traffic lights"]
+
+
+def test_name_distractors_are_bounded_on_a_large_vocabulary(gqa: list[SceneGraph]) -> None:
+    """A shard of a large vocabulary (thousands of names) gives each name question the
+    scene's other names plus a fixed sample of ``max_name_distractors`` names from elsewhere:
+    the same sample for every generator, seed and run, and never the answer."""
+    g = gqa[0]
+    own = g.names()
+    vocabulary = tuple(sorted(f"thing{i:04d}" for i in range(3000)))
+    cap = GenConfig().max_name_distractors
+
+    def pools(name: str, seed: int) -> list[tuple[str, list[str]]]:
+        return [(str(q.answer), list(q.distractors))
+                for q in questions(name, g, seed=seed, other_names=vocabulary, limit=20)]
+
+    found = pools("relation_object_query", 0)
+    assert found
+    samples = set()
+    for answer, distractors in found:
+        assert answer not in distractors
+        scene_part = [d for d in distractors if d in own]
+        assert scene_part == sorted(own - {answer})  # the scene's names come first, all of them
+        assert distractors[:len(scene_part)] == scene_part
+        others = distractors[len(scene_part):]
+        assert len(others) == cap and set(others) <= set(vocabulary)
+        assert others == sorted(others)
+        samples.add(tuple(others))
+    assert len(samples) == 1  # one sample per graph
+    # the same sample for another generator and another seed
+    other = pools("grounding_identify", 5)
+    assert other
+    for _answer, distractors in other:
+        assert tuple(d for d in distractors if d not in own) == next(iter(samples))
+
+
+def test_name_distractors_keep_every_name_below_the_cap(gqa: list[SceneGraph]) -> None:
+    g = gqa[0]
+    others = ("aardvark", "zebra")
+    for q in questions("relation_object_query", g, other_names=others, limit=5):
+        assert list(q.distractors) == [*sorted(g.names() - {q.answer}), *others]

@@ -146,9 +146,11 @@ class FormRenderer:
         if _is_count(question):
             return self._numeric_options(question, rng)
         pool: list[str] = []
+        seen = {answer}  # a set: a list's `in` made long distractor lists quadratic
         for d in question.distractors:
             text = answer_text(d, question.answer_type)
-            if text != answer and text not in pool:
+            if text not in seen:
+                seen.add(text)
                 pool.append(text)
         if len(pool) < k - 1:
             return None

@@ -242,11 +242,12 @@ def multi_image_groups(
     return groups
 
 
-def _other_names(graphs: Sequence[SceneGraph]) -> dict[str, set[str]]:
+def _other_names(graphs: Sequence[SceneGraph]) -> dict[str, tuple[str, ...]]:
+    """source -> sorted names of the objects in the shard's graphs of that source."""
     by_source: dict[str, set[str]] = {}
     for g in graphs:
         by_source.setdefault(g.image.source, set()).update(o.name for o in g.objects)
-    return by_source
+    return {src: tuple(sorted(names)) for src, names in by_source.items()}
 
 
 def _source_values(graphs: Sequence[SceneGraph]) -> dict[str, dict[str, tuple[str, ...]]]:
@@ -266,7 +267,7 @@ class _Shared:
 
     def __init__(
         self, group: Sequence[SceneGraph], config: GenConfig,
-        names_by_source: dict[str, set[str]],
+        names_by_source: dict[str, tuple[str, ...]],
     ) -> None:
         self.image_ids = [g.image.id for g in group]
         self.ids_key = tuple(self.image_ids)  # the dedup key's image part
@@ -274,10 +275,13 @@ class _Shared:
         self.indexes = LazyIndexes(group)
         self.tables = build_tables(group, config.rules)
         own: set[str] = set().union(*(g.names() for g in group))
-        pool: set[str] = set().union(
-            *(names_by_source.get(g.image.source, set()) for g in group)
-        )
-        self.other_names = tuple(sorted(pool - own))
+        sources = {g.image.source for g in group}
+        if len(sources) == 1:  # filtered from the source's sorted names: no sort per graph
+            pool = names_by_source.get(sources.pop(), ())
+            self.other_names = tuple([n for n in pool if n not in own])
+        else:
+            merged: set[str] = set().union(*(names_by_source.get(s, ()) for s in sources))
+            self.other_names = tuple(sorted(merged - own))
         self._needs: dict[frozenset[Need], bool] = {}
 
     def release(self) -> None:

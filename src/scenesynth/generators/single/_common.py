@@ -3,6 +3,7 @@ program into a :class:`~scenesynth.generators.base.Question` by executing it."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
 from collections.abc import Iterable, Iterator, Sequence
@@ -204,10 +205,35 @@ def scene_names(t: SceneTables) -> list[str]:
 
 
 def name_distractors(ctx: GenContext, t: SceneTables, answer: str) -> list[str]:
-    """Other names of the scene, then names seen elsewhere in the same source."""
-    out = [n for n in scene_names(t) if n != answer]
-    out.extend(n for n in ctx.other_names if n != answer and n not in out)
-    return out
+    """Other names of the scene, then names seen elsewhere in the same source (at most
+    ``config.max_name_distractors`` of those; see :func:`name_pool`)."""
+    return [n for n in name_pool(ctx, t) if n != answer]
+
+
+def name_pool(ctx: GenContext, t: SceneTables) -> list[str]:
+    """The scene's names (sorted), then names seen in other graphs of the same source, in
+    their order; memoised per graph (read-only).
+
+    A shard of a large vocabulary (Visual Genome: thousands of names) would make this list,
+    and each question's copy of it, thousands long; a multiple-choice question needs three.
+    So beyond ``config.max_name_distractors`` other names, a fixed sample of that many is
+    kept, drawn by a generator seeded from the image id alone: the same for every generator
+    and run, and independent of which generators run."""
+    others = ctx.other_names
+    memo = t.memo.get("name_pool")
+    if memo is not None and memo[0] is others:
+        return cast(list[str], memo[1])
+    own = scene_names(t)
+    own_set = set(own)
+    extra = [n for n in others if n not in own_set]
+    cap = max(0, ctx.config.max_name_distractors)
+    if len(extra) > cap:
+        seed = hashlib.sha256(f"{t.image.id}\x1ename_pool".encode()).digest()
+        chosen = random.Random(int.from_bytes(seed[:8], "big")).sample(range(len(extra)), cap)
+        extra = [extra[i] for i in sorted(chosen)]
+    pool = own + extra
+    t.memo["name_pool"] = (others, pool)
+    return pool
 
 
 def has_positions(t: SceneTables) -> bool:
