@@ -524,6 +524,19 @@ class _Env:
             raise ValueError(f"no object {reference!r}")
         return t
 
+    def holding(self, refs: list[str]) -> SceneTables | None:
+        """The one image's tables that hold every reference of ``refs`` (a set-valued step's
+        output is almost always from one image), or None."""
+        single = self.single
+        if single is not None:
+            objects = single.objects
+            return single if all(r in objects for r in refs) else None
+        for t in self.tables:
+            objects = t.objects
+            if all(r in objects for r in refs):
+                return t
+        return None
+
     def image(self, args: dict[str, Any]) -> SceneTables:
         image = int(args.get("image", 0))
         if not 0 <= image < len(self.tables):
@@ -562,11 +575,9 @@ def _scene(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
 
 
 def _objects_of(env: _Env, refs: list[str]) -> list[tuple[SceneTables, str]]:
-    single = env.single
-    if single is not None:
-        objects = single.objects
-        if all(r in objects for r in refs):
-            return [(single, r) for r in refs]
+    t = env.holding(refs)
+    if t is not None:
+        return [(t, r) for r in refs]
     return [(env.of(r), r) for r in refs]
 
 
@@ -584,6 +595,10 @@ def _filter_name(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str
             return [r for r in inputs[0] if names[r] == name]
         except (KeyError, TypeError):
             pass
+    else:
+        for t in env.tables:  # multi-image: the whole scene of one of the images
+            if inputs[0] is t.scene:
+                return t.by_name.get(name) or []
     return [r for t, r in _objects_of(env, inputs[0]) if t.names[r] == name]
 
 
@@ -643,10 +658,10 @@ def _count(args: dict[str, Any], inputs: list[Any], env: _Env) -> int:
 def _count_distinct(args: dict[str, Any], inputs: list[Any], env: _Env) -> int:
     _one(inputs)
     threshold = float(args["iou"])
-    single = env.single
-    if single is not None and all(r in single.objects for r in inputs[0]):
-        # fast path: each object's near-duplicates are found once per graph
-        partners = single.duplicate_partners(threshold)
+    holder = env.holding(inputs[0]) if isinstance(inputs[0], list) else None
+    if holder is not None:
+        # fast path, objects of one image: their near-duplicates are found once per graph
+        partners = holder.duplicate_partners(threshold)
         kept: set[str] = set()
         n = 0
         for r in inputs[0]:

@@ -18,6 +18,7 @@ from scenesynth.generators.base import (
 )
 from scenesynth.generators.multi.common import (
     MultiScene,
+    first_shuffled,
     interleave,
     list_distractors,
 )
@@ -74,8 +75,7 @@ class SameAttribute(Generator):
                       if len(tb.attr_by_kind[r].get(kind, ())) == 1
                       and tb.attr_by_kind[r][kind][0] != tb.names[r]]
                 found.extend((a, b_image, str(kind), x, y) for x in xs for y in ys)
-            ctx.rng.shuffle(found)
-            candidates.extend(found[:MAX_PAIRS_PER_IMAGE_PAIR])
+            candidates.extend(first_shuffled(ctx.rng, found, MAX_PAIRS_PER_IMAGE_PAIR))
         ctx.rng.shuffle(candidates)
         out: list[Question] = []
         for a, b_image, kind_name, x, y in candidates[: limit * 2]:

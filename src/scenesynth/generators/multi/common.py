@@ -9,11 +9,12 @@ Images are called "Image 1", "Image 2", ... in question text; programs address t
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from scenesynth.generators.base import AnswerType, GenContext, Question
 from scenesynth.generators.multi.ops import image_label
@@ -25,6 +26,8 @@ from scenesynth.generators.program import (
     tables_for,
 )
 from scenesynth.graph import SceneGraph, SpatialRules
+
+T = TypeVar("T")
 
 # Irregular plurals of common object names; everything else follows the spelling rules below.
 _IRREGULAR = {
@@ -311,11 +314,31 @@ def list_distractors(
         for extra in others:
             out.append(sorted((have - {name}) | {extra}))
     unique: list[list[str]] = []
+    seen = {tuple(answer)}  # a set: a list's `in` made this quadratic in the candidates
     for d in out:
-        if d and d != answer and d not in unique:
+        key = tuple(d)
+        if d and key not in seen:
+            seen.add(key)
             unique.append(d)
-    rng.shuffle(unique)
-    return unique[:12]
+    return first_shuffled(rng, unique, 12)
+
+
+def random_order(rng: random.Random, total: int) -> Iterator[int]:
+    """``0 .. total - 1`` in seeded random order, drawn lazily: a Fisher-Yates shuffle that
+    stores only the positions it swapped, so taking the first few of a large candidate
+    space (every pair of names times every predicate) costs a few draws, not the space."""
+    swapped: dict[int, int] = {}
+    draw = rng.random
+    for i in range(total):
+        j = i + int(draw() * (total - i))
+        yield swapped.get(j, j)
+        swapped[j] = swapped.get(i, i)
+
+
+def first_shuffled(rng: random.Random, items: Sequence[T], k: int) -> list[T]:
+    """The first ``k`` items of a seeded random order of ``items`` (a uniform random
+    ``k``-subset in random order), drawn lazily with :func:`random_order`."""
+    return [items[i] for i in itertools.islice(random_order(rng, len(items)), k)]
 
 
 def interleave(questions: list[Question], rng: random.Random) -> Iterator[Question]:

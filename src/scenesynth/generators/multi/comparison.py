@@ -18,6 +18,7 @@ from scenesynth.generators.base import (
 from scenesynth.generators.multi.common import (
     MultiScene,
     count_distractors,
+    first_shuffled,
     interleave,
     list_distractors,
     plural,
@@ -149,8 +150,7 @@ def _count_pairs(scene: MultiScene, limit: int) -> list[tuple[int, int, str]]:
         for name in sorted(scene.names(a) | scene.names(b)):
             if not scene.synonym_clash(name) and not scene.is_stuff(name):
                 out.append((a, b, name))
-    scene.rng.shuffle(out)
-    return out[: limit * 4]
+    return first_shuffled(scene.rng, out, limit * 4)
 
 
 @register

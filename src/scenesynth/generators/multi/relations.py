@@ -8,6 +8,7 @@ an undecided pair could make a second image a valid answer.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
@@ -21,7 +22,7 @@ from scenesynth.generators.base import (
     has_needs,
     register,
 )
-from scenesynth.generators.multi.common import MultiScene, interleave
+from scenesynth.generators.multi.common import MultiScene, interleave, random_order
 from scenesynth.generators.program import ProgramBuilder
 from scenesynth.generators.refer import GEOMETRY_PHRASES
 from scenesynth.graph import SceneGraph
@@ -72,12 +73,18 @@ class RelationWhere(Generator):
         use_3d = all(has_needs(g, frozenset({Need.POSITIONS_3D})) for g in ctx.graphs)
         predicates = PREDICATES_3D if use_3d else PREDICATES_2D
         names = scene.all_names()
-        candidates = [(x, p, y) for x in names for y in names if x != y for p in predicates]
-        ctx.rng.shuffle(candidates)
+        n, n_predicates = len(names), len(predicates)
+        # candidates (x, predicate, y), x != y, in seeded random order, decoded from indices
+        # drawn lazily: the full list grows with the square of the group's vocabulary
+        total = n * (n - 1) * n_predicates
         out: list[Question] = []
-        for x_name, predicate, y_name in candidates[: ctx.config.max_per_generator * 4]:
+        for index in itertools.islice(random_order(ctx.rng, total),
+                                      ctx.config.max_per_generator * 4):
             if scene.full(out):
                 break
+            pair, p = divmod(index, n_predicates)
+            xi, yi = divmod(pair, n - 1)
+            x_name, predicate, y_name = names[xi], predicates[p], names[yi + (yi >= xi)]
             if not _decided_everywhere(scene, x_name, y_name, predicate):
                 continue
             b = ProgramBuilder()
