@@ -88,7 +88,6 @@ class SceneTables:
         "_duplicates",
         "_eps_3d",
         "_geometry",
-        "_iou",
         "_kind_sets",
         "_masks",
         "_measures",
@@ -97,6 +96,7 @@ class SceneTables:
         "_positions",
         "_prefer_3d",
         "_related",
+        "_rounded",
         "all_boxes",
         "all_depth",
         "all_positions",
@@ -210,8 +210,8 @@ class SceneTables:
         self._prefer_3d = rules.prefer_3d
         self._eps_3d = rules.eps_3d
         self._masks: dict[str, int] = {}
-        self._iou: dict[tuple[str, str], float] = {}
         self._box_coords: dict[str, BoxCoords | None] | None = None
+        self._rounded: dict[str, tuple[float, float, float, float]] = {}
         self._kind_sets: dict[str, dict[str, frozenset[str]]] = {}
         self.memo: dict[Any, Any] = {}  # generator-side memo (referring expressions, ...)
 
@@ -329,6 +329,19 @@ class SceneTables:
             self._box_coords = coords
         return coords
 
+    def rounded_box(self, r: str) -> list[float]:
+        """``[x0, y0, x1, y1]`` of the object's box rounded to 0.1 px (how boxes are asked
+        and answered), a new list per call; rounded once per object (``round(x, 1)`` is a
+        decimal conversion, not cheap). ValueError when the object has no box."""
+        rounded = self._rounded.get(r)
+        if rounded is None:
+            box = self.objects[r].box
+            if box is None:
+                raise ValueError(f"{r} has no box")
+            rounded = (round(box.x0, 1), round(box.y0, 1), round(box.x1, 1), round(box.y1, 1))
+            self._rounded[r] = rounded
+        return list(rounded)
+
     def kind_value_sets(self, kind: str) -> dict[str, frozenset[str]]:
         """ref -> the set of its values of attribute ``kind`` (built once per kind)."""
         sets = self._kind_sets.get(kind)
@@ -336,19 +349,6 @@ class SceneTables:
             sets = {r: frozenset(by.get(kind, ())) for r, by in self.attr_by_kind.items()}
             self._kind_sets[kind] = sets
         return sets
-
-    def box_iou(self, a: str, b: str) -> float:
-        """``iou`` of two objects' boxes (both must have one), computed once per pair."""
-        key = (a, b) if a < b else (b, a)
-        value = self._iou.get(key)
-        if value is None:
-            coords = self._box_coords if self._box_coords is not None else self.box_coords()
-            ca, cb = coords[a], coords[b]
-            if ca is None or cb is None:
-                raise KeyError("box")
-            value = coords_iou(ca, cb)
-            self._iou[key] = value
-        return value
 
     def duplicate_partners(self, threshold: float) -> dict[str, frozenset[str]]:
         """ref -> the objects whose box has IoU > ``threshold`` with its box, both having a
@@ -718,10 +718,7 @@ def _verify_attr(args: dict[str, Any], inputs: list[Any], env: _Env) -> bool:
 def _query_box(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[float]:
     _one(inputs)
     r = inputs[0]
-    box = env.of(r).objects[r].box
-    if box is None:
-        raise ValueError(f"{r} has no box")
-    return [round(box.x0, 1), round(box.y0, 1), round(box.x1, 1), round(box.y1, 1)]
+    return env.of(r).rounded_box(r)
 
 
 def _pair(inputs: list[Any], env: _Env) -> tuple[SceneTables, str, str]:

@@ -72,9 +72,22 @@ class ShardResult:
 
 def derive_seed(seed: int, image_ids: Sequence[str], name: str) -> int:
     """A 63-bit seed from (global seed, image ids, name), stable across processes."""
-    # fields joined by ASCII unit/record separators (never part of ids or generator names)
-    payload = f"{int(seed)}\x1e{chr(31).join(image_ids)}\x1e{name}"
-    return int.from_bytes(hashlib.sha256(payload.encode("utf-8")).digest()[:8], "big") >> 1
+    return derive_seed_from_hash(seed_prefix_hash(seed, image_ids), name)
+
+
+def seed_prefix_hash(seed: int, image_ids: Sequence[str]) -> Any:
+    """sha256 fed with the part of :func:`derive_seed`'s payload that the generators of one
+    graph (or group) share; fields are joined by ASCII unit/record separators (never part of
+    ids or generator names)."""
+    return hashlib.sha256(f"{int(seed)}\x1e{chr(31).join(image_ids)}\x1e".encode())
+
+
+def derive_seed_from_hash(prefix_hash: Any, name: str) -> int:
+    """:func:`derive_seed` from :func:`seed_prefix_hash` (not changed): copying a hash that
+    has the prefix already is cheaper than hashing the whole payload per generator."""
+    h = prefix_hash.copy()
+    h.update(name.encode())
+    return int.from_bytes(h.digest()[:8], "big") >> 1
 
 
 def sample_id(
@@ -86,13 +99,22 @@ def sample_id(
 ) -> str:
     """sha1 hex digest of (image ids, generator, question text, form, options); fields are
     joined with ASCII unit/record separators, which never occur in generated text."""
-    prefix_hash = hashlib.sha1(sample_id_prefix(image_ids, generator).encode())
-    return sample_id_from_hash(prefix_hash, question, form, options)
+    return sample_id_from_hash(context_id_hash(ids_id_hash(image_ids), generator), question,
+                               form, options)
 
 
-def sample_id_prefix(image_ids: Sequence[str], generator: str) -> str:
-    """The part of :func:`sample_id`'s payload that a (graph, generator) context shares."""
-    return f"{chr(31).join(image_ids)}\x1e{generator}\x1e"
+def ids_id_hash(image_ids: Sequence[str]) -> Any:
+    """sha1 fed with the part of :func:`sample_id`'s payload that one graph (or group)
+    shares."""
+    return hashlib.sha1(f"{chr(31).join(image_ids)}\x1e".encode())
+
+
+def context_id_hash(ids_hash: Any, generator: str) -> Any:
+    """:func:`ids_id_hash` (not changed) extended with the generator: the hash that every
+    sample id of one (graph or group, generator) context starts from."""
+    h = ids_hash.copy()
+    h.update(f"{generator}\x1e".encode())
+    return h
 
 
 def sample_id_from_hash(
@@ -141,6 +163,7 @@ class ContextParts:
         global_seed: int,
         image_ids: list[str],
         images: list[str],
+        ids_hash: Any,
     ) -> None:
         self.source = graphs[0].image.source
         self.generator = spec.name
@@ -151,7 +174,7 @@ class ContextParts:
         self.image_ids = image_ids  # copied into each sample
         self.images = images
         # sha1 of the sample ids' shared prefix (sample_id_from_hash)
-        self.id_hash = hashlib.sha1(sample_id_prefix(image_ids, spec.name).encode())
+        self.id_hash = context_id_hash(ids_hash, spec.name)
 
 
 def build_sample(
@@ -267,9 +290,12 @@ class _Shared:
 
     def __init__(
         self, group: Sequence[SceneGraph], config: GenConfig,
-        names_by_source: dict[str, tuple[str, ...]],
+        names_by_source: dict[str, tuple[str, ...]], seed: int,
     ) -> None:
         self.image_ids = [g.image.id for g in group]
+        # the hashes every generator's seed and sample ids start from (copied per context)
+        self.seed_hash = seed_prefix_hash(seed, self.image_ids)
+        self.ids_hash = ids_id_hash(self.image_ids)
         self.ids_key = tuple(self.image_ids)  # the dedup key's image part
         self.images = [g.image.path or g.image.id for g in group]
         self.indexes = LazyIndexes(group)
@@ -365,7 +391,7 @@ def generate_shard(
             if not shared.applicable(gen, group):
                 return
             counts["contexts"] += 1
-            ctx_seed = derive_seed(seed, image_ids, spec.name)
+            ctx_seed = derive_seed_from_hash(shared.seed_hash, spec.name)
             # per-graph lookups are built once and shared by every generator of the graph
             # GenContext(...) with every field given, without running the dataclass __init__ /
             # __post_init__ (one per graph and generator)
@@ -383,7 +409,8 @@ def generate_shard(
             kept = 0
             considered = 0
             max_considered = config.max_per_generator
-            parts = ContextParts(spec, group, ctx_seed, seed, image_ids, shared.images)
+            parts = ContextParts(spec, group, ctx_seed, seed, image_ids, shared.images,
+                                 shared.ids_hash)
             render = renderer.render
             ids_key = shared.ids_key
             n_images = len(image_ids)
@@ -431,7 +458,7 @@ def generate_shard(
                 )
 
         for graph in graphs:
-            shared = _Shared([graph], config, names_by_source)
+            shared = _Shared([graph], config, names_by_source, seed)
             for spec, gen in single:
                 run(spec, gen, [graph], shared)
             shared.release()
@@ -440,7 +467,7 @@ def generate_shard(
             groups = multi_image_groups(graphs, multi_image_group, seed)
             for group in groups:
                 members = [graphs[i] for i in group]
-                shared = _Shared(members, config, names_by_source)
+                shared = _Shared(members, config, names_by_source, seed)
                 for spec, gen in multi:
                     run(spec, gen, members, shared)
                 shared.release()

@@ -14,7 +14,7 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
-from scenesynth.generators.program import ProgramBuilder, SceneTables
+from scenesynth.generators.program import ProgramBuilder, SceneTables, coords_iou
 from scenesynth.generators.refer import refer
 from scenesynth.generators.single._common import (
     article,
@@ -31,17 +31,11 @@ from scenesynth.generators.single._common import (
 )
 
 
-def _box_list(t: SceneTables, r: str) -> list[float]:
-    box = t.objects[r].box
-    assert box is not None
-    return [round(box.x0, 1), round(box.y0, 1), round(box.x1, 1), round(box.y1, 1)]
-
-
 def _other_boxes(t: SceneTables, r: str, limit: int = 8) -> list[list[float]]:
     """Boxes of the first ``limit`` other objects in scene order (distractors)."""
     first: list[tuple[str, list[float]]] | None = t.memo.get(("first_boxes", limit))
     if first is None:  # the first limit + 1 boxes cover every r
-        first = [(x, _box_list(t, x)) for x in t.scene[: limit + 1]]
+        first = [(x, t.rounded_box(x)) for x in t.scene[: limit + 1]]
         t.memo[("first_boxes", limit)] = first
     return [list(box) for x, box in first if x != r][:limit]
 
@@ -108,7 +102,7 @@ class ReferringExpression(Generator):
             b = ProgramBuilder()
             b.add("query_box", [b.add_reference(ref)])
             tid, tpl = pick_template(ctx.rng, REFER_TEMPLATES)
-            same_name = [_box_list(t, x) for x in t.by_name[t.names[r]] if x != r]
+            same_name = [t.rounded_box(x) for x in t.by_name[t.names[r]] if x != r]
             q = finish(ctx, b, text=tpl.format(ref=ref.text), template=tid,
                        answer_type=AnswerType.BOX, objects=ref.objects,
                        relations=ref.relations, distractors=[*same_name, *_other_boxes(t, r)])
@@ -138,13 +132,14 @@ class GroundingIdentify(Generator):
         t = tables(ctx)
         coords = t.box_coords()  # None for an object without a box
         for r in lazy_shuffled(ctx.rng, t.scene):
-            assert coords[r] is not None
+            cr = coords[r]
+            assert cr is not None
             if any(
-                x != r and coords[x] is not None and t.box_iou(r, x) >= 0.5
-                for x in t.scene
+                x != r and cx is not None and coords_iou(cr, cx) >= 0.5
+                for x, cx in coords.items()
             ):
                 continue
-            target = _box_list(t, r)
+            target = t.rounded_box(r)
             b = ProgramBuilder()
             s = b.add("filter_box", [b.add("scene", image=0)], box=target, min_iou=0.5)
             b.add("query_name", [b.add("unique", [s])])
