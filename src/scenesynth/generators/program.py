@@ -325,7 +325,12 @@ class SceneTables:
             coords = {}
             for r, o in self.objects.items():
                 b = o.box
-                coords[r] = None if b is None else (b.x0, b.y0, b.x1, b.y1, b.area)
+                if b is None:
+                    coords[r] = None
+                else:
+                    # Box.area's arithmetic (its property is interpreted code: a call each)
+                    x0, y0, x1, y1 = b.x0, b.y0, b.x1, b.y1
+                    coords[r] = (x0, y0, x1, y1, (x1 - x0) * (y1 - y0))
             self._box_coords = coords
         return coords
 
@@ -538,7 +543,9 @@ class _Env:
         return None
 
     def image(self, args: dict[str, Any]) -> SceneTables:
-        image = int(args.get("image", 0))
+        image = args.get("image", 0)
+        if type(image) is not int:  # int(int) is a call; programs almost always hold ints
+            image = int(image)
         if not 0 <= image < len(self.tables):
             raise ValueError(f"image {image} is not in the program ({len(self.tables)} graphs)")
         return self.tables[image]
