@@ -323,3 +323,12 @@ def test_random_order_is_a_lazy_seeded_permutation() -> None:
     assert len(set(picked)) == 3 and set(picked) <= set(items)
     assert first_shuffled(random.Random(1), items, 20) == \
         [items[i] for i in random_order(random.Random(1), 8)]
+
+
+def test_random_order_draws_the_single_image_shuffle_order() -> None:
+    from scenesynth.generators.multi.common import random_order
+    from scenesynth.generators.single._common import lazy_shuffled
+
+    for n in (0, 1, 5, 50):
+        assert list(random_order(random.Random(7), n)) == \
+            list(lazy_shuffled(random.Random(7), range(n)))

@@ -326,7 +326,9 @@ def list_distractors(
 def random_order(rng: random.Random, total: int) -> Iterator[int]:
     """``0 .. total - 1`` in seeded random order, drawn lazily: a Fisher-Yates shuffle that
     stores only the positions it swapped, so taking the first few of a large candidate
-    space (every pair of names times every predicate) costs a few draws, not the space."""
+    space (every pair of names times every predicate) costs a few draws, not the space.
+    The order is the one ``single._common.lazy_shuffled`` draws from ``range(total)`` (the
+    same draws), without building that range."""
     swapped: dict[int, int] = {}
     draw = rng.random
     for i in range(total):
