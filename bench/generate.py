@@ -9,7 +9,9 @@ with every single-image generator, short answers only, answer balancing and dedu
 line, not part of the target, checks scaling: the synthetic graphs drawn from a 3000-name
 vocabulary (as in a Visual Genome shard), rendered in every natural form. Loading
 the graphs is not timed. Rates are per second of this process's CPU time (the machine is
-shared; wall-time rates are printed as well). Target: >= 20,000 QA/s per core.
+shared; wall-time rates are printed as well). Target: >= 20,000 QA/s per core. The reference
+generator (ProVision) is not measured beside it: it cannot be installed here (not on PyPI, and
+GitHub is unreachable).
 
 It measures whichever build of scenesynth is imported, and says which: the pure-Python one, or
 the compiled one (``SCENESYNTH_COMPILE=1 pip install .``, mypyc on the generation hot path).
