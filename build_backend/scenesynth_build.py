@@ -27,6 +27,7 @@ COMPILE_REQUIRES = ["mypy>=1.10", "pydantic>=2.6"]
 # compiled one.
 COMPILED_MODULES = [
     "scenesynth.generators.program",
+    "scenesynth.generators.draws",
     "scenesynth.generators.refer",
     "scenesynth.generators.forms",
     "scenesynth.generators.runner",

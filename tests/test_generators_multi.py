@@ -308,7 +308,7 @@ def test_multi_output_identical_across_pythonhashseed(shared_data: Path) -> None
 
 
 def test_random_order_is_a_lazy_seeded_permutation() -> None:
-    from scenesynth.generators.multi.common import first_shuffled, random_order
+    from scenesynth.generators.draws import first_shuffled, random_order
 
     for total in (0, 1, 2, 7, 100):
         order = list(random_order(random.Random(3), total))
@@ -326,8 +326,7 @@ def test_random_order_is_a_lazy_seeded_permutation() -> None:
 
 
 def test_random_order_draws_the_single_image_shuffle_order() -> None:
-    from scenesynth.generators.multi.common import random_order
-    from scenesynth.generators.single._common import lazy_shuffled
+    from scenesynth.generators.draws import lazy_shuffled, random_order
 
     for n in (0, 1, 5, 50):
         assert list(random_order(random.Random(7), n)) == \

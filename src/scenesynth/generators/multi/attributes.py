@@ -16,9 +16,9 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
+from scenesynth.generators.draws import first_shuffled
 from scenesynth.generators.multi.common import (
     MultiScene,
-    first_shuffled,
     interleave,
     list_distractors,
 )

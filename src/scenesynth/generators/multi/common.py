@@ -9,14 +9,14 @@ Images are called "Image 1", "Image 2", ... in question text; programs address t
 
 from __future__ import annotations
 
-import itertools
 import json
 import random
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from scenesynth.generators.base import AnswerType, GenContext, Question
+from scenesynth.generators.draws import first_shuffled
 from scenesynth.generators.multi.ops import image_label
 from scenesynth.generators.program import (
     ProgramBuilder,
@@ -26,8 +26,6 @@ from scenesynth.generators.program import (
     tables_for,
 )
 from scenesynth.graph import SceneGraph, SpatialRules
-
-T = TypeVar("T")
 
 # Irregular plurals of common object names; everything else follows the spelling rules below.
 _IRREGULAR = {
@@ -321,26 +319,6 @@ def list_distractors(
             seen.add(key)
             unique.append(d)
     return first_shuffled(rng, unique, 12)
-
-
-def random_order(rng: random.Random, total: int) -> Iterator[int]:
-    """``0 .. total - 1`` in seeded random order, drawn lazily: a Fisher-Yates shuffle that
-    stores only the positions it swapped, so taking the first few of a large candidate
-    space (every pair of names times every predicate) costs a few draws, not the space.
-    The order is the one ``single._common.lazy_shuffled`` draws from ``range(total)`` (the
-    same draws), without building that range."""
-    swapped: dict[int, int] = {}
-    draw = rng.random
-    for i in range(total):
-        j = i + int(draw() * (total - i))
-        yield swapped.get(j, j)
-        swapped[j] = swapped.get(i, i)
-
-
-def first_shuffled(rng: random.Random, items: Sequence[T], k: int) -> list[T]:
-    """The first ``k`` items of a seeded random order of ``items`` (a uniform random
-    ``k``-subset in random order), drawn lazily with :func:`random_order`."""
-    return [items[i] for i in itertools.islice(random_order(rng, len(items)), k)]
 
 
 def interleave(questions: list[Question], rng: random.Random) -> Iterator[Question]:

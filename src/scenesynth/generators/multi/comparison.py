@@ -15,10 +15,10 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
+from scenesynth.generators.draws import first_shuffled
 from scenesynth.generators.multi.common import (
     MultiScene,
     count_distractors,
-    first_shuffled,
     interleave,
     list_distractors,
     plural,

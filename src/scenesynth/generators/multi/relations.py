@@ -22,7 +22,8 @@ from scenesynth.generators.base import (
     has_needs,
     register,
 )
-from scenesynth.generators.multi.common import MultiScene, interleave, random_order
+from scenesynth.generators.draws import random_order
+from scenesynth.generators.multi.common import MultiScene, interleave
 from scenesynth.generators.program import ProgramBuilder
 from scenesynth.generators.refer import GEOMETRY_PHRASES
 from scenesynth.graph import SceneGraph

@@ -4,12 +4,12 @@ program into a :class:`~scenesynth.generators.base.Question` by executing it."""
 from __future__ import annotations
 
 import hashlib
-import itertools
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, TypeVar, cast
 
 from scenesynth.generators.base import AnswerType, GenContext, Question
+from scenesynth.generators.draws import pick
 from scenesynth.generators.program import ProgramBuilder, SceneTables, new_instance, tables_for
 from scenesynth.graph import AttributeKind
 from scenesynth.graph.vocab import vocabulary
@@ -42,46 +42,6 @@ def pick_template(rng: random.Random, templates: dict[str, str]) -> tuple[str, s
         entry = (templates, tuple(sorted(templates.items())))
         _TEMPLATE_ITEMS[id(templates)] = entry
     return pick(rng, entry[1])
-
-
-# Seeded draws built on ``rng.random()`` (one C call each): ``random.Random``'s randrange,
-# randint, sample and shuffle run several interpreted frames per draw, which cost more than
-# the rest of a question on the hot path. The streams are different from theirs, and just as
-# deterministic.
-
-
-def pick(rng: random.Random, items: Sequence[T]) -> T:
-    """A seeded choice from non-empty ``items``."""
-    return items[int(rng.random() * len(items))]
-
-
-def pick_int(rng: random.Random, lo: int, hi: int) -> int:
-    """A seeded integer in ``[lo, hi]`` (both included)."""
-    return lo + int(rng.random() * (hi - lo + 1))
-
-
-def pick_k(rng: random.Random, items: Sequence[T], k: int) -> list[T]:
-    """``k`` distinct positions of ``items`` in seeded random order (``k <= len(items)``)."""
-    if k > len(items):
-        raise ValueError(f"cannot pick {k} of {len(items)} items")
-    return list(itertools.islice(lazy_shuffled(rng, items), k))
-
-
-def lazy_shuffled(rng: random.Random, items: Iterable[T]) -> Iterator[T]:
-    """``items`` in seeded random order, drawn lazily (a Fisher-Yates shuffle that stops
-    when the caller does; one ``rng.random()`` per item yielded). ``items`` is not changed."""
-    out = list(items)
-    draw = rng.random
-    n = len(out)
-    for i in range(n):
-        j = i + int(draw() * (n - i))
-        out[i], out[j] = out[j], out[i]
-        yield out[i]
-
-
-def shuffled(rng: random.Random, items: Iterable[T]) -> list[T]:
-    """``items`` in seeded random order (the same order :func:`lazy_shuffled` yields)."""
-    return list(lazy_shuffled(rng, items))
 
 
 _IRREGULAR = {

@@ -15,14 +15,13 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
+from scenesynth.generators.draws import lazy_shuffled, pick
 from scenesynth.generators.program import ProgramBuilder
 from scenesynth.generators.refer import refer
 from scenesynth.generators.single._common import (
     QUERY_KINDS,
     attribute_distractors,
     finish,
-    lazy_shuffled,
-    pick,
     pick_template,
     random_pairs,
     single_value,

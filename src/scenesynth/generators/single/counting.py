@@ -15,6 +15,7 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
+from scenesynth.generators.draws import lazy_shuffled, shuffled
 from scenesynth.generators.program import ProgramBuilder
 from scenesynth.generators.refer import refer
 from scenesynth.generators.single._common import (
@@ -22,10 +23,8 @@ from scenesynth.generators.single._common import (
     article,
     concepts,
     finish,
-    lazy_shuffled,
     pick_template,
     plural,
-    shuffled,
     single_value,
     tables,
 )

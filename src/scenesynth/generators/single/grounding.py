@@ -14,30 +14,24 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
+from scenesynth.generators.draws import lazy_shuffled, pick_int, pick_k, shuffled
 from scenesynth.generators.program import ProgramBuilder, SceneTables, coords_iou
 from scenesynth.generators.refer import refer
 from scenesynth.generators.single._common import (
     article,
     concepts,
     finish,
-    lazy_shuffled,
     name_distractors,
-    pick_int,
-    pick_k,
     pick_template,
     plural,
-    shuffled,
     tables,
 )
 
 
 def _other_boxes(t: SceneTables, r: str, limit: int = 8) -> list[list[float]]:
     """Boxes of the first ``limit`` other objects in scene order (distractors)."""
-    first: list[tuple[str, list[float]]] | None = t.memo.get(("first_boxes", limit))
-    if first is None:  # the first limit + 1 boxes cover every r
-        first = [(x, t.rounded_box(x)) for x in t.scene[: limit + 1]]
-        t.memo[("first_boxes", limit)] = first
-    return [list(box) for x, box in first if x != r][:limit]
+    # the first limit + 1 objects cover every r; their rounded boxes are memoised per graph
+    return [t.rounded_box(x) for x in t.scene[: limit + 1] if x != r][:limit]
 
 
 BOX_TEMPLATES = {

@@ -15,6 +15,7 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
+from scenesynth.generators.draws import lazy_shuffled, pick
 from scenesynth.generators.program import ProgramBuilder, SceneTables, tables_for
 from scenesynth.generators.refer import (
     GEOMETRY_PHRASES,
@@ -26,9 +27,7 @@ from scenesynth.generators.single._common import (
     attribute_distractors,
     finish,
     has_positions,
-    lazy_shuffled,
     name_distractors,
-    pick,
     pick_template,
     single_value,
     tables,

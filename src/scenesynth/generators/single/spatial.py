@@ -17,6 +17,7 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
+from scenesynth.generators.draws import lazy_shuffled, pick, pick_int, pick_k
 from scenesynth.generators.program import REGION_NAMES, ProgramBuilder, SceneTables
 from scenesynth.generators.refer import GEOMETRY_PHRASES, refer
 from scenesynth.generators.single._common import (
@@ -26,11 +27,7 @@ from scenesynth.generators.single._common import (
     has_boxes,
     has_depth,
     has_positions,
-    lazy_shuffled,
     name_distractors,
-    pick,
-    pick_int,
-    pick_k,
     pick_template,
     random_pairs,
     tables,
