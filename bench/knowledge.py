@@ -15,7 +15,7 @@ from collections import Counter
 
 from scenesynth.knowledge import load_kb, sample_kg
 from scenesynth.knowledge.kb import DATA_DIR
-from scenesynth.knowledge.llm import ResponseCache
+from scenesynth.models.llm import ResponseCache
 
 
 def main() -> None:
@@ -51,7 +51,7 @@ def main() -> None:
                 range(2000)]
         t0 = time.perf_counter()
         for k in keys:
-            cache.put(k, content, "m")
+            cache.put(k, [{"seed": 0, "content": content}], "m")
         put_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         hits = sum(cache.get(k) is not None for k in keys)

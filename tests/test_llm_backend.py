@@ -1,114 +1,39 @@
 """The LLM backend against a real HTTP server on 127.0.0.1 speaking /v1/chat/completions.
 
-The server answers from a script (valid JSON, invalid JSON, JSON missing fields, a response
-slower than the client timeout, HTTP 429 and 500, a 400 for unsupported JSON schemas) and
-counts the requests it receives.
+The server (tests/llm_servers.py) answers from a script (valid JSON, invalid JSON, JSON
+missing fields, a response slower than the client timeout, HTTP 429 and 500, a 400 for
+unsupported JSON schemas) and counts the requests it receives.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
-from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from llm_servers import Reply, ScriptedServer
 from scenesynth.graph import AttributeKind, RelationCategory, RelationSource
 from scenesynth.knowledge import KnowledgeSource, load_kb, make_source
-from scenesynth.knowledge.llm import (
+from scenesynth.knowledge.llm import LLMSource
+from scenesynth.knowledge.llm.prompts import graph_max_tokens
+from scenesynth.models.llm import (
+    ENV_VARS,
     LLMClient,
     LLMConfig,
     LLMError,
-    LLMSource,
+    LLMFatalError,
     ResponseCache,
     parse_json_lenient,
 )
 
 
-@dataclass
-class Reply:
-    content: str | None = None  # assistant message content (status 200)
-    status: int = 200
-    delay_s: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
-    error: str = "scripted error"
-    raw: bytes | None = None  # a raw response body instead of a chat completion
-
-
-class ScriptedServer:
-    """Minimal OpenAI-compatible chat server; one scripted reply per request, in order."""
-
-    def __init__(self, script: list[Reply]) -> None:
-        self.script = list(script)
-        self.requests: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep test output quiet
-                pass
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length", 0))
-                body = json.loads(self.rfile.read(length) or b"{}")
-                with server._lock:
-                    server.requests.append({"path": self.path, "body": body})
-                    reply = server.script.pop(0) if server.script else Reply(
-                        status=500, error="script exhausted"
-                    )
-                if self.path != "/v1/chat/completions":
-                    reply = Reply(status=404, error=f"no route {self.path}")
-                time.sleep(reply.delay_s)
-                if reply.status == 200:
-                    payload = {
-                        "id": "chatcmpl-test",
-                        "object": "chat.completion",
-                        "created": 0,
-                        "model": body.get("model", "test"),
-                        "choices": [{
-                            "index": 0,
-                            "message": {"role": "assistant", "content": reply.content},
-                            "finish_reason": "stop",
-                        }],
-                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                    }
-                else:
-                    payload = {"error": {"message": reply.error, "type": "test", "code": None}}
-                data = reply.raw if reply.raw is not None else json.dumps(payload).encode()
-                try:
-                    self.send_response(reply.status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(data)))
-                    for k, v in reply.headers.items():
-                        self.send_header(k, v)
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout test)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def __enter__(self) -> ScriptedServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def Server(script: list[Reply], **kw: Any) -> ScriptedServer:
+    """A server that answers only from its script (then HTTP 500)."""
+    return ScriptedServer(script, answer=None, **kw)
 
 
 GRAPH_ANSWER = {
@@ -159,18 +84,26 @@ def _config(tmp_path: Path, server: ScriptedServer, **kw: Any) -> LLMConfig:
     return LLMConfig(**values)
 
 
+def _source(config: LLMConfig, **kw: Any) -> LLMSource:
+    """A source asking for exactly as many objects as GRAPH_ANSWER has."""
+    kw.setdefault("n_objects", (4, 4))
+    return LLMSource(config, **kw)
+
+
 def _graph_requests(server: ScriptedServer) -> list[dict[str, Any]]:
     return [r["body"] for r in server.requests]
 
 
 def test_valid_answer_becomes_a_kg_and_cache_makes_rerun_free(tmp_path):
-    scenes = {"scenes": ["Kitchen", "beach", "kitchen"]}
-    with ScriptedServer([Reply(json.dumps(scenes)), Reply(VALID)]) as server:
-        source = LLMSource(_config(tmp_path, server))
+    # the prompt's own example (kitchen) is dropped and counted; case and repeats are folded
+    scenes = {"scenes": ["Bakery", "harbor", "bakery", "library", "office", "garden",
+                         "kitchen"]}
+    with Server([Reply(json.dumps(scenes)), Reply(VALID)]) as server:
+        source = _source(_config(tmp_path, server))
         assert isinstance(source, KnowledgeSource)
         graph = source.sample(7)
         assert len(server.requests) == 2
-    assert source.scenes() == ["beach", "kitchen"]
+    assert source.scenes() == ["bakery", "garden", "harbor", "library", "office"]
     assert graph.image.source == "scenesynth.llm"
     assert graph.image.id.startswith("llm-") and graph.image.id.endswith("-7-0")
     assert [o.name for o in graph.objects] == ["table", "cup", "cup", "refrigerator"]
@@ -195,6 +128,7 @@ def test_valid_answer_becomes_a_kg_and_cache_makes_rerun_free(tmp_path):
     assert stats["rejections"] == {
         "absent_object_present": 1,  # the model listed "cup" as absent
         "absent_object_overlaps": 1,  # and "mug": a mug is a cup
+        "scene_prompt_example": 1,  # "kitchen" was the prompt's example
         "triplet_contradiction": 2,  # o2 left of o1; o0 behind o3
         "triplet_cycle": 1,  # o3 left of o1 closes o1 < o2 < o3
         "triplet_unknown_object": 1,  # o9
@@ -202,15 +136,15 @@ def test_valid_answer_becomes_a_kg_and_cache_makes_rerun_free(tmp_path):
     }
 
     # a second run over the same cache asks the server nothing
-    with ScriptedServer([]) as server2:
-        again = LLMSource(_config(tmp_path, server2))
+    with Server([]) as server2:
+        again = _source(_config(tmp_path, server2))
         assert again.sample(7) == graph
         assert server2.requests == []
     assert again.stats.cache_hits == 2 and again.stats.requests == 0
 
 
 def test_every_failure_is_retried_and_counted_by_reason(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="scenesynth.knowledge.llm")
+    caplog.set_level(logging.INFO, logger="scenesynth.models.llm")
     slept: list[float] = []
     script = [
         Reply("this is not JSON {"),                              # invalid JSON
@@ -220,9 +154,9 @@ def test_every_failure_is_retried_and_counted_by_reason(tmp_path, caplog):
         Reply(status=500, error="boom"),
         Reply(SLOPPY),                                            # repaired and accepted
     ]
-    with ScriptedServer(script) as server:
+    with Server(script) as server:
         config = _config(tmp_path, server, timeout_s=1.5, max_backoff_s=10.0)
-        source = LLMSource(config, scenes=["kitchen"],
+        source = _source(config, scenes=["kitchen"],
                            client=LLMClient(config, sleep=slept.append))
         graph = source.sample(3)
         assert len(server.requests) == 6
@@ -234,7 +168,8 @@ def test_every_failure_is_retried_and_counted_by_reason(tmp_path, caplog):
     }
     assert source.stats.repairs == {"code_fence": 1, "trailing_comma": 1}
     # every rejection is logged: failed responses as warnings, dropped triplets as info
-    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    warned = [r.getMessage() for r in caplog.records
+              if r.levelno == logging.WARNING and "rejection" in r.getMessage()]
     assert [m.split(":")[0] for m in warned] == [
         "LLM rejection invalid_json", "LLM rejection schema_invalid", "LLM rejection timeout",
         "LLM rejection rate_limited", "LLM rejection server_error"]
@@ -248,36 +183,49 @@ def test_every_failure_is_retried_and_counted_by_reason(tmp_path, caplog):
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["schema"]["required"] == [
         "scene", "objects", "relations", "absent_objects"]
-    assert body["seed"] == 3 and body["temperature"] == 0.7
+    assert body["temperature"] == 0.7 and body["stream"] is True
+    # each attempt sends its own seed (the first the KG's), so a retry can differ
+    seeds = [r["body"]["seed"] for r in server.requests]
+    assert seeds[0] == 3 and len(set(seeds)) == 6
+    assert body["max_tokens"] == graph_max_tokens(4)  # scaled to the 4 objects asked for
+    schema = body["response_format"]["json_schema"]["schema"]["properties"]["objects"]
+    assert (schema["minItems"], schema["maxItems"]) == (4, 4)
     assert "Scene: kitchen" in body["messages"][1]["content"]
 
 
 def test_budget_is_bounded_and_failure_reported(tmp_path):
-    with ScriptedServer([Reply(status=500)] * 5) as server:
-        source = LLMSource(_config(tmp_path, server, max_attempts=3), scenes=["beach"])
+    with Server([Reply(status=500)] * 5) as server:
+        source = _source(_config(tmp_path, server, max_attempts=3), scenes=["beach"])
         with pytest.raises(LLMError, match=r"after 3 attempts.*'server_error': 3"):
             source.sample(1)
         assert len(server.requests) == 3
     assert source.stats.rejections == {"server_error": 3}
-    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.json"))
+    assert source.stats.retries == {"server_error": 2}
+    # the attempts are recorded (no answer, so a re-run asks again, with the next seeds)
+    records = [json.loads(p.read_text()) for p in (tmp_path / "cache").rglob("*.json")
+               if p.parent.name != "strategies"]
+    assert [[a.get("error") for a in r["attempts"]] for r in records] == [
+        ["server_error"] * 3]
 
 
-def test_unsupported_json_schema_falls_back_to_json_object(tmp_path):
+def test_unsupported_json_schema_falls_back_to_prompting(tmp_path):
     script = [Reply(status=400, error="response_format json_schema is not supported"),
               Reply(VALID)]
-    with ScriptedServer(script) as server:
-        source = LLMSource(_config(tmp_path, server, max_attempts=1), scenes=["kitchen"])
+    with Server(script, kind="plain") as server:
+        source = _source(_config(tmp_path, server, max_attempts=1), scenes=["kitchen"])
         graph = source.sample(0)
-        formats = [r["body"]["response_format"]["type"] for r in server.requests]
-    assert formats == ["json_schema", "json_object"]
-    assert source.stats.rejections["json_schema_unsupported"] == 1
+        formats = [r["body"].get("response_format", {}).get("type") for r in server.requests]
+        last_prompt = server.requests[-1]["body"]["messages"][-1]["content"]
+    assert formats == ["json_schema", None]  # one wasted request, then the schema in the prompt
+    assert "follows this JSON schema" in last_prompt and '"absent_objects"' in last_prompt
+    assert source.stats.wasted_requests == 1 and source.stats.strategy == "prompt"
     assert len(graph.objects) == 4
 
 
 def test_other_client_errors_are_not_retried(tmp_path):
-    with ScriptedServer([Reply(status=401, error="bad key"), Reply(VALID)]) as server:
-        source = LLMSource(_config(tmp_path, server), scenes=["kitchen"])
-        with pytest.raises(LLMError, match="HTTP 401"):
+    with Server([Reply(status=401, error="bad key"), Reply(VALID)]) as server:
+        source = _source(_config(tmp_path, server), scenes=["kitchen"])
+        with pytest.raises(LLMFatalError, match="HTTP 401"):
             source.sample(0)
         assert len(server.requests) == 1
     assert source.stats.rejections == {"http_401": 1}
@@ -286,8 +234,8 @@ def test_other_client_errors_are_not_retried(tmp_path):
 def test_answer_without_usable_objects_is_retried(tmp_path):
     no_color = dict(GRAPH_ANSWER, objects=[dict(GRAPH_ANSWER["objects"][1], colors=[""])],
                     relations=[])
-    with ScriptedServer([Reply(json.dumps(no_color)), Reply(VALID)]) as server:
-        source = LLMSource(_config(tmp_path, server), scenes=["kitchen"])
+    with Server([Reply(json.dumps(no_color)), Reply(VALID)]) as server:
+        source = _source(_config(tmp_path, server), scenes=["kitchen"])
         graph = source.sample(0)
         assert len(server.requests) == 2
     assert source.stats.rejections["object_not_distinct"] == 1
@@ -304,8 +252,10 @@ def test_cache_key_and_files(tmp_path):
                 ResponseCache.key([{"role": "user", "content": "ho"}], "m", {})}) == 4
     cache = ResponseCache(tmp_path)
     assert cache.get(k1) is None
-    cache.put(k1, '{"a": 1}', "m")
-    assert cache.get(k1) == '{"a": 1}'
+    attempts = [{"seed": 1, "rejected": "repetition_loop", "detail": "period 4"},
+                {"seed": 2, "content": '{"a": 1}'}]
+    cache.put(k1, attempts, "m")
+    assert cache.get(k1) == attempts
     assert cache.path(k1) == tmp_path / k1[:2] / f"{k1}.json"
     cache.path(k1).write_text("{truncated")  # a damaged file is a miss, not a crash
     assert cache.get(k1) is None
@@ -324,8 +274,7 @@ def test_parse_json_lenient_repairs_but_never_evaluates():
 
 
 def test_config_from_env(monkeypatch, tmp_path):
-    for var in ("SCENESYNTH_LLM_MODEL", "SCENESYNTH_LLM_BASE_URL", "SCENESYNTH_LLM_API_KEY",
-                "OPENAI_API_KEY", "SCENESYNTH_LLM_CACHE_DIR"):
+    for var in [*ENV_VARS.values(), "OPENAI_API_KEY"]:
         monkeypatch.delenv(var, raising=False)
     with pytest.raises(ValueError, match="SCENESYNTH_LLM_MODEL"):
         LLMConfig.from_env()
@@ -339,36 +288,48 @@ def test_config_from_env(monkeypatch, tmp_path):
     monkeypatch.setenv("SCENESYNTH_LLM_API_KEY", "sk-own")
     assert LLMConfig.from_env().api_key == "sk-own"
     assert LLMConfig.from_env(model="llama").model == "llama"
-    with pytest.raises(ValueError, match="response_format"):
-        LLMConfig(model="m", response_format="xml")
-    with pytest.raises(ValueError, match="no API key"):
+    with pytest.raises(ValueError, match="strategy"):
+        LLMConfig(model="m", strategy="xml")
+    with pytest.raises(LLMError, match="no API key"):
         LLMClient(LLMConfig(model="m"))
+    # every knob has a variable, parsed to its type; a bad value names the variable
+    monkeypatch.setenv("SCENESYNTH_LLM_TIMEOUT", "7.5")
+    monkeypatch.setenv("SCENESYNTH_LLM_ATTEMPTS", "2")
+    monkeypatch.setenv("SCENESYNTH_LLM_STRATEGY", "json_object_schema")
+    monkeypatch.setenv("SCENESYNTH_LLM_STREAM", "false")
+    monkeypatch.setenv("SCENESYNTH_LLM_MAX_TOKENS", "none")
+    cfg = LLMConfig.from_env()
+    assert (cfg.timeout_s, cfg.max_attempts, cfg.strategy, cfg.stream, cfg.max_tokens) == (
+        7.5, 2, "json_object_schema", False, None)
+    monkeypatch.setenv("SCENESYNTH_LLM_CONCURRENCY", "two")
+    with pytest.raises(ValueError, match="SCENESYNTH_LLM_CONCURRENCY: expected int"):
+        LLMConfig.from_env()
 
 
 def test_request_parameters_are_configurable_and_part_of_the_cache_key(tmp_path):
-    with ScriptedServer([Reply(VALID), Reply(VALID)]) as server:
+    with Server([Reply(VALID), Reply(VALID)]) as server:
         base = _config(tmp_path, server)
-        first = LLMSource(base, scenes=["kitchen"])
+        first = _source(base, scenes=["kitchen"])
         first.sample(5)
-        tuned = replace(base, max_tokens=None, send_seed=False,
+        tuned = replace(base, max_tokens=256, seed_policy="none",
                         extra_params={"top_p": 0.5, "max_completion_tokens": 999})
-        second = LLMSource(tuned, scenes=["kitchen"])
+        second = _source(tuned, scenes=["kitchen"])
         second.sample(5)  # other parameters: another cache key, so a new request
         bodies = [r["body"] for r in server.requests]
     assert len(bodies) == 2
-    assert bodies[0]["max_tokens"] == 2048 and bodies[0]["seed"] == 5
-    assert "max_tokens" not in bodies[1] and "seed" not in bodies[1]
+    assert bodies[0]["max_tokens"] == graph_max_tokens(4) and bodies[0]["seed"] == 5
+    assert bodies[1]["max_tokens"] == 256 and "seed" not in bodies[1]  # the config caps
     assert bodies[1]["top_p"] == 0.5 and bodies[1]["max_completion_tokens"] == 999
 
 
 def test_make_source_llm_switch(tmp_path):
-    with ScriptedServer([Reply(VALID)]) as server:
+    with Server([Reply(VALID)]) as server:
         source = make_source("llm", model="m", base_url=server.base_url,
                              cache_dir=str(tmp_path), backoff_s=0.0, scenes=["kitchen"],
-                             n_objects=(2, 3))
+                             n_objects=(3, 3))
         assert isinstance(source, LLMSource)
         graph = source.sample(11)
-    assert len(graph.objects) == 3  # capped at n_objects max, the rest counted
+    assert len(graph.objects) == 3  # capped at the k asked for, the rest counted
     assert source.stats.rejections["object_over_limit"] == 1
 
 
@@ -382,8 +343,8 @@ def test_support_checks_use_the_kb_table(tmp_path, kb):
         {"subject": "o3", "predicate": "on top of", "object": "o0"},  # fridge on a table: no
         {"subject": "o1", "predicate": "on", "object": "o0"},          # alias of on top of
     ])
-    with ScriptedServer([Reply(json.dumps(answer))]) as server:
-        source = LLMSource(_config(tmp_path, server), scenes=["kitchen"], kb=kb)
+    with Server([Reply(json.dumps(answer))]) as server:
+        source = _source(_config(tmp_path, server), scenes=["kitchen"], kb=kb)
         graph = source.sample(2)
     assert [(r.subject, r.predicate, r.object) for r in graph.relations] == [
         ("o1", "on top of", "o0")]
@@ -399,8 +360,9 @@ def test_overlapping_object_names_are_dropped(tmp_path, kb):
     answer = {"scene": "park", "objects": [man, person],
               "relations": [{"subject": "p", "predicate": "left of", "object": "m"}],
               "absent_objects": ["woman"]}
-    with ScriptedServer([Reply(json.dumps(answer))]) as server:
-        source = LLMSource(_config(tmp_path, server), scenes=["park"], kb=kb)
+    with Server([Reply(json.dumps(answer))]) as server:
+        source = _source(_config(tmp_path, server), scenes=["park"], kb=kb,
+                         n_objects=(2, 2), min_objects=1)
         graph = source.sample(4)
     assert [o.name for o in graph.objects] == ["man"]
     assert graph.relations == [] and graph.meta["absent_objects"] == ["woman"]
@@ -410,8 +372,9 @@ def test_overlapping_object_names_are_dropped(tmp_path, kb):
 def test_malformed_server_bodies_are_retried(tmp_path):
     script = [Reply(raw=b'{"unexpected": true}'), Reply(raw=b"<html>proxy error</html>"),
               Reply(""), Reply(VALID)]
-    with ScriptedServer(script) as server:
-        source = LLMSource(_config(tmp_path, server), scenes=["kitchen"])
+    with Server(script) as server:
+        # raw bodies are not an event stream: ask without streaming
+        source = _source(_config(tmp_path, server, stream=False), scenes=["kitchen"])
         graph = source.sample(9)
         assert len(server.requests) == 4
     assert len(graph.objects) == 4

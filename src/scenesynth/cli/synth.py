@@ -4,9 +4,17 @@ exact annotations and instruction data (see :mod:`scenesynth.render.synth`)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from scenesynth.models.llm import (
+    LLMConfig,
+    LLMConfigError,
+    LLMError,
+    read_config_file,
+    resolve_config,
+)
 from scenesynth.render.synth import SynthConfig, SynthReport, demo_config, synthesize
 
 
@@ -26,6 +34,21 @@ def _print_report(report: SynthReport) -> None:
         table.add_row(f"failures: {reason}", str(count))
     for key, value in sorted(report.counters.items()):
         table.add_row(key, str(value))
+    if report.llm is not None:
+        llm = report.llm
+        table.add_row("llm structured output", str(llm["strategy"]))
+        table.add_row("llm requests (probe, wasted)",
+                      f"{llm['requests']} ({llm['probe_requests']}, {llm['wasted_requests']})")
+        table.add_row("llm cache hits", str(llm["cache_hits"]))
+        table.add_row("llm answers accepted", str(llm["responses_accepted"]))
+        table.add_row("llm latency p50 / p90 s",
+                      f"{llm['latency_s']['p50']} / {llm['latency_s']['p90']}")
+        for reason, count in llm["retries"].items():
+            table.add_row(f"llm retries: {reason}", str(count))
+        for reason, count in llm["rejections"].items():
+            table.add_row(f"llm rejected: {reason}", str(count))
+        for reason, count in llm["repairs"].items():
+            table.add_row(f"llm repaired: {reason}", str(count))
     table.add_row("wall seconds", f"{report.seconds.get('total_wall', 0.0):.1f}")
     console.print(table)
     if not report.validation_ok:
@@ -41,6 +64,17 @@ def _parse_range(text: str, flag: str) -> tuple[int, int]:
     if lo < 1 or hi < lo:
         raise typer.BadParameter(f"{flag} expects 1 <= MIN <= MAX, got {text!r}")
     return lo, hi
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=code)
+
+
+def _llm_config(flags: dict[str, Any], config_file: Path | None) -> LLMConfig:
+    """Flags over the config file's [llm] table over SCENESYNTH_LLM_* over the defaults."""
+    file_values = read_config_file(config_file) if config_file is not None else {}
+    return resolve_config(flags, file_values)
 
 
 def register(app: typer.Typer) -> None:
@@ -66,26 +100,80 @@ def register(app: typer.Typer) -> None:
                                         help="Also write depth/<id>.npz (float32 metres)."),
         image_format: str = typer.Option("png", "--image-format", help="png | jpeg"),
         no_progress: bool = typer.Option(False, "--no-progress"),
+        llm_config: Path | None = typer.Option(
+            None, "--llm-config", help="TOML/YAML file whose [llm] table sets the LLM client."),
+        llm_model: str | None = typer.Option(None, "--llm-model",
+                                             help="[env SCENESYNTH_LLM_MODEL]"),
+        llm_base_url: str | None = typer.Option(None, "--llm-base-url",
+                                                help="[env SCENESYNTH_LLM_BASE_URL]"),
+        llm_api_key: str | None = typer.Option(
+            None, "--llm-api-key",
+            help="[env SCENESYNTH_LLM_API_KEY or OPENAI_API_KEY; prefer the environment]"),
+        llm_strategy: str | None = typer.Option(
+            None, "--llm-strategy", help="auto | json_schema | json_object_schema | "
+            "guided_json | json_object | prompt [env SCENESYNTH_LLM_STRATEGY]"),
+        llm_timeout: float | None = typer.Option(
+            None, "--llm-timeout", help="Seconds per request [env SCENESYNTH_LLM_TIMEOUT]"),
+        llm_attempts: int | None = typer.Option(
+            None, "--llm-attempts", help="Attempts per request [env SCENESYNTH_LLM_ATTEMPTS]"),
+        llm_temperature: float | None = typer.Option(
+            None, "--llm-temperature", help="[env SCENESYNTH_LLM_TEMPERATURE]"),
+        llm_max_tokens: int | None = typer.Option(
+            None, "--llm-max-tokens",
+            help="Upper bound per answer [env SCENESYNTH_LLM_MAX_TOKENS]"),
+        llm_concurrency: int | None = typer.Option(
+            None, "--llm-concurrency",
+            help="Requests in flight per worker [env SCENESYNTH_LLM_CONCURRENCY]"),
+        llm_seed_policy: str | None = typer.Option(
+            None, "--llm-seed-policy",
+            help="vary | fixed | none: seed per retry [env SCENESYNTH_LLM_SEED_POLICY]"),
+        llm_breaker: int | None = typer.Option(
+            None, "--llm-breaker-failures",
+            help="Failed requests in a row that end the run "
+                 "[env SCENESYNTH_LLM_BREAKER_FAILURES]"),
+        llm_cache_dir: str | None = typer.Option(
+            None, "--llm-cache-dir", help="[env SCENESYNTH_LLM_CACHE_DIR]"),
+        llm_trust_model_form: bool = typer.Option(
+            False, "--llm-trust-model-form",
+            help="Let the model's form and placement override the knowledge base's for "
+                 "known objects."),
     ) -> None:
-        """Synthesize SCENES images from the knowledge base with exact annotations, generate
-        instruction data, export it and validate the export."""
+        """Synthesize SCENES images from the knowledge base (or an LLM) with exact
+        annotations, generate instruction data, export it and validate the export."""
         if fmt not in ("llava", "sharegpt", "parquet", "webdataset"):
             raise typer.BadParameter(f"--format: unknown format {fmt!r}")
         if image_format not in ("png", "jpeg"):
             raise typer.BadParameter(f"--image-format: expected png or jpeg, got {image_format!r}")
         if source not in ("kb", "llm"):
             raise typer.BadParameter(f"--source: expected kb or llm, got {source!r}")
+        llm: LLMConfig | None = None
+        if source == "llm":
+            flags = {"model": llm_model, "base_url": llm_base_url, "api_key": llm_api_key,
+                     "strategy": llm_strategy, "timeout_s": llm_timeout,
+                     "max_attempts": llm_attempts, "temperature": llm_temperature,
+                     "max_tokens": llm_max_tokens, "concurrency": llm_concurrency,
+                     "seed_policy": llm_seed_policy, "breaker_failures": llm_breaker,
+                     "cache_dir": llm_cache_dir}
+            try:
+                llm = _llm_config(flags, llm_config)
+            except LLMConfigError as exc:
+                raise _fail(str(exc)) from None
         config = SynthConfig(
             scenes=scenes, out=str(out), seed=seed, per_image=per_image, fmt=fmt,
             workers=workers, canvas=canvas, n_objects=_parse_range(objects, "--objects"),
-            source=source,
+            source=source, llm=llm, llm_keep_kb_form=not llm_trust_model_form,
             generators=None if generators == "all" else [g.strip() for g in
                                                          generators.split(",") if g.strip()],
             min_visible_pixels=min_visible_pixels, progress=not no_progress,
             save_depth=save_depth, image_format=image_format,
         )
-        report = synthesize(config)
+        try:
+            report = synthesize(config)
+        except LLMError as exc:  # unreachable, refusing or failing server: one line
+            raise _fail(f"{exc} (details in {out / 'failures.jsonl'})") from None
         _print_report(report)
+        if report.images == 0:
+            raise _fail(f"no image was produced; every drop is in {out / 'failures.jsonl'}", 1)
         if not report.validation_ok:
             raise typer.Exit(code=1)
 

@@ -1,8 +1,8 @@
 """The knowledge-source protocol: anything that turns a seed into a spatial KG.
 
 The synth pipeline holds a :class:`KnowledgeSource` and calls ``.sample(seed)``; a config flag
-picks the built-in knowledge base (:class:`KBSource`) or an LLM (:class:`~scenesynth.knowledge.
-llm.LLMSource`) through :func:`make_source`.
+picks the built-in knowledge base (:class:`KBSource`) or an LLM
+(:class:`~scenesynth.knowledge.llm.LLMSource`) through :func:`make_source`.
 """
 
 from __future__ import annotations
@@ -57,19 +57,27 @@ def make_source(kind: str = "kb", **options: Any) -> KnowledgeSource:
     """Build a knowledge source from a config flag: ``"kb"`` or ``"llm"``.
 
     ``kb`` options: ``kb_dir``, ``n_objects``, ``canvas``, ``scenes``. ``llm`` options are
-    those of :class:`~scenesynth.knowledge.llm.LLMConfig` plus ``n_objects``, ``canvas`` and
-    ``scenes``.
+    ``config`` (a resolved :class:`~scenesynth.models.llm.LLMConfig`) or the fields of one
+    (over the ``SCENESYNTH_LLM_*`` environment), plus ``n_objects``, ``canvas``, ``scenes``
+    and ``keep_kb_form``.
     """
     if kind == "kb":
         kb_dir = options.pop("kb_dir", None)
         kb = load_kb(Path(kb_dir)) if kb_dir is not None else None
         return KBSource(kb=kb, **options)
     if kind == "llm":
-        from scenesynth.knowledge.llm import LLMConfig, LLMSource
+        from scenesynth.knowledge.llm import LLMSource
+        from scenesynth.models.llm import resolve_config
 
-        source_keys = {"n_objects", "canvas", "scenes"}
+        source_keys = {"n_objects", "canvas", "scenes", "keep_kb_form"}
         source_opts = {k: options.pop(k) for k in list(options) if k in source_keys}
-        return LLMSource(LLMConfig.from_env(**options), **source_opts)
+        config = options.pop("config", None)
+        if config is None:
+            config = resolve_config(options)
+        elif options:
+            raise ValueError(f"make_source('llm'): pass config or settings, not both: "
+                             f"{sorted(options)}")
+        return LLMSource(config, **source_opts)
     raise ValueError(f"unknown knowledge source {kind!r}: use 'kb' or 'llm'")
 
 

@@ -32,6 +32,7 @@ def build_card(
     seconds: dict[str, float],
     export: Any,
     report: Any,
+    llm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     predicates = Counter(r.predicate for g in graphs for r in g.relations)
     scenes = Counter(str(g.meta.get("scene", "unknown")) for g in graphs)
@@ -48,7 +49,10 @@ def build_card(
     )
     failures_by_reason = Counter(f.reason for f in failures)
     cfg = asdict(config) if is_dataclass(config) and not isinstance(config, type) else {}
-    return {
+    llm_config = getattr(config, "llm", None)
+    if llm_config is not None and hasattr(llm_config, "redacted"):
+        cfg["llm"] = llm_config.redacted()  # never the API key
+    card: dict[str, Any] = {
         "scenesynth_version": __version__,
         "config": cfg,
         "counts": {
@@ -80,6 +84,45 @@ def build_card(
         },
         "seconds": {k: round(v, 3) for k, v in sorted(seconds.items())},
     }
+    if llm is not None:
+        card["llm"] = llm
+    return card
+
+
+def llm_section(llm: dict[str, Any]) -> list[str]:
+    """The model client's requests, strategy, latency and every rejection by reason."""
+    lat = llm["latency_s"]
+    rows = [
+        ("structured output", llm["strategy"] or "none (every answer from the cache)"),
+        ("requests", llm["requests"]),
+        ("probe requests (GET /models)", llm["probe_requests"]),
+        ("requests refused for their form (wasted)", llm["wasted_requests"]),
+        ("answers from the cache", llm["cache_hits"]),
+        ("answers accepted", llm["responses_accepted"]),
+        ("tokens prompt / completion", f"{llm['tokens']['prompt']} / "
+                                       f"{llm['tokens']['completion']}"),
+        ("latency p50 / p90 / max (s)", f"{lat['p50']} / {lat['p90']} / {lat['max']}"),
+    ]
+    return [
+        "## Model requests (LLM knowledge source)",
+        "",
+        "How the structured-output form was chosen: " + ("; ".join(llm["strategy_notes"])
+                                                          or "not needed"),
+        "",
+        _table(rows, ("what", "value")),
+        "",
+        "Retries by reason:",
+        "",
+        _table(list(llm["retries"].items()) or [("none", 0)], ("reason", "retries")),
+        "",
+        "Rejections (answers, objects, triplets, absent objects, scenes) and repairs by "
+        "reason; each one is also a line in `failures.jsonl` (stage `llm`):",
+        "",
+        _table(list(llm["rejections"].items()) + [(f"repaired: {k}", v) for k, v in
+                                                   llm["repairs"].items()] or [("none", 0)],
+               ("reason", "count")),
+        "",
+    ]
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -129,6 +172,8 @@ def card_markdown(card: dict[str, Any]) -> str:
         _table(list(card["seconds"].items()), ("stage", "seconds")),
         "",
     ]
+    if card.get("llm") is not None:
+        parts.extend(llm_section(card["llm"]))
     return "\n".join(parts)
 
 

@@ -28,7 +28,8 @@ import time
 import traceback
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ import numpy as np
 from scenesynth.graph import AnswerForm, InstructionSample, SceneGraph, graph_to_json
 from scenesynth.ioutil import atomic_write
 from scenesynth.layout import LayoutConfig, solve_layout
+from scenesynth.models.llm import LLMConfig, LLMError, LLMFatalError, LLMStats
 from scenesynth.quality.verify import ConstructionVerifier, Reason
 from scenesynth.render.cpu import CpuRenderer
 
@@ -60,6 +62,8 @@ class SynthConfig:
     canvas: int = 512
     n_objects: tuple[int, int] = (3, 8)
     source: str = "kb"  # kb | llm
+    llm: LLMConfig | None = None  # the model client's settings when source is "llm"
+    llm_keep_kb_form: bool = True  # known objects keep the KB's form and placement
     generators: list[str] | None = None
     forms: tuple[str, ...] = ("short", "mc", "yes_no")
     multi_image_group: tuple[int, int] | None = (2, 3)
@@ -101,6 +105,7 @@ class ChunkResult:
     failures: list[Failure] = field(default_factory=list)
     counters: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)
+    llm_stats: LLMStats | None = None
 
 
 @dataclass
@@ -115,31 +120,95 @@ class SynthReport:
     counters: dict[str, int]
     seconds: dict[str, float]
     card: dict[str, Any]
+    llm: dict[str, Any] | None = None  # the model client's statistics (source "llm")
 
 
 # -- knowledge sources --------------------------------------------------------------------------
 
 
 class KnowledgeKgFactory:
-    """KGs from the built-in knowledge base (``scenesynth.knowledge``), loaded once per process."""
+    """KGs from the built-in knowledge base (``scenesynth.knowledge``) or an LLM, loaded once
+    per process.
+
+    For an LLM, :meth:`prepare` runs once in the parent: it asks for the scene list and
+    settles the structured-output form, and both travel to the workers with this object, so
+    no worker asks again (and a failure ends the run before any image).
+    """
 
     def __init__(self, n_objects: tuple[int, int] = (3, 8), canvas: int = 512,
-                 source: str = "kb") -> None:
+                 source: str = "kb", llm: LLMConfig | None = None,
+                 keep_kb_form: bool = True) -> None:
         self.n_objects = n_objects
         self.canvas = canvas
         self.source = source
+        self.llm = llm
+        self.keep_kb_form = keep_kb_form
+        self.scenes: list[str] | None = None  # settled by prepare()
         self._sampler: Any = None
+        self._prefetched: dict[int, SceneGraph | Exception] = {}
 
     def _load(self) -> Any:
         # imported by name: the knowledge stage is optional for users of layout/render only
         knowledge = importlib.import_module("scenesynth.knowledge")
-        return knowledge.make_source(self.source, n_objects=self.n_objects,
-                                     canvas=(self.canvas, self.canvas))
+        options: dict[str, Any] = {"n_objects": self.n_objects,
+                                   "canvas": (self.canvas, self.canvas)}
+        if self.source == "llm":
+            options.update(config=self.llm, scenes=self.scenes,
+                           keep_kb_form=self.keep_kb_form)
+        return knowledge.make_source(self.source, **options)
 
-    def __call__(self, seed: int) -> SceneGraph:
+    def _get_sampler(self) -> Any:
         if self._sampler is None:
             self._sampler = self._load()
-        graph: SceneGraph = self._sampler.sample(seed)
+        return self._sampler
+
+    def prepare(self) -> None:
+        """Settle what every graph needs, once, in the parent (LLM source only)."""
+        sampler = self._get_sampler()
+        if hasattr(sampler, "prepare"):
+            sampler.prepare()
+            self.scenes = sampler.scenes()
+            client = sampler.client
+            if self.llm is not None and client.strategy_confirmed:
+                self.llm = replace(self.llm, strategy=client.strategy())
+
+    @property
+    def concurrency(self) -> int:
+        return self.llm.concurrency if self.source == "llm" and self.llm is not None else 1
+
+    def prefetch(self, seeds: list[int]) -> None:
+        """Ask for the KGs of ``seeds`` with ``concurrency`` requests in flight."""
+        sampler = self._get_sampler()
+
+        def one(seed: int) -> SceneGraph | Exception:
+            try:
+                graph: SceneGraph = sampler.sample(seed)
+                return graph
+            except LLMFatalError:
+                raise
+            except Exception as exc:  # reported when the image asks for it
+                return exc
+
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            self._prefetched.update(zip(seeds, pool.map(one, seeds), strict=True))
+
+    def take_stats(self) -> LLMStats | None:
+        """The LLM client's statistics since the last call (None for the KB)."""
+        stats = getattr(self._sampler, "stats", None)
+        return stats.take() if isinstance(stats, LLMStats) else None
+
+    def drain_rejections(self) -> list[tuple[str, str]]:
+        """(reason, detail) of every LLM rejection and repair since the last call."""
+        stats = getattr(self._sampler, "stats", None)
+        if not isinstance(stats, LLMStats):
+            return []
+        return [(e.reason, e.detail) for e in stats.drain_events()]
+
+    def __call__(self, seed: int) -> SceneGraph:
+        ready = self._prefetched.pop(seed, None)
+        if isinstance(ready, Exception):
+            raise ready
+        graph: SceneGraph = ready if ready is not None else self._get_sampler().sample(seed)
         if "setting" not in graph.meta:
             # the KB knows whether its scene is indoor or outdoor; the KG spec does not carry
             # it, so add it here for the layout (horizon) and the backdrop
@@ -151,8 +220,15 @@ class KnowledgeKgFactory:
         return graph
 
     def __getstate__(self) -> dict[str, Any]:  # the sampler is rebuilt in each worker
-        return {"n_objects": self.n_objects, "canvas": self.canvas, "source": self.source,
-                "_sampler": None}
+        return {**self.__dict__, "_sampler": None, "_prefetched": {}}
+
+
+def _llm_failures(kg_factory: KgFactory, index: int, image_id: str | None) -> list[Failure]:
+    """The LLM rejections and repairs since the last call, as failure records."""
+    drain = getattr(kg_factory, "drain_rejections", None)
+    if drain is None:
+        return []
+    return [Failure(index, image_id, "llm", reason, detail) for reason, detail in drain()]
 
 
 # -- per image ---------------------------------------------------------------------------------
@@ -186,13 +262,17 @@ def synthesize_image(
         t = time.perf_counter()
         try:
             kg = kg_factory(kg_seed)
+        except LLMFatalError:
+            raise  # the server is gone: the run ends (one line), no image is tried again
         except Exception as exc:
+            failures.extend(_llm_failures(kg_factory, index, image_id))
             failures.append(Failure(index, image_id, "knowledge", "kg_error",
                                     f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"))
             outcome = "kg_error"
             continue
         finally:
             seconds["knowledge"] += time.perf_counter() - t
+        failures.extend(_llm_failures(kg_factory, index, image_id))
         kg = kg.model_copy(update={
             "image": kg.image.model_copy(update={"id": image_id}),
             "meta": {**kg.meta, "kg_image_id": kg.image.id, "image_seed": kg_seed},
@@ -245,9 +325,17 @@ def _chunk_worker(
     renderer = CpuRenderer()
     result = ChunkResult(chunk)
     seconds: defaultdict[str, float] = defaultdict(float)
+    prefetch = getattr(kg_factory, "prefetch", None)
+    if prefetch is not None and getattr(kg_factory, "concurrency", 1) > 1:
+        t = time.perf_counter()
+        prefetch([image_seed(config.seed, index) for index in indices])
+        seconds["knowledge"] += time.perf_counter() - t
+        result.failures.extend(_llm_failures(kg_factory, -1, None))
     for index in indices:
         try:
             outcome = synthesize_image(index, config.seed, kg_factory, config, renderer)
+        except LLMFatalError:
+            raise
         except Exception as exc:  # a bug on one image must not sink the run
             result.failures.append(Failure(index, None, "synth", "unexpected_error",
                                            f"{type(exc).__name__}: {exc}\n"
@@ -292,6 +380,8 @@ def _chunk_worker(
                                            f"generator_error:{fail.generator}", fail.error))
             result.counters["generator_errors"] += 1
     result.seconds = dict(seconds)
+    take_stats = getattr(kg_factory, "take_stats", None)
+    result.llm_stats = take_stats() if take_stats is not None else None
     return result
 
 
@@ -332,13 +422,32 @@ def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> Synt
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     if kg_factory is None:
-        kg_factory = KnowledgeKgFactory(config.n_objects, config.canvas, config.source)
+        kg_factory = KnowledgeKgFactory(config.n_objects, config.canvas, config.source,
+                                        config.llm, config.llm_keep_kb_form)
     started = time.perf_counter()
     graphs: list[SceneGraph] = []
     samples: list[InstructionSample] = []
     failures: list[Failure] = []
     counters: Counter[str] = Counter()
     seconds: defaultdict[str, float] = defaultdict(float)
+    llm_stats = LLMStats() if config.source == "llm" else None
+
+    def collect_llm(stats: LLMStats | None) -> None:
+        if llm_stats is not None and stats is not None:
+            llm_stats.merge(stats)
+
+    prepare = getattr(kg_factory, "prepare", None)
+    if prepare is not None:
+        # the scene list and the structured-output form, once; a failure ends the run here
+        try:
+            prepare()
+        except LLMError as exc:
+            failures.extend(_llm_failures(kg_factory, -1, None))
+            failures.append(Failure(-1, None, "llm", "run_stopped", str(exc)))
+            _write_failures(out, failures)
+            raise
+        failures.extend(_llm_failures(kg_factory, -1, None))
+        collect_llm(getattr(kg_factory, "take_stats", lambda: None)())
 
     progress_ctx = _Progress(config)
     with progress_ctx as advance:
@@ -348,18 +457,23 @@ def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> Synt
             failures.extend(res.failures)
             counters.update(res.counters)
             _add_seconds(seconds, res.seconds)
+            collect_llm(res.llm_stats)
             advance(len(res.graphs), res.counters, len(res.samples))
 
-        run_chunks(config, kg_factory, on_chunk)
+        try:
+            run_chunks(config, kg_factory, on_chunk)
+        except LLMFatalError as exc:
+            # what was learnt before the server gave up stays readable
+            failures.append(Failure(-1, None, "llm", "run_stopped", str(exc)))
+            _write_failures(out, failures)
+            raise
     seconds["pipeline_wall"] = time.perf_counter() - started
 
     t = time.perf_counter()
     with atomic_write(out / "graphs.jsonl") as fh:
         for g in graphs:
             fh.write(graph_to_json(g) + "\n")
-    with atomic_write(out / "failures.jsonl") as fh:
-        for f in failures:
-            fh.write(json.dumps(asdict(f), ensure_ascii=False) + "\n")
+    _write_failures(out, failures)
     export = export_samples(samples, config.fmt, out, image_root=out)
     for sample_id, message in export.failures:
         failures.append(Failure(-1, sample_id, "export", "export_rejected", message))
@@ -371,8 +485,9 @@ def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> Synt
 
     from scenesynth.render.card import build_card, write_card
 
+    llm_summary = llm_stats.as_dict() if llm_stats is not None else None
     card = build_card(config, graphs, samples, failures, counters, dict(seconds), export,
-                      report)
+                      report, llm_summary)
     write_card(out, card)
     return SynthReport(
         out_dir=out,
@@ -385,7 +500,14 @@ def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> Synt
         counters=dict(counters),
         seconds=dict(seconds),
         card=card,
+        llm=llm_summary,
     )
+
+
+def _write_failures(out: Path, failures: list[Failure]) -> None:
+    with atomic_write(out / "failures.jsonl") as fh:
+        for f in failures:
+            fh.write(json.dumps(asdict(f), ensure_ascii=False) + "\n")
 
 
 class _Progress:
