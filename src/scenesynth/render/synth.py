@@ -168,9 +168,9 @@ class KnowledgeKgFactory:
         if hasattr(sampler, "prepare"):
             sampler.prepare()
             self.scenes = sampler.scenes()
-            client = sampler.client
-            if self.llm is not None and client.strategy_confirmed:
-                self.llm = replace(self.llm, strategy=client.strategy())
+            confirmed = sampler.client.confirmed_strategy
+            if self.llm is not None and confirmed is not None:
+                self.llm = replace(self.llm, strategy=confirmed)
 
     @property
     def concurrency(self) -> int:

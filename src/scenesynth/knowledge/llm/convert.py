@@ -210,7 +210,10 @@ def graph_from_answer(
             stats.reject("absent_object_not_a_name" if problem == "name_is_id"
                          else f"absent_object_{problem}", repr(raw))
             continue
-        n = known_singular(n, kb)
+        singular = known_singular(n, kb)
+        if singular != n:
+            stats.repair("absent_object_singular", f"{n} -> {singular}")
+            n = singular
         if n in present:
             stats.reject("absent_object_present", n)
             continue

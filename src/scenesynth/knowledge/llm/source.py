@@ -58,10 +58,9 @@ class LLMSource:
         return self.client.stats
 
     def prepare(self) -> None:
-        """Ask for what every graph needs (the scene list, the structured-output form) once,
-        before any graph: a failure here ends the run instead of failing every graph."""
+        """Ask for what every graph needs (the scene list) once, before any graph: a failure
+        here ends the run instead of failing every graph."""
         self.scenes()
-        self.client.strategy()
 
     def scenes(self) -> list[str]:
         """The scene list: given, or proposed once by the model (and cached). A failed

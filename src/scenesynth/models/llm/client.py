@@ -83,13 +83,6 @@ class _NoAnswer(Exception):
         self.retry_after = retry_after
 
 
-class _StrategyRefused(Exception):
-    def __init__(self, strategy: str, detail: str) -> None:
-        super().__init__(detail)
-        self.strategy = strategy
-        self.detail = detail
-
-
 def repetition_period(text: str, min_span: int = MIN_SPAN, max_period: int = MAX_PERIOD
                       ) -> int | None:
     """The period of a loop at the end of ``text`` (its last ``min_span`` characters equal
@@ -156,8 +149,9 @@ class LLMClient:
     # -- structured-output strategy -------------------------------------------------------
 
     @property
-    def strategy_confirmed(self) -> bool:
-        return self._confirmed
+    def confirmed_strategy(self) -> str | None:
+        """The form an answer has confirmed (or that was configured), else None."""
+        return self._strategy if self._confirmed else None
 
     def strategy(self) -> str:
         """The structured-output form in use; detected on first call when ``auto``."""
@@ -241,17 +235,11 @@ class LLMClient:
 
         ``max_tokens`` bounds this request's answer (capped by the config's ``max_tokens``).
         """
-        while True:
-            strategy = self.strategy()
-            try:
-                return self._request_with(strategy, messages, schema_name, schema, model_cls,
-                                          postprocess, seed, max_tokens)
-            except _StrategyRefused as exc:
-                self._refused(exc.strategy, exc.detail)
+        return self._request_with(messages, schema_name, schema, model_cls, postprocess, seed,
+                                  max_tokens)
 
     def _request_with(
         self,
-        strategy: str,
         messages: list[dict[str, Any]],
         schema_name: str,
         schema: dict[str, Any],
@@ -267,8 +255,10 @@ class LLMClient:
         params: dict[str, Any] = {"temperature": cfg.temperature, **cfg.extra_params}
         if limit is not None:
             params["max_tokens"] = limit
+        # the structured-output form is not part of the key: it is how the server is asked,
+        # and it is detected only when a live request is needed (a re-run asks nothing)
         key = request_key(messages, cfg.model, {
-            **params, "seed": seed, "seed_policy": cfg.seed_policy, "strategy": strategy,
+            **params, "seed": seed, "seed_policy": cfg.seed_policy,
             "schema_name": schema_name, "schema": schema})
         record = list((self.cache.get(key) if self.cache else None) or [])
         reasons: Counter[str] = Counter()
@@ -297,6 +287,7 @@ class LLMClient:
             return result
         while used < cfg.max_attempts:
             self._check_breaker()
+            strategy = self.strategy()
             attempt = len(record)
             used += 1
             request_params = dict(params)
@@ -311,7 +302,10 @@ class LLMClient:
             except _NoAnswer as exc:
                 if exc.kind == "invalid":
                     if not self._confirmed:
-                        raise _StrategyRefused(strategy, exc.detail) from None
+                        # the form, not the request, was refused: try the next form
+                        self._refused(strategy, exc.detail)
+                        used -= 1
+                        continue
                     self.stats.reject("bad_request", exc.detail, logging.WARNING)
                     raise LLMError(f"{cfg.model}: request refused: {exc.detail}") from None
                 if exc.kind == "fatal":
@@ -339,7 +333,7 @@ class LLMClient:
                     self._backoff(used - 1, None)
                 continue
             self._answered(strategy)
-            record.append({"seed": attempt_s, "content": content})
+            record.append({"seed": attempt_s, "strategy": strategy, "content": content})
             self._save(key, record)
             try:
                 result = self._accept(content, model_cls, postprocess)
