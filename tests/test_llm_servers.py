@@ -224,3 +224,18 @@ def test_bad_answers_are_rejected_or_repaired_and_a_rerun_is_identical_with_no_r
     assert llm_again["requests"] == 0 and llm_again["cache_hits"] == first_requests
     assert llm_again["rejections"] == rejections and llm_again["repairs"] == repairs
     assert _tree_bytes(again) == _tree_bytes(out)
+
+
+def test_concurrent_requests_give_the_same_dataset(tmp_path):
+    """--llm-concurrency asks for a chunk's graphs in parallel; each request is keyed by its
+    seed, so the dataset does not depend on the order answers arrive in."""
+    trees = []
+    for concurrency in (1, 3):
+        out = tmp_path / f"c{concurrency}"
+        cache = tmp_path / f"cache{concurrency}"
+        with ScriptedServer(kind="vllm") as server:
+            result = _synth(out, server, tmp_path, 5, "--llm-concurrency", str(concurrency),
+                            "--llm-cache-dir", str(cache))
+        assert result.exit_code == 0, result.output
+        trees.append(_tree_bytes(out))
+    assert trees[0] == trees[1]
