@@ -1,11 +1,14 @@
 """The disk cache: every answer a request received, accepted or rejected, in order.
 
-One JSON file per request key (sha256 of model, messages, schema, sampling parameters and
-structured-output strategy), written atomically after each attempt. A re-run replays the
-recorded answers through the same validation, so it reaches the same result with no request,
-also when the first answers were rejected. Attempts that got no answer (timeouts, 5xx) are
-recorded too, so that the seeds of later attempts stay the same; they are not replayed.
-The detected structured-output strategy of a server is cached here as well.
+One JSON file per request key (sha256 of model, messages, schema and sampling parameters),
+written atomically after each attempt. An attempt is ``{"seed", "strategy", "content"}`` (an
+answer), ``{"seed", "rejected", "detail"}`` (an answer cut on the wire: a repetition loop) or
+``{"seed", "error", "detail"}`` (no answer: timeout, 5xx). A re-run replays the recorded
+attempts through the same validation and reports the same rejections, so it reaches the same
+result with no request, also when the first answers were rejected. Attempts without an answer
+keep their seed slot (later attempts keep their seeds); when a request never got a usable
+answer, a re-run asks again with the next seeds. The structured-output form detected for a
+server is cached here as well (keyed by base URL and model).
 """
 
 from __future__ import annotations
