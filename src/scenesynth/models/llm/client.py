@@ -206,7 +206,8 @@ class LLMClient:
             if self.stats.strategies[strategy] <= 0:
                 del self.stats.strategies[strategy]
             self.stats.note_strategy(
-                f"{self._family} refused {strategy} ({detail[:120]}); using {self._strategy}")
+                f"{self._family} refused {strategy} ({detail[:120]}); using {self._strategy}",
+                logging.WARNING)
 
     def _confirm(self, strategy: str) -> None:
         with self._lock:

@@ -79,11 +79,11 @@ class LLMStats:
             self.events.append(Rejection(f"repaired_{reason}", detail[:300]))
         log.info("LLM repair %s%s", reason, f": {detail}" if detail else "")
 
-    def note_strategy(self, note: str) -> None:
+    def note_strategy(self, note: str, level: int = logging.INFO) -> None:
         with self._lock:
             if note not in self.strategy_notes:
                 self.strategy_notes.append(note)
-        log.warning("LLM structured output: %s", note)
+        log.log(level, "LLM structured output: %s", note)
 
     def add(self, **counts: int) -> None:
         with self._lock:
