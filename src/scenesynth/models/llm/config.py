@@ -39,6 +39,7 @@ ENV_VARS: dict[str, str] = {
     "seed_policy": "SCENESYNTH_LLM_SEED_POLICY",
     "stream": "SCENESYNTH_LLM_STREAM",
     "breaker_failures": "SCENESYNTH_LLM_BREAKER_FAILURES",
+    "backoff_s": "SCENESYNTH_LLM_BACKOFF",
     "cache_dir": "SCENESYNTH_LLM_CACHE_DIR",
     "use_cache": "SCENESYNTH_LLM_USE_CACHE",
 }
