@@ -30,7 +30,10 @@ def _print_report(report: SynthReport) -> None:
     table.add_row("samples exported", str(report.samples))
     table.add_row("export file", str(report.export_path))
     table.add_row("validation", "passed" if report.validation_ok else "FAILED")
+    llm_reasons = set(report.llm["rejections"]) if report.llm is not None else set()
     for reason, count in sorted(report.failures_by_reason.items()):
+        if reason in llm_reasons or reason.startswith("repaired_"):
+            continue  # listed below with the model's statistics
         table.add_row(f"failures: {reason}", str(count))
     for key, value in sorted(report.counters.items()):
         table.add_row(key, str(value))
