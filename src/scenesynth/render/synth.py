@@ -130,9 +130,9 @@ class KnowledgeKgFactory:
     """KGs from the built-in knowledge base (``scenesynth.knowledge``) or an LLM, loaded once
     per process.
 
-    For an LLM, :meth:`prepare` runs once in the parent: it asks for the scene list and
-    settles the structured-output form, and both travel to the workers with this object, so
-    no worker asks again (and a failure ends the run before any image).
+    For an LLM, :meth:`prepare` runs once in the parent: it asks for the scene list (a
+    failure ends the run before any image); the list, and the structured-output form its
+    answer confirmed, travel to the workers with this object, so no worker asks again.
     """
 
     def __init__(self, n_objects: tuple[int, int] = (3, 8), canvas: int = 512,

@@ -202,9 +202,7 @@ class LLMClient:
                     f"last ({strategy}): {detail}")
             self._strategy = self._candidates.pop(0)
             self.stats.add(wasted_requests=1)
-            self.stats.strategies[strategy] -= 1  # count only requests the form carried
-            if self.stats.strategies[strategy] <= 0:
-                del self.stats.strategies[strategy]
+            self.stats.count("strategies", strategy, -1)  # only requests the form carried
             self.stats.note_strategy(
                 f"{self._family} refused {strategy} ({detail[:120]}); using {self._strategy}",
                 logging.WARNING)
@@ -320,7 +318,7 @@ class LLMClient:
                 self._failed_request(exc.reason, exc.detail)
                 retry_after = exc.retry_after
                 if used < cfg.max_attempts:
-                    self.stats.retries[exc.reason] += 1
+                    self.stats.count("retries", exc.reason)
                     self._backoff(used - 1, retry_after)
                 continue
             except ResponseRejected as exc:  # an answer, but cut or malformed on the wire
@@ -330,7 +328,7 @@ class LLMClient:
                 self.stats.reject(exc.reason, exc.detail, logging.WARNING)
                 reasons[exc.reason] += 1
                 if used < cfg.max_attempts:
-                    self.stats.retries[exc.reason] += 1
+                    self.stats.count("retries", exc.reason)
                     self._backoff(used - 1, None)
                 continue
             self._answered(strategy)
@@ -342,7 +340,7 @@ class LLMClient:
                 self.stats.reject(exc.reason, exc.detail, logging.WARNING)
                 reasons[exc.reason] += 1
                 if used < cfg.max_attempts:
-                    self.stats.retries[exc.reason] += 1
+                    self.stats.count("retries", exc.reason)
                     self._backoff(used - 1, None)
                 continue
             self.stats.add(responses_accepted=1)
@@ -407,7 +405,7 @@ class LLMClient:
         if extra:
             request["extra_body"] = {**request.get("extra_body", {}), **extra}
         self.stats.add(requests=1)
-        self.stats.strategies[strategy] += 1
+        self.stats.count("strategies", strategy)
         started = time.monotonic()
         with self._slots:
             try:
@@ -427,7 +425,7 @@ class LLMClient:
                 # a body that is not JSON (a proxy's HTML page) or JSON but no completion
                 raise ResponseRejected("malformed_response",
                                        f"{type(exc).__name__}: {exc}") from None
-        self.stats.latencies_s.append(time.monotonic() - started)
+        self.stats.add_latency(time.monotonic() - started)
         if not content:
             raise ResponseRejected("empty_response")
         period = repetition_period(content)
@@ -505,8 +503,8 @@ class LLMClient:
                 "schema_invalid", f"{len(exc.errors())} errors, first {loc}: {first['msg']}"
             ) from None
         result = postprocess(parsed)
-        with self.stats._lock:
-            self.stats.repairs.update(repairs)
+        for repair in repairs:
+            self.stats.count("repairs", repair)
         return result
 
 

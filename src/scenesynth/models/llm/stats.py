@@ -85,6 +85,18 @@ class LLMStats:
                 self.strategy_notes.append(note)
         log.log(level, "LLM structured output: %s", note)
 
+    def count(self, counter: str, key: str, n: int = 1) -> None:
+        """Add ``n`` to ``key`` of the Counter field ``counter`` (keys at 0 disappear)."""
+        with self._lock:
+            values: Counter[str] = getattr(self, counter)
+            values[key] += n
+            if values[key] <= 0:
+                del values[key]
+
+    def add_latency(self, seconds: float) -> None:
+        with self._lock:
+            self.latencies_s.append(seconds)
+
     def add(self, **counts: int) -> None:
         with self._lock:
             for name, value in counts.items():
