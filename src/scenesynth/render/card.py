@@ -99,8 +99,10 @@ def llm_section(llm: dict[str, Any]) -> list[str]:
         ("requests refused for their form (wasted)", llm["wasted_requests"]),
         ("answers from the cache", llm["cache_hits"]),
         ("answers accepted", llm["responses_accepted"]),
-        ("tokens prompt / completion", f"{llm['tokens']['prompt']} / "
-                                       f"{llm['tokens']['completion']}"),
+        # streamed answers of llama.cpp carry no usage: their chunks are about one token each
+        ("tokens prompt / completion (streamed chunks)",
+         f"{llm['tokens']['prompt']} / {llm['tokens']['completion']} "
+         f"({llm['tokens']['stream_chunks']})"),
         ("latency p50 / p90 / max (s)", f"{lat['p50']} / {lat['p90']} / {lat['max']}"),
     ]
     return [
