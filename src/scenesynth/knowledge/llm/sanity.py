@@ -30,6 +30,9 @@ NOT_OBJECTS = frozenset({
     "wind", "breeze", "air", "sky", "atmosphere", "darkness", "dark", "background",
     "foreground", "scene", "floor", "ground", "ceiling", "view", "noise", "sound", "smell",
     "heat", "temperature", "horizon", "space", "area", "room", "environment", "ambience",
+    # places and directions, not things
+    "surface", "side", "corner", "top", "bottom", "front", "back", "left", "right", "center",
+    "middle", "distance",
 })
 _ID_LIKE = re.compile(r"^(?:[a-z]{0,3}[_\- ]?\d+|(?:object|obj|item|id|entity)[_\- ]?\d*)$")
 _NOUN = re.compile(r"^[a-z][a-z' \-]*$")
