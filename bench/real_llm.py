@@ -59,10 +59,10 @@ def sanity_scan(out: Path) -> dict[str, int]:
         graph = json.loads(line)
         counts["graphs"] += 1
         for name in graph["meta"].get("absent_objects", []):
-            counts["absent_not_a_name"] += name_problem(name) is not None
+            counts["absent_not_a_name"] += name_problem(name, kb) is not None
         for obj in graph["objects"]:
             counts["objects"] += 1
-            counts["object_not_an_object"] += name_problem(obj["name"]) is not None
+            counts["object_not_an_object"] += name_problem(obj["name"], kb) is not None
             spec = kb.objects.get(obj["name"])
             if spec is not None:
                 size = obj["meta"]["real_size"]

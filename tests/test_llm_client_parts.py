@@ -134,15 +134,18 @@ def kb():
     return load_kb()
 
 
-def test_names_must_name_objects():
+def test_names_must_name_objects(kb):
     for bad, reason in [("o2", "name_is_id"), ("obj3", "name_is_id"), ("object", "name_is_id"),
-                        ("sunlight", "not_physical"), ("morning light", "not_physical"),
+                        ("sunlight", "not_physical"), ("bright sunlight", "not_physical"),
+                        ("light", "not_physical"), ("surface", "not_physical"),
                         ("clouds and rain", "not_physical"), ("", "empty_name"),
                         ("table #2", "name_not_a_noun"),
                         ("a very long name of five words", "name_not_a_noun")]:
         assert name_problem(bad) == reason, bad
     for good in ["person", "blue building", "coffee table", "t-shirt"]:
         assert name_problem(good) is None, good
+    # every object the knowledge base knows is an object, "traffic light" included
+    assert [n for n in kb.objects if name_problem(n, kb) or name_problem(n)] == []
 
 
 def test_sizes_are_held_to_the_knowledge_base(kb):

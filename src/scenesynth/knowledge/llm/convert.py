@@ -86,14 +86,14 @@ def graph_from_answer(
         stats.reject("object_count_short", f"{len(answer.objects)} of {rules.k} objects")
     for obj in answer.objects:
         name = normalize_name(obj.name)
-        problem = name_problem(name)
-        if problem is not None:
-            stats.reject(f"object_{problem}", repr(obj.name))
-            continue
         singular = known_singular(name, kb)
         if singular != name:
             stats.repair("object_name_singular", f"{name} -> {singular}")
             name = singular
+        problem = name_problem(name, kb)
+        if problem is not None:
+            stats.reject(f"object_{problem}", repr(obj.name))
+            continue
         if len(objects) >= rules.k:
             stats.reject("object_over_limit", name)
             continue
@@ -205,15 +205,15 @@ def graph_from_answer(
         n = normalize_name(raw)
         if not n or n in absent:
             continue
-        problem = name_problem(n)
-        if problem is not None:
-            stats.reject("absent_object_not_a_name" if problem == "name_is_id"
-                         else f"absent_object_{problem}", repr(raw))
-            continue
         singular = known_singular(n, kb)
         if singular != n:
             stats.repair("absent_object_singular", f"{n} -> {singular}")
             n = singular
+        problem = name_problem(n, kb)
+        if problem is not None:
+            stats.reject("absent_object_not_a_name" if problem == "name_is_id"
+                         else f"absent_object_{problem}", repr(raw))
+            continue
         if n in present:
             stats.reject("absent_object_present", n)
             continue

@@ -34,6 +34,13 @@ NOT_OBJECTS = frozenset({
     "surface", "side", "corner", "top", "bottom", "front", "back", "left", "right", "center",
     "middle", "distance",
 })
+# words that make a compound name light or weather too ("bright sunlight", "clouds and rain");
+# "light" itself is not here: "traffic light" and "street light" are objects
+NOT_OBJECT_HEADS = frozenset({
+    "sunlight", "sunshine", "daylight", "moonlight", "lighting", "sunbeam", "weather", "rain",
+    "fog", "mist", "haze", "wind", "breeze", "atmosphere", "darkness", "shadow", "shadows",
+    "reflection",
+})
 _ID_LIKE = re.compile(r"^(?:[a-z]{0,3}[_\- ]?\d+|(?:object|obj|item|id|entity)[_\- ]?\d*)$")
 _NOUN = re.compile(r"^[a-z][a-z' \-]*$")
 
@@ -42,13 +49,15 @@ def normalize_name(raw: str) -> str:
     return " ".join(raw.lower().split())
 
 
-def name_problem(name: str) -> str | None:
-    """Why ``name`` (normalized) is not an object name, or None."""
+def name_problem(name: str, kb: KnowledgeBase | None = None) -> str | None:
+    """Why ``name`` (normalized) is not an object name, or None (a known object is one)."""
     if not name:
         return "empty_name"
+    if kb is not None and name in kb.objects:
+        return None
     if _ID_LIKE.match(name):
         return "name_is_id"
-    if name in NOT_OBJECTS or name.split()[-1] in NOT_OBJECTS:
+    if name in NOT_OBJECTS or name.split()[-1] in NOT_OBJECT_HEADS:
         return "not_physical"
     if not _NOUN.match(name) or len(name.split()) > 4 or len(name) > 40:
         return "name_not_a_noun"
