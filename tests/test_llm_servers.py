@@ -54,12 +54,15 @@ def test_synth_runs_on_every_server_kind_with_at_most_one_wasted_request(tmp_pat
     answer = _prose if kind == "plain" else good_answer
     out = tmp_path / "out"
     with ScriptedServer(kind=kind, answer=answer, max_requests=40, lifetime_s=60) as server:
-        result = _synth(out, server, tmp_path)
+        result = _synth(out, server, tmp_path, 5, "--llm-timeout", "7")
         bodies = [r["body"] for r in server.requests]
     assert result.exit_code == 0, result.output
+    card = json.loads((out / "card.json").read_text())
+    # the flag wins over the run config's timeout_s = 10; the key never reaches the card
+    assert card["config"]["llm"]["timeout_s"] == 7.0 and card["config"]["llm"]["api_key"] is None
     assert len(list((out / "images").glob("*.png"))) == 5
     assert (out / "export").exists() or list(out.glob("*.json"))
-    llm = json.loads((out / "card.json").read_text())["llm"]
+    llm = card["llm"]
     assert llm["strategy"] == strategy
     assert llm["wasted_requests"] == wasted == server.refused
     assert llm["probe_requests"] == 1 and server.gets == ["/v1/models"]
