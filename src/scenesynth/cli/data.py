@@ -230,10 +230,19 @@ def validate(
         ),
     ] = "auto",
     show: Annotated[int, typer.Option(help="How many issues to list.")] = 20,
+    graphs: Annotated[
+        Path | None,
+        typer.Option(help="Scene graphs an export was made from (default: the run's "
+                     "graphs.jsonl or its manifest's source)."),
+    ] = None,
 ) -> None:
-    """Validate every record of a scene-graph file or an instruction export; exit 1 on errors."""
+    """Validate every record of a scene-graph file or an instruction export; exit 1 on errors.
+
+    An export is also read back as a trainer reads it and checked against the image's
+    geometry (options listed once, answer among them once, placeholders, unambiguous
+    references and relation questions): see scenesynth.export.check."""
     if fmt in EXPORT_FORMATS:
-        _validate_export(path, fmt, show)
+        _validate_export(path, fmt, show, graphs)
         return
     if fmt != "auto" or _is_graph_source(path):
         stream = _open(path, fmt, strict=False)
@@ -245,7 +254,7 @@ def validate(
         return
     if not path.exists():
         raise _fail(f"{path}: no such file or directory")
-    _validate_export(path, None, show)
+    _validate_export(path, None, show, graphs)
 
 
 def _is_graph_source(path: Path) -> bool:
@@ -256,7 +265,7 @@ def _is_graph_source(path: Path) -> bool:
     return True
 
 
-def _validate_export(path: Path, fmt: str | None, show: int) -> None:
+def _validate_export(path: Path, fmt: str | None, show: int, graphs: Path | None = None) -> None:
     from scenesynth.export import validate as validate_export  # lazy: pulls pyarrow, PIL
 
     try:
@@ -270,9 +279,26 @@ def _validate_export(path: Path, fmt: str | None, show: int) -> None:
         _out.print(f"[red]error[/red]: {escape(str(error))}", soft_wrap=True)
     if len(result.errors) > show:
         _out.print(f"... and {len(result.errors) - show} more error(s)")
-    if not result.ok:
+    checked_ok = _check_export(path, fmt, show, graphs)
+    if not result.ok or not checked_ok:
         raise typer.Exit(1)
     _out.print("[green]OK[/green]")
+
+
+def _check_export(path: Path, fmt: str | None, show: int, graphs: Path | None) -> bool:
+    """The export-level check (text and geometry); prints its problems, True when none."""
+    from scenesynth.export.check import check_export
+
+    try:
+        report = check_export(path, fmt, graphs)
+    except (OSError, ValueError) as exc:
+        raise _fail(f"{graphs or path}: {exc}") from None
+    _out.print(escape(report.summary()), soft_wrap=True)
+    for problem in report.problems[:show]:
+        _out.print(f"[red]problem[/red]: {escape(str(problem))}", soft_wrap=True)
+    if len(report.problems) > show:
+        _out.print(f"... and {len(report.problems) - show} more problem(s)")
+    return report.ok
 
 
 def schema(

@@ -61,7 +61,10 @@ def option_letter(index: int) -> str:
 
 
 def render_question(sample: InstructionSample, style: TurnStyle) -> str:
-    """The human turn: image tokens, the question, and lettered options for multiple choice."""
+    """The human turn: image tokens, the question, and lettered options for multiple choice.
+
+    This is the one place that lists a sample's options (the question text never does), so
+    every format lists them exactly once."""
     text = sample.question.strip()
     if sample.form == AnswerForm.MULTIPLE_CHOICE:
         options = _checked_options(sample)

@@ -427,8 +427,11 @@ def _validate_webdataset(path: Path, report: ValidationReport) -> None:
         report.errors.append(f"{path}: not a readable tar file: {exc}")
 
 
-def _validate_tar(path: Path, tar: tarfile.TarFile, report: ValidationReport) -> None:
-    # Group members as WebDataset does: key = name up to the first dot of the basename.
+def _tar_samples(
+    tar: tarfile.TarFile, no_extension: list[str] | None = None,
+) -> dict[str, dict[str, tarfile.TarInfo]]:
+    """Members grouped as WebDataset groups them: key = name up to the first dot of the
+    basename; member names without an extension are listed in ``no_extension``."""
     samples: dict[str, dict[str, tarfile.TarInfo]] = {}
     for member in tar.getmembers():
         if not member.isfile():
@@ -436,10 +439,18 @@ def _validate_tar(path: Path, tar: tarfile.TarFile, report: ValidationReport) ->
         folder, _, base = member.name.rpartition("/")
         stem, dot, ext = base.partition(".")
         if not dot:
-            report.errors.append(f"{path}: member {member.name!r} has no extension")
+            if no_extension is not None:
+                no_extension.append(member.name)
             continue
         key = f"{folder}/{stem}" if folder else stem
         samples.setdefault(key, {})[ext] = member
+    return samples
+
+
+def _validate_tar(path: Path, tar: tarfile.TarFile, report: ValidationReport) -> None:
+    no_extension: list[str] = []
+    samples = _tar_samples(tar, no_extension)
+    report.errors.extend(f"{path}: member {name!r} has no extension" for name in no_extension)
     for index, (key, members) in enumerate(samples.items()):
         _check_wds_sample(path, tar, index, key, members, report)
 
@@ -474,3 +485,152 @@ def _check_wds_sample(
         fh = tar.extractfile(members[ext])
         _check_image_bytes(rec, fh.read() if fh is not None else None, f"images[{i}]")
     rec.flush(report)
+
+
+# -- reading records back (for the export-level checker) --------------------------------------
+
+
+@dataclass
+class ExportedRecord:
+    """One record as a trainer reads it: its turns (roles mapped to user/assistant/system),
+    how many images it carries, and its ``metadata`` (None when absent or unreadable).
+    ``location`` names the file and record (``out/data.json: record 3``)."""
+
+    location: str
+    id: str | None
+    turns: list[tuple[str, str]]
+    n_images: int
+    metadata: dict[str, Any] | None
+
+
+def export_files(path: str | Path, fmt: str | None = None) -> list[tuple[Path, str]]:
+    """(file, format) of every export file at ``path`` (a file or a folder); files beside an
+    export in no export format (graphs.jsonl, failures.jsonl), and unreadable ones, are left
+    out, as validate() leaves them out (it reports the unreadable ones)."""
+    p = Path(path)
+    if not p.is_dir():
+        try:
+            return [(p, fmt or detect_format(p))] if p.is_file() else []
+        except ValueError:
+            return []
+    out: list[tuple[Path, str]] = []
+    for f in sorted(f for f in p.iterdir() if f.is_file() and _is_export_file(f, fmt)):
+        try:
+            out.append((f, fmt or detect_format(f)))
+        except ValueError:  # UnknownFormatError included: not an export file
+            continue
+    return out
+
+
+def read_records(path: str | Path, fmt: str | None = None) -> Iterator[ExportedRecord]:
+    """Every record of the export file(s) at ``path``, in file order. Records that validate()
+    rejects as malformed (not an object, no turn list) are skipped here: validate() reports
+    them."""
+    for f, detected in export_files(path, fmt):
+        reader = {
+            "llava": _read_llava, "sharegpt": _read_sharegpt,
+            "parquet": _read_parquet, "webdataset": _read_webdataset,
+        }[detected]
+        try:
+            yield from reader(f)
+        except (OSError, ValueError, tarfile.TarError):
+            continue  # an unreadable file: validate() reports it
+
+
+def _plain_turns(
+    items: Any, role_key: str, text_key: str, role_map: dict[str, str] | None,
+) -> list[tuple[str, str]] | None:
+    if not isinstance(items, list):
+        return None
+    turns: list[tuple[str, str]] = []
+    for item in items:
+        if not isinstance(item, dict):
+            return None
+        role = str(item.get(role_key))
+        text = item.get(text_key)
+        turns.append((role_map.get(role, role) if role_map is not None else role,
+                      text if isinstance(text, str) else ""))
+    return turns
+
+
+def _metadata(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, str):  # Parquet keeps it as JSON text
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+def _exported(
+    location: str, record: dict[str, Any], turns: list[tuple[str, str]] | None, n_images: int,
+) -> ExportedRecord | None:
+    if turns is None:
+        return None
+    rid = record.get("id")
+    return ExportedRecord(location, rid if isinstance(rid, str) else None, turns, n_images,
+                          _metadata(record.get("metadata")))
+
+
+def _read_llava(path: Path) -> Iterator[ExportedRecord]:
+    scratch = ValidationReport(path=path, fmt="llava")
+    for index, record in _iter_json_records(path, scratch):
+        if not isinstance(record, dict):
+            continue
+        image = record.get("image")
+        n = 1 if isinstance(image, str) else len(image) if isinstance(image, list) else 0
+        turns = _plain_turns(record.get("conversations"), "from", "value", _LLAVA_TO_ROLE)
+        rec = _exported(f"{path}: record {index}", record, turns, n)
+        if rec is not None:
+            yield rec
+
+
+def _messages_images(record: dict[str, Any], images_field: str = "images") -> int:
+    images = record.get(images_field)
+    return len(images) if isinstance(images, list) else 1 if isinstance(images, str) else 0
+
+
+def _read_sharegpt(path: Path) -> Iterator[ExportedRecord]:
+    scratch = ValidationReport(path=path, fmt="sharegpt")
+    for index, record in _iter_json_records(path, scratch):
+        if not isinstance(record, dict):
+            continue
+        turns = _plain_turns(record.get("messages"), "role", "content", None)
+        rec = _exported(f"{path}: record {index}", record, turns, _messages_images(record))
+        if rec is not None:
+            yield rec
+
+
+def _read_parquet(path: Path) -> Iterator[ExportedRecord]:
+    pf = pq.ParquetFile(path)
+    names = set(pf.schema_arrow.names)
+    columns = [c for c in ("id", "messages", "metadata", "image", "images") if c in names]
+    index = 0
+    for batch in pf.iter_batches(batch_size=256, columns=columns):
+        for row in batch.to_pylist():
+            n = (1 if row.get("image") is not None else 0) if "image" in names \
+                else _messages_images(row)
+            turns = _plain_turns(row.get("messages"), "role", "content", None)
+            rec = _exported(f"{path}: record {index}", row, turns, n)
+            if rec is not None:
+                yield rec
+            index += 1
+
+
+def _read_webdataset(path: Path) -> Iterator[ExportedRecord]:
+    with tarfile.open(path) as tar:
+        for index, (key, members) in enumerate(_tar_samples(tar).items()):
+            if "json" not in members:
+                continue
+            fh = tar.extractfile(members["json"])
+            try:
+                record = json.loads(fh.read()) if fh is not None else None
+            except ValueError:
+                continue
+            if not isinstance(record, dict):
+                continue
+            turns = _plain_turns(record.get("messages"), "role", "content", None)
+            rec = _exported(f"{path}: record {index} (key={key!r})", record, turns,
+                            _messages_images(record))
+            if rec is not None:
+                yield rec
