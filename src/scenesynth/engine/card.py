@@ -18,6 +18,7 @@ from scenesynth.graph import InstructionSample
 from scenesynth.quality.card import (
     answer_distribution,
     card_answer_key,
+    question_group,
     sample_sections,
     write_card_files,
 )
@@ -37,6 +38,9 @@ class SampleTally:
         self.by_family: Counter[str] = Counter()
         self.by_form: Counter[str] = Counter()
         self.answers: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        # distinct questions, kept as the hash of their group id (an int, not the 40-character
+        # id: a run of millions of samples keeps this set in tens of MB)
+        self.questions: set[int] = set()
 
     def watch(self, samples: Iterable[InstructionSample]) -> Iterator[InstructionSample]:
         for sample in samples:
@@ -44,6 +48,7 @@ class SampleTally:
             self.by_generator[sample.provenance.generator] += 1
             self.by_family[sample.provenance.family] += 1
             self.by_form[str(sample.form)] += 1
+            self.questions.add(hash(question_group(sample)))
             self.answers[sample.provenance.family][card_answer_key(sample.answer_value)] += 1
             yield sample
 
@@ -80,6 +85,7 @@ def build_card(
         "samples_by_generator": dict(sorted(tally.by_generator.items())),
         "samples_by_family": dict(sorted(tally.by_family.items())),
         "samples_by_form": dict(sorted(tally.by_form.items())),
+        "questions": len(tally.questions),
         "answers_by_family": answer_distribution(tally.answers, TOP_ANSWERS),
         "export": {
             "format": config.get("format"),

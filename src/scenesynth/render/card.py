@@ -13,6 +13,7 @@ from scenesynth.graph import InstructionSample, SceneGraph
 from scenesynth.quality.card import (
     answer_distribution,
     card_answer_key,
+    question_group,
     sample_sections,
     write_card_files,
 )
@@ -69,6 +70,7 @@ def build_card(
         "samples_by_generator": dict(sorted(by_generator.items())),
         "samples_by_family": dict(sorted(by_family.items())),
         "samples_by_form": dict(sorted(by_form.items())),
+        "questions": len({question_group(s) for s in samples}),
         "answer_distribution": distribution,
         "yes_no_balance": dict(yes_no),
         "export": {
