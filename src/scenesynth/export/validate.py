@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import ijson
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from PIL import Image
 
@@ -604,12 +605,19 @@ def _read_sharegpt(path: Path) -> Iterator[ExportedRecord]:
 def _read_parquet(path: Path) -> Iterator[ExportedRecord]:
     pf = pq.ParquetFile(path)
     names = set(pf.schema_arrow.names)
-    columns = [c for c in ("id", "messages", "metadata", "image", "images") if c in names]
+    text_columns = [c for c in ("id", "messages", "metadata") if c in names]
+    image_col = "images" if "images" in names else "image" if "image" in names else None
     index = 0
+    columns = [*text_columns, image_col] if image_col is not None else text_columns
     for batch in pf.iter_batches(batch_size=256, columns=columns):
-        for row in batch.to_pylist():
-            n = (1 if row.get("image") is not None else 0) if "image" in names \
-                else _messages_images(row)
+        # image counts from the column's structure, without turning image bytes into Python
+        counts: list[int] = [0] * batch.num_rows
+        if image_col == "image":
+            counts = [int(v) for v in pc.is_valid(batch.column(image_col)).to_pylist()]
+        elif image_col == "images":
+            counts = [n or 0 for n in pc.list_value_length(batch.column(image_col)).to_pylist()]
+        rows = batch.select(text_columns).to_pylist()
+        for row, n in zip(rows, counts, strict=True):
             turns = _plain_turns(row.get("messages"), "role", "content", None)
             rec = _exported(f"{path}: record {index}", row, turns, n)
             if rec is not None:
