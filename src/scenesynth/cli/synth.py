@@ -22,6 +22,8 @@ def _print_report(report: SynthReport) -> None:
     table.add_row("samples exported", str(report.samples))
     table.add_row("export file", str(report.export_path))
     table.add_row("validation", "passed" if report.validation_ok else "FAILED")
+    table.add_row("export check", ", ".join(
+        f"{n} {kind}" for kind, n in report.check_problems.items()) or "clean")
     for reason, count in sorted(report.failures_by_reason.items()):
         table.add_row(f"failures: {reason}", str(count))
     for key, value in sorted(report.counters.items()):

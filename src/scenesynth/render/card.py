@@ -33,6 +33,7 @@ def build_card(
     seconds: dict[str, float],
     export: Any,
     report: Any,
+    checked: Any = None,
 ) -> dict[str, Any]:
     predicates = Counter(r.predicate for g in graphs for r in g.relations)
     scenes = Counter(str(g.meta.get("scene", "unknown")) for g in graphs)
@@ -79,6 +80,8 @@ def build_card(
             "validation_ok": bool(report is not None and report.ok),
             "validation_records": getattr(report, "n_records", 0),
             "validation_errors": list(getattr(report, "errors", []))[:20],
+            # export/check.py: problems by kind (text read back; references by geometry)
+            "check_problems": dict(sorted(checked.counts().items())) if checked else {},
         },
         "seconds": {k: round(v, 3) for k, v in sorted(seconds.items())},
     }
@@ -97,7 +100,9 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"scenesynth {card['scenesynth_version']}; seed {card['config'].get('seed')}; "
         f"format {card['export']['format']}; validation "
         f"{'passed' if card['export']['validation_ok'] else 'FAILED'} "
-        f"({card['export']['validation_records']} records).",
+        f"({card['export']['validation_records']} records); export check "
+        + (", ".join(f"{n} {k}" for k, n in card["export"]["check_problems"].items())
+           or "clean") + ".",
         "",
         "## Counts",
         "",

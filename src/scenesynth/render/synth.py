@@ -111,6 +111,8 @@ class SynthReport:
     export_path: Path | None
     validation_ok: bool
     validation_errors: list[str]
+    # the export-level check (export/check.py): problems by kind, empty when clean
+    check_problems: dict[str, int]
     failures_by_reason: dict[str, int]
     counters: dict[str, int]
     seconds: dict[str, float]
@@ -328,6 +330,7 @@ def run_chunks(
 def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> SynthReport:
     """Run the pipeline end to end and write everything under ``config.out``."""
     from scenesynth.export import export_samples, validate
+    from scenesynth.export.check import check_export
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -366,13 +369,17 @@ def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> Synt
         counters["export_rejected"] += 1
     export_path = export.paths[0] if export.paths else None
     report = validate(export_path, config.fmt) if export_path is not None else None
+    checked = (
+        check_export(export_path, config.fmt, {g.image.id: g for g in graphs})
+        if export_path is not None else None
+    )
     seconds["export_validate"] = time.perf_counter() - t
     seconds["total_wall"] = time.perf_counter() - started
 
     from scenesynth.render.card import build_card, write_card
 
     card = build_card(config, graphs, samples, failures, counters, dict(seconds), export,
-                      report)
+                      report, checked)
     write_card(out, card)
     return SynthReport(
         out_dir=out,
@@ -381,6 +388,7 @@ def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> Synt
         export_path=export_path,
         validation_ok=bool(report is not None and report.ok),
         validation_errors=list(report.errors[:20]) if report is not None else ["no export"],
+        check_problems=dict(sorted(checked.counts().items())) if checked is not None else {},
         failures_by_reason=dict(Counter(f.reason for f in failures)),
         counters=dict(counters),
         seconds=dict(seconds),
