@@ -528,8 +528,8 @@ def _check_query_relation(
     options = meta.get("options") if meta.get("form") == "mc" else None
     for option in options or []:
         text = str(option)
-        if text == stored or canonical_spatial(text) is None:
-            continue
+        if canonical_spatial(text) in (None, canonical_spatial(stored)):
+            continue  # not spatial, or the answer itself under another name
         if scene.holds(a, text, b) is True:
             add(i, RELATION, f"option {text!r} is also true in the image: "
                 f"'{scene.name(a)} {text} {scene.name(b)}'")
