@@ -327,7 +327,7 @@ def run_chunks(
 
 def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> SynthReport:
     """Run the pipeline end to end and write everything under ``config.out``."""
-    from scenesynth.export import export_samples, validate
+    from scenesynth.export import ExportValidationError, export_samples
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -360,12 +360,15 @@ def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> Synt
     with atomic_write(out / "failures.jsonl") as fh:
         for f in failures:
             fh.write(json.dumps(asdict(f), ensure_ascii=False) + "\n")
-    export = export_samples(samples, config.fmt, out, image_root=out)
+    try:  # validated before it is published; an invalid export is removed, never left
+        export = export_samples(samples, config.fmt, out, image_root=out)
+    except ExportValidationError as exc:
+        export = exc.result
     for sample_id, message in export.failures:
         failures.append(Failure(-1, sample_id, "export", "export_rejected", message))
         counters["export_rejected"] += 1
     export_path = export.paths[0] if export.paths else None
-    report = validate(export_path, config.fmt) if export_path is not None else None
+    report = export.validation
     seconds["export_validate"] = time.perf_counter() - t
     seconds["total_wall"] = time.perf_counter() - started
 
