@@ -290,6 +290,8 @@ def _validate_export(
 
     if image_root is not None and not image_root.is_dir():
         raise _fail(f"--image-root {image_root}: no such folder")
+    if image_root is None:
+        image_root = _run_image_root(path)
     try:
         result = validate_export(path, fmt, require_images=require_images, image_root=image_root)
     except ValueError as exc:
@@ -305,9 +307,28 @@ def _validate_export(
     if not result.ok:
         if any("does not exist (looked for" in e for e in result.errors):
             _out.print("hint: for an export made without its images add --no-images; for "
-                       "images kept elsewhere add --image-root PATH")
+                       "images kept elsewhere add --image-root PATH", soft_wrap=True)
         raise typer.Exit(1)
     _out.print("[green]OK[/green]")
+
+
+def _run_image_root(export: Path) -> Path | None:
+    """For a run's export folder (``RUN/export``), the folder the run read its images from,
+    from the run's manifest: relative image paths are looked for there too."""
+    folder = export if export.is_dir() else export.parent
+    manifest = folder.parent / "manifest.json"
+    if folder.name != "export" or not manifest.is_file():
+        return None
+    from scenesynth.engine.config import RunConfig
+    from scenesynth.engine.runner import source_image_root
+
+    try:
+        config = RunConfig.model_validate(
+            {**json.loads(manifest.read_text(encoding="utf-8"))["config"], "out": str(folder)}
+        )
+    except (ValueError, KeyError, TypeError):
+        return None  # an unreadable manifest only loses the hint, never the validation
+    return source_image_root(config)
 
 
 def schema(
