@@ -92,11 +92,15 @@ def build_card(
 
 
 def _file_notes(export: dict[str, Any]) -> dict[str, str]:
-    """Each exported file's name and how its trainer loads it."""
+    """Each exported file's name and how its trainer loads it, with paths relative to the run
+    folder: the card must not depend on where the run was written."""
     from scenesynth.export.targets import how_to_load
 
     fmt = str(export.get("format", ""))
-    return {Path(p).name: how_to_load(fmt, Path(p)) for p in export.get("files", [])}
+    return {
+        Path(p).name: how_to_load(fmt, Path("export") / Path(p).name)
+        for p in export.get("files", [])
+    }
 
 
 def card_markdown(card: dict[str, Any]) -> str:
