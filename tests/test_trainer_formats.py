@@ -345,3 +345,17 @@ def test_validate_accepts_dataset_info_and_flags_a_wrong_one(runs, tmp_path) -> 
     errors = validate(copy, require_images=False).errors
     assert any("field file_name: 'train.json' is not a file beside it" in e for e in errors)
     assert any("field tags: {'user_tag': 'human'}" in e for e in errors)
+
+
+def test_staged_files_of_a_killed_export_are_cleaned_on_resume(tmp_path: Path) -> None:
+    """A run killed between writing and publishing leaves only hidden staged files; the next
+    run removes them before it starts, and folder validation never mistakes them for data."""
+    from scenesynth.engine.shards import clean_temp_files
+
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / ".staging.data.json").write_text("[")
+    (export / ".staging.data-000000.tar").write_bytes(b"partial")
+    assert validate(export).errors == [f"{export}: no export files found"]
+    assert clean_temp_files(tmp_path) == 2
+    assert _leftovers(export) == []
