@@ -167,7 +167,7 @@ def test_webdataset_without_images_one_line_nonzero_failures_listed(clevr_subset
                        "--format", "webdataset")
     assert result.exit_code == 1
     (line,) = _error_lines(result.output)
-    assert "the export wrote no records" in line and "image file not found" in line
+    assert "the export wrote no records" in line and "image file … not found" in line
     assert "failures.jsonl" in line
     assert len(result.output.splitlines()) < 15
     summary = json.loads((out / "summary.json").read_text())

@@ -337,7 +337,7 @@ def _failure_reasons(failures: list[tuple[str, str]]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for _, message in failures:
         reason = message.split(": ", 1)[-1]  # drop "sample 'id'"
-        reason = " ".join(_QUOTED.sub("", reason).split())
+        reason = " ".join(_QUOTED.sub("…", reason).split())
         reason = re.sub(r"\[\d+\]", "", reason)
         counts[reason] = counts.get(reason, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
