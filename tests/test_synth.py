@@ -120,7 +120,9 @@ def _run(out: Path, workers: int, save_depth: bool = False) -> None:
 def test_synthesize_end_to_end_writes_data_card_and_failures(tmp_path: Path) -> None:
     out = tmp_path / "run"
     _run(out, 1, save_depth=True)
-    data = json.loads((out / "data.json").read_text())
+    # LLaVA-1.5 file (single image) + LLaVA-OneVision file (multi-image groups)
+    data = [*json.loads((out / "data.json").read_text()),
+            *json.loads((out / "data_multi_image.json").read_text())]
     card = json.loads((out / "card.json").read_text())
     graphs = [graph_from_json(line) for line in (out / "graphs.jsonl").read_text().splitlines()]
     images = sorted((out / "images").iterdir())
@@ -157,8 +159,8 @@ def test_synthesize_end_to_end_writes_data_card_and_failures(tmp_path: Path) -> 
 def test_output_does_not_depend_on_the_number_of_workers(tmp_path: Path) -> None:
     _run(tmp_path / "one", 1)
     _run(tmp_path / "two", 2)
-    assert (tmp_path / "one" / "data.json").read_bytes() == \
-        (tmp_path / "two" / "data.json").read_bytes()
+    for name in ("data.json", "data_multi_image.json"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
     for image in (tmp_path / "one" / "images").iterdir():
         assert image.read_bytes() == (tmp_path / "two" / "images" / image.name).read_bytes()
 

@@ -35,6 +35,17 @@ def _print_report(report: SynthReport) -> None:
             console.print(f"[red]{err}")
 
 
+def _check_generators(names: list[str] | None) -> None:
+    """Unknown generator names fail here, in one line, before any scene is synthesized."""
+    from scenesynth.generators.runner import select_generators
+
+    try:
+        select_generators(names)
+    except ValueError as exc:
+        typer.echo(f"error: --generators: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+
+
 def _parse_range(text: str, flag: str) -> tuple[int, int]:
     try:
         lo, hi = (int(v) for v in text.split(","))
@@ -56,7 +67,8 @@ def register(app: typer.Typer) -> None:
         per_image: int = typer.Option(2, "--per-image", min=1,
                                       help="Questions kept per image and generator."),
         fmt: str = typer.Option("llava", "--format",
-                                help="llava | sharegpt | parquet | webdataset"),
+                                help="llava | llama-factory (alias sharegpt) | parquet | "
+                                "webdataset"),
         workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
         source: str = typer.Option("kb", "--source", help="kb (built-in) | llm"),
         objects: str = typer.Option("3,8", "--objects", help="Objects per scene MIN,MAX."),
@@ -71,18 +83,24 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Synthesize SCENES images from the knowledge base with exact annotations, generate
         instruction data, export it and validate the export."""
-        if fmt not in ("llava", "sharegpt", "parquet", "webdataset"):
-            raise typer.BadParameter(f"--format: unknown format {fmt!r}")
+        from scenesynth.export import FORMATS, canonical_format
+
+        if canonical_format(fmt) is None:
+            raise typer.BadParameter(
+                f"--format: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}"
+            )
         if image_format not in ("png", "jpeg"):
             raise typer.BadParameter(f"--image-format: expected png or jpeg, got {image_format!r}")
         if source not in ("kb", "llm"):
             raise typer.BadParameter(f"--source: expected kb or llm, got {source!r}")
+        names = None if generators == "all" else [g.strip() for g in generators.split(",")
+                                                   if g.strip()]
+        _check_generators(names)
         config = SynthConfig(
             scenes=scenes, out=str(out), seed=seed, per_image=per_image, fmt=fmt,
             workers=workers, canvas=canvas, n_objects=_parse_range(objects, "--objects"),
             source=source,
-            generators=None if generators == "all" else [g.strip() for g in
-                                                         generators.split(",") if g.strip()],
+            generators=names,
             min_visible_pixels=min_visible_pixels, progress=not no_progress,
             save_depth=save_depth, image_format=image_format,
         )

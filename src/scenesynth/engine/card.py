@@ -92,7 +92,20 @@ def build_card(
             "validation_ok": validation.get("ok"),
             "validation_records": validation.get("records"),
             "absent_image_references": validation.get("missing_image_errors", 0),
+            "files": _file_notes(export),
         },
+    }
+
+
+def _file_notes(export: dict[str, Any]) -> dict[str, str]:
+    """Each exported file's name and how its trainer loads it, with paths relative to the run
+    folder: the card must not depend on where the run was written."""
+    from scenesynth.export.targets import how_to_load
+
+    fmt = str(export.get("format", ""))
+    return {
+        Path(p).name: how_to_load(fmt, Path("export") / Path(p).name)
+        for p in export.get("files", [])
     }
 
 
@@ -116,6 +129,8 @@ def card_markdown(card: dict[str, Any]) -> str:
             else ""
         )
         + ").",
+        "",
+        *[f"- `{name}`: {how}" for name, how in export.get("files", {}).items()],
         "",
         "## Counts",
         "",

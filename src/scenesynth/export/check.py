@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,20 +145,22 @@ def _manifest_format(graphs_path: Path, export_path: Path) -> str | None:
 
 
 def check_export(
-    path: str | Path,
+    path: str | Path | Sequence[Path],
     fmt: str | None = None,
     graphs: Mapping[str, SceneGraph] | str | Path | None = None,
 ) -> CheckReport:
-    """Check every record of the export at ``path`` (file or folder).
+    """Check every record of the export at ``path`` (file or folder, or the files of one
+    export, e.g. LLaVA's single- and multi-image files).
 
     ``graphs``: the scene graphs by image id, or a path to load them from; None finds them
     with :func:`find_graphs` (the geometry check is skipped, and said so in the summary,
     when there are none)."""
+    paths = [Path(path)] if isinstance(path, str | Path) else [Path(p) for p in path]
     report = CheckReport()
     by_id: Mapping[str, SceneGraph] | None
     if graphs is None:
-        found = find_graphs(path)
-        by_id = load_graphs(found, _manifest_format(found, Path(path))) if found else None
+        found = find_graphs(paths[0]) if paths else None
+        by_id = load_graphs(found, _manifest_format(found, paths[0])) if found else None
         report.graphs_from = str(found) if found else None
     elif isinstance(graphs, str | Path):
         by_id = load_graphs(graphs)
@@ -166,7 +168,7 @@ def check_export(
     else:
         by_id = graphs
         report.graphs_from = "given"
-    for record in read_records(path, fmt):
+    for record in (r for p in paths for r in read_records(p, fmt)):
         report.n_records += 1
         report.problems.extend(check_text(record))
         if by_id is not None:

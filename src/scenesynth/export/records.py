@@ -150,13 +150,17 @@ class ImagePaths:
     """Resolves sample image paths for one export, cached: datasets ask many questions per image.
 
     ``lookup(path)`` gives (the source file, whether it exists, the path to write: relative to
-    ``out_dir`` when the file exists, else the path as given).
+    ``out_dir`` when the file exists, else the path as given). ``escape(path)`` says why a path
+    leaves the image root (``..``, an absolute path elsewhere, a symlink pointing out), or None:
+    an export must never copy or reference a file outside the dataset it was made from.
     """
 
     def __init__(self, out_dir: Path, image_root: Path | None) -> None:
         self.out_dir = os.path.abspath(out_dir)
         self.image_root = image_root
+        self._root_real = os.path.realpath(image_root) if image_root is not None else None
         self._cache: dict[str, tuple[Path, bool, str]] = {}
+        self._escapes: dict[str, str | None] = {}
 
     def lookup(self, path: str) -> tuple[Path, bool, str]:
         hit = self._cache.get(path)
@@ -166,6 +170,19 @@ class ImagePaths:
             written = _relative_or_absolute(source, self.out_dir) if exists else path
             hit = self._cache[path] = (source, exists, written)
         return hit
+
+    def escape(self, path: str) -> str | None:
+        if self._root_real is None:
+            return None
+        if path not in self._escapes:
+            # realpath follows symlinks, so a link inside the root that points out is caught too.
+            real = os.path.realpath(resolve_image(path, self.image_root))
+            inside = real == self._root_real or real.startswith(self._root_real + os.sep)
+            self._escapes[path] = None if inside else (
+                f"image path {path!r} resolves to {real!r}, outside the image root "
+                f"{str(self.image_root)!r}"
+            )
+        return self._escapes[path]
 
 
 def to_conversation(
@@ -185,6 +202,9 @@ def to_conversation(
         paths = ImagePaths(out_dir, image_root)
     images: list[str] = []
     for i, img in enumerate(sample.images):
+        outside = paths.escape(img)
+        if outside is not None:
+            raise RecordError(f"sample {sample.id!r}: field images[{i}]: {outside}")
         source, exists, written = paths.lookup(img)
         if require_images and not exists:
             raise RecordError(

@@ -26,11 +26,20 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from PIL import Image
 
-from scenesynth.export.jsonfmt import LLAVA_ROLES
+from scenesynth.export.jsonfmt import DATASET_INFO, LLAVA_ROLES
 from scenesynth.export.parquet import HF_METADATA_KEY
 from scenesynth.export.records import ASSISTANT, SYSTEM, USER, conversation_problems
 
-FORMATS = ("llava", "sharegpt", "parquet", "webdataset")
+FORMATS = ("llava", "llama-factory", "parquet", "webdataset")
+# Earlier names still accepted everywhere a format is named.
+FORMAT_ALIASES = {"sharegpt": "llama-factory"}
+
+
+def canonical_format(fmt: str) -> str | None:
+    """The format's current name (aliases resolved), or None when unknown."""
+    name = FORMAT_ALIASES.get(fmt, fmt)
+    return name if name in FORMATS else None
+
 _LLAVA_TO_ROLE = {v: k for k, v in LLAVA_ROLES.items()}
 
 
@@ -51,6 +60,7 @@ class ValidationReport:
     # not exist are listed here instead of in ``errors``.
     require_images: bool = True
     absent_images: list[str] = field(default_factory=list)
+    image_root: Path | None = None  # second place relative image paths are looked for
 
     @property
     def ok(self) -> bool:
@@ -72,23 +82,40 @@ class ValidationReport:
 
 
 def validate(
-    path: str | Path, fmt: str | None = None, require_images: bool = True
+    path: str | Path,
+    fmt: str | None = None,
+    require_images: bool = True,
+    image_root: str | Path | None = None,
 ) -> ValidationReport:
     """Validate an exported file, or every export file in a folder.
 
-    ``fmt`` is one of ``llava|sharegpt|parquet|webdataset``; None detects it from the file
-    (``.parquet``, ``.tar``, ``.jsonl``; ``.json`` by its first record's keys).
-    ``require_images=False`` lists references to absent image files in ``absent_images``
-    instead of reporting them as errors (data made from scene graphs without their images).
+    ``fmt`` is one of ``llava|llama-factory|parquet|webdataset`` (or the alias ``sharegpt``);
+    None detects it from the file (``.parquet``, ``.tar``, ``.jsonl``; ``.json`` by its first
+    record's keys). A relative image path is looked for beside the export file, then under
+    ``image_root`` (the source's image folder, for exports that reference images they did not
+    copy). ``require_images=False`` lists references to absent image files in
+    ``absent_images`` instead of reporting them as errors (data made from scene graphs without
+    their images). A ``dataset_info.json`` in a folder is checked against the files beside it.
     """
     p = Path(path)
-    if fmt is not None and fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt is not None:
+        name = canonical_format(fmt)
+        if name is None:
+            raise ValueError(
+                f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}"
+            )
+        fmt = name
+    root = Path(image_root) if image_root is not None else None
     if p.is_dir():
         report = ValidationReport(path=p, fmt=fmt or "auto", require_images=require_images)
         files = sorted(f for f in p.iterdir() if f.is_file() and _is_export_file(f, fmt))
         fmts = set()
         for f in files:
+            if f.name == DATASET_INFO:
+                report.errors.extend(
+                    dataset_info_problems(f, {x.name for x in p.iterdir() if x.is_file()})
+                )
+                continue
             if fmt is None:
                 try:
                     detect_format(f)
@@ -98,7 +125,7 @@ def validate(
                     continue
                 except ValueError:
                     pass  # unreadable export file: validate() below reports it
-            sub = validate(f, fmt, require_images)
+            sub = validate(f, fmt, require_images, root)
             fmts.add(sub.fmt)
             report.merge(sub)
         if not fmts:
@@ -114,13 +141,52 @@ def validate(
         return ValidationReport(path=p, fmt="unknown", errors=[str(exc)])
     checker = {
         "llava": _validate_llava,
-        "sharegpt": _validate_sharegpt,
+        "llama-factory": _validate_sharegpt,
         "parquet": _validate_parquet,
         "webdataset": _validate_webdataset,
     }[detected]
     report = ValidationReport(path=p, fmt=detected, require_images=require_images)
+    report.image_root = root
     checker(p, report)
     return report
+
+
+def dataset_info_problems(
+    path: Path, names: set[str], shown_as: Path | None = None
+) -> list[str]:
+    """What keeps LLaMA-Factory from reading a ``dataset_info.json``: each entry must name a
+    data file beside it, be ``sharegpt``-formatted with a ``messages`` column, and its role tags
+    must be the roles the data file uses."""
+    where = shown_as or path
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [f"{where}: not readable JSON: {exc}"]
+    if not isinstance(info, dict) or not info:
+        return [f"{where}: must be an object of dataset entries"]
+    problems: list[str] = []
+    for key, entry in info.items():
+        at = f"{where}: entry {key!r}"
+        if not isinstance(entry, dict):
+            problems.append(f"{at}: not an object")
+            continue
+        file_name = entry.get("file_name")
+        if not isinstance(file_name, str) or file_name not in names:
+            problems.append(f"{at}: field file_name: {file_name!r} is not a file beside it")
+        if entry.get("formatting") != "sharegpt":
+            problems.append(f"{at}: field formatting: {entry.get('formatting')!r}, expected "
+                            "'sharegpt'")
+        columns = entry.get("columns") or {}
+        if columns.get("messages") != "messages" or columns.get("images") != "images":
+            problems.append(f"{at}: field columns: {columns!r} must map messages and images")
+        tags = entry.get("tags") or {}
+        expected = {"role_tag": "role", "content_tag": "content", "user_tag": USER,
+                    "assistant_tag": ASSISTANT}
+        wrong = {k: tags.get(k) for k, v in expected.items() if tags.get(k) != v}
+        if wrong:
+            problems.append(f"{at}: field tags: {wrong!r} differ from the data's "
+                            f"{expected!r}")
+    return problems
 
 
 def _is_export_file(f: Path, fmt: str | None) -> bool:
@@ -129,7 +195,7 @@ def _is_export_file(f: Path, fmt: str | None) -> bool:
     suffixes = {
         None: {".json", ".jsonl", ".parquet", ".tar"},
         "llava": {".json"},
-        "sharegpt": {".json", ".jsonl"},
+        "llama-factory": {".json", ".jsonl"},
         "parquet": {".parquet"},
         "webdataset": {".tar"},
     }[fmt]
@@ -146,13 +212,13 @@ def detect_format(path: Path) -> str:
         with path.open(encoding="utf-8") as fh:
             first = next((line for line in fh if line.strip()), None)
         if first is None:
-            return "sharegpt"  # an empty JSONL export
+            return "llama-factory"  # an empty JSONL export
         try:
             record = json.loads(first)
         except ValueError as exc:
             raise ValueError(f"{path}: line 1 is not valid JSON: {exc}") from exc
         if isinstance(record, dict) and "messages" in record:
-            return "sharegpt"
+            return "llama-factory"
         raise UnknownFormatError(
             f"{path}: cannot tell the format: the first record has no 'messages' (ShareGPT); "
             "pass fmt="
@@ -165,7 +231,7 @@ def detect_format(path: Path) -> str:
                         if value == "conversations":
                             return "llava"
                         if value == "messages":
-                            return "sharegpt"
+                            return "llama-factory"
                     if prefix == "" and event == "end_array":
                         # An empty array is a valid (empty) export in either JSON format.
                         return "llava"
@@ -213,15 +279,20 @@ def _check_id(rec: _Record, record: dict[str, Any]) -> None:
         rec.add("field id: missing or not a non-empty string")
 
 
-def _check_path(rec: _Record, base: Path, value: Any, field_name: str) -> None:
+def _check_path(
+    rec: _Record, base: Path, value: Any, field_name: str, image_root: Path | None = None,
+) -> None:
     if not isinstance(value, str) or not value.strip():
         rec.add(f"field {field_name}: image path must be a non-empty string, got {value!r}")
         return
     p = Path(value)
-    resolved = p if p.is_absolute() else base / p
-    if not resolved.is_file():
+    candidates = [p] if p.is_absolute() else [base / p]
+    if image_root is not None and not p.is_absolute():
+        candidates.append(image_root / p)
+    if not any(c.is_file() for c in candidates):
+        looked = " or ".join(str(c) for c in candidates)
         rec.add_absent_image(
-            f"field {field_name}: image file {value!r} does not exist (looked for {resolved})"
+            f"field {field_name}: image file {value!r} does not exist (looked for {looked})"
         )
 
 
@@ -313,7 +384,7 @@ def _validate_llava(path: Path, report: ValidationReport) -> None:
                         f"{type(image).__name__}")
         for i, img in enumerate(images):
             name = "image" if isinstance(record.get("image"), str) else f"image[{i}]"
-            _check_path(rec, base, img, name)
+            _check_path(rec, base, img, name, report.image_root)
         turns = _turns(rec, record.get("conversations"), "conversations", "from", "value",
                        _LLAVA_TO_ROLE)
         if turns is not None:
@@ -354,7 +425,7 @@ def _validate_sharegpt(path: Path, report: ValidationReport) -> None:
             continue
         images = _check_messages_record(rec, record)
         for i, img in enumerate(images or []):
-            _check_path(rec, base, img, f"images[{i}]")
+            _check_path(rec, base, img, f"images[{i}]", report.image_root)
         rec.flush(report)
 
 
@@ -412,7 +483,7 @@ def _validate_parquet(path: Path, report: ValidationReport) -> None:
                 elif img.get("bytes") is not None:
                     _check_image_bytes(rec, img["bytes"], name)
                 else:
-                    _check_path(rec, base, img["path"], f"{name}.path")
+                    _check_path(rec, base, img["path"], f"{name}.path", report.image_root)
             rec.flush(report)
             index += 1
 
@@ -529,7 +600,7 @@ def read_records(path: str | Path, fmt: str | None = None) -> Iterator[ExportedR
     them."""
     for f, detected in export_files(path, fmt):
         reader = {
-            "llava": _read_llava, "sharegpt": _read_sharegpt,
+            "llava": _read_llava, "llama-factory": _read_sharegpt,
             "parquet": _read_parquet, "webdataset": _read_webdataset,
         }[detected]
         try:

@@ -329,7 +329,7 @@ def run_chunks(
 
 def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> SynthReport:
     """Run the pipeline end to end and write everything under ``config.out``."""
-    from scenesynth.export import export_samples, validate
+    from scenesynth.export import ExportValidationError, export_samples
     from scenesynth.export.check import check_export
 
     out = Path(config.out)
@@ -363,15 +363,18 @@ def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> Synt
     with atomic_write(out / "failures.jsonl") as fh:
         for f in failures:
             fh.write(json.dumps(asdict(f), ensure_ascii=False) + "\n")
-    export = export_samples(samples, config.fmt, out, image_root=out)
+    try:  # validated before it is published; an invalid export is removed, never left
+        export = export_samples(samples, config.fmt, out, image_root=out)
+    except ExportValidationError as exc:
+        export = exc.result
     for sample_id, message in export.failures:
         failures.append(Failure(-1, sample_id, "export", "export_rejected", message))
         counters["export_rejected"] += 1
     export_path = export.paths[0] if export.paths else None
-    report = validate(export_path, config.fmt) if export_path is not None else None
+    report = export.validation
     checked = (
-        check_export(export_path, config.fmt, {g.image.id: g for g in graphs})
-        if export_path is not None else None
+        check_export(export.paths, config.fmt, {g.image.id: g for g in graphs})
+        if export.paths else None
     )
     seconds["export_validate"] = time.perf_counter() - t
     seconds["total_wall"] = time.perf_counter() - started
