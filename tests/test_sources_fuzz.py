@@ -215,10 +215,7 @@ def write_dataset(root: Root, fmt: str, data: Any, cut: str | None = None) -> Pa
             (root.data / name).write_text(text)
         return root.data
     path = root.data / FILES[fmt]
-    if fmt == "jsonl":
-        text = "".join(encode(line) + "\n" for line in data)
-    else:
-        text = encode(data)
+    text = "".join(encode(line) + "\n" for line in data) if fmt == "jsonl" else encode(data)
     if cut is not None:
         text = text[: text.index(CUT[fmt])]
     path.write_text(text)
@@ -608,3 +605,28 @@ def test_cli_generate_with_nothing_loadable_exits_with_a_reason(root: Root) -> N
     assert result.exit_code == EXIT_NOTHING_EXPORTED, result.output
     assert "exported nothing: no record could be loaded (3 load failures)" in result.output
 
+
+
+@pytest.mark.parametrize("fmt", ["llava", "parquet", "webdataset"])
+def test_export_refuses_image_paths_out_of_the_root(root: Root, fmt: str) -> None:
+    """The exporters apply the loaders' path rule again where image bytes are read: a sample
+    built by other code (not a loader) cannot smuggle a file in either."""
+    from scenesynth.export import export_samples
+    from scenesynth.graph import InstructionSample, Provenance
+
+    def sample(i: int, image: str) -> InstructionSample:
+        prov = Provenance(source="test", image_ids=[image], generator="test",
+                          generator_version="1", family="counting", seed=0)
+        return InstructionSample(id=f"s{i}", images=[image], question="How many cats are there?",
+                                 answer="1", answer_value=1, answer_type="count",
+                                 provenance=prov)
+
+    samples = [sample(0, "img0.png"), sample(1, "link.png"), sample(2, "../secret/secret.txt"),
+               sample(3, str(root.secret)), sample(4, "img2.png")]
+    out = root.base / f"export-{fmt}"
+    result = export_samples(samples, fmt, out, image_root=root.data)
+    assert result.n_written == 2
+    rejected = dict(result.failures)
+    assert sorted(rejected) == ["s1", "s2", "s3"]
+    assert all("images[0]" in m and "rejected" in m for m in rejected.values()), rejected
+    assert SECRET.encode() not in _all_output_bytes(out)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from scenesynth.graph import AnswerForm, InstructionSample
+from scenesynth.sources.common import image_path_problem
 
 IMAGE_TOKEN = "<image>"
 USER, ASSISTANT, SYSTEM = "user", "assistant", "system"
@@ -137,7 +138,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def resolve_image(path: str, image_root: Path | None) -> Path:
+    """The file an image path names. With an ``image_root``, a path leaving it (``..``, an
+    absolute path elsewhere, a symlink out) is a :class:`RecordError`: the loaders' rule
+    (``scenesynth.sources.common.image_path_problem``), applied again where bytes are read."""
     p = Path(path)
+    if image_root is not None:
+        problem = image_path_problem(image_root, path)
+        if problem:
+            raise RecordError(f"image path {path!r:.80} rejected: {problem}")
     if not p.is_absolute() and image_root is not None:
         p = image_root / p
     return p
@@ -182,7 +190,10 @@ def to_conversation(
         paths = ImagePaths(out_dir, image_root)
     images: list[str] = []
     for i, img in enumerate(sample.images):
-        source, exists, written = paths.lookup(img)
+        try:
+            source, exists, written = paths.lookup(img)
+        except RecordError as exc:
+            raise RecordError(f"sample {sample.id!r}: field images[{i}]: {exc}") from None
         if require_images and not exists:
             raise RecordError(
                 f"sample {sample.id!r}: field images[{i}]: image file {str(source)!r} not found"
