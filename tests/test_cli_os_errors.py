@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scenesynth.engine.runner import EXIT_OK, EXIT_OS_ERROR
+from scenesynth.engine.runner import EXIT_NOTHING_EXPORTED, EXIT_OK, EXIT_OS_ERROR
 
 REPO = Path(__file__).resolve().parents[1]
 CLEVR = REPO.parent / "shared" / "data" / "clevr" / "CLEVR_train_scenes_1000.json"
@@ -82,3 +82,27 @@ def test_read_only_output_is_one_line_with_the_log_in_a_temp_file(read_only: Pat
     assert log.is_file() and "OSError" in log.read_text()
     log.unlink()
     assert _files(read_only) == []
+
+
+@pytest.mark.slow  # about 40 s: the LLM client's bounded retries back off before giving up
+def test_synth_with_the_llm_server_down_exits_non_zero_with_one_line(tmp_path: Path) -> None:
+    """``synth --source llm`` against a closed port on 127.0.0.1 renders nothing: exit 5."""
+    import os
+    import socket
+
+    with socket.socket() as sock:  # a port that was free a moment ago and is closed now
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "SCENESYNTH_LLM_BASE_URL": f"http://127.0.0.1:{port}/v1",
+           "SCENESYNTH_LLM_MODEL": "test-model", "SCENESYNTH_LLM_API_KEY": "sk-test",
+           "SCENESYNTH_LLM_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-m", "scenesynth", "synth", "--source", "llm", "--scenes", "1",
+         "--out", str(tmp_path / "out"), "--no-progress"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    assert done.returncode == EXIT_NOTHING_EXPORTED, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, done.stderr
+    assert "synth produced 0 images and 0 samples" in errors[0]
+    assert "kg_error" in errors[0]

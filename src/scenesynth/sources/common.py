@@ -442,11 +442,11 @@ class JsonReader:
     def _process(self, seg: bytes) -> bytes:
         if b"NaN" not in seg and b"Infinity" not in seg:
             quotes = seg.count(b'"')
-            if quotes:
+            if quotes and b'\\"' in seg:  # escaped quotes are rare: skip the regex scan
                 for m in _BACKSLASHES_BEFORE_QUOTE.finditer(seg):
                     quotes -= (m.end() - m.start() - 1) % 2
-                if quotes % 2:
-                    self._in_string = not self._in_string
+            if quotes % 2:
+                self._in_string = not self._in_string
             return seg
         out: list[bytes] = []
         last = 0
@@ -475,11 +475,10 @@ class CheckedDict(dict[str, Any]):
     """The mapping type ``ijson`` builds objects with: a key seen twice is noted (the dict and
     the key) for :func:`first_problem`; the first value is kept."""
 
-    def __setitem__(self, key: str, value: Any) -> None:
-        if key in self:
+    def __setitem__(self, key: str, value: Any, _keep: Any = dict.setdefault) -> None:
+        # One C call on the common path (a new key): this runs for every key of a multi-GB file.
+        if _keep(self, key, value) is not value:
             _DUPLICATES.append((self, key))
-            return
-        dict.__setitem__(self, key, value)
 
 
 def first_problem(
