@@ -410,6 +410,9 @@ CASES = [
          "images[].width"),
     Case("coco-huge-image-height", "coco", setter(*CI, "height", value=1e308), "image id=101",
          "images[].height"),
+    Case("coco-nan-image-width", "coco", setter(*CI, "width", value=NAN), "images #1 (id=101)",
+         "width"),
+    Case("coco-truncated", "coco", lambda d, r: d, "after annotations", "<json>", CUT_SHORT),
     # JSONL -------------------------------------------------------------------------------
     Case("jsonl-traversal", "jsonl", setter(*J, "image", "path", value=traversal), "line 2",
          "image.path"),
@@ -480,7 +483,9 @@ def test_malformed_input(case: Case, root: Root) -> None:
     elif case.outcome == PART:
         assert ids == expected, shown
     else:
-        assert ids == expected[:2], shown
+        # COCO lists every image before the annotations: a cut among the annotations keeps
+        # all images (the last one incomplete, as the error says); the run still fails (6).
+        assert ids == (expected if case.fmt == "coco" else expected[:2]), shown
         assert report.incomplete_files, "a file cut short must be reported as not fully read"
     if case.outcome != CUT_SHORT:
         assert not report.incomplete_files, report.file_lines()
@@ -630,3 +635,18 @@ def test_export_refuses_image_paths_out_of_the_root(root: Root, fmt: str) -> Non
     assert sorted(rejected) == ["s1", "s2", "s3"]
     assert all("images[0]" in m and "rejected" in m for m in rejected.values()), rejected
     assert SECRET.encode() not in _all_output_bytes(out)
+
+
+def test_cli_generate_on_a_jsonl_file_cut_short(root: Root) -> None:
+    """A single JSONL source is parsed in the workers: a last line cut short still fails the
+    run (6), after the good lines were used."""
+    source = write_dataset(root, "jsonl", jsonl_data(), cut="jsonl")
+    out = root.base / "gen"
+    result = runner.invoke(app, [
+        "generate", "--source", str(source), "--out", str(out), "--workers", "1",
+        "--no-progress", "--per-image", "1", "--max-failure-rate", "1",
+    ])
+    assert result.exit_code == EXIT_SOURCE_NOT_READ, result.output
+    assert "the last line is cut short" in result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stage_failed"]["load"] == 1 and summary["samples"] > 0

@@ -152,16 +152,23 @@ class ParseJsonlStage(Stage):
         return batch
 
 
-def iter_raw_shards(path: str, shard_size: int) -> Iterator[ShardBatch]:
-    """Shards of ``shard_size`` non-blank raw lines of a JSONL file (parsed in the workers)."""
+def iter_raw_shards(
+    path: str, shard_size: int, report: Any | None = None
+) -> Iterator[ShardBatch]:
+    """Shards of ``shard_size`` non-blank raw lines of a JSONL file (parsed in the workers);
+    at the end, whether the file was read to its end goes to ``report`` (a LoadReport)."""
+    from scenesynth.sources.jsonl import note_jsonl_file
+
     index = 0
     position = 0
     lines: list[tuple[int, bytes]] = []
+    last = b""
     with open(path, "rb") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             lines.append((lineno, line))
+            last = line
             position += 1
             if len(lines) >= shard_size:
                 yield _raw_batch(index, position, lines, path)
@@ -169,6 +176,8 @@ def iter_raw_shards(path: str, shard_size: int) -> Iterator[ShardBatch]:
                 lines = []
     if lines:
         yield _raw_batch(index, position, lines, path)
+    if report is not None:
+        note_jsonl_file(report, path, position, last)
 
 
 def _raw_batch(index: int, end: int, lines: list[tuple[int, bytes]], path: str) -> ShardBatch:
@@ -189,7 +198,7 @@ class ShardPlan:
     shards: Iterator[ShardBatch]
     stages: list[Stage]
     # The loader's report (``scenesynth.sources.LoadReport``) once ``shards`` is exhausted: which
-    # files were read to their end. None for JSONL cut into raw lines (always read to the end).
+    # files were read to their end, and how many records they held.
     report: Any | None = None
 
 
@@ -203,8 +212,12 @@ def plan_shards(
 
     sources = find_sources(path, fmt)
     if len(sources) == 1 and sources[0][1] == "jsonl" and not sources[0][2]:
+        from scenesynth.sources import LoadReport
+
+        report = LoadReport()
         return ShardPlan(
-            iter_raw_shards(str(sources[0][0]), shard_size), [ParseJsonlStage(strict, image_root)]
+            iter_raw_shards(str(sources[0][0]), shard_size, report),
+            [ParseJsonlStage(strict, image_root)], report,
         )
     stream = open_source(path, fmt, strict, image_root)
     return ShardPlan(iter_shards(stream, shard_size), [], stream.report)

@@ -28,6 +28,7 @@ from scenesynth.sources.common import (
     JsonReader,
     LoadOptions,
     RecordContext,
+    Rejected,
     Skip,
     assemble,
     bounded,
@@ -166,13 +167,18 @@ def read_coco(
     # reported once, below.
     images_stream = ItemStream(
         path, "images.item", report, lambda im: f"id={_get(im, 'id')}", label="images ",
-        report_truncation=False,
+        report_truncation=False, yield_rejected=True,
     )
     # Only the fields a graph uses are kept: COCO train lists 118k images.
-    images: list[tuple[int, Any]] = [
-        (i, {k: im[k] for k in _IMAGE_FIELDS if k in im} if isinstance(im, dict) else im)
-        for i, im in images_stream
-    ]
+    images: list[tuple[int, Any]] = []
+    rejected_images: set[str] = set()  # their error is reported; so are their annotations
+    for i, im in images_stream:
+        if isinstance(im, Rejected):
+            rejected_images.add(str(_get(im.item, "id")))
+            continue
+        images.append(
+            (i, {k: im[k] for k in _IMAGE_FIELDS if k in im} if isinstance(im, dict) else im)
+        )
     licenses = _leading_licenses(path)
     cats_stream = ItemStream(
         path, "categories.item", report, label="categories ", report_truncation=False,
@@ -221,8 +227,12 @@ def read_coco(
                 report.skipped_records += 1
         for image_id, idx in groups.leftovers():
             report.skipped_objects += 1
+            why = (
+                "its image record was rejected (see that error); annotation skipped"
+                if image_id in rejected_images else "no such image in images; annotation skipped"
+            )
             report.error(file, f"annotations #{idx} (image_id={image_id})",
-                         "annotations[].image_id", "no such image in images; annotation skipped")
+                         "annotations[].image_id", why)
     finally:
         groups.close()
 

@@ -51,10 +51,15 @@ def read_jsonl(
             graph = parse_jsonl_line(line, str(path), lineno, report, options)
             if graph is not None:
                 yield graph
-    # A last line without its newline that is not valid JSON is a file cut short (a full disk,
-    # a killed writer): whatever followed it is lost, so the file counts as not fully read.
-    cut = not last.endswith(b"\n") and not _valid_json(last)
-    report.note_file(str(path), "lines", records, not cut,
+    note_jsonl_file(report, str(path), records, last)
+
+
+def note_jsonl_file(report: LoadReport, path: str, records: int, last_line: bytes) -> None:
+    """Record in ``report`` how far a JSONL file was read. A last line without its newline
+    that is not valid JSON is a file cut short (a full disk, a killed writer): whatever
+    followed it is lost, so the file counts as not read to its end."""
+    cut = bool(last_line.strip()) and not last_line.endswith(b"\n") and not _valid_json(last_line)
+    report.note_file(path, "lines", records, not cut,
                      "the last line is cut short (no newline, not valid JSON)" if cut else "")
 
 
