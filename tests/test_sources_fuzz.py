@@ -338,6 +338,8 @@ CASES = [
                                                value={"name": "bird", "x": 1, "y": 1, "w": 2,
                                                       "h": 2}),
          "image g1", "objects.1a"),
+    Case("gqa-dup-image-key", "gqa", lambda d, r: Pairs([*d.items(), ("g1", d["g0"])]),
+         "#3 (image g1)", "['g1']", PART),
     Case("gqa-dup-field-key", "gqa", dup_key(*GO, key="x", value=40), "image g1",
          "objects.1a.x"),
     Case("gqa-relations-not-list", "gqa", setter(*GO, "relations", value="x"), "image g1",
