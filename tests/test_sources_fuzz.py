@@ -652,3 +652,43 @@ def test_cli_generate_on_a_jsonl_file_cut_short(root: Root) -> None:
     assert "the last line is cut short" in result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["stage_failed"]["load"] == 1 and summary["samples"] > 0
+
+
+def test_one_percent_nan_in_the_shared_clevr_file(shared_data: Path, tmp_path: Path) -> None:
+    """The issue's measurement: NaN/Infinity, as Python's json.dump writes them, in 10 of the
+    1000 shared CLEVR scenes (a modified copy in a temp dir). ``convert`` writes all 990 good
+    scenes and names the 10 bad ones; ``generate`` reports the 10 and uses the 990."""
+    data = json.loads((shared_data / "clevr" / "CLEVR_train_scenes_1000.json").read_text())
+    bad = list(range(5, 1000, 100))
+    for k, i in enumerate(bad):
+        obj = data["scenes"][i]["objects"][0]
+        if k % 3 == 0:
+            obj["pixel_coords"][0] = NAN
+        elif k % 3 == 1:
+            obj["3d_coords"][2] = INF
+        else:
+            obj["rotation"] = -INF
+    source = tmp_path / "CLEVR_train_scenes_1000.json"
+    source.write_text(json.dumps(data))
+
+    out = tmp_path / "graphs.jsonl"
+    converted = runner.invoke(app, ["convert", str(source), "-o", str(out), "--show", "20"])
+    assert converted.exit_code == EXIT_OK, converted.output
+    written = [json.loads(line)["meta"]["image_index"] for line in out.read_text().splitlines()]
+    assert written == [i for i in range(1000) if i not in bad]
+    for i in bad:
+        assert f"record #{i} (image_index={i}): objects[0]." in converted.output
+    assert "990 graphs" in converted.output and "10 records" in converted.output
+    assert "read to the end, 1000 records in the file" in converted.output
+
+    run = tmp_path / "run"
+    generated = runner.invoke(app, [
+        "generate", "--source", str(source), "--out", str(run), "--generators", "count_objects",
+        "--per-image", "1", "--workers", "1", "--no-progress",
+    ])
+    assert generated.exit_code == EXIT_OK, generated.output
+    assert "load: 10 of 1000 records failed (1.00%)" in generated.output
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["records"] == 990
+    failures = [json.loads(line) for line in (run / "failures.jsonl").read_text().splitlines()]
+    assert sorted(int(f["record_id"].split()[0][1:]) for f in failures) == bad
