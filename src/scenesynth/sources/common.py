@@ -144,6 +144,22 @@ def pixel(ctx: RecordContext, value: Any, path: str, side: int, axis: str) -> fl
                    f"{axis} coordinate outside the {side} px image (tolerance {tol:g} px):")
 
 
+def geometry_problem(obj: SceneObject, options: LoadOptions) -> tuple[str, str] | None:
+    """(field, message) for an object's 3-D numbers out of range, else None: ``depth`` must be
+    a positive distance and ``position``/``size3d`` inside ``max_world_coordinate`` (sizes
+    positive). For already-typed objects (our JSONL); the dataset loaders check field by field."""
+    limit = options.max_world_coordinate
+    if obj.depth is not None and not 0 < obj.depth <= limit:
+        return "depth", f"depth must lie in (0, {limit:g}], got {obj.depth:g}"
+    for name, vec, low in (("position", obj.position, -limit), ("size3d", obj.size3d, 0.0)):
+        if vec is None:
+            continue
+        for axis, v in zip("xyz", vec.as_tuple(), strict=True):
+            if not (low < v <= limit if low == 0.0 else low <= v <= limit):
+                return f"{name}.{axis}", f"{name}.{axis} {v:g} outside the allowed range"
+    return None
+
+
 def world(ctx: RecordContext, value: Any, path: str) -> float:
     limit = ctx.options.max_world_coordinate
     return bounded(ctx, value, path, -limit, limit, "world coordinate")

@@ -28,6 +28,7 @@ from scenesynth.sources.common import (
     assemble,
     first_problem,
     fit_box,
+    geometry_problem,
     image_path_problem,
     validation_path,
 )
@@ -113,6 +114,8 @@ def _clean(ctx: RecordContext, graph: SceneGraph, line: bytes) -> bool:
         for o in graph.objects
     ):
         return False
+    if any(geometry_problem(o, ctx.options) for o in graph.objects):
+        return False
     image = graph.image
     paths = [image.path, image.depth_map] + ([image.id] if image.path is None else [])
     return not any(p is not None and image_path_problem(ctx.image_root, p) for p in paths)
@@ -170,6 +173,9 @@ def _piecewise(ctx: RecordContext, line: bytes) -> SceneGraph:
         path = f"objects[{i}]"
         try:
             obj = _validate(ctx, SceneObject, raw, path)
+            bad = geometry_problem(obj, ctx.options)
+            if bad is not None:
+                raise ctx.fail(f"{path}.{bad[0]}", bad[1])
             if obj.box is not None:
                 box = fit_box(ctx, obj.box, image, f"{path}.box")
                 if box is not obj.box:
