@@ -7,6 +7,7 @@ import typer
 
 from scenesynth import __version__
 from scenesynth.cli import data, gen, run, synth
+from scenesynth.cli.errors import guard_os_errors
 
 app = typer.Typer(
     name="scenesynth",
@@ -25,6 +26,11 @@ def version() -> None:
 
 for _module in (data, gen, synth, run):
     _module.register(app)
+
+# One home for OS-level failures (disk full, permission denied): every verb exits 7 with one line.
+for _info in app.registered_commands:
+    if _info.callback is not None:
+        _info.callback = guard_os_errors(_info.callback)
 
 
 def main() -> None:

@@ -20,6 +20,11 @@ from rich.markup import escape
 from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from scenesynth.engine.runner import (
+    EXIT_FAILURE_RATE,
+    EXIT_NOTHING_EXPORTED,
+    EXIT_SOURCE_NOT_READ,
+)
 from scenesynth.graph import (
     InstructionSample,
     SceneGraph,
@@ -36,6 +41,7 @@ from scenesynth.sources import (
 )
 from scenesynth.sources.dispatch import FORMATS as GRAPH_FORMATS
 
+DEFAULT_MAX_FAILURE_RATE = 0.05  # the same default as the run config's max_failure_rate
 # export formats by their current names and earlier aliases (scenesynth.export.FORMATS)
 EXPORT_FORMATS = ("llava", "llama-factory", "sharegpt", "parquet", "webdataset")
 
@@ -91,6 +97,8 @@ def print_report(report: LoadReport, console: Console = _err, limit: int = 20) -
     """Summary line plus the first ``limit`` issues, one greppable line each."""
     colour = "green" if report.ok and not report.warnings else "yellow" if report.ok else "red"
     console.print(f"[{colour}]{report.summary()}[/{colour}]", soft_wrap=True)
+    for line in report.file_lines():
+        console.print(f"  {escape(line)}", soft_wrap=True)
     for issue in report.issues[:limit]:
         style = "red" if issue.severity == Severity.ERROR else "yellow"
         console.print(f"[{style}]{issue.severity}[/{style}]: {escape(str(issue))}", soft_wrap=True)
@@ -114,18 +122,44 @@ def convert(
         typer.Option(help="Visual Genome: add relationship endpoints missing from objects.json "
                      "(warning) instead of dropping their relations (error)."),
     ] = False,
+    image_root: Annotated[
+        Path | None,
+        typer.Option(help="Folder image paths must stay inside (default: the dataset's folder)."),
+    ] = None,
+    max_failure_rate: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Exit 3 when more than this share of the records "
+                     "is skipped (the graphs read are still written)."),
+    ] = DEFAULT_MAX_FAILURE_RATE,
 ) -> None:
     """Convert a dataset (Visual Genome, GQA, COCO, CLEVR, JSONL) into scene-graph JSONL.
 
-    Bad records are reported, counted and skipped; the file is written atomically.
+    Bad records are reported, counted and skipped; the file is written atomically. Exit codes
+    as in the README: 5 when no graph was written, 6 when a source file was not read to its
+    end, 3 when the share of skipped records passes --max-failure-rate.
     """
-    stream = _open(src, fmt, strict, LoadOptions(vg_relation_objects=vg_relation_objects))
+    options = LoadOptions(vg_relation_objects=vg_relation_objects, image_root=image_root)
+    stream = _open(src, fmt, strict, options)
     try:
         n = write_graphs_jsonl(_with_progress(stream, "converting"), out)
     except LoadError as exc:
         raise _fail(f"{exc} (nothing written)", 1) from None
-    print_report(stream.report, limit=show)
+    report = stream.report
+    print_report(report, limit=show)
     _out.print(f"wrote {n} graphs to {out}")
+    for problem in report.incomplete_files:
+        _err.print(f"[red]error:[/red] source not fully read: {escape(str(problem))}",
+                   soft_wrap=True)
+    if report.incomplete_files:
+        raise typer.Exit(EXIT_SOURCE_NOT_READ)
+    if n == 0:
+        raise _fail(f"no graph could be converted from {src} ({report.skipped_records} records "
+                    "skipped; see the errors above)", EXIT_NOTHING_EXPORTED)
+    seen = report.graphs + report.skipped_records
+    if seen and report.skipped_records / seen > max_failure_rate:
+        raise _fail(f"{report.skipped_records} of {seen} records skipped "
+                    f"({report.skipped_records / seen:.2%}), above --max-failure-rate "
+                    f"{max_failure_rate:.2%}", EXIT_FAILURE_RATE)
 
 
 def graph_stats(graphs: Iterable[SceneGraph]) -> dict[str, Any]:

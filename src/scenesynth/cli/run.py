@@ -4,8 +4,10 @@ Both run :func:`scenesynth.engine.run`: sharded, parallel, resumable (rerun the 
 after an interruption and finished shards are verified and skipped), ending with the export and
 its validation. Flags override the config file's fields.
 
-Exit codes: 0 done; 1 the export failed validation; 2 bad config or input; 3 a stage's failure
-rate exceeded ``max_failure_rate``; 4 a worker process died (rerun to resume).
+Exit codes (one table, ``scenesynth.engine.runner.EXIT_*``, README "Exit codes"): 0 done;
+1 the export failed validation; 2 bad config or input; 3 a stage's failure rate exceeded
+``max_failure_rate``; 4 a worker process died (rerun to resume); 5 nothing exported; 6 a source
+file was not read to its end; 7 an OS-level failure (disk full, permission denied).
 """
 
 from __future__ import annotations
@@ -51,19 +53,14 @@ def _execute(config_path: Path | None, overrides: dict[str, Any]) -> None:
     for line in summary.lines():
         _out.print(escape(line), soft_wrap=True)
     validation = summary.export.get("validation")
+    problems = summary.problems()
+    for _, reason in problems:
+        _err.print(f"[red]error:[/red] {escape(reason)}", soft_wrap=True)
     if validation is not None and not validation["ok"]:
-        errors = validation["errors"]
-        if len(errors) == 1:  # e.g. every sample skipped: one line says it all
-            _err.print(f"[red]error:[/red] {escape(errors[0])}", soft_wrap=True)
-            raise typer.Exit(1)
-        _err.print(
-            f"[red]export failed validation (nothing published):[/red] "
-            f"{validation['error_count']} error(s)",
-            soft_wrap=True,
-        )
-        for message in errors:
+        for message in validation["errors"]:
             _err.print(f"  {escape(message)}", soft_wrap=True)
-        raise typer.Exit(1)
+    if problems:
+        raise typer.Exit(problems[0][0])
 
 
 def _default(name: str) -> str:

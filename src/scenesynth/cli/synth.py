@@ -46,6 +46,27 @@ def _check_generators(names: list[str] | None) -> None:
         raise typer.Exit(code=2) from None
 
 
+def _exit_code(report: SynthReport) -> int:
+    """Exit code of a synth/demo run (README, "Exit codes"): 1 invalid export, 5 no image or
+    no sample, each with a one-line reason on stderr."""
+    from rich.console import Console
+
+    from scenesynth.engine.runner import EXIT_INVALID_EXPORT, EXIT_NOTHING_EXPORTED
+
+    err = Console(stderr=True, highlight=False)
+    if report.images == 0 or report.samples == 0:
+        top = sorted(report.failures_by_reason.items(), key=lambda kv: -kv[1])[:3]
+        why = ", ".join(f"{n} x {reason}" for reason, n in top) or "no failure was recorded"
+        err.print(f"[red]error:[/red] synth produced {report.images} images and "
+                  f"{report.samples} samples ({why}); see {report.out_dir / 'failures.jsonl'}",
+                  soft_wrap=True)
+        return EXIT_NOTHING_EXPORTED
+    if not report.validation_ok:
+        err.print("[red]error:[/red] the export failed validation", soft_wrap=True)
+        return EXIT_INVALID_EXPORT
+    return 0
+
+
 def _parse_range(text: str, flag: str) -> tuple[int, int]:
     try:
         lo, hi = (int(v) for v in text.split(","))
@@ -106,8 +127,9 @@ def register(app: typer.Typer) -> None:
         )
         report = synthesize(config)
         _print_report(report)
-        if not report.validation_ok:
-            raise typer.Exit(code=1)
+        code = _exit_code(report)
+        if code:
+            raise typer.Exit(code=code)
 
     @app.command()
     def demo(
@@ -119,5 +141,6 @@ def register(app: typer.Typer) -> None:
         2 cores, no network."""
         report = synthesize(demo_config(str(out), workers=workers, seed=seed))
         _print_report(report)
-        if not report.validation_ok:
-            raise typer.Exit(code=1)
+        code = _exit_code(report)
+        if code:
+            raise typer.Exit(code=code)

@@ -47,6 +47,17 @@ class RunAborted(RuntimeError):
     """A stage failed on more records than ``max_failure_rate`` allows."""
 
 
+# Exit codes of the command line (README, "Exit codes"); one table for every verb.
+EXIT_OK = 0
+EXIT_INVALID_EXPORT = 1  # the export failed validation
+EXIT_BAD_INPUT = 2  # bad config, missing or unreadable input, strict-mode load error
+EXIT_FAILURE_RATE = 3  # a stage failed on more records than max_failure_rate allows
+EXIT_WORKER_DIED = 4  # a worker process died (rerun to resume)
+EXIT_NOTHING_EXPORTED = 5  # the run finished but exported no sample (or rendered no image)
+EXIT_SOURCE_NOT_READ = 6  # a source file was not read to its end (truncated / malformed JSON)
+EXIT_OS_ERROR = 7  # disk full, permission denied, read-only output (traceback in a log file)
+
+
 @dataclass
 class RunSummary:
     """What a run did (also written to ``summary.json``)."""
@@ -68,6 +79,32 @@ class RunSummary:
     workers: int = 1
     # requested generators the source cannot feed, and those that produced nothing
     warnings: list[str] = field(default_factory=list)
+    # One line per streamed source file part: its record count, or where reading stopped.
+    source_files: list[str] = field(default_factory=list)
+    incomplete_sources: list[str] = field(default_factory=list)
+
+    def problems(self) -> list[tuple[int, str]]:
+        """Why this finished run must exit non-zero, as (exit code, one-line reason), the most
+        serious first; empty when it may exit 0."""
+        found: list[tuple[int, str]] = []
+        validation = self.export.get("validation")
+        if validation is not None and not validation["ok"]:
+            found.append((EXIT_INVALID_EXPORT, f"the export failed validation (nothing published): "
+                          f"{validation['error_count']} error(s)"))
+        for line in self.incomplete_sources:
+            found.append((EXIT_SOURCE_NOT_READ, f"source not fully read: {line}"))
+        written = self.export.get("written")
+        exported = self.samples if written is None or not self.export else written
+        if exported == 0:
+            loaded = self.stage_records.get("load", self.records) - self.stage_failed.get("load", 0)
+            why = (
+                f"no record could be loaded ({self.stage_failed.get('load', 0)} load failures)"
+                if loaded <= 0 else
+                f"{self.records} records gave 0 samples"
+            )
+            found.append((EXIT_NOTHING_EXPORTED, f"the run exported nothing: {why}; see "
+                          f"{self.out / 'failures.jsonl'}"))
+        return found
 
     @property
     def samples_per_second(self) -> float:
@@ -97,6 +134,8 @@ class RunSummary:
             "engine": self.engine,
             "workers": self.workers,
             "warnings": self.warnings,
+            "source_files": self.source_files,
+            "incomplete_sources": self.incomplete_sources,
         }
 
     def lines(self) -> list[str]:
@@ -111,6 +150,8 @@ class RunSummary:
                 f"  {stage}: {self.stage_failed.get(stage, 0)} of {self.stage_records[stage]} "
                 f"records failed ({100 * self.failure_rate(stage):.2f}%)"
             )
+        for line in self.source_files:
+            out.append(f"  source {line}")
         if self.failures_by_reason:
             out.append(f"  {self.failures} failures logged to {self.out / 'failures.jsonl'}:")
             for reason, n in sorted(self.failures_by_reason.items(), key=lambda kv: -kv[1]):
@@ -393,7 +434,11 @@ def run(
     for stage in pipeline:
         stage.check()
     # Open the source before touching the output: a wrong path fails without side effects.
-    plan = plan_shards(config.source, config.source_format, config.strict, config.shard_size)
+    image_root = config.export.get("image_root")
+    plan = plan_shards(
+        config.source, config.source_format, config.strict, config.shard_size,
+        str(image_root) if image_root is not None else None,
+    )
     warnings = generator_warnings(config)
     for warning in warnings:
         log.warning("%s", warning)
@@ -460,6 +505,9 @@ def run(
             raise
     manifest.num_shards = num_shards
     manifest.save(out)
+    if plan.report is not None:
+        summary.source_files = plan.report.file_lines()
+        summary.incomplete_sources = [str(f) for f in plan.report.incomplete_files]
     _check_failure_rates(config, summary, final=True)
 
     write_failures_file(out, manifest)

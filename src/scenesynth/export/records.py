@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from scenesynth.graph import AnswerForm, InstructionSample
+from scenesynth.sources.common import image_path_problem
 
 IMAGE_TOKEN = "<image>"
 USER, ASSISTANT, SYSTEM = "user", "assistant", "system"
@@ -140,7 +141,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def resolve_image(path: str, image_root: Path | None) -> Path:
+    """The file an image path names. With an ``image_root``, a path leaving it (``..``, an
+    absolute path elsewhere, a symlink out) is a :class:`RecordError`: the loaders' rule
+    (``scenesynth.sources.common.image_path_problem``), applied again where bytes are read."""
     p = Path(path)
+    if image_root is not None:
+        problem = image_path_problem(image_root, path)
+        if problem:
+            raise RecordError(f"image path {path!r:.80} rejected: {problem}")
     if not p.is_absolute() and image_root is not None:
         p = image_root / p
     return p
@@ -150,17 +158,15 @@ class ImagePaths:
     """Resolves sample image paths for one export, cached: datasets ask many questions per image.
 
     ``lookup(path)`` gives (the source file, whether it exists, the path to write: relative to
-    ``out_dir`` when the file exists, else the path as given). ``escape(path)`` says why a path
-    leaves the image root (``..``, an absolute path elsewhere, a symlink pointing out), or None:
-    an export must never copy or reference a file outside the dataset it was made from.
+    ``out_dir`` when the file exists, else the path as given); a path leaving the image root is
+    a :class:`RecordError` (:func:`resolve_image`): an export must never copy or reference a
+    file outside the dataset it was made from.
     """
 
     def __init__(self, out_dir: Path, image_root: Path | None) -> None:
         self.out_dir = os.path.abspath(out_dir)
         self.image_root = image_root
-        self._root_real = os.path.realpath(image_root) if image_root is not None else None
         self._cache: dict[str, tuple[Path, bool, str]] = {}
-        self._escapes: dict[str, str | None] = {}
 
     def lookup(self, path: str) -> tuple[Path, bool, str]:
         hit = self._cache.get(path)
@@ -170,19 +176,6 @@ class ImagePaths:
             written = _relative_or_absolute(source, self.out_dir) if exists else path
             hit = self._cache[path] = (source, exists, written)
         return hit
-
-    def escape(self, path: str) -> str | None:
-        if self._root_real is None:
-            return None
-        if path not in self._escapes:
-            # realpath follows symlinks, so a link inside the root that points out is caught too.
-            real = os.path.realpath(resolve_image(path, self.image_root))
-            inside = real == self._root_real or real.startswith(self._root_real + os.sep)
-            self._escapes[path] = None if inside else (
-                f"image path {path!r} resolves to {real!r}, outside the image root "
-                f"{str(self.image_root)!r}"
-            )
-        return self._escapes[path]
 
 
 def to_conversation(
@@ -202,10 +195,10 @@ def to_conversation(
         paths = ImagePaths(out_dir, image_root)
     images: list[str] = []
     for i, img in enumerate(sample.images):
-        outside = paths.escape(img)
-        if outside is not None:
-            raise RecordError(f"sample {sample.id!r}: field images[{i}]: {outside}")
-        source, exists, written = paths.lookup(img)
+        try:
+            source, exists, written = paths.lookup(img)
+        except RecordError as exc:
+            raise RecordError(f"sample {sample.id!r}: field images[{i}]: {exc}") from None
         if require_images and not exists:
             raise RecordError(
                 f"sample {sample.id!r}: field images[{i}]: image file {str(source)!r} not found"
