@@ -26,6 +26,7 @@ _err = Console(stderr=True, highlight=False)
 
 def _execute(config_path: Path | None, overrides: dict[str, Any]) -> None:
     from scenesynth.engine import ConfigError, ManifestMismatch, RunAborted, load_config, run
+    from scenesynth.engine.runner import EXIT_INVALID_EXPORT
 
     try:
         config = load_config(config_path, overrides)
@@ -53,12 +54,15 @@ def _execute(config_path: Path | None, overrides: dict[str, Any]) -> None:
     for line in summary.lines():
         _out.print(escape(line), soft_wrap=True)
     validation = summary.export.get("validation")
+    errors = validation["errors"] if validation is not None and not validation["ok"] else []
     problems = summary.problems()
-    for _, reason in problems:
+    for code, reason in problems:
+        if code == EXIT_INVALID_EXPORT and len(errors) == 1:
+            reason = errors[0]  # e.g. every sample skipped: that one line says it all
         _err.print(f"[red]error:[/red] {escape(reason)}", soft_wrap=True)
-    if validation is not None and not validation["ok"]:
-        for message in validation["errors"]:
-            _err.print(f"  {escape(message)}", soft_wrap=True)
+        if code == EXIT_INVALID_EXPORT and len(errors) > 1:
+            for message in errors:
+                _err.print(f"  {escape(message)}", soft_wrap=True)
     if problems:
         raise typer.Exit(problems[0][0])
 

@@ -95,11 +95,12 @@ class RunSummary:
             found.append((EXIT_SOURCE_NOT_READ, f"source not fully read: {line}"))
         written = self.export.get("written")
         exported = self.samples if written is None or not self.export else written
-        if exported == 0:
+        if exported == 0 and not found:  # an invalid export already says why
             loaded = self.stage_records.get("load", self.records) - self.stage_failed.get("load", 0)
             why = (
                 f"no record could be loaded ({self.stage_failed.get('load', 0)} load failures)"
                 if loaded <= 0 else
+                f"all {self.samples} samples were rejected by the export" if self.samples else
                 f"{self.records} records gave 0 samples"
             )
             found.append((EXIT_NOTHING_EXPORTED, f"the run exported nothing: {why}; see "
