@@ -31,7 +31,7 @@ from scenesynth.export.jsonfmt import llava_record, sharegpt_record
 from scenesynth.export.records import MCAnswerStyle, RecordError, TurnStyle, to_conversation
 from scenesynth.graph import AnswerForm, InstructionSample
 from scenesynth.ioutil import atomic_write
-from scenesynth.rundata import RunData
+from scenesynth.rundata import RunData, question_key
 
 SHORT_FORMS = frozenset({AnswerForm.SHORT, AnswerForm.YES_NO})
 
@@ -128,14 +128,6 @@ def _skip_space(text: str, pos: int) -> int:
     while text[pos] in " \t\r\n":
         pos += 1
     return pos
-
-
-def question_key(sample: InstructionSample) -> str:
-    """What the forms of one question share: its images and its program."""
-    prov = sample.provenance
-    program = [(s.op, s.inputs, s.args) for s in prov.program]
-    return json.dumps([prov.image_ids, prov.generator, prov.template, program], sort_keys=True,
-                      default=str)
 
 
 def _pick(

@@ -211,3 +211,15 @@ def sample_from_record(record: dict[str, Any]) -> InstructionSample:
         answer_type=meta.get("answer_type", "text"),
         provenance=Provenance.model_validate(meta["provenance"]),
     )
+
+
+def question_key(sample: InstructionSample) -> str:
+    """What the forms of one question share: its images, generator, template and program.
+
+    The short, yes/no and multiple-choice renderings of a question are separate samples with
+    the same key; ``mix`` uses one of them at most, the viewer shows them together.
+    """
+    prov = sample.provenance
+    program = [(s.op, s.inputs, s.args) for s in prov.program]
+    return json.dumps([prov.image_ids, prov.generator, prov.template, program], sort_keys=True,
+                      default=str)
