@@ -23,7 +23,8 @@ from scenesynth.export.records import TurnStyle, option_letter
 from scenesynth.graph import AnswerForm, InstructionSample, Provenance, SceneGraph
 from scenesynth.graph.io import graph_from_json
 
-EXPORT_FILES = ("data.json", "data.jsonl", "export/data.json", "export/data.jsonl")
+EXPORT_FILES = tuple(f"{folder}data.{ext}" for folder in ("", "export/")
+                     for ext in ("json", "jsonl", "parquet"))
 _IMAGE_LINE = re.compile(r"^(Image \d+: )?<image>$")
 
 
@@ -154,6 +155,16 @@ class RunData:
 
 
 def _read_records(path: Path) -> Iterator[dict[str, Any]]:
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq  # lazy: only Parquet exports need it
+
+        # Only the text columns: the embedded image bytes are not needed to rebuild samples.
+        table = pq.ParquetFile(path)
+        for batch in table.iter_batches(columns=["id", "messages", "metadata"]):
+            for row in batch.to_pylist():
+                row["metadata"] = json.loads(row["metadata"])
+                yield row
+        return
     if path.suffix == ".jsonl":
         with path.open(encoding="utf-8") as fh:
             for line in fh:

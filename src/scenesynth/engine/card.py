@@ -19,11 +19,11 @@ from scenesynth.quality.card import (
     answer_distribution,
     card_answer_key,
     sample_sections,
-    write_card_files,
 )
 from scenesynth.quality.card import (
     markdown_table as _table,
 )
+from scenesynth.quality.card_plots import CardStats, write_card_with_plots
 
 TOP_ANSWERS = 5
 
@@ -37,6 +37,7 @@ class SampleTally:
         self.by_family: Counter[str] = Counter()
         self.by_form: Counter[str] = Counter()
         self.answers: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.stats = CardStats()  # what the card's plots show
 
     def watch(self, samples: Iterable[InstructionSample]) -> Iterator[InstructionSample]:
         for sample in samples:
@@ -45,7 +46,18 @@ class SampleTally:
             self.by_family[sample.provenance.family] += 1
             self.by_form[str(sample.form)] += 1
             self.answers[sample.provenance.family][card_answer_key(sample.answer_value)] += 1
+            self.stats.add_sample(sample)
             yield sample
+
+    def watch_graphs(self, source: str | None, source_format: str | None) -> None:
+        """Count objects and relations per image over the run's source (streamed again: the
+        shards hold samples, not graphs). Graphs as loaded, before any refine step."""
+        if not source or not Path(source).exists():
+            return
+        from scenesynth.sources import load  # lazy: the loaders pull ijson
+
+        for graph in load(source, source_format):
+            self.stats.add_graph(graph)
 
 
 def build_card(
@@ -55,6 +67,7 @@ def build_card(
     stage_failed: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     counters: Counter[str] = Counter()
+    tally.watch_graphs(config.get("source"), config.get("source_format"))
     for shard in manifest["shards"]:
         stage_records.update(shard["stage_records"])
         stage_failed.update(shard["stage_failed"])
@@ -81,6 +94,7 @@ def build_card(
         "samples_by_family": dict(sorted(tally.by_family.items())),
         "samples_by_form": dict(sorted(tally.by_form.items())),
         "answers_by_family": answer_distribution(tally.answers, TOP_ANSWERS),
+        "plot_data": tally.stats.to_dict(),
         "export": {
             "format": config.get("format"),
             "validation_ok": validation.get("ok"),
@@ -138,4 +152,5 @@ def card_markdown(card: dict[str, Any]) -> str:
 
 
 def write_card(out: Path, card: dict[str, Any]) -> None:
-    write_card_files(out, card, card_markdown(card))
+    write_card_with_plots(out, out / "export", card, card_markdown(card),
+                          pretty_name=f"scenesynth {Path(str(card['config'].get('source'))).name}")
