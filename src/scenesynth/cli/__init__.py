@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from scenesynth import __version__
-from scenesynth.cli import data, gen, mix, run, synth, view
+from scenesynth.cli import data, evaluate, gen, mix, run, synth, view
 
 app = typer.Typer(
     name="scenesynth",
@@ -23,7 +23,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _module in (data, gen, synth, run, mix, view):
+for _module in (data, gen, synth, run, mix, view, evaluate):
     _module.register(app)
 
 

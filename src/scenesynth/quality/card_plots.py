@@ -36,7 +36,9 @@ def image_bucket(image_ids: Sequence[str], buckets: int) -> int:
     return int.from_bytes(digest[:8], "big") % buckets
 
 
-def _blind_answer(sample: InstructionSample) -> str | None:
+def blind_answer_key(sample: InstructionSample) -> str | None:
+    """What a blind model can learn to guess: the correct position for multiple choice, the
+    answer for others; None for boxes and sets, which have no such prior."""
     if sample.form == AnswerForm.MULTIPLE_CHOICE:
         return None if sample.answer_index is None else f"option {sample.answer_index}"
     if isinstance(sample.answer_value, list | tuple | dict):
@@ -66,7 +68,7 @@ class CardStats:
         if sample.form == AnswerForm.MULTIPLE_CHOICE and sample.answer_index is not None:
             n = len(sample.options or [])
             self.mc_positions[f"{n}:{sample.answer_index}"] += 1
-        blind = _blind_answer(sample)
+        blind = blind_answer_key(sample)
         if blind is not None:
             key = f"{prov.family}\x1f{prov.template}\x1f{sample.form.value}"
             held_out = image_bucket(prov.image_ids, BLIND_HELD_OUT) == 0
@@ -111,7 +113,7 @@ class CardStats:
 
 # -- drawing -------------------------------------------------------------------------------
 
-def _pyplot() -> Any:
+def pyplot_agg() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,7 +122,7 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, path: Path) -> None:
+def save_png(fig: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     # No timestamp or version in the PNG: the same data gives the same bytes.
@@ -247,13 +249,13 @@ PLOTS: tuple[tuple[str, str, str, Any], ...] = (
 def write_plots(stats: dict[str, Any], plots_dir: Path, link_prefix: str) -> list[str]:
     """Draw every plot the stats have data for into ``plots_dir``; return the markdown section
     (image links are ``link_prefix`` + file name)."""
-    plt = _pyplot()
+    plt = pyplot_agg()
     lines = ["## Plots", ""]
     for stem, title, key, draw in PLOTS:
         if not stats.get(key):
             continue
         fig = draw(plt, stats)
-        _save(fig, plots_dir / f"{stem}.png")
+        save_png(fig, plots_dir / f"{stem}.png")
         plt.close(fig)
         lines += [f"### {title}", "", f"![{title}]({link_prefix}{stem}.png)", ""]
     return lines
@@ -308,5 +310,5 @@ def write_card_with_plots(
             fh.write(hub_readme(markdown + "\n".join(local), data_files, pretty_name))
 
 
-__all__ = ["CardStats", "hub_data_files", "hub_readme", "image_bucket", "write_card_with_plots",
-           "write_plots"]
+__all__ = ["CardStats", "blind_answer_key", "hub_data_files", "hub_readme", "image_bucket",
+           "pyplot_agg", "save_png", "write_card_with_plots", "write_plots"]
