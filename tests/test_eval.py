@@ -199,3 +199,16 @@ def test_tiny_local_vlm_runs_eval_end_to_end(run: RunData, tmp_path: Path) -> No
     assert len(rows) == 12
     assert all(isinstance(r["reply"], str) for r in rows)  # generated text, not a failed call
     assert json.loads((out / "report.json").read_text())["n"] == 12
+
+
+def test_generate_holdout_writes_the_split(run: RunData, tmp_path: Path) -> None:
+    out = tmp_path / "gen"
+    result = CliRunner().invoke(app, [
+        "generate", "--source", str(run.root / "graphs.jsonl"), "--per-image", "1",
+        "--out", str(out), "--workers", "1", "--no-progress", "--holdout", "--seed", "4"])
+    assert result.exit_code == 0, result.output
+    split = json.loads((out / "splits" / "split.json").read_text())
+    assert split["samples"]["train"] > 0 and split["samples"]["holdout"] > 0
+    assert len(split["held_out_pairs"]) == 2 and len(split["held_out_templates"]) == 2
+    generated = sum(1 for _ in RunData(out).samples())
+    assert sum(split["samples"].values()) == generated

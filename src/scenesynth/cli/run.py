@@ -22,7 +22,7 @@ _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
 
 
-def _execute(config_path: Path | None, overrides: dict[str, Any]) -> None:
+def _execute(config_path: Path | None, overrides: dict[str, Any]) -> Path:
     from scenesynth.engine import ConfigError, ManifestMismatch, RunAborted, load_config, run
 
     try:
@@ -59,6 +59,7 @@ def _execute(config_path: Path | None, overrides: dict[str, Any]) -> None:
         for message in validation["errors"]:
             _err.print(f"  {escape(message)}", soft_wrap=True)
         raise typer.Exit(1)
+    return Path(config.out)
 
 
 ConfigOption = Annotated[
@@ -122,6 +123,10 @@ def generate(
         typer.Option("--multi-image-group", help="Images per multi-image group: N or MIN-MAX."),
     ] = None,
     progress: ProgressOption = None,
+    holdout: Annotated[
+        bool, typer.Option("--holdout", help="Then split train / holdout (scenesynth split's "
+                                             "defaults: 20 % of images, 2 templates, 2 pairs).")
+    ] = False,
 ) -> None:
     """Generate instruction data from scene graphs (resumable: rerun the same command)."""
     overrides = {
@@ -142,7 +147,12 @@ def generate(
         "multi_image_group": multi_image_group,
         "progress": progress,
     }
-    _execute(config, overrides)
+    run_out = _execute(config, overrides)
+    if holdout:
+        # A post-generation step, so the run's samples are the same with or without it.
+        from scenesynth.cli.evaluate import split as split_command
+
+        split_command(run_out, seed=seed or 0)
 
 
 def run_config(

@@ -74,10 +74,14 @@ def split_run(
             for attr in obj.attributes:
                 pair_images.setdefault((attr.value, obj.name), set()).add(image_id)
     if isinstance(pairs, int):
-        candidates = sorted(p for p, ims in pair_images.items()
-                            if 1 < len(ims) <= max(2, MAX_PAIR_IMAGE_SHARE * len(graphs)))
+        # Seeded picks among the pairs on at most MAX_PAIR_IMAGE_SHARE of the images; where too
+        # few are that rare (CLEVR: every colour-shape pair is common), the rarest others.
+        limit = max(2, MAX_PAIR_IMAGE_SHARE * len(graphs))
+        candidates = sorted(p for p, ims in pair_images.items() if 1 < len(ims) <= limit)
         rng.shuffle(candidates)
-        held_pairs = sorted(candidates[:pairs])
+        rest = sorted((p for p, ims in pair_images.items() if len(ims) > limit),
+                      key=lambda p: (len(pair_images[p]), p))
+        held_pairs = sorted((candidates + rest)[:pairs])
     else:
         held_pairs = sorted(pairs)
 
