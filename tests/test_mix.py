@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,8 @@ def test_counts_form_split_and_untouched_base(
     assert sum(f == "mc" for f in forms_seen) == n_mc == report.per_form.get("mc", 0)
     assert sum(f != "mc" for f in forms_seen) == n_short == report.per_form.get("short", 0)
     assert sum(report.per_family.values()) == k
+    families = Counter(r["metadata"]["provenance"]["family"] for r in ours)
+    assert report.per_family == dict(sorted(families.items()))
     # Kept base records: the exact bytes, in the original order.
     kept = [raw for raw in out_raw if not _ours(json.loads(raw))]
     assert all(raw in base_raw for raw in kept)
