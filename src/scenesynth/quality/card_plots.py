@@ -125,8 +125,10 @@ def pyplot_agg() -> Any:
 def save_png(fig: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    # No timestamp or version in the PNG: the same data gives the same bytes.
-    fig.savefig(tmp, dpi=80, format="png", metadata={"Software": None}, bbox_inches="tight")
+    # No timestamp or version in the PNG: the same data gives the same bytes. A figure with
+    # fixed margins (``ss_fixed_layout``) skips the tight bounding box, which draws it twice.
+    tight = None if getattr(fig, "ss_fixed_layout", False) else "tight"
+    fig.savefig(tmp, dpi=80, format="png", metadata={"Software": None}, bbox_inches=tight)
     tmp.replace(path)
 
 
@@ -150,7 +152,10 @@ def _answers_per_family(plt: Any, stats: dict[str, Any]) -> Any:
     for ax in list(axes.flat)[len(families):]:
         ax.axis("off")
     fig.suptitle("Answer share per family (top answers)", fontsize=10)
-    fig.tight_layout()
+    # Fixed margins: tight_layout over a grid of axes costs more than all the other plots.
+    fig.subplots_adjust(left=0.09, right=0.98, top=1 - 0.75 / fig.get_figheight(),
+                        bottom=0.3 / fig.get_figheight(), wspace=0.55, hspace=0.75)
+    fig.ss_fixed_layout = True
     return fig
 
 
