@@ -212,3 +212,29 @@ def test_generate_holdout_writes_the_split(run: RunData, tmp_path: Path) -> None
     assert len(split["held_out_pairs"]) == 2 and len(split["held_out_templates"]) == 2
     generated = sum(1 for _ in RunData(out).samples())
     assert sum(split["samples"].values()) == generated
+
+
+def test_vlmevalkit_tsv_export(run: RunData, tmp_path: Path) -> None:
+    import base64
+    import csv
+
+    result = CliRunner().invoke(app, ["eval-export", "--data", str(run.root), "--out",
+                                      str(tmp_path), "--name", "ss"])
+    assert result.exit_code == 0, result.output
+    samples = {s.id: s for s in run.samples()}
+    with (tmp_path / "ss_ids.tsv").open() as fh:
+        ids = {int(r["index"]): r["id"] for r in csv.DictReader(fh, delimiter="\t")}
+    csv.field_size_limit(1 << 30)
+    with (tmp_path / "ss_mcq.tsv").open() as fh:
+        mcq = list(csv.DictReader(fh, delimiter="\t"))
+    with (tmp_path / "ss_vqa.tsv").open() as fh:
+        vqa = list(csv.DictReader(fh, delimiter="\t"))
+    single = [s for s in samples.values() if len(s.images) == 1]
+    assert len(mcq) + len(vqa) == len(single) == len(ids)
+    for row in mcq[:50]:
+        sample = samples[ids[int(row["index"])]]
+        assert row["answer"] == _letter(sample.answer_index)  # type: ignore[arg-type]
+        assert row[row["answer"]] == sample.answer and row["category"] == sample.provenance.family
+        assert base64.b64decode(row["image"])[:8] == b"\x89PNG\r\n\x1a\n"
+    for row in vqa[:50]:
+        assert row["answer"] == samples[ids[int(row["index"])]].answer

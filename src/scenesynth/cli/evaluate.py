@@ -82,7 +82,29 @@ def eval_model(
     _out.print(f"predictions and report in {target}")
 
 
+def export_tasks(
+    data: Annotated[Path, typer.Option("--data", "-d", help="Run folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the benchmark files.")],
+    split: Annotated[str, typer.Option(help="all, or a split from `scenesynth split`.")] = "all",
+    name: Annotated[str, typer.Option(help="Benchmark name (file prefix).")] = "scenesynth",
+) -> None:
+    """Write a split as VLMEvalKit custom-benchmark TSVs (multiple choice and open questions)."""
+    from scenesynth.evaluate.tasks import write_vlmevalkit
+    from scenesynth.rundata import RunData, RunError
+
+    try:
+        result = write_vlmevalkit(RunData(data), out, split, name)
+    except (RunError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    skipped = ", ".join(f"{n} {why}" for why, n in result.skipped.items()) or "none"
+    _out.print(f"{result.mcq} multiple-choice and {result.vqa} open questions -> "
+               f"{', '.join(str(p) for p in result.paths)}; skipped: {skipped}")
+    if result.mcq + result.vqa == 0:
+        raise _fail(f"{data}: split {split!r} has no single-image sample to export", 1)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.command()(split)
     app.command("eval")(eval_model)
+    app.command("eval-export")(export_tasks)
