@@ -24,7 +24,7 @@ _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
 
 
-def _execute(config_path: Path | None, overrides: dict[str, Any]) -> None:
+def _execute(config_path: Path | None, overrides: dict[str, Any]) -> Path:
     from scenesynth.engine import ConfigError, ManifestMismatch, RunAborted, load_config, run
     from scenesynth.engine.runner import EXIT_INVALID_EXPORT
 
@@ -65,6 +65,7 @@ def _execute(config_path: Path | None, overrides: dict[str, Any]) -> None:
                 _err.print(f"  {escape(message)}", soft_wrap=True)
     if problems:
         raise typer.Exit(problems[0][0])
+    return Path(config.out)
 
 
 def _default(name: str) -> str:
@@ -158,6 +159,10 @@ def generate(
                      show_default=_default("multi_image_group")),
     ] = None,
     progress: ProgressOption = None,
+    holdout: Annotated[
+        bool, typer.Option("--holdout", help="Then split train / holdout (scenesynth split's "
+                                             "defaults: 20 % of images, 2 templates, 2 pairs).")
+    ] = False,
 ) -> None:
     """Generate instruction data from scene graphs (resumable: rerun the same command)."""
     overrides = {
@@ -178,7 +183,12 @@ def generate(
         "multi_image_group": multi_image_group,
         "progress": progress,
     }
-    _execute(config, overrides)
+    run_out = _execute(config, overrides)
+    if holdout:
+        # A post-generation step, so the run's samples are the same with or without it.
+        from scenesynth.cli.evaluate import split as split_command
+
+        split_command(run_out, seed=seed or 0)
 
 
 def run_config(

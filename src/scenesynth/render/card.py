@@ -15,11 +15,11 @@ from scenesynth.quality.card import (
     card_answer_key,
     question_group,
     sample_sections,
-    write_card_files,
 )
 from scenesynth.quality.card import (
     markdown_table as _table,
 )
+from scenesynth.quality.card_plots import CardStats, write_card_with_plots
 
 TOP_ANSWERS = 10
 
@@ -49,6 +49,11 @@ def build_card(
         card_answer_key(s.answer_value) for s in samples if isinstance(s.answer_value, bool)
     )
     failures_by_reason = Counter(f.reason for f in failures)
+    stats = CardStats()
+    for graph in graphs:
+        stats.add_graph(graph)
+    for sample in samples:
+        stats.add_sample(sample)
     cfg = asdict(config) if is_dataclass(config) and not isinstance(config, type) else {}
     return {
         "scenesynth_version": __version__,
@@ -74,6 +79,7 @@ def build_card(
         "questions": len({question_group(s) for s in samples}),
         "answer_distribution": distribution,
         "yes_no_balance": dict(yes_no),
+        "plot_data": stats.to_dict(),
         "export": {
             "format": getattr(config, "fmt", None),
             "paths": [str(p) for p in getattr(export, "paths", [])],
@@ -140,4 +146,6 @@ def card_markdown(card: dict[str, Any]) -> str:
 
 
 def write_card(out_dir: str | Path, card: dict[str, Any]) -> None:
-    write_card_files(out_dir, card, card_markdown(card))
+    # synth writes its export into the run folder itself.
+    write_card_with_plots(out_dir, out_dir, card, card_markdown(card),
+                          pretty_name="scenesynth synthetic scenes")
