@@ -34,6 +34,7 @@ from scenesynth.graph.model import (
     SceneGraph,
     SceneObject,
 )
+from scenesynth.graph.attribute_rules import compatible
 from scenesynth.graph.vocab import AttributeKind
 from scenesynth.knowledge.consistency import SpatialConstraints
 from scenesynth.knowledge.kb import KnowledgeBase, ObjectSpec
@@ -191,11 +192,13 @@ def _make_objects(kb: KnowledgeBase, names: list[str], rng: random.Random) -> li
     for i, name in enumerate(names):
         spec = kb.objects[name]
         pool = colors_left.setdefault(name, list(spec.colors))
-        color = pool.pop(rng.randrange(len(pool)))
-        # one color always, plus a material and a state wherever the KB lists some
-        attrs = [Attribute(value=color, kind=AttributeKind.COLOR)]
-        if spec.materials:
-            attrs.append(Attribute(value=rng.choice(spec.materials), kind=AttributeKind.MATERIAL))
+        # a colour wherever the drawing shows one (an untinted emoji of a person shows none)
+        color = pool.pop(rng.randrange(len(pool))) if pool else None
+        attrs = [Attribute(value=color, kind=AttributeKind.COLOR)] if color else []
+        # a material only where the drawing shows it, and never one the colour contradicts
+        materials = [m for m in spec.materials if compatible(name, color, m)]
+        if materials:
+            attrs.append(Attribute(value=rng.choice(materials), kind=AttributeKind.MATERIAL))
         if spec.states:
             attrs.append(Attribute(value=rng.choice(spec.states), kind=AttributeKind.STATE))
         objects.append(
@@ -211,7 +214,12 @@ def _make_objects(kb: KnowledgeBase, names: list[str], rng: random.Random) -> li
 
 
 def _object_meta(spec: ObjectSpec) -> dict[str, object]:
-    return {"real_size": list(spec.size), "form": spec.form, "placement": spec.placement}
+    meta: dict[str, object] = {"real_size": list(spec.size), "form": spec.form,
+                               "placement": spec.placement}
+    if spec.depiction is not None:  # the emoji the renderer draws, and its width / height
+        meta["depiction"] = spec.depiction
+        meta["aspect"] = spec.aspect
+    return meta
 
 
 def _add_support(
