@@ -41,10 +41,11 @@ def main(out_dir: str = "docs/images") -> list[Path]:
             w, h = ((SPRITE, max(1, round(SPRITE / dep.aspect))) if dep.aspect >= 1
                     else (max(1, round(SPRITE * dep.aspect)), SPRITE))
             color = color_rgb(spec.colors[0]) if spec.colors else None
-            img, mask = sprites.draw(dep.emoji, color, w, h)
+            img, mask = sprites.draw(dep.sprite, color, w, h)
             sheet.paste(img, (x + (CELL_W - w) // 2, y + 6 + (SPRITE - h) // 2), mask)
             draw.text((x + 4, y + SPRITE + 12), name, fill=(0, 0, 0))
-            draw.text((x + 4, y + SPRITE + 26), f"({dep.emoji_name})"[:22], fill=(110, 110, 110))
+            label = dep.emoji_name if dep.emoji is not None else "drawn"
+            draw.text((x + 4, y + SPRITE + 26), f"({label})"[:22], fill=(110, 110, 110))
         path = Path(out_dir) / f"objects_contact_sheet_{sheet_no}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         sheet.save(path, optimize=True)

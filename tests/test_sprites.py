@@ -42,18 +42,22 @@ def test_every_object_has_an_entry_and_every_placeable_object_is_drawn() -> None
     placeable = {o for scene in KB.scenes.values() for o in scene.objects}
     assert placeable == {n for n, d in DEPICTIONS.items() if d is not None}
     for name in placeable:
-        assert KB.objects[name].depiction == DEPICTIONS[name].emoji  # type: ignore[union-attr]
-    drawn = [d.emoji for d in DEPICTIONS.values() if d is not None]
+        assert KB.objects[name].depiction == DEPICTIONS[name].sprite  # type: ignore[union-attr]
+    drawn = [d.sprite for d in DEPICTIONS.values() if d is not None]
     assert len(drawn) == len(set(drawn)), "two objects share one drawing"
     assert len(placeable) >= 200
 
 
 def test_each_emoji_is_named_like_its_object() -> None:
     """The mechanical rule: the emoji's own name (or a package alias) contains the object's
-    name or one of its listed synonyms, as whole words."""
+    name or one of its listed synonyms, as whole words; a built-in drawing is named after the
+    object it draws."""
     wrong = []
     for name, dep in DEPICTIONS.items():
         if dep is None:
+            continue
+        if dep.emoji is None:
+            assert dep.drawing in (name, *dep.synonyms), name
             continue
         data = _emoji_data(dep.emoji)
         own = str(data["en"]).strip(":").replace("_", " ")
@@ -70,9 +74,9 @@ def test_stored_aspect_and_colour_are_measured_from_the_sprite() -> None:
     for name, dep in DEPICTIONS.items():
         if dep is None:
             continue
-        assert sprites.aspect(dep.emoji) == pytest.approx(dep.aspect, abs=2e-3), name
+        assert sprites.aspect(dep.sprite) == pytest.approx(dep.aspect, abs=2e-3), name
         if not dep.tint and dep.color is not None:
-            assert sprites.color_name(sprites.main_fill(dep.emoji)) == dep.color, name
+            assert sprites.color_name(sprites.main_fill(dep.sprite)) == dep.color, name
 
 
 def _rendered(seed: int) -> tuple[SceneGraph, SceneGraph, np.ndarray]:
@@ -207,3 +211,27 @@ def test_contact_sheet_shows_every_drawable_object(tmp_path: Path) -> None:
     committed = sorted((Path(__file__).parents[1] / "docs" / "images").glob(
         "objects_contact_sheet_*.png"))
     assert len(committed) == len(paths)
+
+
+def test_bad_depiction_entries_name_file_entry_and_field(tmp_path: Path) -> None:
+    import shutil
+
+    from scenesynth.knowledge import KnowledgeBaseError
+    from scenesynth.knowledge.kb import DATA_DIR
+
+    for name in ("objects.yaml", "scenes.yaml", "support.yaml", "overlaps.yaml",
+                 "depictions.yaml"):
+        shutil.copy(DATA_DIR / name, tmp_path / name)
+    path = tmp_path / "depictions.yaml"
+    original = path.read_text()
+    path.write_text(original.replace("materials: [wood]}", "materials: [sand]}", 1))
+    with pytest.raises(KnowledgeBaseError, match=r"depictions.yaml: entry 'table': field "
+                                                 r"materials: \['sand'\]"):
+        load_kb(tmp_path)
+    path.write_text(original.replace('ladder: {emoji: "1FA9C",', "ladder: {emoji: 1fa9c,"))
+    with pytest.raises(KnowledgeBaseError, match=r"depictions.yaml: entry 'ladder': field emoji"):
+        load_kb(tmp_path)
+    path.write_text(original.replace("\ntable: {", "\n# table: {"))
+    with pytest.raises(KnowledgeBaseError, match=r"depictions.yaml: no entry for objects "
+                                                 r"\['table'\]"):
+        load_kb(tmp_path)

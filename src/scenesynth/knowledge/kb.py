@@ -159,16 +159,32 @@ class Depiction(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    emoji: str = Field(pattern=r"^[0-9A-F]{4,6}(-[0-9A-F]{4,6})*$")
-    emoji_name: str = Field(min_length=1)
+    # an emoji (its code points, and its own CLDR name), or a built-in drawing's name
+    emoji: str | None = Field(default=None, pattern=r"^[0-9A-F]{4,6}(-[0-9A-F]{4,6})*$")
+    emoji_name: str | None = Field(default=None, min_length=1)
+    drawing: str | None = Field(default=None, min_length=1)
     aspect: float = Field(gt=0.05, lt=20.0)
     synonyms: tuple[str, ...] = ()
     tint: bool = False
     color: str | None = None
     materials: tuple[str, ...] = ()
 
+    @property
+    def sprite(self) -> str:
+        """What ``meta["depiction"]`` carries: emoji code points, or ``drawing:<name>``."""
+        return self.emoji if self.emoji is not None else f"drawing:{self.drawing}"
+
+    @property
+    def sprite_name(self) -> str:
+        """The depiction's own name: the emoji's, or the drawing's."""
+        return self.emoji_name if self.emoji_name is not None else str(self.drawing)
+
     @model_validator(mode="after")
     def _color_or_tint(self) -> Depiction:
+        if (self.emoji is None) == (self.drawing is None):
+            raise ValueError("give either 'emoji' (with 'emoji_name') or 'drawing'")
+        if self.emoji is not None and self.emoji_name is None:
+            raise ValueError("an emoji needs its 'emoji_name'")
         if self.tint and self.color is not None:
             raise ValueError("a tinted emoji takes the object's colours: drop 'color'")
         if self.color is not None:
@@ -183,6 +199,9 @@ class SceneSpec(BaseModel):
     name: str
     setting: Setting
     objects: tuple[str, ...] = Field(min_length=8)
+    # every object scenes.yaml lists, drawn or not (``objects`` keeps only the drawn ones):
+    # what an image of the scene may be asked about as absent
+    listed: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _distinct(self) -> SceneSpec:
@@ -366,7 +385,7 @@ def _load(directory: Path) -> KnowledgeBase:
             drawable = tuple(o for o in scene.objects if objects[o].depiction is not None)
             if len(drawable) < MIN_DRAWABLE_PER_SCENE:
                 continue  # a scene too bare to sample from is left out
-            scene = scene.model_copy(update={"objects": drawable})
+            scene = scene.model_copy(update={"objects": drawable, "listed": scene.objects})
         scenes[scene.name] = scene
 
     raw_support = _read_yaml(support_path)
@@ -481,7 +500,7 @@ def _apply_depictions(path: Path, objects: dict[str, ObjectSpec]) -> dict[str, O
         else:
             colors = (dep.color,)
         out[name] = spec.model_copy(update={
-            "depiction": dep.emoji, "aspect": dep.aspect, "colors": colors,
+            "depiction": dep.sprite, "aspect": dep.aspect, "colors": colors,
             "materials": dep.materials,
         })
     return out

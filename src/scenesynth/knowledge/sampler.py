@@ -14,6 +14,7 @@ import random
 import re
 from collections import Counter
 
+from scenesynth.graph.attribute_rules import compatible
 from scenesynth.graph.geometry import (
     ABOVE,
     BEHIND,
@@ -34,7 +35,6 @@ from scenesynth.graph.model import (
     SceneGraph,
     SceneObject,
 )
-from scenesynth.graph.attribute_rules import compatible
 from scenesynth.graph.vocab import AttributeKind
 from scenesynth.knowledge.consistency import SpatialConstraints
 from scenesynth.knowledge.kb import KnowledgeBase, ObjectSpec
@@ -109,8 +109,10 @@ def sample_kg(
 
     present = {o.name for o in objects}
     # absent means no object of that name nor of an overlapping one ("person" next to a man)
+    # drawn or not: an object nothing draws is still truly absent from the image
     candidates = [
-        n for n in spec.objects if n not in present and not kb.overlapping(n) & present
+        n for n in (spec.listed or spec.objects)
+        if n not in present and not kb.overlapping(n) & present
     ]
     absent = sorted(rng.sample(candidates, min(MAX_ABSENT, len(candidates))))
 

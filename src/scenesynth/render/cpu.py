@@ -10,10 +10,12 @@ dependency and makes mask membership of edge pixels a rounding decision.
 How it draws: a backdrop per scene type (indoor: wall and floor; outdoor: sky and ground, the
 ground coloured by scene: sand, asphalt, snow, grass) split at the layout's horizon, then the
 objects in painter's order far-to-near (larger depth first), each in its own pixel box: an
-object of the knowledge base as its emoji (``meta["depiction"]``, :mod:`scenesynth.render.sprites`;
-main fill in its colour attribute, mask = the binarised alpha), any other object as a per-form
-silhouette (:mod:`scenesynth.render.shapes`) coloured by its colour and textured by its material. A label map and a depth map are written alongside, so each object's
-visible mask is exactly the pixels it owns after nearer objects were drawn over it.
+object of the knowledge base as its emoji or built-in drawing (``meta["depiction"]``,
+:mod:`scenesynth.render.sprites`: main fill in its colour attribute, mask = the binarised
+alpha), any other object as a per-form silhouette (:mod:`scenesynth.render.shapes`) coloured by
+its colour and textured by its material. A label map and a depth map are written alongside, so
+each object's visible mask is exactly the pixels it owns after nearer objects were drawn over
+it.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from pycocotools import mask as mask_utils
 
 from scenesynth.graph import AttributeKind, Box, Mask, SceneGraph
 from scenesynth.layout import is_outdoor
-from scenesynth.render.base import RenderResult
 from scenesynth.render import sprites
+from scenesynth.render.base import RenderResult
 from scenesynth.render.palette import RGB, color_rgb, mix, shade
 from scenesynth.render.shapes import MIRRORABLE, Painter, apply_material, drawing_for
 

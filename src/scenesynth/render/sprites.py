@@ -26,6 +26,7 @@ import functools
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from scenesynth.render.drawings import draw_furniture
 from scenesynth.render.palette import COLOR_RGB, RGB
 
 ALPHA_THRESHOLD = 128  # alpha >= this is the object's pixel, below is background
@@ -57,12 +58,22 @@ def _font() -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, MASTER_PX)
 
 
+DRAWING_PREFIX = "drawing:"  # a depiction drawn by scenesynth.render.drawings, not an emoji
+
+
 @functools.lru_cache(maxsize=1024)
 def master(code: str) -> Image.Image:
-    """The emoji as an RGBA image cropped to its binarised alpha, at the master size."""
+    """The emoji (or built-in drawing) as RGBA cropped to its binarised alpha, master size."""
+    if code.startswith(DRAWING_PREFIX):
+        try:
+            drawn = draw_furniture(code[len(DRAWING_PREFIX):])
+        except KeyError:
+            raise SpriteError(f"depiction {code!r}: no such built-in drawing") from None
+        return drawn.crop(drawn.getchannel("A").point(
+            lambda a: 255 if a >= ALPHA_THRESHOLD else 0).getbbox())
     text = code_to_text(code)
     font = _font()
-    x0, y0, x1, y1 = font.getbbox(text)
+    x0, y0, x1, y1 = (int(v) for v in font.getbbox(text))
     canvas = Image.new("RGBA", (x1 - x0 + 8, y1 - y0 + 8), (0, 0, 0, 0))
     ImageDraw.Draw(canvas).text((4 - x0, 4 - y0), text, font=font, embedded_color=True)
     box = canvas.getchannel("A").point(lambda a: 255 if a >= ALPHA_THRESHOLD else 0).getbbox()
