@@ -76,7 +76,11 @@ def test_stored_aspect_and_colour_are_measured_from_the_sprite() -> None:
             continue
         assert sprites.aspect(dep.sprite) == pytest.approx(dep.aspect, abs=2e-3), name
         if not dep.tint and dep.color is not None:
-            assert sprites.color_name(sprites.main_fill(dep.sprite)) == dep.color, name
+            # the asserted colour is close to the drawing's own (CIELAB distance; the renderer
+            # then paints the main fill in exactly that colour)
+            fill, named = sprites._lab(sprites.main_fill(dep.sprite)), sprites._lab(
+                COLOR_RGB[dep.color])
+            assert sum((a - b) ** 2 for a, b in zip(fill, named, strict=True)) ** 0.5 < 30, name
 
 
 def _rendered(seed: int) -> tuple[SceneGraph, SceneGraph, np.ndarray]:
@@ -192,7 +196,7 @@ def test_objects_that_need_support_rest_on_something_and_sky_objects_are_in_the_
                 assert obj.box.y1 <= horizon + 1, (seed, obj.name)
     assert checked >= 100
     any_placed = {n for n, s in KB.objects.items() if s.placement == "any" and s.depiction}
-    assert any_placed <= {"bird", "butterfly", "parrot", "balloon", "bee", "frisbee"}
+    assert any_placed <= {"bird", "butterfly", "balloon", "bee", "frisbee"}
 
 
 def test_contact_sheet_shows_every_drawable_object(tmp_path: Path) -> None:

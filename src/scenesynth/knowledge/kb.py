@@ -168,6 +168,7 @@ class Depiction(BaseModel):
     tint: bool = False
     color: str | None = None
     materials: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
 
     @property
     def sprite(self) -> str:
@@ -190,6 +191,7 @@ class Depiction(BaseModel):
         if self.color is not None:
             _check_vocab((self.color,), AttributeKind.COLOR)
         _check_vocab(self.materials, AttributeKind.MATERIAL)
+        _check_vocab(self.states, AttributeKind.STATE)
         return self
 
 
@@ -475,7 +477,8 @@ def load_depictions(path: str | Path | None = None) -> dict[str, Depiction | Non
 def _apply_depictions(path: Path, objects: dict[str, ObjectSpec]) -> dict[str, ObjectSpec]:
     """Attach each object's depiction and keep only the attributes the drawing can show: a
     tinted emoji takes every colour of objects.yaml; an untinted one asserts its own colour
-    (or none); materials are those the drawing shows, when objects.yaml lists them."""
+    (or none); materials and states are those the drawing shows, when objects.yaml lists
+    them."""
     depictions = load_depictions(path)
     missing = [n for n in objects if n not in depictions]
     if missing:
@@ -489,10 +492,13 @@ def _apply_depictions(path: Path, objects: dict[str, ObjectSpec]) -> dict[str, O
         if dep is None:
             out[name] = spec
             continue
-        foreign = [m for m in dep.materials if m not in spec.materials]
-        if foreign:
-            raise KnowledgeBaseError(f"{path}: entry {name!r}: field materials: {foreign} are "
-                                     f"not among the object's materials {list(spec.materials)}")
+        for field_name, shown, listed in (("materials", dep.materials, spec.materials),
+                                          ("states", dep.states, spec.states)):
+            foreign = [v for v in shown if v not in listed]
+            if foreign:
+                raise KnowledgeBaseError(f"{path}: entry {name!r}: field {field_name}: {foreign}"
+                                         f" are not among the object's {field_name} "
+                                         f"{list(listed)}")
         if dep.tint:
             colors = spec.colors
         elif dep.color is None:
@@ -501,7 +507,7 @@ def _apply_depictions(path: Path, objects: dict[str, ObjectSpec]) -> dict[str, O
             colors = (dep.color,)
         out[name] = spec.model_copy(update={
             "depiction": dep.sprite, "aspect": dep.aspect, "colors": colors,
-            "materials": dep.materials,
+            "materials": dep.materials, "states": dep.states,
         })
     return out
 

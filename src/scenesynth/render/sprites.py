@@ -101,10 +101,10 @@ def _hsv(rgb: np.ndarray) -> np.ndarray:
     delta = mx - mn
     sat = np.where(mx > 0, delta / np.maximum(mx, 1e-6), 0.0)
     r, g, b = x[:, 0], x[:, 1], x[:, 2]
-    safe = np.maximum(delta, 1e-6)
+    safe = np.maximum(delta, np.float32(1e-6))
     hue = np.where(mx == r, ((g - b) / safe) % 6.0,
                    np.where(mx == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0)) / 6.0
-    return np.stack([np.where(delta > 0, hue, 0.0), sat, mx], axis=1)
+    return np.stack([np.where(delta > 0, hue, np.float32(0.0)), sat, mx], axis=1)
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
@@ -182,6 +182,25 @@ def color_name(rgb: RGB, names: tuple[str, ...] = BASIC_COLORS) -> str:
     return min(names, key=dist)
 
 
+@functools.lru_cache(maxsize=1024)
+def _fill_layer(code: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The master as an RGBA array, the flat indices of its main-fill pixels, and each such
+    pixel's brightness relative to the fill's own (computed once per sprite, not per colour)."""
+    arr = np.array(master(code))
+    opaque = np.flatnonzero(arr[..., 3].reshape(-1) > 0)
+    rgb = arr[..., :3].reshape(-1, 3)[opaque]
+    fill = main_fill(code)
+    # OpenMoji uses few distinct colours: decide fill membership once per distinct colour
+    keys = (rgb[:, 0].astype(np.int32) << 16) | (rgb[:, 1].astype(np.int32) << 8) | rgb[:, 2]
+    distinct = np.unique(keys)  # a plain sort: much cheaper than return_inverse's argsort
+    colours = np.stack([distinct >> 16, (distinct >> 8) & 255, distinct & 255], axis=1)
+    is_fill = _fill_mask(colours.astype(np.uint8), fill)
+    members = opaque[is_fill[np.searchsorted(distinct, keys)]]
+    rgb = arr[..., :3].reshape(-1, 3)
+    ratio = (_luma(rgb[members]) / max(float(_luma(np.array(fill))), 1.0))[:, None]
+    return arr, members, ratio.astype(np.float32)
+
+
 @functools.lru_cache(maxsize=4096)
 def tinted(code: str, color: RGB | None) -> Image.Image:
     """The master sprite with its main fill recoloured to ``color`` (None: as drawn).
@@ -189,21 +208,16 @@ def tinted(code: str, color: RGB | None) -> Image.Image:
     Shading is kept: each fill pixel gets ``color`` scaled by its brightness relative to the
     fill's own, so a darker shaded side stays darker. Outline and other parts keep their colour.
     """
-    sprite = master(code)
     if color is None:
-        return sprite
-    arr = np.array(sprite)
-    rgb = arr[..., :3].reshape(-1, 3)
-    opaque = arr[..., 3].reshape(-1) > 0
-    fill = main_fill(code)
-    member = _fill_mask(rgb, fill) & opaque
-    ratio = _luma(rgb[member]) / max(float(_luma(np.array(fill))), 1.0)
+        return master(code)
+    base, members, ratio = _fill_layer(code)
     target = np.array(color, np.float32)
     # darker than the fill: scale down; lighter: blend towards white by the same amount
-    shaded = np.where(ratio[:, None] <= 1.0, target * ratio[:, None],
-                      target + (255.0 - target) * np.minimum(ratio[:, None] - 1.0, 1.0))
-    rgb[member] = np.clip(shaded, 0, 255).astype(np.uint8)
-    arr[..., :3] = rgb.reshape(arr.shape[0], arr.shape[1], 3)
+    shaded = np.where(ratio <= 1.0, target * ratio,
+                      target + (255.0 - target) * np.minimum(ratio - 1.0, 1.0))
+    arr = base.copy()
+    flat = arr.reshape(-1, 4)
+    flat[members, :3] = np.clip(shaded, 0, 255).astype(np.uint8)
     return Image.fromarray(arr, "RGBA")
 
 
