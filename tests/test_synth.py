@@ -129,6 +129,8 @@ def test_synthesize_end_to_end_writes_data_card_and_failures(tmp_path: Path) -> 
     assert card["counts"]["images"] == len(graphs) == len(images) == 12
     assert card["counts"]["samples_exported"] == len(data) > 12 * 10
     assert card["export"]["validation_ok"] is True
+    # the images contain OpenMoji artwork (CC BY-SA 4.0): the card carries its attribution
+    assert "All emojis designed by OpenMoji" in (out / "DATASET_CARD.md").read_text()
     assert sum(card["samples_by_generator"].values()) == card["counts"]["samples_generated"]
     assert card["relation_distribution"] == dict(
         Counter(r.predicate for g in graphs for r in g.relations).most_common())

@@ -31,7 +31,7 @@ import numpy as np
 from scenesynth.evaluate.models import Query, VisionModel
 from scenesynth.evaluate.parse import Verdict, score
 from scenesynth.evaluate.split import split_ids
-from scenesynth.export.records import MCAnswerStyle, TurnStyle, option_letter, render_question
+from scenesynth.export.records import MCAnswerStyle, TurnStyle, render_question
 from scenesynth.graph import AnswerForm, InstructionSample
 from scenesynth.ioutil import atomic_write
 from scenesynth.quality.card import markdown_table
@@ -48,12 +48,6 @@ class EvalError(ValueError):
 
 
 def build_prompt(sample: InstructionSample) -> str:
-    if sample.form == AnswerForm.MULTIPLE_CHOICE and sample.options:
-        block = "\n".join(f"{option_letter(i)}. {o}" for i, o in enumerate(sample.options))
-        if block in sample.question:
-            # Some multiple-choice templates already list the options in the question; the
-            # exporter lists them again, which a model should not have to read twice.
-            return sample.question.strip() + "\n" + PROMPT_STYLE.mc_letter_instruction
     text = render_question(sample.model_copy(update={"images": []}), PROMPT_STYLE)
     if sample.form == AnswerForm.SHORT and not isinstance(sample.answer_value, bool) \
             and sample.answer_type != "box":

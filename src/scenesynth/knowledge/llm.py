@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import openai
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from scenesynth.graph.attribute_rules import attribute_conflict
 from scenesynth.graph.model import (
     Attribute,
     ImageInfo,
@@ -45,7 +46,14 @@ from scenesynth.graph.model import (
 from scenesynth.graph.vocab import COLORS, MATERIALS, STATES, AttributeKind, canonical_value
 from scenesynth.ioutil import atomic_write
 from scenesynth.knowledge.consistency import KG_PREDICATES, SpatialConstraints, kg_predicate
-from scenesynth.knowledge.kb import FORMS, PLACEMENTS, KnowledgeBase, load_kb, support_problem
+from scenesynth.knowledge.kb import (
+    FORMS,
+    PLACEMENTS,
+    KnowledgeBase,
+    ObjectSpec,
+    load_kb,
+    support_problem,
+)
 from scenesynth.knowledge.sampler import DEFAULT_CANVAS, rng_for, scene_slug
 
 LLM_SOURCE = "scenesynth.llm"
@@ -568,6 +576,17 @@ def scene_graph_messages(scene: str, n_objects: int, variation: int) -> list[dic
 # -- from an answer to a KG ----------------------------------------------------------------
 
 
+def _object_meta(size: list[float], form: str, placement: str,
+                 drawn: ObjectSpec | None) -> dict[str, object]:
+    """Layout hints of a proposed object, plus the knowledge base's drawing of its name when
+    it has one (other names keep the renderer's per-form silhouette)."""
+    meta: dict[str, object] = {"real_size": size, "form": form, "placement": placement}
+    if drawn is not None and drawn.depiction is not None:
+        meta["depiction"] = drawn.depiction
+        meta["aspect"] = drawn.aspect
+    return meta
+
+
 def _pick(values: list[str], vocab: frozenset[str], taken: set[str] | None = None) -> str | None:
     """The first value (canonical) that is in ``vocab`` and not ``taken``."""
     for raw in values:
@@ -622,11 +641,26 @@ def graph_from_answer(
             stats.reject("color_not_in_vocabulary", fallback)
             color = fallback
         taken.add(color)
-        attrs = [Attribute(value=color, kind=AttributeKind.COLOR)]
         material = _pick(obj.materials, MATERIALS)
+        state = _pick(obj.states, STATES)
+        drawn = kb.objects.get(name) if kb is not None else None
+        if drawn is not None and drawn.depiction is not None:
+            # a name the built-in renderer draws: assert only what its drawing can show
+            if not drawn.colors:
+                if name_count[name]:  # copies would differ by nothing the image shows
+                    stats.reject("object_not_distinct", f"{name}: its drawing has no colour")
+                    continue
+                color = None  # an emoji of a person: no colour describes it
+            if material not in drawn.materials:
+                material = None
+            if state not in drawn.states:
+                state = None
+        if material is not None and attribute_conflict(name, color, material) is not None:
+            stats.reject("attribute_contradiction", f"{name}: {color} {material}")
+            material = None
+        attrs = [Attribute(value=color, kind=AttributeKind.COLOR)] if color else []
         if material is not None:
             attrs.append(Attribute(value=material, kind=AttributeKind.MATERIAL))
-        state = _pick(obj.states, STATES)
         if state is not None:
             attrs.append(Attribute(value=state, kind=AttributeKind.STATE))
         form = obj.form if obj.form in FORMS else "box"
@@ -644,7 +678,7 @@ def graph_from_answer(
                 name=name,
                 attributes=attrs,
                 distinct=True,  # every KG entity is its own instance by construction
-                meta={"real_size": list(obj.size_m), "form": form, "placement": placement},
+                meta=_object_meta(list(obj.size_m), form, placement, drawn),
             )
         )
     if not objects:

@@ -103,6 +103,11 @@ def card_markdown(card: dict[str, Any]) -> str:
         "and every relation was re-derived from the rendered geometry before questions were "
         "generated. Every sample carries its provenance (generator, template, program, seed).",
         "",
+        "Objects are drawn with OpenMoji emoji: \"All emojis designed by OpenMoji - the "
+        "open-source emoji and icon project. License: CC BY-SA 4.0\" "
+        "(https://creativecommons.org/licenses/by-sa/4.0/). The images contain this artwork: "
+        "keep this attribution and share them under the same terms.",
+        "",
         f"scenesynth {card['scenesynth_version']}; seed {card['config'].get('seed')}; "
         f"format {card['export']['format']}; validation "
         f"{'passed' if card['export']['validation_ok'] else 'FAILED'} "
