@@ -46,7 +46,7 @@ def test_generate_card_plots_and_load_dataset(shared_data: Path, tmp_path: Path)
                                       "objects_relations_per_image.png", "mc_position.png",
                                       "blind_baseline.png"}
     samples = list(RunData(run).samples())
-    loaded = datasets.load_dataset(str(run / "export"))
+    loaded = datasets.load_dataset(str(run / "export"), cache_dir=str(tmp_path / "hf_cache"))
     assert loaded["train"].num_rows == len(samples)
     assert set(loaded["train"].features) >= {"id", "image", "messages", "metadata"}
 
@@ -56,7 +56,7 @@ def test_synth_card_plots_and_load_dataset(tmp_path: Path) -> None:
     run = make_synth_run(tmp_path / "synth", scenes=6, fmt="parquet")
     pngs = _check_card(run, run)
     assert "relation_categories.png" in {p.name for p in pngs}
-    loaded = datasets.load_dataset(str(run))
+    loaded = datasets.load_dataset(str(run), cache_dir=str(tmp_path / "hf_cache"))
     assert loaded["train"].num_rows == len(list(RunData(run).samples()))
 
 

@@ -97,9 +97,12 @@ def test_random_model_scores_chance_within_its_interval(run: RunData, tmp_path: 
     overall = report.overall
     assert overall.ci[0] <= overall.chance <= overall.ci[1], overall
     assert overall.accuracy < 0.6
-    for name, family in report.families.items():
-        if family.n >= 40:
-            assert family.ci[0] <= family.chance <= family.ci[1], (name, family)
+    # Each family's 95 % interval misses chance with probability 0.05 by itself: over many
+    # families, allow the misses that multiple comparisons expect (one, plus 10 %), not more.
+    tested = {n: f for n, f in report.families.items() if f.n >= 40}
+    missed = {n: f for n, f in tested.items() if not f.ci[0] <= f.chance <= f.ci[1]}
+    assert tested
+    assert len(missed) <= 1 + len(tested) // 10, missed
 
 
 def test_always_a_is_at_chance_on_multiple_choice(run: RunData, tmp_path: Path) -> None:

@@ -427,7 +427,8 @@ def test_sharegpt_jsonl_loads_with_datasets_despite_mixed_answer_types(coco_samp
                coco_samples[1].model_copy(update={"answer_value": [14, "people"]}),
                coco_samples[2].model_copy(update={"answer_value": "Image 2"})]
     result = _export(samples, "sharegpt", tmp_path, shared_data / "coco_panoptic", jsonl=True)
-    ds = datasets.load_dataset("json", data_files=str(result.paths[0]), split="train")
+    ds = datasets.load_dataset("json", data_files=str(result.paths[0]), split="train",
+                               cache_dir=str(tmp_path / "hf_cache"))
     assert ds.num_rows == 3
     assert [r["metadata"]["answer_value"] for r in ds] == [12, [14, "people"], "Image 2"]
     assert ds[2]["images"] == [str(Path(p)) for p in json.loads(
