@@ -81,8 +81,10 @@ def test_llava_records_match_trainer_layout(coco_samples, shared_data, tmp_path)
     root = shared_data / "coco_panoptic"
     result = _export(coco_samples, "llava", tmp_path, root)
     assert (result.n_written, result.n_failed) == (3, 0)
-    records = json.loads((tmp_path / "data.json").read_text())
-    horses, mc, multi = records
+    assert result.paths == [tmp_path / "data.json", tmp_path / "data_multi_image.json"]
+    horses, mc = json.loads((tmp_path / "data.json").read_text())
+    # LLaVA-1.5 cannot read a list of images: multi-image records go to the OneVision file
+    (multi,) = json.loads((tmp_path / "data_multi_image.json").read_text())
     assert horses["conversations"] == [
         {"from": "human", "value": "<image>\nHow many horses are there?"},
         {"from": "gpt", "value": "12"},
@@ -121,7 +123,8 @@ def test_sharegpt_jsonl(coco_samples, shared_data, tmp_path):
     result = _export(coco_samples, "sharegpt", tmp_path, shared_data / "coco_panoptic",
                      jsonl=True)
     lines = (tmp_path / "data.jsonl").read_text().splitlines()
-    assert result.paths == [tmp_path / "data.jsonl"] and len(lines) == 3
+    assert result.paths == [tmp_path / "data.jsonl", tmp_path / "dataset_info.json"]
+    assert len(lines) == 3
     first = json.loads(lines[0])
     assert first["messages"] == [
         {"role": "user", "content": "<image>\nHow many horses are there?"},
@@ -130,7 +133,7 @@ def test_sharegpt_jsonl(coco_samples, shared_data, tmp_path):
     assert isinstance(first["images"], list) and len(first["images"]) == 1
     assert first["metadata"]["provenance"]["family"] == "counting"
     report = validate(tmp_path / "data.jsonl")
-    assert report.ok and report.fmt == "sharegpt" and report.n_records == 3
+    assert report.ok and report.fmt == "llama-factory" and report.n_records == 3
 
 
 def test_parquet_reads_back_as_hf_images(coco_samples, shared_data, tmp_path):
@@ -167,15 +170,15 @@ def test_webdataset_shards(coco_samples, shared_data, tmp_path):
     assert not list(tmp_path.glob(".*"))  # no temporary shard left behind
     with tarfile.open(tmp_path / "train-000001.tar") as tar:
         assert sorted(tar.getnames()) == [
-            "000000002_multi_horses.img0.jpg", "000000002_multi_horses.img1.jpg",
+            "000000002_multi_horses.0.jpg", "000000002_multi_horses.1.jpg",
             "000000002_multi_horses.json",
         ]
     ds = wds.WebDataset([str(p) for p in result.paths], shardshuffle=False).decode("pil")
     got = list(ds)
     assert [s["json"]["id"] for s in got] == ["count-horses", "mc-people", "multi.horses"]
-    assert got[0]["jpg"].size == (640, 360)
-    assert got[2]["json"]["images"] == ["img0.jpg", "img1.jpg"]
-    assert got[2]["img1.jpg"].size == (640, 360)
+    assert got[0]["0.jpg"].size == (640, 360)
+    assert got[2]["json"]["images"] == ["0.jpg", "1.jpg"]
+    assert got[2]["1.jpg"].size == (640, 360)
     assert got[0]["json"]["metadata"]["provenance"]["generator"] == "test"
     report = validate(tmp_path)
     assert report.ok and report.fmt == "webdataset" and report.n_records == 3
@@ -307,7 +310,7 @@ def test_validate_sharegpt_pitfalls(photo_dir):
     path = _write_json(photo_dir / "chat.json", records)
     report = validate(path)
     p = str(path)
-    assert report.fmt == "sharegpt" and report.n_records == 7 and report.n_invalid == 6
+    assert report.fmt == "llama-factory" and report.n_records == 7 and report.n_invalid == 6
     assert report.errors == [
         *_expected_message_errors(p),
         f"{p}: record 5 (id='string-images'): field images: must be a list of images, got a "
@@ -424,7 +427,8 @@ def test_sharegpt_jsonl_loads_with_datasets_despite_mixed_answer_types(coco_samp
                coco_samples[1].model_copy(update={"answer_value": [14, "people"]}),
                coco_samples[2].model_copy(update={"answer_value": "Image 2"})]
     result = _export(samples, "sharegpt", tmp_path, shared_data / "coco_panoptic", jsonl=True)
-    ds = datasets.load_dataset("json", data_files=str(result.paths[0]), split="train")
+    ds = datasets.load_dataset("json", data_files=str(result.paths[0]), split="train",
+                               cache_dir=str(tmp_path / "hf_cache"))
     assert ds.num_rows == 3
     assert [r["metadata"]["answer_value"] for r in ds] == [12, [14, "people"], "Image 2"]
     assert ds[2]["images"] == [str(Path(p)) for p in json.loads(

@@ -57,8 +57,9 @@ def test_forms_never_change_the_answer(clevr: list[SceneGraph]) -> None:
                     assert r.options is not None and r.answer_index is not None
                     assert len(r.options) == 4 and len(set(r.options)) == 4
                     assert r.options[r.answer_index] == r.answer
-                    for letter, option in zip("ABCD", r.options, strict=True):
-                        assert f"{letter}. {option}" in r.question
+                    # the export lists the options (export/records.render_question)
+                    assert not any(line.startswith(f"{letter}. ") for letter in "ABCD"
+                                   for line in r.question.split("\n"))
             assert len(set(texts.values())) == 1
             if isinstance(q.answer, bool):
                 assert set(texts) == {AnswerForm.SHORT, AnswerForm.YES_NO}

@@ -22,8 +22,11 @@ def test_kb_size_meets_the_spec(kb):
     assert stats.scenes >= 150
     assert stats.avg_objects_per_scene >= 15
     assert stats.indoor_scenes >= 50 and stats.outdoor_scenes >= 50
-    # objects are defined once, in the object table, and every one is used by some scene
-    assert stats.objects == stats.objects_used == len(kb.objects)
+    # objects are defined once, in the object table; every one that is drawn (depictions.yaml)
+    # is used by some scene, and the others are never placed
+    drawn = {n for n, spec in kb.objects.items() if spec.depiction is not None}
+    assert stats.objects == len(kb.objects)
+    assert stats.objects_used == len(drawn) >= 240
     assert stats.support_pairs >= 500
     for required in ("kitchen", "street", "beach", "office", "farm", "classroom", "garage",
                      "park"):
@@ -33,7 +36,9 @@ def test_kb_size_meets_the_spec(kb):
 def test_every_object_has_plausible_typed_fields(kb):
     for name, spec in kb.objects.items():
         assert spec.name == name == name.lower()
-        assert spec.colors and set(spec.colors) <= COLORS, name
+        # a colour wherever the drawing shows one (none for an emoji of a person)
+        assert set(spec.colors) <= COLORS, name
+        assert spec.colors or spec.depiction is not None, name
         assert set(spec.materials) <= MATERIALS, name
         assert set(spec.states) <= STATES, name
         assert spec.form in FORMS and spec.placement in PLACEMENTS
@@ -66,10 +71,12 @@ def test_support_table_allows_plausible_pairs_only(kb):
 def test_kitchen_scene_lists_kitchen_objects(kb):
     kitchen = kb.scenes["kitchen"]
     assert kitchen.setting == "indoor"
-    assert {"refrigerator", "stove", "cup", "counter", "sink"} <= set(kitchen.objects)
-    assert "elephant" not in kitchen.objects
+    # listed in scenes.yaml; only the drawn ones are placed (depictions.yaml)
+    assert {"refrigerator", "stove", "cup", "counter", "sink"} <= set(kitchen.listed)
+    assert {"cup", "counter", "table"} <= set(kitchen.objects) <= set(kitchen.listed)
+    assert "elephant" not in kitchen.listed and "stove" not in kitchen.objects
     beach = kb.scenes["beach"]
-    assert beach.setting == "outdoor" and {"surfboard", "seagull", "sun"} <= set(beach.objects)
+    assert beach.setting == "outdoor" and {"surfboard", "seagull", "sun"} <= set(beach.listed)
 
 
 # -- loader errors: name the file, the entry and the field -----------------------------------
@@ -77,7 +84,8 @@ def test_kitchen_scene_lists_kitchen_objects(kb):
 
 @pytest.fixture
 def kb_copy(tmp_path: Path) -> Path:
-    for name in ("objects.yaml", "scenes.yaml", "support.yaml", "overlaps.yaml"):
+    for name in ("objects.yaml", "scenes.yaml", "support.yaml", "overlaps.yaml",
+                 "depictions.yaml"):
         shutil.copy(DATA_DIR / name, tmp_path / name)
     return tmp_path
 

@@ -73,8 +73,10 @@ def test_1000_sampled_kgs_layouts_satisfy_every_triplet() -> None:
             assert obj.box.inside_image(512, 512) and obj.box.width >= 1 and obj.box.height >= 1
         # bounded occlusion, measured independently at full resolution
         assert min(_visible_fractions(graph)) >= 0.5, f"seed {seed}"
-    # the random KGs include a few crowded ones no layout can fit; nearly all are solved
-    assert solved >= 980, solved  # measured 988
+    # the random KGs include a few crowded ones no layout can fit, and some whose random
+    # relations put a ground object above a sky object: no attempt lays those out with the
+    # ground object floating (issue 15), so they fail; the rest are solved
+    assert solved >= 925, solved  # measured 931 (988 while late attempts let objects float)
     assert relations > 5000
 
 

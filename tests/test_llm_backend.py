@@ -112,8 +112,11 @@ def test_valid_answer_becomes_a_kg_and_cache_makes_rerun_free(tmp_path):
     assert [o.attribute_values(AttributeKind.COLOR)[0] for o in graph.objects] == [
         "brown", "red", "blue", "white"]
     assert graph.objects[0].attribute_values(AttributeKind.MATERIAL) == ["wood"]
+    # a name the built-in renderer draws carries its drawing; refrigerator has none
     assert graph.objects[0].meta == {"real_size": [1.4, 0.75, 0.8], "form": "long",
-                                     "placement": "floor"}
+                                     "placement": "floor", "depiction": "drawing:table",
+                                     "aspect": graph.objects[0].meta["aspect"]}
+    assert "depiction" not in graph.objects[3].meta
     triplets = [(r.subject, r.predicate, r.object) for r in graph.relations]
     assert triplets == [
         ("o1", "on top of", "o0"), ("o2", "on top of", "o0"), ("o1", "left of", "o2"),

@@ -120,13 +120,17 @@ def _run(out: Path, workers: int, save_depth: bool = False) -> None:
 def test_synthesize_end_to_end_writes_data_card_and_failures(tmp_path: Path) -> None:
     out = tmp_path / "run"
     _run(out, 1, save_depth=True)
-    data = json.loads((out / "data.json").read_text())
+    # LLaVA-1.5 file (single image) + LLaVA-OneVision file (multi-image groups)
+    data = [*json.loads((out / "data.json").read_text()),
+            *json.loads((out / "data_multi_image.json").read_text())]
     card = json.loads((out / "card.json").read_text())
     graphs = [graph_from_json(line) for line in (out / "graphs.jsonl").read_text().splitlines()]
     images = sorted((out / "images").iterdir())
     assert card["counts"]["images"] == len(graphs) == len(images) == 12
     assert card["counts"]["samples_exported"] == len(data) > 12 * 10
     assert card["export"]["validation_ok"] is True
+    # the images contain OpenMoji artwork (CC BY-SA 4.0): the card carries its attribution
+    assert "All emojis designed by OpenMoji" in (out / "DATASET_CARD.md").read_text()
     assert sum(card["samples_by_generator"].values()) == card["counts"]["samples_generated"]
     assert card["relation_distribution"] == dict(
         Counter(r.predicate for g in graphs for r in g.relations).most_common())
@@ -157,8 +161,8 @@ def test_synthesize_end_to_end_writes_data_card_and_failures(tmp_path: Path) -> 
 def test_output_does_not_depend_on_the_number_of_workers(tmp_path: Path) -> None:
     _run(tmp_path / "one", 1)
     _run(tmp_path / "two", 2)
-    assert (tmp_path / "one" / "data.json").read_bytes() == \
-        (tmp_path / "two" / "data.json").read_bytes()
+    for name in ("data.json", "data_multi_image.json"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
     for image in (tmp_path / "one" / "images").iterdir():
         assert image.read_bytes() == (tmp_path / "two" / "images" / image.name).read_bytes()
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import typer
 
 from scenesynth import __version__
-from scenesynth.cli import data, gen, run, synth
+from scenesynth.cli import data, evaluate, gen, mix, run, synth, view
+from scenesynth.cli.errors import guard_os_errors
 
 app = typer.Typer(
     name="scenesynth",
@@ -23,8 +24,13 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _module in (data, gen, synth, run):
+for _module in (data, gen, synth, run, mix, view, evaluate):
     _module.register(app)
+
+# One home for OS-level failures (disk full, permission denied): every verb exits 7 with one line.
+for _info in app.registered_commands:
+    if _info.callback is not None:
+        _info.callback = guard_os_errors(_info.callback)
 
 
 def main() -> None:

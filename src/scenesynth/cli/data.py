@@ -8,6 +8,7 @@ the first one instead.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,6 +20,11 @@ from rich.markup import escape
 from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from scenesynth.engine.runner import (
+    EXIT_FAILURE_RATE,
+    EXIT_NOTHING_EXPORTED,
+    EXIT_SOURCE_NOT_READ,
+)
 from scenesynth.graph import (
     InstructionSample,
     SceneGraph,
@@ -35,7 +41,9 @@ from scenesynth.sources import (
 )
 from scenesynth.sources.dispatch import FORMATS as GRAPH_FORMATS
 
-EXPORT_FORMATS = ("llava", "sharegpt", "parquet", "webdataset")
+DEFAULT_MAX_FAILURE_RATE = 0.05  # the same default as the run config's max_failure_rate
+# export formats by their current names and earlier aliases (scenesynth.export.FORMATS)
+EXPORT_FORMATS = ("llava", "llama-factory", "sharegpt", "parquet", "webdataset")
 
 FormatOption = Annotated[
     str,
@@ -65,7 +73,18 @@ def _open(src: Path, fmt: str, strict: bool, options: LoadOptions | None = None)
 
 
 def _with_progress(graphs: Iterable[_T], label: str) -> Iterator[_T]:
-    """Yield the graphs while showing a live count (stderr, so stdout stays clean)."""
+    """Yield the graphs while showing a live count (stderr, so stdout stays clean). Where
+    stderr is not a terminal (a log, a pipe) a live display cannot draw, so one line says
+    when reading starts and one when it ends: a long read is never silent."""
+    if not _err.is_terminal:
+        started = time.monotonic()
+        _err.print(f"{label} ...", soft_wrap=True)
+        n = 0
+        for graph in graphs:
+            yield graph
+            n += 1
+        _err.print(f"{label}: {n} done in {time.monotonic() - started:.1f}s", soft_wrap=True)
+        return
     columns = (SpinnerColumn(), TextColumn(label), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=_err, transient=True) as progress:
         task = progress.add_task(label, total=None)
@@ -78,6 +97,8 @@ def print_report(report: LoadReport, console: Console = _err, limit: int = 20) -
     """Summary line plus the first ``limit`` issues, one greppable line each."""
     colour = "green" if report.ok and not report.warnings else "yellow" if report.ok else "red"
     console.print(f"[{colour}]{report.summary()}[/{colour}]", soft_wrap=True)
+    for line in report.file_lines():
+        console.print(f"  {escape(line)}", soft_wrap=True)
     for issue in report.issues[:limit]:
         style = "red" if issue.severity == Severity.ERROR else "yellow"
         console.print(f"[{style}]{issue.severity}[/{style}]: {escape(str(issue))}", soft_wrap=True)
@@ -101,18 +122,44 @@ def convert(
         typer.Option(help="Visual Genome: add relationship endpoints missing from objects.json "
                      "(warning) instead of dropping their relations (error)."),
     ] = False,
+    image_root: Annotated[
+        Path | None,
+        typer.Option(help="Folder image paths must stay inside (default: the dataset's folder)."),
+    ] = None,
+    max_failure_rate: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Exit 3 when more than this share of the records "
+                     "is skipped (the graphs read are still written)."),
+    ] = DEFAULT_MAX_FAILURE_RATE,
 ) -> None:
     """Convert a dataset (Visual Genome, GQA, COCO, CLEVR, JSONL) into scene-graph JSONL.
 
-    Bad records are reported, counted and skipped; the file is written atomically.
+    Bad records are reported, counted and skipped; the file is written atomically. Exit codes
+    as in the README: 5 when no graph was written, 6 when a source file was not read to its
+    end, 3 when the share of skipped records passes --max-failure-rate.
     """
-    stream = _open(src, fmt, strict, LoadOptions(vg_relation_objects=vg_relation_objects))
+    options = LoadOptions(vg_relation_objects=vg_relation_objects, image_root=image_root)
+    stream = _open(src, fmt, strict, options)
     try:
         n = write_graphs_jsonl(_with_progress(stream, "converting"), out)
     except LoadError as exc:
         raise _fail(f"{exc} (nothing written)", 1) from None
-    print_report(stream.report, limit=show)
+    report = stream.report
+    print_report(report, limit=show)
     _out.print(f"wrote {n} graphs to {out}")
+    for problem in report.incomplete_files:
+        _err.print(f"[red]error:[/red] source not fully read: {escape(str(problem))}",
+                   soft_wrap=True)
+    if report.incomplete_files:
+        raise typer.Exit(EXIT_SOURCE_NOT_READ)
+    if n == 0:
+        raise _fail(f"no graph could be converted from {src} ({report.skipped_records} records "
+                    "skipped; see the errors above)", EXIT_NOTHING_EXPORTED)
+    seen = report.graphs + report.skipped_records
+    if seen and report.skipped_records / seen > max_failure_rate:
+        raise _fail(f"{report.skipped_records} of {seen} records skipped "
+                    f"({report.skipped_records / seen:.2%}), above --max-failure-rate "
+                    f"{max_failure_rate:.2%}", EXIT_FAILURE_RATE)
 
 
 def graph_stats(graphs: Iterable[SceneGraph]) -> dict[str, Any]:
@@ -211,9 +258,11 @@ def _iter_samples(files: list[Path]) -> Iterator[InstructionSample]:
 
 
 def _sample_stats(files: list[Path]) -> None:
-    from scenesynth.quality import answer_report, render_report  # lazy: pulls scipy
+    with _err.status("loading the answer-report code (scipy)"):
+        from scenesynth.quality import answer_report, render_report  # lazy: pulls scipy
 
-    report = answer_report(_with_progress(_iter_samples(files), "reading samples"))
+    samples = _with_progress(_iter_samples(files), f"reading samples from {len(files)} shard(s)")
+    report = answer_report(samples)
     # Piped output would be cut to 80 columns, truncating every family name.
     console = _out if _out.is_terminal else Console(highlight=False, width=160)
     render_report(report, console=console)
@@ -230,10 +279,30 @@ def validate(
         ),
     ] = "auto",
     show: Annotated[int, typer.Option(help="How many issues to list.")] = 20,
+    graphs: Annotated[
+        Path | None,
+        typer.Option(help="Scene graphs an export was made from (default: the run's "
+                     "graphs.jsonl or its manifest's source)."),
+    ] = None,
+    no_images: Annotated[
+        bool,
+        typer.Option("--no-images", help="Exports: accept references to image files that are "
+                     "absent (made from scene graphs without their images); they are counted, "
+                     "not errors."),
+    ] = False,
+    image_root: Annotated[
+        Path | None,
+        typer.Option("--image-root", help="Exports: also look for relative image paths under "
+                     "this folder (the source's images), not only beside the export."),
+    ] = None,
 ) -> None:
-    """Validate every record of a scene-graph file or an instruction export; exit 1 on errors."""
+    """Validate every record of a scene-graph file or an instruction export; exit 1 on errors.
+
+    An export is also read back as a trainer reads it and checked against the image's
+    geometry (options listed once, answer among them once, placeholders, unambiguous
+    references and relation questions): see scenesynth.export.check."""
     if fmt in EXPORT_FORMATS:
-        _validate_export(path, fmt, show)
+        _validate_export(path, fmt, show, not no_images, image_root, graphs)
         return
     if fmt != "auto" or _is_graph_source(path):
         stream = _open(path, fmt, strict=False)
@@ -245,7 +314,7 @@ def validate(
         return
     if not path.exists():
         raise _fail(f"{path}: no such file or directory")
-    _validate_export(path, None, show)
+    _validate_export(path, None, show, not no_images, image_root, graphs)
 
 
 def _is_graph_source(path: Path) -> bool:
@@ -256,23 +325,70 @@ def _is_graph_source(path: Path) -> bool:
     return True
 
 
-def _validate_export(path: Path, fmt: str | None, show: int) -> None:
+def _validate_export(
+    path: Path, fmt: str | None, show: int, require_images: bool = True,
+    image_root: Path | None = None, graphs: Path | None = None,
+) -> None:
     from scenesynth.export import validate as validate_export  # lazy: pulls pyarrow, PIL
 
+    if image_root is not None and not image_root.is_dir():
+        raise _fail(f"--image-root {image_root}: no such folder")
+    if image_root is None:
+        image_root = _run_image_root(path)
     try:
-        result = validate_export(path, fmt)
+        result = validate_export(path, fmt, require_images=require_images, image_root=image_root)
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    summary = getattr(result, "summary", None)
-    if callable(summary):
-        _out.print(summary())
+    _out.print(escape(result.summary()), soft_wrap=True)
+    if result.absent_images:
+        _out.print(f"{len(result.absent_images)} reference(s) to absent image files accepted "
+                   "(--no-images)")
     for error in list(result.errors)[:show]:
         _out.print(f"[red]error[/red]: {escape(str(error))}", soft_wrap=True)
     if len(result.errors) > show:
         _out.print(f"... and {len(result.errors) - show} more error(s)")
-    if not result.ok:
+    checked_ok = _check_export(path, fmt, show, graphs)
+    if not result.ok or not checked_ok:
+        if any("does not exist (looked for" in e for e in result.errors):
+            _out.print("hint: for an export made without its images add --no-images; for "
+                       "images kept elsewhere add --image-root PATH", soft_wrap=True)
         raise typer.Exit(1)
     _out.print("[green]OK[/green]")
+
+
+def _check_export(path: Path, fmt: str | None, show: int, graphs: Path | None) -> bool:
+    """The export-level check (text and geometry); prints its problems, True when none."""
+    from scenesynth.export.check import check_export
+
+    try:
+        report = check_export(path, fmt, graphs)
+    except (OSError, ValueError) as exc:
+        raise _fail(f"{graphs or path}: {exc}") from None
+    _out.print(escape(report.summary()), soft_wrap=True)
+    for problem in report.problems[:show]:
+        _out.print(f"[red]problem[/red]: {escape(str(problem))}", soft_wrap=True)
+    if len(report.problems) > show:
+        _out.print(f"... and {len(report.problems) - show} more problem(s)")
+    return report.ok
+
+
+def _run_image_root(export: Path) -> Path | None:
+    """For a run's export folder (``RUN/export``), the folder the run read its images from,
+    from the run's manifest: relative image paths are looked for there too."""
+    folder = export if export.is_dir() else export.parent
+    manifest = folder.parent / "manifest.json"
+    if folder.name != "export" or not manifest.is_file():
+        return None
+    from scenesynth.engine.config import RunConfig
+    from scenesynth.engine.runner import source_image_root
+
+    try:
+        config = RunConfig.model_validate(
+            {**json.loads(manifest.read_text(encoding="utf-8"))["config"], "out": str(folder)}
+        )
+    except (ValueError, KeyError, TypeError):
+        return None  # an unreadable manifest only loses the hint, never the validation
+    return source_image_root(config)
 
 
 def schema(

@@ -30,6 +30,8 @@ def _print_report(report: SynthReport) -> None:
     table.add_row("samples exported", str(report.samples))
     table.add_row("export file", str(report.export_path))
     table.add_row("validation", "passed" if report.validation_ok else "FAILED")
+    table.add_row("export check", ", ".join(
+        f"{n} {kind}" for kind, n in report.check_problems.items()) or "clean")
     llm_reasons = set(report.llm["rejections"]) if report.llm is not None else set()
     for reason, count in sorted(report.failures_by_reason.items()):
         if reason in llm_reasons or reason.startswith("repaired_"):
@@ -59,6 +61,38 @@ def _print_report(report: SynthReport) -> None:
             console.print(f"[red]{err}")
 
 
+def _check_generators(names: list[str] | None) -> None:
+    """Unknown generator names fail here, in one line, before any scene is synthesized."""
+    from scenesynth.generators.runner import select_generators
+
+    try:
+        select_generators(names)
+    except ValueError as exc:
+        typer.echo(f"error: --generators: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def _exit_code(report: SynthReport) -> int:
+    """Exit code of a synth/demo run (README, "Exit codes"): 1 invalid export, 5 no image or
+    no sample, each with a one-line reason on stderr."""
+    from rich.console import Console
+
+    from scenesynth.engine.runner import EXIT_INVALID_EXPORT, EXIT_NOTHING_EXPORTED
+
+    err = Console(stderr=True, highlight=False)
+    if report.images == 0 or report.samples == 0:
+        top = sorted(report.failures_by_reason.items(), key=lambda kv: -kv[1])[:3]
+        why = ", ".join(f"{n} x {reason}" for reason, n in top) or "no failure was recorded"
+        err.print(f"[red]error:[/red] synth produced {report.images} images and "
+                  f"{report.samples} samples ({why}); see {report.out_dir / 'failures.jsonl'}",
+                  soft_wrap=True)
+        return EXIT_NOTHING_EXPORTED
+    if not report.validation_ok:
+        err.print("[red]error:[/red] the export failed validation", soft_wrap=True)
+        return EXIT_INVALID_EXPORT
+    return 0
+
+
 def _parse_range(text: str, flag: str) -> tuple[int, int]:
     try:
         lo, hi = (int(v) for v in text.split(","))
@@ -70,6 +104,8 @@ def _parse_range(text: str, flag: str) -> tuple[int, int]:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
+    """One line on stderr; code 2 is EXIT_BAD_INPUT (a bad LLM setting, or an LLM server that
+    cannot be reached or keeps failing: the input of ``--source llm``)."""
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=code)
 
@@ -91,7 +127,8 @@ def register(app: typer.Typer) -> None:
         per_image: int = typer.Option(2, "--per-image", min=1,
                                       help="Questions kept per image and generator."),
         fmt: str = typer.Option("llava", "--format",
-                                help="llava | sharegpt | parquet | webdataset"),
+                                help="llava | llama-factory (alias sharegpt) | parquet | "
+                                "webdataset"),
         workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
         source: str = typer.Option("kb", "--source", help="kb (built-in) | llm"),
         objects: str = typer.Option("3,8", "--objects", help="Objects per scene MIN,MAX."),
@@ -143,8 +180,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Synthesize SCENES images from the knowledge base (or an LLM) with exact
         annotations, generate instruction data, export it and validate the export."""
-        if fmt not in ("llava", "sharegpt", "parquet", "webdataset"):
-            raise typer.BadParameter(f"--format: unknown format {fmt!r}")
+        from scenesynth.export import FORMATS, canonical_format
+
+        if canonical_format(fmt) is None:
+            raise typer.BadParameter(
+                f"--format: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}"
+            )
         if image_format not in ("png", "jpeg"):
             raise typer.BadParameter(f"--image-format: expected png or jpeg, got {image_format!r}")
         if source not in ("kb", "llm"):
@@ -161,12 +202,14 @@ def register(app: typer.Typer) -> None:
                 llm = _llm_config(flags, llm_config)
             except LLMConfigError as exc:
                 raise _fail(str(exc)) from None
+        names = None if generators == "all" else [g.strip() for g in generators.split(",")
+                                                   if g.strip()]
+        _check_generators(names)
         config = SynthConfig(
             scenes=scenes, out=str(out), seed=seed, per_image=per_image, fmt=fmt,
             workers=workers, canvas=canvas, n_objects=_parse_range(objects, "--objects"),
             source=source, llm=llm, llm_keep_kb_form=not llm_trust_model_form,
-            generators=None if generators == "all" else [g.strip() for g in
-                                                         generators.split(",") if g.strip()],
+            generators=names,
             min_visible_pixels=min_visible_pixels, progress=not no_progress,
             save_depth=save_depth, image_format=image_format,
         )
@@ -175,10 +218,9 @@ def register(app: typer.Typer) -> None:
         except LLMError as exc:  # unreachable, refusing or failing server: one line
             raise _fail(f"{exc} (details in {out / 'failures.jsonl'})") from None
         _print_report(report)
-        if report.images == 0:
-            raise _fail(f"no image was produced; every drop is in {out / 'failures.jsonl'}", 1)
-        if not report.validation_ok:
-            raise typer.Exit(code=1)
+        code = _exit_code(report)
+        if code:
+            raise typer.Exit(code=code)
 
     @app.command()
     def demo(
@@ -190,5 +232,6 @@ def register(app: typer.Typer) -> None:
         2 cores, no network."""
         report = synthesize(demo_config(str(out), workers=workers, seed=seed))
         _print_report(report)
-        if not report.validation_ok:
-            raise typer.Exit(code=1)
+        code = _exit_code(report)
+        if code:
+            raise typer.Exit(code=code)

@@ -18,12 +18,13 @@ from scenesynth.graph import InstructionSample
 from scenesynth.quality.card import (
     answer_distribution,
     card_answer_key,
+    question_group,
     sample_sections,
-    write_card_files,
 )
 from scenesynth.quality.card import (
     markdown_table as _table,
 )
+from scenesynth.quality.card_plots import CardStats, write_card_with_plots
 
 TOP_ANSWERS = 5
 
@@ -37,6 +38,10 @@ class SampleTally:
         self.by_family: Counter[str] = Counter()
         self.by_form: Counter[str] = Counter()
         self.answers: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        # distinct questions, kept as the hash of their group id (an int, not the 40-character
+        # id: a run of millions of samples keeps this set in tens of MB)
+        self.questions: set[int] = set()
+        self.stats = CardStats()  # what the card's plots show
 
     def watch(self, samples: Iterable[InstructionSample]) -> Iterator[InstructionSample]:
         for sample in samples:
@@ -44,8 +49,20 @@ class SampleTally:
             self.by_generator[sample.provenance.generator] += 1
             self.by_family[sample.provenance.family] += 1
             self.by_form[str(sample.form)] += 1
+            self.questions.add(hash(question_group(sample)))
             self.answers[sample.provenance.family][card_answer_key(sample.answer_value)] += 1
+            self.stats.add_sample(sample)
             yield sample
+
+    def watch_graphs(self, source: str | None, source_format: str | None) -> None:
+        """Count objects and relations per image over the run's source (streamed again: the
+        shards hold samples, not graphs). Graphs as loaded, before any refine step."""
+        if not source or not Path(source).exists():
+            return
+        from scenesynth.sources import load  # lazy: the loaders pull ijson
+
+        for graph in load(source, source_format):
+            self.stats.add_graph(graph)
 
 
 def build_card(
@@ -55,6 +72,7 @@ def build_card(
     stage_failed: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     counters: Counter[str] = Counter()
+    tally.watch_graphs(config.get("source"), config.get("source_format"))
     for shard in manifest["shards"]:
         stage_records.update(shard["stage_records"])
         stage_failed.update(shard["stage_failed"])
@@ -80,13 +98,28 @@ def build_card(
         "samples_by_generator": dict(sorted(tally.by_generator.items())),
         "samples_by_family": dict(sorted(tally.by_family.items())),
         "samples_by_form": dict(sorted(tally.by_form.items())),
+        "questions": len(tally.questions),
         "answers_by_family": answer_distribution(tally.answers, TOP_ANSWERS),
+        "plot_data": tally.stats.to_dict(),
         "export": {
             "format": config.get("format"),
             "validation_ok": validation.get("ok"),
             "validation_records": validation.get("records"),
             "absent_image_references": validation.get("missing_image_errors", 0),
+            "files": _file_notes(export),
         },
+    }
+
+
+def _file_notes(export: dict[str, Any]) -> dict[str, str]:
+    """Each exported file's name and how its trainer loads it, with paths relative to the run
+    folder: the card must not depend on where the run was written."""
+    from scenesynth.export.targets import how_to_load
+
+    fmt = str(export.get("format", ""))
+    return {
+        Path(p).name: how_to_load(fmt, Path("export") / Path(p).name)
+        for p in export.get("files", [])
     }
 
 
@@ -110,6 +143,8 @@ def card_markdown(card: dict[str, Any]) -> str:
             else ""
         )
         + ").",
+        "",
+        *[f"- `{name}`: {how}" for name, how in export.get("files", {}).items()],
         "",
         "## Counts",
         "",
@@ -138,4 +173,5 @@ def card_markdown(card: dict[str, Any]) -> str:
 
 
 def write_card(out: Path, card: dict[str, Any]) -> None:
-    write_card_files(out, card, card_markdown(card))
+    write_card_with_plots(out, out / "export", card, card_markdown(card),
+                          pretty_name=f"scenesynth {Path(str(card['config'].get('source'))).name}")

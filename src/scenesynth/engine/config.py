@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from scenesynth.graph.sample import AnswerForm
 
-ExportFormat = Literal["llava", "sharegpt", "parquet", "webdataset"]
+# "sharegpt" is the earlier name of "llama-factory" (same files).
+ExportFormat = Literal["llava", "llama-factory", "sharegpt", "parquet", "webdataset"]
 EngineName = Literal["local", "ray"]
 
 # Fields that never change the output bytes (see the module docstring).
@@ -176,6 +177,11 @@ def load_config(
         for key in ("source", "out"):
             if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
                 data[key] = str((base / data[key]).resolve())
+        export = data.get("export")
+        if isinstance(export, dict):
+            root = export.get("image_root")
+            if isinstance(root, str) and not Path(root).is_absolute():
+                export["image_root"] = str((base / root).resolve())
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     try:
         return RunConfig.model_validate(data)

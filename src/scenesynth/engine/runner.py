@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,13 @@ from scenesynth.engine.shards import (
     write_failures_file,
 )
 from scenesynth.engine.source import count_records_hint, plan_shards
-from scenesynth.engine.stages import GenerateStage, RefineStage, ShardBatch, Stage
+from scenesynth.engine.stages import (
+    FailureRecord,
+    GenerateStage,
+    RefineStage,
+    ShardBatch,
+    Stage,
+)
 from scenesynth.ioutil import atomic_write
 
 log = logging.getLogger("scenesynth.engine")
@@ -38,6 +45,17 @@ log = logging.getLogger("scenesynth.engine")
 
 class RunAborted(RuntimeError):
     """A stage failed on more records than ``max_failure_rate`` allows."""
+
+
+# Exit codes of the command line (README, "Exit codes"); one table for every verb.
+EXIT_OK = 0
+EXIT_INVALID_EXPORT = 1  # the export failed validation
+EXIT_BAD_INPUT = 2  # bad config, missing or unreadable input, strict-mode load error
+EXIT_FAILURE_RATE = 3  # a stage failed on more records than max_failure_rate allows
+EXIT_WORKER_DIED = 4  # a worker process died (rerun to resume)
+EXIT_NOTHING_EXPORTED = 5  # the run finished but exported no sample (or rendered no image)
+EXIT_SOURCE_NOT_READ = 6  # a source file was not read to its end (truncated / malformed JSON)
+EXIT_OS_ERROR = 7  # disk full, permission denied, read-only output (traceback in a log file)
 
 
 @dataclass
@@ -59,6 +77,35 @@ class RunSummary:
     seconds: float = 0.0
     engine: str = "local"
     workers: int = 1
+    # requested generators the source cannot feed, and those that produced nothing
+    warnings: list[str] = field(default_factory=list)
+    # One line per streamed source file part: its record count, or where reading stopped.
+    source_files: list[str] = field(default_factory=list)
+    incomplete_sources: list[str] = field(default_factory=list)
+
+    def problems(self) -> list[tuple[int, str]]:
+        """Why this finished run must exit non-zero, as (exit code, one-line reason), the most
+        serious first; empty when it may exit 0."""
+        found: list[tuple[int, str]] = []
+        validation = self.export.get("validation")
+        if validation is not None and not validation["ok"]:
+            found.append((EXIT_INVALID_EXPORT, f"the export failed validation (nothing published): "
+                          f"{validation['error_count']} error(s)"))
+        for line in self.incomplete_sources:
+            found.append((EXIT_SOURCE_NOT_READ, f"source not fully read: {line}"))
+        written = self.export.get("written")
+        exported = self.samples if written is None or not self.export else written
+        if exported == 0 and not found:  # an invalid export already says why
+            loaded = self.stage_records.get("load", self.records) - self.stage_failed.get("load", 0)
+            why = (
+                f"no record could be loaded ({self.stage_failed.get('load', 0)} load failures)"
+                if loaded <= 0 else
+                f"all {self.samples} samples were rejected by the export" if self.samples else
+                f"{self.records} records gave 0 samples"
+            )
+            found.append((EXIT_NOTHING_EXPORTED, f"the run exported nothing: {why}; see "
+                          f"{self.out / 'failures.jsonl'}"))
+        return found
 
     @property
     def samples_per_second(self) -> float:
@@ -87,6 +134,9 @@ class RunSummary:
             "samples_per_second": round(self.samples_per_second, 1),
             "engine": self.engine,
             "workers": self.workers,
+            "warnings": self.warnings,
+            "source_files": self.source_files,
+            "incomplete_sources": self.incomplete_sources,
         }
 
     def lines(self) -> list[str]:
@@ -101,18 +151,27 @@ class RunSummary:
                 f"  {stage}: {self.stage_failed.get(stage, 0)} of {self.stage_records[stage]} "
                 f"records failed ({100 * self.failure_rate(stage):.2f}%)"
             )
+        for line in self.source_files:
+            out.append(f"  source {line}")
         if self.failures_by_reason:
             out.append(f"  {self.failures} failures logged to {self.out / 'failures.jsonl'}:")
             for reason, n in sorted(self.failures_by_reason.items(), key=lambda kv: -kv[1]):
                 out.append(f"    {n:>6}  {reason}")
         if self.export:
             out.append(f"  export: {self.export.get('summary', self.export)}")
+            reasons = self.export.get("skipped_by_reason") or {}
+            for reason, n in list(reasons.items())[:5]:
+                out.append(f"    {n:>6}  skipped: {reason}")
+            if len(reasons) > 5:
+                out.append(f"    ... {len(reasons) - 5} other reason(s) in failures.jsonl")
             validation = self.export.get("validation")
             if validation:
                 state = "valid" if validation["ok"] else f"{validation['error_count']} error(s)"
                 missing = validation.get("missing_image_errors", 0)
                 note = f" ({missing} reference(s) to absent image files)" if missing else ""
                 out.append(f"  validation: {validation['records']} records, {state}{note}")
+        for warning in self.warnings:
+            out.append(f"  warning: {warning}")
         return out
 
     def add(self, entry: ShardEntry) -> None:
@@ -154,6 +213,53 @@ def build_stages(
         )
     )
     return stages
+
+
+NEEDS_PROBE_GRAPHS = 200
+
+
+def generator_warnings(config: RunConfig) -> list[str]:
+    """Why an explicitly requested generator will produce nothing, found before any work: it
+    is multi-image and no multi-image groups are made, or it needs a scene-graph field (depth,
+    masks, attributes, ...) that none of the source's first graphs has."""
+    if "all" in config.generators:
+        return []  # 'all' means "whatever this source supports": no warning per generator
+    import scenesynth.generators  # noqa: F401  (fills the registry)
+    from scenesynth.generators.base import Need, has_needs, registered
+    from scenesynth.sources import load
+
+    known = registered()
+    warnings: list[str] = []
+    wanted = [known[n] for n in config.generators if n in known]
+    for cls in wanted:
+        if cls.spec.multi_image and config.multi_image_group is None:
+            warnings.append(f"generator {cls.spec.name!r} is multi-image and no multi-image "
+                            "groups are made (set --multi-image-group): it will produce no "
+                            "samples")
+    needs = sorted({n for cls in wanted for n in cls.spec.needs}, key=str)
+    if not needs:
+        return warnings
+    present: dict[Need, int] = dict.fromkeys(needs, 0)
+    graphs = 0
+    try:
+        for graph in load(config.source, config.source_format, strict=False):
+            graphs += 1
+            for need in needs:
+                present[need] += has_needs(graph, frozenset({need}))
+            if graphs >= NEEDS_PROBE_GRAPHS:
+                break
+    except Exception as exc:  # the run itself reports unreadable input; this is advice only
+        log.debug("needs probe stopped: %s", exc)
+    if graphs == 0:
+        return warnings
+    for cls in wanted:
+        missing = [str(n) for n in sorted(cls.spec.needs, key=str) if present[n] == 0]
+        if missing:
+            warnings.append(
+                f"generator {cls.spec.name!r} needs {', '.join(missing)}, which none of the "
+                f"first {graphs} graph(s) of {config.source} have: it will produce no samples"
+            )
+    return warnings
 
 
 def _open_manifest(config: RunConfig, out: Path) -> Manifest:
@@ -199,27 +305,58 @@ def _make_engine(config: RunConfig, stages: Sequence[Stage], out: Path) -> Any:
     return LocalEngine(stages, out, workers, config.resolved_in_flight())
 
 
+def source_image_root(config: RunConfig) -> Path:
+    """The folder sample image paths are relative to: ``export.image_root`` when the config
+    sets it, else the source's folder (a dataset's images sit beside its annotations)."""
+    explicit = config.export.get("image_root")
+    if explicit:
+        return Path(explicit)
+    source = Path(config.source)
+    return source if source.is_dir() else source.parent
+
+
 def export_run(
     config: RunConfig, out: Path, manifest: Manifest, tally: SampleTally | None = None
 ) -> dict[str, Any]:
-    """Write the requested export format from the shards and validate it; ``tally`` counts
-    the samples on the way (for the dataset card)."""
-    from scenesynth.export import export_samples, validate
+    """Write the requested export format from the shards, validated before it is published
+    (see :func:`scenesynth.export.export_samples`); ``tally`` counts the samples on the way
+    (for the dataset card). Skipped samples are appended to ``failures.jsonl``."""
+    from scenesynth.export import ExportValidationError, export_samples
 
     export_dir = out / "export"
-    kwargs = _accepted(export_samples, {"require_images": False, **config.export})
+    options = {"require_images": False, **config.export, "image_root": source_image_root(config)}
+    kwargs = _accepted(export_samples, options)
     samples = iter_samples(out, manifest)
     if tally is not None:
         samples = tally.watch(samples)
-    result = export_samples(samples, config.format, export_dir, **kwargs)
+    rejected: str | None = None
+    try:
+        result = export_samples(samples, config.format, export_dir, **kwargs)
+    except ExportValidationError as exc:
+        result, rejected = exc.result, str(exc)
+    _append_export_failures(out, result.failures)
     report: dict[str, Any] = {
         "format": config.format,
         "dir": str(export_dir),
-        "written": getattr(result, "n_written", None),
-        "skipped": getattr(result, "n_failed", None),
-        "summary": result.summary() if hasattr(result, "summary") else str(result),
+        "image_root": str(options["image_root"]),
+        "written": result.n_written,
+        "skipped": result.n_failed,
+        "skipped_by_reason": _failure_reasons(result.failures),
+        "files": [str(p) for p in result.paths],
+        "summary": result.summary(),
     }
-    validation = validate(export_dir, config.format, **_accepted(validate, kwargs))
+    validation = result.validation
+    if validation is None:  # nothing was published: every sample was skipped
+        problem = (
+            f"the export wrote no records: all {result.n_failed} sample(s) were skipped "
+            f"({_top_reason(result.failures)}); each is listed in {out / 'failures.jsonl'}"
+        )
+        report["validation"] = {"ok": False, "records": 0, "invalid": 0,
+                                "missing_image_errors": 0, "errors": [problem],
+                                "error_count": 1, "summary": problem}
+        return report
+    if rejected is not None:
+        validation.errors = [rejected, *validation.errors]
     # Scene-graph-only runs (no image files) legitimately reference absent images; with
     # require_images off the validator counts those apart from real errors.
     report["validation"] = {
@@ -228,10 +365,48 @@ def export_run(
         "invalid": validation.n_invalid,
         "missing_image_errors": len(validation.absent_images),
         "errors": validation.errors[:20],
-        "error_count": len(validation.errors),
+        "error_count": len(validation.errors) - (rejected is not None),
         "summary": validation.summary(),
     }
     return report
+
+
+_QUOTED = re.compile(r"""'[^']*'|"[^"]*"|\([^)]*\)""")
+
+
+def _failure_reasons(failures: list[tuple[str, str]]) -> dict[str, int]:
+    """Skipped samples grouped by what went wrong (field and message, names left out)."""
+    counts: dict[str, int] = {}
+    for _, message in failures:
+        reason = message.split(": ", 1)[-1]  # drop "sample 'id'"
+        reason = " ".join(_QUOTED.sub("…", reason).split())
+        reason = re.sub(r"\[\d+\]", "", reason)
+        counts[reason] = counts.get(reason, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _top_reason(failures: list[tuple[str, str]]) -> str:
+    reasons = _failure_reasons(failures)
+    if not reasons:
+        return "no reason recorded"
+    reason, n = next(iter(reasons.items()))
+    more = f"; {len(reasons) - 1} other reason(s)" if len(reasons) > 1 else ""
+    return f"{n} x {reason}{more}"
+
+
+def _append_export_failures(out: Path, failures: list[tuple[str, str]]) -> None:
+    if not failures:
+        return
+    path = out / "failures.jsonl"
+    existing = path.read_bytes() if path.exists() else b""
+    with atomic_write(path, "wb") as fh:
+        fh.write(existing)
+        for sample_id, message in failures:
+            field_name = message.split("field ", 1)[1].split(":", 1)[0] if "field " in message \
+                else None
+            record = FailureRecord(stage="export", record_id=sample_id, reason="export_rejected",
+                                   error=message, field=field_name)
+            fh.write((json.dumps(record.to_dict(), ensure_ascii=False) + "\n").encode())
 
 
 def _accepted(fn: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -260,12 +435,20 @@ def run(
     for stage in pipeline:
         stage.check()
     # Open the source before touching the output: a wrong path fails without side effects.
-    plan = plan_shards(config.source, config.source_format, config.strict, config.shard_size)
+    image_root = config.export.get("image_root")
+    plan = plan_shards(
+        config.source, config.source_format, config.strict, config.shard_size,
+        str(image_root) if image_root is not None else None,
+    )
+    warnings = generator_warnings(config)
+    for warning in warnings:
+        log.warning("%s", warning)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     clean_temp_files(out)
     manifest = _open_manifest(config, out)
     summary = RunSummary(out=out, engine=config.engine, workers=config.resolved_workers())
+    summary.warnings.extend(warnings)
     finished: dict[int, ShardEntry] = {}
     for entry in list(manifest.entries()):
         problem = verify_shard(out, entry)
@@ -323,12 +506,19 @@ def run(
             raise
     manifest.num_shards = num_shards
     manifest.save(out)
+    if plan.report is not None:
+        summary.source_files = plan.report.file_lines()
+        summary.incomplete_sources = [str(f) for f in plan.report.incomplete_files]
     _check_failure_rates(config, summary, final=True)
 
     write_failures_file(out, manifest)
     if export:
         tally = SampleTally()
         summary.export = export_run(config, out, manifest, tally)
+        if "all" not in config.generators:
+            for name in config.generators:
+                if tally.by_generator.get(name, 0) == 0:
+                    summary.warnings.append(f"requested generator {name!r} produced 0 samples")
         write_card(
             out, build_card(config.output_fields(), manifest.to_dict(), tally, summary.export)
         )

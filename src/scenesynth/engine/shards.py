@@ -224,7 +224,8 @@ def clean_temp_files(out: Path) -> int:
     """Remove temp files a killed run left behind (atomic_write's ``.<name>.*.tmp``), in the
     output directory, its shards and its export folder."""
     removed = 0
-    for tmp in out.rglob(".*.tmp"):
+    # ".staging.*": export files written but not yet validated (see export_samples)
+    for tmp in [*out.rglob(".*.tmp"), *out.rglob(".staging.*")]:
         if tmp.is_file():
             tmp.unlink(missing_ok=True)
             removed += 1

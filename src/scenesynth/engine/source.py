@@ -98,12 +98,16 @@ def _load_failure(issue: Any) -> FailureRecord:
     )
 
 
-def open_source(path: str, fmt: str | None = None, strict: bool = False) -> SourceStream:
+def open_source(
+    path: str, fmt: str | None = None, strict: bool = False, image_root: str | None = None
+) -> SourceStream:
     """Open ``path`` with the project's loaders (``scenesynth.sources.load``, format sniffed
-    unless ``fmt`` is given); raises FileNotFoundError / UnknownFormatError naming the path."""
-    from scenesynth.sources import load
+    unless ``fmt`` is given; image paths must stay inside ``image_root``, by default the
+    dataset's folder); raises FileNotFoundError / UnknownFormatError naming the path."""
+    from scenesynth.sources import LoadOptions, load
 
-    stream = load(path, format=fmt, strict=strict)
+    options = LoadOptions(image_root=Path(image_root) if image_root is not None else None)
+    stream = load(path, format=fmt, strict=strict, options=options)
     return SourceStream(stream, stream.report)
 
 
@@ -117,21 +121,24 @@ class ParseJsonlStage(Stage):
 
     name: ClassVar[str] = LOAD_STAGE
 
-    def __init__(self, strict: bool = False) -> None:
+    def __init__(self, strict: bool = False, image_root: str | None = None) -> None:
         from scenesynth.sources import LoadError
 
         self.strict = strict
+        self.image_root = image_root
         self.fatal_errors = (LoadError,)  # strict mode: the first bad record stops the run
 
     def process(self, batch: ShardBatch) -> ShardBatch:
-        from scenesynth.sources import LoadReport
+        from scenesynth.sources import LoadOptions, LoadReport
         from scenesynth.sources.jsonl import parse_jsonl_line
 
         report = LoadReport(strict=self.strict)
         reader = SourceStream([], report)
         file = batch.raw_file or "?"
+        root = self.image_root
+        options = LoadOptions(image_root=Path(root) if root is not None else None)
         for lineno, line in batch.raw_lines:
-            graph = parse_jsonl_line(line, file, lineno, report)
+            graph = parse_jsonl_line(line, file, lineno, report, options)
             if graph is not None:
                 batch.graphs.append(graph)
         failures, skipped = reader.drain()
@@ -145,16 +152,23 @@ class ParseJsonlStage(Stage):
         return batch
 
 
-def iter_raw_shards(path: str, shard_size: int) -> Iterator[ShardBatch]:
-    """Shards of ``shard_size`` non-blank raw lines of a JSONL file (parsed in the workers)."""
+def iter_raw_shards(
+    path: str, shard_size: int, report: Any | None = None
+) -> Iterator[ShardBatch]:
+    """Shards of ``shard_size`` non-blank raw lines of a JSONL file (parsed in the workers);
+    at the end, whether the file was read to its end goes to ``report`` (a LoadReport)."""
+    from scenesynth.sources.jsonl import note_jsonl_file
+
     index = 0
     position = 0
     lines: list[tuple[int, bytes]] = []
+    last = b""
     with open(path, "rb") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             lines.append((lineno, line))
+            last = line
             position += 1
             if len(lines) >= shard_size:
                 yield _raw_batch(index, position, lines, path)
@@ -162,6 +176,8 @@ def iter_raw_shards(path: str, shard_size: int) -> Iterator[ShardBatch]:
                 lines = []
     if lines:
         yield _raw_batch(index, position, lines, path)
+    if report is not None:
+        note_jsonl_file(report, path, position, last)
 
 
 def _raw_batch(index: int, end: int, lines: list[tuple[int, bytes]], path: str) -> ShardBatch:
@@ -181,9 +197,14 @@ class ShardPlan:
 
     shards: Iterator[ShardBatch]
     stages: list[Stage]
+    # The loader's report (``scenesynth.sources.LoadReport``) once ``shards`` is exhausted: which
+    # files were read to their end, and how many records they held.
+    report: Any | None = None
 
 
-def plan_shards(path: str, fmt: str | None, strict: bool, shard_size: int) -> ShardPlan:
+def plan_shards(
+    path: str, fmt: str | None, strict: bool, shard_size: int, image_root: str | None = None
+) -> ShardPlan:
     """Shards for ``path``. A single scene-graph JSONL file is cut into raw lines that the
     workers parse (the reading process would otherwise be the bottleneck); every other source
     is read by ``scenesynth.sources.load`` here and its graphs are shipped to the workers."""
@@ -191,8 +212,15 @@ def plan_shards(path: str, fmt: str | None, strict: bool, shard_size: int) -> Sh
 
     sources = find_sources(path, fmt)
     if len(sources) == 1 and sources[0][1] == "jsonl" and not sources[0][2]:
-        return ShardPlan(iter_raw_shards(str(sources[0][0]), shard_size), [ParseJsonlStage(strict)])
-    return ShardPlan(iter_shards(open_source(path, fmt, strict), shard_size), [])
+        from scenesynth.sources import LoadReport
+
+        report = LoadReport()
+        return ShardPlan(
+            iter_raw_shards(str(sources[0][0]), shard_size, report),
+            [ParseJsonlStage(strict, image_root)], report,
+        )
+    stream = open_source(path, fmt, strict, image_root)
+    return ShardPlan(iter_shards(stream, shard_size), [], stream.report)
 
 
 def iter_shards(stream: SourceStream, shard_size: int) -> Iterator[ShardBatch]:

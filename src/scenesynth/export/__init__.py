@@ -1,23 +1,37 @@
 """Export instruction samples for trainers, and validate exported files.
 
-Formats: ``llava`` (LLaVA JSON), ``sharegpt`` (messages JSON/JSONL), ``parquet`` (Hugging Face
-``datasets`` Parquet with embedded images), ``webdataset`` (tar shards). Every record keeps its
-provenance under ``metadata``; every file is written atomically; samples a trainer would reject
-are reported in the :class:`ExportResult` and skipped, never written.
+Formats, named by the trainer that reads them: ``llava`` (LLaVA-1.5 JSON, multi-image records
+in a second file for LLaVA-OneVision/NeXT), ``llama-factory`` (ShareGPT ``messages`` JSON/JSONL
+plus its ``dataset_info.json``; alias ``sharegpt``), ``parquet`` (Hugging Face ``datasets``
+Parquet with embedded images), ``webdataset`` (tar shards, one key convention for any image
+count). Every record keeps its provenance under ``metadata``; samples a trainer would reject
+(or whose image lies outside ``image_root``) are reported in the :class:`ExportResult` and
+skipped, never written.
+
+:func:`export_samples` writes every file under a hidden name in the output folder, validates
+those files, and renames them into place only when they are valid; otherwise it removes them
+and raises :class:`ExportValidationError`. An export in which every sample failed publishes
+nothing (``result.paths`` is empty).
 
     result = export_samples(samples, "llava", "out/", image_root="images/")
-    report = validate("out/data.json")
-    assert report.ok, report.errors
+    assert result.validation.ok
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from scenesynth.export.jsonfmt import write_llava, write_sharegpt
+from scenesynth.export.jsonfmt import (
+    DATASET_INFO,
+    dataset_info_entry,
+    write_llama_factory,
+    write_llava,
+    write_sharegpt,
+)
 from scenesynth.export.parquet import write_parquet
 from scenesynth.export.records import (
     IMAGE_TOKEN,
@@ -30,9 +44,12 @@ from scenesynth.export.records import (
 )
 from scenesynth.export.result import ExportResult
 from scenesynth.export.validate import (
+    FORMAT_ALIASES,
     FORMATS,
     UnknownFormatError,
     ValidationReport,
+    canonical_format,
+    dataset_info_problems,
     detect_format,
     validate,
 )
@@ -41,10 +58,18 @@ from scenesynth.graph import InstructionSample
 
 WRITERS: dict[str, Callable[..., ExportResult]] = {
     "llava": write_llava,
-    "sharegpt": write_sharegpt,
+    "llama-factory": write_llama_factory,
     "parquet": write_parquet,
     "webdataset": write_webdataset,
 }
+
+
+class ExportValidationError(ValueError):
+    """The written files failed validation; they were removed, nothing was published."""
+
+    def __init__(self, message: str, result: ExportResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 def export_samples(
@@ -53,47 +78,107 @@ def export_samples(
     out_dir: str | Path,
     **options: Any,
 ) -> ExportResult:
-    """Write ``samples`` in ``fmt`` (llava|sharegpt|parquet|webdataset) under ``out_dir``.
+    """Write ``samples`` in ``fmt`` under ``out_dir``, validate, then publish.
 
-    ``options`` go to the format's writer; common ones: ``name`` (file stem, default "data"),
-    ``style`` (:class:`TurnStyle`: multiple-choice answer as letter or letter+text),
-    ``image_root`` (folder that relative sample image paths are relative to),
-    ``require_images`` (False: a missing image file is not an error where the format can
-    reference it by path; embedding formats still skip such a sample).
+    ``fmt``: llava | llama-factory (alias sharegpt) | parquet | webdataset. ``options`` go to
+    the format's writer; common ones: ``name`` (file stem, default "data"), ``style``
+    (:class:`TurnStyle`: multiple-choice answer as letter or letter+text), ``image_root``
+    (folder that relative sample image paths are relative to; a path resolving outside it is a
+    record error), ``require_images`` (False: a missing image file is not an error where the
+    format can reference it by path; embedding formats still skip such a sample).
+
+    The files are written under hidden names in ``out_dir``, validated (``result.validation``)
+    and renamed into place only if valid; otherwise they are removed and
+    :class:`ExportValidationError` is raised naming the problems.
     """
-    try:
-        writer = WRITERS[fmt]
-    except KeyError:
+    name = canonical_format(fmt)
+    if name is None:
         raise ValueError(
-            f"unknown export format {fmt!r}; expected one of {', '.join(WRITERS)}"
-        ) from None
+            f"unknown export format {fmt!r}; expected one of {', '.join(WRITERS)} "
+            f"(aliases: {', '.join(f'{a}={t}' for a, t in FORMAT_ALIASES.items())})"
+        )
+    writer = WRITERS[name]
     accepted = inspect.signature(writer).parameters
-    unknown = sorted(set(options) - set(accepted))
+    unknown = sorted(set(options) - set(accepted) | ({"staging"} & set(options)))
     if unknown:
-        allowed = [p for p in accepted if p not in ("samples", "out_dir")]
+        allowed = [p for p in accepted if p not in ("samples", "out_dir", "staging")]
         raise ValueError(
             f"export format {fmt!r} has no option(s) {', '.join(unknown)}; its options are "
             f"{', '.join(allowed)}"
         )
-    return writer(samples, out_dir, **options)
+    result = writer(samples, out_dir, staging=True, **options)
+    try:
+        if result.n_written == 0 and result.n_failed > 0:
+            # Every sample was rejected: an empty file would look like a finished export.
+            _discard(result)
+            return result
+        result.validation = _validate_staged(result, name, options.get("require_images", True))
+        if not result.validation.ok:
+            errors = result.validation.errors
+            shown = "; ".join(errors[:3]) + (f"; ... {len(errors) - 3} more" if len(errors) > 3
+                                             else "")
+            _discard(result)
+            raise ExportValidationError(
+                f"export to {out_dir} failed validation ({len(errors)} error(s)); nothing was "
+                f"written: {shown}",
+                result,
+            )
+        for final, temp in result.staged.items():
+            os.replace(temp, final)
+        result.staged.clear()
+    except BaseException:
+        _discard(result)
+        raise
+    return result
+
+
+def _discard(result: ExportResult) -> None:
+    for temp in result.staged.values():
+        temp.unlink(missing_ok=True)
+    result.staged.clear()
+    result.paths.clear()
+
+
+def _validate_staged(result: ExportResult, fmt: str, require_images: bool) -> ValidationReport:
+    """Validate the hidden files as the trainer will see them, messages naming final paths."""
+    report = ValidationReport(path=Path("."), fmt=fmt, require_images=require_images)
+    for final in result.paths:
+        temp = result.staged.get(final, final)
+        if final.name == DATASET_INFO:
+            names = {p.name for p in result.paths}
+            report.errors.extend(dataset_info_problems(temp, names, shown_as=final))
+            continue
+        sub = validate(temp, fmt, require_images)
+        sub.errors = [e.replace(str(temp), str(final)) for e in sub.errors]
+        sub.absent_images = [e.replace(str(temp), str(final)) for e in sub.absent_images]
+        report.merge(sub)
+    if result.paths:
+        report.path = result.paths[0].parent
+    return report
 
 
 __all__ = [
+    "DATASET_INFO",
     "FORMATS",
+    "FORMAT_ALIASES",
     "IMAGE_TOKEN",
     "WRITERS",
     "Conversation",
     "ExportResult",
+    "ExportValidationError",
     "MCAnswerStyle",
     "RecordError",
     "TurnStyle",
     "UnknownFormatError",
     "ValidationReport",
+    "canonical_format",
     "conversation_problems",
+    "dataset_info_entry",
     "detect_format",
     "export_samples",
     "to_conversation",
     "validate",
+    "write_llama_factory",
     "write_llava",
     "write_parquet",
     "write_sharegpt",

@@ -1,23 +1,39 @@
-"""LLaVA JSON and ShareGPT/messages (JSON or JSONL) writers.
+"""LLaVA JSON and LLaMA-Factory (ShareGPT/messages, JSON or JSONL) writers.
 
-LLaVA::
+``llava`` writes what LLaVA-1.5's ``LazySupervisedDataset`` reads, and multi-image samples apart::
 
-    {"id": ..., "image": "a.jpg" | ["a.jpg", "b.jpg"],
-     "conversations": [{"from": "human", "value": "<image>\\n..."}, {"from": "gpt", "value": ...}],
-     "metadata": {"provenance": {...}, ...}}
+    NAME.json              single-image (and text-only) records, LLaVA-1.5:
+      {"id": ..., "image": "a.jpg",
+       "conversations": [{"from": "human", "value": "<image>\\n..."}, {"from": "gpt", ...}],
+       "metadata": {"provenance": {...}, ...}}
+    NAME_multi_image.json  multi-image records, LLaVA-OneVision / LLaVA-NeXT-interleave:
+      {"id": ..., "image": ["a.jpg", "b.jpg"],
+       "conversations": [{"from": "human", "value": "Image 1: <image>\\nImage 2: <image>\\n..."},
+                         ...]}
 
-ShareGPT / messages (LLaMA-Factory style)::
+Why two files: LLaVA-1.5 joins ``image`` to its image folder as one string and moves every
+``<image>`` token into one at the start of the turn, so a list crashes it and a second token is
+lost. LLaVA-OneVision/NeXT's trainer reads a list and keeps one ``<image>`` per image; its data
+YAML takes several JSON files, so an interleave user lists both files, a LLaVA-1.5 user the first.
+
+``llama-factory`` (alias ``sharegpt``) writes ``NAME.json`` (or ``.jsonl``)::
 
     {"id": ..., "messages": [{"role": "user", "content": "<image>..."},
                              {"role": "assistant", "content": ...}],
      "images": ["a.jpg"], "metadata": {...}}
 
-Image paths are written relative to the output file's folder (absolute when that is impossible),
-so the export folder can be moved as a whole.
+and ``dataset_info.json`` beside it, with the entry LLaMA-Factory needs to read it (formatting
+``sharegpt``, the ``messages``/``images`` columns and the role/content tags), so
+``dataset_dir: <export folder>`` and ``dataset: <entry name>`` are all a user sets.
+
+Image paths are written relative to the output file's folder (absolute when that is impossible):
+it is LLaVA's ``--image_folder`` and LLaMA-Factory's ``media_dir`` (its default is
+``dataset_dir``), and the export folder can be moved as a whole.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,6 +53,8 @@ from scenesynth.export.result import ExportResult
 from scenesynth.graph import InstructionSample
 from scenesynth.ioutil import atomic_write
 
+MULTI_IMAGE_SUFFIX = "_multi_image"
+DATASET_INFO = "dataset_info.json"
 LLAVA_ROLES = {USER: "human", ASSISTANT: "gpt", SYSTEM: "system"}
 
 
@@ -97,20 +115,58 @@ def write_llava(
     style: TurnStyle = TurnStyle(),
     image_root: str | Path | None = None,
     require_images: bool = True,
+    staging: bool = False,
 ) -> ExportResult:
-    """Write ``out_dir/NAME.json`` (a JSON array of LLaVA records)."""
+    """Write ``out_dir/NAME.json`` (LLaVA-1.5: single-image and text-only records) and, when
+    there are multi-image records, ``out_dir/NAME_multi_image.json`` (LLaVA-OneVision/NeXT)."""
     out = Path(out_dir)
-    path = out / f"{name}.json"
     result = ExportResult(fmt="llava")
     root = Path(image_root) if image_root is not None else None
     convs = _conversations(samples, result, out, style, root, require_images)
-    with atomic_write(path) as fh:
-        _write_json_array(fh, (llava_record(c) for c in convs))
-    result.paths.append(path)
+    single_path = out / f"{name}.json"
+    multi_path = out / f"{name}{MULTI_IMAGE_SUFFIX}.json"
+    with contextlib.ExitStack() as stack:
+        single = stack.enter_context(atomic_write(result.target(single_path, staging)))
+        multi: IO | None = None
+        single.write("[")
+        n_single = n_multi = 0
+        for conv in convs:
+            line = json.dumps(llava_record(conv), ensure_ascii=False)
+            if len(conv.images) > 1:
+                if multi is None:  # opened on the first one: most runs have none
+                    multi = stack.enter_context(atomic_write(result.target(multi_path, staging)))
+                    multi.write("[")
+                multi.write(("\n" if n_multi == 0 else ",\n") + line)
+                n_multi += 1
+            else:
+                single.write(("\n" if n_single == 0 else ",\n") + line)
+                n_single += 1
+        single.write("\n]\n" if n_single else "]\n")
+        if multi is not None:
+            multi.write("\n]\n")
+    result.paths.append(single_path)
+    if n_multi:
+        result.paths.append(multi_path)
     return result
 
 
-def write_sharegpt(
+def dataset_info_entry(file_name: str) -> dict[str, Any]:
+    """LLaMA-Factory's ``dataset_info.json`` entry for a file of :func:`sharegpt_record`s."""
+    return {
+        "file_name": file_name,
+        "formatting": "sharegpt",
+        "columns": {"messages": "messages", "images": "images"},
+        "tags": {
+            "role_tag": "role",
+            "content_tag": "content",
+            "user_tag": USER,
+            "assistant_tag": ASSISTANT,
+            "system_tag": SYSTEM,
+        },
+    }
+
+
+def write_llama_factory(
     samples: Iterable[InstructionSample],
     out_dir: str | Path,
     name: str = "data",
@@ -118,19 +174,29 @@ def write_sharegpt(
     style: TurnStyle = TurnStyle(),
     image_root: str | Path | None = None,
     require_images: bool = True,
+    dataset_name: str = "scenesynth",
+    staging: bool = False,
 ) -> ExportResult:
-    """Write ``out_dir/NAME.json`` (array) or ``out_dir/NAME.jsonl`` (one record a line)."""
+    """Write ``out_dir/NAME.json`` (array) or ``out_dir/NAME.jsonl`` (one record a line), and
+    ``out_dir/dataset_info.json`` registering it as ``dataset_name``."""
     out = Path(out_dir)
     path = out / f"{name}.{'jsonl' if jsonl else 'json'}"
-    result = ExportResult(fmt="sharegpt")
+    result = ExportResult(fmt="llama-factory")
     root = Path(image_root) if image_root is not None else None
     records = (sharegpt_record(c) for c in _conversations(
         samples, result, out, style, root, require_images))
-    with atomic_write(path) as fh:
+    with atomic_write(result.target(path, staging)) as fh:
         if jsonl:
             for rec in records:
                 fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
         else:
             _write_json_array(fh, records)
-    result.paths.append(path)
+    info_path = out / DATASET_INFO
+    with atomic_write(result.target(info_path, staging)) as fh:
+        json.dump({dataset_name: dataset_info_entry(path.name)}, fh, indent=2)
+        fh.write("\n")
+    result.paths.extend([path, info_path])
     return result
+
+
+write_sharegpt = write_llama_factory  # the earlier name of the same format

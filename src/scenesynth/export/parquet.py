@@ -86,6 +86,7 @@ def write_parquet(
     image_root: str | Path | None = None,
     rows_per_group: int = 256,
     require_images: bool = True,
+    staging: bool = False,
 ) -> ExportResult:
     """Write ``out_dir/NAME.parquet``.
 
@@ -107,7 +108,8 @@ def write_parquet(
 
     # pyarrow's default dictionary encoding stores an image repeated within a row group (several
     # questions about one image) once, as long as the dictionary page stays small.
-    with atomic_write(path, "wb") as fh, pq.ParquetWriter(fh, schema) as writer:
+    target = result.target(path, staging)
+    with atomic_write(target, "wb") as fh, pq.ParquetWriter(fh, schema) as writer:
         rows: list[dict[str, Any]] = []
         for sample in samples:
             try:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from scenesynth.graph import AnswerForm, InstructionSample
+from scenesynth.sources.common import image_path_problem
 
 IMAGE_TOKEN = "<image>"
 USER, ASSISTANT, SYSTEM = "user", "assistant", "system"
@@ -61,7 +62,10 @@ def option_letter(index: int) -> str:
 
 
 def render_question(sample: InstructionSample, style: TurnStyle) -> str:
-    """The human turn: image tokens, the question, and lettered options for multiple choice."""
+    """The human turn: image tokens, the question, and lettered options for multiple choice.
+
+    This is the one place that lists a sample's options (the question text never does), so
+    every format lists them exactly once."""
     text = sample.question.strip()
     if sample.form == AnswerForm.MULTIPLE_CHOICE:
         options = _checked_options(sample)
@@ -137,7 +141,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def resolve_image(path: str, image_root: Path | None) -> Path:
+    """The file an image path names. With an ``image_root``, a path leaving it (``..``, an
+    absolute path elsewhere, a symlink out) is a :class:`RecordError`: the loaders' rule
+    (``scenesynth.sources.common.image_path_problem``), applied again where bytes are read."""
     p = Path(path)
+    if image_root is not None:
+        problem = image_path_problem(image_root, path)
+        if problem:
+            raise RecordError(f"image path {path!r:.80} rejected: {problem}")
     if not p.is_absolute() and image_root is not None:
         p = image_root / p
     return p
@@ -147,7 +158,9 @@ class ImagePaths:
     """Resolves sample image paths for one export, cached: datasets ask many questions per image.
 
     ``lookup(path)`` gives (the source file, whether it exists, the path to write: relative to
-    ``out_dir`` when the file exists, else the path as given).
+    ``out_dir`` when the file exists, else the path as given); a path leaving the image root is
+    a :class:`RecordError` (:func:`resolve_image`): an export must never copy or reference a
+    file outside the dataset it was made from.
     """
 
     def __init__(self, out_dir: Path, image_root: Path | None) -> None:
@@ -182,7 +195,10 @@ def to_conversation(
         paths = ImagePaths(out_dir, image_root)
     images: list[str] = []
     for i, img in enumerate(sample.images):
-        source, exists, written = paths.lookup(img)
+        try:
+            source, exists, written = paths.lookup(img)
+        except RecordError as exc:
+            raise RecordError(f"sample {sample.id!r}: field images[{i}]: {exc}") from None
         if require_images and not exists:
             raise RecordError(
                 f"sample {sample.id!r}: field images[{i}]: image file {str(source)!r} not found"

@@ -22,14 +22,24 @@ from pathlib import Path
 from typing import Any
 
 import ijson
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from PIL import Image
 
-from scenesynth.export.jsonfmt import LLAVA_ROLES
+from scenesynth.export.jsonfmt import DATASET_INFO, LLAVA_ROLES
 from scenesynth.export.parquet import HF_METADATA_KEY
 from scenesynth.export.records import ASSISTANT, SYSTEM, USER, conversation_problems
 
-FORMATS = ("llava", "sharegpt", "parquet", "webdataset")
+FORMATS = ("llava", "llama-factory", "parquet", "webdataset")
+# Earlier names still accepted everywhere a format is named.
+FORMAT_ALIASES = {"sharegpt": "llama-factory"}
+
+
+def canonical_format(fmt: str) -> str | None:
+    """The format's current name (aliases resolved), or None when unknown."""
+    name = FORMAT_ALIASES.get(fmt, fmt)
+    return name if name in FORMATS else None
+
 _LLAVA_TO_ROLE = {v: k for k, v in LLAVA_ROLES.items()}
 
 
@@ -50,6 +60,7 @@ class ValidationReport:
     # not exist are listed here instead of in ``errors``.
     require_images: bool = True
     absent_images: list[str] = field(default_factory=list)
+    image_root: Path | None = None  # second place relative image paths are looked for
 
     @property
     def ok(self) -> bool:
@@ -71,23 +82,40 @@ class ValidationReport:
 
 
 def validate(
-    path: str | Path, fmt: str | None = None, require_images: bool = True
+    path: str | Path,
+    fmt: str | None = None,
+    require_images: bool = True,
+    image_root: str | Path | None = None,
 ) -> ValidationReport:
     """Validate an exported file, or every export file in a folder.
 
-    ``fmt`` is one of ``llava|sharegpt|parquet|webdataset``; None detects it from the file
-    (``.parquet``, ``.tar``, ``.jsonl``; ``.json`` by its first record's keys).
-    ``require_images=False`` lists references to absent image files in ``absent_images``
-    instead of reporting them as errors (data made from scene graphs without their images).
+    ``fmt`` is one of ``llava|llama-factory|parquet|webdataset`` (or the alias ``sharegpt``);
+    None detects it from the file (``.parquet``, ``.tar``, ``.jsonl``; ``.json`` by its first
+    record's keys). A relative image path is looked for beside the export file, then under
+    ``image_root`` (the source's image folder, for exports that reference images they did not
+    copy). ``require_images=False`` lists references to absent image files in
+    ``absent_images`` instead of reporting them as errors (data made from scene graphs without
+    their images). A ``dataset_info.json`` in a folder is checked against the files beside it.
     """
     p = Path(path)
-    if fmt is not None and fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt is not None:
+        name = canonical_format(fmt)
+        if name is None:
+            raise ValueError(
+                f"unknown export format {fmt!r}; expected one of {', '.join(FORMATS)}"
+            )
+        fmt = name
+    root = Path(image_root) if image_root is not None else None
     if p.is_dir():
         report = ValidationReport(path=p, fmt=fmt or "auto", require_images=require_images)
         files = sorted(f for f in p.iterdir() if f.is_file() and _is_export_file(f, fmt))
         fmts = set()
         for f in files:
+            if f.name == DATASET_INFO:
+                report.errors.extend(
+                    dataset_info_problems(f, {x.name for x in p.iterdir() if x.is_file()})
+                )
+                continue
             if fmt is None:
                 try:
                     detect_format(f)
@@ -97,7 +125,7 @@ def validate(
                     continue
                 except ValueError:
                     pass  # unreadable export file: validate() below reports it
-            sub = validate(f, fmt, require_images)
+            sub = validate(f, fmt, require_images, root)
             fmts.add(sub.fmt)
             report.merge(sub)
         if not fmts:
@@ -113,13 +141,52 @@ def validate(
         return ValidationReport(path=p, fmt="unknown", errors=[str(exc)])
     checker = {
         "llava": _validate_llava,
-        "sharegpt": _validate_sharegpt,
+        "llama-factory": _validate_sharegpt,
         "parquet": _validate_parquet,
         "webdataset": _validate_webdataset,
     }[detected]
     report = ValidationReport(path=p, fmt=detected, require_images=require_images)
+    report.image_root = root
     checker(p, report)
     return report
+
+
+def dataset_info_problems(
+    path: Path, names: set[str], shown_as: Path | None = None
+) -> list[str]:
+    """What keeps LLaMA-Factory from reading a ``dataset_info.json``: each entry must name a
+    data file beside it, be ``sharegpt``-formatted with a ``messages`` column, and its role tags
+    must be the roles the data file uses."""
+    where = shown_as or path
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [f"{where}: not readable JSON: {exc}"]
+    if not isinstance(info, dict) or not info:
+        return [f"{where}: must be an object of dataset entries"]
+    problems: list[str] = []
+    for key, entry in info.items():
+        at = f"{where}: entry {key!r}"
+        if not isinstance(entry, dict):
+            problems.append(f"{at}: not an object")
+            continue
+        file_name = entry.get("file_name")
+        if not isinstance(file_name, str) or file_name not in names:
+            problems.append(f"{at}: field file_name: {file_name!r} is not a file beside it")
+        if entry.get("formatting") != "sharegpt":
+            problems.append(f"{at}: field formatting: {entry.get('formatting')!r}, expected "
+                            "'sharegpt'")
+        columns = entry.get("columns") or {}
+        if columns.get("messages") != "messages" or columns.get("images") != "images":
+            problems.append(f"{at}: field columns: {columns!r} must map messages and images")
+        tags = entry.get("tags") or {}
+        expected = {"role_tag": "role", "content_tag": "content", "user_tag": USER,
+                    "assistant_tag": ASSISTANT}
+        wrong = {k: tags.get(k) for k, v in expected.items() if tags.get(k) != v}
+        if wrong:
+            problems.append(f"{at}: field tags: {wrong!r} differ from the data's "
+                            f"{expected!r}")
+    return problems
 
 
 def _is_export_file(f: Path, fmt: str | None) -> bool:
@@ -128,7 +195,7 @@ def _is_export_file(f: Path, fmt: str | None) -> bool:
     suffixes = {
         None: {".json", ".jsonl", ".parquet", ".tar"},
         "llava": {".json"},
-        "sharegpt": {".json", ".jsonl"},
+        "llama-factory": {".json", ".jsonl"},
         "parquet": {".parquet"},
         "webdataset": {".tar"},
     }[fmt]
@@ -145,13 +212,13 @@ def detect_format(path: Path) -> str:
         with path.open(encoding="utf-8") as fh:
             first = next((line for line in fh if line.strip()), None)
         if first is None:
-            return "sharegpt"  # an empty JSONL export
+            return "llama-factory"  # an empty JSONL export
         try:
             record = json.loads(first)
         except ValueError as exc:
             raise ValueError(f"{path}: line 1 is not valid JSON: {exc}") from exc
         if isinstance(record, dict) and "messages" in record:
-            return "sharegpt"
+            return "llama-factory"
         raise UnknownFormatError(
             f"{path}: cannot tell the format: the first record has no 'messages' (ShareGPT); "
             "pass fmt="
@@ -164,7 +231,7 @@ def detect_format(path: Path) -> str:
                         if value == "conversations":
                             return "llava"
                         if value == "messages":
-                            return "sharegpt"
+                            return "llama-factory"
                     if prefix == "" and event == "end_array":
                         # An empty array is a valid (empty) export in either JSON format.
                         return "llava"
@@ -212,15 +279,20 @@ def _check_id(rec: _Record, record: dict[str, Any]) -> None:
         rec.add("field id: missing or not a non-empty string")
 
 
-def _check_path(rec: _Record, base: Path, value: Any, field_name: str) -> None:
+def _check_path(
+    rec: _Record, base: Path, value: Any, field_name: str, image_root: Path | None = None,
+) -> None:
     if not isinstance(value, str) or not value.strip():
         rec.add(f"field {field_name}: image path must be a non-empty string, got {value!r}")
         return
     p = Path(value)
-    resolved = p if p.is_absolute() else base / p
-    if not resolved.is_file():
+    candidates = [p] if p.is_absolute() else [base / p]
+    if image_root is not None and not p.is_absolute():
+        candidates.append(image_root / p)
+    if not any(c.is_file() for c in candidates):
+        looked = " or ".join(str(c) for c in candidates)
         rec.add_absent_image(
-            f"field {field_name}: image file {value!r} does not exist (looked for {resolved})"
+            f"field {field_name}: image file {value!r} does not exist (looked for {looked})"
         )
 
 
@@ -312,7 +384,7 @@ def _validate_llava(path: Path, report: ValidationReport) -> None:
                         f"{type(image).__name__}")
         for i, img in enumerate(images):
             name = "image" if isinstance(record.get("image"), str) else f"image[{i}]"
-            _check_path(rec, base, img, name)
+            _check_path(rec, base, img, name, report.image_root)
         turns = _turns(rec, record.get("conversations"), "conversations", "from", "value",
                        _LLAVA_TO_ROLE)
         if turns is not None:
@@ -353,7 +425,7 @@ def _validate_sharegpt(path: Path, report: ValidationReport) -> None:
             continue
         images = _check_messages_record(rec, record)
         for i, img in enumerate(images or []):
-            _check_path(rec, base, img, f"images[{i}]")
+            _check_path(rec, base, img, f"images[{i}]", report.image_root)
         rec.flush(report)
 
 
@@ -411,7 +483,7 @@ def _validate_parquet(path: Path, report: ValidationReport) -> None:
                 elif img.get("bytes") is not None:
                     _check_image_bytes(rec, img["bytes"], name)
                 else:
-                    _check_path(rec, base, img["path"], f"{name}.path")
+                    _check_path(rec, base, img["path"], f"{name}.path", report.image_root)
             rec.flush(report)
             index += 1
 
@@ -427,8 +499,11 @@ def _validate_webdataset(path: Path, report: ValidationReport) -> None:
         report.errors.append(f"{path}: not a readable tar file: {exc}")
 
 
-def _validate_tar(path: Path, tar: tarfile.TarFile, report: ValidationReport) -> None:
-    # Group members as WebDataset does: key = name up to the first dot of the basename.
+def _tar_samples(
+    tar: tarfile.TarFile, no_extension: list[str] | None = None,
+) -> dict[str, dict[str, tarfile.TarInfo]]:
+    """Members grouped as WebDataset groups them: key = name up to the first dot of the
+    basename; member names without an extension are listed in ``no_extension``."""
     samples: dict[str, dict[str, tarfile.TarInfo]] = {}
     for member in tar.getmembers():
         if not member.isfile():
@@ -436,10 +511,18 @@ def _validate_tar(path: Path, tar: tarfile.TarFile, report: ValidationReport) ->
         folder, _, base = member.name.rpartition("/")
         stem, dot, ext = base.partition(".")
         if not dot:
-            report.errors.append(f"{path}: member {member.name!r} has no extension")
+            if no_extension is not None:
+                no_extension.append(member.name)
             continue
         key = f"{folder}/{stem}" if folder else stem
         samples.setdefault(key, {})[ext] = member
+    return samples
+
+
+def _validate_tar(path: Path, tar: tarfile.TarFile, report: ValidationReport) -> None:
+    no_extension: list[str] = []
+    samples = _tar_samples(tar, no_extension)
+    report.errors.extend(f"{path}: member {name!r} has no extension" for name in no_extension)
     for index, (key, members) in enumerate(samples.items()):
         _check_wds_sample(path, tar, index, key, members, report)
 
@@ -474,3 +557,159 @@ def _check_wds_sample(
         fh = tar.extractfile(members[ext])
         _check_image_bytes(rec, fh.read() if fh is not None else None, f"images[{i}]")
     rec.flush(report)
+
+
+# -- reading records back (for the export-level checker) --------------------------------------
+
+
+@dataclass
+class ExportedRecord:
+    """One record as a trainer reads it: its turns (roles mapped to user/assistant/system),
+    how many images it carries, and its ``metadata`` (None when absent or unreadable).
+    ``location`` names the file and record (``out/data.json: record 3``)."""
+
+    location: str
+    id: str | None
+    turns: list[tuple[str, str]]
+    n_images: int
+    metadata: dict[str, Any] | None
+
+
+def export_files(path: str | Path, fmt: str | None = None) -> list[tuple[Path, str]]:
+    """(file, format) of every export file at ``path`` (a file or a folder); files beside an
+    export in no export format (graphs.jsonl, failures.jsonl), and unreadable ones, are left
+    out, as validate() leaves them out (it reports the unreadable ones)."""
+    p = Path(path)
+    if not p.is_dir():
+        try:
+            return [(p, fmt or detect_format(p))] if p.is_file() else []
+        except ValueError:
+            return []
+    out: list[tuple[Path, str]] = []
+    for f in sorted(f for f in p.iterdir() if f.is_file() and _is_export_file(f, fmt)):
+        try:
+            out.append((f, fmt or detect_format(f)))
+        except ValueError:  # UnknownFormatError included: not an export file
+            continue
+    return out
+
+
+def read_records(path: str | Path, fmt: str | None = None) -> Iterator[ExportedRecord]:
+    """Every record of the export file(s) at ``path``, in file order. Records that validate()
+    rejects as malformed (not an object, no turn list) are skipped here: validate() reports
+    them."""
+    for f, detected in export_files(path, fmt):
+        reader = {
+            "llava": _read_llava, "llama-factory": _read_sharegpt,
+            "parquet": _read_parquet, "webdataset": _read_webdataset,
+        }[detected]
+        try:
+            yield from reader(f)
+        except (OSError, ValueError, tarfile.TarError):
+            continue  # an unreadable file: validate() reports it
+
+
+def _plain_turns(
+    items: Any, role_key: str, text_key: str, role_map: dict[str, str] | None,
+) -> list[tuple[str, str]] | None:
+    if not isinstance(items, list):
+        return None
+    turns: list[tuple[str, str]] = []
+    for item in items:
+        if not isinstance(item, dict):
+            return None
+        role = str(item.get(role_key))
+        text = item.get(text_key)
+        turns.append((role_map.get(role, role) if role_map is not None else role,
+                      text if isinstance(text, str) else ""))
+    return turns
+
+
+def _metadata(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, str):  # Parquet keeps it as JSON text
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+def _exported(
+    location: str, record: dict[str, Any], turns: list[tuple[str, str]] | None, n_images: int,
+) -> ExportedRecord | None:
+    if turns is None:
+        return None
+    rid = record.get("id")
+    return ExportedRecord(location, rid if isinstance(rid, str) else None, turns, n_images,
+                          _metadata(record.get("metadata")))
+
+
+def _read_llava(path: Path) -> Iterator[ExportedRecord]:
+    scratch = ValidationReport(path=path, fmt="llava")
+    for index, record in _iter_json_records(path, scratch):
+        if not isinstance(record, dict):
+            continue
+        image = record.get("image")
+        n = 1 if isinstance(image, str) else len(image) if isinstance(image, list) else 0
+        turns = _plain_turns(record.get("conversations"), "from", "value", _LLAVA_TO_ROLE)
+        rec = _exported(f"{path}: record {index}", record, turns, n)
+        if rec is not None:
+            yield rec
+
+
+def _messages_images(record: dict[str, Any], images_field: str = "images") -> int:
+    images = record.get(images_field)
+    return len(images) if isinstance(images, list) else 1 if isinstance(images, str) else 0
+
+
+def _read_sharegpt(path: Path) -> Iterator[ExportedRecord]:
+    scratch = ValidationReport(path=path, fmt="sharegpt")
+    for index, record in _iter_json_records(path, scratch):
+        if not isinstance(record, dict):
+            continue
+        turns = _plain_turns(record.get("messages"), "role", "content", None)
+        rec = _exported(f"{path}: record {index}", record, turns, _messages_images(record))
+        if rec is not None:
+            yield rec
+
+
+def _read_parquet(path: Path) -> Iterator[ExportedRecord]:
+    pf = pq.ParquetFile(path)
+    names = set(pf.schema_arrow.names)
+    text_columns = [c for c in ("id", "messages", "metadata") if c in names]
+    image_col = "images" if "images" in names else "image" if "image" in names else None
+    index = 0
+    columns = [*text_columns, image_col] if image_col is not None else text_columns
+    for batch in pf.iter_batches(batch_size=256, columns=columns):
+        # image counts from the column's structure, without turning image bytes into Python
+        counts: list[int] = [0] * batch.num_rows
+        if image_col == "image":
+            counts = [int(v) for v in pc.is_valid(batch.column(image_col)).to_pylist()]
+        elif image_col == "images":
+            counts = [n or 0 for n in pc.list_value_length(batch.column(image_col)).to_pylist()]
+        rows = batch.select(text_columns).to_pylist()
+        for row, n in zip(rows, counts, strict=True):
+            turns = _plain_turns(row.get("messages"), "role", "content", None)
+            rec = _exported(f"{path}: record {index}", row, turns, n)
+            if rec is not None:
+                yield rec
+            index += 1
+
+
+def _read_webdataset(path: Path) -> Iterator[ExportedRecord]:
+    with tarfile.open(path) as tar:
+        for index, (key, members) in enumerate(_tar_samples(tar).items()):
+            if "json" not in members:
+                continue
+            fh = tar.extractfile(members["json"])
+            try:
+                record = json.loads(fh.read()) if fh is not None else None
+            except ValueError:
+                continue
+            if not isinstance(record, dict):
+                continue
+            turns = _plain_turns(record.get("messages"), "role", "content", None)
+            rec = _exported(f"{path}: record {index} (key={key!r})", record, turns,
+                            _messages_images(record))
+            if rec is not None:
+                yield rec

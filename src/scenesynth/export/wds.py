@@ -1,9 +1,17 @@
 """WebDataset tar shards via ``webdataset.ShardWriter``.
 
-One sample is ``KEY.json`` (``{"id", "messages", "images", "metadata"}``) plus its image files:
-``KEY.jpg`` (or ``.png`` ...) for one image, ``KEY.img0.jpg``, ``KEY.img1.png`` ... for several.
-``images`` in the JSON lists those member extensions in order (``["jpg"]``,
-``["img0.jpg", "img1.png"]``). Image bytes are copied unchanged.
+Every sample, single- or multi-image, is ``KEY.json`` plus its images under indexed keys
+``KEY.0.jpg``, ``KEY.1.png``, ... (the source file's extension, bytes copied unchanged). The
+JSON is ``{"id", "messages", "images", "metadata"}``, and ``images`` lists the image keys in
+order (``["0.jpg"]``, ``["0.jpg", "1.jpg"]``). So one call reads every sample::
+
+    wds.WebDataset(urls).decode("pil").to_tuple("json", "0.jpg;0.png")
+
+gives (record, first image) for single- and multi-image samples alike, and the remaining images
+of a multi-image sample are ``sample[k] for k in record["images"]`` (e.g. in a ``.map``).
+WebDataset splits a member name at the first dot of its basename, so keys never contain dots
+and the image keys are ``0.jpg``, not ``img0.jpg`` beside a bare ``jpg``: one convention means a
+``to_tuple`` cannot silently skip the multi-image samples.
 
 Shards are named ``NAME-000000.tar``, ``NAME-000001.tar``, ...; each is written under a hidden
 temporary name and renamed into place once complete, so a killed run never leaves a truncated
@@ -53,6 +61,7 @@ def write_webdataset(
     style: TurnStyle = TurnStyle(),
     image_root: str | Path | None = None,
     require_images: bool = True,
+    staging: bool = False,
 ) -> ExportResult:
     """Write shards ``out_dir/NAME-000000.tar``...
 
@@ -73,7 +82,7 @@ def write_webdataset(
             tmp.unlink(missing_ok=True)
             return
         final = tmp.with_name(tmp.name[1:].removesuffix(".partial"))
-        os.replace(tmp, final)
+        os.replace(tmp, result.target(final, staging))
         finished.append(final)
 
     paths = ImagePaths(out, root)
@@ -98,7 +107,7 @@ def write_webdataset(
     if result.n_written == 0:
         # ShardWriter opens its first shard eagerly; an export with no records has no shards.
         for p in finished:
-            p.unlink()
+            result.staged.pop(p, p).unlink()
         finished.clear()
     result.paths.extend(finished)
     return result
@@ -113,8 +122,7 @@ def _wds_sample(
     members: dict[str, Any] = {"__key__": key}
     names: list[str] = []
     for i, src in enumerate(sample.images):
-        ext = image_extension(src)
-        member = ext if len(sample.images) == 1 else f"img{i}.{ext}"
+        member = f"{i}.{image_extension(src)}"
         path = resolve_image(src, root)
         try:
             members[member] = path.read_bytes()

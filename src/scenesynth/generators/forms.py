@@ -3,7 +3,9 @@ multiple choice or yes/no. Rendering never changes the answer: every form of a q
 the same ``answer_value``.
 
 * **short**: the question as written; the answer is the typed value as text.
-* **multiple choice** (``config.mc_options`` options): distractors come from
+* **multiple choice** (``config.mc_options`` options): the question with a lead-in
+  ("Choose one of the following:"); the options are kept in ``options`` and listed, lettered,
+  by the export, never in the question text. Distractors come from
   ``Question.distractors`` (same answer type, chosen by the generator to be plausible for the
   scene); count answers may be completed with nearby integers. The correct option's position is
   drawn uniformly with the seeded rng. Numeric options are listed in ascending order, so the
@@ -26,12 +28,12 @@ from typing import Any
 from scenesynth.generators.base import AnswerType, GenConfig, Question
 from scenesynth.graph import AnswerForm
 
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
+# The question and its lead-in only: the lettered options are listed by the export
+# (export/records.render_question), their one home, so that every format lists them once.
 MC_TEMPLATES: dict[str, str] = {
-    "mc_options": "{question}\nOptions:\n{options}",
-    "mc_choose": "{question}\nChoose one of the following:\n{options}",
-    "mc_select": "{question} Select the correct answer.\n{options}",
+    "mc_options": "{question}\nOptions:",
+    "mc_choose": "{question}\nChoose one of the following:",
+    "mc_select": "{question} Select the correct answer.",
 }
 YES_NO_TEMPLATES: dict[str, str] = {
     "yn_plain": "{question} Answer yes or no.",
@@ -128,10 +130,9 @@ class FormRenderer:
             return None
         texts, index = options
         tid = _MC_IDS[rng.randrange(len(_MC_IDS))]
-        listing = "\n".join(f"{LETTERS[i]}. {t}" for i, t in enumerate(texts))
         return RenderedForm(
             form,
-            MC_TEMPLATES[tid].format(question=question.text, options=listing),
+            MC_TEMPLATES[tid].format(question=question.text),
             answer,
             tid,
             texts,

@@ -200,6 +200,9 @@ def build_sample(
             "balance_key": question.balance_key or generator,
             "form_template": rendered.template,
             "global_seed": parts.global_seed,
+            # One question is exported in each of its forms (short, mc, yes_no) as separate
+            # records; they share this id: the id of the question's short form.
+            "question_group": sample_id_from_hash(parts.id_hash, question.text, SHORT, None),
         },
     }, _PROVENANCE_FIELDS)
     return construct(_SAMPLE, {

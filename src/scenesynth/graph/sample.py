@@ -64,6 +64,8 @@ class InstructionSample(BaseModel):
 
     id: str
     images: list[str]  # image paths (or ids when no file exists), one per image placeholder
+    # The prompt text. For multiple choice it does not list the options: exporters list
+    # ``options`` after it, lettered A., B., ... (export/records.render_question).
     question: str
     answer: str
     form: AnswerForm = AnswerForm.SHORT

@@ -4,10 +4,12 @@ A spatial KG is a plain :class:`~scenesynth.graph.SceneGraph` whose objects have
 
 * ``image``: ``ImageInfo(id=<stable id from seed/scene/index>, width, height,
   source="scenesynth.knowledge" or "scenesynth.llm")``, 512x512 by default;
-* objects ``o0, o1, ...`` with a lowercase singular ``name``, typed ``attributes`` (at least one
-  color; copies of a name get distinct colors so each is uniquely describable),
+* objects ``o0, o1, ...`` with a lowercase singular ``name``, typed ``attributes`` (a color
+  wherever the drawing shows one; copies of a name get distinct colors so each is uniquely
+  describable; no contradictory pairs, :mod:`scenesynth.graph.attribute_rules`),
   ``meta["real_size"] = [w, h, d]`` (metres), ``meta["form"]`` and ``meta["placement"]``,
-  and ``distinct=True`` (each entity is its own instance);
+  ``meta["depiction"]`` (the emoji's code points, or ``drawing:<name>``) and ``meta["aspect"]``
+  (its width / height), and ``distinct=True`` (each entity is its own instance);
 * relations: canonical spatial predicates (``left of``, ``right of``, ``above``, ``below``,
   ``in front of``, ``behind``, ``on top of``, ``near``, ``far from``), category ``spatial``,
   source ``annotated`` (knowledge base) or ``model`` (LLM), mutually consistent

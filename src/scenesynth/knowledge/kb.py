@@ -2,7 +2,8 @@
 which names overlap (a man is a person).
 
 The data lives as reviewable YAML beside this module (``data/objects.yaml``,
-``data/scenes.yaml``, ``data/support.yaml``, ``data/overlaps.yaml``). :func:`load_kb` reads
+``data/scenes.yaml``, ``data/support.yaml``, ``data/overlaps.yaml``, and
+``data/depictions.yaml``: the emoji that draws each object, or none). :func:`load_kb` reads
 and validates it with pydantic; any problem raises :class:`KnowledgeBaseError` naming the file,
 the entry and the field.
 """
@@ -82,6 +83,10 @@ class ObjectSpec(BaseModel):
     placement: Placement
     elevation: float | None = Field(default=None, ge=0.0)
     unique: bool = False
+    # Set from depictions.yaml at load time (not written in objects.yaml): the emoji code
+    # points that draw the object and the drawing's width / height. None: not drawable.
+    depiction: str | None = None
+    aspect: float | None = None
 
     @field_validator("colors")
     @classmethod
@@ -149,12 +154,56 @@ class ObjectSpec(BaseModel):
         return not self.unique and len(self.colors) >= 2
 
 
+class Depiction(BaseModel):
+    """How the CPU renderer draws one object (an entry of ``data/depictions.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # an emoji (its code points, and its own CLDR name), or a built-in drawing's name
+    emoji: str | None = Field(default=None, pattern=r"^[0-9A-F]{4,6}(-[0-9A-F]{4,6})*$")
+    emoji_name: str | None = Field(default=None, min_length=1)
+    drawing: str | None = Field(default=None, min_length=1)
+    aspect: float = Field(gt=0.05, lt=20.0)
+    synonyms: tuple[str, ...] = ()
+    tint: bool = False
+    color: str | None = None
+    materials: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+
+    @property
+    def sprite(self) -> str:
+        """What ``meta["depiction"]`` carries: emoji code points, or ``drawing:<name>``."""
+        return self.emoji if self.emoji is not None else f"drawing:{self.drawing}"
+
+    @property
+    def sprite_name(self) -> str:
+        """The depiction's own name: the emoji's, or the drawing's."""
+        return self.emoji_name if self.emoji_name is not None else str(self.drawing)
+
+    @model_validator(mode="after")
+    def _color_or_tint(self) -> Depiction:
+        if (self.emoji is None) == (self.drawing is None):
+            raise ValueError("give either 'emoji' (with 'emoji_name') or 'drawing'")
+        if self.emoji is not None and self.emoji_name is None:
+            raise ValueError("an emoji needs its 'emoji_name'")
+        if self.tint and self.color is not None:
+            raise ValueError("a tinted emoji takes the object's colours: drop 'color'")
+        if self.color is not None:
+            _check_vocab((self.color,), AttributeKind.COLOR)
+        _check_vocab(self.materials, AttributeKind.MATERIAL)
+        _check_vocab(self.states, AttributeKind.STATE)
+        return self
+
+
 class SceneSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     setting: Setting
     objects: tuple[str, ...] = Field(min_length=8)
+    # every object scenes.yaml lists, drawn or not (``objects`` keeps only the drawn ones):
+    # what an image of the scene may be asked about as absent
+    listed: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _distinct(self) -> SceneSpec:
@@ -302,6 +351,7 @@ def _load(directory: Path) -> KnowledgeBase:
     objects_path = directory / "objects.yaml"
     scenes_path = directory / "scenes.yaml"
     support_path = directory / "support.yaml"
+    depictions_path = directory / "depictions.yaml"
 
     raw_objects = _read_yaml(objects_path)
     if not isinstance(raw_objects, dict) or not raw_objects:
@@ -314,6 +364,9 @@ def _load(directory: Path) -> KnowledgeBase:
             objects[str(name)] = ObjectSpec.model_validate({"name": str(name), **spec})
         except ValidationError as exc:
             raise KnowledgeBaseError(_format_error(objects_path, str(name), exc)) from None
+
+    if depictions_path.exists():
+        objects = _apply_depictions(depictions_path, objects)
 
     scenes: dict[str, SceneSpec] = {}
     for name, spec in _mapping(scenes_path, _read_yaml(scenes_path), "scenes").items():
@@ -329,6 +382,12 @@ def _load(directory: Path) -> KnowledgeBase:
                 f"{scenes_path}: entry {name!r}: field objects: unknown objects {unknown} "
                 f"(define them in {objects_path.name})"
             )
+        if depictions_path.exists():
+            # objects that nothing draws faithfully are never placed
+            drawable = tuple(o for o in scene.objects if objects[o].depiction is not None)
+            if len(drawable) < MIN_DRAWABLE_PER_SCENE:
+                continue  # a scene too bare to sample from is left out
+            scene = scene.model_copy(update={"objects": drawable, "listed": scene.objects})
         scenes[scene.name] = scene
 
     raw_support = _read_yaml(support_path)
@@ -389,6 +448,68 @@ def _load(directory: Path) -> KnowledgeBase:
             for name, scene in scenes.items()
         },
     )
+
+
+MIN_DRAWABLE_PER_SCENE = 3
+
+
+def load_depictions(path: str | Path | None = None) -> dict[str, Depiction | None]:
+    """The validated entries of ``depictions.yaml`` (the built-in one when ``path`` is None):
+    object name -> its depiction, or None for an object nothing draws faithfully."""
+    path = DATA_DIR / "depictions.yaml" if path is None else Path(path)
+    raw = _read_yaml(path)
+    if not isinstance(raw, dict):
+        raise KnowledgeBaseError(f"{path}: expected a mapping of object name -> depiction")
+    out: dict[str, Depiction | None] = {}
+    for name, entry in raw.items():
+        if entry is None:
+            out[str(name)] = None
+            continue
+        if not isinstance(entry, dict):
+            raise KnowledgeBaseError(f"{path}: entry {name!r}: expected a mapping or null")
+        try:
+            out[str(name)] = Depiction.model_validate(entry)
+        except ValidationError as exc:
+            raise KnowledgeBaseError(_format_error(path, str(name), exc)) from None
+    return out
+
+
+def _apply_depictions(path: Path, objects: dict[str, ObjectSpec]) -> dict[str, ObjectSpec]:
+    """Attach each object's depiction and keep only the attributes the drawing can show: a
+    tinted emoji takes every colour of objects.yaml; an untinted one asserts its own colour
+    (or none); materials and states are those the drawing shows, when objects.yaml lists
+    them."""
+    depictions = load_depictions(path)
+    missing = [n for n in objects if n not in depictions]
+    if missing:
+        raise KnowledgeBaseError(f"{path}: no entry for objects {missing[:10]} "
+                                 "(give each one an emoji, or null when none shows it)")
+    out: dict[str, ObjectSpec] = {}
+    for name, dep in depictions.items():
+        if name not in objects:
+            raise KnowledgeBaseError(f"{path}: entry {name!r}: unknown object")
+        spec = objects[name]
+        if dep is None:
+            out[name] = spec
+            continue
+        for field_name, shown, listed in (("materials", dep.materials, spec.materials),
+                                          ("states", dep.states, spec.states)):
+            foreign = [v for v in shown if v not in listed]
+            if foreign:
+                raise KnowledgeBaseError(f"{path}: entry {name!r}: field {field_name}: {foreign}"
+                                         f" are not among the object's {field_name} "
+                                         f"{list(listed)}")
+        if dep.tint:
+            colors = spec.colors
+        elif dep.color is None:
+            colors = ()
+        else:
+            colors = (dep.color,)
+        out[name] = spec.model_copy(update={
+            "depiction": dep.sprite, "aspect": dep.aspect, "colors": colors,
+            "materials": dep.materials, "states": dep.states,
+        })
+    return out
 
 
 def support_problem(

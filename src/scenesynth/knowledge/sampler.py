@@ -14,6 +14,7 @@ import random
 import re
 from collections import Counter
 
+from scenesynth.graph.attribute_rules import compatible
 from scenesynth.graph.geometry import (
     ABOVE,
     BEHIND,
@@ -108,8 +109,10 @@ def sample_kg(
 
     present = {o.name for o in objects}
     # absent means no object of that name nor of an overlapping one ("person" next to a man)
+    # drawn or not: an object nothing draws is still truly absent from the image
     candidates = [
-        n for n in spec.objects if n not in present and not kb.overlapping(n) & present
+        n for n in (spec.listed or spec.objects)
+        if n not in present and not kb.overlapping(n) & present
     ]
     absent = sorted(rng.sample(candidates, min(MAX_ABSENT, len(candidates))))
 
@@ -191,11 +194,13 @@ def _make_objects(kb: KnowledgeBase, names: list[str], rng: random.Random) -> li
     for i, name in enumerate(names):
         spec = kb.objects[name]
         pool = colors_left.setdefault(name, list(spec.colors))
-        color = pool.pop(rng.randrange(len(pool)))
-        # one color always, plus a material and a state wherever the KB lists some
-        attrs = [Attribute(value=color, kind=AttributeKind.COLOR)]
-        if spec.materials:
-            attrs.append(Attribute(value=rng.choice(spec.materials), kind=AttributeKind.MATERIAL))
+        # a colour wherever the drawing shows one (an untinted emoji of a person shows none)
+        color = pool.pop(rng.randrange(len(pool))) if pool else None
+        attrs = [Attribute(value=color, kind=AttributeKind.COLOR)] if color else []
+        # a material only where the drawing shows it, and never one the colour contradicts
+        materials = [m for m in spec.materials if compatible(name, color, m)]
+        if materials:
+            attrs.append(Attribute(value=rng.choice(materials), kind=AttributeKind.MATERIAL))
         if spec.states:
             attrs.append(Attribute(value=rng.choice(spec.states), kind=AttributeKind.STATE))
         objects.append(
@@ -211,7 +216,12 @@ def _make_objects(kb: KnowledgeBase, names: list[str], rng: random.Random) -> li
 
 
 def _object_meta(spec: ObjectSpec) -> dict[str, object]:
-    return {"real_size": list(spec.size), "form": spec.form, "placement": spec.placement}
+    meta: dict[str, object] = {"real_size": list(spec.size), "form": spec.form,
+                               "placement": spec.placement}
+    if spec.depiction is not None:  # the emoji the renderer draws, and its width / height
+        meta["depiction"] = spec.depiction
+        meta["aspect"] = spec.aspect
+    return meta
 
 
 def _add_support(

@@ -12,7 +12,9 @@ Method (seeded sampling + exact repair):
    support's depth, slightly nearer, so it is drawn over the support.
 3. **Sizes** follow perspective: ``pixels = focal * real_size**gamma / depth``. ``gamma < 1``
    compresses the 200:1 range between a spoon and a bus so small objects stay visible while
-   the size order is kept; farther objects are smaller.
+   the size order is kept; farther objects are smaller. A box takes the proportions of the
+   object's drawing (``meta["aspect"]``, width / height) at the same area, so the renderer
+   does not squash its sprite.
 4. **Positions**: every rule along x and along y is a difference constraint once sizes are
    fixed (order with a margin, on-top-of contact band and horizontal overlap, canvas bounds,
    ``near`` as a box around the partner, ``far`` once a direction is drawn). Preferences put
@@ -126,7 +128,7 @@ class LayoutConfig:
     on_band_wide: tuple[float, float] = (-0.05, 0.2)  # used from the fifth attempt on
     # share of the slacks above kept at each attempt (the last value repeats)
     relax_schedule: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 0.6, 0.6, 0.6, 0.6, 0.3)
-    placement_attempts: int = 8  # attempts that enforce placement as hard bounds
+    placement_attempts: int = 8  # attempts that also bound wall/ceiling objects' height
     on_overlap: float = 0.75  # horizontal overlap of a stacked object with its support
     min_visible_fraction: float = 0.5  # box area left after occlusion by nearer boxes
     size_gamma: float = 0.6  # pixels ~ real_size**gamma / depth
@@ -158,6 +160,8 @@ class _Problem:
     rels: list[_Rel]
     unconstrained: list[Triplet]
     outdoor: bool
+    # width / height of each object's drawing (meta["aspect"]), None when it has none
+    aspects: list[float | None] = field(default_factory=list)
     # order[axis][a][b]: a precedes b (left of / above), directly or transitively
     order: dict[str, list[list[bool]]] = field(default_factory=dict)
 
@@ -210,6 +214,20 @@ def is_outdoor(graph: SceneGraph) -> bool:
     return "ground" in placements and "floor" not in placements
 
 
+def _aspect(graph: SceneGraph, index: int, obj: SceneObject) -> float | None:
+    raw = obj.meta.get("aspect")
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0.05 < value < 20.0:
+        raise LayoutInputError(f"image {graph.image.id!r}: objects[{index}] ({obj.id!r})"
+                               f".meta.aspect: expected a width/height ratio, got {raw!r}")
+    return value
+
+
 def _prepare(graph: SceneGraph) -> _Problem:
     ids = [o.id for o in graph.objects]
     index = {oid: k for k, oid in enumerate(ids)}
@@ -242,7 +260,8 @@ def _prepare(graph: SceneGraph) -> _Problem:
         a, b = index[rel.subject], index[rel.object]
         rels.append(_Rel(kind, b, a, tag) if swap else _Rel(kind, a, b, tag))
     problem = _Problem(graph, ids, forms, placements, real, rels,  # type: ignore[arg-type]
-                       unconstrained, is_outdoor(graph))
+                       unconstrained, is_outdoor(graph),
+                       [_aspect(graph, k, o) for k, o in enumerate(graph.objects)])
     n = len(ids)
     for axis, kinds in (("x", ("left",)), ("y", ("above", "on"))):
         reach = [[False] * n for _ in range(n)]
@@ -443,8 +462,12 @@ class LayoutSolver:
                   for w, _ in sizes]
         pref_y = [self._preferred_y(p, k, depths[k], sizes[k][1], horizon, floor_ref, rng)
                   for k in range(n)]
-        placed = (self._placement_bounds(p, sizes, horizon)
-                  if attempt < cfg.placement_attempts else {})
+        placed = self._placement_bounds(p, sizes, horizon)
+        if attempt >= cfg.placement_attempts:
+            # later attempts relax where wall and ceiling objects hang, never whether an
+            # object stands on the ground or flies in the sky (a hat does not float)
+            placed = {k: b for k, b in placed.items()
+                      if p.placements[k] in ("floor", "ground", "surface", "sky")}
         far_rels = [r for r in p.rels if r.kind == "far"]
         guide_x, guide_y = pref_x, pref_y
         if far_rels:
@@ -566,8 +589,12 @@ class LayoutSolver:
         target = min(0.85, rng.uniform(*cfg.largest_object_fraction) * shrink)
         focal = target / largest
         sizes = []
-        for aw, ah in angular:
+        for k, (aw, ah) in enumerate(angular):
             w, h = aw * focal, ah * focal
+            drawn = p.aspects[k]
+            if drawn is not None:  # the drawing's own proportions, at the same area
+                area = w * h
+                w, h = math.sqrt(area * drawn), math.sqrt(area / drawn)
             if max(w, h) < cfg.min_object_px:  # keep tiny objects drawable, aspect kept
                 grow = cfg.min_object_px / max(w, h)
                 w, h = w * grow, h * grow
@@ -589,7 +616,9 @@ class LayoutSolver:
             if k in stacked:
                 continue
             h = sizes[k][1]
-            if place in ("floor", "ground"):
+            # a tabletop object with nothing under it in the graph lies on the floor/ground
+            # (a hat on the sand), never in the air
+            if place in ("floor", "ground", "surface"):
                 bounds[k] = (horizon + 0.02 * height - h / 2, math.inf)
             elif place == "sky" or (place == "wall" and not p.outdoor):
                 bounds[k] = (-math.inf, horizon - h / 2)
@@ -607,6 +636,9 @@ class LayoutSolver:
         if place in ("floor", "ground"):
             return base - h / 2
         if place == "surface":
+            supported = any(r.a == k and r.kind in ("on", "inside") for r in p.rels)
+            if not supported:  # nothing under it in the graph: it lies on the floor/ground
+                return base - h / 2
             return base - h / 2 - rng.uniform(0.05, 0.2) * height
         if place == "sky":
             return rng.uniform(h / 2, max(h / 2, horizon - h / 2))

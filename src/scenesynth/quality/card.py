@@ -10,7 +10,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from scenesynth.graph import InstructionSample
 from scenesynth.ioutil import atomic_write
+
+
+def question_group(sample: InstructionSample) -> str:
+    """The id shared by the forms (short, mc, yes_no) of one question: the generator's
+    ``provenance.extra["question_group"]``; a sample without one is its own group."""
+    group = sample.provenance.extra.get("question_group")
+    return group if isinstance(group, str) else sample.id
+
+
+FORMS_NOTE = (
+    "Each question is exported once per answer form it takes (short, multiple choice, yes/no), "
+    "as separate records of the same image(s) and question; the records of one question share "
+    "`metadata.provenance.extra.question_group`. To train on each question once, keep one "
+    "record per group, or generate one form (`generate --forms short`)."
+)
 
 
 def card_answer_key(value: Any) -> str:
@@ -55,6 +71,9 @@ def sample_sections(card: Mapping[str, Any], answers_key: str, answers_heading: 
         markdown_table(list(card["samples_by_generator"].items()), ("generator", "samples")),
         "",
         "## Samples by form",
+        "",
+        FORMS_NOTE + f" Here: {sum(card['samples_by_form'].values())} records of "
+        f"{card.get('questions', '?')} questions.",
         "",
         markdown_table(list(card["samples_by_form"].items()), ("form", "samples")),
         "",

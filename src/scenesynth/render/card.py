@@ -13,12 +13,13 @@ from scenesynth.graph import InstructionSample, SceneGraph
 from scenesynth.quality.card import (
     answer_distribution,
     card_answer_key,
+    question_group,
     sample_sections,
-    write_card_files,
 )
 from scenesynth.quality.card import (
     markdown_table as _table,
 )
+from scenesynth.quality.card_plots import CardStats, write_card_with_plots
 
 TOP_ANSWERS = 10
 
@@ -32,6 +33,7 @@ def build_card(
     seconds: dict[str, float],
     export: Any,
     report: Any,
+    checked: Any = None,
     llm: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     predicates = Counter(r.predicate for g in graphs for r in g.relations)
@@ -48,6 +50,11 @@ def build_card(
         card_answer_key(s.answer_value) for s in samples if isinstance(s.answer_value, bool)
     )
     failures_by_reason = Counter(f.reason for f in failures)
+    stats = CardStats()
+    for graph in graphs:
+        stats.add_graph(graph)
+    for sample in samples:
+        stats.add_sample(sample)
     cfg = asdict(config) if is_dataclass(config) and not isinstance(config, type) else {}
     llm_config = getattr(config, "llm", None)
     if llm_config is not None and hasattr(llm_config, "redacted"):
@@ -73,14 +80,18 @@ def build_card(
         "samples_by_generator": dict(sorted(by_generator.items())),
         "samples_by_family": dict(sorted(by_family.items())),
         "samples_by_form": dict(sorted(by_form.items())),
+        "questions": len({question_group(s) for s in samples}),
         "answer_distribution": distribution,
         "yes_no_balance": dict(yes_no),
+        "plot_data": stats.to_dict(),
         "export": {
             "format": getattr(config, "fmt", None),
             "paths": [str(p) for p in getattr(export, "paths", [])],
             "validation_ok": bool(report is not None and report.ok),
             "validation_records": getattr(report, "n_records", 0),
             "validation_errors": list(getattr(report, "errors", []))[:20],
+            # export/check.py: problems by kind (text read back; references by geometry)
+            "check_problems": dict(sorted(checked.counts().items())) if checked else {},
         },
         "seconds": {k: round(v, 3) for k, v in sorted(seconds.items())},
     }
@@ -137,10 +148,17 @@ def card_markdown(card: dict[str, Any]) -> str:
         "and every relation was re-derived from the rendered geometry before questions were "
         "generated. Every sample carries its provenance (generator, template, program, seed).",
         "",
+        "Objects are drawn with OpenMoji emoji: \"All emojis designed by OpenMoji - the "
+        "open-source emoji and icon project. License: CC BY-SA 4.0\" "
+        "(https://creativecommons.org/licenses/by-sa/4.0/). The images contain this artwork: "
+        "keep this attribution and share them under the same terms.",
+        "",
         f"scenesynth {card['scenesynth_version']}; seed {card['config'].get('seed')}; "
         f"format {card['export']['format']}; validation "
         f"{'passed' if card['export']['validation_ok'] else 'FAILED'} "
-        f"({card['export']['validation_records']} records).",
+        f"({card['export']['validation_records']} records); export check "
+        + (", ".join(f"{n} {k}" for k, n in card["export"]["check_problems"].items())
+           or "clean") + ".",
         "",
         "## Counts",
         "",
@@ -180,4 +198,6 @@ def card_markdown(card: dict[str, Any]) -> str:
 
 
 def write_card(out_dir: str | Path, card: dict[str, Any]) -> None:
-    write_card_files(out_dir, card, card_markdown(card))
+    # synth writes its export into the run folder itself.
+    write_card_with_plots(out_dir, out_dir, card, card_markdown(card),
+                          pretty_name="scenesynth synthetic scenes")

@@ -9,10 +9,13 @@ dependency and makes mask membership of edge pixels a rounding decision.
 
 How it draws: a backdrop per scene type (indoor: wall and floor; outdoor: sky and ground, the
 ground coloured by scene: sand, asphalt, snow, grass) split at the layout's horizon, then the
-objects in painter's order far-to-near (larger depth first), each as a per-form silhouette in
-its own pixel box (:mod:`scenesynth.render.shapes`), coloured by its colour attribute and
-textured by its material. A label map and a depth map are written alongside, so each object's
-visible mask is exactly the pixels it owns after nearer objects were drawn over it.
+objects in painter's order far-to-near (larger depth first), each in its own pixel box: an
+object of the knowledge base as its emoji or built-in drawing (``meta["depiction"]``,
+:mod:`scenesynth.render.sprites`: main fill in its colour attribute, mask = the binarised
+alpha), any other object as a per-form silhouette (:mod:`scenesynth.render.shapes`) coloured by
+its colour and textured by its material. A label map and a depth map are written alongside, so
+each object's visible mask is exactly the pixels it owns after nearer objects were drawn over
+it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pycocotools import mask as mask_utils
 
 from scenesynth.graph import AttributeKind, Box, Mask, SceneGraph
 from scenesynth.layout import is_outdoor
+from scenesynth.render import sprites
 from scenesynth.render.base import RenderResult
 from scenesynth.render.palette import RGB, color_rgb, mix, shade
 from scenesynth.render.shapes import MIRRORABLE, Painter, apply_material, drawing_for
@@ -132,16 +136,24 @@ class CpuRenderer:
             colors = obj.attribute_values(AttributeKind.COLOR)
             materials = obj.attribute_values(AttributeKind.MATERIAL)
             base = color_rgb(colors[0] if colors else None)
-            # one stream per object: removing or adding an object never changes another's look
-            obj_rng = _rng(seed, graph.image.id, obj.id)
-            painter = Painter(w, h)
-            form = str(obj.meta.get("form", "box"))
-            drawing_for(form, obj.meta.get("placement"))(painter, base, obj_rng)
-            if self.texture:
-                apply_material(painter, materials[0] if materials else None, base, obj_rng)
-            sprite, alpha = painter.image, painter.mask
-            if form in MIRRORABLE and obj_rng.random() < 0.5:
-                sprite, alpha = ImageOps.mirror(sprite), ImageOps.mirror(alpha)
+            depiction = obj.meta.get("depiction")
+            if isinstance(depiction, str):
+                # the object's emoji, its main fill in the colour attribute (as drawn when it
+                # has none), its mask the binarised alpha at the drawn size
+                sprite, alpha = sprites.draw(
+                    depiction, color_rgb(colors[0]) if colors else None, w, h)
+            else:
+                # graphs from other sources (no depiction): the per-form silhouette
+                # one stream per object: removing or adding an object never changes another's
+                obj_rng = _rng(seed, graph.image.id, obj.id)
+                painter = Painter(w, h)
+                form = str(obj.meta.get("form", "box"))
+                drawing_for(form, obj.meta.get("placement"))(painter, base, obj_rng)
+                if self.texture:
+                    apply_material(painter, materials[0] if materials else None, base, obj_rng)
+                sprite, alpha = painter.image, painter.mask
+                if form in MIRRORABLE and obj_rng.random() < 0.5:
+                    sprite, alpha = ImageOps.mirror(sprite), ImageOps.mirror(alpha)
             image.paste(sprite, (x0, y0), alpha)
             covered = np.asarray(alpha) > 0
             full_pixels[k] = int(covered.sum())

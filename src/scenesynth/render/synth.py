@@ -116,6 +116,8 @@ class SynthReport:
     export_path: Path | None
     validation_ok: bool
     validation_errors: list[str]
+    # the export-level check (export/check.py): problems by kind, empty when clean
+    check_problems: dict[str, int]
     failures_by_reason: dict[str, int]
     counters: dict[str, int]
     seconds: dict[str, float]
@@ -417,7 +419,8 @@ def run_chunks(
 
 def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> SynthReport:
     """Run the pipeline end to end and write everything under ``config.out``."""
-    from scenesynth.export import export_samples, validate
+    from scenesynth.export import ExportValidationError, export_samples
+    from scenesynth.export.check import check_export
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -474,12 +477,19 @@ def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> Synt
         for g in graphs:
             fh.write(graph_to_json(g) + "\n")
     _write_failures(out, failures)
-    export = export_samples(samples, config.fmt, out, image_root=out)
+    try:  # validated before it is published; an invalid export is removed, never left
+        export = export_samples(samples, config.fmt, out, image_root=out)
+    except ExportValidationError as exc:
+        export = exc.result
     for sample_id, message in export.failures:
         failures.append(Failure(-1, sample_id, "export", "export_rejected", message))
         counters["export_rejected"] += 1
     export_path = export.paths[0] if export.paths else None
-    report = validate(export_path, config.fmt) if export_path is not None else None
+    report = export.validation
+    checked = (
+        check_export(export.paths, config.fmt, {g.image.id: g for g in graphs})
+        if export.paths else None
+    )
     seconds["export_validate"] = time.perf_counter() - t
     seconds["total_wall"] = time.perf_counter() - started
 
@@ -487,7 +497,7 @@ def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> Synt
 
     llm_summary = llm_stats.as_dict() if llm_stats is not None else None
     card = build_card(config, graphs, samples, failures, counters, dict(seconds), export,
-                      report, llm_summary)
+                      report, checked, llm_summary)
     write_card(out, card)
     return SynthReport(
         out_dir=out,
@@ -496,6 +506,7 @@ def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> Synt
         export_path=export_path,
         validation_ok=bool(report is not None and report.ok),
         validation_errors=list(report.errors[:20]) if report is not None else ["no export"],
+        check_problems=dict(sorted(checked.counts().items())) if checked is not None else {},
         failures_by_reason=dict(Counter(f.reason for f in failures)),
         counters=dict(counters),
         seconds=dict(seconds),

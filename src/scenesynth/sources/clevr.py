@@ -35,8 +35,10 @@ from scenesynth.sources.common import (
     make_object,
     make_relation,
     number,
+    pixel,
     require,
     stream_items,
+    world,
 )
 from scenesynth.sources.report import LoadReport
 
@@ -72,7 +74,7 @@ def _record_name(scene: Any, index: int) -> str:
 def _vec3(ctx: RecordContext, value: Any, path: str) -> Vec3:
     if not isinstance(value, list) or len(value) != 3:
         raise ctx.fail(path, f"expected a list of 3 numbers, got {value!r:.60}")
-    x, y, z = (number(ctx, v, f"{path}[{i}]") for i, v in enumerate(value))
+    x, y, z = (world(ctx, v, f"{path}[{i}]") for i, v in enumerate(value))
     return Vec3(x=x, y=y, z=z)
 
 
@@ -169,7 +171,12 @@ def _object(ctx: RecordContext, raw: Any, i: int, path: str) -> SceneObject:
         pc = raw["pixel_coords"]
         if not isinstance(pc, list) or len(pc) != 3:
             raise ctx.fail(f"{path}.pixel_coords", f"expected [x, y, depth], got {pc!r:.60}")
-        px, py, depth = (number(ctx, v, f"{path}.pixel_coords[{k}]") for k, v in enumerate(pc))
+        # Object centres lie in the image (within the clip tolerance); depth is a distance.
+        px = pixel(ctx, pc[0], f"{path}.pixel_coords[0]", CLEVR_WIDTH, "x")
+        py = pixel(ctx, pc[1], f"{path}.pixel_coords[1]", CLEVR_HEIGHT, "y")
+        depth = world(ctx, pc[2], f"{path}.pixel_coords[2]")
+        if depth <= 0:
+            raise ctx.fail(f"{path}.pixel_coords[2]", f"depth must be positive, got {depth:g}")
         meta["pixel_coords"] = [px, py]
     if "rotation" in raw:
         meta["rotation"] = number(ctx, raw["rotation"], f"{path}.rotation")

@@ -25,15 +25,19 @@ from scenesynth.graph import ImageInfo, Mask, SceneGraph, SceneObject
 from scenesynth.sources.common import (
     DEFAULT_OPTIONS,
     ItemStream,
+    JsonReader,
     LoadOptions,
     RecordContext,
+    Rejected,
     Skip,
     assemble,
+    bounded,
     box_from_xywh,
     graph_meta,
     ident,
+    image_side,
     make_object,
-    positive_int,
+    pixel,
     require,
 )
 from scenesynth.sources.report import LoadReport
@@ -135,7 +139,7 @@ def _leading_licenses(path: Path) -> dict[Any, str]:
     try:
         with open(path, "rb") as fh:
             current: dict[str, Any] = {}
-            for prefix, event, value in ijson.parse(fh, use_float=True):
+            for prefix, event, value in ijson.parse(JsonReader(fh), use_float=True):
                 if prefix in ("images", "annotations"):
                     break
                 if prefix.startswith("licenses.item."):
@@ -159,14 +163,27 @@ def read_coco(
 ) -> Iterator[SceneGraph]:
     path = Path(path)
     file = str(path)
-    images_stream = ItemStream(path, "images.item", None, lambda im: f"id={_get(im, 'id')}")
+    # The three passes report records holding NaN/Infinity or duplicate keys; truncation is
+    # reported once, below.
+    images_stream = ItemStream(
+        path, "images.item", report, lambda im: f"id={_get(im, 'id')}", label="images ",
+        report_truncation=False, yield_rejected=True,
+    )
     # Only the fields a graph uses are kept: COCO train lists 118k images.
-    images: list[tuple[int, Any]] = [
-        (i, {k: im[k] for k in _IMAGE_FIELDS if k in im} if isinstance(im, dict) else im)
-        for i, im in images_stream
-    ]
+    images: list[tuple[int, Any]] = []
+    rejected_images: set[str] = set()  # their error is reported; so are their annotations
+    for i, im in images_stream:
+        if isinstance(im, Rejected):
+            rejected_images.add(str(_get(im.item, "id")))
+            continue
+        images.append(
+            (i, {k: im[k] for k in _IMAGE_FIELDS if k in im} if isinstance(im, dict) else im)
+        )
     licenses = _leading_licenses(path)
-    cats_stream = ItemStream(path, "categories.item", None)
+    cats_stream = ItemStream(
+        path, "categories.item", report, label="categories ", report_truncation=False,
+        skip_counter="",
+    )
     categories = read_categories(path, report, cats_stream)
     if category_file is not None:
         # Only isthing is taken from the other file, for ids this file defines: names and
@@ -177,7 +194,10 @@ def read_coco(
 
     groups = _Groups(spill=path.stat().st_size > spill_bytes)
     try:
-        ann_stream = ItemStream(path, "annotations.item", None, lambda a: f"id={_get(a, 'id')}")
+        ann_stream = ItemStream(
+            path, "annotations.item", report, lambda a: f"id={_get(a, 'id')}",
+            label="annotations ", report_truncation=False, skip_counter="skipped_objects",
+        )
         for index, ann in ann_stream:
             image_id = _get(ann, "image_id")
             if isinstance(image_id, bool) or not isinstance(image_id, int | str):
@@ -190,7 +210,7 @@ def read_coco(
         if images_stream.truncated or ann_stream.truncated or cats_stream.truncated:
             report.skipped_records += 1
             report.error(
-                file, f"after annotations {ann_stream.last}", "<json>",
+                file, f"after {ann_stream.last}", "<json>",
                 f"truncated or malformed JSON ({images_stream.problem or ann_stream.problem}); "
                 f"read {images_stream.count} images, {ann_stream.count} annotations and "
                 f"{len(categories)} categories before it; images whose annotations lay after "
@@ -207,8 +227,12 @@ def read_coco(
                 report.skipped_records += 1
         for image_id, idx in groups.leftovers():
             report.skipped_objects += 1
+            why = (
+                "its image record was rejected (see that error); annotation skipped"
+                if image_id in rejected_images else "no such image in images; annotation skipped"
+            )
             report.error(file, f"annotations #{idx} (image_id={image_id})",
-                         "annotations[].image_id", "no such image in images; annotation skipped")
+                         "annotations[].image_id", why)
     finally:
         groups.close()
 
@@ -226,8 +250,8 @@ def _graph(
     categories: dict[int, dict[str, Any]],
     licenses: dict[Any, str],
 ) -> SceneGraph:
-    width = positive_int(ctx, require(ctx, record, "width", "images[]"), "images[].width")
-    height = positive_int(ctx, require(ctx, record, "height", "images[]"), "images[].height")
+    width = image_side(ctx, require(ctx, record, "width", "images[]"), "images[].width")
+    height = image_side(ctx, require(ctx, record, "height", "images[]"), "images[].height")
     lic = licenses.get(record.get("license"))
     image = ImageInfo(
         id=image_id, width=width, height=height, source=SOURCE,
@@ -304,15 +328,31 @@ def _object(
     if isthing is not None:
         meta["isthing"] = bool(isthing)
     if "area" in ann:
+        bounded(ctx, ann["area"], f"{path}.area", 0.0, float(image.width * image.height),
+                "area (px²)")
         meta["area"] = ann["area"]
     if "keypoints" in ann:  # person_keypoints_*.json: [x, y, visibility] * 17
-        meta["keypoints"] = ann["keypoints"]
+        meta["keypoints"] = _keypoints(ctx, ann["keypoints"], image, f"{path}.keypoints")
         meta["num_keypoints"] = ann.get("num_keypoints")
     return make_object(
         ctx, path, id=oid, name=natural_category_name(cat["name"]), box=box, mask=mask, meta=meta,
         # COCO asserts each non-crowd thing annotation is its own instance.
         distinct=not iscrowd and isthing is not False and isthing != 0,
     )
+
+
+def _keypoints(ctx: RecordContext, values: Any, image: ImageInfo, path: str) -> list[float]:
+    """``[x, y, visibility] * k``: points inside the image (within the clip tolerance),
+    visibility 0 (not labelled), 1 (labelled, hidden) or 2 (visible)."""
+    if not isinstance(values, list) or len(values) % 3:
+        raise ctx.fail(path, f"expected [x, y, visibility] triples, got {values!r:.60}")
+    for k in range(0, len(values), 3):
+        pixel(ctx, values[k], f"{path}[{k}]", image.width, "x")
+        pixel(ctx, values[k + 1], f"{path}[{k + 1}]", image.height, "y")
+        if values[k + 2] not in (0, 1, 2) or isinstance(values[k + 2], bool):
+            raise ctx.fail(f"{path}[{k + 2}]", f"visibility must be 0, 1 or 2, got "
+                           f"{values[k + 2]!r:.20}")
+    return values
 
 
 def _mask(ctx: RecordContext, seg: Any, image: ImageInfo, path: str) -> Mask | None:
@@ -340,6 +380,10 @@ def _mask(ctx: RecordContext, seg: Any, image: ImageInfo, path: str) -> Mask | N
             for poly in seg
         ):
             raise ctx.fail(path, "expected polygons as lists of >= 3 x, y pairs")
+        for p, poly in enumerate(seg):
+            for k, v in enumerate(poly):
+                side, axis = (image.width, "x") if k % 2 == 0 else (image.height, "y")
+                pixel(ctx, v, f"{path}[{p}][{k}]", side, axis)
         from pycocotools import mask as mask_utils  # imported lazily: compiled, rarely needed
 
         rles = mask_utils.frPyObjects(seg, image.height, image.width)

@@ -20,7 +20,7 @@ import ijson
 from scenesynth.graph import SceneGraph
 from scenesynth.sources.clevr import read_clevr
 from scenesynth.sources.coco import read_coco
-from scenesynth.sources.common import DEFAULT_OPTIONS, LoadOptions
+from scenesynth.sources.common import DEFAULT_OPTIONS, JsonReader, LoadOptions
 from scenesynth.sources.gqa import read_gqa
 from scenesynth.sources.jsonl import read_jsonl
 from scenesynth.sources.report import LoadReport
@@ -64,7 +64,7 @@ def sniff_file(path: str | Path) -> str | None:
         return None
     try:
         with open(p, "rb") as fh:
-            events = list(islice(_safe_events(fh), _SNIFF_EVENTS))
+            events = list(islice(_safe_events(JsonReader(fh)), _SNIFF_EVENTS))
     except OSError:
         return None
     return _classify(events)
@@ -120,7 +120,7 @@ def _coco_kind(path: Path) -> str:
     """``panoptic`` when the first annotation has ``segments_info``, else ``detection``."""
     try:
         with open(path, "rb") as fh:
-            first = next(iter(ijson.items(fh, "annotations.item")), None)
+            first = next(iter(ijson.items(JsonReader(fh), "annotations.item")), None)
     except ijson.JSONError:
         return "detection"
     return "panoptic" if isinstance(first, dict) and "segments_info" in first else "detection"
@@ -129,7 +129,7 @@ def _coco_kind(path: Path) -> str:
 def _image_ids(path: Path) -> set[Any]:
     try:
         with open(path, "rb") as fh:
-            return set(ijson.items(fh, "images.item.id"))
+            return set(ijson.items(JsonReader(fh), "images.item.id"))
     except ijson.JSONError:
         return set()
 

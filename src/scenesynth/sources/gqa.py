@@ -19,9 +19,9 @@ from scenesynth.sources.common import (
     box_from_xywh,
     graph_meta,
     ident,
+    image_side,
     make_object,
     make_relation,
-    positive_int,
     require,
     stream_items,
     text,
@@ -45,8 +45,8 @@ def read_gqa(
 
 
 def _graph(ctx: RecordContext, image_id: str, record: Any, index: int) -> SceneGraph:
-    width = positive_int(ctx, require(ctx, record, "width", ""), "width")
-    height = positive_int(ctx, require(ctx, record, "height", ""), "height")
+    width = image_side(ctx, require(ctx, record, "width", ""), "width")
+    height = image_side(ctx, require(ctx, record, "height", ""), "height")
     objects_raw = require(ctx, record, "objects", "")
     if not isinstance(objects_raw, dict):
         raise ctx.fail("objects", "expected a map of object id -> object")

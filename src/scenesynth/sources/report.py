@@ -27,6 +27,26 @@ class LoadIssue:
         return f"{self.file}: record {self.record}: {self.field}: {self.message}"
 
 
+@dataclass(frozen=True)
+class FileRead:
+    """How far one streamed part of a source file was read: ``records`` items met (read or
+    rejected); ``complete`` is False when the JSON stopped early (truncated or malformed), and
+    then the records after ``problem`` are neither read nor countable."""
+
+    file: str
+    part: str  # the streamed part ("scenes.item", "annotations.item", "lines", ...)
+    records: int
+    complete: bool
+    problem: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file} ({self.part})"
+        if self.complete:
+            return f"{where}: read to the end, {self.records} records in the file"
+        return (f"{where}: NOT read to the end: {self.records} records read, then {self.problem};"
+                " the records after it are not loaded and cannot be counted")
+
+
 class LoadError(ValueError):
     """Raised in strict mode on the first error; ``issue`` says file, record and field."""
 
@@ -54,6 +74,24 @@ class LoadReport:
     warnings: int = 0
     issues: list[LoadIssue] = field(default_factory=list)
     by_field: Counter[str] = field(default_factory=Counter)  # "severity field" -> count
+    files: list[FileRead] = field(default_factory=list)  # one per streamed file part
+
+    @property
+    def incomplete_files(self) -> list[FileRead]:
+        """File parts not read to their end: a lenient run still fails on these."""
+        return [f for f in self.files if not f.complete]
+
+    @property
+    def records_in_files(self) -> int | None:
+        """Records counted in the source files, when every file was read to its end."""
+        if not self.files or self.incomplete_files:
+            return None
+        return sum(f.records for f in self.files)
+
+    def note_file(
+        self, file: str, part: str, records: int, complete: bool, problem: str = ""
+    ) -> None:
+        self.files.append(FileRead(str(file), part, records, complete, problem))
 
     @property
     def ok(self) -> bool:
@@ -80,12 +118,22 @@ class LoadReport:
         return [i for i in self.issues if i.severity == Severity.ERROR]
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.graphs} graphs, {self.objects} objects, {self.relations} relations loaded; "
             f"{self.errors} errors ({self.skipped_records} records, {self.skipped_objects} "
             f"objects, {self.dropped_relations} relations, {self.skipped_attributes} attributes "
             f"skipped), {self.warnings} warnings ({self.clipped_boxes} boxes clipped)"
         )
+        incomplete = self.incomplete_files
+        if incomplete:
+            text += f"; {len(incomplete)} source file part(s) NOT read to the end"
+        elif self.files:
+            text += "; every source file read to the end"
+        return text
+
+    def file_lines(self) -> list[str]:
+        """One line per streamed file part: records in it, or where reading stopped."""
+        return [str(f) for f in self.files]
 
 
 def _generic_path(path: str) -> str:

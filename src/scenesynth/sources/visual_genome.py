@@ -25,6 +25,7 @@ from scenesynth.sources.common import (
     ItemStream,
     LoadOptions,
     RecordContext,
+    Rejected,
     Skip,
     assemble,
     attributes,
@@ -32,9 +33,9 @@ from scenesynth.sources.common import (
     describe_key,
     graph_meta,
     ident,
+    image_side,
     make_object,
     make_relation,
-    positive_int,
     require,
     text,
 )
@@ -77,7 +78,7 @@ class _Companion:
             except StopIteration:
                 self.exhausted = True
                 break
-            rid = _image_id_of(record)
+            rid = _image_id_of(record.item if isinstance(record, Rejected) else record)
             if rid is None:
                 self.report.skipped_records += 1
                 self.report.error(
@@ -121,14 +122,17 @@ def read_visual_genome(
     companions: dict[str, _Companion] = {}
     for name in (OBJECTS, ATTRIBUTES, RELATIONSHIPS):
         if (directory / name).is_file():
-            stream = ItemStream(directory / name, "item", report, describe)
+            stream = ItemStream(directory / name, "item", report, describe, yield_rejected=True)
             companions[name] = _Companion(stream, iter(stream), report)
-    images = ItemStream(directory / IMAGE_DATA, "item", report, describe)
+    images = ItemStream(directory / IMAGE_DATA, "item", report, describe, yield_rejected=True)
     image_iter = iter(images)
     seen_images: set[str] = set()
     for index, image_record in image_iter:
-        image_id = _image_id_of(image_record)
+        rejected = isinstance(image_record, Rejected)
+        image_id = _image_id_of(image_record.item if rejected else image_record)
         ctx = RecordContext(report, str(directory / IMAGE_DATA), f"#{index}", options)
+        if image_id is None and rejected:
+            continue  # reported by the stream
         if image_id is None:
             report.skipped_records += 1
             bad = _peek(image_record, "image_id")
@@ -141,6 +145,11 @@ def read_visual_genome(
             continue
         seen_images.add(image_id)
         parts = {name: c.take(image_id) for name, c in companions.items()}
+        if rejected or any(isinstance(part[1], Rejected) for part in parts.values() if part):
+            # One of the image's records holds NaN/Infinity or a duplicate key: that record's
+            # error (already reported, counted as a skipped record) names it; the image, whose
+            # data would be incomplete, is not emitted.
+            continue
         truncated = [
             name for name, c in companions.items()
             if parts[name] is None and c.stream.truncated
@@ -175,6 +184,8 @@ def read_visual_genome(
                              f"beyond the truncation of {IMAGE_DATA}")
             continue
         for idx, rec in remaining:
+            if isinstance(rec, Rejected):
+                continue  # reported by the stream
             report.skipped_records += 1
             report.error(
                 file, f"#{idx} (image_id={_image_id_of(rec)})", "image_id",
@@ -190,8 +201,8 @@ def _graph(
     record: Any,
     parts: dict[str, tuple[int, Any] | None],
 ) -> SceneGraph:
-    width = positive_int(ctx, require(ctx, record, "width", ""), "width")
-    height = positive_int(ctx, require(ctx, record, "height", ""), "height")
+    width = image_side(ctx, require(ctx, record, "width", ""), "width")
+    height = image_side(ctx, require(ctx, record, "height", ""), "height")
     url = record.get("url")
     image = ImageInfo(
         id=image_id, width=width, height=height, source=SOURCE,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from scenesynth.graph.attribute_rules import attribute_conflict
 from scenesynth.graph.model import (
     Attribute,
     ImageInfo,
@@ -17,7 +18,13 @@ from scenesynth.graph.model import (
 )
 from scenesynth.graph.vocab import COLORS, MATERIALS, STATES, AttributeKind, canonical_value
 from scenesynth.knowledge.consistency import SpatialConstraints, kg_predicate
-from scenesynth.knowledge.kb import FORMS, PLACEMENTS, KnowledgeBase, support_problem
+from scenesynth.knowledge.kb import (
+    FORMS,
+    PLACEMENTS,
+    KnowledgeBase,
+    ObjectSpec,
+    support_problem,
+)
 from scenesynth.knowledge.llm.prompts import MAX_ABSENT, SceneGraphAnswer
 from scenesynth.knowledge.llm.sanity import (
     FormRange,
@@ -52,6 +59,17 @@ class ProposalRules:
     def for_kb(cls, kb: KnowledgeBase | None, k: int, min_objects: int = 1,
                keep_kb_form: bool = True) -> ProposalRules:
         return cls(k, min_objects, keep_kb_form, kb, form_ranges(kb) if kb is not None else {})
+
+
+def _object_meta(size: list[float], form: str, placement: str,
+                 drawn: ObjectSpec | None) -> dict[str, object]:
+    """Layout hints of a proposed object, plus the knowledge base's drawing of its name when
+    it has one (other names keep the renderer's per-form silhouette)."""
+    meta: dict[str, object] = {"real_size": size, "form": form, "placement": placement}
+    if drawn is not None and drawn.depiction is not None:
+        meta["depiction"] = drawn.depiction
+        meta["aspect"] = drawn.aspect
+    return meta
 
 
 def _pick(values: list[str], vocab: frozenset[str], taken: set[str] | None = None) -> str | None:
@@ -138,11 +156,28 @@ def graph_from_answer(
             stats.reject("color_not_in_vocabulary", fallback)
             color = fallback
         taken.add(color)
-        attrs = [Attribute(value=color, kind=AttributeKind.COLOR)]
         material = _pick(obj.materials, MATERIALS)
+        state = _pick(obj.states, STATES)
+        drawn = spec
+        shown_color: str | None = color
+        if drawn is not None and drawn.depiction is not None:
+            # a name the built-in renderer draws: assert only what its drawing can show
+            if not drawn.colors:
+                if name_count[name]:  # copies would differ by nothing the image shows
+                    stats.reject("object_not_distinct", f"{name}: its drawing has no colour")
+                    continue
+                shown_color = None  # an emoji of a person: no colour describes it
+            if material not in drawn.materials:
+                material = None
+            if state not in drawn.states:
+                state = None
+        if material is not None and attribute_conflict(name, shown_color, material) is not None:
+            stats.reject("attribute_contradiction", f"{name}: {shown_color} {material}")
+            material = None
+        attrs = ([Attribute(value=shown_color, kind=AttributeKind.COLOR)] if shown_color
+                 else [])
         if material is not None:
             attrs.append(Attribute(value=material, kind=AttributeKind.MATERIAL))
-        state = _pick(obj.states, STATES)
         if state is not None:
             attrs.append(Attribute(value=state, kind=AttributeKind.STATE))
         our_id = f"o{len(objects)}"
@@ -154,7 +189,7 @@ def graph_from_answer(
                 name=name,
                 attributes=attrs,
                 distinct=True,  # every KG entity is its own instance by construction
-                meta={"real_size": list(size), "form": form, "placement": placement},
+                meta=_object_meta(list(size), form, placement, drawn),
             )
         )
     if not objects:
