@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from scenesynth import __version__
-from scenesynth.cli import data, gen, run, synth
+from scenesynth.cli import data, gen, run, synth, write
 
 app = typer.Typer(
     name="scenesynth",
@@ -23,7 +23,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _module in (data, gen, synth, run):
+for _module in (data, gen, synth, run, write):
     _module.register(app)
 
 

@@ -1,0 +1,351 @@
+"""Run untrusted question programs: a pool of warm, hardened worker processes.
+
+Defence in depth, outermost first (details and the syscall list in
+:mod:`scenesynth.programs.worker`; the language layers in :mod:`scenesynth.programs.gate`):
+
+==========================  ====================================================================
+layer                       what it stops
+==========================  ====================================================================
+separate process            the host's objects: the scene travels as plain JSON data and is
+                            rebuilt, read-only, for every program; the environment is emptied
+                            (no API keys) and the interpreter runs with ``-B`` (no .pyc writes)
+wall-time limit (host)      anything that does not answer in time: the worker is SIGKILLed
+network namespace (root)    every connection, loopback included
+RLIMIT_AS / CPU / FSIZE /   8 GiB allocations, ``10**10**10``, busy loops, file growth, extra
+NOFILE / NPROC / CORE       descriptors, fork bombs, core dumps
+drop to ``nobody`` (root)   file permissions of a normal user; makes RLIMIT_NPROC effective
+seccomp (libseccomp)        open/create/unlink/rename, sockets, fork/clone/exec, kill, ptrace
+AST gate                    imports beyond math/statistics/itertools/collections, ``_`` names and
+                            attributes, getattr/globals/eval/exec/open/__import__, attribute
+                            assignment, classes, generators
+restricted builtins         everything not listed; ``print`` capped; fresh module copies
+result check                non-plain or oversized results, NaN, subclasses of int/str
+==========================  ====================================================================
+
+Each worker runs one program at a time. A worker that dies (SIGXCPU, ``os._exit``, a crash) or
+that is killed for time is replaced, and the program is reported with its reason; after a
+memory or CPU limit the worker is replaced as well, so no state outlives a bad program.
+:attr:`SandboxPool.layers` says which OS layers this machine gave the workers (not root: no
+namespace and no uid drop; no libseccomp: no seccomp); the other layers hold regardless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import selectors
+import signal
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+_HEADER = struct.Struct(">I")
+# Reasons after which the worker is replaced even though it answered.
+_RECYCLE_AFTER = frozenset({"memory", "cpu_time"})
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    cpu_s: float = 1.0  # CPU seconds per program
+    wall_s: float = 3.0  # wall seconds per program (the host kills the worker beyond it)
+    memory_mb: int = 256  # address space a program may add to the worker's
+    output_chars: int = 10_000  # what print may write
+    result_bytes: int = 16_384  # the JSON of the result
+    recursion: int = 200  # frames a program may add
+    max_code_chars: int = 20_000
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    workers: int = 2
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    ast_gate: bool = True
+    restricted_builtins: bool = True
+    seccomp: bool = True
+    network_namespace: bool = True
+    drop_privileges: bool = True
+    jobs_per_worker: int = 20_000  # a worker is renewed after this many programs
+    start_timeout_s: float = 60.0
+
+
+@dataclass
+class ExecResult:
+    ok: bool
+    value: Any = None
+    reason: str | None = None  # forbidden, syntax, error, cpu_time, wall_time, memory, ...
+    detail: str = ""
+    stdout: str = ""
+    cpu_s: float = 0.0
+    worker_replaced: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Job:
+    code: str
+    scene: dict[str, Any]
+    scene_key: str = ""
+
+    def key(self) -> str:
+        return self.scene_key or scene_key(self.scene)
+
+
+def scene_key(scene: dict[str, Any]) -> str:
+    text = json.dumps(scene, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class SandboxError(RuntimeError):
+    """A worker could not be started at all."""
+
+
+def _worker_env() -> dict[str, str]:
+    """The worker's whole environment: where to import scenesynth from, nothing else (no
+    keys or tokens of the host)."""
+    import scenesynth
+
+    src = str(Path(scenesynth.__file__).resolve().parents[1])
+    paths = [src] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths)), "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1", "LC_ALL": "C.UTF-8"}
+
+
+class _Worker:
+    def __init__(self, config: SandboxConfig) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-B", "-m", "scenesynth.programs.worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=_worker_env(), cwd="/", close_fds=True, start_new_session=True,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.wfd = self.proc.stdin.fileno()
+        self.rfd = self.proc.stdout.fileno()
+        os.set_blocking(self.rfd, False)
+        self.buffer = b""
+        self.scenes: set[str] = set()
+        self.jobs = 0
+        limits = config.limits
+        self._send({**asdict(limits), "ast_gate": config.ast_gate,
+                    "restricted_builtins": config.restricted_builtins,
+                    "seccomp": config.seccomp, "network_namespace": config.network_namespace,
+                    "drop_privileges": config.drop_privileges})
+        hello = self._wait_message(config.start_timeout_s)
+        if not isinstance(hello, dict) or not hello.get("ready"):
+            self.kill()
+            raise SandboxError(f"sandbox worker did not start (exit {self.proc.poll()})")
+        self.layers: dict[str, Any] = hello["layers"]
+
+    def _send(self, message: Any) -> None:
+        body = json.dumps(message, separators=(",", ":")).encode()
+        data = _HEADER.pack(len(body)) + body
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.wfd, view):]
+
+    def send_job(self, job_id: int, job: Job, key: str) -> None:
+        message: dict[str, Any] = {"id": job_id, "code": job.code, "scene_key": key}
+        if key not in self.scenes:
+            message["scene"] = job.scene
+            self.scenes.add(key)
+            if len(self.scenes) > 256:  # the worker forgets too; it asks again if needed
+                self.scenes.clear()
+        self._send(message)
+        self.jobs += 1
+
+    def poll_message(self) -> Any:
+        """A complete message when one has arrived; None when more bytes are needed;
+        raises EOFError when the worker is gone."""
+        try:
+            chunk = os.read(self.rfd, 1 << 20)
+        except BlockingIOError:
+            chunk = None
+        if chunk == b"":
+            raise EOFError
+        if chunk:
+            self.buffer += chunk
+        if len(self.buffer) < _HEADER.size:
+            return None
+        (size,) = _HEADER.unpack_from(self.buffer)
+        if len(self.buffer) < _HEADER.size + size:
+            return None
+        body = self.buffer[_HEADER.size:_HEADER.size + size]
+        self.buffer = self.buffer[_HEADER.size + size:]
+        return json.loads(body)
+
+    def _wait_message(self, timeout: float) -> Any:
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.rfd, selectors.EVENT_READ)
+            while True:
+                try:
+                    message = self.poll_message()
+                except EOFError:
+                    return None
+                if message is not None:
+                    return message
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                sel.select(left)
+
+    def death_reason(self) -> tuple[str, str]:
+        try:
+            code = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.proc.returncode
+        if code is not None and code < 0:
+            sig = signal.Signals(-code)
+            if sig == signal.SIGXCPU:
+                return "cpu_time", "the worker exceeded its CPU limit (SIGXCPU)"
+            return "crashed", f"the worker was killed by {sig.name}"
+        return "crashed", f"the worker exited with status {code}"
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        with contextlib.suppress(Exception):
+            self.proc.wait(timeout=5)
+        for stream in (self.proc.stdin, self.proc.stdout):
+            with contextlib.suppress(Exception):
+                if stream is not None:
+                    stream.close()
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self._send({"stop": True})
+        with contextlib.suppress(Exception):
+            self.proc.wait(timeout=2)
+        self.kill()
+
+
+class SandboxPool:
+    """Warm hardened workers; ``run_many`` spreads programs over them.
+
+        with SandboxPool(SandboxConfig(workers=2)) as pool:
+            result = pool.run(code, scene_payload(graph))
+    """
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        if self.config.workers < 1:
+            raise ValueError("SandboxConfig.workers must be >= 1")
+        self.workers: list[_Worker] = []
+        self.replaced = 0
+        self.executed = 0
+        try:
+            for _ in range(self.config.workers):
+                self.workers.append(_Worker(self.config))
+        except BaseException:
+            self.close()
+            raise
+        self.layers: dict[str, Any] = dict(self.workers[0].layers)
+
+    def __enter__(self) -> SandboxPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.workers = []
+
+    def pids(self) -> list[int]:
+        return [w.proc.pid for w in self.workers]
+
+    def _replace(self, index: int) -> None:
+        self.workers[index].kill()
+        self.workers[index] = _Worker(self.config)
+        self.replaced += 1
+
+    def run(self, code: str, scene: dict[str, Any], key: str = "") -> ExecResult:
+        return self.run_many([Job(code, scene, key)])[0]
+
+    def run_many(self, jobs: Sequence[Job]) -> list[ExecResult]:
+        """Run every job (in parallel over the workers); results in the jobs' order."""
+        if not self.workers:
+            raise SandboxError("the sandbox pool is closed")
+        results: list[ExecResult | None] = [None] * len(jobs)
+        keys = [job.key() for job in jobs]
+        pending = list(range(len(jobs) - 1, -1, -1))  # popped from the end: in order
+        busy: dict[int, tuple[int, float]] = {}  # worker index -> (job index, deadline)
+        wall = self.config.limits.wall_s
+        with selectors.DefaultSelector() as sel:
+            while pending or busy:
+                for w in range(len(self.workers)):
+                    if w in busy or not pending:
+                        continue
+                    j = pending.pop()
+                    if not self._dispatch(w, j, jobs[j], keys[j], results):
+                        continue
+                    busy[w] = (j, time.monotonic() + wall)
+                    sel.register(self.workers[w].rfd, selectors.EVENT_READ, w)
+                if not busy:
+                    continue
+                timeout = max(0.0, min(d for _, d in busy.values()) - time.monotonic())
+                for sel_key, _ in sel.select(timeout):
+                    w = sel_key.data
+                    j, _deadline = busy[w]
+                    worker = self.workers[w]
+                    try:
+                        message = worker.poll_message()
+                    except EOFError:
+                        reason, detail = worker.death_reason()
+                        sel.unregister(worker.rfd)
+                        del busy[w]
+                        results[j] = ExecResult(False, reason=reason, detail=detail,
+                                                worker_replaced=True)
+                        self._replace(w)
+                        continue
+                    if message is None:
+                        continue
+                    if message.get("need_scene"):
+                        worker.scenes.discard(keys[j])
+                        worker.send_job(j, jobs[j], keys[j])
+                        continue
+                    sel.unregister(worker.rfd)
+                    del busy[w]
+                    result = ExecResult(
+                        ok=bool(message.get("ok")), value=message.get("value"),
+                        reason=message.get("reason"), detail=message.get("detail", ""),
+                        stdout=message.get("stdout", ""), cpu_s=message.get("cpu_s", 0.0),
+                    )
+                    if result.reason in _RECYCLE_AFTER or \
+                            worker.jobs >= self.config.jobs_per_worker:
+                        result.worker_replaced = True
+                        self._replace(w)
+                    results[j] = result
+                now = time.monotonic()
+                for w, (j, deadline) in list(busy.items()):
+                    if now >= deadline:
+                        sel.unregister(self.workers[w].rfd)
+                        del busy[w]
+                        results[j] = ExecResult(
+                            False, reason="wall_time",
+                            detail=f"no answer within {wall:g} s; the worker was killed",
+                            worker_replaced=True)
+                        self._replace(w)
+        self.executed += len(jobs)
+        return [r if r is not None else ExecResult(False, reason="lost") for r in results]
+
+    def _dispatch(self, w: int, j: int, job: Job, key: str,
+                  results: list[ExecResult | None]) -> bool:
+        try:
+            self.workers[w].send_job(j, job, key)
+            return True
+        except (BrokenPipeError, OSError):
+            reason, detail = self.workers[w].death_reason()
+            results[j] = ExecResult(False, reason=reason, detail=detail, worker_replaced=True)
+            self._replace(w)
+            return False

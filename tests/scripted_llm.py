@@ -1,0 +1,117 @@
+"""A scripted OpenAI-compatible chat server on 127.0.0.1 for tests (bounded, stops itself),
+and a trap port that counts the connections a sandboxed program manages to make."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Respond = Callable[[dict[str, Any]], str]
+
+
+def user_text(body: dict[str, Any]) -> str:
+    return "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
+
+
+def field(text: str, name: str) -> str:
+    """The value of a ``NAME: value`` line of the prompt."""
+    for line in text.splitlines():
+        if line.startswith(name + ": "):
+            return line[len(name) + 2:]
+    return ""
+
+
+def program(question: str, answer_type: str, code: str) -> str:
+    return json.dumps({"question": question, "answer_type": answer_type, "code": code})
+
+
+class ScriptedLLM:
+    """``with ScriptedLLM(respond) as server: server.url`` -- ``respond(body)`` returns the
+    assistant's message content for a chat-completions request body."""
+
+    def __init__(self, respond: Respond, max_requests: int = 5000,
+                 lifetime_s: float = 300.0) -> None:
+        self.respond = respond
+        self.max_requests = max_requests
+        self.requests: list[dict[str, Any]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length))
+                outer.requests.append(body)
+                if len(outer.requests) > outer.max_requests:
+                    self.send_error(429, "request budget of the scripted server spent")
+                    return
+                content = outer.respond(body)
+                payload = json.dumps({
+                    "id": f"cmpl-{len(outer.requests)}", "object": "chat.completion",
+                    "created": 0, "model": body.get("model", "scripted"),
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": content}}],
+                    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                }).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._timer = threading.Timer(lifetime_s, self.server.shutdown)
+        self._timer.daemon = True
+
+    def __enter__(self) -> ScriptedLLM:
+        self._thread.start()
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class TrapPort:
+    """A listening socket on 127.0.0.1 that counts every connection made to it."""
+
+    def __init__(self, lifetime_s: float = 300.0) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self._deadline = time.monotonic() + lifetime_s
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set() and time.monotonic() < self._deadline:
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            self.connections += 1
+            conn.close()
+
+    def __enter__(self) -> TrapPort:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
