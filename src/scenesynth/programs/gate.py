@@ -107,19 +107,29 @@ def check_program(source: str, max_chars: int = 20_000) -> ast.Module:
                 raise GateError(f"line {line}: attribute {node.attr!r} is not allowed")
             if isinstance(node.ctx, ast.Store | ast.Del):
                 raise GateError(f"line {line}: assigning attribute {node.attr!r} is not allowed")
-        elif isinstance(node, ast.arg) or (isinstance(node, ast.keyword) and node.arg is not None):
-            _check_name(node.arg or "", line)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            _check_name(node.name, line)
-        elif isinstance(node, ast.FunctionDef):
-            _check_name(node.name, line)
-        elif isinstance(node, ast.alias) and node.asname:
-            _check_name(node.asname, line)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
             text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
             if "__" in text:
                 raise GateError(f"line {line}: string constants may not contain '__'")
+        else:
+            bound = _bound_name(node)
+            if bound:
+                _check_name(bound, line)
     return tree
+
+
+def _bound_name(node: ast.AST) -> str | None:
+    """The name a node binds or passes by keyword (argument, keyword, function, alias,
+    exception handler), if any."""
+    if isinstance(node, ast.arg):
+        return node.arg
+    if isinstance(node, ast.keyword | ast.ExceptHandler):
+        return node.arg if isinstance(node, ast.keyword) else node.name
+    if isinstance(node, ast.FunctionDef):
+        return node.name
+    if isinstance(node, ast.alias):
+        return node.asname
+    return None
 
 
 def _check_name(name: str, line: int) -> None:
