@@ -115,3 +115,93 @@ class TrapPort:
         self._stop.set()
         self._thread.join(timeout=2)
         self.sock.close()
+
+
+# -- the scripted question writer used for the QC figures on CLEVR ---------------------------
+
+CUBES = "def answer(scene):\n    return len(scene.find('cube'))\n"
+CUBES_OTHER = ("def answer(scene):\n    n = 0\n    for o in scene.objects:\n"
+               "        if o.name == 'cube':\n            n += 1\n    return n\n")
+SPHERES = "def answer(scene):\n    return len(scene.find('sphere'))\n"
+SPHERES_OFF_BY_ONE = "def answer(scene):\n    return len(scene.find('sphere')) + 1\n"
+CYLINDERS_PLUS_CUBES = ("def answer(scene):\n"
+                        "    return len(scene.find('cylinder')) + len(scene.find('cube'))\n")
+
+# One entry per VARIATION of a write request: (question, answer_type, code, defect).
+QC_SCRIPT: list[tuple[str, str, str, str]] = [
+    ("How many cubes are there?", "count", CUBES, "good"),
+    ("Is there anything red?", "yes_no",
+     "def answer(scene):\n    return len([o for o in scene.objects if o.has('red')])\n",
+     "wrong type: declared yes_no, returns a count"),
+    ("How many legs does a table have?", "count", "def answer(scene):\n    return 4\n",
+     "trivial: constant answer"),
+    ("How many spheres are there?", "count", SPHERES,
+     "disagreement: the second solver counts one more"),
+    ("What number of cylinders are in the image?", "count", CYLINDERS_PLUS_CUBES,
+     "template disagreement whenever the scene has a cube"),
+    ("How many cubes are there, please?", "count", CUBES,
+     "near duplicate of the first question"),
+]
+
+# Programs the ``solve`` requests get, per question: one per solve VARIATION (1, 2).
+QC_SOLVERS: dict[str, list[str]] = {
+    "How many cubes are there?": [CUBES_OTHER, CUBES],
+    "Is there anything red?": [CUBES, CUBES],
+    "How many legs does a table have?": ["def answer(scene):\n    return 4\n"] * 2,
+    "How many spheres are there?": [SPHERES, SPHERES_OFF_BY_ONE],
+    "What number of cylinders are in the image?": [CYLINDERS_PLUS_CUBES] * 2,
+    "How many cubes are there, please?": [CUBES_OTHER, CUBES],
+}
+
+
+def qc_respond(body: dict[str, Any]) -> str:
+    text = user_text(body)
+    variation = int(field(text, "VARIATION") or 0)
+    task = field(text, "TASK")
+    if task == "write":
+        question, answer_type, code, _ = QC_SCRIPT[variation % len(QC_SCRIPT)]
+        return program(question, answer_type, code)
+    if task == "solve":
+        question = field(text, "QUESTION")
+        return program(question, field(text, "ANSWER_TYPE"),
+                       QC_SOLVERS[question][variation - 1])
+    return "{}"
+
+
+def qc_expected(names: list[list[str]], probes: int) -> dict[str, int]:
+    """The drops the script must produce, worked out from each scene's object names alone
+    (graph i is probed on the next ``probes`` graphs, cyclically)."""
+    from collections import Counter
+
+    n = len(names)
+    drops: Counter[str] = Counter()
+
+    def constant(i: int, count: Callable[[list[str]], int]) -> bool:
+        scenes = [i] + [(i + k) % n for k in range(1, min(probes, n - 1) + 1)]
+        return len({count(names[j]) for j in scenes}) < 2
+
+    def cubes(ns: list[str]) -> int:
+        return ns.count("cube")
+
+    def spheres(ns: list[str]) -> int:
+        return ns.count("sphere")
+
+    def cyl_cubes(ns: list[str]) -> int:
+        return ns.count("cylinder") + ns.count("cube")
+
+    for i in range(n):
+        first_kept = not constant(i, cubes)
+        if not first_kept:
+            drops["constant_answer"] += 1
+        drops["wrong_type"] += 1
+        drops["constant_answer"] += 1
+        drops["constant_answer" if constant(i, spheres) else "disagreement"] += 1
+        if constant(i, cyl_cubes):
+            drops["constant_answer"] += 1
+        elif cubes(names[i]) > 0:
+            drops["template_disagreement"] += 1
+        if constant(i, cubes):
+            drops["constant_answer"] += 1
+        else:
+            drops["near_duplicate"] += 1
+    return dict(drops)

@@ -219,11 +219,11 @@ def ask(writer: QuestionWriter, messages: list[dict[str, str]], model_cls: type[
         seed: int, scene_hash: str = "", cache: WriterCache | None = None,
         max_attempts: int = 3) -> M:
     """Ask until the text validates as ``model_cls`` (at most ``max_attempts`` requests;
-    attempt k uses seed ``seed * 101 + k``). Raises :class:`WriterError`."""
+    attempt k uses seed ``(seed * 101 + k) mod 2**31``). Raises :class:`WriterError`."""
     schema = model_cls.model_json_schema()
     last = WriterError("no_attempt")
     for attempt in range(max_attempts):
-        sub_seed = seed * 101 + attempt
+        sub_seed = (seed * 101 + attempt) % 2**31  # servers and torch take 32-bit seeds
         key = hashlib.sha256(json.dumps(
             [PROMPT_VERSION, writer.name, messages, schema, scene_hash, sub_seed],
             sort_keys=True).encode()).hexdigest()
