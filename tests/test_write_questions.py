@@ -11,14 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from scripted_llm import (
-    QC_SCRIPT,
-    ScriptedLLM,
-    field,
-    qc_expected,
-    qc_respond,
-    user_text,
-)
 from typer.testing import CliRunner
 
 from scenesynth.cli import app
@@ -29,6 +21,14 @@ from scenesynth.programs.qc import distinct_trigrams_per_1000, near_duplicate
 from scenesynth.programs.sandbox import SandboxConfig, SandboxPool
 from scenesynth.programs.writer import OpenAIWriter, WriterCache
 from scenesynth.sources import load
+from scripted_llm import (
+    QC_SCRIPT,
+    ScriptedLLM,
+    field,
+    qc_expected,
+    qc_respond,
+    user_text,
+)
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux first")
 
