@@ -187,9 +187,10 @@ class Obj:
                                                           z=self._position[2])
             size = None if self._size3d is None else Vec3(x=self._size3d[0], y=self._size3d[1],
                                                          z=self._size3d[2])
+            # every field given: model_construct would resolve default factories (slow)
             self._model = SceneObject.model_construct(
-                id=self._id, name=self._name, box=box, depth=self._depth, position=pos,
-                size3d=size,
+                id=self._id, name=self._name, synonyms=[], attributes=[], box=box, mask=None,
+                depth=self._depth, position=pos, size3d=size, distinct=False, meta={},
             )
         return self._model
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import builtins
 import collections
+import hashlib
 import itertools
 import math
 import statistics
@@ -74,6 +75,11 @@ _FORBIDDEN_NODES: tuple[tuple[type[ast.AST], str], ...] = (
     (ast.Yield, "yield"),
     (ast.YieldFrom, "yield from"),
 )
+
+
+def code_key(code: str) -> str:
+    """The key under which the pool and its workers know a program's source."""
+    return hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 class GateError(ValueError):

@@ -46,7 +46,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scenesynth.programs.gate import code_key
+
 _HEADER = struct.Struct(">I")
+_CODE_KEYS: dict[str, str] = {}
+
+
+def _code_key(code: str) -> str:
+    key = _CODE_KEYS.get(code)
+    if key is None:
+        if len(_CODE_KEYS) > 4096:
+            _CODE_KEYS.clear()
+        key = _CODE_KEYS[code] = code_key(code)
+    return key
 # Reasons after which the worker is replaced even though it answered.
 _RECYCLE_AFTER = frozenset({"memory", "cpu_time"})
 
@@ -99,9 +111,21 @@ class Job:
         return self.scene_key or scene_key(self.scene)
 
 
+_SCENE_KEYS: dict[int, tuple[dict[str, Any], str]] = {}
+
+
 def scene_key(scene: dict[str, Any]) -> str:
+    """sha256 of the scene's canonical JSON (memoised per payload object: a run reuses one
+    payload per graph for many programs, and payloads are never modified)."""
+    found = _SCENE_KEYS.get(id(scene))
+    if found is not None and found[0] is scene:
+        return found[1]
     text = json.dumps(scene, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    key = hashlib.sha256(text.encode()).hexdigest()[:32]
+    if len(_SCENE_KEYS) >= 4096:
+        _SCENE_KEYS.clear()
+    _SCENE_KEYS[id(scene)] = (scene, key)  # holds the payload, so its id stays unique
+    return key
 
 
 class SandboxError(RuntimeError):
@@ -132,6 +156,7 @@ class _Worker:
         os.set_blocking(self.rfd, False)
         self.buffer = b""
         self.scenes: set[str] = set()
+        self.codes: set[str] = set()
         self.jobs = 0
         limits = config.limits
         self._send({**asdict(limits), "ast_gate": config.ast_gate,
@@ -152,12 +177,20 @@ class _Worker:
             view = view[os.write(self.wfd, view):]
 
     def send_job(self, job_id: int, job: Job, key: str) -> None:
-        message: dict[str, Any] = {"id": job_id, "code": job.code, "scene_key": key}
+        """Send a job; the scene and the source go only to a worker that has not had them
+        (it keeps the last 256 scenes and 512 compiled programs, and asks when it forgot)."""
+        ckey = _code_key(job.code)
+        message: dict[str, Any] = {"id": job_id, "scene_key": key, "code_key": ckey}
         if key not in self.scenes:
             message["scene"] = job.scene
-            self.scenes.add(key)
-            if len(self.scenes) > 256:  # the worker forgets too; it asks again if needed
+            if len(self.scenes) >= 256:
                 self.scenes.clear()
+            self.scenes.add(key)
+        if ckey not in self.codes:
+            message["code"] = job.code
+            if len(self.codes) >= 512:
+                self.codes.clear()
+            self.codes.add(ckey)
         self._send(message)
         self.jobs += 1
 
@@ -312,6 +345,7 @@ class SandboxPool:
                         continue
                     if message.get("need_scene"):
                         worker.scenes.discard(keys[j])
+                        worker.codes.discard(_code_key(jobs[j].code))
                         worker.send_job(j, jobs[j], keys[j])
                         continue
                     sel.unregister(worker.rfd)

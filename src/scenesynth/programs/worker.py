@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import hashlib
 import json
 import math
 import os
@@ -51,6 +50,7 @@ from scenesynth.programs.gate import (
     GateError,
     OutputLimitExceeded,
     check_program,
+    code_key,
     full_builtins,
     safe_builtins,
 )
@@ -228,7 +228,7 @@ class Runner:
         self.base_recursion = sys.getrecursionlimit()
 
     def compiled(self, code: str) -> Any:
-        key = hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+        key = code_key(code)
         found = self.codes.get(key)
         if found is None:
             try:
@@ -253,10 +253,10 @@ class Runner:
                 self.scenes.pop(next(iter(self.scenes)))
             self.scenes[job["scene_key"]] = job["scene"]
         data = self.scenes.get(job["scene_key"])
-        if data is None:
+        code = self.compiled(job["code"]) if "code" in job else self.codes.get(job["code_key"])
+        if data is None or code is None:  # forgotten (evicted): the pool sends it again
             reply["need_scene"] = True
             return reply
-        code = self.compiled(job["code"])
         if isinstance(code, tuple):
             reply.update(ok=False, reason=code[0], detail=code[1])
             return reply
