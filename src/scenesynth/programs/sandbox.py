@@ -375,11 +375,17 @@ class SandboxPool:
 
     def _dispatch(self, w: int, j: int, job: Job, key: str,
                   results: list[ExecResult | None]) -> bool:
-        try:
-            self.workers[w].send_job(j, job, key)
-            return True
-        except (BrokenPipeError, OSError):
-            reason, detail = self.workers[w].death_reason()
-            results[j] = ExecResult(False, reason=reason, detail=detail, worker_replaced=True)
-            self._replace(w)
-            return False
+        """Send job j to worker w. A worker found dead while idle (its last program is
+        already reported) is replaced and the job sent to the new one; if that fails too,
+        the job is reported with the new worker's death."""
+        for attempt in range(2):
+            try:
+                self.workers[w].send_job(j, job, key)
+                return True
+            except OSError:
+                reason, detail = self.workers[w].death_reason()
+                self._replace(w)
+                if attempt:
+                    results[j] = ExecResult(False, reason=reason, detail=detail,
+                                            worker_replaced=True)
+        return False
