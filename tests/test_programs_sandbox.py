@@ -22,7 +22,7 @@ from scripted_llm import ScriptedLLM, TrapPort, field, program, user_text
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is Linux first")
 
-LIMITS = SandboxLimits(cpu_s=0.5, wall_s=4.0, memory_mb=256)
+LIMITS = SandboxLimits(cpu_s=0.2, wall_s=3.0, memory_mb=256)
 GOOD = "def answer(scene):\n    return len(scene.find('cube')) + 10 * len(scene.objects)\n"
 
 
@@ -142,7 +142,7 @@ def test_hostile_programs_from_a_scripted_server_are_contained(
                 pids_after = pool.pids()
                 # the pool still runs a good program on the untouched scene
                 final = pool.run(GOOD, scene_payload(g0))
-                alive = all(w.proc.poll() is None for w in pool.workers)
+                alive = all(w.alive() for w in pool.workers)
         connections = trap.connections
 
     drops = {d.question: d for d in result.drops if d.image_id == g0.image.id}

@@ -22,9 +22,14 @@ restricted builtins         everything not listed; ``print`` capped; fresh modul
 result check                non-plain or oversized results, NaN, subclasses of int/str
 ==========================  ====================================================================
 
-Each worker runs one program at a time. A worker that dies (SIGXCPU, ``os._exit``, a crash) or
-that is killed for time is replaced, and the program is reported with its reason; after a
-memory or CPU limit the worker is replaced as well, so no state outlives a bad program.
+Workers are forked from a fork server (one ``python -B -m scenesynth.programs.worker
+--fork-server`` per pool that has imported everything and never runs a program), so a
+replacement costs a fork and the worker's hardening (tens of milliseconds), not a new
+interpreter.
+Each worker hardens itself once, then runs one program at a time. A worker that dies
+(SIGXCPU, ``os._exit``, a crash) or that is killed for time is replaced, and the program is
+reported with its reason; after a memory or CPU limit the worker is replaced as well, so no
+state outlives a bad program.
 :attr:`SandboxPool.layers` says which OS layers this machine gave the workers (not root: no
 namespace and no uid drop; no libseccomp: no seccomp); the other layers hold regardless.
 """
@@ -37,6 +42,7 @@ import json
 import os
 import selectors
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -143,17 +149,71 @@ def _worker_env() -> dict[str, str]:
             "PYTHONDONTWRITEBYTECODE": "1", "LC_ALL": "C.UTF-8"}
 
 
-class _Worker:
-    def __init__(self, config: SandboxConfig) -> None:
+class _ForkServer:
+    """The process workers are forked from (see :func:`scenesynth.programs.worker.fork_server`):
+    it has imported everything once, so a replacement worker costs a fork, not a new
+    interpreter. Talks over a UNIX seqpacket socket; descriptors travel as SCM_RIGHTS."""
+
+    def __init__(self, timeout_s: float) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.proc = subprocess.Popen(
-            [sys.executable, "-B", "-m", "scenesynth.programs.worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=_worker_env(), cwd="/", close_fds=True, start_new_session=True,
+            [sys.executable, "-B", "-m", "scenesynth.programs.worker", "--fork-server",
+             str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, env=_worker_env(), cwd="/", start_new_session=True,
         )
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.wfd = self.proc.stdin.fileno()
-        self.rfd = self.proc.stdout.fileno()
+        theirs.close()
+        ours.settimeout(timeout_s)
+        self.sock = ours
+
+    def _ask(self, request: dict[str, Any], fds: Sequence[int] = ()) -> dict[str, Any]:
+        socket.send_fds(self.sock, [json.dumps(request).encode()], list(fds))
+        data = self.sock.recv(65536)
+        if not data:
+            raise OSError("the sandbox fork server is gone")
+        answer: dict[str, Any] = json.loads(data)
+        return answer
+
+    def spawn(self) -> tuple[int, int, int]:
+        """A new worker: (pid, the job pipe's write end, the reply pipe's read end)."""
+        job_r, job_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        try:
+            answer = self._ask({"spawn": True}, [job_r, reply_w])
+        except BaseException:
+            for fd in (job_w, reply_r):
+                os.close(fd)
+            raise
+        finally:
+            os.close(job_r)
+            os.close(reply_w)
+        if "pid" not in answer:
+            raise OSError(f"the sandbox fork server refused: {answer}")
+        return int(answer["pid"]), job_w, reply_r
+
+    def wait_status(self, pid: int) -> int:
+        """The wait status of a worker that has exited or been killed (reaps it)."""
+        return int(self._ask({"status": pid})["status"])
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+
+class _Worker:
+    def __init__(self, config: SandboxConfig, server: _ForkServer) -> None:
+        self.server = server
+        self.pid, self.wfd, self.rfd = server.spawn()
         os.set_blocking(self.rfd, False)
+        self.closed = False
         self.buffer = b""
         self.scenes: set[str] = set()
         self.codes: set[str] = set()
@@ -166,8 +226,15 @@ class _Worker:
         hello = self._wait_message(config.start_timeout_s)
         if not isinstance(hello, dict) or not hello.get("ready"):
             self.kill()
-            raise SandboxError(f"sandbox worker did not start (exit {self.proc.poll()})")
+            raise SandboxError("sandbox worker did not start")
         self.layers: dict[str, Any] = hello["layers"]
+
+    def alive(self) -> bool:
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        return not self.closed
 
     def _send(self, message: Any) -> None:
         body = json.dumps(message, separators=(",", ":")).encode()
@@ -231,34 +298,41 @@ class _Worker:
                 sel.select(left)
 
     def death_reason(self) -> tuple[str, str]:
+        """Why the worker is gone (it has closed its reply pipe, or was killed). A worker
+        that closed its pipe but lives on is killed first (a zombie keeps its status)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
         try:
-            code = self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            code = self.proc.returncode
-        if code is not None and code < 0:
+            code = os.waitstatus_to_exitcode(self.server.wait_status(self.pid))
+        except (OSError, ValueError):
+            return "crashed", "the worker is gone (its exit status is unknown)"
+        finally:
+            self._close_fds()
+        if code < 0:
             sig = signal.Signals(-code)
             if sig == signal.SIGXCPU:
                 return "cpu_time", "the worker exceeded its CPU limit (SIGXCPU)"
             return "crashed", f"the worker was killed by {sig.name}"
         return "crashed", f"the worker exited with status {code}"
 
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.kill()
-        with contextlib.suppress(Exception):
-            self.proc.wait(timeout=5)
-        for stream in (self.proc.stdin, self.proc.stdout):
-            with contextlib.suppress(Exception):
-                if stream is not None:
-                    stream.close()
+    def _close_fds(self) -> None:
+        if not self.closed:
+            self.closed = True
+            for fd in (self.wfd, self.rfd):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
-    def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            self._send({"stop": True})
-        with contextlib.suppress(Exception):
-            self.proc.wait(timeout=2)
-        self.kill()
+    def kill(self) -> None:
+        """SIGKILL the worker and reap it (no-op when already reaped)."""
+        if self.closed:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError, ValueError):
+            self.server.wait_status(self.pid)
+        self._close_fds()
+
+    stop = kill  # workers keep no state worth a graceful exit
 
 
 class SandboxPool:
@@ -275,9 +349,10 @@ class SandboxPool:
         self.workers: list[_Worker] = []
         self.replaced = 0
         self.executed = 0
+        self.server = _ForkServer(self.config.start_timeout_s)
         try:
             for _ in range(self.config.workers):
-                self.workers.append(_Worker(self.config))
+                self.workers.append(_Worker(self.config, self.server))
         except BaseException:
             self.close()
             raise
@@ -293,13 +368,17 @@ class SandboxPool:
         for worker in self.workers:
             worker.stop()
         self.workers = []
+        self.server.close()
 
     def pids(self) -> list[int]:
-        return [w.proc.pid for w in self.workers]
+        return [w.pid for w in self.workers]
 
     def _replace(self, index: int) -> None:
         self.workers[index].kill()
-        self.workers[index] = _Worker(self.config)
+        if not self.server.alive():  # the fork server itself died: start another
+            self.server.close()
+            self.server = _ForkServer(self.config.start_timeout_s)
+        self.workers[index] = _Worker(self.config, self.server)
         self.replaced += 1
 
     def run(self, code: str, scene: dict[str, Any], key: str = "") -> ExecResult:

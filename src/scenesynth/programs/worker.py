@@ -1,8 +1,8 @@
 """One sandbox worker process: hardens itself once, then runs programs one at a time.
 
-Started by :class:`scenesynth.programs.sandbox.SandboxPool` as
-``python -B -m scenesynth.programs.worker`` with pipes on stdin/stdout; it speaks
-length-prefixed JSON on them. Everything it needs is imported *before* it hardens itself,
+Forked by the pool's fork server (:func:`fork_server`, started as
+``python -B -m scenesynth.programs.worker --fork-server FD``) with a job pipe and a reply pipe;
+it speaks length-prefixed JSON on them. Everything it needs is imported *before* it hardens itself,
 because afterwards it can open no file.
 
 Operating-system layers, in the order they are applied (each is reported to the pool, which
@@ -191,8 +191,14 @@ class ResultRejected(Exception):
         self.reason = reason
 
 
-def plain(value: Any, depth: int = 0) -> Any:
-    """The value as plain JSON data (exact built-in types only: no subclass smuggles code)."""
+def plain(value: Any, depth: int = 0, budget: list[int] | None = None) -> Any:
+    """The value as plain JSON data (exact built-in types only: no subclass smuggles code).
+    ``budget``: how many more values may follow (each takes at least one byte of JSON), so
+    an oversized result is refused before it is copied."""
+    if budget is not None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ResultRejected("result_size", "result has too many values")
     if depth > 20:
         raise ResultRejected("result_type", "result nested deeper than 20 levels")
     kind = type(value)
@@ -205,11 +211,11 @@ def plain(value: Any, depth: int = 0) -> Any:
             raise ResultRejected("result_type", f"result is {value}")
         return value
     if kind in (list, tuple):
-        return [plain(v, depth + 1) for v in value]
+        return [plain(v, depth + 1, budget) for v in value]
     if kind is dict:
         if not all(type(k) is str for k in value):
             raise ResultRejected("result_type", "result dict has a non-string key")
-        return {k: plain(v, depth + 1) for k, v in value.items()}
+        return {k: plain(v, depth + 1, budget) for k, v in value.items()}
     raise ResultRejected("result_type", f"result of type {kind.__name__} is not plain data")
 
 
@@ -271,7 +277,7 @@ class Runner:
             fn = namespace.get("answer")
             if not callable(fn):
                 raise ResultRejected("no_answer", "the program defines no answer(scene)")
-            value = plain(fn(scene))
+            value = plain(fn(scene), 0, [self.result_bytes // 2])
             text = json.dumps(value, allow_nan=False)
             if len(text) > self.result_bytes:
                 raise ResultRejected("result_size",
@@ -319,14 +325,8 @@ def _short(exc: BaseException) -> str:
     return text[:300]
 
 
-def main() -> None:
-    # the protocol keeps its own descriptors; 0, 1 and 2 point at /dev/null, so nothing a
-    # program prints can corrupt a reply
-    in_fd, out_fd = os.dup(0), os.dup(1)
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.close(null)
+def serve(in_fd: int, out_fd: int) -> None:
+    """A worker's life: read its configuration, harden, then run jobs until EOF or stop."""
     config = receive(in_fd)
     runner = Runner(config)
     layers = harden(config)
@@ -348,6 +348,87 @@ def main() -> None:
         except (TypeError, ValueError) as exc:  # defensive: a reply that is not JSON
             send(out_fd, {"id": job["id"], "ok": False, "reason": "result_type",
                           "detail": str(exc)[:300]})
+
+
+# -- the fork server ---------------------------------------------------------------------------
+
+
+def fork_server(control_fd: int) -> None:
+    """Serve ``spawn`` and ``status`` requests on a UNIX socket (the pool's end holds the
+    other side). This process has imported everything and never hardens itself; each worker
+    is a fork of it, so a new worker is ready in milliseconds instead of a fresh interpreter's
+    second.
+
+    * ``{"spawn": true}`` with two descriptors (the job pipe's read end, the reply pipe's
+      write end): fork; the child keeps only those two, points 0-2 at /dev/null and
+      :func:`serve` s; the answer is ``{"pid": PID}``.
+    * ``{"status": PID}``: wait for that child (the pool asks only once it is gone or killed)
+      and answer ``{"status": WAIT_STATUS}``.
+    """
+    import socket
+
+    control = socket.socket(fileno=control_fd)
+    statuses: dict[int, int] = {}
+
+    def reap() -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            statuses[pid] = status
+
+    while True:
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(control, 65536, 2)
+        except OSError:
+            return
+        if not data:
+            return
+        request = json.loads(data)
+        reap()
+        if request.get("spawn"):
+            if len(fds) != 2:
+                control.sendall(json.dumps({"error": "spawn needs two descriptors"}).encode())
+                continue
+            pid = os.fork()
+            if pid == 0:  # the worker
+                try:
+                    control.close()
+                    null = os.open(os.devnull, os.O_RDWR)
+                    for fd in (0, 1, 2):
+                        os.dup2(null, fd)
+                    os.close(null)
+                    serve(fds[0], fds[1])
+                finally:
+                    os._exit(0)
+            for fd in fds:
+                os.close(fd)
+            control.sendall(json.dumps({"pid": pid}).encode())
+        elif "status" in request:
+            pid = int(request["status"])
+            if pid not in statuses:
+                try:
+                    _, statuses[pid] = os.waitpid(pid, 0)
+                except ChildProcessError:
+                    statuses[pid] = -1
+            control.sendall(json.dumps({"status": statuses.pop(pid)}).encode())
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--fork-server":
+        fork_server(int(sys.argv[2]))
+        return
+    # a worker started on its own: the protocol keeps its own descriptors; 0, 1 and 2 point
+    # at /dev/null, so nothing a program prints can corrupt a reply
+    in_fd, out_fd = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    serve(in_fd, out_fd)
 
 
 if __name__ == "__main__":
