@@ -15,7 +15,7 @@ from scenesynth.engine.write_questions import WriteQuestionsConfig, write_questi
 from scenesynth.graph import SceneGraph
 from scenesynth.programs.api import Scene, scene_payload
 from scenesynth.programs.gate import GateError, check_program
-from scenesynth.programs.sandbox import SandboxConfig, SandboxLimits, SandboxPool
+from scenesynth.programs.sandbox import Job, SandboxConfig, SandboxLimits, SandboxPool
 from scenesynth.programs.writer import OpenAIWriter
 from scenesynth.sources import load
 from scripted_llm import ScriptedLLM, TrapPort, field, program, user_text
@@ -287,3 +287,43 @@ def test_scene_api_is_read_only_and_uses_the_shared_geometry(clevr: list[SceneGr
     with pytest.raises(AttributeError):
         scene.objects = ()  # type: ignore[misc]
     assert isinstance(scene.objects, tuple) and isinstance(a.attributes, tuple)
+
+
+def test_resource_limits_with_the_gate_on(clevr: list[SceneGraph]) -> None:
+    scene = scene_payload(clevr[0])
+    cases = [
+        ("def answer(s):\n    n = 0\n    while True:\n        n += 1\n", {"cpu_time"}),
+        ("def answer(s):\n    return len([0] * 2**31)\n", {"memory"}),
+        ("def answer(s):\n    def f(n):\n        return f(n + 1)\n    return f(0)\n",
+         {"recursion"}),
+        ("def answer(s):\n    for i in range(100):\n        print('x' * 1000)\n",
+         {"output_size"}),
+        ("def answer(s):\n    return ['x' * 100] * 1000\n", {"result_size"}),
+        ("def answer(s):\n    return float('nan')\n", {"result_type"}),
+        ("def answer(s):\n    return s.objects[0]\n", {"result_type"}),
+        ("def answer(s):\n    return 10**5000\n", {"result_size", "error"}),
+        ("x = 1\n", {"no_answer"}),
+        ("def answer(s):\n    return (\n", {"syntax"}),
+    ]
+    limits = SandboxLimits(cpu_s=0.2, wall_s=3.0, memory_mb=256, output_chars=10_000,
+                           result_bytes=16_384)
+    with SandboxPool(SandboxConfig(workers=2, limits=limits)) as pool:
+        results = pool.run_many([Job(code, scene) for code, _ in cases])
+        for (code, reasons), r in zip(cases, results, strict=True):
+            assert not r.ok and r.reason in reasons, (code, r)
+        assert results[0].worker_replaced and results[1].worker_replaced
+        assert pool.run(GOOD, scene).value == good_value(clevr[0])
+
+
+def test_wall_time_limit_and_no_host_environment(clevr: list[SceneGraph],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-host-secret")
+    config = SandboxConfig(workers=1, ast_gate=False, restricted_builtins=False,
+                           limits=SandboxLimits(cpu_s=0.5, wall_s=1.0))
+    scene = scene_payload(clevr[0])
+    with SandboxPool(config) as pool:
+        env = pool.run("import os\ndef answer(s):\n    return sorted(os.environ)\n", scene)
+        assert env.ok and "OPENAI_API_KEY" not in env.value
+        slept = pool.run("import time\ndef answer(s):\n    time.sleep(30)\n", scene)
+        assert slept.reason == "wall_time" and slept.worker_replaced
+        assert pool.run(GOOD, scene).ok

@@ -29,8 +29,9 @@ def _writer(spec: str) -> QuestionWriter:
 
     try:
         return parse_writer_spec(spec)
-    except (ValueError, OSError) as exc:
-        _err.print(f"[red]error:[/red] {exc}")
+    except (ValueError, OSError, ImportError) as exc:
+        where = "" if isinstance(exc, ValueError) else f"--writer {spec}: "
+        _err.print(f"[red]error:[/red] {where}{exc}")
         raise typer.Exit(2) from None
 
 
