@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from scenesynth.engine.write_questions import WriteQuestionsConfig, run
+from scenesynth.engine.write_questions import WriteQuestionsConfig, WriteQuestionsError, run
 from scenesynth.graph import write_graphs_jsonl
 from scenesynth.programs.writer import OpenAIWriter
 from scenesynth.sources import load
@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--server", help="OpenAI-compatible base URL (default: scripted)")
     parser.add_argument("--model", default="scripted")
     parser.add_argument("--questions-per-graph", type=int, default=None)
+    parser.add_argument("--agreement", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per request")
     args = parser.parse_args()
 
     graphs = list(itertools.islice(load(DATA / "clevr" / "CLEVR_train_scenes_1000.json"),
@@ -50,13 +52,22 @@ def main() -> None:
     from scripted_llm import QC_SCRIPT, ScriptedLLM, qc_expected, qc_respond
 
     per_graph = args.questions_per_graph or (len(QC_SCRIPT) if not args.server else 2)
-    config = WriteQuestionsConfig(questions_per_graph=per_graph, probe_scenes=args.probes)
+    config = WriteQuestionsConfig(questions_per_graph=per_graph, probe_scenes=args.probes,
+                                  agreement=args.agreement,
+                                  cache_dir=str(Path.home() / ".cache" / "scenesynth" /
+                                                "write_questions") if args.server else None)
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "graphs.jsonl"
         write_graphs_jsonl(graphs, source)
         start = time.perf_counter()
         if args.server:
-            card = run(source, OpenAIWriter(args.model, args.server), Path(tmp) / "out", config)
+            writer = OpenAIWriter(args.model, args.server, max_tokens=512,
+                                  timeout_s=args.timeout, transport_retries=0)
+            try:
+                card = run(source, writer, Path(tmp) / "out", config)
+            except WriteQuestionsError as exc:  # nothing kept: the card is written all the same
+                print(f"no sample kept: {exc}")
+                card = json.loads((Path(tmp) / "out" / "card.json").read_text())
         else:
             with ScriptedLLM(qc_respond, max_requests=100_000, lifetime_s=3600) as server:
                 card = run(source, OpenAIWriter("scripted", server.url, api_key="bench"),
@@ -64,6 +75,8 @@ def main() -> None:
         seconds = time.perf_counter() - start
         examples = [json.loads(line) for line in
                     (Path(tmp) / "out" / "samples.jsonl").read_text().splitlines()[:3]]
+        drops = [json.loads(line) for line in
+                 (Path(tmp) / "out" / "drops.jsonl").read_text().splitlines()]
     counts, qc = card["counts"], card["qc"]
     share = counts["samples"] / max(counts["questions_written"], 1)
     print(f"scenes {counts['graphs']}, questions written {counts['questions_written']}, "
@@ -77,7 +90,9 @@ def main() -> None:
           f"{div['llm_distinct_3grams_per_1000_questions']}, template "
           f"{div['template_distinct_3grams_per_1000_questions']}")
     for e in examples:
-        print(f"  example: {e['question']} -> {e['answer']}")
+        print(f"  kept: {e['question']} -> {e['answer']}")
+    for d in drops[:5]:
+        print(f"  dropped ({d['reason']}): {d['question']!r} {d['detail'][:120]!r}")
     if not args.server:
         expected = qc_expected([[o.name for o in g.objects] for g in graphs], args.probes)
         assert card["drops_by_reason"] == dict(

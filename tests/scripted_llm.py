@@ -11,7 +11,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Respond = Callable[[dict[str, Any]], str]
+# the assistant's content, or (HTTP status, error message) for an error response
+Respond = Callable[[dict[str, Any]], "str | tuple[int, str]"]
 
 
 def user_text(body: dict[str, Any]) -> str:
@@ -53,6 +54,15 @@ class ScriptedLLM:
                     self.send_error(429, "request budget of the scripted server spent")
                     return
                 content = outer.respond(body)
+                if isinstance(content, tuple):  # (HTTP status, error message)
+                    status, message = content
+                    error = json.dumps({"error": {"message": message, "type": "invalid"}})
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(error)))
+                    self.end_headers()
+                    self.wfile.write(error.encode())
+                    return
                 payload = json.dumps({
                     "id": f"cmpl-{len(outer.requests)}", "object": "chat.completion",
                     "created": 0, "model": body.get("model", "scripted"),

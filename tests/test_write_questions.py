@@ -216,3 +216,26 @@ def test_near_duplicates_and_diversity_figure() -> None:
     assert not near_duplicate("Is the red cube left of the blue sphere?",
                               ["Is the red cube left of the green sphere?"], 0.7)
     assert distinct_trigrams_per_1000(["a b c d", "a b c"]) == 1000.0
+
+
+def test_openai_writer_falls_back_to_json_object_with_a_grammar_safe_schema() -> None:
+    from scenesynth.programs.writer import WrittenQuestion, ask, extract_json
+
+    seen: list[dict] = []
+
+    def respond(body: dict) -> str | tuple[int, str]:
+        seen.append(body["response_format"])
+        if body["response_format"]["type"] == "json_schema":
+            return 400, "response_format: Input should be 'text' or 'json_object'"
+        # what llama.cpp-backed servers send: raw newlines inside the code string
+        return ('{"question": "How many cubes are there?", "answer_type": "count", '
+                '"code": "def answer(scene):\n    return len(scene.find(\'cube\'))\n"}')
+
+    with ScriptedLLM(respond) as server:
+        writer = OpenAIWriter("m", server.url, api_key="t", transport_retries=0)
+        answer = ask(writer, [{"role": "user", "content": "TASK: write"}], WrittenQuestion, 1)
+    assert answer.code.startswith("def answer(scene):\n")
+    assert writer.response_format == "json_object"
+    assert [f["type"] for f in seen] == ["json_schema", "json_object"]
+    assert "maxLength" not in json.dumps(seen[1]["schema"])
+    assert extract_json('```json\n{"a": "x\ny"}\n```') == {"a": "x\ny"}

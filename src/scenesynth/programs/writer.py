@@ -85,7 +85,7 @@ class OpenAIWriter:
 
     def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None,
                  temperature: float = 0.8, max_tokens: int = 1024, timeout_s: float = 60.0,
-                 transport_retries: int = 2) -> None:
+                 transport_retries: int = 2, response_format: str = "json_schema") -> None:
         import openai
 
         self.model = model
@@ -94,9 +94,16 @@ class OpenAIWriter:
         self.max_tokens = max_tokens
         key = api_key or os.environ.get("SCENESYNTH_LLM_API_KEY") \
             or os.environ.get("OPENAI_API_KEY") or "not-needed"
+        self.response_format = response_format
         self._client = openai.OpenAI(base_url=base_url, api_key=key, timeout=timeout_s,
                                      max_retries=transport_retries)
         self._openai = openai
+
+    def _response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
+        if self.response_format == "json_object":
+            return {"type": "json_object", "schema": grammar_schema(schema)}
+        return {"type": "json_schema",
+                "json_schema": {"name": "answer", "schema": schema, "strict": True}}
 
     @property
     def name(self) -> str:
@@ -108,14 +115,21 @@ class OpenAIWriter:
         params: dict[str, Any] = {
             "model": self.model, "messages": messages, "temperature": self.temperature,
             "max_tokens": self.max_tokens, "seed": seed,
-            "response_format": {"type": "json_schema",
-                                "json_schema": {"name": "answer", "schema": schema,
-                                                "strict": True}},
         }
-        try:
-            response = self._client.chat.completions.create(**params)
-        except self._openai.APIError as exc:
-            raise WriterError("request_failed", f"{type(exc).__name__}: {exc}") from None
+        while True:
+            params["response_format"] = self._response_format(schema)
+            try:
+                response = self._client.chat.completions.create(**params)
+                break
+            except self._openai.APIStatusError as exc:
+                # servers without json_schema (llama-cpp-python's) take json_object plus the
+                # schema, which they turn into a grammar; switch once and remember
+                if self.response_format == "json_schema" and "response_format" in str(exc):
+                    self.response_format = "json_object"
+                    continue
+                raise WriterError("request_failed", f"{type(exc).__name__}: {exc}") from None
+            except self._openai.APIError as exc:
+                raise WriterError("request_failed", f"{type(exc).__name__}: {exc}") from None
         if not response.choices:
             raise WriterError("empty_response", "the server returned no choices")
         return response.choices[0].message.content or ""
@@ -162,6 +176,20 @@ class HFWriter:
         return str(tok.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True))
 
 
+_GRAMMAR_UNSUPPORTED = frozenset({"title", "description", "minLength", "maxLength",
+                                  "minItems", "maxItems", "default"})
+
+
+def grammar_schema(schema: Any) -> Any:
+    """The schema without the keywords llama.cpp's schema-to-grammar step does not take (its
+    server crashes on string lengths); the answer is validated against the full schema."""
+    if isinstance(schema, dict):
+        return {k: grammar_schema(v) for k, v in schema.items() if k not in _GRAMMAR_UNSUPPORTED}
+    if isinstance(schema, list):
+        return [grammar_schema(v) for v in schema]
+    return schema
+
+
 def parse_writer_spec(spec: str, **options: Any) -> QuestionWriter:
     """``openai:MODEL@URL`` (or ``openai:MODEL``, base URL from ``SCENESYNTH_LLM_BASE_URL``)
     or ``hf:PATH``."""
@@ -206,13 +234,14 @@ def extract_json(text: str) -> Any:
     fence = re.search(r"```(?:json)?\s*(.*?)```", text, re.S)
     if fence:
         text = fence.group(1).strip()
+    # strict=False: small models put raw newlines inside the code string
     try:
-        return json.loads(text)
+        return json.loads(text, strict=False)
     except ValueError:
         start, end = text.find("{"), text.rfind("}")
         if start < 0 or end <= start:
             raise
-        return json.loads(text[start:end + 1])
+        return json.loads(text[start:end + 1], strict=False)
 
 
 def ask(writer: QuestionWriter, messages: list[dict[str, str]], model_cls: type[M],
