@@ -260,6 +260,8 @@ def test_without_seccomp_no_connection_is_made(clevr: list[SceneGraph]) -> None:
     ("x = g.gi_frame", "'gi_frame'"),
     ("x = '{0}'.format(1)", "'format'"),
     ("x = type(1)", "'type'"),
+    ("match 1:\n    case int(__class__=c):\n        pass", "'__class__'"),
+    ("match 1:\n    case int(real=r):\n        pass", None),
     ("import math\ndef answer(scene):\n    return math.floor(2.5)", None),
 ])
 def test_ast_gate(code: str, message: str | None) -> None:

@@ -113,6 +113,10 @@ def check_program(source: str, max_chars: int = 20_000) -> ast.Module:
                 raise GateError(f"line {line}: attribute {node.attr!r} is not allowed")
             if isinstance(node.ctx, ast.Store | ast.Del):
                 raise GateError(f"line {line}: assigning attribute {node.attr!r} is not allowed")
+        elif isinstance(node, ast.MatchClass):  # `case C(attr=x)` reads attributes too
+            for attr in node.kwd_attrs:
+                if attr.startswith("_") or attr in FORBIDDEN_ATTRIBUTES:
+                    raise GateError(f"line {line}: attribute {attr!r} is not allowed")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):
             text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
             if "__" in text:
@@ -135,6 +139,10 @@ def _bound_name(node: ast.AST) -> str | None:
         return node.name
     if isinstance(node, ast.alias):
         return node.asname
+    if isinstance(node, ast.MatchAs | ast.MatchStar):
+        return node.name
+    if isinstance(node, ast.MatchMapping):
+        return node.rest
     return None
 
 
