@@ -321,12 +321,14 @@ def write_messages(payload: dict[str, Any], variation: int) -> list[dict[str, st
     """Ask for one new question about the scene (``variation``: which of several)."""
     return [
         {"role": "system", "content": _SYSTEM + "\n\n" + api_reference()},
+        # what every request shares comes first, so a server's prompt cache covers it
         {"role": "user", "content": (
-            f"TASK: write\nIMAGE: {payload['image']['id']}\nVARIATION: {variation}\n"
-            f"Examples of answers:\n{_examples_text()}\n\nSCENE: {scene_summary(payload)}\n\n"
-            "Write one new question about this scene whose answer is not stated in the "
+            f"Examples of answers:\n{_examples_text()}\n\n"
+            "Write one new question about the scene below whose answer is not stated in the "
             "question, and the program answer(scene) that computes it. The program must work "
-            "on any scene (it must not hard-code this scene's answer).")},
+            "on any scene (it must not hard-code this scene's answer).\n\n"
+            f"TASK: write\nIMAGE: {payload['image']['id']}\nVARIATION: {variation}\n"
+            f"SCENE: {scene_summary(payload)}")},
     ]
 
 
@@ -336,10 +338,12 @@ def solve_messages(question: str, answer_type: str, payload: dict[str, Any],
     return [
         {"role": "system", "content": _SYSTEM + "\n\n" + api_reference()},
         {"role": "user", "content": (
+            f"Examples of answers:\n{_examples_text()}\n\n"
+            "Write the program answer(scene) that answers exactly the question below; repeat "
+            "the question verbatim in \"question\".\n\n"
             f"TASK: solve\nIMAGE: {payload['image']['id']}\nVARIATION: {variation}\n"
             f"QUESTION: {question}\nANSWER_TYPE: {answer_type}\n"
-            f"SCENE: {scene_summary(payload)}\n\nWrite the program answer(scene) that answers "
-            "exactly this question; repeat the question verbatim in \"question\".")},
+            f"SCENE: {scene_summary(payload)}")},
     ]
 
 
