@@ -175,7 +175,7 @@ def paraphrase_respond(body: dict) -> str:
         return "{}"
     return json.dumps({"phrasings": [
         "What is the number of {plural_phrase} in the picture?",  # accepted
-        "Could you count the {plural_phrase} shown here?",  # accepted
+        "How many {plural_phrase} can you see here?",  # accepted
         "How many {things} are there?",  # slots
         "Are there 3 {plural_phrase}?",  # answer mentioned
         "Count the {plural_phrase}.",  # form
@@ -197,7 +197,7 @@ def test_paraphrase_bank(tmp_path: Path) -> None:
                                        str(tmp_path / "cli_bank.json"), "--only", "count_how"])
     assert accepted == {"count_how_many": [
         "What is the number of {plural_phrase} in the picture?",
-        "Could you count the {plural_phrase} shown here?"]}
+        "How many {plural_phrase} can you see here?"]}
     # the other template gets "{}": no phrasings field, the writer call fails and is counted
     assert drops == {"slots": 1, "answer_mentioned": 1, "form": 1, "duplicate": 2,
                      "writer_failed": 1}
@@ -208,6 +208,18 @@ def test_paraphrase_bank(tmp_path: Path) -> None:
     for phrasing in accepted["count_how_many"]:
         assert "cubes" in phrasing.format(plural_phrase="cubes")
     assert phrasing_problem("Is it {x}?", "Is it {x} or {x}?", set()) == "slots"
+    # what a real 0.5B model proposed: another kind of question, two questions, and a suffix
+    # glued to a plural slot
+    assert phrasing_problem("Is there {a_phrase} in the image?",
+                            "In what part of the image does this {a_phrase} occur?",
+                            set()) == "form"
+    assert phrasing_problem("How many other objects are {same} {ref}?",
+                            "How many other objects are {same} {ref}? How many are you?",
+                            set()) == "form"
+    assert phrasing_problem("Is there {a_phrase} in the image?",
+                            "Does this image have any {a_phrase}?", set()) is None
+    assert phrasing_problem("What number of {plural_phrase} are in the image?",
+                            "How many {plural_phrase}s are there in the image?", set()) == "slots"
 
 
 def test_near_duplicates_and_diversity_figure() -> None:

@@ -6,9 +6,10 @@ mechanically (:func:`phrasing_problem`) and the accepted ones are stored as a JS
 template path can gain variety with no LLM at run time. Checks, each a drop reason:
 
 * ``slots``: the phrasing's ``{slot}`` fields are not exactly the template's (same names, same
-  counts), or it has stray braces;
+  counts), it has stray braces, or a slot is glued to letters (``{plural_phrase}s``);
 * ``answer_mentioned``: it contains a digit or an answer word (yes, no, true, false, answer);
-* ``form``: it is not one question (must end with "?", 3 to 30 words, one line);
+* ``form``: it is not one question (one "?" at the end, 3 to 30 words, one line), or it asks
+  for another kind of answer than the template (:func:`question_kind`: yes/no, count, wh);
 * ``duplicate``: it normalises to the template, another accepted phrasing, or an existing
   template of the same family.
 """
@@ -53,6 +54,22 @@ def template_catalog() -> dict[str, str]:
     return catalog
 
 
+_YES_NO_OPENERS = frozenset({"is", "are", "am", "was", "were", "do", "does", "did", "can",
+                             "could", "has", "have", "will", "would", "should"})
+
+
+def question_kind(text: str) -> str:
+    """yes_no (opens with an auxiliary verb), count (asks how many / the number of), or wh:
+    a phrasing must ask for the same kind of answer as its template."""
+    bare = re.sub(r"\{[^{}]*\}", "X", text).lower()
+    first = bare.split()[0] if bare.split() else ""
+    if first in _YES_NO_OPENERS:
+        return "yes_no"
+    if re.search(r"\bhow many\b|\bnumber of\b", bare):
+        return "count"
+    return "wh"
+
+
 def slots(text: str) -> Counter[str] | None:
     """The ``{slot}`` names with their counts, or None when the braces are malformed."""
     try:
@@ -67,10 +84,14 @@ def phrasing_problem(template: str, phrasing: str, taken: set[str]) -> str | Non
     found = slots(text)
     if found is None or found != slots(template) or any(not f for f in found):
         return "slots"
+    # a slot glued to letters ("{plural_phrase}s") would render "cubess"
+    if re.search(r"[A-Za-z]\{|\}[A-Za-z]", text):
+        return "slots"
     bare = re.sub(r"\{[^{}]*\}", " ", text).lower()
     if re.search(r"\d", bare) or _ANSWER_WORDS & set(re.findall(r"[a-z]+", bare)):
         return "answer_mentioned"
-    if "\n" in text or not text.endswith("?") or not 3 <= len(text.split()) <= 30:
+    if "\n" in text or not text.endswith("?") or text.count("?") != 1 \
+            or not 3 <= len(text.split()) <= 30 or question_kind(text) != question_kind(template):
         return "form"
     if normalize_question(text) in taken:
         return "duplicate"
