@@ -297,7 +297,8 @@ def write_card_with_plots(
     pretty_name: str,
 ) -> None:
     """``card.json`` and ``DATASET_CARD.md`` in ``run_dir`` with the plots of
-    ``card["plot_data"]`` (PNGs in ``export_dir/plots``), and ``export_dir/README.md``: the same
+    ``card["plot_data"]`` (PNGs in ``export_dir/plots``, or ``run_dir/plots`` when the export
+    folder holds no file), and ``export_dir/README.md``: the same
     card with the Hub's YAML ``configs`` for the folder's Parquet files, so
     ``datasets.load_dataset(export_dir)`` and a Hub upload of the folder both read it."""
     from scenesynth.ioutil import atomic_write
@@ -305,10 +306,14 @@ def write_card_with_plots(
 
     run, export = Path(run_dir), Path(export_dir)
     stats = card.get("plot_data") or {}
-    prefix = Path(os.path.relpath(export / "plots", run)).as_posix() + "/"
-    section = write_plots(stats, export / "plots", prefix)
-    write_card_files(run, card, markdown + "\n".join(section))
     data_files = hub_data_files(export)
+    # Plots travel with a published export; a run that published nothing keeps them beside its
+    # card, so a failed export folder stays empty.
+    published = export.is_dir() and any(p.is_file() for p in export.iterdir())
+    plots = export / "plots" if published else run / "plots"
+    prefix = Path(os.path.relpath(plots, run)).as_posix() + "/"
+    section = write_plots(stats, plots, prefix)
+    write_card_files(run, card, markdown + "\n".join(section))
     if data_files:
         local = [line.replace(f"]({prefix}", "](plots/") for line in section]
         with atomic_write(export / "README.md") as fh:
