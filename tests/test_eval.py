@@ -16,9 +16,9 @@ from checker import expected_answer_text, final_answer
 from run_folders import make_synth_run
 from scenesynth.cli import app
 from scenesynth.evaluate import EvalReport, evaluate, load_model, score, split_run
-from scenesynth.evaluate.models import _data_url
 from scenesynth.evaluate.run import build_prompt
 from scenesynth.graph import AnswerForm, InstructionSample
+from scenesynth.models.vlm import _data_url
 from scenesynth.rundata import RunData
 from vlm_server import scripted_server
 

@@ -67,8 +67,8 @@ def eval_model(
     """Run a vision-language model on a run's split; accuracy per family with bootstrap
     intervals next to chance, majority and blind baselines (predictions + REPORT.md)."""
     from scenesynth.evaluate import EvalError, evaluate, load_model
-    from scenesynth.evaluate.models import ModelSpecError
     from scenesynth.evaluate.run import report_markdown
+    from scenesynth.models.vlm import ModelSpecError
     from scenesynth.rundata import RunData, RunError
 
     try:

@@ -28,12 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from scenesynth.evaluate.models import Query, VisionModel
 from scenesynth.evaluate.parse import Verdict, score
 from scenesynth.evaluate.split import split_ids
 from scenesynth.export.records import MCAnswerStyle, TurnStyle, render_question
 from scenesynth.graph import AnswerForm, InstructionSample
 from scenesynth.ioutil import atomic_write
+from scenesynth.models.vlm import Query, VisionModel
 from scenesynth.quality.card import markdown_table
 from scenesynth.quality.card_plots import blind_answer_key
 from scenesynth.rundata import RunData

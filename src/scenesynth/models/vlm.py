@@ -1,4 +1,5 @@
-"""Vision-language models that ``eval`` can ask: one small protocol, two implementations.
+"""Vision-language models behind one small protocol (``eval`` asks them; the annotation,
+teacher and judge roles reuse them), with two implementations.
 
 - ``openai:NAME@URL``: any OpenAI-compatible server (vLLM, SGLang, llama.cpp, TGI, ...) through
   the official ``openai`` client; images travel as ``data:`` URL parts, requests run with bounded
