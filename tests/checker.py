@@ -11,6 +11,7 @@ Values: an object reference is ``"<image_index>:<object_id>"``; a set is a sorte
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -373,10 +374,21 @@ class Interpreter:
 
     def _describe_relations(self, step: ProgramStep, inputs: list[Any]) -> list[str]:
         members = set(self._as_set(inputs[0]))
+        resolvable = bool(step.args.get("resolvable", False))
         out: list[str] = []
         for k, graph in enumerate(self.graphs):
+            names = Counter(o.name for o in graph.objects)
             for rel in graph.relations:
                 if f"{k}:{rel.subject}" in members and f"{k}:{rel.object}" in members:
+                    subject, obj = self.objects[k][rel.subject], self.objects[k][rel.object]
+                    if resolvable:
+                        if names[subject.name] != 1 or names[obj.name] != 1:
+                            continue
+                        spatial = canonical_spatial(rel.predicate)
+                        if spatial is not None and spatial_relation(
+                                subject, obj, spatial, graph.image, graph.camera,
+                                self.rules) is not True:
+                            continue
                     text = (f"{self.objects[k][rel.subject].name} {rel.predicate} "
                             f"{self.objects[k][rel.object].name}")
                     if text not in out:

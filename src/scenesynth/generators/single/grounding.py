@@ -183,8 +183,9 @@ class RelationCaption(Generator):
     spec = GeneratorSpec(
         name="relation_caption",
         family="description",
-        description="Dense relation caption: every annotated relation as 'subject predicate "
-        "object' (graphs with non-geometric annotations)",
+        description="Dense relation caption: the annotated relations as 'subject predicate "
+        "object' whose subject and object names are unique in the image and whose spatial "
+        "predicates hold by geometry (graphs with non-geometric annotations)",
         needs=frozenset({Need.NAMES, Need.RELATIONS}),
         answer_type=AnswerType.TEXT,
         example="Describe the relationships between the objects. -> man riding horse, ...",
@@ -195,7 +196,9 @@ class RelationCaption(Generator):
         if all(o.position is not None for o in t.objects.values()):
             return  # CLEVR-style all-pairs spatial lists are not captions
         b = ProgramBuilder()
-        b.add("describe_relations", [b.add("scene", image=0)])
+        # only relations a reader can resolve: both names unique in the image, and a spatial
+        # predicate true by geometry ("crate on top of crate" names no particular crate)
+        b.add("describe_relations", [b.add("scene", image=0)], resolvable=True)
         tid, tpl = pick_template(ctx.rng, RELATION_CAPTION_TEMPLATES)
         q = finish(ctx, b, text=tpl, template=tid, answer_type=AnswerType.TEXT,
                    objects=list(t.scene))
