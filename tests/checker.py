@@ -366,7 +366,7 @@ class Interpreter:
         kind_order = ["size", "color", "material", "shape", "state", "other"]
         first_kind: dict[str, int] = {}
         for a in obj.attributes:
-            if a.value != obj.name:
+            if a.value != obj.name and a.value not in obj.name.split():  # said by the name
                 rank = kind_order.index(str(a.kind))
                 first_kind[a.value] = min(rank, first_kind.get(a.value, rank))
         ordered = sorted(first_kind, key=lambda v: (first_kind[v], v))

@@ -304,7 +304,8 @@ OPS: dict[str, str] = {
     "describe_objects": (
         "inputs[set] -> list[str]: per object in set order, its distinct attribute values "
         "ordered by kind (size, color, material, shape, state, other; alphabetical within a "
-        "kind) leaving out values equal to its name, then its name, space-joined"
+        "kind) leaving out values its name already says (the name itself or one of its "
+        "words: 'paper' of a 'paper stack'), then its name, space-joined"
     ),
     # -- added with the multi-image generators (inputs are positional: input i comes from
     # -- image i, so "Image i+1" names the image of input i) ---------------------------------

@@ -43,6 +43,7 @@ from scenesynth.graph.geometry import (
     canonical_spatial,
     direction_3d,
 )
+from scenesynth.graph.vocab import names_value
 
 
 class ProgramError(ValueError):
@@ -966,7 +967,7 @@ def describe_phrase(tables: SceneTables, r: str) -> str:
     name = tables.names[r]
     values = sorted(
         {(_KIND_RANK.get(k, 5), v) for k, vs in tables.attr_by_kind[r].items() for v in vs
-         if v != name}
+         if not names_value(name, v)}
     )
     return " ".join([*(v for _, v in values), name])
 

@@ -34,6 +34,7 @@ from scenesynth.generators.program import (
     new_step,
 )
 from scenesynth.graph import AttributeKind, ProgramStep, canonical_spatial
+from scenesynth.graph.vocab import names_value
 
 # Attribute order in a phrase: "the large red metal cube".
 KIND_ORDER: Final[dict[str, int]] = {
@@ -207,7 +208,7 @@ def _ordered_attributes(
     if ordered is None:  # sorted once per object and graph, filtered per call
         name = tables.names[target]
         ordered = [(kind, v) for kind, values in tables.attr_by_kind[target].items()
-                   for v in values if v != name]
+                   for v in values if not names_value(name, v)]
         ordered.sort(key=lambda kv: (KIND_ORDER.get(kv[0], 9), kv[1]))
         tables.memo[key] = ordered
     if not avoid_kinds:

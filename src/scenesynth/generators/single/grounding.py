@@ -20,10 +20,12 @@ from scenesynth.generators.refer import refer
 from scenesynth.generators.single._common import (
     article,
     concepts,
+    countable_name,
     finish,
     name_distractors,
     pick_template,
     plural,
+    stuff_region_name,
     tables,
 )
 
@@ -246,6 +248,8 @@ def _logic(ctx: GenContext, op: str) -> Iterator[Question]:
                           + pick_k(ctx.rng, absent, 2 - n_present))
         if chosen[0][0] == chosen[1][0]:
             continue
+        if stuff_region_name(t, chosen[0][0]) or stuff_region_name(t, chosen[1][0]):
+            continue  # "Is there a tree" of a region of trees: no article fits the template
         b = ProgramBuilder()
         e1 = _exist_steps(b, chosen[0])
         e2 = _exist_steps(b, chosen[1])
@@ -315,6 +319,8 @@ class CompareCount(Generator):
         would_keep = ctx.would_keep
         for a, c in itertools.islice(lazy_shuffled(ctx.rng, pairs), 60):
             more = ctx.rng.random() < 0.5
+            if not (countable_name(t, a) and countable_name(t, c)):
+                continue  # "fewer people than sky": stuff is not counted
             if would_keep is not None:
                 # skip building a comparison the balancer would reject (most pairs of names
                 # have equal counts: "no"); the answer still comes from the program
