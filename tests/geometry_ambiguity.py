@@ -21,6 +21,7 @@ CLEVR / GQA / VG / COCO samples and measure those.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -228,7 +229,7 @@ def measure_shared(shared_data: Path, name: str, per_image: int = 3, seed: int =
     from scenesynth.graph import AnswerForm
     from scenesynth.sources import load
 
-    graphs = list(load(shared_data / SHARED_SOURCES[name]))[:limit]
+    graphs = list(itertools.islice(load(shared_data / SHARED_SOURCES[name]), limit))
     forms = (AnswerForm.SHORT, AnswerForm.MULTIPLE_CHOICE, AnswerForm.YES_NO)
     total = AmbiguityCount()
     for start in range(0, len(graphs), 64):  # shards as an engine run cuts them

@@ -26,7 +26,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, 
     from scenesynth.render.synth import SynthConfig, synthesize
 
     out = tmp_path_factory.mktemp("demo")
-    synthesize(SynthConfig(scenes=32, out=str(out), seed=0, per_image=1, progress=False))
+    synthesize(SynthConfig(scenes=24, out=str(out), seed=0, per_image=1, progress=False))
     return out, json.loads((out / "data.json").read_text())
 
 

@@ -94,7 +94,7 @@ def vocabulary(kind: AttributeKind) -> frozenset[str]:
 # (``SceneObject.meta["isthing"] is False``); this list covers names from every source.
 MASS_NOUNS = frozenset(
     """
-    sky grass water gravel sand snow ice dirt mud soil ground floor carpeting pavement asphalt
+    sky grass water gravel sand snow ice dirt mud soil ground carpeting pavement asphalt
     concrete smoke fog mist steam foliage hair fur paint sauce food bread rice pasta meat
     soup milk juice coffee tea wine beer firewood toothpaste hay straw wallpaper sea ocean
     dust rain sunlight padding
