@@ -116,17 +116,20 @@ def sole_by_geometry(
 ) -> str | None:
     """The one object related to ``anchor`` by geometry (``x predicate anchor``; ``inverse``:
     ``anchor predicate x``), among ``among`` (default: the whole image), when every other
-    object there is decided not related; else None. ``predicate`` is canonical."""
-    related = tables.related_by_geometry(anchor, predicate, inverse)
-    undecided = tables.undecided_by_geometry(anchor, predicate, inverse)
-    if among is None:
-        if len(related) != 1 or undecided:
-            return None
-        return related[0]
-    found = [x for x in related if x in among]
-    if len(found) != 1 or any(x in among for x in undecided):
-        return None
-    return found[0]
+    object there is decided not related; else None. ``predicate`` is canonical. Stops at
+    the first rival: most relations in a crowded image have one."""
+    spatial = tables.spatial
+    found: str | None = None
+    for x in (tables.scene if among is None else among):
+        if x == anchor:
+            continue
+        value = spatial(anchor, x, predicate) if inverse else spatial(x, anchor, predicate)
+        if value is False:
+            continue
+        if value is None or found is not None:
+            return None  # an undecided or a second related object: a reader may pick it
+        found = x
+    return found
 
 
 def noun_phrase_relation(predicate: str) -> str | None:

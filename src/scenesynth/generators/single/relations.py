@@ -69,6 +69,8 @@ def _open_hop(
             return None
         table = t.rel_by_subject.get((s, p), ()) if inverse else t.rel_by_object.get((o, p), ())
         return ("annotated", p) if len(table) == 1 else None
+    if t.spatial(s, o, spatial) is not True:  # the annotation must agree with geometry
+        return None
     if inverse:
         sole = sole_by_geometry(t, s, spatial, inverse=True)
         return ("geometry", spatial) if sole == o else None
