@@ -117,7 +117,14 @@ def sole_by_geometry(
     """The one object related to ``anchor`` by geometry (``x predicate anchor``; ``inverse``:
     ``anchor predicate x``), among ``among`` (default: the whole image), when every other
     object there is decided not related; else None. ``predicate`` is canonical. Stops at
-    the first rival: most relations in a crowded image have one."""
+    the first rival: most relations in a crowded image have one. Memoised per graph for the
+    whole image (every relation of an anchor asks it again)."""
+    key: tuple[str, str, str, bool] | None = None
+    if among is None:
+        key = ("sole_by_geometry", anchor, predicate, inverse)
+        if key in tables.memo:
+            cached: str | None = tables.memo[key]
+            return cached
     spatial = tables.spatial
     found: str | None = None
     for x in (tables.scene if among is None else among):
@@ -127,8 +134,11 @@ def sole_by_geometry(
         if value is False:
             continue
         if value is None or found is not None:
-            return None  # an undecided or a second related object: a reader may pick it
+            found = None  # an undecided or a second related object: a reader may pick it
+            break
         found = x
+    if key is not None:
+        tables.memo[key] = found
     return found
 
 

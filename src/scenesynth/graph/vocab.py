@@ -171,4 +171,4 @@ def indefinite(phrase: str) -> str:
 def names_value(name: str, value: str) -> bool:
     """Whether an attribute value is already said by the object's name ("paper" of a "paper
     stack", "rock" of a "rock"): phrases leave it out ("the paper paper stack")."""
-    return value == name or value in name.split()
+    return value == name or (" " in name and value in name.split(" "))

@@ -71,6 +71,7 @@ def _open_hop(
         return ("annotated", p) if len(table) == 1 else None
     if t.spatial(s, o, spatial) is not True:  # the annotation must agree with geometry
         return None
+    # the one object geometry relates (memoised per anchor): the annotated one, or no rival
     if inverse:
         sole = sole_by_geometry(t, s, spatial, inverse=True)
         return ("geometry", spatial) if sole == o else None
@@ -373,8 +374,11 @@ class MultiHopRelation(Generator):
             p1 = pick(ctx.rng, preds)
             if t.spatial(x, o, p1) is not True:
                 continue
-            # the first hop must single out x among the objects of its name
-            if sole_by_geometry(t, o, p1, False, t.by_name[t.names[x]]) != x:
+            # the first hop must single out x among the objects of its name, with no object of
+            # that name undecided (both lists are computed once per anchor and predicate)
+            nx = t.names[x]
+            if [z for z in _related(t, o, p1, "geometry") if t.names[z] == nx] != [x] or any(
+                    t.names[z] == nx for z in _undecided(t, o, p1, "geometry")):
                 continue
             p2 = pick(ctx.rng, preds)
             second = _related(t, x, p2, "geometry")
