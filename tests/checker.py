@@ -11,6 +11,7 @@ Values: an object reference is ``"<image_index>:<object_id>"``; a set is a sorte
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -365,7 +366,7 @@ class Interpreter:
         kind_order = ["size", "color", "material", "shape", "state", "other"]
         first_kind: dict[str, int] = {}
         for a in obj.attributes:
-            if a.value != obj.name:
+            if a.value != obj.name and a.value not in obj.name.split():  # said by the name
                 rank = kind_order.index(str(a.kind))
                 first_kind[a.value] = min(rank, first_kind.get(a.value, rank))
         ordered = sorted(first_kind, key=lambda v: (first_kind[v], v))
@@ -373,10 +374,21 @@ class Interpreter:
 
     def _describe_relations(self, step: ProgramStep, inputs: list[Any]) -> list[str]:
         members = set(self._as_set(inputs[0]))
+        resolvable = bool(step.args.get("resolvable", False))
         out: list[str] = []
         for k, graph in enumerate(self.graphs):
+            names = Counter(o.name for o in graph.objects)
             for rel in graph.relations:
                 if f"{k}:{rel.subject}" in members and f"{k}:{rel.object}" in members:
+                    subject, obj = self.objects[k][rel.subject], self.objects[k][rel.object]
+                    if resolvable:
+                        if names[subject.name] != 1 or names[obj.name] != 1:
+                            continue
+                        spatial = canonical_spatial(rel.predicate)
+                        if spatial is not None and spatial_relation(
+                                subject, obj, spatial, graph.image, graph.camera,
+                                self.rules) is not True:
+                            continue
                     text = (f"{self.objects[k][rel.subject].name} {rel.predicate} "
                             f"{self.objects[k][rel.object].name}")
                     if text not in out:

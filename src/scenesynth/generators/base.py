@@ -295,14 +295,17 @@ OPS: dict[str, str] = {
         "([x0, y0, x1, y1] px)"
     ),
     "describe_relations": (
-        "inputs[set] -> list[str]: for each annotated relation in graph order whose subject "
-        "and object are both in the set, 'subject-name predicate object-name' (duplicates "
-        "dropped)"
+        "args{resolvable (bool, default false)}; inputs[set] -> list[str]: for each annotated "
+        "relation in graph order whose subject and object are both in the set, 'subject-name "
+        "predicate object-name' (duplicates dropped). resolvable: only relations whose "
+        "subject name and object name each belong to one object of the image, and whose "
+        "predicate, when canonical_spatial maps it, spatial_relation decides True"
     ),
     "describe_objects": (
         "inputs[set] -> list[str]: per object in set order, its distinct attribute values "
         "ordered by kind (size, color, material, shape, state, other; alphabetical within a "
-        "kind) leaving out values equal to its name, then its name, space-joined"
+        "kind) leaving out values its name already says (the name itself or one of its "
+        "words: 'paper' of a 'paper stack'), then its name, space-joined"
     ),
     # -- added with the multi-image generators (inputs are positional: input i comes from
     # -- image i, so "Image i+1" names the image of input i) ---------------------------------

@@ -43,6 +43,7 @@ from scenesynth.graph.geometry import (
     canonical_spatial,
     direction_3d,
 )
+from scenesynth.graph.vocab import names_value
 
 
 class ProgramError(ValueError):
@@ -97,6 +98,7 @@ class SceneTables:
         "_prefer_3d",
         "_related",
         "_rounded",
+        "_undecided",
         "all_boxes",
         "all_depth",
         "all_positions",
@@ -199,6 +201,7 @@ class SceneTables:
             k: list(v) for k, v in out.items()}
         self._geometry: dict[tuple[str, str, str], bool | None] = {}
         self._related: dict[tuple[str, str, bool], list[str]] = {}
+        self._undecided: dict[tuple[str, str, bool], list[str]] = {}
         # predicate -> its planar rule (see _planar_rule); ref -> (box centre x, y, depth)
         self._planar_rules: dict[str, tuple[int, float] | None] = {}
         self._planar: dict[str, tuple[float | None, float | None, float | None]] | None = None
@@ -316,6 +319,22 @@ class SceneTables:
             else:
                 hit = [x for x in self.scene if x != o and spatial(x, o, predicate) is True]
             self._related[key] = hit
+        return hit
+
+    def undecided_by_geometry(self, o: str, predicate: str, inverse: bool) -> list[str]:
+        """Objects x != o for which ``spatial(x, o, predicate)`` (``inverse``: ``spatial(o, x,
+        predicate)``) is undecided, in scene order; computed once per graph (shared list).
+        A reader of the image may count any of them as related: a relation that must single
+        out an object is only used when this list holds none of its rivals."""
+        key = (o, predicate, inverse)
+        hit = self._undecided.get(key)
+        if hit is None:
+            spatial = self.spatial
+            if inverse:
+                hit = [x for x in self.scene if x != o and spatial(o, x, predicate) is None]
+            else:
+                hit = [x for x in self.scene if x != o and spatial(x, o, predicate) is None]
+            self._undecided[key] = hit
         return hit
 
     def box_coords(self) -> dict[str, BoxCoords | None]:
@@ -948,7 +967,7 @@ def describe_phrase(tables: SceneTables, r: str) -> str:
     name = tables.names[r]
     values = sorted(
         {(_KIND_RANK.get(k, 5), v) for k, vs in tables.attr_by_kind[r].items() for v in vs
-         if v != name}
+         if not names_value(name, v)}
     )
     return " ".join([*(v for _, v in values), name])
 
@@ -963,17 +982,29 @@ def _describe_objects(args: dict[str, Any], inputs: list[Any], env: _Env) -> lis
 def _describe_relations(args: dict[str, Any], inputs: list[Any], env: _Env) -> list[str]:
     _one(inputs)
     members = set(inputs[0])
+    resolvable = bool(args.get("resolvable", False))
     out: list[str] = []
     seen: set[str] = set()
     for t in env.tables:
         for rel in t.graph.relations:
             s, o = t.ref_of[rel.subject], t.ref_of[rel.object]
             if s in members and o in members:
+                if resolvable and not _resolvable(t, s, rel.predicate, o):
+                    continue
                 text = f"{t.names[s]} {rel.predicate} {t.names[o]}"
                 if text not in seen:
                     seen.add(text)
                     out.append(text)
     return out
+
+
+def _resolvable(t: SceneTables, s: str, predicate: str, o: str) -> bool:
+    """Whether a reader of the image can check 'subject predicate object' from the names
+    alone: each name is unique in the image, and a spatial predicate holds by geometry."""
+    if len(t.by_name[t.names[s]]) != 1 or len(t.by_name[t.names[o]]) != 1:
+        return False
+    spatial = canonical_spatial(predicate)
+    return spatial is None or t.spatial(s, o, spatial) is True
 
 
 # -- the executor -----------------------------------------------------------------------------

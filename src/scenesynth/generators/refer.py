@@ -7,8 +7,19 @@ the sphere"). The returned program ends in ``unique``; executing it yields the t
 builder guarantees the filter chain before ``unique`` has exactly one member. When no such
 expression exists, :func:`refer` returns None and the caller skips the question.
 
-Relations used are annotated relations of the graph, or geometric ones decided True by
-:func:`~scenesynth.graph.spatial_relation` (undecided pairs are never used).
+Relations are read the way a reader of the image reads them (the policy every relation
+question follows, see also ``generators/README.md``):
+
+* a **spatial** predicate (one :func:`~scenesynth.graph.canonical_spatial` maps, annotated or
+  not) is decided by :func:`~scenesynth.graph.spatial_relation`: an annotated one is used only
+  when geometry decides it True, and the program relates by geometry, so no unannotated object
+  that the image shows in the same relation can make a second answer. A relation that must
+  single out an object is used only when every rival is decided False: an undecided rival
+  might fit too;
+* a **non-spatial** annotated predicate (holding, wearing, ...) cannot be checked against the
+  image and human annotations are sparse, so it is used in a reference or an open question only
+  when the graph marks the relations of the object as exhaustive (:func:`relations_exhaustive`);
+  verification questions (yes/no about one given pair) may use it without that mark.
 """
 
 from __future__ import annotations
@@ -22,7 +33,8 @@ from scenesynth.generators.program import (
     execute,
     new_step,
 )
-from scenesynth.graph import AttributeKind, ProgramStep
+from scenesynth.graph import AttributeKind, ProgramStep, canonical_spatial
+from scenesynth.graph.vocab import names_value
 
 # Attribute order in a phrase: "the large red metal cube".
 KIND_ORDER: Final[dict[str, int]] = {
@@ -70,6 +82,64 @@ def is_speakable(predicate: str) -> bool:
     """Whether "What is the X <predicate>?" / "Is the X <predicate> the Y?" read naturally:
     prepositions and -ing verbs ("wearing"), not bare verbs ("has") or "of"."""
     return predicate in PREPOSITIONS or predicate.split(" ")[0].endswith("ing")
+
+
+# graph.meta / object.meta key: True when every relation of the graph (of the object) is
+# annotated, so a non-spatial annotated relation may answer an open question.
+EXHAUSTIVE_RELATIONS: Final = "relations_exhaustive"
+
+
+def relations_exhaustive(tables: SceneTables, r: str) -> bool:
+    """Whether the relations of object ``r`` are marked complete (graph-wide or per object)."""
+    if tables.graph.meta.get(EXHAUSTIVE_RELATIONS) is True:
+        return True
+    return tables.objects[r].meta.get(EXHAUSTIVE_RELATIONS) is True
+
+
+def spatial_predicate(predicate: str) -> str | None:
+    """The canonical spatial predicate geometry decides ``predicate`` by, or None when it is
+    not spatial (memoised: predicates repeat)."""
+    if predicate in _SPATIAL_MEMO:
+        return _SPATIAL_MEMO[predicate]
+    spatial = canonical_spatial(predicate)
+    if len(_SPATIAL_MEMO) < 10_000:
+        _SPATIAL_MEMO[predicate] = spatial
+    return spatial
+
+
+_SPATIAL_MEMO: Final[dict[str, str | None]] = {}
+
+
+def sole_by_geometry(
+    tables: SceneTables, anchor: str, predicate: str, inverse: bool,
+    among: Collection[str] | None = None,
+) -> str | None:
+    """The one object related to ``anchor`` by geometry (``x predicate anchor``; ``inverse``:
+    ``anchor predicate x``), among ``among`` (default: the whole image), when every other
+    object there is decided not related; else None. ``predicate`` is canonical. Stops at
+    the first rival: most relations in a crowded image have one. Memoised per graph for the
+    whole image (every relation of an anchor asks it again)."""
+    key: tuple[str, str, str, bool] | None = None
+    if among is None:
+        key = ("sole_by_geometry", anchor, predicate, inverse)
+        if key in tables.memo:
+            cached: str | None = tables.memo[key]
+            return cached
+    spatial = tables.spatial
+    found: str | None = None
+    for x in (tables.scene if among is None else among):
+        if x == anchor:
+            continue
+        value = spatial(anchor, x, predicate) if inverse else spatial(x, anchor, predicate)
+        if value is False:
+            continue
+        if value is None or found is not None:
+            found = None  # an undecided or a second related object: a reader may pick it
+            break
+        found = x
+    if key is not None:
+        tables.memo[key] = found
+    return found
 
 
 def noun_phrase_relation(predicate: str) -> str | None:
@@ -151,7 +221,7 @@ def _ordered_attributes(
     if ordered is None:  # sorted once per object and graph, filtered per call
         name = tables.names[target]
         ordered = [(kind, v) for kind, values in tables.attr_by_kind[target].items()
-                   for v in values if v != name]
+                   for v in values if not names_value(name, v)]
         ordered.sort(key=lambda kv: (KIND_ORDER.get(kv[0], 9), kv[1]))
         tables.memo[key] = ordered
     if not avoid_kinds:
@@ -251,13 +321,12 @@ def _refer(
         )
         if anchor_ref is None:
             continue
-        if mode == "annotated":
-            related = set(tables.rel_by_object.get((anchor, predicate), ()))
+        if mode == "annotated":  # non-spatial, on a subject with exhaustive relations
+            chosen = [c for c in candidates
+                      if c in tables.rel_by_object.get((anchor, predicate), ())]
         else:
-            related = {
-                c for c in candidates if tables.spatial(c, anchor, predicate) is True
-            }
-        chosen = [c for c in candidates if c in related]
+            # the candidates a reader may take as related: decided True, or undecided
+            chosen = [c for c in candidates if tables.spatial(c, anchor, predicate) is not False]
         option = _Option(mode, predicate, anchor, phrase, anchor_ref, frozenset(chosen))
         if chosen == [target]:
             return _with_relations(steps, filtered, base, target, kinds, [option])
@@ -333,12 +402,21 @@ def _options(
     tables: SceneTables, target: str, relations: bool, geometry: bool
 ) -> Iterator[tuple[str, str, str, str]]:
     """(mode, predicate, anchor, phrase) relation options, annotated first; geometric ones
-    are decided lazily (most references stop at the first option that works)."""
+    are decided lazily (most references stop at the first option that works). An annotated
+    spatial relation becomes a geometric option (kept only when geometry decides it True,
+    worded as annotated); a non-spatial one needs exhaustive relations (module docstring)."""
     if relations:
+        exhaustive = relations_exhaustive(tables, target)
         for predicate, anchor in tables.out_relations.get(target, ()):
             phrase = noun_phrase_relation(predicate)
-            if phrase is not None:
-                yield "annotated", predicate, anchor, phrase
+            if phrase is None:
+                continue
+            spatial = spatial_predicate(predicate)
+            if spatial is None:
+                if exhaustive:
+                    yield "annotated", predicate, anchor, phrase
+            elif tables.spatial(target, anchor, spatial) is True:
+                yield "geometry", spatial, anchor, phrase
     if geometry:
         for anchor in tables.scene:
             if anchor == target:

@@ -85,3 +85,90 @@ def infer_kind(value: str) -> AttributeKind:
 def vocabulary(kind: AttributeKind) -> frozenset[str]:
     """Known values of one kind (used e.g. to draw plausible distractors)."""
     return _BY_KIND.get(kind, frozenset())
+
+
+# -- nouns ---------------------------------------------------------------------------------
+# How object names behave in a sentence. A *mass* noun names stuff, not things: it is never
+# counted or compared by number ("how many skies", "fewer people than sky") and takes no
+# indefinite article ("is there gravel"). COCO panoptic marks stuff regions itself
+# (``SceneObject.meta["isthing"] is False``); this list covers names from every source.
+MASS_NOUNS = frozenset(
+    """
+    sky grass water gravel sand snow ice dirt mud soil ground carpeting pavement asphalt
+    concrete smoke fog mist steam foliage hair fur paint sauce food bread rice pasta meat
+    soup milk juice coffee tea wine beer firewood toothpaste hay straw wallpaper sea ocean
+    dust rain sunlight padding
+    """.split()
+) | frozenset({"toilet paper", "paper towel"})
+# Names that are grammatically plural but name one thing ("a pair of scissors").
+PLURAL_ONLY = frozenset(
+    """
+    scissors glasses sunglasses eyeglasses goggles jeans pants trousers shorts headphones
+    earphones skis binoculars tongs pliers tweezers pajamas
+    """.split()
+)
+_IRREGULAR_PLURALS = {
+    "man": "men", "woman": "women", "person": "people", "child": "children",
+    "foot": "feet", "tooth": "teeth", "mouse": "mice", "goose": "geese", "knife": "knives",
+    "leaf": "leaves", "shelf": "shelves", "wolf": "wolves", "loaf": "loaves",
+    "scarf": "scarves", "half": "halves", "sheep": "sheep", "deer": "deer", "fish": "fish",
+    "people": "people", "clothes": "clothes", "cactus": "cacti",
+}
+_PLURAL_FORMS = frozenset(_IRREGULAR_PLURALS.values()) | PLURAL_ONLY
+# Name endings that look plural but are singular ("glass", "bus", "tennis", "lens").
+_SINGULAR_S = ("ss", "us", "is", "ns")
+
+
+def is_mass_noun(name: str) -> bool:
+    """Whether an object name names stuff (its head, the last word, is a mass noun: "sky",
+    "green grass"; "grass patch" is a patch, countable)."""
+    n = " ".join(name.lower().split())
+    if n in MASS_NOUNS:
+        return True
+    return n.rpartition(" ")[2] in MASS_NOUNS
+
+
+def is_plural(name: str) -> bool:
+    """Whether an object name is plural already ("shoes", "glasses", "people")."""
+    last = name.rpartition(" ")[2]
+    if last in _IRREGULAR_PLURALS:
+        return _IRREGULAR_PLURALS[last] == last
+    if last in _PLURAL_FORMS:
+        return True
+    return last.endswith("s") and not last.endswith(_SINGULAR_S)
+
+
+def plural(name: str) -> str:
+    """English plural of a (possibly multi-word) name; the last word is inflected. Plural
+    and mass names stay as they are ("shoes", "grass")."""
+    head, _, last = name.rpartition(" ")
+    if not last or is_plural(name) or is_mass_noun(name):
+        return name
+    if last in _IRREGULAR_PLURALS:
+        word = _IRREGULAR_PLURALS[last]
+    elif last.endswith(("s", "x", "z", "ch", "sh")):
+        word = last + "es"
+    elif last.endswith("y") and len(last) > 1 and last[-2] not in "aeiou":
+        word = last[:-1] + "ies"
+    else:
+        word = last + "s"
+    return f"{head} {word}" if head else word
+
+
+def indefinite(phrase: str) -> str:
+    """The phrase with its indefinite article: "a cube", "an orange cube", "a pair of
+    scissors", "gravel" (mass), "shoes" (plural)."""
+    last = phrase.rpartition(" ")[2]
+    if is_mass_noun(phrase):
+        return phrase
+    if last in PLURAL_ONLY:
+        return "a pair of " + phrase
+    if is_plural(phrase):
+        return phrase
+    return ("an " if phrase[:1] in "aeiou" else "a ") + phrase
+
+
+def names_value(name: str, value: str) -> bool:
+    """Whether an attribute value is already said by the object's name ("paper" of a "paper
+    stack", "rock" of a "rock"): phrases leave it out ("the paper paper stack")."""
+    return value == name or (" " in name and value in name.split(" "))

@@ -211,6 +211,44 @@ class AnswerBalancer:
         b.kept = kept + 1
         return True
 
+    # -- a whole run ----------------------------------------------------------------------------
+    def trim(self, samples: list[InstructionSample]) -> list[InstructionSample]:
+        """The most samples of ``samples`` (order kept) such that, over the whole list, every
+        bucket meets its caps exactly: each answer's share at most its cap, with ``k`` the
+        number of distinct answers of the bucket (all of them stay represented), yes shares
+        inside ``yes_no_band`` (a yes/no bucket with one answer only is dropped).
+
+        Online balancing (:meth:`offer`) is per shard and lenient on small buckets (the
+        warmup floor), so a run of many small shards can drift; this pass makes the stated
+        caps hold for the run. Deterministic: within each (bucket, answer) the first samples
+        in list order are kept. Changes no state of the balancer."""
+        groups: dict[str, dict[str, list[int]]] = {}
+        yes_no: dict[str, bool] = {}
+        for i, sample in enumerate(samples):
+            bucket = balance_key(sample)
+            answers = groups.get(bucket)
+            if answers is None:
+                answers = groups[bucket] = {}
+                yes_no[bucket] = False
+            if sample.form == _YES_NO_FORM or isinstance(sample.answer_value, bool):
+                yes_no[bucket] = True
+            answer = answer_key(sample)
+            members = answers.get(answer)
+            if members is None:
+                answers[answer] = [i]
+            else:
+                members.append(i)
+        keep = [False] * len(samples)
+        for bucket, answers in groups.items():
+            is_yes_no = yes_no[bucket]
+            k = len(answers)
+            sizes = {a: len(m) for a, m in answers.items()}
+            caps = {a: self._cap(a, is_yes_no, k) for a in answers}
+            for answer, n in _largest_within_caps(sizes, caps).items():
+                for i in answers[answer][:n]:
+                    keep[i] = True
+        return [s for i, s in enumerate(samples) if keep[i]]
+
     # -- reporting ----------------------------------------------------------------------------
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per bucket: kept, rejected, answer counts, largest share, its cap, yes share."""
@@ -232,3 +270,23 @@ class AnswerBalancer:
                 "mc_positions": dict(sorted(b.positions.items())),
             }
         return out
+
+
+def _largest_within_caps(sizes: dict[str, int], caps: dict[str, float]) -> dict[str, int]:
+    """Kept count per answer: the largest total ``T`` for which every answer can hold at most
+    ``cap * T`` samples (and at most what it has), then the surplus taken from the largest
+    answers first (ties by answer text), so every kept share is within its cap."""
+    total = sum(sizes.values())
+    order = sorted(sizes)
+    for t in range(total, 0, -1):
+        limits = {a: min(sizes[a], math.floor(caps[a] * t + 1e-9)) for a in order}
+        available = sum(limits.values())
+        if available < t:
+            continue
+        surplus = available - t
+        while surplus > 0:
+            largest = max(order, key=lambda a: (limits[a], a))
+            limits[largest] -= 1
+            surplus -= 1
+        return limits
+    return {a: 0 for a in order}

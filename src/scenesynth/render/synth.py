@@ -472,6 +472,13 @@ def synthesize(config: SynthConfig, kg_factory: KgFactory | None = None) -> Synt
             raise
     seconds["pipeline_wall"] = time.perf_counter() - started
 
+    # the run's answer caps hold over the whole run, not only per chunk (quality.balance)
+    from scenesynth.quality.balance import AnswerBalancer
+
+    balanced = AnswerBalancer().trim(samples)
+    counters["samples_trimmed_for_balance"] += len(samples) - len(balanced)
+    samples = balanced
+
     t = time.perf_counter()
     with atomic_write(out / "graphs.jsonl") as fh:
         for g in graphs:

@@ -26,67 +26,22 @@ from scenesynth.generators.program import (
     tables_for,
 )
 from scenesynth.graph import SceneGraph, SpatialRules
+from scenesynth.graph.vocab import indefinite, is_mass_noun, plural
 
-# Irregular plurals of common object names; everything else follows the spelling rules below.
-_IRREGULAR = {
-    "man": "men", "woman": "women", "person": "people", "child": "children",
-    "foot": "feet", "tooth": "teeth", "mouse": "mice", "goose": "geese", "knife": "knives",
-    "leaf": "leaves", "shelf": "shelves", "wolf": "wolves", "loaf": "loaves",
-    "scarf": "scarves", "half": "halves", "sheep": "sheep", "deer": "deer", "fish": "fish",
-    "people": "people", "glasses": "glasses", "pants": "pants", "jeans": "jeans",
-    "shorts": "shorts", "scissors": "scissors", "skis": "skis", "clothes": "clothes",
-}
+__all__ = ["plural"]  # re-exported: the multi-image generators import it from here
 
-
-_PLURAL_VALUES = frozenset(_IRREGULAR.values())
-# Name endings that look plural but are singular ("glass", "bus", "tennis", "lens").
-_SINGULAR_S = ("ss", "us", "is", "ns")
 # Dataset names that are not plain words (Visual Genome has '"walk"') make broken sentences.
 _WORDLIKE = re.compile(r"^[a-z0-9][a-z0-9 '\-]*$")
-
-
-def is_plural(name: str) -> bool:
-    """Whether an object name is already plural ("shoes", "glasses", "people")."""
-    last = name.split()[-1] if name.split() else name
-    if last in _PLURAL_VALUES and last not in _IRREGULAR:
-        return True
-    if last in _IRREGULAR:
-        return _IRREGULAR[last] == last
-    return last.endswith("s") and not last.endswith(_SINGULAR_S)
 
 
 def is_wordlike(name: str) -> bool:
     return bool(_WORDLIKE.match(name))
 
 
-def plural(name: str) -> str:
-    """English plural of an object name ("cube" -> "cubes", "bus" -> "buses", "man" -> "men");
-    names that are plural already ("shoes", "glasses") stay as they are."""
-    words = name.split()
-    if not words or is_plural(name):
-        return name
-    last = words[-1]
-    if last in _IRREGULAR:
-        out = _IRREGULAR[last]
-    elif last.endswith(("s", "x", "z", "ch", "sh")):
-        out = last + "es"
-    elif last.endswith("y") and len(last) > 1 and last[-2] not in "aeiou":
-        out = last[:-1] + "ies"
-    else:
-        out = last + "s"
-    return " ".join([*words[:-1], out])
-
-
-def article(word: str) -> str:
-    """Indefinite article for a phrase: "an orange cube", "a cube"."""
-    return "an" if word[:1].lower() in "aeiou" else "a"
-
-
 def with_article(phrase: str) -> str:
-    """"a cube", "an orange cube"; plural names go without an article ("grey keys")."""
-    if is_plural(phrase):
-        return phrase
-    return f"{article(phrase)} {phrase}"
+    """"a cube", "an orange cube", "a pair of scissors"; plural and mass names go without an
+    article ("grey keys", "gravel"): :func:`scenesynth.graph.vocab.indefinite`."""
+    return indefinite(phrase)
 
 
 def answer_token(value: Any) -> str:
@@ -149,22 +104,22 @@ class MultiScene:
         return names
 
     def is_stuff(self, name: str) -> bool:
-        """Whether the category is amorphous stuff (COCO panoptic ``isthing`` false: sky,
-        grass, gravel): "how many gravels" or "a gravel" make no sense."""
+        """Whether the category is amorphous stuff (a mass noun, or COCO panoptic ``isthing``
+        false: sky, grass, gravel): "how many gravels" or "a gravel" make no sense."""
         memo: set[str] | None = self.ctx.cache.get("multi_stuff")
         if memo is None:
             memo = {
                 o.name for g in self.graphs for o in g.objects if o.meta.get("isthing") is False
             }
             self.ctx.cache["multi_stuff"] = memo
-        return name in memo
+        return name in memo or is_mass_noun(name)
 
     def has_stuff(self) -> bool:
         return any(self.is_stuff(n) for i in range(self.k) for n in self.names(i))
 
     def phrase(self, name: str) -> str:
         """"a truck", "an apple", "shoes", "gravel": the indefinite phrase for a category."""
-        return name if self.is_stuff(name) else with_article(name)
+        return name if self.is_stuff(name) else indefinite(name)
 
     def full(self, questions: Sequence[Question]) -> bool:
         """Enough candidates collected: the runner keeps a few questions per context, so

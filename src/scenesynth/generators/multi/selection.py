@@ -24,6 +24,7 @@ from scenesynth.generators.multi.common import (
 )
 from scenesynth.generators.program import ProgramBuilder
 from scenesynth.graph import AttributeKind
+from scenesynth.graph.vocab import names_value
 
 FAMILY = "multi_selection"
 # Attribute kinds that make a natural "which image has a <value> <name>" question.
@@ -228,7 +229,8 @@ class WhichHasAttribute(Generator):
                     continue
                 values = sorted({
                     v for i in holders for r in scene.tables[i].by_name[name]
-                    for v in scene.tables[i].attr_by_kind[r].get(kind, ()) if v != name
+                    for v in scene.tables[i].attr_by_kind[r].get(kind, ())
+                    if not names_value(name, v)
                 })
                 candidates.extend((name, v) for v in values)
         ctx.rng.shuffle(candidates)

@@ -12,7 +12,9 @@ from scenesynth.generators.base import AnswerType, GenContext, Question
 from scenesynth.generators.draws import pick
 from scenesynth.generators.program import ProgramBuilder, SceneTables, new_instance, tables_for
 from scenesynth.graph import AttributeKind
-from scenesynth.graph.vocab import vocabulary
+from scenesynth.graph.vocab import indefinite, is_mass_noun, vocabulary
+from scenesynth.graph.vocab import names_value as names_value  # re-exported for generators
+from scenesynth.graph.vocab import plural as vocab_plural
 
 T = TypeVar("T")
 
@@ -44,34 +46,39 @@ def pick_template(rng: random.Random, templates: dict[str, str]) -> tuple[str, s
     return pick(rng, entry[1])
 
 
-_IRREGULAR = {
-    "person": "people", "man": "men", "woman": "women", "child": "children", "foot": "feet",
-    "tooth": "teeth", "mouse": "mice", "sheep": "sheep", "fish": "fish", "deer": "deer",
-    "knife": "knives", "leaf": "leaves", "shelf": "shelves", "wolf": "wolves",
-    "glasses": "glasses", "jeans": "jeans", "pants": "pants", "shorts": "shorts",
-    "skis": "skis", "scissors": "scissors", "grass": "grass", "hair": "hair", "sky": "sky",
-    "water": "water", "snow": "snow", "sand": "sand",
-}
-
-
 def plural(name: str) -> str:
-    """English plural of a (possibly multi-word) noun phrase; the last word is inflected."""
-    head, _, last = name.rpartition(" ")
-    if last in _IRREGULAR:
-        word = _IRREGULAR[last]
-    elif last.endswith("s") and not last.endswith(("ss", "us", "is")):
-        word = last  # already plural ("shoes", "windows": common in Visual Genome names)
-    elif last.endswith(("s", "x", "z", "ch", "sh")):
-        word = last + "es"
-    elif last.endswith("y") and len(last) > 1 and last[-2] not in "aeiou":
-        word = last[:-1] + "ies"
-    else:
-        word = last + "s"
-    return f"{head} {word}" if head else word
+    """English plural of a name (:func:`scenesynth.graph.vocab.plural`: mass and plural names
+    stay as they are)."""
+    return vocab_plural(name)
 
 
 def article(phrase: str) -> str:
-    return ("an " if phrase[:1] in "aeiou" else "a ") + phrase
+    """The phrase with its indefinite article ("a cube", "gravel", "a pair of scissors")."""
+    return indefinite(phrase)
+
+
+def uncountable(t: SceneTables) -> frozenset[str]:
+    """Objects that are stuff, not things, so never counted or compared by number: a mass
+    noun name (:func:`scenesynth.graph.vocab.is_mass_noun`: sky, grass, gravel) or a region
+    its source marks as stuff (COCO panoptic ``isthing`` false). Memoised per graph."""
+    memo: frozenset[str] | None = t.memo.get("uncountable")
+    if memo is None:
+        memo = frozenset(r for r, o in t.objects.items()
+                         if is_mass_noun(o.name) or o.meta.get("isthing") is False)
+        t.memo["uncountable"] = memo
+    return memo
+
+
+def countable_name(t: SceneTables, name: str) -> bool:
+    """Whether "how many <name>" can be asked: no object of that name is stuff."""
+    stuff = uncountable(t)
+    return not stuff or not any(r in stuff for r in t.by_name.get(name, ()))
+
+
+def stuff_region_name(t: SceneTables, name: str) -> bool:
+    """A count noun naming a stuff region here (COCO's "tree" region is trees, its "wall" is
+    walls): "a tree" would misdescribe it, "trees" does not."""
+    return not is_mass_noun(name) and not countable_name(t, name)
 
 
 def bare(reference_text: str) -> str:
@@ -241,7 +248,7 @@ def present_concepts(t: SceneTables) -> list[tuple[str, str | None]]:
             values = values_by_name[name] = set()
         for kind in _CONCEPT_KINDS:
             v = single_value(t, r, kind)
-            if v is not None and v != name:
+            if v is not None and not names_value(name, v):
                 values.add(v)
     return _concept_list(values_by_name, values_by_name)  # every present name, bare too
 
@@ -259,7 +266,7 @@ def absent_concepts(ctx: GenContext, t: SceneTables) -> list[tuple[str, str | No
             if any(v is None for v in values):
                 continue
             for v in seen_by_kind[kind]:
-                if v not in values and v != name:
+                if v not in values and not names_value(name, v):
                     missing = values_by_name.get(name)
                     if missing is None:
                         missing = values_by_name[name] = set()

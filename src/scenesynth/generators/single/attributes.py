@@ -22,6 +22,7 @@ from scenesynth.generators.single._common import (
     QUERY_KINDS,
     attribute_distractors,
     finish,
+    names_value,
     pick_template,
     random_pairs,
     single_value,
@@ -63,7 +64,7 @@ def _queryable(ctx: GenContext) -> Iterator[tuple[str, str]]:
             for kind in QUERY_KINDS:
                 v = single_value(t, r, kind)
                 # "what shape is the cube" is answered by the name itself
-                if v is not None and v != t.names[r]:
+                if v is not None and not names_value(t.names[r], v):
                     out.append((r, kind))
         t.memo["queryable"] = out
     return lazy_shuffled(ctx.rng, out)
@@ -104,6 +105,11 @@ VERIFY_TEMPLATES = {
     "verify_is": "Is {ref} {value}?",
     "verify_does": "Does {ref} look {value}?",
 }
+# a state reads as a predicate, not a look ("Is the person sitting?", not "Does the person look
+# sitting?")
+VERIFY_STATE_TEMPLATES = {
+    "verify_is": "Is {ref} {value}?",
+}
 VERIFY_MATERIAL_TEMPLATES = {
     "verify_made": "Is {ref} made of {value}?",
     "verify_material": "Is the material of {ref} {value}?",
@@ -138,7 +144,8 @@ class VerifyAttribute(Generator):
             b = ProgramBuilder()
             o = b.add_reference(ref)
             b.add("verify_attr", [o], value=value)
-            templates = VERIFY_MATERIAL_TEMPLATES if kind == "material" else VERIFY_TEMPLATES
+            templates = VERIFY_MATERIAL_TEMPLATES if kind == "material" else (
+                VERIFY_STATE_TEMPLATES if kind == "state" else VERIFY_TEMPLATES)
             tid, tpl = pick_template(ctx.rng, templates)
             q = finish(ctx, b, text=tpl.format(ref=ref.text, value=value), template=tid,
                        answer_type=AnswerType.YES_NO, objects=ref.objects,
@@ -151,6 +158,12 @@ WITH_ATTRIBUTE_TEMPLATES = {
     "with_which": "Which objects are {value}?",
     "with_what": "What kinds of objects in the image are {value}?",
     "with_list": "List the types of objects that are {value}.",
+}
+# a material is what a thing is made of ("Which objects are made of wood?", not "are wood?")
+WITH_MATERIAL_TEMPLATES = {
+    "with_which": "Which objects are made of {value}?",
+    "with_what": "What kinds of objects in the image are made of {value}?",
+    "with_list": "List the types of objects that are made of {value}.",
 }
 
 
@@ -167,8 +180,13 @@ class ObjectsWithAttribute(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        values = sorted({v for r in t.scene for k in QUERY_KINDS
-                         if (v := single_value(t, r, k)) is not None})
+        kind_of: dict[str, str] = {}
+        for r in t.scene:
+            for k in QUERY_KINDS:
+                v = single_value(t, r, k)
+                if v is not None:
+                    kind_of.setdefault(v, k)
+        values = sorted(kind_of)
         answers: dict[str, list[str]] = {
             v: sorted({t.names[r] for r in t.scene if v in t.attr_values[r]}) for v in values
         }
@@ -178,7 +196,8 @@ class ObjectsWithAttribute(Generator):
             b = ProgramBuilder()
             s = b.add("filter_attr", [b.add("scene", image=0)], value=value)
             b.add("query_names", [s])
-            tid, tpl = pick_template(ctx.rng, WITH_ATTRIBUTE_TEMPLATES)
+            tid, tpl = pick_template(ctx.rng, WITH_MATERIAL_TEMPLATES
+                                     if kind_of[value] == "material" else WITH_ATTRIBUTE_TEMPLATES)
             distractors = [a for v, a in sorted(answers.items()) if v != value]
             q = finish(ctx, b, text=tpl.format(value=value), template=tid,
                        answer_type=AnswerType.TEXT, distractors=distractors)

@@ -22,11 +22,16 @@ from scenesynth.generators.single._common import (
     QUERY_KINDS,
     article,
     concepts,
+    countable_name,
     finish,
+    is_mass_noun,
+    names_value,
     pick_template,
     plural,
     single_value,
+    stuff_region_name,
     tables,
+    uncountable,
 )
 
 EXIST_TEMPLATES = {
@@ -34,6 +39,9 @@ EXIST_TEMPLATES = {
     "exist_any": "Are there any {plural_phrase} in the image?",
     "exist_see": "Can you see {a_phrase}?",
 }
+
+
+EXIST_ANY_MASS = "Is there any {plural_phrase} in the image?"
 
 
 def _phrase(concept: tuple[str, str | None]) -> str:
@@ -82,6 +90,10 @@ class ExistObject(Generator):
         s = _concept_program(b, concept)
         b.add("exist", [s])
         phrase = _phrase(concept)
+        if stuff_region_name(tables(ctx), concept[0]):  # a region of trees: "any trees"
+            tid, tpl = "exist_any", EXIST_TEMPLATES["exist_any"]
+        elif tid == "exist_any" and is_mass_noun(phrase):
+            tpl = EXIST_ANY_MASS  # "Is there any gravel", not "Are there any gravel"
         return finish(
             ctx, b,
             text=tpl.format(a_phrase=article(phrase), plural_phrase=plural(phrase)),
@@ -130,6 +142,8 @@ class CountObjects(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
         for name in lazy_shuffled(ctx.rng, sorted(t.by_name)):
+            if not countable_name(t, name):  # "how many skies"
+                continue
             q = _count_question(ctx, (name, None), self.spec.name)
             if q is not None:
                 yield q
@@ -149,13 +163,18 @@ class CountAttribute(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
         concepts: set[tuple[str | None, str | None]] = set()
+        stuff = uncountable(t)
+        # values some stuff region has: "how many green objects" would count the grass
+        stuff_values = {v for r in stuff for v in t.attr_values[r]}
         for r in t.scene:
             name = t.names[r]
+            if r in stuff or not countable_name(t, name):
+                continue
             for kind in QUERY_KINDS:
                 v = single_value(t, r, kind)
-                if v is not None and v != name:
+                if v is not None and not names_value(name, v):
                     concepts.add((name, v))
-                    if kind != "state":
+                    if kind != "state" and v not in stuff_values:
                         concepts.add((None, v))
         would_keep = ctx.would_keep
         for concept in lazy_shuffled(ctx.rng, sorted(concepts, key=lambda c: (c[0] or "", c[1]))):
@@ -196,7 +215,10 @@ class CountUnion(Generator):
             {v for r in t.scene for k in ("color", "material", "size")
              if (v := single_value(t, r, k)) is not None}
         )
-        pairs = [(n, v) for n in sorted(t.by_name) for v in values if v != n]
+        stuff = uncountable(t)
+        stuff_values = {v for r in stuff for v in t.attr_values[r]}
+        pairs = [(n, v) for n in sorted(t.by_name) if countable_name(t, n)
+                 for v in values if not names_value(n, v) and v not in stuff_values]
         for name, value in lazy_shuffled(ctx.rng, pairs):
             b = ProgramBuilder()
             s1 = b.add("filter_name", [b.add("scene", image=0)], name=name)
@@ -237,7 +259,12 @@ class CountSameAttribute(Generator):
         t = tables(ctx)
         cands = [(r, k) for r in t.scene for k in SAME_PHRASES
                  if single_value(t, r, k) is not None]
+        stuff = uncountable(t)
         for r, kind in lazy_shuffled(ctx.rng, cands):
+            if stuff:  # the counted objects must all be things, not stuff
+                sets = t.kind_value_sets(kind)
+                if any(x != r and sets[x] == sets[r] for x in stuff):
+                    continue
             ref = refer(t, r, avoid_kinds=(kind,))
             if ref is None:
                 continue

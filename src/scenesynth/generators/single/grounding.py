@@ -20,10 +20,12 @@ from scenesynth.generators.refer import refer
 from scenesynth.generators.single._common import (
     article,
     concepts,
+    countable_name,
     finish,
     name_distractors,
     pick_template,
     plural,
+    stuff_region_name,
     tables,
 )
 
@@ -183,8 +185,9 @@ class RelationCaption(Generator):
     spec = GeneratorSpec(
         name="relation_caption",
         family="description",
-        description="Dense relation caption: every annotated relation as 'subject predicate "
-        "object' (graphs with non-geometric annotations)",
+        description="Dense relation caption: the annotated relations as 'subject predicate "
+        "object' whose subject and object names are unique in the image and whose spatial "
+        "predicates hold by geometry (graphs with non-geometric annotations)",
         needs=frozenset({Need.NAMES, Need.RELATIONS}),
         answer_type=AnswerType.TEXT,
         example="Describe the relationships between the objects. -> man riding horse, ...",
@@ -195,7 +198,9 @@ class RelationCaption(Generator):
         if all(o.position is not None for o in t.objects.values()):
             return  # CLEVR-style all-pairs spatial lists are not captions
         b = ProgramBuilder()
-        b.add("describe_relations", [b.add("scene", image=0)])
+        # only relations a reader can resolve: both names unique in the image, and a spatial
+        # predicate true by geometry ("crate on top of crate" names no particular crate)
+        b.add("describe_relations", [b.add("scene", image=0)], resolvable=True)
         tid, tpl = pick_template(ctx.rng, RELATION_CAPTION_TEMPLATES)
         q = finish(ctx, b, text=tpl, template=tid, answer_type=AnswerType.TEXT,
                    objects=list(t.scene))
@@ -243,6 +248,8 @@ def _logic(ctx: GenContext, op: str) -> Iterator[Question]:
                           + pick_k(ctx.rng, absent, 2 - n_present))
         if chosen[0][0] == chosen[1][0]:
             continue
+        if stuff_region_name(t, chosen[0][0]) or stuff_region_name(t, chosen[1][0]):
+            continue  # "Is there a tree" of a region of trees: no article fits the template
         b = ProgramBuilder()
         e1 = _exist_steps(b, chosen[0])
         e2 = _exist_steps(b, chosen[1])
@@ -312,6 +319,8 @@ class CompareCount(Generator):
         would_keep = ctx.would_keep
         for a, c in itertools.islice(lazy_shuffled(ctx.rng, pairs), 60):
             more = ctx.rng.random() < 0.5
+            if not (countable_name(t, a) and countable_name(t, c)):
+                continue  # "fewer people than sky": stuff is not counted
             if would_keep is not None:
                 # skip building a comparison the balancer would reject (most pairs of names
                 # have equal counts: "no"); the answer still comes from the program

@@ -1,6 +1,13 @@
-"""Annotated-relation questions: what is the X on, what is on the Y, what is the relation
-between X and Y, is the X on the Y, and multi-hop chains ("what is left of the thing on the
-table"). Geometric chains use relations decided by ``spatial_relation``."""
+"""Relation questions: what is the X on, what is on the Y, what is the relation between X and
+Y, is the X on the Y, and multi-hop chains ("what is left of the thing on the table").
+
+What the image shows decides (the policy of :mod:`scenesynth.generators.refer`): an annotated
+*spatial* relation is asked only when :func:`~scenesynth.graph.spatial_relation` decides it True,
+and an open question ("What is in front of the hat?") only when geometry gives exactly one
+answer with every other object decided False; the program then relates by geometry. A
+*non-spatial* annotated relation (holding, wearing) is asked as a yes/no verification of one
+given pair, and in open questions or references only when the graph marks the relations as
+exhaustive."""
 
 from __future__ import annotations
 
@@ -22,6 +29,9 @@ from scenesynth.generators.refer import (
     is_speakable,
     predicate_phrase,
     refer,
+    relations_exhaustive,
+    sole_by_geometry,
+    spatial_predicate,
 )
 from scenesynth.generators.single._common import (
     attribute_distractors,
@@ -46,6 +56,41 @@ def _annotated(t: SceneTables) -> list[tuple[str, str, str]]:
     return [(s, p, o) for s, rels in sorted(t.out_relations.items()) for p, o in rels if s != o]
 
 
+def _open_hop(
+    t: SceneTables, s: str, p: str, o: str, inverse: bool
+) -> tuple[str, str] | None:
+    """(mode, program predicate) for an open question on the annotated ``(s, p, o)`` whose
+    answer is ``o`` (``inverse``: "What is the X p?") or ``s`` ("What is p the Y?"), or None
+    when a reader of the image could give a second answer (module docstring)."""
+    spatial = spatial_predicate(p)
+    if spatial is None:
+        asked_about = s if inverse else o
+        if not relations_exhaustive(t, asked_about):
+            return None
+        table = t.rel_by_subject.get((s, p), ()) if inverse else t.rel_by_object.get((o, p), ())
+        return ("annotated", p) if len(table) == 1 else None
+    if t.spatial(s, o, spatial) is not True:  # the annotation must agree with geometry
+        return None
+    # the one object geometry relates (memoised per anchor): the annotated one, or no rival
+    if inverse:
+        sole = sole_by_geometry(t, s, spatial, inverse=True)
+        return ("geometry", spatial) if sole == o else None
+    sole = sole_by_geometry(t, o, spatial, inverse=False)
+    return ("geometry", spatial) if sole == s else None
+
+
+def _hop(t: SceneTables, s: str, p: str, o: str) -> tuple[str, str] | None:
+    """(mode, program predicate) for a hop along the annotated ``(s, p, o)`` inside a longer
+    question: by geometry when spatial (and only when geometry decides it True), annotated
+    when both ends have exhaustive relations, else None."""
+    spatial = spatial_predicate(p)
+    if spatial is None:
+        if relations_exhaustive(t, s) and relations_exhaustive(t, o):
+            return "annotated", p
+        return None
+    return ("geometry", spatial) if t.spatial(s, o, spatial) is True else None
+
+
 OBJECT_TEMPLATES = {
     "rel_object_what": "What is {s} {p}?",
     "rel_object_which": "Which object is {s} {p}?",
@@ -66,13 +111,16 @@ class RelationObjectQuery(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
         for s, p, o in lazy_shuffled(ctx.rng, _annotated(t)):
-            if not is_speakable(p) or len(t.rel_by_subject.get((s, p), ())) != 1:
+            if not is_speakable(p):
+                continue
+            hop = _open_hop(t, s, p, o, inverse=True)
+            if hop is None:
                 continue
             ref = refer(t, s, avoid_objects=(o,), relations=False)
             if ref is None:
                 continue
             b = ProgramBuilder()
-            rel = b.add("relate_inv", [b.add_reference(ref)], predicate=p, mode="annotated")
+            rel = b.add("relate_inv", [b.add_reference(ref)], predicate=hop[1], mode=hop[0])
             b.add("query_name", [b.add("unique", [rel])])
             tid, tpl = pick_template(ctx.rng, OBJECT_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(s=ref.text, p=predicate_phrase(p)), template=tid,
@@ -103,13 +151,16 @@ class RelationSubjectQuery(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
         for s, p, o in lazy_shuffled(ctx.rng, _annotated(t)):
-            if not is_speakable(p) or len(t.rel_by_object.get((o, p), ())) != 1:
+            if not is_speakable(p):
+                continue
+            hop = _open_hop(t, s, p, o, inverse=False)
+            if hop is None:
                 continue
             ref = refer(t, o, avoid_objects=(s,), relations=False)
             if ref is None:
                 continue
             b = ProgramBuilder()
-            rel = b.add("relate", [b.add_reference(ref)], predicate=p, mode="annotated")
+            rel = b.add("relate", [b.add_reference(ref)], predicate=hop[1], mode=hop[0])
             b.add("query_name", [b.add("unique", [rel])])
             tid, tpl = pick_template(ctx.rng, SUBJECT_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(o=ref.text, p=predicate_phrase(p)), template=tid,
@@ -146,6 +197,12 @@ class RelationPredicateQuery(Generator):
             # the reverse direction must not carry a relation too (the question is symmetric)
             if t.rel_pairs.get((o, s)):
                 continue
+            # one predicate is the answer only when it is the pair's only relation: never a
+            # spatial one (a pair left of each other is often behind or near too), and a
+            # non-spatial one only on exhaustively annotated objects
+            if spatial_predicate(t.rel_pairs[(s, o)][0]) is not None or not (
+                    relations_exhaustive(t, s) and relations_exhaustive(t, o)):
+                continue
             rs = refer(t, s, avoid_objects=(o,), relations=False)
             ro = refer(t, o, avoid_objects=(s,), relations=False)
             if rs is None or ro is None:
@@ -159,9 +216,19 @@ class RelationPredicateQuery(Generator):
             q = finish(ctx, b, text=tpl.format(s=rs.text, o=ro.text), template=tid,
                        answer_type=AnswerType.RELATION, objects=[*rs.objects, *ro.objects],
                        relations=[(s, p, o)],
-                       distractors=[x for x in predicates if x != p])
+                       distractors=[x for x in predicates if x != p and _surely_false(
+                           t, s, x, o)])
             if q is not None:
                 yield q
+
+
+def _surely_false(t: SceneTables, s: str, p: str, o: str) -> bool:
+    """Whether ``(s, p, o)`` is false for a reader: a spatial predicate decided False by
+    geometry, or a non-spatial one not annotated (callers hold exhaustive relations)."""
+    spatial = spatial_predicate(p)
+    if spatial is None:
+        return p not in t.rel_pairs.get((s, o), ())
+    return t.spatial(s, o, spatial) is False
 
 
 VERIFY_TEMPLATES = {
@@ -187,7 +254,17 @@ class RelationVerify(Generator):
         for i, (s, p, o) in enumerate(lazy_shuffled(ctx.rng, _annotated(t))):
             if not is_speakable(p):
                 continue
-            if i % 2 == 1:
+            spatial = spatial_predicate(p)
+            if spatial is not None:
+                # asked about what the image shows: the annotation must agree with geometry,
+                # and the reversed pair is a negative only when geometry decides it False
+                if t.spatial(s, o, spatial) is not True:
+                    continue
+                if i % 2 == 1:
+                    s, o = o, s
+                    if t.spatial(s, o, spatial) is not False:
+                        continue
+            elif i % 2 == 1:
                 if p not in ASYMMETRIC or p in t.rel_pairs.get((o, s), ()):
                     continue
                 s, o = o, s
@@ -196,7 +273,11 @@ class RelationVerify(Generator):
             if rs is None or ro is None:
                 continue
             b = ProgramBuilder()
-            b.add("has_relation", [b.add_reference(rs), b.add_reference(ro)], predicate=p)
+            a, c = b.add_reference(rs), b.add_reference(ro)
+            if spatial is not None:
+                b.add("spatial", [a, c], predicate=spatial)
+            else:
+                b.add("has_relation", [a, c], predicate=p)
             tid, tpl = pick_template(ctx.rng, VERIFY_TEMPLATES)
             text = tpl.format(s=rs.text, p=predicate_phrase(p), o=ro.text)
             q = finish(ctx, b, text=text, template=tid,
@@ -214,6 +295,14 @@ def _related(t: SceneTables, o: str, predicate: str, mode: str) -> list[str]:
     return t.related_by_geometry(o, predicate, False)
 
 
+def _undecided(t: SceneTables, o: str, predicate: str, mode: str) -> list[str]:
+    """Objects a reader may count as (x predicate o) though the program does not: undecided
+    by geometry (none for annotated hops, which need exhaustive relations)."""
+    if mode == "annotated":
+        return []
+    return t.undecided_by_geometry(o, predicate, False)
+
+
 HOP_NAME_TEMPLATES = {
     "hop_what": "What is {p2} the {nx} {p1} {o}?",
     "hop_which": "Which object is {p2} the {nx} {p1} {o}?",
@@ -224,7 +313,8 @@ HOP_ATTR_TEMPLATES = {
 }
 
 
-Chain = tuple[str, str, str, tuple[str, str], tuple[str, str]]  # o, x, y, hop 1, hop 2
+Hop = tuple[str, str, str]  # mode, program predicate, phrase in the question
+Chain = tuple[str, str, str, Hop, Hop]  # o, x, y, hop 1, hop 2
 
 
 @register
@@ -256,15 +346,22 @@ class MultiHopRelation(Generator):
 
     @staticmethod
     def _annotated_chains(ctx: GenContext, t: SceneTables) -> Iterator[Chain]:
-        hops = [(s, p, o) for s, p, o in _annotated(t) if is_speakable(p)]
-        by_anchor: dict[str, list[tuple[str, str, str]]] = {}
+        """Chains along annotated relations that a reader can follow (see :func:`_hop`)."""
+        hops: list[tuple[str, Hop, str]] = []
+        for s, p, o in _annotated(t):
+            if not is_speakable(p):
+                continue
+            hop = _hop(t, s, p, o)
+            if hop is not None:
+                hops.append((s, (hop[0], hop[1], predicate_phrase(p)), o))
+        by_anchor: dict[str, list[tuple[str, Hop, str]]] = {}
         for h in hops:
             by_anchor.setdefault(h[2], []).append(h)
-        for x, p1, o in lazy_shuffled(ctx.rng, hops):
+        for x, hop1, o in lazy_shuffled(ctx.rng, hops):
             second = [h for h in by_anchor.get(x, ()) if h[0] not in (o, x)]
             if second:
-                y, p2, _ = pick(ctx.rng, second)
-                yield o, x, y, ("annotated", p1), ("annotated", p2)
+                y, hop2, _ = pick(ctx.rng, second)
+                yield o, x, y, hop1, hop2
 
     @staticmethod
     def _geometry_chains(ctx: GenContext, t: SceneTables) -> Iterator[Chain]:
@@ -277,31 +374,40 @@ class MultiHopRelation(Generator):
             p1 = pick(ctx.rng, preds)
             if t.spatial(x, o, p1) is not True:
                 continue
-            # the first hop must single out x among the objects of its name
-            if [z for z in _related(t, o, p1, "geometry") if t.names[z] == t.names[x]] != [x]:
+            # the first hop must single out x among the objects of its name, with no object of
+            # that name undecided (both lists are computed once per anchor and predicate)
+            nx = t.names[x]
+            if [z for z in _related(t, o, p1, "geometry") if t.names[z] == nx] != [x] or any(
+                    t.names[z] == nx for z in _undecided(t, o, p1, "geometry")):
                 continue
             p2 = pick(ctx.rng, preds)
             second = _related(t, x, p2, "geometry")
-            # the second hop must give one object, or one object of a given name
-            if len(second) == 1:
+            undecided = {t.names[z] for z in _undecided(t, x, p2, "geometry")}
+            # the second hop must give one object, or one object of a given name, with no
+            # undecided rival
+            if len(second) == 1 and not undecided:
                 usable = [y for y in second if y != o]
             else:
                 name_counts: dict[str, int] = {}
                 for z in second:
                     name_counts[t.names[z]] = name_counts.get(t.names[z], 0) + 1
-                usable = [y for y in second if y != o and name_counts[t.names[y]] == 1]
+                usable = [y for y in second if y != o and name_counts[t.names[y]] == 1
+                          and t.names[y] not in undecided]
             if usable:
                 y = pick(ctx.rng, usable)
-                yield o, x, y, ("geometry", p1), ("geometry", p2)
+                yield (o, x, y, ("geometry", p1, GEOMETRY_PHRASES[p1]),
+                       ("geometry", p2, GEOMETRY_PHRASES[p2]))
 
     def _question(
-        self, ctx: GenContext, t: SceneTables, o: str, x: str, y: str,
-        hop1: tuple[str, str], hop2: tuple[str, str],
+        self, ctx: GenContext, t: SceneTables, o: str, x: str, y: str, hop1: Hop, hop2: Hop,
     ) -> Question | None:
-        (mode1, p1), (mode2, p2) = hop1, hop2
+        (mode1, p1, phrase1), (mode2, p2, phrase2) = hop1, hop2
         nx, ny = t.names[x], t.names[y]
-        # cheap screen before building anything: the first hop must single out x by name
+        # cheap screen before building anything: the first hop must single out x by name,
+        # with no object of that name undecided
         if [z for z in _related(t, o, p1, mode1) if t.names[z] == nx] != [x]:
+            return None
+        if any(t.names[z] == nx for z in _undecided(t, o, p1, mode1)):
             return None
         ro = refer(t, o, relations=False, geometry=False)
         if ro is None:
@@ -316,18 +422,18 @@ class MultiHopRelation(Generator):
         except ValueError:
             return None
         second = outs[r2]
-        phrase1 = GEOMETRY_PHRASES.get(p1, p1)
-        phrase2 = GEOMETRY_PHRASES.get(p2, p2)
+        undecided = _undecided(t, x, p2, mode2)
         fields = {"p1": phrase1, "p2": phrase2, "nx": nx, "o": ro.text}
         rels = [(x, p1, o), (y, p2, x)]
-        if len(second) == 1:
+        if len(second) == 1 and not undecided:
             b.add("query_name", [b.add("unique", [r2])])
             tid, tpl = pick_template(ctx.rng, HOP_NAME_TEMPLATES)
             return finish(ctx, b, text=tpl.format(**fields), template=tid,
                           answer_type=AnswerType.NAME, objects=[o, x, y], relations=rels,
                           distractors=name_distractors(ctx, t, ny),
                           balance_key=f"{self.spec.name}:name")
-        if sum(1 for r in second if t.names[r] == ny) != 1:
+        if sum(1 for r in second if t.names[r] == ny) != 1 or any(
+                t.names[r] == ny for r in undecided):
             return None
         kinds = [k for k in ("color", "material", "size") if single_value(t, y, k)]
         if not kinds:
