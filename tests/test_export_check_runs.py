@@ -3,8 +3,7 @@
 
 The text a trainer reads must be clean everywhere (options listed once, answers among them
 once, placeholders). Geometric ambiguity (a second object that also fits a reference or a
-relation question by the image's geometry) must be 0 too; the runs where the generators still
-produce it are marked xfail(strict=True) until the generators decide relations by geometry.
+relation question by the image's geometry) must be 0 too.
 """
 
 from __future__ import annotations
@@ -24,17 +23,7 @@ from scenesynth.sources import load
 FORMATS = ("llava", "sharegpt", "parquet", "webdataset")
 CLEVR_SCENES = 40  # a few dozen scenes keep a run to seconds; every generator still fires
 
-GEOMETRY_PENDING = pytest.mark.xfail(
-    strict=True,
-    reason="the generators still take relation answers from the graph's listed relations "
-    "(issue 15, item 2; the gen-trust branch decides them by geometry)",
-)
 NO_IMAGES = "the source ships no images, and WebDataset embeds them"
-COCO_IMAGES_PENDING = pytest.mark.xfail(
-    strict=True,
-    reason="generate does not find the COCO photos beside the source, so WebDataset writes no "
-    "record (issue 15, item 6; the trainer-formats branch)",
-)
 
 
 def _sources(shared: Path, tmp: Path) -> dict[str, Path]:
@@ -110,9 +99,8 @@ def _cases() -> list[object]:
     for dataset in ("clevr", "gqa", "vg", "coco"):
         for fmt in FORMATS:
             marks: list[pytest.MarkDecorator] = []
-            if fmt == "webdataset":
-                marks.append(COCO_IMAGES_PENDING if dataset == "coco"
-                             else pytest.mark.skip(reason=NO_IMAGES))
+            if fmt == "webdataset" and dataset != "coco":
+                marks.append(pytest.mark.skip(reason=NO_IMAGES))
             cases.append(pytest.param(dataset, fmt, marks=marks, id=f"{dataset}-{fmt}"))
     return cases
 
@@ -128,15 +116,8 @@ def test_generate_export_text_is_clean(
     assert _problems(report, TEXT_KINDS) == []
 
 
-def _geometry_cases() -> list[object]:
-    # measured on this branch (per-image 1, multi-image groups of 2): GQA and VG have
-    # references and relation questions that geometry does not resolve uniquely
-    return [pytest.param(d, marks=[GEOMETRY_PENDING] if d in ("gqa", "vg") else [], id=d)
-            for d in ("clevr", "gqa", "vg", "coco")]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("dataset", _geometry_cases())
+@pytest.mark.parametrize("dataset", ["clevr", "gqa", "vg", "coco"])
 def test_generate_references_resolve_by_geometry(
     dataset: str, shared_data: Path, work: Path
 ) -> None:
@@ -154,7 +135,6 @@ def test_demo_export_text_is_clean(work: Path) -> None:
 
 
 @pytest.mark.slow
-@GEOMETRY_PENDING
 def test_demo_references_resolve_by_geometry(work: Path) -> None:
     assert _problems(_demo(work), GEOMETRY_KINDS) == []
 
@@ -167,6 +147,5 @@ def test_synth_webdataset_text_is_clean(work: Path) -> None:
 
 
 @pytest.mark.slow
-@GEOMETRY_PENDING
 def test_synth_webdataset_references_resolve_by_geometry(work: Path) -> None:
     assert _problems(_synth_webdataset(work), GEOMETRY_KINDS) == []
