@@ -523,9 +523,11 @@ def test_compare_volume_on_3d_sizes() -> None:
 def test_plural_wording() -> None:
     from scenesynth.generators.single._common import plural
 
-    words = ["cube", "photos", "bus", "glass", "box", "person", "baby", "traffic light"]
+    words = ["cube", "photos", "bus", "glass", "box", "person", "baby", "traffic light",
+             "snowman", "fireman", "human"]
     assert [plural(w) for w in words] == [
-        "cubes", "photos", "buses", "glasses", "boxes", "people", "babies", "traffic lights"]
+        "cubes", "photos", "buses", "glasses", "boxes", "people", "babies", "traffic lights",
+        "snowmen", "firemen", "humans"]
 
 
 def test_name_distractors_are_bounded_on_a_large_vocabulary(gqa: list[SceneGraph]) -> None:

@@ -114,6 +114,9 @@ _IRREGULAR_PLURALS = {
     "scarf": "scarves", "half": "halves", "sheep": "sheep", "deer": "deer", "fish": "fish",
     "people": "people", "clothes": "clothes", "cactus": "cacti",
 }
+# Words ending in "man" that are not compounds of "man" (their plural is regular).
+_MAN_REGULAR = frozenset({"human", "german", "talisman", "caiman", "ottoman", "shaman",
+                          "walkman", "doberman", "cayman"})
 _PLURAL_FORMS = frozenset(_IRREGULAR_PLURALS.values()) | PLURAL_ONLY
 # Name endings that look plural but are singular ("glass", "bus", "tennis", "lens").
 _SINGULAR_S = ("ss", "us", "is", "ns")
@@ -146,6 +149,8 @@ def plural(name: str) -> str:
         return name
     if last in _IRREGULAR_PLURALS:
         word = _IRREGULAR_PLURALS[last]
+    elif last.endswith("man") and last not in _MAN_REGULAR:
+        word = last[:-3] + "men"  # snowman, fireman, policeman
     elif last.endswith(("s", "x", "z", "ch", "sh")):
         word = last + "es"
     elif last.endswith("y") and len(last) > 1 and last[-2] not in "aeiou":
