@@ -159,6 +159,13 @@ def generate(
                      show_default=_default("multi_image_group")),
     ] = None,
     progress: ProgressOption = None,
+    paraphrases: Annotated[
+        str | None,
+        typer.Option("--paraphrases", help="Paraphrase bank (JSON, as paraphrase-templates "
+                     "writes it) whose phrasings join the templates' wordings; 'default' is "
+                     "the shipped human-reviewed bank. Sets the config's gen.paraphrases.",
+                     show_default="none"),
+    ] = None,
     holdout: Annotated[
         bool, typer.Option("--holdout", help="Then split train / holdout (scenesynth split's "
                                              "defaults: 20 % of images, 2 templates, 2 pairs).")
@@ -182,6 +189,7 @@ def generate(
         "max_failure_rate": max_failure_rate,
         "multi_image_group": multi_image_group,
         "progress": progress,
+        "paraphrases": paraphrases,
     }
     run_out = _execute(config, overrides)
     if holdout:

@@ -92,7 +92,8 @@ def paraphrase_templates(
     cache_dir: Annotated[Path | None, typer.Option(help="Cache of the writer's answers.")] = None,
 ) -> None:
     """Ask the writer for new phrasings of the question templates; store the ones that pass
-    the mechanical checks (slots kept, no answer mentioned, one question, not a duplicate)."""
+    the mechanical checks (slots kept, no answer mentioned, one question, not a duplicate).
+    Review the file, then pass it to ``generate --paraphrases``."""
     from scenesynth.programs.paraphrase import propose, template_catalog, write_bank
     from scenesynth.programs.writer import WriterCache
 

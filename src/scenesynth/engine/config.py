@@ -182,7 +182,15 @@ def load_config(
             root = export.get("image_root")
             if isinstance(root, str) and not Path(root).is_absolute():
                 export["image_root"] = str((base / root).resolve())
-    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        gen = data.get("gen")
+        bank = gen.get("paraphrases") if isinstance(gen, dict) else None
+        if isinstance(bank, str) and bank != "default" and not Path(bank).is_absolute():
+            gen["paraphrases"] = str((base / bank).resolve())  # type: ignore[index]
+    overrides = dict(overrides or {})
+    bank_override = overrides.pop("paraphrases", None)  # generate --paraphrases: a gen knob
+    if bank_override is not None:
+        data["gen"] = {**(data.get("gen") or {}), "paraphrases": str(bank_override)}
+    data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:

@@ -15,10 +15,13 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from scenesynth.graph import InstructionSample, SceneGraph
 from scenesynth.graph.sample import AnswerForm
+
+if TYPE_CHECKING:
+    from scenesynth.generators.base import GenConfig
 
 
 @dataclass(frozen=True)
@@ -192,10 +195,11 @@ class GenerateStage(Stage):
     multi_image_group: tuple[int, int] | None = None
     shard_function: ShardFunction | None = None  # None = the generators package's runner
     name: ClassVar[str] = "generate"
+    # gen["paraphrases"] (a bank path, or "default") read once per process
+    _wordings: dict[str, tuple[tuple[str, str], ...]] | None = field(
+        default=None, init=False, repr=False, compare=False)
 
     def check(self) -> None:
-        from scenesynth.generators.base import GenConfig
-
         if self.shard_function is None:
             from scenesynth.generators.runner import select_generators
 
@@ -204,13 +208,26 @@ class GenerateStage(Stage):
             except ValueError as exc:
                 raise ValueError(f"field 'generators': {exc}") from None
         try:
-            GenConfig(**self.gen)
+            self.gen_config()  # a bad paraphrase bank raises its one-line BankError here
         except TypeError as exc:
             raise ValueError(f"field 'gen': {exc}") from None
 
-    def _call(self, graphs: list[SceneGraph]) -> Any:
+    def gen_config(self) -> GenConfig:
+        """The generators' config from ``gen``; ``gen["paraphrases"]`` (a bank path or
+        ``default``, see scenesynth.generators.paraphrases) becomes its ``wordings``."""
         from scenesynth.generators.base import GenConfig
 
+        gen = dict(self.gen)
+        bank = gen.pop("paraphrases", None)
+        if bank is not None:
+            if self._wordings is None:
+                from scenesynth.generators.paraphrases import load_wordings
+
+                self._wordings = load_wordings(bank)
+            gen["wordings"] = self._wordings
+        return GenConfig(**gen)
+
+    def _call(self, graphs: list[SceneGraph]) -> Any:
         function = self.shard_function or _default_shard_function()
         names = None if "all" in self.generators else list(self.generators)
         return function(
@@ -219,7 +236,7 @@ class GenerateStage(Stage):
             self.per_image,
             tuple(self.forms),
             self.seed,
-            GenConfig(**self.gen),
+            self.gen_config(),
             self.multi_image_group,
         )
 

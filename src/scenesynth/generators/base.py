@@ -82,6 +82,9 @@ class GenConfig:
     # the larger value must exceed the smaller by this fraction.
     compare_margin: float = 0.15
     region_margin: float = 0.1  # fraction of a 3x3 grid cell kept clear of cell borders
+    # Paraphrase bank (scenesynth.generators.paraphrases.load_wordings): template text ->
+    # ((wording id, phrasing), ...). Empty: every question uses its template's own text.
+    wordings: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
 class LazyIndexes(Sequence[GraphIndex]):
@@ -132,6 +135,9 @@ class GenContext:
     # skip building a candidate it predicts to be rejected; answers still come from
     # executing the program.
     would_keep: Callable[[str, Any], bool] | None = None
+    # template id -> wording id of the bank phrasing its last draw chose (pick_template sets
+    # it, finish records it on the question); only filled when the config has wordings.
+    wording: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.indexes:
@@ -161,6 +167,8 @@ class Question:
     distractors: list[Any] = field(default_factory=list)
     # Key of the answer-balancing bucket (defaults to the generator name).
     balance_key: str | None = None
+    # The paraphrase-bank wording the text uses (``<template id>#<n>``); None: the template's.
+    wording: str | None = None
 
 
 class Generator(ABC):

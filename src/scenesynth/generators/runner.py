@@ -185,6 +185,17 @@ def build_sample(
     form = rendered.form
     options = rendered.options
     generator = parts.generator
+    extra: dict[str, Any] = {
+        "balance_key": question.balance_key or generator,
+        "form_template": rendered.template,
+        "global_seed": parts.global_seed,
+        # One question is exported in each of its forms (short, mc, yes_no) as separate
+        # records; they share this id: the id of the question's short form.
+        "question_group": sample_id_from_hash(parts.id_hash, question.text, SHORT, None),
+    }
+    wording = question.wording
+    if wording is not None:  # a paraphrase-bank phrasing (template stays the template id)
+        extra["wording"] = wording
     provenance = construct(_PROVENANCE, {
         "source": parts.source,
         "image_ids": list(parts.image_ids),
@@ -196,14 +207,7 @@ def build_sample(
         "objects": list(question.objects),
         "relations": [list(r) for r in question.relations],
         "seed": parts.seed,
-        "extra": {
-            "balance_key": question.balance_key or generator,
-            "form_template": rendered.template,
-            "global_seed": parts.global_seed,
-            # One question is exported in each of its forms (short, mc, yes_no) as separate
-            # records; they share this id: the id of the question's short form.
-            "question_group": sample_id_from_hash(parts.id_hash, question.text, SHORT, None),
-        },
+        "extra": extra,
     }, _PROVENANCE_FIELDS)
     return construct(_SAMPLE, {
         "id": sample_id_from_hash(parts.id_hash, rendered.question, form, options),
@@ -408,6 +412,7 @@ def generate_shard(
                 "source_values": values_by_source.get(group[0].image.source, {}),
                 "cache": {"tables": shared.tables},
                 "would_keep": would_keep,
+                "wording": {},
             })
             kept = 0
             considered = 0

@@ -37,13 +37,27 @@ def tables(ctx: GenContext) -> SceneTables:
 _TEMPLATE_ITEMS: Final[dict[int, tuple[dict[str, str], tuple[tuple[str, str], ...]]]] = {}
 
 
-def pick_template(rng: random.Random, templates: dict[str, str]) -> tuple[str, str]:
-    """(template id, template) drawn with the seeded rng (ids sorted: no dict-order reliance)."""
+def pick_template(ctx: GenContext, templates: dict[str, str]) -> tuple[str, str]:
+    """(template id, wording) drawn with the context's seeded rng (ids sorted: no dict-order
+    reliance). With a paraphrase bank (``ctx.config.wordings``), a second draw picks the
+    template's own text or one of its bank phrasings; without one, the rng is drawn once."""
     entry = _TEMPLATE_ITEMS.get(id(templates))
     if entry is None or entry[0] is not templates:
         entry = (templates, tuple(sorted(templates.items())))
         _TEMPLATE_ITEMS[id(templates)] = entry
-    return pick(rng, entry[1])
+    tid, text = pick(ctx.rng, entry[1])
+    wordings = ctx.config.wordings
+    if not wordings:
+        return tid, text
+    phrasings = wordings.get(text)
+    if phrasings is not None:
+        k = ctx.rng.randrange(len(phrasings) + 1)
+        if k:
+            wording_id, phrasing = phrasings[k - 1]
+            ctx.wording[tid] = wording_id
+            return tid, phrasing
+    ctx.wording.pop(tid, None)
+    return tid, text
 
 
 def plural(name: str) -> str:
@@ -131,6 +145,7 @@ def finish(
         "relations": list(relations),
         "distractors": [d for d in distractors if d != answer],
         "balance_key": balance_key,
+        "wording": ctx.wording.get(template) if ctx.wording else None,
     })
     return cast(Question, question)
 

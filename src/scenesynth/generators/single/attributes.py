@@ -90,7 +90,7 @@ class QueryAttribute(Generator):
             b = ProgramBuilder()
             o = b.add_reference(ref)
             b.add("query_attr", [o], kind=kind)
-            tid, tpl = pick_template(ctx.rng, QUERY_TEMPLATES[kind])
+            tid, tpl = pick_template(ctx, QUERY_TEMPLATES[kind])
             value = single_value(t, r, kind) or ""
             q = finish(ctx, b, text=tpl.format(ref=ref.text), template=tid,
                        answer_type=AnswerType.ATTRIBUTE, objects=ref.objects,
@@ -146,7 +146,7 @@ class VerifyAttribute(Generator):
             b.add("verify_attr", [o], value=value)
             templates = VERIFY_MATERIAL_TEMPLATES if kind == "material" else (
                 VERIFY_STATE_TEMPLATES if kind == "state" else VERIFY_TEMPLATES)
-            tid, tpl = pick_template(ctx.rng, templates)
+            tid, tpl = pick_template(ctx, templates)
             q = finish(ctx, b, text=tpl.format(ref=ref.text, value=value), template=tid,
                        answer_type=AnswerType.YES_NO, objects=ref.objects,
                        relations=ref.relations)
@@ -196,7 +196,7 @@ class ObjectsWithAttribute(Generator):
             b = ProgramBuilder()
             s = b.add("filter_attr", [b.add("scene", image=0)], value=value)
             b.add("query_names", [s])
-            tid, tpl = pick_template(ctx.rng, WITH_MATERIAL_TEMPLATES
+            tid, tpl = pick_template(ctx, WITH_MATERIAL_TEMPLATES
                                      if kind_of[value] == "material" else WITH_ATTRIBUTE_TEMPLATES)
             distractors = [a for v, a in sorted(answers.items()) if v != value]
             q = finish(ctx, b, text=tpl.format(value=value), template=tid,
@@ -253,7 +253,7 @@ class SameAttribute(Generator):
         vc = b.add("query_attr", [b.add_reference(rc)], kind=kind)
         b.add("equal", [va, vc])
         templates = SAME_MATERIAL_TEMPLATES if kind == "material" else SAME_TEMPLATES
-        tid, tpl = pick_template(ctx.rng, templates)
+        tid, tpl = pick_template(ctx, templates)
         return finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text, kind=kind), template=tid,
                       answer_type=AnswerType.YES_NO, objects=[*ra.objects, *rc.objects],
                       relations=[*ra.relations, *rc.relations])

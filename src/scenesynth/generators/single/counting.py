@@ -85,15 +85,17 @@ class ExistObject(Generator):
                         yield q
 
     def _question(self, ctx: GenContext, concept: tuple[str, str | None]) -> Question | None:
-        tid, tpl = pick_template(ctx.rng, EXIST_TEMPLATES)
+        tid, tpl = pick_template(ctx, EXIST_TEMPLATES)
         b = ProgramBuilder()
         s = _concept_program(b, concept)
         b.add("exist", [s])
         phrase = _phrase(concept)
         if stuff_region_name(tables(ctx), concept[0]):  # a region of trees: "any trees"
             tid, tpl = "exist_any", EXIST_TEMPLATES["exist_any"]
+            ctx.wording.pop(tid, None)  # the template's own text, not a bank phrasing
         elif tid == "exist_any" and is_mass_noun(phrase):
             tpl = EXIST_ANY_MASS  # "Is there any gravel", not "Are there any gravel"
+            ctx.wording.pop(tid, None)
         return finish(
             ctx, b,
             text=tpl.format(a_phrase=article(phrase), plural_phrase=plural(phrase)),
@@ -121,7 +123,7 @@ def _count_question(
     b.add("count_distinct", [s], iou=ctx.config.duplicate_iou)
     noun = plural(name) if name else "objects"
     phrase = f"{value} {noun}" if value else noun
-    tid, tpl = pick_template(ctx.rng, COUNT_TEMPLATES)
+    tid, tpl = pick_template(ctx, COUNT_TEMPLATES)
     return finish(
         ctx, b, text=tpl.format(plural_phrase=phrase), template=tid,
         answer_type=AnswerType.COUNT, balance_key=key,
@@ -225,7 +227,7 @@ class CountUnion(Generator):
             s2 = b.add("filter_attr", [b.add("scene", image=0)], value=value)
             u = b.add("union", [s1, s2])
             b.add("count_distinct", [u], iou=ctx.config.duplicate_iou)
-            tid, tpl = pick_template(ctx.rng, UNION_TEMPLATES)
+            tid, tpl = pick_template(ctx, UNION_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(a=plural(name), b=value), template=tid,
                        answer_type=AnswerType.COUNT)
             if q is not None:
@@ -272,7 +274,7 @@ class CountSameAttribute(Generator):
             o = b.add_reference(ref)
             same = b.add("same_attr", [o], kind=kind)
             b.add("count_distinct", [same], iou=ctx.config.duplicate_iou)
-            tid, tpl = pick_template(ctx.rng, SAME_COUNT_TEMPLATES)
+            tid, tpl = pick_template(ctx, SAME_COUNT_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(same=SAME_PHRASES[kind], ref=ref.text),
                        template=tid, answer_type=AnswerType.COUNT, objects=ref.objects,
                        relations=ref.relations)

@@ -62,7 +62,7 @@ class GroundingBox(Generator):
                 continue
             b = ProgramBuilder()
             b.add("query_box", [b.add_reference(ref)])
-            tid, tpl = pick_template(ctx.rng, BOX_TEMPLATES)
+            tid, tpl = pick_template(ctx, BOX_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(ref=ref.text), template=tid,
                        answer_type=AnswerType.BOX, objects=ref.objects,
                        relations=ref.relations, distractors=_other_boxes(t, r))
@@ -97,7 +97,7 @@ class ReferringExpression(Generator):
                 continue
             b = ProgramBuilder()
             b.add("query_box", [b.add_reference(ref)])
-            tid, tpl = pick_template(ctx.rng, REFER_TEMPLATES)
+            tid, tpl = pick_template(ctx, REFER_TEMPLATES)
             same_name = [t.rounded_box(x) for x in t.by_name[t.names[r]] if x != r]
             q = finish(ctx, b, text=tpl.format(ref=ref.text), template=tid,
                        answer_type=AnswerType.BOX, objects=ref.objects,
@@ -139,7 +139,7 @@ class GroundingIdentify(Generator):
             b = ProgramBuilder()
             s = b.add("filter_box", [b.add("scene", image=0)], box=target, min_iou=0.5)
             b.add("query_name", [b.add("unique", [s])])
-            tid, tpl = pick_template(ctx.rng, IDENTIFY_TEMPLATES)
+            tid, tpl = pick_template(ctx, IDENTIFY_TEMPLATES)
             text = tpl.format(box="[" + ", ".join(f"{v:g}" for v in target) + "]")
             q = finish(ctx, b, text=text, template=tid, answer_type=AnswerType.NAME,
                        objects=[r], distractors=name_distractors(ctx, t, t.names[r]))
@@ -167,7 +167,7 @@ class SceneDescription(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         b = ProgramBuilder()
         b.add("describe_objects", [b.add("scene", image=0)])
-        tid, tpl = pick_template(ctx.rng, DESCRIBE_TEMPLATES)
+        tid, tpl = pick_template(ctx, DESCRIBE_TEMPLATES)
         q = finish(ctx, b, text=tpl, template=tid, answer_type=AnswerType.TEXT,
                    objects=list(tables(ctx).scene))
         if q is not None:
@@ -201,7 +201,7 @@ class RelationCaption(Generator):
         # only relations a reader can resolve: both names unique in the image, and a spatial
         # predicate true by geometry ("crate on top of crate" names no particular crate)
         b.add("describe_relations", [b.add("scene", image=0)], resolvable=True)
-        tid, tpl = pick_template(ctx.rng, RELATION_CAPTION_TEMPLATES)
+        tid, tpl = pick_template(ctx, RELATION_CAPTION_TEMPLATES)
         q = finish(ctx, b, text=tpl, template=tid, answer_type=AnswerType.TEXT,
                    objects=list(t.scene))
         if q is not None and q.answer:
@@ -254,7 +254,7 @@ def _logic(ctx: GenContext, op: str) -> Iterator[Question]:
         e1 = _exist_steps(b, chosen[0])
         e2 = _exist_steps(b, chosen[1])
         b.add(op, [e1, e2])
-        tid, tpl = pick_template(ctx.rng, LOGIC_TEMPLATES[op])
+        tid, tpl = pick_template(ctx, LOGIC_TEMPLATES[op])
         q = finish(ctx, b, text=tpl.format(a=_phrase(chosen[0]), b=_phrase(chosen[1])),
                    template=tid, answer_type=AnswerType.YES_NO)
         if q is not None:
@@ -334,7 +334,7 @@ class CompareCount(Generator):
                                                 name=c)], iou=ctx.config.duplicate_iou)
             b.add("greater" if more else "less", [ca, cc])
             templates = COMPARE_COUNT_TEMPLATES if more else FEWER_COUNT_TEMPLATES
-            tid, tpl = pick_template(ctx.rng, templates)
+            tid, tpl = pick_template(ctx, templates)
             q = finish(ctx, b, text=tpl.format(a=plural(a), b=plural(c)), template=tid,
                        answer_type=AnswerType.YES_NO)
             if q is not None:

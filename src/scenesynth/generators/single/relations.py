@@ -122,7 +122,7 @@ class RelationObjectQuery(Generator):
             b = ProgramBuilder()
             rel = b.add("relate_inv", [b.add_reference(ref)], predicate=hop[1], mode=hop[0])
             b.add("query_name", [b.add("unique", [rel])])
-            tid, tpl = pick_template(ctx.rng, OBJECT_TEMPLATES)
+            tid, tpl = pick_template(ctx, OBJECT_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(s=ref.text, p=predicate_phrase(p)), template=tid,
                        answer_type=AnswerType.NAME, objects=[*ref.objects, o],
                        relations=[*ref.relations, (s, p, o)],
@@ -162,7 +162,7 @@ class RelationSubjectQuery(Generator):
             b = ProgramBuilder()
             rel = b.add("relate", [b.add_reference(ref)], predicate=hop[1], mode=hop[0])
             b.add("query_name", [b.add("unique", [rel])])
-            tid, tpl = pick_template(ctx.rng, SUBJECT_TEMPLATES)
+            tid, tpl = pick_template(ctx, SUBJECT_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(o=ref.text, p=predicate_phrase(p)), template=tid,
                        answer_type=AnswerType.NAME, objects=[s, *ref.objects],
                        relations=[(s, p, o), *ref.relations],
@@ -212,7 +212,7 @@ class RelationPredicateQuery(Generator):
             c = b.add_reference(ro)
             b.add("query_relation", [a, c])
             p = t.rel_pairs[(s, o)][0]
-            tid, tpl = pick_template(ctx.rng, PREDICATE_TEMPLATES)
+            tid, tpl = pick_template(ctx, PREDICATE_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(s=rs.text, o=ro.text), template=tid,
                        answer_type=AnswerType.RELATION, objects=[*rs.objects, *ro.objects],
                        relations=[(s, p, o)],
@@ -278,7 +278,7 @@ class RelationVerify(Generator):
                 b.add("spatial", [a, c], predicate=spatial)
             else:
                 b.add("has_relation", [a, c], predicate=p)
-            tid, tpl = pick_template(ctx.rng, VERIFY_TEMPLATES)
+            tid, tpl = pick_template(ctx, VERIFY_TEMPLATES)
             text = tpl.format(s=rs.text, p=predicate_phrase(p), o=ro.text)
             q = finish(ctx, b, text=text, template=tid,
                        answer_type=AnswerType.YES_NO, objects=[*rs.objects, *ro.objects],
@@ -427,7 +427,7 @@ class MultiHopRelation(Generator):
         rels = [(x, p1, o), (y, p2, x)]
         if len(second) == 1 and not undecided:
             b.add("query_name", [b.add("unique", [r2])])
-            tid, tpl = pick_template(ctx.rng, HOP_NAME_TEMPLATES)
+            tid, tpl = pick_template(ctx, HOP_NAME_TEMPLATES)
             return finish(ctx, b, text=tpl.format(**fields), template=tid,
                           answer_type=AnswerType.NAME, objects=[o, x, y], relations=rels,
                           distractors=name_distractors(ctx, t, ny),
@@ -441,7 +441,7 @@ class MultiHopRelation(Generator):
         kind = pick(ctx.rng, kinds)
         uy = b.add("unique", [b.add("filter_name", [r2], name=ny)])
         b.add("query_attr", [uy], kind=kind)
-        tid, tpl = pick_template(ctx.rng, HOP_ATTR_TEMPLATES)
+        tid, tpl = pick_template(ctx, HOP_ATTR_TEMPLATES)
         return finish(ctx, b, text=tpl.format(kind=kind, ny=ny, **fields), template=tid,
                       answer_type=AnswerType.ATTRIBUTE, objects=[o, x, y], relations=rels,
                       distractors=attribute_distractors(

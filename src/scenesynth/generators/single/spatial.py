@@ -83,7 +83,7 @@ class SpatialVerify(Generator):
                 continue
             b = ProgramBuilder()
             b.add("spatial", [b.add_reference(ra), b.add_reference(rc)], predicate=p)
-            tid, tpl = pick_template(ctx.rng, SPATIAL_VERIFY_TEMPLATES)
+            tid, tpl = pick_template(ctx, SPATIAL_VERIFY_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text, phrase=GEOMETRY_PHRASES[p]),
                        template=tid, answer_type=AnswerType.YES_NO,
                        objects=[*ra.objects, *rc.objects],
@@ -133,7 +133,7 @@ class SpatialChoice(Generator):
             b = ProgramBuilder()
             s = b.add("spatial", [b.add_reference(ra), b.add_reference(rc)], predicate=p)
             b.add("select", [s], if_true=yes, if_false=no)
-            tid, tpl = pick_template(ctx.rng, CHOICE_TEMPLATES)
+            tid, tpl = pick_template(ctx, CHOICE_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text, axis=axis), template=tid,
                        answer_type=AnswerType.RELATION, objects=[*ra.objects, *rc.objects],
                        relations=[*ra.relations, *rc.relations],
@@ -180,7 +180,7 @@ class CompareHeight(Generator):
             b = ProgramBuilder()
             b.add("spatial", [b.add_reference(ra), b.add_reference(rc)], predicate=predicate)
             templates = HEIGHT_TEMPLATES if predicate == "above" else LOWER_TEMPLATES
-            tid, tpl = pick_template(ctx.rng, templates)
+            tid, tpl = pick_template(ctx, templates)
             q = finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text), template=tid,
                        answer_type=AnswerType.YES_NO, objects=[*ra.objects, *rc.objects],
                        relations=[*ra.relations, *rc.relations])
@@ -228,7 +228,7 @@ def _compare_choice(
         mc = b.add("measure", [b.add_reference(rc)], measure=measure_name)
         g = b.add("greater" if larger_wins else "less", [ma, mc])
         b.add("select", [g], if_true=name_a, if_false=name_c)
-        tid, tpl = pick_template(ctx.rng, templates)
+        tid, tpl = pick_template(ctx, templates)
         q = finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text), template=tid,
                    answer_type=AnswerType.NAME, objects=[*ra.objects, *rc.objects],
                    relations=[*ra.relations, *rc.relations], balance_key=key)
@@ -371,7 +371,7 @@ class CompareVolume(Generator):
             ma = b.add("measure", [b.add_reference(ra)], measure="volume")
             mc = b.add("measure", [b.add_reference(rc)], measure="volume")
             b.add("greater" if larger else "less", [ma, mc])
-            tid, tpl = pick_template(ctx.rng,
+            tid, tpl = pick_template(ctx,
                                      VOLUME_TEMPLATES if larger else SMALLER_VOLUME_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text), template=tid,
                        answer_type=AnswerType.YES_NO, objects=[*ra.objects, *rc.objects])
@@ -414,7 +414,7 @@ class DepthOrder(Generator):
         for _ in range(20):
             k = pick_int(ctx.rng, 2, min(4, len(named)))
             chosen = pick_k(ctx.rng, named, k)
-            tid, tpl = pick_template(ctx.rng, ORDER_TEMPLATES)
+            tid, tpl = pick_template(ctx, ORDER_TEMPLATES)
             if (tid, *chosen) in asked:  # the same question again: dedup would drop it
                 continue
             asked.add((tid, *chosen))
@@ -464,7 +464,7 @@ def _extreme(ctx: GenContext, closest: bool, key: str) -> Iterator[Question]:
     s = b.add("scene", image=0)
     o = b.add("argmin" if closest else "argmax", [s], measure="depth")
     b.add("query_name", [o])
-    tid, tpl = pick_template(ctx.rng, EXTREME_TEMPLATES[closest])
+    tid, tpl = pick_template(ctx, EXTREME_TEMPLATES[closest])
     q = finish(ctx, b, text=tpl, template=tid, answer_type=AnswerType.NAME,
                objects=[best[1]], distractors=name_distractors(ctx, t, t.names[best[1]]),
                balance_key=key)
@@ -531,7 +531,7 @@ class RegionPosition(Generator):
                 continue
             b = ProgramBuilder()
             b.add("region", [b.add_reference(ref)], margin=ctx.config.region_margin)
-            tid, tpl = pick_template(ctx.rng, REGION_TEMPLATES)
+            tid, tpl = pick_template(ctx, REGION_TEMPLATES)
             q = finish(ctx, b, text=tpl.format(ref=ref.text), template=tid,
                        answer_type=AnswerType.REGION, objects=ref.objects,
                        relations=ref.relations, distractors=ALL_REGIONS)
