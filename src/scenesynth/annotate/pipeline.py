@@ -1,0 +1,277 @@
+"""One batch of images through the model roles, merged into scene graphs.
+
+Order: tagger -> detector -> segmenter -> depth -> attributes -> relations, each role called
+once per batch (its backend batches further). Every model-made field records its
+:class:`~scenesynth.graph.FieldProvenance` (model, score). Augment mode runs only the roles
+that fill what a graph lacks (masks for boxed objects without one, depth where it is None) and
+never changes a value the graph has.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scenesynth.annotate.images import BadImage, open_image
+from scenesynth.engine.stages import FailureRecord
+from scenesynth.graph import (
+    Attribute,
+    FieldProvenance,
+    ImageInfo,
+    Mask,
+    Relation,
+    RelationSource,
+    SceneGraph,
+    SceneObject,
+)
+from scenesynth.ioutil import atomic_write
+from scenesynth.models.roles import (
+    AttributeDescriber,
+    BoxDetector,
+    BoxSegmenter,
+    DepthEstimator,
+    RelationProposer,
+    RoleImage,
+    Tagger,
+    box_pixels,
+)
+
+STAGE = "annotate"
+
+
+@dataclass
+class Roles:
+    tagger: Tagger | None = None
+    detector: BoxDetector | None = None
+    segmenter: BoxSegmenter | None = None
+    depth: DepthEstimator | None = None
+    attributes: AttributeDescriber | None = None
+    relations: RelationProposer | None = None
+    derive_relations: bool = True  # geometric relations from boxes (refine), as for datasets
+
+
+@dataclass
+class BatchResult:
+    graphs: list[SceneGraph] = field(default_factory=list)
+    failures: list[FailureRecord] = field(default_factory=list)
+    counters: Counter[str] = field(default_factory=Counter)
+    seconds: dict[str, float] = field(default_factory=dict)  # per role
+
+
+def encode_mask(mask: np.ndarray) -> Mask:
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return Mask(size=(int(rle["size"][0]), int(rle["size"][1])),
+                counts=rle["counts"].decode("ascii"))
+
+
+def decode_mask(mask: Mask) -> np.ndarray:
+    from pycocotools import mask as mask_utils
+
+    h, w = mask.size
+    rle: Any = {"size": [h, w], "counts": mask.counts}
+    if isinstance(mask.counts, list):
+        rle = mask_utils.frPyObjects(rle, h, w)
+    return mask_utils.decode(rle).astype(bool)
+
+
+def object_depth(depth: np.ndarray, obj: SceneObject) -> float | None:
+    """Median of the depth map over the object's mask, else over its box (pixel centres
+    inside), else None."""
+    if obj.mask is not None:
+        inside = decode_mask(obj.mask)
+        if inside.shape == depth.shape and inside.any():
+            return float(np.median(depth[inside]))
+    if obj.box is not None:
+        h, w = depth.shape
+        r0, r1 = max(0, round(obj.box.y0)), min(h, round(obj.box.y1))
+        c0, c1 = max(0, round(obj.box.x0)), min(w, round(obj.box.x1))
+        if r1 > r0 and c1 > c0:
+            return float(np.median(depth[r0:r1, c0:c1]))
+    return None
+
+
+def _prov(fields: dict[str, FieldProvenance] | None, name: str, model: str,
+          score: float | None) -> dict[str, FieldProvenance]:
+    out = dict(fields or {})
+    out[name] = FieldProvenance(model=model, score=score)
+    return out
+
+
+def safe_name(key: str) -> str:
+    return key.replace("/", "__").replace("\\", "__")
+
+
+@dataclass
+class WorkItem:
+    """An image to annotate: ``key`` its path relative to the image root (POSIX), and in
+    augment mode the human graph to fill in."""
+
+    key: str
+    path: Path
+    graph: SceneGraph | None = None
+
+
+def annotate_batch(items: list[WorkItem], roles: Roles, depth_dir: Path | None,
+                   image_root: Path, source: str = "annotate") -> BatchResult:
+    import time
+
+    result = BatchResult()
+    opened: list[tuple[WorkItem, RoleImage, str]] = []
+    for item in items:
+        try:
+            im = open_image(item.path)
+        except BadImage as exc:
+            result.failures.append(FailureRecord(stage=STAGE, record_id=item.key,
+                                                 reason=exc.reason, error=str(exc),
+                                                 file=str(item.path)))
+            result.counters[f"bad_image.{exc.reason}"] += 1
+            continue
+        if item.graph is not None and im.image.size != (item.graph.image.width,
+                                                        item.graph.image.height):
+            w, h = im.image.size
+            result.failures.append(FailureRecord(
+                stage=STAGE, record_id=item.key, reason="size_mismatch", file=str(item.path),
+                error=f"the image is {w}x{h}, the graph says "
+                      f"{item.graph.image.width}x{item.graph.image.height}"))
+            continue
+        if im.original_mode not in ("RGB", "L"):
+            result.counters[f"converted_mode.{im.original_mode}"] += 1
+        opened.append((item, RoleImage(item.key, item.path, im.image), im.original_mode))
+    if not opened:
+        return result
+    images = [o[1] for o in opened]
+    objects: list[list[SceneObject]] = []
+
+    @contextmanager
+    def timed(role: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        result.seconds[role] = result.seconds.get(role, 0.0) + time.perf_counter() - start
+
+    # -- objects: from the graph (augment) or tagger + detector ------------------------------
+    if all(item.graph is not None for item, _, _ in opened):
+        objects = [list(item.graph.objects) for item, _, _ in opened if item.graph is not None]
+    else:
+        if roles.detector is None:
+            raise ValueError("annotating images without graphs needs a detector role")
+        with timed("tagger"):
+            tags = roles.tagger.tag(images) if roles.tagger is not None else [[] for _ in images]
+        labels = [[t.name for t in ts] for ts in tags]
+        with timed("detector"):
+            detections = roles.detector.detect(images, labels)
+        tagger_name = roles.tagger.name if roles.tagger is not None else roles.detector.name
+        for ts, dets in zip(tags, detections, strict=True):
+            tag_score = {t.name: t.score for t in ts}
+            objs = []
+            for i, det in enumerate(dets):
+                prov = _prov(None, "name", tagger_name, tag_score.get(det.label))
+                prov = _prov(prov, "box", roles.detector.name, round(det.score, 6))
+                objs.append(SceneObject(id=str(i), name=det.label, box=det.box, provenance=prov))
+            objects.append(objs)
+            result.counters["objects"] += len(objs)
+
+    # -- masks -----------------------------------------------------------------------------
+    if roles.segmenter is not None:
+        want = [[o for o in objs if o.box is not None and o.mask is None] for objs in objects]
+        with timed("segmenter"):
+            masks = roles.segmenter.segment(images, [[o.box for o in w if o.box] for w in want])
+        for objs, wanted, got in zip(objects, want, masks, strict=True):
+            filled = {}
+            for obj, res in zip(wanted, got, strict=True):
+                if res is None:
+                    result.counters["masks_empty"] += 1
+                    continue
+                filled[obj.id] = obj.model_copy(update={
+                    "mask": encode_mask(res.mask),
+                    "provenance": _prov(obj.provenance, "mask", roles.segmenter.name, res.score)})
+            objs[:] = [filled.get(o.id, o) for o in objs]
+            result.counters["masks"] += len(filled)
+
+    # -- depth -----------------------------------------------------------------------------
+    depth_maps: list[str | None] = [None] * len(images)
+    depth_kind: list[str | None] = [None] * len(images)
+    if roles.depth is not None:
+        with timed("depth"):
+            estimates = roles.depth.estimate(images)
+        for k, ((item, _img, _), est, objs) in enumerate(zip(opened, estimates, objects,
+                                                             strict=True)):
+            depth_kind[k] = est.kind
+            if depth_dir is not None and (item.graph is None or item.graph.image.depth_map
+                                          is None):
+                target = depth_dir / f"{safe_name(item.key)}.npy"
+                with atomic_write(target, "wb") as fh:
+                    np.save(fh, est.depth.astype(np.float32), allow_pickle=False)
+                depth_maps[k] = Path(os.path.relpath(target, image_root)).as_posix()
+            depth = est.depth.astype(np.float32)
+            updated = []
+            for obj in objs:
+                value = object_depth(depth, obj) if obj.depth is None else None
+                if value is None:
+                    updated.append(obj)
+                    continue
+                updated.append(obj.model_copy(update={
+                    "depth": value,
+                    "provenance": _prov(obj.provenance, "depth", roles.depth.name, None)}))
+                result.counters["depths"] += 1
+            objs[:] = updated
+
+    # -- attributes and relations (vision-language model) ------------------------------------
+    if roles.attributes is not None:
+        with timed("attributes"):
+            described = roles.attributes.describe(images, objects)
+        for objs, words in zip(objects, described, strict=True):
+            for j, (obj, ws) in enumerate(zip(objs, words, strict=False)):
+                if ws is None or obj.attributes:
+                    continue
+                attrs = [Attribute.model_validate(w) for w in ws]
+                objs[j] = obj.model_copy(update={
+                    "attributes": attrs,
+                    "provenance": _prov(obj.provenance, "attributes", roles.attributes.name,
+                                        None)})
+                result.counters["attributes"] += len(attrs)
+    proposed: list[list[Relation]] = [[] for _ in images]
+    if roles.relations is not None:
+        with timed("relations"):
+            answers = roles.relations.propose(images, objects)
+        for k, rels in enumerate(answers):
+            proposed[k] = [Relation(subject=r.subject, predicate=r.predicate, object=r.object,
+                                    category=r.category, source=RelationSource.MODEL,
+                                    meta={"model": roles.relations.name}) for r in rels]
+            result.counters["relations"] += len(rels)
+
+    # -- merge -----------------------------------------------------------------------------
+    for k, ((item, img, mode), objs) in enumerate(zip(opened, objects, strict=True)):
+        w, h = img.image.size
+        if item.graph is not None:
+            image = item.graph.image.model_copy(update={"path": item.key})
+            if depth_maps[k] is not None:
+                image = image.model_copy(update={"depth_map": depth_maps[k]})
+            meta = dict(item.graph.meta)
+            relations = list(item.graph.relations)
+        else:
+            image = ImageInfo(id=item.key, width=w, height=h, path=item.key, source=source,
+                              depth_map=depth_maps[k])
+            meta = {"image_mode": mode}
+            relations = []
+        if depth_kind[k] is not None and roles.depth is not None:
+            meta["depth"] = {"model": roles.depth.name, "kind": depth_kind[k]}
+        have = {r.triplet() for r in relations}
+        relations += [r for r in proposed[k] if r.triplet() not in have]
+        graph = SceneGraph(image=image, objects=objs, relations=relations,
+                           camera=item.graph.camera if item.graph is not None else None,
+                           meta=meta)
+        if roles.derive_relations and item.graph is None:
+            from scenesynth.refine import add_derived_relations
+
+            graph = add_derived_relations(graph)
+        result.graphs.append(graph)
+    return result
