@@ -12,9 +12,10 @@ mapping with ``backend`` and that backend's settings::
     attributes: {backend: vlm, model: "hf:PATH"}   # or model: NAME with base_url (OpenAI API)
     relations:  {backend: vlm, model: "hf:PATH", max_pairs: 10}
 
-Any role may also be ``{backend: python, factory: "module:function", ...}`` (your own backend,
-built by calling the function with the other settings), ``{backend: replay, source: DATASET}`` (tagger, detector, segmenter: a
-dataset's annotations) or ``{backend: replay, maps: DIR, kind: disparity}`` (depth).
+Any role may also be ``{backend: python, factory: "module:function", ...}`` (your own
+backend, built by calling the function with the other settings), ``{backend: replay, source:
+DATASET}`` (tagger, detector, segmenter: a dataset's annotations) or ``{backend: replay,
+maps: DIR, kind: disparity}`` (depth).
 """
 
 from __future__ import annotations

@@ -91,11 +91,10 @@ def object_depth(depth: np.ndarray, obj: SceneObject) -> float | None:
         if inside.shape == depth.shape and inside.any():
             return float(np.median(depth[inside]))
     if obj.box is not None:
-        h, w = depth.shape
-        r0, r1 = max(0, round(obj.box.y0)), min(h, round(obj.box.y1))
-        c0, c1 = max(0, round(obj.box.x0)), min(w, round(obj.box.x1))
-        if r1 > r0 and c1 > c0:
-            return float(np.median(depth[r0:r1, c0:c1]))
+        rows, cols = box_pixels(obj.box, *depth.shape)
+        region = depth[rows, cols]
+        if region.size:
+            return float(np.median(region))
     return None
 
 
