@@ -15,7 +15,8 @@ mapping with ``backend`` and that backend's settings::
 Any role may also be ``{backend: python, factory: "module:function", ...}`` (your own
 backend, built by calling the function with the other settings), ``{backend: replay, source:
 DATASET}`` (tagger, detector, segmenter: a dataset's annotations) or ``{backend: replay,
-maps: DIR, kind: disparity}`` (depth).
+maps: DIR, kind: disparity}`` (depth), or ``{backend: fake, cost_s: 0.01}`` (detector,
+segmenter, depth: ``models/fakes.py``, deterministic, for tests and benchmarks).
 """
 
 from __future__ import annotations
@@ -119,6 +120,12 @@ def build_roles(config: dict[str, Any], replay_cache: dict[str, Any] | None = No
             built[role] = _factory(role, spec)
         elif backend == "replay" and role in ("tagger", "detector", "segmenter"):
             built[role] = replay(role, spec)
+        elif backend == "fake" and role in ("detector", "segmenter", "depth"):
+            from scenesynth.models import fakes
+
+            cls = {"detector": fakes.GridDetector, "segmenter": fakes.EllipseSegmenter,
+                   "depth": fakes.FloorDepth}[role]
+            built[role] = cls(**{k: v for k, v in spec.items() if k != "backend"})
         elif choice == ("depth", "replay"):
             built[role] = ReplayDepth(str(_need(role, spec, "maps")), spec.get("kind",
                                                                              "disparity"))

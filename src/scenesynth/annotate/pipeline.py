@@ -85,17 +85,19 @@ def decode_mask(mask: Mask) -> np.ndarray:
 
 def object_depth(depth: np.ndarray, obj: SceneObject) -> float | None:
     """Median of the depth map over the object's mask, else over its box (pixel centres
-    inside), else None."""
+    inside), else None; NaN pixels (unknown depth) are left out."""
+    region: np.ndarray | None = None
     if obj.mask is not None:
         inside = decode_mask(obj.mask)
         if inside.shape == depth.shape and inside.any():
-            return float(np.median(depth[inside]))
-    if obj.box is not None:
+            region = depth[inside]
+    if region is None and obj.box is not None:
         rows, cols = box_pixels(obj.box, *depth.shape)
         region = depth[rows, cols]
-        if region.size:
-            return float(np.median(region))
-    return None
+    if region is None:
+        return None
+    known = region[np.isfinite(region)]
+    return float(np.median(known)) if known.size else None
 
 
 def _prov(fields: dict[str, FieldProvenance] | None, name: str, model: str,

@@ -340,10 +340,15 @@ class SamSegmenter:
 
 def disparity_to_depth(disparity: np.ndarray) -> np.ndarray:
     """Inverse depth -> relative depth (larger = farther). Non-positive disparity (sky, no
-    match) is floored at 1e-3 of the map's largest, i.e. 1000x the nearest depth."""
+    match) is floored at 1e-3 of the map's largest, i.e. 1000x the nearest depth; non-finite
+    disparity (a stereo ground truth's unknown pixels) becomes NaN, unknown depth."""
     disp = np.asarray(disparity, dtype=np.float64)
-    top = float(disp.max()) if disp.size and float(disp.max()) > 0 else 1.0
-    return (1.0 / np.maximum(disp, top * 1e-3)).astype(np.float32)
+    finite = np.isfinite(disp)
+    top = float(disp[finite].max()) if finite.any() else 1.0
+    top = top if top > 0 else 1.0
+    with np.errstate(invalid="ignore"):
+        depth = 1.0 / np.maximum(np.where(finite, disp, top), top * 1e-3)
+    return np.where(finite, depth, np.nan).astype(np.float32)
 
 
 class TransformersDepth:

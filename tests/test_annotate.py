@@ -1,0 +1,202 @@
+"""``scenesynth annotate``: photos -> scene graphs with model roles, checked on what the user
+gets (graphs.jsonl, failures.jsonl, depth maps, the generate/validate verbs on the result)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from scenesynth.annotate.pipeline import decode_mask
+from scenesynth.cli import app
+from scenesynth.graph.io import graph_from_json
+from scenesynth.models.roles import box_pixels
+
+COCO = "coco_panoptic"
+runner = CliRunner()
+
+
+def _graphs(out: Path) -> list:
+    return [graph_from_json(line) for line in (out / "graphs.jsonl").read_bytes().splitlines()]
+
+
+def _yaml(path: Path, data: dict) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _annotate(*args: str) -> None:
+    result = runner.invoke(app, ["annotate", *args])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
+def photos(tmp_path: Path, shared_data: Path) -> Path:
+    """The two COCO photos and two scikit-image photos, in one folder."""
+    skimage_data = pytest.importorskip("skimage.data")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for jpg in sorted((shared_data / COCO).glob("*.jpg")):
+        (folder / jpg.name).write_bytes(jpg.read_bytes())
+    Image.fromarray(skimage_data.astronaut()).save(folder / "astronaut.png")
+    Image.fromarray(skimage_data.coffee()).save(folder / "coffee.jpg")
+    return folder
+
+
+def test_replayed_coco_annotations_give_the_coco_loaders_graphs(tmp_path, shared_data, photos):
+    from scenesynth.sources import load
+
+    coco = str(shared_data / COCO / "panoptic_coco_detection_format.json")
+    replay = {"backend": "replay", "source": coco}
+    cfg = _yaml(tmp_path / "annotate.yaml", {"tagger": replay, "detector": replay,
+                                            "segmenter": replay})
+    out = tmp_path / "out"
+    _annotate(*[str(p) for p in sorted(photos.glob("0*.jpg"))], "--out", str(out),
+              "-c", str(cfg))
+    got = {Path(g.image.path).name: g for g in _graphs(out)}
+    expected = {g.image.path: g for g in load(coco)}
+    assert set(got) == set(expected) == {"000000142238.jpg", "000000439180.jpg"}
+
+    def key(o):
+        return (o.name, o.box.as_tuple(), decode_mask(o.mask).tobytes())
+
+    for name, graph in got.items():
+        assert sorted(map(key, graph.objects)) == sorted(map(key, expected[name].objects))
+        assert (graph.image.width, graph.image.height) == (expected[name].image.width,
+                                                           expected[name].image.height)
+        for obj in graph.objects:
+            assert set(obj.provenance) == {"name", "box", "mask"}
+            assert obj.provenance["box"].model == "replay:panoptic_coco_detection_format.json"
+
+
+def test_replayed_stereo_disparity_orders_objects_by_depth(tmp_path):
+    skimage_data = pytest.importorskip("skimage.data")
+    left, _, disparity = skimage_data.stereo_motorcycle()
+    images, maps = tmp_path / "images", tmp_path / "maps"
+    images.mkdir()
+    maps.mkdir()
+    Image.fromarray(left).save(images / "motorcycle.png")
+    np.save(maps / "motorcycle.npy", disparity)
+    # Hand-picked boxes (pixels of the 741x500 left view), nearest first.
+    boxes = {"floor": (0, 450, 120, 500), "wheel": (510, 280, 680, 450),
+             "shelf box": (530, 60, 640, 100), "wall": (180, 0, 280, 70)}
+    truth = tmp_path / "truth.jsonl"
+    truth.write_text(json.dumps({
+        "image": {"id": "motorcycle", "width": 741, "height": 500, "path": "motorcycle.png"},
+        "objects": [{"id": n, "name": n, "box": dict(zip(("x0", "y0", "x1", "y1"), b,
+                                                          strict=True))}
+                    for n, b in boxes.items()]}) + "\n")
+    replay = {"backend": "replay", "source": str(truth)}
+    cfg = _yaml(tmp_path / "annotate.yaml", {
+        "tagger": replay, "detector": replay,
+        "depth": {"backend": "replay", "maps": str(maps), "kind": "disparity"}})
+    out = tmp_path / "out"
+    _annotate(str(images), "--out", str(out), "-c", str(cfg))
+    (graph,) = _graphs(out)
+    by_depth = sorted(graph.objects, key=lambda o: o.depth)
+    assert [o.name for o in by_depth] == ["floor", "wheel", "shelf box", "wall"]
+    assert graph.meta["depth"] == {"model": "replay:maps", "kind": "relative"}
+    stored = np.load(tmp_path / graph.image.depth_map)
+    wall = graph.object("3")
+    rows, cols = box_pixels(wall.box, *stored.shape)
+    assert wall.depth == pytest.approx(float(np.nanmedian(stored[rows, cols])))
+
+
+def _bad_images(folder: Path, shared_data: Path) -> dict[str, str]:
+    """Write the bad and odd images; return file name -> expected failure reason (or "" when
+    the image must be annotated after conversion)."""
+    jpg = (shared_data / COCO / "000000439180.jpg").read_bytes()
+    (folder / "corrupt.jpg").write_bytes(jpg[:200] + b"\x00" * 500 + jpg[700:2000])
+    png = folder / "full.png"
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(png)
+    data = png.read_bytes()
+    (folder / "truncated.png").write_bytes(data[: len(data) // 2])
+    png.unlink()
+    Image.new("RGB", (1, 1)).save(folder / "pixel.png")
+    Image.new("CMYK", (64, 48), (0, 255, 255, 0)).save(folder / "cmyk.jpg")
+    Image.fromarray(np.arange(64 * 48, dtype=np.uint16).reshape(48, 64) * 20).save(
+        folder / "sixteen.png")
+    pal = Image.new("P", (64, 48), 1)
+    pal.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    pal.info["transparency"] = 0
+    pal.save(folder / "palette_alpha.png", transparency=0)
+    Image.new("L", (12000, 9000)).save(folder / "bomb.png", optimize=False)
+    return {"corrupt.jpg": "unreadable", "truncated.png": "unreadable",
+            "pixel.png": "too_small", "bomb.png": "too_large", "missing.jpg": "unreadable",
+            "cmyk.jpg": "", "sixteen.png": "", "palette_alpha.png": ""}
+
+
+FAKES = {"tagger": {"backend": "fixed", "names": ["thing", "stuff"]},
+         "detector": {"backend": "fake", "rows": 2, "cols": 2},
+         "segmenter": {"backend": "fake"}, "depth": {"backend": "fake"}}
+
+
+def test_bad_images_are_reported_and_the_rest_annotated(tmp_path, shared_data):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    expected = _bad_images(folder, shared_data)
+    (folder / "good.jpg").write_bytes((shared_data / COCO / "000000142238.jpg").read_bytes())
+    cfg = _yaml(tmp_path / "annotate.yaml", FAKES)
+    out = tmp_path / "out"
+    listing = tmp_path / "list.jsonl"
+    listing.write_text("".join(json.dumps({"path": f"images/{n}"}) + "\n"
+                               for n in [*expected, "good.jpg"]))
+    _annotate(str(listing), "--out", str(out), "-c", str(cfg))
+    failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    reasons = {Path(f["file"]).name: f["reason"] for f in failures}
+    assert reasons == {n: r for n, r in expected.items() if r}
+    assert all(f["error"] and f["stage"] == "annotate" for f in failures)
+    annotated = {Path(g.image.path).name: g for g in _graphs(out)}
+    assert set(annotated) == {"good.jpg", "cmyk.jpg", "sixteen.png", "palette_alpha.png"}
+    assert annotated["cmyk.jpg"].meta["image_mode"] == "CMYK"
+    for graph in annotated.values():
+        assert len(graph.objects) == 4 and all(o.mask and o.depth for o in graph.objects)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["failures"] == 5 and summary["graphs"] == 4
+
+
+def test_sigkill_mid_run_then_rerun_gives_identical_output(tmp_path, shared_data):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    photo = Image.open(shared_data / COCO / "000000439180.jpg").resize((160, 90))
+    for i in range(12):
+        photo.rotate(i * 7).save(folder / f"img{i:02d}.png")
+    _bad_images(folder, shared_data)
+    (folder / "bomb.png").unlink()  # keep the run short
+    cfg = {**FAKES, "detector": {"backend": "fake", "cost_s": 0.15}, "shard_size": 2,
+           "batch_size": 2}
+    config = _yaml(tmp_path / "annotate.yaml", cfg)
+    # The same --out for both runs (graphs name depth maps by their path under the root).
+    killed, reference = tmp_path / "out", tmp_path / "reference"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    base = [sys.executable, "-m", "scenesynth", "annotate", str(folder), "-c", str(config)]
+    subprocess.run([*base, "--out", str(killed)], check=True, env=env, capture_output=True)
+    killed.rename(reference)
+    proc = subprocess.Popen([*base, "--out", str(killed)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not list((killed / "shards").glob("graphs-00000[2-9].jsonl")):
+        assert time.monotonic() < deadline and proc.poll() is None, "no shard before the kill"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "graphs.jsonl").exists()
+    result = subprocess.run([*base, "--out", str(killed)], env=env, capture_output=True,
+                            text=True, check=True)
+    assert "shards resumed" in result.stdout
+    assert json.loads((killed / "summary.json").read_text())["shards_skipped"] >= 2
+    for name in ("graphs.jsonl", "failures.jsonl"):
+        assert (killed / name).read_bytes() == (reference / name).read_bytes(), name
+    for npy in sorted((reference / "depth").glob("*.npy")):
+        assert np.array_equal(np.load(npy), np.load(killed / "depth" / npy.name))
