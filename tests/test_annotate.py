@@ -200,3 +200,70 @@ def test_sigkill_mid_run_then_rerun_gives_identical_output(tmp_path, shared_data
         assert (killed / name).read_bytes() == (reference / name).read_bytes(), name
     for npy in sorted((reference / "depth").glob("*.npy")):
         assert np.array_equal(np.load(npy), np.load(killed / "depth" / npy.name))
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    pytest.importorskip("transformers")
+    from tiny_annotators import build_tiny_depth_anything, build_tiny_owlv2, build_tiny_sam
+    from tiny_vlm import build_tiny_llava
+
+    root = tmp_path_factory.mktemp("tiny_annotators")
+    return {"owlv2": build_tiny_owlv2(root), "sam": build_tiny_sam(root),
+            "depth": build_tiny_depth_anything(root),
+            "vlm": build_tiny_llava(root / "llava")}
+
+
+@pytest.mark.slow
+def test_tiny_transformers_models_annotate_photos_then_generate(tmp_path, photos, tiny_models):
+    vlm = {"backend": "vlm", "model": f"hf:{tiny_models['vlm']}", "max_tokens": 8,
+           "device": "cpu"}
+    cfg = _yaml(tmp_path / "annotate.yaml", {
+        "batch_size": 2, "shard_size": 2,
+        "tagger": {"backend": "fixed", "names": ["person", "horse", "cup"]},
+        "detector": {"backend": "transformers", "model": str(tiny_models["owlv2"]),
+                     "score_threshold": 0.0, "max_objects": 4, "device": "cpu"},
+        "segmenter": {"backend": "sam", "model": str(tiny_models["sam"]), "device": "cpu",
+                      "mask_threshold": -1.0},
+        "depth": {"backend": "transformers", "model": str(tiny_models["depth"]),
+                  "device": "cpu"},
+        "attributes": vlm, "relations": {**vlm, "max_pairs": 2}})
+    out = tmp_path / "out"
+    _annotate(str(photos), "--out", str(out), "-c", str(cfg))
+    graphs = _graphs(out)
+    assert len(graphs) == 4
+    masks = depths = 0
+    for graph in graphs:
+        assert graph.objects, graph.image.path
+        depth_map = np.load(tmp_path / graph.image.depth_map)
+        assert depth_map.shape == (graph.image.height, graph.image.width)
+        assert graph.meta["depth"] == {"model": str(tiny_models["depth"]), "kind": "relative"}
+        for obj in graph.objects:
+            assert obj.provenance["name"].model == "fixed:person,horse,cup"
+            assert obj.provenance["box"].model == str(tiny_models["owlv2"])
+            assert 0.0 <= obj.provenance["box"].score <= 1.0
+            assert obj.provenance["depth"].model == str(tiny_models["depth"])
+            if obj.mask is None:
+                continue
+            masks += 1
+            assert obj.provenance["mask"].model == str(tiny_models["sam"])
+            pixels = decode_mask(obj.mask)
+            rows, cols = box_pixels(obj.box, *pixels.shape)
+            inside = np.zeros_like(pixels)
+            inside[rows, cols] = True
+            assert pixels.any() and not (pixels & ~inside).any(), "mask leaves its box"
+            assert obj.depth == float(np.median(depth_map[pixels]))
+            depths += 1
+    assert masks and depths == masks
+    summary = json.loads((out / "summary.json").read_text())
+    # random weights answer gibberish: every VLM answer is malformed, counted, not fatal
+    assert summary["llm"]["attributes"]["malformed"] > 0
+    check = runner.invoke(app, ["validate", str(out / "graphs.jsonl")])
+    assert check.exit_code == 0, check.output + str(check.exception)
+    qa = tmp_path / "qa"
+    gen = runner.invoke(app, ["generate", "-c", str(out / "generate.yaml"), "--out", str(qa),
+                              "-w", "1", "-n", "2", "--no-progress"])
+    assert gen.exit_code == 0, gen.output
+    assert "valid" in gen.output
+    exported = json.loads((qa / "export" / "data.json").read_text())
+    assert exported and all((qa / "export" / r["image"]).is_file() for r in exported)

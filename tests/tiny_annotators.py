@@ -27,7 +27,13 @@ def build_tiny_owlv2(out: Path) -> Path:
         image_processor=transformers.Owlv2ImageProcessor(size={"height": 32, "width": 32}),
         tokenizer=tiny_clip_tokenizer(out / "vocab", max_length=16),
     )
-    transformers.Owlv2ForObjectDetection(config).save_pretrained(out / "owlv2")
+    model = transformers.Owlv2ForObjectDetection(config)
+    # Random box regressors send every box off the image; zeroed, each query's box is OWLv2's
+    # prior for its patch (a grid of patch-sized boxes), as a trained model starts from.
+    with torch.no_grad():
+        model.box_head.dense2.weight.zero_()
+        model.box_head.dense2.bias.zero_()
+    model.save_pretrained(out / "owlv2")
     processor.save_pretrained(out / "owlv2")
     return out / "owlv2"
 

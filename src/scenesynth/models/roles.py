@@ -19,8 +19,9 @@ Replay backends that read annotations from a dataset live in ``scenesynth.annota
 
 Depth convention (``graph/model.py``): larger is farther. Relative-depth models (Depth
 Anything, DPT) predict *inverse* depth (disparity, larger is nearer); it is turned into
-``1 / disparity`` -- relative units, scale unknown, order kept -- and the map's ``kind`` says
-``relative``; metric models (``depth_estimation_type == "metric"``) keep metres.
+``max(disparity) / disparity`` -- relative units (the nearest pixel is 1), order kept -- and the
+graph's ``meta["depth"]["kind"]`` says ``relative``; metric models
+(``depth_estimation_type == "metric"``) keep metres.
 """
 
 from __future__ import annotations
@@ -339,15 +340,15 @@ class SamSegmenter:
 
 
 def disparity_to_depth(disparity: np.ndarray) -> np.ndarray:
-    """Inverse depth -> relative depth (larger = farther). Non-positive disparity (sky, no
-    match) is floored at 1e-3 of the map's largest, i.e. 1000x the nearest depth; non-finite
-    disparity (a stereo ground truth's unknown pixels) becomes NaN, unknown depth."""
+    """Inverse depth -> relative depth (larger = farther) in units of the nearest pixel's
+    depth: ``max(disparity) / disparity``, so values lie in [1, 1000]. Disparity under 1/1000
+    of the largest (sky, no match) is floored there; non-finite disparity (a stereo ground
+    truth's unknown pixels) becomes NaN, unknown depth."""
     disp = np.asarray(disparity, dtype=np.float64)
     finite = np.isfinite(disp)
     top = float(disp[finite].max()) if finite.any() else 1.0
     top = top if top > 0 else 1.0
-    with np.errstate(invalid="ignore"):
-        depth = 1.0 / np.maximum(np.where(finite, disp, top), top * 1e-3)
+    depth = top / np.maximum(np.where(finite, disp, top), top * 1e-3)
     return np.where(finite, depth, np.nan).astype(np.float32)
 
 
@@ -389,7 +390,8 @@ class TransformersDepth:
                 resized = torch.nn.functional.interpolate(
                     pred[None, None], size=(h, w), mode="bicubic", align_corners=False)[0, 0]
                 raw = resized.cpu().numpy()
-                depth = (np.maximum(raw, 0.0).astype(np.float32) if self.kind == "metric"
+                # metric: metres, floored at 1 mm (a depth must be positive)
+                depth = (np.maximum(raw, 1e-3).astype(np.float32) if self.kind == "metric"
                          else disparity_to_depth(raw))
                 out.append(DepthResult(depth, self.kind))
         return out
