@@ -267,3 +267,55 @@ def test_tiny_transformers_models_annotate_photos_then_generate(tmp_path, photos
     assert "valid" in gen.output
     exported = json.loads((qa / "export" / "data.json").read_text())
     assert exported and all((qa / "export" / r["image"]).is_file() for r in exported)
+
+
+def test_openai_compatible_vlm_roles_retry_count_and_cache(tmp_path, shared_data):
+    import base64
+    import io
+
+    from llm_servers import Reply, ScriptedServer, prompt_text
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "horses.jpg").write_bytes((shared_data / COCO / "000000439180.jpg").read_bytes())
+    seen_sizes: list[tuple[int, int]] = []
+
+    def answer(body: dict) -> str:
+        parts = body["messages"][-1]["content"]
+        url = next(p["image_url"]["url"] for p in parts if p["type"] == "image_url")
+        png = base64.b64decode(url.split(",", 1)[1])
+        seen_sizes.append(Image.open(io.BytesIO(png)).size)
+        if '"attributes"' in prompt_text(body):
+            return json.dumps({"attributes": ["brown", "Large"]})
+        return json.dumps({"predicate": "next to", "category": "spatial"})
+
+    script = [Reply(status=429, headers={"retry-after": "0"}), Reply(content="not json {"),
+              Reply(content='{"attributes": ["x"]}', delay_s=1.5)]
+    with ScriptedServer(script=list(script), answer=answer) as server:
+        vlm = {"backend": "vlm", "model": "test-vlm", "base_url": server.base_url,
+               "timeout_s": 1.0, "backoff_s": 0.01, "stream": False,
+               "cache_dir": str(tmp_path / "cache"), "max_attempts": 4}
+        cfg = _yaml(tmp_path / "annotate.yaml", {
+            **FAKES, "detector": {"backend": "fake", "rows": 1, "cols": 2},
+            "attributes": vlm, "relations": {**vlm, "max_pairs": 1}})
+        _annotate(str(folder), "--out", str(tmp_path / "first"), "-c", str(cfg))
+        first_requests = len(server.requests)
+        summary = json.loads((tmp_path / "first" / "summary.json").read_text())
+        _annotate(str(folder), "--out", str(tmp_path / "second"), "-c", str(cfg))
+        assert len(server.requests) == first_requests, "the second run asked the server"
+    assert seen_sizes and set(seen_sizes) == {(640, 360)}  # the photo itself reached the server
+    # 429, a malformed answer and a timeout: each retried once and counted by reason
+    assert summary["llm"]["attributes"]["retries"] == {"rate_limited": 1, "invalid_json": 1,
+                                                       "timeout": 1}
+    second = json.loads((tmp_path / "second" / "summary.json").read_text())["llm"]
+    assert second["attributes"]["requests"] == second["relations"]["requests"] == 0
+    assert second["attributes"]["cache_hits"] == 2 and second["relations"]["cache_hits"] == 1
+    (graph,) = _graphs(tmp_path / "first")
+    assert [o.attribute_values() for o in graph.objects] == [["brown", "large"]] * 2
+    assert all(o.provenance["attributes"].model == "openai:test-vlm" for o in graph.objects)
+    (rel,) = [r for r in graph.relations if r.source == "model"]
+    assert (rel.predicate, rel.category, rel.meta["model"]) == ("next to", "spatial",
+                                                                 "openai:test-vlm")
+    first = (tmp_path / "first" / "graphs.jsonl").read_text()
+    assert first.replace("first/depth/", "second/depth/") == \
+        (tmp_path / "second" / "graphs.jsonl").read_text()
