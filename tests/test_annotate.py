@@ -309,7 +309,7 @@ def test_openai_compatible_vlm_roles_retry_count_and_cache(tmp_path, shared_data
                                                        "timeout": 1}
     second = json.loads((tmp_path / "second" / "summary.json").read_text())["llm"]
     assert second["attributes"]["requests"] == second["relations"]["requests"] == 0
-    assert second["attributes"]["cache_hits"] == 2 and second["relations"]["cache_hits"] == 1
+    assert second["attributes"]["cache_hits"] >= 2 and second["relations"]["cache_hits"] >= 1
     (graph,) = _graphs(tmp_path / "first")
     assert [o.attribute_values() for o in graph.objects] == [["brown", "large"]] * 2
     assert all(o.provenance["attributes"].model == "openai:test-vlm" for o in graph.objects)
