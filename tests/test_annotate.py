@@ -319,3 +319,42 @@ def test_openai_compatible_vlm_roles_retry_count_and_cache(tmp_path, shared_data
     first = (tmp_path / "first" / "graphs.jsonl").read_text()
     assert first.replace("first/depth/", "second/depth/") == \
         (tmp_path / "second" / "graphs.jsonl").read_text()
+
+
+def test_augment_fills_masks_and_depth_of_visual_genome_without_touching_it(tmp_path,
+                                                                             shared_data):
+    """VG ships no images here: stand-in photos of each image's size play them, so this checks
+    the fill-in logic and that depth and mask questions now come out of VG graphs."""
+    skimage_data = pytest.importorskip("skimage.data")
+    vg = tmp_path / "vg.jsonl"
+    converted = runner.invoke(app, ["convert", str(shared_data / "visual_genome"), "-o", str(vg)])
+    assert converted.exit_code == 0, converted.output
+    human = {g.image.id: g for g in map(graph_from_json, vg.read_bytes().splitlines())}
+    images = tmp_path / "vg_images"
+    images.mkdir()
+    photo = Image.fromarray(skimage_data.astronaut())
+    for graph in human.values():
+        photo.resize((graph.image.width, graph.image.height)).save(images / f"{graph.image.id}.jpg")
+    cfg = _yaml(tmp_path / "annotate.yaml", FAKES)
+    out = tmp_path / "augmented"
+    _annotate("--graphs", str(vg), "--images", str(images), "--add", "depth,masks",
+              "--out", str(out), "-c", str(cfg))
+    augmented = {g.image.id: g for g in _graphs(out)}
+    assert set(augmented) == set(human)
+    for image_id, graph in augmented.items():
+        before = human[image_id]
+        assert graph.relations == before.relations
+        assert graph.image.path == f"vg_images/{image_id}.jpg" and graph.image.depth_map
+        assert graph.image.model_copy(update={"path": None, "depth_map": None}) == before.image
+        for new, old in zip(graph.objects, before.objects, strict=True):
+            assert new.model_copy(update={"mask": None, "depth": None, "provenance": None}) == old
+            assert new.mask is not None and new.depth is not None
+            assert set(new.provenance) == {"mask", "depth"}
+    qa = tmp_path / "qa"
+    gen = runner.invoke(app, ["generate", "-c", str(out / "generate.yaml"), "--out", str(qa),
+                              "-w", "1", "--no-progress",
+                              "-g", "compare_depth,depth_order,compare_mask_area"])
+    assert gen.exit_code == 0, gen.output
+    records = json.loads((qa / "export" / "data.json").read_text())
+    fired = {r["metadata"]["provenance"]["generator"] for r in records}
+    assert fired == {"compare_depth", "depth_order", "compare_mask_area"}, fired

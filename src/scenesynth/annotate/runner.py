@@ -109,8 +109,21 @@ def _augment_items(graphs: Path, images_dir: Path) -> tuple[list[tuple[Path, Any
         raise AnnotateInputError(f"--graphs {graphs}: {exc}") from None
     problems = [f"{i.file}: {i.record}: {i.message}" for i in stream.report.issues
                 if str(i.severity) == "error"]
-    items = [((images_dir / (g.image.path or g.image.id)).absolute(), g) for g in loaded]
+    items = [(image_file(images_dir, g), g) for g in loaded]
     return items, problems
+
+
+def image_file(images_dir: Path, graph: Any) -> Path:
+    """The file of a human graph's image under ``images_dir``: its ``path``, else the file
+    name of its ``url`` (Visual Genome's ``VG_100K/1.jpg``), else its id (with .jpg / .png);
+    the first candidate when none exists (then reported as unreadable)."""
+    image = graph.image
+    names = [image.path] if image.path else []
+    if image.url:
+        names.append(image.url.rstrip("/").rsplit("/", 1)[-1])
+    names += [image.id, f"{image.id}.jpg", f"{image.id}.png"]
+    candidates = [(images_dir / n).absolute() for n in names]
+    return next((c for c in candidates if c.is_file()), candidates[0])
 
 
 def run_annotate(
