@@ -192,9 +192,8 @@ def test_sigkill_mid_run_then_rerun_gives_identical_output(tmp_path, shared_data
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (killed / "graphs.jsonl").exists()
-    result = subprocess.run([*base, "--out", str(killed)], env=env, capture_output=True,
+    subprocess.run([*base, "--out", str(killed)], env=env, capture_output=True,
                             text=True, check=True)
-    assert "shards resumed" in result.stdout
     assert json.loads((killed / "summary.json").read_text())["shards_skipped"] >= 2
     for name in ("graphs.jsonl", "failures.jsonl"):
         assert (killed / name).read_bytes() == (reference / name).read_bytes(), name

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from scenesynth.annotate.images import BadImage, open_image
+from scenesynth.annotate.images import BadImage, OpenedImage, open_image
 from scenesynth.engine.stages import FailureRecord
 from scenesynth.graph import (
     Attribute,
@@ -68,7 +68,7 @@ class BatchResult:
 def encode_mask(mask: np.ndarray) -> Mask:
     from pycocotools import mask as mask_utils
 
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    rle = mask_utils.encode(mask.astype(np.uint8, order="F"))  # one copy, column-major
     return Mask(size=(int(rle["size"][0]), int(rle["size"][1])),
                 counts=rle["counts"].decode("ascii"))
 
@@ -83,12 +83,14 @@ def decode_mask(mask: Mask) -> np.ndarray:
     return mask_utils.decode(rle).astype(bool)
 
 
-def object_depth(depth: np.ndarray, obj: SceneObject) -> float | None:
-    """Median of the depth map over the object's mask, else over its box (pixel centres
-    inside), else None; NaN pixels (unknown depth) are left out."""
+def object_depth(depth: np.ndarray, obj: SceneObject,
+                 mask: np.ndarray | None = None) -> float | None:
+    """Median of the depth map over the object's mask (``mask``: its pixels when already
+    decoded), else over its box (pixel centres inside), else None; NaN pixels (unknown depth)
+    are left out."""
     region: np.ndarray | None = None
     if obj.mask is not None:
-        inside = decode_mask(obj.mask)
+        inside = mask if mask is not None else decode_mask(obj.mask)
         if inside.shape == depth.shape and inside.any():
             region = depth[inside]
     if region is None and obj.box is not None:
@@ -121,16 +123,30 @@ class WorkItem:
     graph: SceneGraph | None = None
 
 
+def open_images(items: list[WorkItem], max_pixels: int | None = None
+                ) -> list[OpenedImage | BadImage]:
+    """Decode a batch (the runner does this for the next batch while models run this one)."""
+    out: list[OpenedImage | BadImage] = []
+    for item in items:
+        try:
+            out.append(open_image(item.path) if max_pixels is None
+                       else open_image(item.path, max_pixels))
+        except BadImage as exc:
+            out.append(exc)
+    return out
+
+
 def annotate_batch(items: list[WorkItem], roles: Roles, depth_dir: Path | None,
-                   image_root: Path, source: str = "annotate") -> BatchResult:
+                   image_root: Path, source: str = "annotate",
+                   decoded: list[OpenedImage | BadImage] | None = None) -> BatchResult:
     import time
 
     result = BatchResult()
     opened: list[tuple[WorkItem, RoleImage, str]] = []
-    for item in items:
-        try:
-            im = open_image(item.path)
-        except BadImage as exc:
+    for item, im in zip(items, decoded if decoded is not None else open_images(items),
+                        strict=True):
+        if isinstance(im, BadImage):
+            exc = im
             result.failures.append(FailureRecord(stage=STAGE, record_id=item.key,
                                                  reason=exc.reason, error=str(exc),
                                                  file=str(item.path)))
@@ -181,16 +197,18 @@ def annotate_batch(items: list[WorkItem], roles: Roles, depth_dir: Path | None,
             result.counters["objects"] += len(objs)
 
     # -- masks -----------------------------------------------------------------------------
+    pixels: dict[tuple[int, str], np.ndarray] = {}  # (image, object id) -> its decoded mask
     if roles.segmenter is not None:
         want = [[o for o in objs if o.box is not None and o.mask is None] for objs in objects]
         with timed("segmenter"):
             masks = roles.segmenter.segment(images, [[o.box for o in w if o.box] for w in want])
-        for objs, wanted, got in zip(objects, want, masks, strict=True):
+        for k, (objs, wanted, got) in enumerate(zip(objects, want, masks, strict=True)):
             filled = {}
             for obj, res in zip(wanted, got, strict=True):
                 if res is None:
                     result.counters["masks_empty"] += 1
                     continue
+                pixels[k, obj.id] = res.mask
                 filled[obj.id] = obj.model_copy(update={
                     "mask": encode_mask(res.mask),
                     "provenance": _prov(obj.provenance, "mask", roles.segmenter.name, res.score)})
@@ -215,7 +233,8 @@ def annotate_batch(items: list[WorkItem], roles: Roles, depth_dir: Path | None,
             depth = est.depth.astype(np.float32)
             updated = []
             for obj in objs:
-                value = object_depth(depth, obj) if obj.depth is None else None
+                value = (object_depth(depth, obj, pixels.get((k, obj.id)))
+                         if obj.depth is None else None)
                 if value is None:
                     updated.append(obj)
                     continue

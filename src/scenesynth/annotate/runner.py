@@ -24,13 +24,14 @@ import json
 import os
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scenesynth.annotate.config import build_roles, read_annotate_config
-from scenesynth.annotate.images import list_images
-from scenesynth.annotate.pipeline import STAGE, Roles, WorkItem, annotate_batch
+from scenesynth.annotate.images import DEFAULT_MAX_PIXELS, list_images
+from scenesynth.annotate.pipeline import STAGE, Roles, WorkItem, annotate_batch, open_images
 from scenesynth.engine.shards import (
     Manifest,
     ManifestMismatch,
@@ -191,40 +192,39 @@ def run_annotate(
     role_seconds: dict[str, float] = {}
     depth_dir = out / "depth"
     shards = [items[i:i + shard_size] for i in range(0, len(items), shard_size)]
+    shards_by_index = dict(enumerate(shards))
+    max_pixels = int(cfg.get("max_pixels", DEFAULT_MAX_PIXELS))
     manifest.num_shards = len(shards)
+    todo: list[tuple[int, list[WorkItem]]] = []
     for index, shard in enumerate(shards):
         entry = manifest.shards.get(index)
         if entry is not None and _verify(out, entry):
             summary.shards_skipped += 1
-            continue
-        graphs_out, failures, counters = [], [], Counter[str]()
-        for start in range(0, len(shard), batch_size):
-            result = annotate_batch(shard[start:start + batch_size], roles, depth_dir, root)
-            graphs_out += result.graphs
-            failures += result.failures
-            counters.update(result.counters)
+        else:
+            todo.append((index, shard))
+    batches = [(index, shard[i:i + batch_size]) for index, shard in todo
+               for i in range(0, len(shard), batch_size)]
+    # Images of the next batch decode in a thread while the models run on this one (model
+    # calls release the GIL: GPU kernels, sleeps, network), so decoding costs no wall time.
+    pool = ThreadPoolExecutor(max_workers=1)
+    ahead = pool.submit(open_images, batches[0][1], max_pixels) if batches else None
+    results: dict[int, list[Any]] = {}
+    try:
+        for position, (index, batch) in enumerate(batches):
+            assert ahead is not None
+            decoded = ahead.result()
+            following = batches[position + 1][1] if position + 1 < len(batches) else None
+            ahead = pool.submit(open_images, following, max_pixels) if following else None
+            result = annotate_batch(batch, roles, depth_dir, root, decoded=decoded)
             for role, spent in result.seconds.items():
                 role_seconds[role] = role_seconds.get(role, 0.0) + spent
-        for failure in failures:
-            failure.shard = index
-        data = "".join(graph_to_json(g) + "\n" for g in graphs_out).encode("utf-8")
-        fail_bytes = encode_failures(failures)
-        if fail_bytes:
-            with atomic_write(failures_path(out, index), "wb") as fh:
-                fh.write(fail_bytes)
-        else:
-            failures_path(out, index).unlink(missing_ok=True)
-        with atomic_write(graphs_path(out, index), "wb") as fh:
-            fh.write(data)
-        base = index * shard_size
-        manifest.shards[index] = ShardEntry(
-            index=index, record_start=base, record_end=base + len(shard),
-            samples=len(graphs_out), sha256=sha256_bytes(data), failures=len(failures),
-            failures_sha256=sha256_bytes(fail_bytes) if fail_bytes else None,
-            stage_records={STAGE: len(shard)}, stage_failed={STAGE: len(failures)},
-            failure_reasons=dict(Counter(f"{f.stage}: {f.reason}" for f in failures)),
-            counters=dict(counters))
-        manifest.save(out)
+            results.setdefault(index, []).append(result)
+            last_of_shard = position + 1 == len(batches) or batches[position + 1][0] != index
+            if last_of_shard:
+                _commit(out, manifest, index, shard_size, len(shards_by_index[index]),
+                        results.pop(index))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     _finish(out, manifest, root, summary)
     summary.role_seconds = dict(role_seconds)
     summary.llm = _client_stats(roles)
@@ -233,6 +233,36 @@ def run_annotate(
         json.dump(summary.to_dict(), fh, indent=1, sort_keys=True)
         fh.write("\n")
     return summary
+
+
+def _commit(out: Path, manifest: Manifest, index: int, shard_size: int, images: int,
+            results: list[Any]) -> None:
+    """Write one shard's graphs and failures atomically, then record it in the manifest."""
+    graphs_out = [g for r in results for g in r.graphs]
+    failures = [f for r in results for f in r.failures]
+    counters: Counter[str] = Counter()
+    for r in results:
+        counters.update(r.counters)
+    for failure in failures:
+        failure.shard = index
+    data = "".join(graph_to_json(g) + "\n" for g in graphs_out).encode("utf-8")
+    fail_bytes = encode_failures(failures)
+    if fail_bytes:
+        with atomic_write(failures_path(out, index), "wb") as fh:
+            fh.write(fail_bytes)
+    else:
+        failures_path(out, index).unlink(missing_ok=True)
+    with atomic_write(graphs_path(out, index), "wb") as fh:
+        fh.write(data)
+    base = index * shard_size
+    manifest.shards[index] = ShardEntry(
+        index=index, record_start=base, record_end=base + images,
+        samples=len(graphs_out), sha256=sha256_bytes(data), failures=len(failures),
+        failures_sha256=sha256_bytes(fail_bytes) if fail_bytes else None,
+        stage_records={STAGE: images}, stage_failed={STAGE: len(failures)},
+        failure_reasons=dict(Counter(f"{f.stage}: {f.reason}" for f in failures)),
+        counters=dict(counters))
+    manifest.save(out)
 
 
 def _verify(out: Path, entry: ShardEntry) -> bool:
