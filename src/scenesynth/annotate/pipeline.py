@@ -63,6 +63,9 @@ class BatchResult:
     failures: list[FailureRecord] = field(default_factory=list)
     counters: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)  # per role
+    # depth maps to write before the shard is committed (the runner writes them off the
+    # models' critical path): (path, float32 map)
+    files: list[tuple[Path, np.ndarray]] = field(default_factory=list)
 
 
 def encode_mask(mask: np.ndarray) -> Mask:
@@ -121,6 +124,12 @@ class WorkItem:
     key: str
     path: Path
     graph: SceneGraph | None = None
+
+
+def write_depth_maps(files: list[tuple[Path, np.ndarray]]) -> None:
+    for target, depth in files:
+        with atomic_write(target, "wb") as fh:
+            np.save(fh, depth, allow_pickle=False)
 
 
 def open_images(items: list[WorkItem], max_pixels: int | None = None
@@ -227,8 +236,7 @@ def annotate_batch(items: list[WorkItem], roles: Roles, depth_dir: Path | None,
             if depth_dir is not None and (item.graph is None or item.graph.image.depth_map
                                           is None):
                 target = depth_dir / f"{safe_name(item.key)}.npy"
-                with atomic_write(target, "wb") as fh:
-                    np.save(fh, est.depth.astype(np.float32), allow_pickle=False)
+                result.files.append((target, est.depth.astype(np.float32)))
                 depth_maps[k] = Path(os.path.relpath(target, image_root)).as_posix()
             depth = est.depth.astype(np.float32)
             updated = []

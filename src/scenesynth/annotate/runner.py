@@ -31,7 +31,14 @@ from typing import Any
 
 from scenesynth.annotate.config import build_roles, read_annotate_config
 from scenesynth.annotate.images import DEFAULT_MAX_PIXELS, list_images
-from scenesynth.annotate.pipeline import STAGE, Roles, WorkItem, annotate_batch, open_images
+from scenesynth.annotate.pipeline import (
+    STAGE,
+    Roles,
+    WorkItem,
+    annotate_batch,
+    open_images,
+    write_depth_maps,
+)
 from scenesynth.engine.shards import (
     Manifest,
     ManifestMismatch,
@@ -207,8 +214,10 @@ def run_annotate(
     # Images of the next batch decode in a thread while the models run on this one (model
     # calls release the GIL: GPU kernels, sleeps, network), so decoding costs no wall time.
     pool = ThreadPoolExecutor(max_workers=1)
+    writer = ThreadPoolExecutor(max_workers=1)  # depth maps, written while models run
     ahead = pool.submit(open_images, batches[0][1], max_pixels) if batches else None
     results: dict[int, list[Any]] = {}
+    writes: dict[int, list[Any]] = {}
     try:
         for position, (index, batch) in enumerate(batches):
             assert ahead is not None
@@ -219,12 +228,16 @@ def run_annotate(
             for role, spent in result.seconds.items():
                 role_seconds[role] = role_seconds.get(role, 0.0) + spent
             results.setdefault(index, []).append(result)
+            writes.setdefault(index, []).append(writer.submit(write_depth_maps, result.files))
             last_of_shard = position + 1 == len(batches) or batches[position + 1][0] != index
             if last_of_shard:
+                for done in writes.pop(index):
+                    done.result()  # a shard is committed only after its depth maps are on disk
                 _commit(out, manifest, index, shard_size, len(shards_by_index[index]),
                         results.pop(index))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        writer.shutdown(wait=True)
     _finish(out, manifest, root, summary)
     summary.role_seconds = dict(role_seconds)
     summary.llm = _client_stats(roles)
