@@ -357,3 +357,40 @@ def test_augment_fills_masks_and_depth_of_visual_genome_without_touching_it(tmp_
     records = json.loads((qa / "export" / "data.json").read_text())
     fired = {r["metadata"]["provenance"]["generator"] for r in records}
     assert fired == {"compare_depth", "depth_order", "compare_mask_area"}, fired
+
+
+def test_clip_tagger_ranks_the_shipped_vocabulary(tmp_path, photos):
+    transformers = pytest.importorskip("transformers")
+    import torch
+
+    from scenesynth.models.roles import ClipTagger, RoleImage, load_vocabulary
+    from test_models import tiny_clip_tokenizer
+
+    torch.manual_seed(0)
+    config = transformers.CLIPConfig(
+        text_config={"vocab_size": 600, "hidden_size": 16, "intermediate_size": 32,
+                     "num_attention_heads": 2, "num_hidden_layers": 1,
+                     "max_position_embeddings": 16, "bos_token_id": 519, "eos_token_id": 520,
+                     "pad_token_id": 520},
+        vision_config={"hidden_size": 16, "intermediate_size": 32, "num_attention_heads": 2,
+                       "num_hidden_layers": 1, "image_size": 32, "patch_size": 8},
+        projection_dim=16)
+    model_dir = tmp_path / "clip"
+    transformers.CLIPModel(config).save_pretrained(model_dir)
+    transformers.CLIPProcessor(
+        image_processor=transformers.CLIPImageProcessor(
+            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}),
+        tokenizer=tiny_clip_tokenizer(tmp_path / "vocab", max_length=16),
+    ).save_pretrained(model_dir)
+    vocabulary = load_vocabulary("coco")
+    assert len(vocabulary) == 80 and "traffic light" in vocabulary
+    tagger = ClipTagger(str(model_dir), "coco", top_k=5, device="cpu", batch_size=2)
+    images = [RoleImage(p.name, p, Image.open(p).convert("RGB"))
+              for p in sorted(photos.iterdir())]
+    tags = tagger.tag(images)
+    assert len(tags) == 4
+    for found in tags:
+        assert len(found) == 5 and all(t.name in vocabulary for t in found)
+        scores = [t.score for t in found]
+        assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1.0 + 1e-6
+    assert tagger.tag(images) == tags  # deterministic
