@@ -394,3 +394,21 @@ def test_clip_tagger_ranks_the_shipped_vocabulary(tmp_path, photos):
         scores = [t.score for t in found]
         assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1.0 + 1e-6
     assert tagger.tag(images) == tags  # deterministic
+
+
+def test_exit_codes_for_bad_config_nothing_annotated_and_a_changed_config(tmp_path, photos):
+    bad = _yaml(tmp_path / "bad.yaml", {"detector": {"backend": "yolo"}})
+    result = runner.invoke(app, ["annotate", str(photos), "--out", str(tmp_path / "a"),
+                                 "-c", str(bad)])
+    assert result.exit_code == 2 and "detector: unknown backend 'yolo'" in result.output
+    cfg = _yaml(tmp_path / "annotate.yaml", FAKES)
+    result = runner.invoke(app, ["annotate", str(tmp_path / "nowhere.jpg"), "--out",
+                                 str(tmp_path / "b"), "-c", str(cfg)])
+    assert result.exit_code == 5  # the run produced no graph
+    failure = json.loads((tmp_path / "b" / "failures.jsonl").read_text())
+    assert failure["file"].endswith("nowhere.jpg") and failure["reason"] == "unreadable"
+    _annotate(str(photos), "--out", str(tmp_path / "c"), "-c", str(cfg))
+    other = _yaml(tmp_path / "other.yaml", {**FAKES, "detector": {"backend": "fake", "rows": 3}})
+    result = runner.invoke(app, ["annotate", str(photos), "--out", str(tmp_path / "c"),
+                                 "-c", str(other)])
+    assert result.exit_code == 2 and "another config" in result.output
