@@ -37,6 +37,9 @@ from scenesynth.models.roles import (
     BoxDetector,
     BoxSegmenter,
     DepthEstimator,
+    DepthResult,
+    MaskResult,
+    ProposedRelation,
     RelationProposer,
     RoleImage,
     Tagger,
@@ -148,6 +151,13 @@ def open_images(items: list[WorkItem], max_pixels: int | None = None
 def annotate_batch(items: list[WorkItem], roles: Roles, depth_dir: Path | None,
                    image_root: Path, source: str = "annotate",
                    decoded: list[OpenedImage | BadImage] | None = None) -> BatchResult:
+    """Run the roles on a batch and merge their outputs into graphs."""
+    return run_roles(items, roles, decoded).merge(depth_dir, image_root, source)
+
+
+def run_roles(items: list[WorkItem], roles: Roles,
+              decoded: list[OpenedImage | BadImage] | None = None) -> PendingBatch:
+    """Decode-check a batch and run every model role on it (the part that needs the models)."""
     import time
 
     result = BatchResult()
@@ -172,10 +182,10 @@ def annotate_batch(items: list[WorkItem], roles: Roles, depth_dir: Path | None,
         if im.original_mode not in ("RGB", "L"):
             result.counters[f"converted_mode.{im.original_mode}"] += 1
         opened.append((item, RoleImage(item.key, item.path, im.image), im.original_mode))
-    if not opened:
-        return result
-    images = [o[1] for o in opened]
     objects: list[list[SceneObject]] = []
+    if not opened:
+        return PendingBatch(result, roles, opened, objects)
+    images = [o[1] for o in opened]
 
     @contextmanager
     def timed(role: str) -> Iterator[None]:
@@ -205,101 +215,133 @@ def annotate_batch(items: list[WorkItem], roles: Roles, depth_dir: Path | None,
             objects.append(objs)
             result.counters["objects"] += len(objs)
 
-    # -- masks -----------------------------------------------------------------------------
-    pixels: dict[tuple[int, str], np.ndarray] = {}  # (image, object id) -> its decoded mask
+    # -- model roles (results merged by ``merge``, which the runner overlaps with the next
+    # batch's model calls: attributes and relations see names and boxes, not masks) ---------
+    pending = PendingBatch(result, roles, opened, objects)
     if roles.segmenter is not None:
-        want = [[o for o in objs if o.box is not None and o.mask is None] for objs in objects]
+        pending.wanted = [[o for o in objs if o.box is not None and o.mask is None]
+                          for objs in objects]
         with timed("segmenter"):
-            masks = roles.segmenter.segment(images, [[o.box for o in w if o.box] for w in want])
-        for k, (objs, wanted, got) in enumerate(zip(objects, want, masks, strict=True)):
-            filled = {}
-            for obj, res in zip(wanted, got, strict=True):
-                if res is None:
-                    result.counters["masks_empty"] += 1
-                    continue
-                pixels[k, obj.id] = res.mask
-                filled[obj.id] = obj.model_copy(update={
-                    "mask": encode_mask(res.mask),
-                    "provenance": _prov(obj.provenance, "mask", roles.segmenter.name, res.score)})
-            objs[:] = [filled.get(o.id, o) for o in objs]
-            result.counters["masks"] += len(filled)
-
-    # -- depth -----------------------------------------------------------------------------
-    depth_maps: list[str | None] = [None] * len(images)
-    depth_kind: list[str | None] = [None] * len(images)
+            pending.masks = roles.segmenter.segment(
+                images, [[o.box for o in w if o.box] for w in pending.wanted])
     if roles.depth is not None:
         with timed("depth"):
-            estimates = roles.depth.estimate(images)
-        for k, ((item, _img, _), est, objs) in enumerate(zip(opened, estimates, objects,
-                                                             strict=True)):
-            depth_kind[k] = est.kind
-            if depth_dir is not None and (item.graph is None or item.graph.image.depth_map
-                                          is None):
-                target = depth_dir / f"{safe_name(item.key)}.npy"
-                result.files.append((target, est.depth.astype(np.float32)))
-                depth_maps[k] = Path(os.path.relpath(target, image_root)).as_posix()
-            depth = est.depth.astype(np.float32)
-            updated = []
-            for obj in objs:
-                value = (object_depth(depth, obj, pixels.get((k, obj.id)))
-                         if obj.depth is None else None)
-                if value is None:
-                    updated.append(obj)
-                    continue
-                updated.append(obj.model_copy(update={
-                    "depth": value,
-                    "provenance": _prov(obj.provenance, "depth", roles.depth.name, None)}))
-                result.counters["depths"] += 1
-            objs[:] = updated
-
-    # -- attributes and relations (vision-language model) ------------------------------------
+            pending.estimates = roles.depth.estimate(images)
     if roles.attributes is not None:
         with timed("attributes"):
-            described = roles.attributes.describe(images, objects)
-        for objs, words in zip(objects, described, strict=True):
-            for j, (obj, ws) in enumerate(zip(objs, words, strict=False)):
-                if ws is None or obj.attributes:
-                    continue
-                attrs = [Attribute.model_validate(w) for w in ws]
-                objs[j] = obj.model_copy(update={
-                    "attributes": attrs,
-                    "provenance": _prov(obj.provenance, "attributes", roles.attributes.name,
-                                        None)})
-                result.counters["attributes"] += len(attrs)
-    proposed: list[list[Relation]] = [[] for _ in images]
+            pending.described = roles.attributes.describe(images, objects)
     if roles.relations is not None:
         with timed("relations"):
-            answers = roles.relations.propose(images, objects)
-        for k, rels in enumerate(answers):
-            proposed[k] = [Relation(subject=r.subject, predicate=r.predicate, object=r.object,
-                                    category=r.category, source=RelationSource.MODEL,
-                                    meta={"model": roles.relations.name}) for r in rels]
-            result.counters["relations"] += len(rels)
+            pending.proposals = roles.relations.propose(images, objects)
+    return pending
 
-    # -- merge -----------------------------------------------------------------------------
-    for k, ((item, img, mode), objs) in enumerate(zip(opened, objects, strict=True)):
-        w, h = img.image.size
-        if item.graph is not None:
-            image = item.graph.image.model_copy(update={"path": item.key})
-            if depth_maps[k] is not None:
-                image = image.model_copy(update={"depth_map": depth_maps[k]})
-            meta = dict(item.graph.meta)
-            relations = list(item.graph.relations)
-        else:
-            image = ImageInfo(id=item.key, width=w, height=h, path=item.key, source=source,
-                              depth_map=depth_maps[k])
-            meta = {"image_mode": mode}
-            relations = []
-        if depth_kind[k] is not None and roles.depth is not None:
-            meta["depth"] = {"model": roles.depth.name, "kind": depth_kind[k]}
-        have = {r.triplet() for r in relations}
-        relations += [r for r in proposed[k] if r.triplet() not in have]
-        graph = SceneGraph(image=image, objects=objs, relations=relations,
-                           camera=item.graph.camera if item.graph is not None else None,
-                           meta=meta)
-        if roles.derive_relations and item.graph is None:
-            from scenesynth.refine import add_derived_relations
 
-            graph = add_derived_relations(graph)
-        result.graphs.append(graph)
-    return result
+@dataclass
+class PendingBatch:
+    """A batch whose models have run: :meth:`merge` turns their outputs into graphs (mask RLE
+    encoding, per-object depth medians, attributes, relations, derived relations)."""
+
+    result: BatchResult
+    roles: Roles
+    opened: list[tuple[WorkItem, RoleImage, str]]
+    objects: list[list[SceneObject]]
+    wanted: list[list[SceneObject]] = field(default_factory=list)
+    masks: list[list[MaskResult | None]] = field(default_factory=list)
+    estimates: list[DepthResult] = field(default_factory=list)
+    described: list[list[list[str] | None]] = field(default_factory=list)
+    proposals: list[list[ProposedRelation]] = field(default_factory=list)
+
+    def merge(self, depth_dir: Path | None, image_root: Path,
+              source: str = "annotate") -> BatchResult:
+        result, roles, opened, objects = self.result, self.roles, self.opened, self.objects
+        images = [o[1] for o in opened]
+        if not opened:
+            return result
+        pixels: dict[tuple[int, str], np.ndarray] = {}  # (image, object id) -> decoded mask
+        if roles.segmenter is not None:
+            for k, (objs, wanted, got) in enumerate(zip(objects, self.wanted, self.masks,
+                                                        strict=True)):
+                filled = {}
+                for obj, res in zip(wanted, got, strict=True):
+                    if res is None:
+                        result.counters["masks_empty"] += 1
+                        continue
+                    pixels[k, obj.id] = res.mask
+                    filled[obj.id] = obj.model_copy(update={
+                        "mask": encode_mask(res.mask),
+                        "provenance": _prov(obj.provenance, "mask", roles.segmenter.name,
+                                            res.score)})
+                objs[:] = [filled.get(o.id, o) for o in objs]
+                result.counters["masks"] += len(filled)
+        depth_maps: list[str | None] = [None] * len(images)
+        depth_kind: list[str | None] = [None] * len(images)
+        if roles.depth is not None:
+            for k, ((item, _img, _), est, objs) in enumerate(zip(opened, self.estimates, objects,
+                                                                 strict=True)):
+                depth_kind[k] = est.kind
+                if depth_dir is not None and (item.graph is None or item.graph.image.depth_map
+                                              is None):
+                    target = depth_dir / f"{safe_name(item.key)}.npy"
+                    result.files.append((target, est.depth.astype(np.float32)))
+                    depth_maps[k] = Path(os.path.relpath(target, image_root)).as_posix()
+                depth = est.depth.astype(np.float32)
+                updated = []
+                for obj in objs:
+                    value = (object_depth(depth, obj, pixels.get((k, obj.id)))
+                             if obj.depth is None else None)
+                    if value is None:
+                        updated.append(obj)
+                        continue
+                    updated.append(obj.model_copy(update={
+                        "depth": value,
+                        "provenance": _prov(obj.provenance, "depth", roles.depth.name, None)}))
+                    result.counters["depths"] += 1
+                objs[:] = updated
+
+        # -- attributes and relations (vision-language model) ------------------------------------
+        if roles.attributes is not None:
+            for objs, words in zip(objects, self.described, strict=True):
+                for j, (obj, ws) in enumerate(zip(objs, words, strict=False)):
+                    if ws is None or obj.attributes:
+                        continue
+                    attrs = [Attribute.model_validate(w) for w in ws]
+                    objs[j] = obj.model_copy(update={
+                        "attributes": attrs,
+                        "provenance": _prov(obj.provenance, "attributes", roles.attributes.name,
+                                            None)})
+                    result.counters["attributes"] += len(attrs)
+        proposed: list[list[Relation]] = [[] for _ in images]
+        if roles.relations is not None:
+            for k, rels in enumerate(self.proposals):
+                proposed[k] = [Relation(subject=r.subject, predicate=r.predicate, object=r.object,
+                                        category=r.category, source=RelationSource.MODEL,
+                                        meta={"model": roles.relations.name}) for r in rels]
+                result.counters["relations"] += len(rels)
+
+        # -- merge -----------------------------------------------------------------------------
+        for k, ((item, img, mode), objs) in enumerate(zip(opened, objects, strict=True)):
+            w, h = img.image.size
+            if item.graph is not None:
+                image = item.graph.image.model_copy(update={"path": item.key})
+                if depth_maps[k] is not None:
+                    image = image.model_copy(update={"depth_map": depth_maps[k]})
+                meta = dict(item.graph.meta)
+                relations = list(item.graph.relations)
+            else:
+                image = ImageInfo(id=item.key, width=w, height=h, path=item.key, source=source,
+                                  depth_map=depth_maps[k])
+                meta = {"image_mode": mode}
+                relations = []
+            if depth_kind[k] is not None and roles.depth is not None:
+                meta["depth"] = {"model": roles.depth.name, "kind": depth_kind[k]}
+            have = {r.triplet() for r in relations}
+            relations += [r for r in proposed[k] if r.triplet() not in have]
+            graph = SceneGraph(image=image, objects=objs, relations=relations,
+                               camera=item.graph.camera if item.graph is not None else None,
+                               meta=meta)
+            if roles.derive_relations and item.graph is None:
+                from scenesynth.refine import add_derived_relations
+
+                graph = add_derived_relations(graph)
+            result.graphs.append(graph)
+        return result

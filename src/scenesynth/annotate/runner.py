@@ -33,10 +33,11 @@ from scenesynth.annotate.config import build_roles, read_annotate_config
 from scenesynth.annotate.images import DEFAULT_MAX_PIXELS, list_images
 from scenesynth.annotate.pipeline import (
     STAGE,
+    PendingBatch,
     Roles,
     WorkItem,
-    annotate_batch,
     open_images,
+    run_roles,
     write_depth_maps,
 )
 from scenesynth.engine.shards import (
@@ -214,30 +215,31 @@ def run_annotate(
     # Images of the next batch decode in a thread while the models run on this one (model
     # calls release the GIL: GPU kernels, sleeps, network), so decoding costs no wall time.
     pool = ThreadPoolExecutor(max_workers=1)
-    writer = ThreadPoolExecutor(max_workers=1)  # depth maps, written while models run
+    # Merging a batch (mask RLE, depth medians, graphs) and writing its depth maps run in a
+    # second thread while the models work on the next batch; one thread keeps the order.
+    merger = ThreadPoolExecutor(max_workers=1)
     ahead = pool.submit(open_images, batches[0][1], max_pixels) if batches else None
-    results: dict[int, list[Any]] = {}
-    writes: dict[int, list[Any]] = {}
+    merged: dict[int, list[Any]] = {}
     try:
         for position, (index, batch) in enumerate(batches):
             assert ahead is not None
             decoded = ahead.result()
             following = batches[position + 1][1] if position + 1 < len(batches) else None
             ahead = pool.submit(open_images, following, max_pixels) if following else None
-            result = annotate_batch(batch, roles, depth_dir, root, decoded=decoded)
-            for role, spent in result.seconds.items():
+            pending = run_roles(batch, roles, decoded)
+            for role, spent in pending.result.seconds.items():
                 role_seconds[role] = role_seconds.get(role, 0.0) + spent
-            results.setdefault(index, []).append(result)
-            writes.setdefault(index, []).append(writer.submit(write_depth_maps, result.files))
+            merged.setdefault(index, []).append(
+                merger.submit(_merge_and_write, pending, depth_dir, root))
             last_of_shard = position + 1 == len(batches) or batches[position + 1][0] != index
             if last_of_shard:
-                for done in writes.pop(index):
-                    done.result()  # a shard is committed only after its depth maps are on disk
-                _commit(out, manifest, index, shard_size, len(shards_by_index[index]),
-                        results.pop(index))
+                # a shard is committed only after its graphs are merged and its depth maps
+                # are on disk
+                results = [done.result() for done in merged.pop(index)]
+                _commit(out, manifest, index, shard_size, len(shards_by_index[index]), results)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        writer.shutdown(wait=True)
+        merger.shutdown(wait=True, cancel_futures=True)
     _finish(out, manifest, root, summary)
     summary.role_seconds = dict(role_seconds)
     summary.llm = _client_stats(roles)
@@ -246,6 +248,13 @@ def run_annotate(
         json.dump(summary.to_dict(), fh, indent=1, sort_keys=True)
         fh.write("\n")
     return summary
+
+
+def _merge_and_write(pending: PendingBatch, depth_dir: Path, root: Path) -> Any:
+    result = pending.merge(depth_dir, root)
+    write_depth_maps(result.files)
+    result.files = []
+    return result
 
 
 def _commit(out: Path, manifest: Manifest, index: int, shard_size: int, images: int,

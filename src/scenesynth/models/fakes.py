@@ -15,7 +15,7 @@ import numpy as np
 
 from scenesynth.graph import Box
 from scenesynth.models.detector import Detection
-from scenesynth.models.roles import DepthResult, MaskResult, RoleImage
+from scenesynth.models.roles import DepthResult, MaskResult, RoleImage, box_pixels
 
 
 class GridDetector:
@@ -51,12 +51,14 @@ class EllipseSegmenter:
         for img, prompts in zip(images, boxes, strict=True):
             time.sleep(self.cost_s)
             w, h = img.image.size
-            yy, xx = np.mgrid[0:h, 0:w] + 0.5
             results: list[MaskResult | None] = []
             for b in prompts:
+                rows, cols = box_pixels(b, h, w)
+                yy, xx = np.mgrid[rows, cols] + 0.5
                 cx, cy = (b.x0 + b.x1) / 2, (b.y0 + b.y1) / 2
                 rx, ry = max(b.width / 2, 1e-6), max(b.height / 2, 1e-6)
-                mask = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
+                mask = np.zeros((h, w), dtype=bool)
+                mask[rows, cols] = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
                 results.append(MaskResult(mask, 1.0) if mask.any() else None)
             out.append(results)
         return out
