@@ -412,3 +412,23 @@ def test_exit_codes_for_bad_config_nothing_annotated_and_a_changed_config(tmp_pa
     result = runner.invoke(app, ["annotate", str(photos), "--out", str(tmp_path / "c"),
                                  "-c", str(other)])
     assert result.exit_code == 2 and "another config" in result.output
+
+
+def test_vision_language_tagger_lists_the_names_the_detector_looks_for(tmp_path, photos):
+    from llm_servers import ScriptedServer
+
+    def answer(body: dict) -> str:
+        return json.dumps({"objects": ["Horse", "person", "horse", " fence "]})
+
+    with ScriptedServer(answer=answer) as server:
+        cfg = _yaml(tmp_path / "annotate.yaml", {
+            **FAKES, "tagger": {"backend": "vlm", "model": "test-vlm", "stream": False,
+                                "base_url": server.base_url,
+                                "cache_dir": str(tmp_path / "cache")}})
+        _annotate(str(photos / "000000439180.jpg"), "--out", str(tmp_path / "out"),
+                  "-c", str(cfg))
+        assert len(server.requests) == 1
+    (graph,) = _graphs(tmp_path / "out")
+    # the grid detector cycles through the names it is given: the tagger's, cleaned and unique
+    assert [o.name for o in graph.objects] == ["horse", "person", "fence", "horse"]
+    assert {o.provenance["name"].model for o in graph.objects} == {"openai:test-vlm"}
