@@ -166,6 +166,7 @@ def test_bad_images_are_reported_and_the_rest_annotated(tmp_path, shared_data):
     assert summary["failures"] == 5 and summary["graphs"] == 4
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_rerun_gives_identical_output(tmp_path, shared_data):
     folder = tmp_path / "images"
     folder.mkdir()

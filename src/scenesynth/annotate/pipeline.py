@@ -1,7 +1,8 @@
 """One batch of images through the model roles, merged into scene graphs.
 
-Order: tagger -> detector -> segmenter -> depth -> attributes -> relations, each role called
-once per batch (its backend batches further). Every model-made field records its
+:func:`run_roles` calls tagger -> detector -> segmenter -> depth -> attributes -> relations, each
+once per batch (its backend batches further); :meth:`PendingBatch.merge` then builds the graphs
+(the runner merges one batch while the models run the next). Every model-made field records its
 :class:`~scenesynth.graph.FieldProvenance` (model, score). Augment mode runs only the roles
 that fill what a graph lacks (masks for boxed objects without one, depth where it is None) and
 never changes a value the graph has.
