@@ -14,6 +14,10 @@ Conventions (documented here once; everything inside the package follows them):
   ``right``, ``front``, ``behind``, ``above``, ``below``); CLEVR stores exactly this. When a graph
   has no camera, the default camera frame applies: x to the right, y up, z away from the
   camera (so ``behind`` is +z and larger z is farther).
+* **Provenance**: ``SceneObject.provenance`` maps a field name (``name``, ``box``, ``mask``,
+  ``depth``, ``attributes``) to the :class:`FieldProvenance` of its value (which model wrote
+  it, with what score) when a model, not a person, produced it; absent for human annotations
+  (schema 1.1).
 * **Relations** point from ``subject`` to ``object``: ``(cup, on, table)`` means the cup is on
   the table; ``(a, left of, b)`` means a is to the left of b.
 """
@@ -28,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from scenesynth.graph.box import Box
 from scenesynth.graph.vocab import AttributeKind, canonical_value, infer_kind
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: SceneObject.provenance
 
 
 class RelationCategory(StrEnum):
@@ -62,6 +66,15 @@ class Mask(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     size: tuple[int, int]  # (height, width)
     counts: str | list[int]
+
+
+class FieldProvenance(BaseModel):
+    """Who produced a field's value: the model (hub id, local path or ``replay:...``) and its
+    score for this value (detector confidence, mean mask score...; None when it gives none)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    model: str
+    score: float | None = None
 
 
 class Attribute(BaseModel):
@@ -102,6 +115,8 @@ class SceneObject(BaseModel):
     # True when the source asserts this is a separate instance even if its box nearly
     # coincides with another one's (counting otherwise treats near-duplicate boxes as one).
     distinct: bool = False
+    # field name -> which model produced that field's value (absent: human-annotated)
+    provenance: dict[str, FieldProvenance] | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("id", "name")
