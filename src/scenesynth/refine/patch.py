@@ -9,7 +9,7 @@ A patch is a list of operations in a normal form:
 
 :func:`apply_operations` applies the operations that still change the graph (so applying a
 patch twice equals applying it once) and returns each applied one with where it acted
-(``index``); :func:`revert_operations` undoes exactly those, in reverse order, so the reverted
+(``index``; a removal also keeps every relation it removed); :func:`revert_operations` undoes exactly those, in reverse order, so the reverted
 graph serialises to the input's bytes.
 """
 
@@ -101,12 +101,16 @@ def apply_operations(graph: SceneGraph, ops: list[Operation]
             relations.append(rel)
             applied.append({**op, "index": len(relations) - 1})
         elif kind == "remove_relation":
-            i = _find(relations, op["subject"], op["predicate"], op["object"])
-            if i is None:
+            # every copy of the triplet goes (sources list some twice), so that applying the
+            # patch again finds nothing left to remove
+            at = [i for i, r in enumerate(relations)
+                  if r.triplet() == (op["subject"], op["predicate"], op["object"])]
+            if not at:
                 continue
-            removed = relations.pop(i)
-            applied.append({**op, "index": i,
-                            "removed": removed.model_dump(mode="json", exclude_none=True)})
+            removed = [{"index": i, "relation": relations[i].model_dump(mode="json")}
+                       for i in at]
+            relations = [r for i, r in enumerate(relations) if i not in set(at)]
+            applied.append({**op, "index": at[0], "removed": removed})
         elif kind == "refine_attribute":
             pos = next(k for k, o in enumerate(objects) if o.id == op["object_id"])
             obj = objects[pos]
@@ -128,7 +132,8 @@ def revert_operations(graph: SceneGraph, applied: list[Operation]) -> SceneGraph
         if kind == "add_relation":
             del relations[index]
         elif kind == "remove_relation":
-            relations.insert(index, Relation.model_validate(op["removed"]))
+            for item in op["removed"]:  # ascending indices: each lands where it was
+                relations.insert(int(item["index"]), Relation.model_validate(item["relation"]))
         elif kind == "refine_attribute":
             pos = next(k for k, o in enumerate(objects) if o.id == op["object_id"])
             obj = objects[pos]
