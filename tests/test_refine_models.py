@@ -67,7 +67,8 @@ def test_refine_completes_checks_and_edits(graphs_file: Path, tmp_path: Path) ->
                 assert f["proposal"]["predicate"] == "afraid of"
             if (f["stage"], f["reason"]) == ("edit", "missing_id"):
                 assert f["operation"]["relation"]["object"] == "o-missing"
-        refined = [graph_from_json(line) for line in (out / "graphs.jsonl").read_text().splitlines()]
+        refined = [graph_from_json(line)
+                   for line in (out / "graphs.jsonl").read_text().splitlines()]
         model_relations = [r for g in refined for r in g.relations if r.source == "model"]
         assert model_relations
         checks = set()

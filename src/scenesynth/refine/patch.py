@@ -9,8 +9,8 @@ A patch is a list of operations in a normal form:
 
 :func:`apply_operations` applies the operations that still change the graph (so applying a
 patch twice equals applying it once) and returns each applied one with where it acted
-(``index``; a removal also keeps every relation it removed); :func:`revert_operations` undoes exactly those, in reverse order, so the reverted
-graph serialises to the input's bytes.
+(``index``; a removal keeps every relation it removed); :func:`revert_operations` undoes
+exactly those, in reverse order, so the reverted graph serialises to the input's bytes.
 """
 
 from __future__ import annotations
