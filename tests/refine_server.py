@@ -126,6 +126,13 @@ class RoleServer(ScriptedServer):
         super().__init__(script=script, kind="vllm", answer=None,
                          max_requests=max_requests, lifetime_s=lifetime_s)
         self.answer = self._answer
+        # keep-alive like vLLM (BaseHTTPRequestHandler closes after each answer under
+        # HTTP/1.0, which would measure connection set-up, not the client); every answer
+        # here carries a content-length, the refine roles do not stream
+        self.httpd.RequestHandlerClass.protocol_version = "HTTP/1.1"
+        # headers and body go out in two writes: without TCP_NODELAY the body waits for the
+        # client's delayed ACK (40 ms) on a kept-alive connection
+        self.httpd.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
 
     def _answer(self, body: dict[str, Any]) -> str:
         if self.delay_s:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
@@ -217,7 +217,7 @@ class ClientBackend(Backend):
     def _one(self, ask: Ask, schema: type[M], max_tokens: int) -> M | RoleError:
         messages = [system_message(ask.system), user_message(ask.text, [ask.image])]
         try:
-            return self.client.request(messages, schema.__name__, schema.model_json_schema(),
+            return self.client.request(messages, schema.__name__, _json_schema(schema),
                                        schema, _identity, seed=ask.seed, max_tokens=max_tokens)
         except LLMError as exc:  # LLMFatalError (breaker, refused key) propagates: run ends
             if type(exc) is not LLMError:
@@ -230,6 +230,11 @@ class ClientBackend(Backend):
             return [self._one(a, schema, max_tokens) for a in asks]
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(asks))) as pool:
             return list(pool.map(lambda a: self._one(a, schema, max_tokens), asks))
+
+
+@cache
+def _json_schema(schema: type[BaseModel]) -> dict[str, Any]:
+    return schema.model_json_schema()  # built once per class: it costs ~1 ms
 
 
 def _identity(x: M) -> M:
