@@ -6,7 +6,7 @@ It reads the role from the system prompt and the objects from the user prompt, a
 * teacher: per subject, one spatial proposal geometry contradicts (the subject is right of the
   object, proposed "left of"), one geometry confirms, and two non-spatial ones: "holding"
   (the judge confirms) and "afraid of" (the judge denies);
-* judge: "yes" unless the question is about "afraid of";
+* judge: "yes" unless the question contains a word of ``deny`` (default "afraid of");
 * editor: remove the first relation, add one naming a missing id (o-missing), add one geometry
   contradicts, refine the first object's attribute to "maroon".
 
@@ -104,12 +104,12 @@ def editor_answer(user: str) -> dict[str, Any]:
     return {"operations": ops, "rationale": "scripted edit"}
 
 
-def role_answer(body: dict[str, Any]) -> str:
+def role_answer(body: dict[str, Any], deny: tuple[str, ...] = ("afraid of",)) -> str:
     system, user, _ = _texts(body)
     if "annotate scene graphs" in system:
         return json.dumps(teacher_answer(user))
     if "verify statements" in system:
-        denied = "afraid of" in user
+        denied = any(word in user for word in deny)
         return json.dumps({"answer": "no" if denied else "yes", "confidence": 0.9})
     if "edit scene graphs" in system:
         return json.dumps(editor_answer(user))
@@ -120,8 +120,10 @@ class RoleServer(ScriptedServer):
     """The scripted server answering as teacher, judge and editor (see the module docstring)."""
 
     def __init__(self, script: list[Reply] | None = None, delay_s: float = 0.0,
-                 max_requests: int = 5000, lifetime_s: float = 120.0) -> None:
+                 max_requests: int = 5000, lifetime_s: float = 120.0,
+                 deny: tuple[str, ...] = ("afraid of",)) -> None:
         self.missing_images = 0
+        self.deny = deny  # the judge answers "no" to a question containing one of these
         self.delay_s = delay_s
         super().__init__(script=script, kind="vllm", answer=None,
                          max_requests=max_requests, lifetime_s=lifetime_s)
@@ -142,4 +144,4 @@ class RoleServer(ScriptedServer):
             with self._lock:
                 self.missing_images += 1
             return "no image part received"
-        return role_answer(body)
+        return role_answer(body, self.deny)

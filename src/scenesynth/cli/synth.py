@@ -177,6 +177,11 @@ def register(app: typer.Typer) -> None:
             False, "--llm-trust-model-form",
             help="Let the model's form and placement override the knowledge base's for "
                  "known objects."),
+        judge: str | None = typer.Option(
+            None, "--judge", help="Image check: a judge model (openai:NAME@URL or hf:PATH) "
+            "asked about every object and relation of each image; denied images are dropped."),
+        judge_concurrency: int = typer.Option(16, "--judge-concurrency", min=1,
+                                              help="Judge requests in flight per worker."),
     ) -> None:
         """Synthesize SCENES images from the knowledge base (or an LLM) with exact
         annotations, generate instruction data, export it and validate the export."""
@@ -212,7 +217,12 @@ def register(app: typer.Typer) -> None:
             generators=names,
             min_visible_pixels=min_visible_pixels, progress=not no_progress,
             save_depth=save_depth, image_format=image_format,
+            judge=judge, judge_concurrency=judge_concurrency,
         )
+        kind, _, rest = (judge or "").partition(":")
+        spec_ok = (kind == "hf" and bool(rest)) or (kind == "openai" and "@" in rest)
+        if judge is not None and not spec_ok:
+            raise _fail(f"--judge {judge!r}: expected openai:NAME@URL or hf:PATH")
         try:
             report = synthesize(config)
         except LLMError as exc:  # unreachable, refusing or failing server: one line

@@ -74,6 +74,10 @@ class SynthConfig:
     image_format: str = "png"  # png | jpeg
     save_depth: bool = False  # depth/<id>.npz (float32 metres), referenced by image.depth_map
     progress: bool = True
+    # image check: a judge model (openai:NAME@URL or hf:PATH) asked about every object and
+    # relation of each rendered image; an image it denies is dropped (quality/judge_check.py)
+    judge: str | None = None
+    judge_concurrency: int = 16
 
 
 @dataclass
@@ -368,6 +372,10 @@ def _chunk_worker(
         # relative to the output folder, so the dataset can be moved (exports resolve it there)
         graph = graph.model_copy(update={"image": graph.image.model_copy(update=image_info)})
         result.graphs.append(graph)
+    if result.graphs and config.judge:
+        t = time.perf_counter()
+        result.graphs = _judge_images(result, config, out)
+        seconds["judge"] += time.perf_counter() - t
     if result.graphs:
         t = time.perf_counter()
         shard = generate_shard(
@@ -385,6 +393,35 @@ def _chunk_worker(
     take_stats = getattr(kg_factory, "take_stats", None)
     result.llm_stats = take_stats() if take_stats is not None else None
     return result
+
+
+_JUDGES: dict[tuple[str, str], Any] = {}  # one judge client per worker process
+
+
+def _judge_images(result: ChunkResult, config: SynthConfig, out: Path) -> list[SceneGraph]:
+    """The chunk's graphs the judge accepts; a denied image is deleted, its reasons recorded."""
+    from scenesynth.models.roles import Judge, load_backend
+    from scenesynth.quality.judge_check import check_images
+
+    assert config.judge is not None
+    key = (config.judge, str(out))
+    if key not in _JUDGES:
+        _JUDGES[key] = Judge(load_backend(config.judge, concurrency=config.judge_concurrency,
+                                          cache_dir=str(out / "llm-cache")), image_root=out)
+    judge = _JUDGES[key]
+    kept: list[SceneGraph] = []
+    for graph, verdict in zip(result.graphs, check_images(judge, result.graphs), strict=True):
+        result.counters["judge_images_checked"] += 1
+        if verdict.passed:
+            kept.append(graph)
+            continue
+        for reason, detail in verdict.reasons:
+            result.failures.append(Failure(-1, graph.image.id, "judge", reason, detail))
+        result.counters["dropped_judge_denied"] += 1
+        for rel in (graph.image.path, graph.image.depth_map):
+            if rel:
+                (out / rel).unlink(missing_ok=True)
+    return kept
 
 
 def _add_seconds(total: defaultdict[str, float], more: dict[str, float]) -> None:
