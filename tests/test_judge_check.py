@@ -40,3 +40,27 @@ def test_synth_judge_spec_is_checked(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "x"), "--scenes", "1",
                                       "--judge", "judge-without-kind"])
     assert result.exit_code == 2 and "openai:NAME@URL" in result.output
+
+
+def test_synth_answer_check_drops_disagreements_and_counts_agreement(tmp_path: Path) -> None:
+    """The scripted judge answers "yes" to every question: the yes/no attribute and relation
+    samples whose answer is "no" disagree and are dropped; agreement is counted per family."""
+    out = tmp_path / "run"
+    with RoleServer(deny=()) as server:
+        result = CliRunner().invoke(app, [
+            "synth", "--out", str(out), "--scenes", "4", "--objects", "2,3", "--canvas", "128",
+            "--no-progress", "--judge", f"openai:judge@{server.base_url}",
+            "--answer-check", "drop"])
+        assert result.exit_code == 0, result.output
+    counters = json.loads((out / "card.json").read_text())["pipeline_counters"]
+    asked = {k.split(":")[1]: v for k, v in counters.items()
+             if k.startswith("answer_check_asked:")}
+    agreed = {k.split(":")[1]: v for k, v in counters.items()
+              if k.startswith("answer_check_agreed:")}
+    assert asked and set(asked) <= {"attribute", "same_attribute", "relation"}
+    failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
+    dropped = [f for f in failures if f["reason"] == "judge_disagrees_answer"]
+    assert len(dropped) == sum(asked.values()) - sum(agreed.values()) > 0
+    assert all(f["detail"].endswith(": no") for f in dropped)
+    exported = (out / "data.json").read_text()
+    assert all(f["image_id"] not in exported for f in dropped)  # sample ids are gone

@@ -182,6 +182,10 @@ def register(app: typer.Typer) -> None:
             "asked about every object and relation of each image; denied images are dropped."),
         judge_concurrency: int = typer.Option(16, "--judge-concurrency", min=1,
                                               help="Judge requests in flight per worker."),
+        answer_check: str = typer.Option(
+            "off", "--answer-check", help="off | drop | flag: the judge answers the yes/no "
+            "attribute and relation questions from the image; disagreements dropped or "
+            "flagged (needs --judge)."),
     ) -> None:
         """Synthesize SCENES images from the knowledge base (or an LLM) with exact
         annotations, generate instruction data, export it and validate the export."""
@@ -217,12 +221,15 @@ def register(app: typer.Typer) -> None:
             generators=names,
             min_visible_pixels=min_visible_pixels, progress=not no_progress,
             save_depth=save_depth, image_format=image_format,
-            judge=judge, judge_concurrency=judge_concurrency,
+            judge=judge, judge_concurrency=judge_concurrency, answer_check=answer_check,
         )
         kind, _, rest = (judge or "").partition(":")
         spec_ok = (kind == "hf" and bool(rest)) or (kind == "openai" and "@" in rest)
         if judge is not None and not spec_ok:
             raise _fail(f"--judge {judge!r}: expected openai:NAME@URL or hf:PATH")
+        if answer_check not in ("off", "drop", "flag") or (answer_check != "off" and not judge):
+            raise _fail(f"--answer-check {answer_check!r}: expected off, drop or flag, "
+                        "and drop or flag need --judge")
         try:
             report = synthesize(config)
         except LLMError as exc:  # unreachable, refusing or failing server: one line

@@ -78,6 +78,9 @@ class SynthConfig:
     # relation of each rendered image; an image it denies is dropped (quality/judge_check.py)
     judge: str | None = None
     judge_concurrency: int = 16
+    # answer check (needs ``judge``): off | drop | flag the yes/no samples of the appearance
+    # families whose answer the judge, seeing only the image, does not give
+    answer_check: str = "off"
 
 
 @dataclass
@@ -385,6 +388,10 @@ def _chunk_worker(
         )
         seconds["generate"] += time.perf_counter() - t
         result.samples = shard.samples
+        if config.judge and config.answer_check != "off" and result.samples:
+            t = time.perf_counter()
+            result.samples = _check_answers(result, config, out)
+            seconds["judge"] += time.perf_counter() - t
         for fail in shard.failures:
             result.failures.append(Failure(-1, ",".join(fail.image_ids), "generate",
                                            f"generator_error:{fail.generator}", fail.error))
@@ -398,17 +405,46 @@ def _chunk_worker(
 _JUDGES: dict[tuple[str, str], Any] = {}  # one judge client per worker process
 
 
-def _judge_images(result: ChunkResult, config: SynthConfig, out: Path) -> list[SceneGraph]:
-    """The chunk's graphs the judge accepts; a denied image is deleted, its reasons recorded."""
+def _judge(config: SynthConfig, out: Path) -> Any:
     from scenesynth.models.roles import Judge, load_backend
-    from scenesynth.quality.judge_check import check_images
 
     assert config.judge is not None
     key = (config.judge, str(out))
     if key not in _JUDGES:
         _JUDGES[key] = Judge(load_backend(config.judge, concurrency=config.judge_concurrency,
                                           cache_dir=str(out / "llm-cache")), image_root=out)
-    judge = _JUDGES[key]
+    return _JUDGES[key]
+
+
+def _check_answers(result: ChunkResult, config: SynthConfig, out: Path
+                   ) -> list[InstructionSample]:
+    """The chunk's samples after the answer check (dropped or flagged on disagreement)."""
+    from scenesynth.quality.judge_check import check_answers
+
+    graphs = {g.image.id: g for g in result.graphs}
+    agreement, tally = check_answers(_judge(config, out), result.samples, graphs)
+    for family, n in tally.asked.items():
+        result.counters[f"answer_check_asked:{family}"] += n
+        result.counters[f"answer_check_agreed:{family}"] += tally.agreed.get(family, 0)
+    result.counters["answer_check_no_answer"] += tally.no_answer
+    kept: list[InstructionSample] = []
+    for sample, agrees in zip(result.samples, agreement, strict=True):
+        if agrees is False:
+            if config.answer_check == "drop":
+                result.failures.append(Failure(-1, sample.id, "judge", "judge_disagrees_answer",
+                                               f"{sample.question!r}: {sample.answer}"))
+                continue
+            sample = sample.model_copy(update={"provenance": sample.provenance.model_copy(
+                update={"extra": {**sample.provenance.extra, "judge_agrees": False}})})
+        kept.append(sample)
+    return kept
+
+
+def _judge_images(result: ChunkResult, config: SynthConfig, out: Path) -> list[SceneGraph]:
+    """The chunk's graphs the judge accepts; a denied image is deleted, its reasons recorded."""
+    from scenesynth.quality.judge_check import check_images
+
+    judge = _judge(config, out)
     kept: list[SceneGraph] = []
     for graph, verdict in zip(result.graphs, check_images(judge, result.graphs), strict=True):
         result.counters["judge_images_checked"] += 1
