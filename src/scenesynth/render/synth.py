@@ -81,6 +81,16 @@ class SynthConfig:
     # answer check (needs ``judge``): off | drop | flag the yes/no samples of the appearance
     # families whose answer the judge, seeing only the image, does not give
     answer_check: str = "off"
+    # renderer: "cpu" (exact, built in) or "gligen" (diffusion; every image must then pass the
+    # open-vocabulary detector check, quality.verify.DetectorVerifier)
+    renderer: str = "cpu"
+    gligen_model: str | None = None  # None: render.diffusion.DEFAULT_GLIGEN
+    gligen_steps: int = 30
+    gligen_long_side: int = 512
+    detector: str | None = None  # None: models.detector.DEFAULT_DETECTOR
+    detector_iou: float = 0.5
+    detector_score: float = 0.1
+    device: str = "auto"
 
 
 @dataclass
@@ -248,8 +258,9 @@ def synthesize_image(
     seed: int,
     kg_factory: KgFactory,
     config: SynthConfig,
-    renderer: CpuRenderer | None = None,
+    renderer: Any = None,
     layout_config: LayoutConfig | None = None,
+    verifier: Any = None,
 ) -> ImageOutcome:
     """KG -> layout -> render -> verify for one image.
 
@@ -258,8 +269,9 @@ def synthesize_image(
     """
     renderer = renderer or CpuRenderer()
     # engineer B's verifier (quality.verify) built on render.check: drops objects under
-    # min_visible_pixels with their relations, then re-derives every relation
-    verifier = ConstructionVerifier(config.min_visible_pixels, check_relations=True)
+    # min_visible_pixels with their relations, then re-derives every relation; a diffusion
+    # render is checked by the detector verifier instead (_renderer_and_verifier)
+    verifier = verifier or ConstructionVerifier(config.min_visible_pixels, check_relations=True)
     counters: Counter[str] = Counter()
     seconds: defaultdict[str, float] = defaultdict(float)
     failures: list[Failure] = []
@@ -304,6 +316,13 @@ def synthesize_image(
             t = time.perf_counter()
             verdict = verifier.verify(rendered)
             seconds["verify"] += time.perf_counter() - t
+            if not verdict.passed and not rendered.exact:  # diffusion: the detector disagreed
+                reason = f"detector_{verdict.reasons[0]}" if verdict.reasons else "detector"
+                counters[f"rerender_{reason}"] += 1
+                failures.append(Failure(index, image_id, "verify", reason, "; ".join(
+                    f.detail for f in verdict.failures)[:500]))
+                outcome = reason
+                continue
             if not verdict.passed:
                 counters["relayout_relation_not_kept"] += 1
                 failures.append(Failure(
@@ -331,7 +350,7 @@ def _chunk_worker(
     from scenesynth.generators.runner import generate_shard
 
     out = Path(config.out)
-    renderer = CpuRenderer()
+    renderer, verifier = _renderer_and_verifier(config)
     result = ChunkResult(chunk)
     seconds: defaultdict[str, float] = defaultdict(float)
     prefetch = getattr(kg_factory, "prefetch", None)
@@ -342,7 +361,8 @@ def _chunk_worker(
         result.failures.extend(_llm_failures(kg_factory, -1, None))
     for index in indices:
         try:
-            outcome = synthesize_image(index, config.seed, kg_factory, config, renderer)
+            outcome = synthesize_image(index, config.seed, kg_factory, config, renderer,
+                                       verifier=verifier)
         except LLMFatalError:
             raise
         except Exception as exc:  # a bug on one image must not sink the run
@@ -400,6 +420,31 @@ def _chunk_worker(
     take_stats = getattr(kg_factory, "take_stats", None)
     result.llm_stats = take_stats() if take_stats is not None else None
     return result
+
+
+_MODELS: dict[tuple[Any, ...], tuple[Any, Any]] = {}  # loaded once per worker process
+
+
+def _renderer_and_verifier(config: SynthConfig) -> tuple[Any, Any]:
+    """The built-in renderer with the construction verifier, or GLIGEN with the detector
+    verifier (models loaded once per process, on the configured device)."""
+    if config.renderer == "cpu":
+        return CpuRenderer(), None
+    key = (config.renderer, config.gligen_model, config.gligen_steps, config.gligen_long_side,
+           config.detector, config.detector_iou, config.detector_score, config.device)
+    if key not in _MODELS:
+        from scenesynth.models.detector import DEFAULT_DETECTOR, ZeroShotDetector
+        from scenesynth.quality.verify import DetectorVerifier
+        from scenesynth.render.diffusion import DEFAULT_GLIGEN, GligenRenderer
+
+        renderer = GligenRenderer(model=config.gligen_model or DEFAULT_GLIGEN,
+                                  device=config.device, num_inference_steps=config.gligen_steps,
+                                  long_side=config.gligen_long_side,
+                                  size_multiple=16 if config.gligen_long_side < 256 else 64)
+        detector = ZeroShotDetector(model=config.detector or DEFAULT_DETECTOR,
+                                    device=config.device, score_threshold=config.detector_score)
+        _MODELS[key] = (renderer, DetectorVerifier(detector, iou_threshold=config.detector_iou))
+    return _MODELS[key]
 
 
 _JUDGES: dict[tuple[str, str], Any] = {}  # one judge client per worker process
