@@ -99,6 +99,12 @@ def test_refine_completes_checks_and_edits(graphs_file: Path, tmp_path: Path) ->
                 again, applied = apply_operations(g, p["applied"])
                 assert applied == [] and graph_to_json(again) == graph_to_json(g)
 
+        reverted_file = tmp_path / "reverted.jsonl"
+        result = CliRunner().invoke(app, ["refine-revert", str(out), "--out",
+                                          str(reverted_file)])
+        assert result.exit_code == 0, result.output
+        assert reverted_file.read_bytes() == graphs_file.read_bytes()
+
         # a re-run into a new folder over the same cache sends no request, same bytes
         again_out = tmp_path / "again"
         _refine(graphs_file, again_out, server.base_url, "--cache-dir", str(out / "llm-cache"))
@@ -229,3 +235,18 @@ def test_tiny_local_vlm_runs_refine_end_to_end(tmp_path: Path) -> None:
     report = json.loads((out / "report.json").read_text())
     assert report["roles"]["teacher"]["model"] == f"hf:{model}"
     assert report["roles"]["teacher"]["prompt"] == "teacher@1"
+
+
+def test_refine_bad_input_is_one_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    missing = runner.invoke(app, ["refine", str(tmp_path / "nope.jsonl"), "--out",
+                                  str(tmp_path / "o"), "--teacher", "openai:m@http://127.0.0.1:9/v1"])
+    assert missing.exit_code == 2 and "nope.jsonl" in missing.output
+    graphs = tmp_path / "g.jsonl"
+    write_graphs_jsonl(list(load(SOURCES["gqa"]))[:1], graphs)
+    bad_spec = runner.invoke(app, ["refine", str(graphs), "--out", str(tmp_path / "o"),
+                                   "--teacher", "gpt"])
+    assert bad_spec.exit_code == 2 and "openai:NAME@URL" in bad_spec.output
+    not_refined = runner.invoke(app, ["refine-revert", str(tmp_path), "--out",
+                                      str(tmp_path / "r.jsonl")])
+    assert not_refined.exit_code == 2 and "patches.jsonl" in not_refined.output

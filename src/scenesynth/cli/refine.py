@@ -91,5 +91,43 @@ def refine(
         f"{report['dropped_by_reason']}; {load_report.skipped_records} input records skipped")
 
 
+def refine_revert(
+    refined: Annotated[Path, typer.Argument(help="A refine output folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Reverted graphs JSONL.")],
+) -> None:
+    """Undo every stored patch of a refine run (REFINED/patches.jsonl applied to
+    REFINED/graphs.jsonl, last first): the result is the refine input, byte for byte."""
+    import json
+
+    from scenesynth.graph import graph_from_json, write_graphs_jsonl
+    from scenesynth.refine.models import revert_patches
+
+    patches: dict[str, list[dict[str, Any]]] = {}
+    graphs: list[SceneGraph] = []
+    where = refined / "patches.jsonl"
+    line_no = 0
+    try:
+        lines = where.read_text(encoding="utf-8").splitlines()
+        for line_no, line in enumerate(lines, 1):  # noqa: B007 (named in the error)
+            record = json.loads(line)
+            patches.setdefault(str(record["image_id"]), []).append(record)
+        where = refined / "graphs.jsonl"
+        lines = where.read_text(encoding="utf-8").splitlines()
+        for line_no, line in enumerate(lines, 1):  # noqa: B007 (named in the error)
+            g = graph_from_json(line)
+            graphs.append(revert_patches(g, patches.pop(g.image.id, [])))
+    except FileNotFoundError:
+        raise _fail(f"{where}: not found (is {refined} a refine output folder?)") from None
+    except (ValueError, KeyError, IndexError) as exc:
+        raise _fail(f"{where}: line {line_no}: cannot revert: "
+                    f"{str(exc).splitlines()[0]}") from None
+    if patches:
+        raise _fail(f"{refined}/patches.jsonl: patches for images not in graphs.jsonl: "
+                    f"{sorted(patches)[:5]}")
+    write_graphs_jsonl(graphs, out)
+    _err.print(f"reverted {len(graphs)} graphs to {out}")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(refine)
+    app.command("refine-revert")(refine_revert)
