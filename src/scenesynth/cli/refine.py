@@ -78,7 +78,7 @@ def refine(
     try:
         report = refine_to_dir(counted(), out, teacher_role, judge_role, editor_role, config)
     except LLMFatalError as exc:
-        raise _fail(f"model server: {exc}", 3) from None
+        raise _fail(f"model server: {exc}") from None
     load_report = stream.report
     if not read:
         raise _fail(f"{graphs}: no scene graph could be read "
