@@ -68,11 +68,11 @@ def refine(
     except (ModelSpecError, FileNotFoundError, UnknownFormatError, ValueError) as exc:
         raise _fail(str(exc)) from None
     config = RefineConfig(k=k, per_subject=per_subject, keep_undecided=keep_undecided)
-    read: list[SceneGraph] = []
+    read = [0]
 
     def counted() -> Any:
         for g in stream:
-            read.append(g)
+            read[0] += 1
             yield g
 
     try:
@@ -80,7 +80,7 @@ def refine(
     except LLMFatalError as exc:
         raise _fail(f"model server: {exc}") from None
     load_report = stream.report
-    if not read:
+    if not read[0]:
         raise _fail(f"{graphs}: no scene graph could be read "
                     f"({load_report.skipped_records} records skipped)")
     d = report["density"]
