@@ -188,7 +188,7 @@ def test_sigkill_and_rerun_gives_identical_output(tmp_path: Path) -> None:
     graphs = tmp_path / "vg.jsonl"
     write_graphs_jsonl(load(SOURCES["vg"]), graphs)
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO / 'tests'}"}
-    with RoleServer(delay_s=0.05) as server:
+    with RoleServer(delay_s=0.02) as server:
         url = server.base_url
 
         def command(out: Path) -> list[str]:
@@ -200,7 +200,7 @@ def test_sigkill_and_rerun_gives_identical_output(tmp_path: Path) -> None:
         proc = subprocess.Popen(command(killed), env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
-        while len(server.requests) < 12 and time.monotonic() < deadline:
+        while len(server.requests) < 8 and time.monotonic() < deadline:
             time.sleep(0.02)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
