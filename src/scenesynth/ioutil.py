@@ -18,8 +18,13 @@ def _current_umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO]:
-    """Write to a temporary file beside ``path`` and rename it into place on success."""
+def atomic_write(path: str | os.PathLike[str], mode: str = "w", durable: bool = True
+                 ) -> Iterator[IO]:
+    """Write to a temporary file beside ``path`` and rename it into place on success.
+
+    ``durable=False`` skips the fsync: the file still appears whole or not at all when the
+    process is killed, only an operating-system crash can lose it (for caches, whose loss
+    costs a repeated request, at thousands of writes per second)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -30,7 +35,8 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO]:
         with os.fdopen(fd, mode, encoding=encoding) as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, target)
     except OSError as exc:
         with contextlib.suppress(FileNotFoundError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from scenesynth import __version__
-from scenesynth.cli import annotate, data, evaluate, gen, mix, run, synth, view, write
+from scenesynth.cli import annotate, data, evaluate, gen, mix, refine, run, synth, view, write
 from scenesynth.cli.errors import guard_os_errors
 
 app = typer.Typer(
@@ -24,7 +24,7 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _module in (data, gen, synth, run, mix, view, evaluate, write, annotate):
+for _module in (data, gen, synth, run, mix, view, evaluate, write, annotate, refine):
     _module.register(app)
 
 # One home for OS-level failures (disk full, permission denied): every verb exits 7 with one line.

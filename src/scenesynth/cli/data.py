@@ -206,15 +206,18 @@ def stats(
     counts = Table("count", "value", title=f"{src} ({', '.join(stream.formats)})")
     for key in ("images", "objects", "attributes", "relations"):
         counts.add_row(key, str(s[key]))
+    counts.add_row("relations per object", f"{s['relations'] / max(s['objects'], 1):.3f}")
     counts.add_row("distinct object names", str(len(s["names"])))
     counts.add_row("distinct attribute values", str(len(s["attribute_values"])))
     counts.add_row("distinct predicates", str(len(s["predicates"])))
     for source, n in s["sources"].most_common():
         counts.add_row(f"images from {source}", str(n))
     _out.print(counts)
-    cats = Table("relation category", "relations", "share")
+    # relations per object by category: the density figure refine's report gives before/after
+    cats = Table("relation category", "relations", "share", "per object")
     for cat, n in s["categories"].most_common():
-        cats.add_row(cat, str(n), f"{n / max(s['relations'], 1):.1%}")
+        cats.add_row(cat, str(n), f"{n / max(s['relations'], 1):.1%}",
+                     f"{n / max(s['objects'], 1):.3f}")
     _out.print(cats)
     for title, counter in (
         ("object name", s["names"]), ("predicate", s["predicates"]),

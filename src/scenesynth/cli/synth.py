@@ -177,6 +177,29 @@ def register(app: typer.Typer) -> None:
             False, "--llm-trust-model-form",
             help="Let the model's form and placement override the knowledge base's for "
                  "known objects."),
+        judge: str | None = typer.Option(
+            None, "--judge", help="Image check: a judge model (openai:NAME@URL or hf:PATH) "
+            "asked about every object and relation of each image; denied images are dropped."),
+        judge_concurrency: int = typer.Option(16, "--judge-concurrency", min=1,
+                                              help="Judge requests in flight per worker."),
+        renderer: str = typer.Option(
+            "cpu", "--renderer", help="cpu (exact, built in) | gligen (diffusion, GPU; each "
+            "image must pass the open-vocabulary detector check)"),
+        gligen_model: str | None = typer.Option(
+            None, "--gligen-model", help="GLIGEN pipeline: hub id or local folder."),
+        gligen_steps: int = typer.Option(30, "--gligen-steps", min=1),
+        gligen_size: int = typer.Option(512, "--gligen-size", min=16,
+                                        help="Long side GLIGEN generates at, pixels."),
+        detector: str | None = typer.Option(
+            None, "--detector", help="Open-vocabulary detector (gligen): hub id or folder."),
+        detector_iou: float = typer.Option(0.5, "--detector-iou",
+                                           help="IoU a detection needs with its box."),
+        detector_score: float = typer.Option(0.1, "--detector-score"),
+        device: str = typer.Option("auto", "--device", help="auto | cpu | cuda:N (gligen)"),
+        answer_check: str = typer.Option(
+            "off", "--answer-check", help="off | drop | flag: the judge answers the yes/no "
+            "attribute and relation questions from the image; disagreements dropped or "
+            "flagged (needs --judge)."),
     ) -> None:
         """Synthesize SCENES images from the knowledge base (or an LLM) with exact
         annotations, generate instruction data, export it and validate the export."""
@@ -212,7 +235,20 @@ def register(app: typer.Typer) -> None:
             generators=names,
             min_visible_pixels=min_visible_pixels, progress=not no_progress,
             save_depth=save_depth, image_format=image_format,
+            judge=judge, judge_concurrency=judge_concurrency, answer_check=answer_check,
+            renderer=renderer, gligen_model=gligen_model, gligen_steps=gligen_steps,
+            gligen_long_side=gligen_size, detector=detector, detector_iou=detector_iou,
+            detector_score=detector_score, device=device,
         )
+        if renderer not in ("cpu", "gligen"):
+            raise _fail(f"--renderer {renderer!r}: expected cpu or gligen")
+        kind, _, rest = (judge or "").partition(":")
+        spec_ok = (kind == "hf" and bool(rest)) or (kind == "openai" and "@" in rest)
+        if judge is not None and not spec_ok:
+            raise _fail(f"--judge {judge!r}: expected openai:NAME@URL or hf:PATH")
+        if answer_check not in ("off", "drop", "flag") or (answer_check != "off" and not judge):
+            raise _fail(f"--answer-check {answer_check!r}: expected off, drop or flag, "
+                        "and drop or flag need --judge")
         try:
             report = synthesize(config)
         except LLMError as exc:  # unreachable, refusing or failing server: one line

@@ -74,6 +74,23 @@ class SynthConfig:
     image_format: str = "png"  # png | jpeg
     save_depth: bool = False  # depth/<id>.npz (float32 metres), referenced by image.depth_map
     progress: bool = True
+    # image check: a judge model (openai:NAME@URL or hf:PATH) asked about every object and
+    # relation of each rendered image; an image it denies is dropped (quality/judge_check.py)
+    judge: str | None = None
+    judge_concurrency: int = 16
+    # answer check (needs ``judge``): off | drop | flag the yes/no samples of the appearance
+    # families whose answer the judge, seeing only the image, does not give
+    answer_check: str = "off"
+    # renderer: "cpu" (exact, built in) or "gligen" (diffusion; every image must then pass the
+    # open-vocabulary detector check, quality.verify.DetectorVerifier)
+    renderer: str = "cpu"
+    gligen_model: str | None = None  # None: render.diffusion.DEFAULT_GLIGEN
+    gligen_steps: int = 30
+    gligen_long_side: int = 512
+    detector: str | None = None  # None: models.detector.DEFAULT_DETECTOR
+    detector_iou: float = 0.5
+    detector_score: float = 0.1
+    device: str = "auto"
 
 
 @dataclass
@@ -241,8 +258,9 @@ def synthesize_image(
     seed: int,
     kg_factory: KgFactory,
     config: SynthConfig,
-    renderer: CpuRenderer | None = None,
+    renderer: Any = None,
     layout_config: LayoutConfig | None = None,
+    verifier: Any = None,
 ) -> ImageOutcome:
     """KG -> layout -> render -> verify for one image.
 
@@ -251,8 +269,9 @@ def synthesize_image(
     """
     renderer = renderer or CpuRenderer()
     # engineer B's verifier (quality.verify) built on render.check: drops objects under
-    # min_visible_pixels with their relations, then re-derives every relation
-    verifier = ConstructionVerifier(config.min_visible_pixels, check_relations=True)
+    # min_visible_pixels with their relations, then re-derives every relation; a diffusion
+    # render is checked by the detector verifier instead (_renderer_and_verifier)
+    verifier = verifier or ConstructionVerifier(config.min_visible_pixels, check_relations=True)
     counters: Counter[str] = Counter()
     seconds: defaultdict[str, float] = defaultdict(float)
     failures: list[Failure] = []
@@ -297,6 +316,13 @@ def synthesize_image(
             t = time.perf_counter()
             verdict = verifier.verify(rendered)
             seconds["verify"] += time.perf_counter() - t
+            if not verdict.passed and not rendered.exact:  # diffusion: the detector disagreed
+                reason = f"detector_{verdict.reasons[0]}" if verdict.reasons else "detector"
+                counters[f"rerender_{reason}"] += 1
+                failures.append(Failure(index, image_id, "verify", reason, "; ".join(
+                    f.detail for f in verdict.failures)[:500]))
+                outcome = reason
+                continue
             if not verdict.passed:
                 counters["relayout_relation_not_kept"] += 1
                 failures.append(Failure(
@@ -324,7 +350,7 @@ def _chunk_worker(
     from scenesynth.generators.runner import generate_shard
 
     out = Path(config.out)
-    renderer = CpuRenderer()
+    renderer, verifier = _renderer_and_verifier(config)
     result = ChunkResult(chunk)
     seconds: defaultdict[str, float] = defaultdict(float)
     prefetch = getattr(kg_factory, "prefetch", None)
@@ -335,7 +361,8 @@ def _chunk_worker(
         result.failures.extend(_llm_failures(kg_factory, -1, None))
     for index in indices:
         try:
-            outcome = synthesize_image(index, config.seed, kg_factory, config, renderer)
+            outcome = synthesize_image(index, config.seed, kg_factory, config, renderer,
+                                       verifier=verifier)
         except LLMFatalError:
             raise
         except Exception as exc:  # a bug on one image must not sink the run
@@ -368,6 +395,10 @@ def _chunk_worker(
         # relative to the output folder, so the dataset can be moved (exports resolve it there)
         graph = graph.model_copy(update={"image": graph.image.model_copy(update=image_info)})
         result.graphs.append(graph)
+    if result.graphs and config.judge:
+        t = time.perf_counter()
+        result.graphs = _judge_images(result, config, out)
+        seconds["judge"] += time.perf_counter() - t
     if result.graphs:
         t = time.perf_counter()
         shard = generate_shard(
@@ -377,6 +408,10 @@ def _chunk_worker(
         )
         seconds["generate"] += time.perf_counter() - t
         result.samples = shard.samples
+        if config.judge and config.answer_check != "off" and result.samples:
+            t = time.perf_counter()
+            result.samples = _check_answers(result, config, out)
+            seconds["judge"] += time.perf_counter() - t
         for fail in shard.failures:
             result.failures.append(Failure(-1, ",".join(fail.image_ids), "generate",
                                            f"generator_error:{fail.generator}", fail.error))
@@ -385,6 +420,89 @@ def _chunk_worker(
     take_stats = getattr(kg_factory, "take_stats", None)
     result.llm_stats = take_stats() if take_stats is not None else None
     return result
+
+
+_MODELS: dict[tuple[Any, ...], tuple[Any, Any]] = {}  # loaded once per worker process
+
+
+def _renderer_and_verifier(config: SynthConfig) -> tuple[Any, Any]:
+    """The built-in renderer with the construction verifier, or GLIGEN with the detector
+    verifier (models loaded once per process, on the configured device)."""
+    if config.renderer == "cpu":
+        return CpuRenderer(), None
+    key = (config.renderer, config.gligen_model, config.gligen_steps, config.gligen_long_side,
+           config.detector, config.detector_iou, config.detector_score, config.device)
+    if key not in _MODELS:
+        from scenesynth.models.detector import DEFAULT_DETECTOR, ZeroShotDetector
+        from scenesynth.quality.verify import DetectorVerifier
+        from scenesynth.render.diffusion import DEFAULT_GLIGEN, GligenRenderer
+
+        renderer = GligenRenderer(model=config.gligen_model or DEFAULT_GLIGEN,
+                                  device=config.device, num_inference_steps=config.gligen_steps,
+                                  long_side=config.gligen_long_side,
+                                  size_multiple=16 if config.gligen_long_side < 256 else 64)
+        detector = ZeroShotDetector(model=config.detector or DEFAULT_DETECTOR,
+                                    device=config.device, score_threshold=config.detector_score)
+        _MODELS[key] = (renderer, DetectorVerifier(detector, iou_threshold=config.detector_iou))
+    return _MODELS[key]
+
+
+_JUDGES: dict[tuple[str, str], Any] = {}  # one judge client per worker process
+
+
+def _judge(config: SynthConfig, out: Path) -> Any:
+    from scenesynth.models.review import Judge, load_backend
+
+    assert config.judge is not None
+    key = (config.judge, str(out))
+    if key not in _JUDGES:
+        _JUDGES[key] = Judge(load_backend(config.judge, concurrency=config.judge_concurrency,
+                                          cache_dir=str(out / "llm-cache")), image_root=out)
+    return _JUDGES[key]
+
+
+def _check_answers(result: ChunkResult, config: SynthConfig, out: Path
+                   ) -> list[InstructionSample]:
+    """The chunk's samples after the answer check (dropped or flagged on disagreement)."""
+    from scenesynth.quality.judge_check import check_answers
+
+    graphs = {g.image.id: g for g in result.graphs}
+    agreement, tally = check_answers(_judge(config, out), result.samples, graphs)
+    for family, n in tally.asked.items():
+        result.counters[f"answer_check_asked:{family}"] += n
+        result.counters[f"answer_check_agreed:{family}"] += tally.agreed.get(family, 0)
+    result.counters["answer_check_no_answer"] += tally.no_answer
+    kept: list[InstructionSample] = []
+    for sample, agrees in zip(result.samples, agreement, strict=True):
+        if agrees is False:
+            if config.answer_check == "drop":
+                result.failures.append(Failure(-1, sample.id, "judge", "judge_disagrees_answer",
+                                               f"{sample.question!r}: {sample.answer}"))
+                continue
+            sample = sample.model_copy(update={"provenance": sample.provenance.model_copy(
+                update={"extra": {**sample.provenance.extra, "judge_agrees": False}})})
+        kept.append(sample)
+    return kept
+
+
+def _judge_images(result: ChunkResult, config: SynthConfig, out: Path) -> list[SceneGraph]:
+    """The chunk's graphs the judge accepts; a denied image is deleted, its reasons recorded."""
+    from scenesynth.quality.judge_check import check_images
+
+    judge = _judge(config, out)
+    kept: list[SceneGraph] = []
+    for graph, verdict in zip(result.graphs, check_images(judge, result.graphs), strict=True):
+        result.counters["judge_images_checked"] += 1
+        if verdict.passed:
+            kept.append(graph)
+            continue
+        for reason, detail in verdict.reasons:
+            result.failures.append(Failure(-1, graph.image.id, "judge", reason, detail))
+        result.counters["dropped_judge_denied"] += 1
+        for rel in (graph.image.path, graph.image.depth_map):
+            if rel:
+                (out / rel).unlink(missing_ok=True)
+    return kept
 
 
 def _add_seconds(total: defaultdict[str, float], more: dict[str, float]) -> None:

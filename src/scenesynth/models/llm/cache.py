@@ -63,7 +63,9 @@ class ResponseCache:
         return attempts
 
     def put(self, key: str, attempts: list[dict[str, Any]], model: str) -> None:
-        with atomic_write(self.path(key)) as fh:
+        # no fsync: a killed run keeps every answer (the rename is atomic); only an OS crash
+        # can lose the last ones, which costs a repeated request, not a wrong answer
+        with atomic_write(self.path(key), durable=False) as fh:
             json.dump({"key": key, "model": model, "attempts": attempts}, fh,
                       ensure_ascii=False)
 

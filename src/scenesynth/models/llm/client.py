@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import openai
+from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 
 from scenesynth.models.llm.cache import ResponseCache, request_key
@@ -438,7 +439,12 @@ class LLMClient:
         return content
 
     def _complete(self, request: dict[str, Any]) -> tuple[str, str | None]:
-        response = self._client.chat.completions.create(**request)
+        # posted as plain JSON: chat.completions.create walks every message part through its
+        # TypedDict transform (milliseconds per request with an image part), which made the
+        # client, not the server, the limit at 64 requests in flight
+        body = {k: v for k, v in request.items() if k != "extra_body"}
+        body.update(request.get("extra_body") or {})
+        response = self._client.post("/chat/completions", body=body, cast_to=ChatCompletion)
         usage = getattr(response, "usage", None)
         if usage is not None:
             self.stats.add(prompt_tokens=int(usage.prompt_tokens or 0),
