@@ -27,8 +27,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import openai
-from openai.types.chat import ChatCompletion
+import orjson
 from pydantic import BaseModel, ValidationError
+
+try:  # the HTTP library the openai SDK ships with (some builds name it httpx2)
+    import httpx
+except ImportError:  # pragma: no cover - depends on the installed openai build
+    import httpx2 as httpx  # type: ignore[no-redef,unused-ignore]
 
 from scenesynth.models.llm.cache import ResponseCache, request_key
 from scenesynth.models.llm.config import LLMConfig, default_cache_dir
@@ -134,6 +139,17 @@ class LLMClient:
             timeout=config.timeout_s,
             max_retries=0,  # retries are ours, so that each one is counted
         )
+        # plain answers are posted through one pooled keep-alive HTTP client (a connection per
+        # request in flight): the SDK's request building and response models cost ~2.5 ms CPU
+        # per request, which made the client, not a fast server, the limit; streamed answers
+        # keep the SDK's event-stream parser
+        self._chat_url = str(self._client.base_url).rstrip("/") + "/chat/completions"
+        self._http = httpx.Client(
+            headers={"Authorization": f"Bearer {api_key}",
+                     "Content-Type": "application/json"},
+            timeout=config.timeout_s,
+            limits=httpx.Limits(max_connections=max(1, config.concurrency),
+                                max_keepalive_connections=max(1, config.concurrency)))
         self._sleep = sleep
         self.cache = (
             ResponseCache(config.cache_dir or default_cache_dir()) if config.use_cache else None
@@ -414,15 +430,15 @@ class LLMClient:
                     content, finish = self._stream(request, started)
                 else:
                     content, finish = self._complete(request)
-            except openai.APITimeoutError as exc:
+            except (openai.APITimeoutError, httpx.TimeoutException) as exc:
                 raise _NoAnswer("transport", "timeout", _one_line(exc)) from None
-            except openai.APIConnectionError as exc:
+            except (openai.APIConnectionError, httpx.TransportError) as exc:
                 raise _NoAnswer("transport", "connection_error", _one_line(exc)) from None
             except openai.APIStatusError as exc:
-                raise _classify_status(exc) from None
+                raise _classify_status(exc.status_code, str(exc), exc.response) from None
             except openai.APIError as exc:  # e.g. a 200 whose body is not a chat completion
                 raise ResponseRejected("malformed_response", _one_line(exc)) from None
-            except (ValueError, TypeError, AttributeError, IndexError) as exc:
+            except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
                 # a body that is not JSON (a proxy's HTML page) or JSON but no completion
                 raise ResponseRejected("malformed_response",
                                        f"{type(exc).__name__}: {exc}") from None
@@ -439,18 +455,21 @@ class LLMClient:
         return content
 
     def _complete(self, request: dict[str, Any]) -> tuple[str, str | None]:
-        # posted as plain JSON: chat.completions.create walks every message part through its
-        # TypedDict transform (milliseconds per request with an image part), which made the
-        # client, not the server, the limit at 64 requests in flight
         body = {k: v for k, v in request.items() if k != "extra_body"}
         body.update(request.get("extra_body") or {})
-        response = self._client.post("/chat/completions", body=body, cast_to=ChatCompletion)
-        usage = getattr(response, "usage", None)
-        if usage is not None:
-            self.stats.add(prompt_tokens=int(usage.prompt_tokens or 0),
-                           completion_tokens=int(usage.completion_tokens or 0))
-        choice = response.choices[0]
-        return str(choice.message.content or ""), choice.finish_reason
+        response = self._http.post(self._chat_url, content=orjson.dumps(body))
+        if response.status_code >= 400:
+            raise _classify_status(
+                response.status_code, f"Error code: {response.status_code} - {response.text}",
+                response)
+        data = orjson.loads(response.content)  # not JSON: a ValueError, malformed_response
+        usage = data.get("usage")
+        if isinstance(usage, dict):
+            self.stats.add(prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                           completion_tokens=int(usage.get("completion_tokens") or 0))
+        choice = data["choices"][0]
+        content = choice["message"].get("content")
+        return (content if isinstance(content, str) else ""), choice.get("finish_reason")
 
     def _stream(self, request: dict[str, Any], started: float) -> tuple[str, str | None]:
         """Stream the answer, hanging up on a repetition loop or at the timeout."""
@@ -522,13 +541,13 @@ _CREATE_ARGS = frozenset({
 })
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException | str) -> str:
     return " ".join(str(exc).split())[:300]
 
 
-def _classify_status(exc: openai.APIStatusError) -> _NoAnswer:
-    status = exc.status_code
-    detail = f"HTTP {status}: {_one_line(exc)}"
+def _classify_status(status: int, message: str, response: httpx.Response | None) -> _NoAnswer:
+    """What an HTTP error status means for the run (``message`` carries the server's body)."""
+    detail = f"HTTP {status}: {_one_line(message)}"
     if status in (401, 403):
         return _NoAnswer("fatal", f"http_{status}",
                          f"the LLM server refused the request ({detail})")
@@ -537,11 +556,11 @@ def _classify_status(exc: openai.APIStatusError) -> _NoAnswer:
                          f"no chat endpoint or model at the LLM server ({detail})")
     if status == 429:
         retry_after: float | None = None
-        header = exc.response.headers.get("retry-after") if exc.response is not None else None
+        header = response.headers.get("retry-after") if response is not None else None
         if header is not None:
             with contextlib.suppress(ValueError):  # an HTTP date instead of seconds: ignore
                 retry_after = float(header)
         return _NoAnswer("transport", "rate_limited", detail, retry_after)
-    if status < 500 or says_invalid_request(str(exc)):
+    if status < 500 or says_invalid_request(message):
         return _NoAnswer("invalid", f"http_{status}", detail)
     return _NoAnswer("transport", "server_error", detail)
