@@ -46,10 +46,23 @@ class RefineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     filter_contradictions: bool = False  # drop annotated spatial relations geometry refutes
     add_derived_relations: bool = False  # add the spatial relations geometry decides
+    # model refinement (``scenesynth refine``): specs openai:NAME@URL or hf:PATH
+    teacher: str | None = Field(None, description="completes relations; None = no model step")
+    judge: str | None = Field(None, description="checks non-spatial proposals (default teacher)")
+    editor: str | None = Field(None, description="edits graphs; None = no edit step")
+    k: int = Field(3, ge=1, description="subjects per image the teacher completes")
+    per_subject: int = Field(2, ge=1, description="proposals per subject and category")
+    keep_undecided: bool = False  # keep spatial proposals geometry cannot decide
+    concurrency: int = Field(16, ge=1, description="requests in flight per role and worker")
+    cache_dir: str | None = Field(None, description="answer cache; None = OUT/llm-cache")
+    strategy: str = "auto"  # structured-output form
+    attempts: int = Field(4, ge=1, description="attempts per request")
+    timeout_s: float = Field(60.0, gt=0, description="seconds per request")
+    backoff_s: float = Field(0.5, ge=0, description="first retry delay, doubled per retry")
 
     @property
     def enabled(self) -> bool:
-        return self.filter_contradictions or self.add_derived_relations
+        return self.filter_contradictions or self.add_derived_relations or bool(self.teacher)
 
 
 class RunConfig(BaseModel):

@@ -189,6 +189,21 @@ class RunSummary:
                 target[key] = target.get(key, 0) + n
 
 
+def _refine_models(config: RunConfig) -> dict[str, Any] | None:
+    """The model part of the refine section, paths resolved (the answer cache defaults to
+    OUT/llm-cache, so a re-run of the run sends no request it already made)."""
+    r = config.refine
+    if not r.teacher:
+        return None
+    keys = ("teacher", "judge", "editor", "k", "per_subject", "keep_undecided", "concurrency",
+            "strategy", "attempts", "timeout_s", "backoff_s")
+    models = {key: getattr(r, key) for key in keys}
+    models["cache_dir"] = r.cache_dir or str(Path(config.out) / "llm-cache")
+    root = config.export.get("image_root")
+    models["image_root"] = str(root) if root else None
+    return models
+
+
 def build_stages(
     config: RunConfig, shard_function: Callable[..., Any] | None = None
 ) -> list[Stage]:
@@ -199,6 +214,7 @@ def build_stages(
             RefineStage(
                 filter_contradictions=config.refine.filter_contradictions,
                 add_derived_relations=config.refine.add_derived_relations,
+                models=_refine_models(config),
             )
         )
     stages.append(

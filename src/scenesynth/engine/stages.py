@@ -142,9 +142,35 @@ class RefineStage(Stage):
 
     filter_contradictions: bool = False
     add_derived_relations: bool = False
+    # model refinement (teacher/judge/editor, see :mod:`scenesynth.refine.models`): the run
+    # config's refine section; None = geometry only. Roles are built once per process.
+    models: dict[str, Any] | None = None
     name: ClassVar[str] = "refine"
 
     def process(self, batch: ShardBatch) -> ShardBatch:
+        batch = self._geometry(batch)
+        if self.models is not None and batch.graphs:
+            self._with_models(batch)
+        return batch
+
+    def _with_models(self, batch: ShardBatch) -> None:
+        from scenesynth.refine.models import RefineConfig
+        from scenesynth.refine.run import refine_graphs
+
+        teacher, judge, editor = _model_roles(self.models or {})
+        m = self.models or {}
+        config = RefineConfig(k=m["k"], per_subject=m["per_subject"],
+                              keep_undecided=m["keep_undecided"])
+        # LLMFatalError (server gone, breaker open) propagates: the run stops, resumable
+        refined = list(refine_graphs(batch.graphs, teacher, judge, editor, config))
+        for r in refined:
+            for check, n in r.kept.items():
+                batch.counters[f"refine.kept.{check}"] += n
+            for f in r.failures:
+                batch.counters[f"refine.dropped.{f['stage']}:{f['reason']}"] += 1
+        batch.graphs = [r.graph for r in refined]
+
+    def _geometry(self, batch: ShardBatch) -> ShardBatch:
         from scenesynth.refine import add_derived_relations, filter_contradictions
 
         kept: list[SceneGraph] = []
@@ -165,6 +191,38 @@ class RefineStage(Stage):
             kept.append(graph)
         batch.graphs = kept
         return batch
+
+
+_ROLES: dict[str, Any] = {}
+
+
+def _model_roles(models: dict[str, Any]) -> Any:
+    """(teacher, judge, editor or None) of a refine section, built once per process (one client
+    per model spec, so roles on one server share its connections and answer cache)."""
+    import json
+
+    from scenesynth.models.review import Editor, Judge, Teacher, load_backend
+
+    key = json.dumps(models, sort_keys=True)
+    if key not in _ROLES:
+        backends: dict[str, Any] = {}
+
+        def backend(spec: str) -> Any:
+            if spec not in backends:
+                backends[spec] = load_backend(
+                    spec, concurrency=models["concurrency"], cache_dir=models["cache_dir"],
+                    strategy=models["strategy"], max_attempts=models["attempts"],
+                    timeout_s=models["timeout_s"], backoff_s=models["backoff_s"])
+            return backends[spec]
+
+        from pathlib import Path
+
+        root = Path(models["image_root"]) if models.get("image_root") else None
+        teacher = Teacher(backend(models["teacher"]), image_root=root)
+        judge = Judge(backend(models["judge"] or models["teacher"]), image_root=root)
+        editor = Editor(backend(models["editor"]), image_root=root) if models["editor"] else None
+        _ROLES[key] = (teacher, judge, editor)
+    return _ROLES[key]
 
 
 # generate_shard(graphs, generators, per_image, forms, seed, config, multi_image_group)
