@@ -61,3 +61,19 @@ def test_run_refines_with_models_and_reruns_from_cache(tmp_path: Path) -> None:
         assert fresh.exit_code == 0, fresh.output
         assert len(server.requests) == first
         assert _triples(tmp_path / "out2")[1] == data
+
+
+def test_run_with_unreachable_model_server_stops_with_the_reason(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on (127.0.0.1 only)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = _config(tmp_path / "run.yaml", tmp_path / "out", f"http://127.0.0.1:{port}/v1",
+                     tmp_path / "cache")
+    result = CliRunner().invoke(app, ["run", "--config", str(config)])
+    assert result.exit_code != 0
+    assert "stage 'refine' failed on 5 of 5 records" in result.output
+    failures = [json.loads(line) for p in (tmp_path / "out" / "shards").glob("*fail*")
+                for line in p.read_text().splitlines()]
+    assert failures and all("cannot reach the LLM server" in f["error"] for f in failures)

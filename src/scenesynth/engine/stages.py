@@ -150,7 +150,12 @@ class RefineStage(Stage):
     def process(self, batch: ShardBatch) -> ShardBatch:
         batch = self._geometry(batch)
         if self.models is not None and batch.graphs:
-            self._with_models(batch)
+            try:
+                self._with_models(batch)
+            except Exception:
+                # run_stages fails and counts every record the stage held: count them once
+                batch.stage_records[self.name] -= len(batch.graphs)
+                raise
         return batch
 
     def _with_models(self, batch: ShardBatch) -> None:
