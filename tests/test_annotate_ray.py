@@ -126,14 +126,23 @@ def test_tiny_models_on_ray_actor_pools_write_the_local_bytes(ray_local, tmp_pat
                          "mask_threshold": -1.0, "num_cpus": 0.5},
            "depth": {"backend": "transformers", "model": str(tiny_models["depth"]),
                      "device": "cpu", "num_cpus": 0.5}}
+    import torch
+
     outs = {}
-    for engine in ("local", "ray"):
-        # the same --out for both (graphs hold depth-map paths relative to the image root)
-        out = tmp_path / "out"
-        _annotate(str(images), "--out", str(out), "-c", str(_yaml(tmp_path / "a.yaml", cfg)),
-                  "--image-root", str(tmp_path), "--engine", engine)
-        outs[engine] = _output(out)
-        out.rename(tmp_path / engine)
+    # Ray gives an actor with num_cpus <= 1 one math thread (OMP_NUM_THREADS=1); float sums
+    # over another thread count differ in the last bit, so the local run uses one thread too.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for engine in ("local", "ray"):
+            out = tmp_path / "out"
+            _annotate(str(images), "--out", str(out), "-c",
+                      str(_yaml(tmp_path / "a.yaml", cfg)), "--image-root", str(tmp_path),
+                      "--engine", engine)
+            outs[engine] = _output(out)
+            out.rename(tmp_path / engine)
+    finally:
+        torch.set_num_threads(threads)
     assert outs["ray"] == outs["local"]
     graphs = [json.loads(line) for line in outs["ray"]["graphs.jsonl"].splitlines()]
     assert len(graphs) == 3 and all(g["objects"] for g in graphs)
