@@ -164,6 +164,13 @@ def test_bad_images_are_reported_and_the_rest_annotated(tmp_path, shared_data):
         assert len(graph.objects) == 4 and all(o.mask and o.depth for o in graph.objects)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["failures"] == 5 and summary["graphs"] == 4
+    # the odd-but-valid images are annotated, and each conversion is reported with its file
+    notes = [json.loads(line) for line in (out / "notes.jsonl").read_text().splitlines()]
+    assert {Path(n["file"]).name: n["reason"] for n in notes} == {
+        "cmyk.jpg": "converted.cmyk", "sixteen.png": "converted.16bit",
+        "palette_alpha.png": "converted.palette_alpha"}
+    assert all(n["severity"] == "note" and n["error"] and n["record_id"] for n in notes)
+    assert summary["converted"] == {"16bit": 1, "cmyk": 1, "palette_alpha": 1}
 
 
 @pytest.mark.slow

@@ -12,6 +12,11 @@ mapping with ``backend`` and that backend's settings::
     attributes: {backend: vlm, model: "hf:PATH"}   # or model: NAME with base_url (OpenAI API)
     relations:  {backend: vlm, model: "hf:PATH", max_pairs: 10}
 
+Every role may declare what one of its Ray actors needs (``--engine ray``; ignored by the
+local engine): ``num_gpus`` (default 1 when its ``device`` is cuda, else 0), ``num_cpus``
+(default 1) and ``replicas`` (actors in its pool, default 1); ``engine: ray`` at the top
+level is the config's equivalent of ``--engine ray``.
+
 Any role may also be ``{backend: python, factory: "module:function", ...}`` (your own
 backend, built by calling the function with the other settings), ``{backend: replay, source:
 DATASET}`` (tagger, detector, segmenter: a dataset's annotations) or ``{backend: replay,
@@ -21,13 +26,54 @@ segmenter, depth: ``models/fakes.py``, deterministic, for tests and benchmarks).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scenesynth.annotate.pipeline import Roles
 
 ROLE_NAMES = ("tagger", "detector", "segmenter", "depth", "attributes", "relations")
-_TOP = {"batch_size", "shard_size", "derive_relations", "max_pixels", *ROLE_NAMES}
+_TOP = {"batch_size", "shard_size", "derive_relations", "max_pixels", "engine", *ROLE_NAMES}
+ENGINES = ("local", "ray")
+RESOURCE_KEYS = ("num_gpus", "num_cpus", "replicas")  # Ray scheduling, not backend settings
+
+
+@dataclass(frozen=True)
+class RoleResources:
+    """What one actor of a role's Ray pool reserves, and how many actors the pool has."""
+
+    num_gpus: float = 0.0
+    num_cpus: float = 1.0
+    replicas: int = 1
+
+
+def role_resources(config: dict[str, Any]) -> dict[str, RoleResources]:
+    """Each configured role's Ray resources; a role on a cuda device gets one GPU unless it
+    says otherwise."""
+    out = {}
+    for role in ROLE_NAMES:
+        spec = config.get(role)
+        if not isinstance(spec, dict):
+            continue
+        on_cuda = str(spec.get("device", "")).startswith("cuda")
+        try:
+            res = RoleResources(num_gpus=float(spec.get("num_gpus", 1.0 if on_cuda else 0.0)),
+                                num_cpus=float(spec.get("num_cpus", 1.0)),
+                                replicas=int(spec.get("replicas", 1)))
+        except (TypeError, ValueError) as exc:
+            raise AnnotateConfigError(f"{role}: num_gpus/num_cpus/replicas: {exc}") from None
+        if res.num_gpus < 0 or res.num_cpus < 0 or res.replicas < 1:
+            raise AnnotateConfigError(f"{role}: num_gpus and num_cpus must be >= 0 and "
+                                      "replicas >= 1")
+        out[role] = res
+    return out
+
+
+def engine_of(config: dict[str, Any], cli_engine: str | None = None) -> str:
+    engine = str(cli_engine or config.get("engine") or "local")
+    if engine not in ENGINES:
+        raise AnnotateConfigError(f"engine: {engine!r} is not one of {', '.join(ENGINES)}")
+    return engine
 
 
 class AnnotateConfigError(ValueError):
@@ -113,6 +159,7 @@ def build_roles(config: dict[str, Any], replay_cache: dict[str, Any] | None = No
         if not isinstance(spec, dict) or "backend" not in spec:
             raise AnnotateConfigError(f"{role}: expected a mapping with 'backend'")
         backend = spec["backend"]
+        spec = {k: v for k, v in spec.items() if k not in RESOURCE_KEYS}
         choice = (role, backend)
         if backend == "python":
             # Your own backend: ``factory: module:function`` called with the other settings,

@@ -74,6 +74,7 @@ def _from_jsonl(path: Path) -> list[Path]:
 class OpenedImage:
     image: Image.Image  # RGB, fully decoded
     original_mode: str
+    converted: str | None = None  # why it was converted to RGB (conversion_reason)
 
 
 class BadImage(ValueError):
@@ -108,7 +109,20 @@ def open_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS,
         raise BadImage("unreadable", f"cannot decode: {exc}") from None
     except (ValueError, SyntaxError) as exc:  # Pillow raises these for some corrupt headers
         raise BadImage("unreadable", f"cannot decode: {exc}") from None
-    return OpenedImage(to_rgb(im), im.mode)
+    return OpenedImage(to_rgb(im), im.mode, conversion_reason(im))
+
+
+def conversion_reason(im: Image.Image) -> str | None:
+    """Why an image that decodes is not plain RGB/greyscale (``notes.jsonl``), or None."""
+    mode = im.mode
+    if mode in ("RGB", "L") and "transparency" not in im.info:
+        return None
+    if mode.startswith("I;16"):
+        return "16bit"
+    if mode in ("P", "PA"):
+        return "palette_alpha" if mode == "PA" or "transparency" in im.info else "palette"
+    return {"CMYK": "cmyk", "I": "32bit_int", "F": "float", "RGBA": "alpha", "LA": "alpha",
+            "La": "alpha", "1": "bilevel"}.get(mode, mode.lower())
 
 
 def to_rgb(im: Image.Image) -> Image.Image:

@@ -65,6 +65,8 @@ class Roles:
 class BatchResult:
     graphs: list[SceneGraph] = field(default_factory=list)
     failures: list[FailureRecord] = field(default_factory=list)
+    # images annotated after a conversion (CMYK, 16-bit, palette with alpha): ``notes.jsonl``
+    notes: list[FailureRecord] = field(default_factory=list)
     counters: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)  # per role
     # depth maps to write before the shard is committed (the runner writes them off the
@@ -180,8 +182,12 @@ def run_roles(items: list[WorkItem], roles: Roles,
                 error=f"the image is {w}x{h}, the graph says "
                       f"{item.graph.image.width}x{item.graph.image.height}"))
             continue
-        if im.original_mode not in ("RGB", "L"):
-            result.counters[f"converted_mode.{im.original_mode}"] += 1
+        if im.converted is not None:
+            result.notes.append(FailureRecord(
+                stage=STAGE, record_id=item.key, reason=f"converted.{im.converted}",
+                file=str(item.path),
+                error=f"{im.original_mode} image converted to RGB and annotated"))
+            result.counters[f"converted.{im.converted}"] += 1
         opened.append((item, RoleImage(item.key, item.path, im.image), im.original_mode))
     objects: list[list[SceneObject]] = []
     if not opened:

@@ -9,6 +9,8 @@ Output folder::
     depth/<image>.npy         depth maps (float32, larger = farther; ImageInfo.depth_map)
     graphs.jsonl              all graphs in input order (written after the last shard)
     failures.jsonl            every image that could not be annotated, with file and reason
+    notes.jsonl               every image annotated after a conversion (CMYK, 16-bit,
+                              palette with alpha), with file and reason (severity "note")
     generate.yaml             a run config for ``scenesynth generate -c`` (source, image root)
     summary.json              counts, seconds per role, client statistics
 
@@ -20,16 +22,24 @@ which is the rule every loader applies.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import time
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scenesynth.annotate.config import build_roles, read_annotate_config
+from scenesynth.annotate.config import (
+    RESOURCE_KEYS,
+    build_roles,
+    engine_of,
+    read_annotate_config,
+    role_resources,
+)
 from scenesynth.annotate.images import DEFAULT_MAX_PIXELS, list_images
 from scenesynth.annotate.pipeline import (
     STAGE,
@@ -44,6 +54,7 @@ from scenesynth.engine.shards import (
     Manifest,
     ManifestMismatch,
     ShardEntry,
+    canonical_json,
     clean_temp_files,
     encode_failures,
     failures_path,
@@ -66,6 +77,10 @@ def graphs_path(out: Path, index: int) -> Path:
     return out / "shards" / f"graphs-{index:06d}.jsonl"
 
 
+def notes_path(out: Path, index: int) -> Path:
+    return out / "shards" / f"notes-{index:06d}.jsonl"
+
+
 @dataclass
 class AnnotateSummary:
     out: Path
@@ -77,6 +92,9 @@ class AnnotateSummary:
     image_root: str = ""
     counters: dict[str, int] = field(default_factory=dict)
     failures_by_reason: dict[str, int] = field(default_factory=dict)
+    converted: dict[str, int] = field(default_factory=dict)  # annotated after conversion
+    engine: str = "local"
+    ray: dict[str, Any] = field(default_factory=dict)  # each role pool's resources
     role_seconds: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     llm: dict[str, Any] = field(default_factory=dict)
@@ -88,6 +106,8 @@ class AnnotateSummary:
             "shards_skipped": self.shards_skipped, "image_root": self.image_root,
             "counters": dict(sorted(self.counters.items())),
             "failures_by_reason": dict(sorted(self.failures_by_reason.items())),
+            "converted": dict(sorted(self.converted.items())), "engine": self.engine,
+            "ray": self.ray,
             "role_seconds": {k: round(v, 4) for k, v in sorted(self.role_seconds.items())},
             "seconds": round(self.seconds, 3), "llm": self.llm,
         }
@@ -139,10 +159,12 @@ def run_annotate(
     inputs: list[str], out: Path, config_path: Path | None = None,
     image_root: Path | None = None, graphs: Path | None = None, images_dir: Path | None = None,
     add: list[str] | None = None, config: dict[str, Any] | None = None,
-    roles: Roles | None = None,
+    roles: Roles | None = None, engine: str | None = None,
 ) -> AnnotateSummary:
     started = time.perf_counter()
     cfg = dict(config) if config is not None else read_annotate_config(config_path)
+    engine = engine_of(cfg, engine)
+    resources = role_resources(cfg)
     out = out.absolute()
     if graphs is not None:
         if images_dir is None:
@@ -185,7 +207,9 @@ def run_annotate(
     fingerprint = hashlib.sha256("\n".join(
         f"{i.key}\t{graph_to_json(i.graph) if i.graph else ''}" for i in items
     ).encode("utf-8")).hexdigest()
-    run_config = {"verb": "annotate", "config": cfg, "image_root": str(root),
+    # Where the models run (engine, Ray resources) does not change the output: a run may
+    # resume on the other engine.
+    run_config = {"verb": "annotate", "config": _output_config(cfg), "image_root": str(root),
                   "inputs_sha256": fingerprint, "images": len(items),
                   "add": sorted(add or []) if graphs is not None else None}
     out.mkdir(parents=True, exist_ok=True)
@@ -196,7 +220,7 @@ def run_annotate(
                                "inputs; choose another --out or remove it")
     if manifest is None:
         manifest = Manifest(config=run_config)
-    summary = AnnotateSummary(out=out, images=len(items), image_root=str(root))
+    summary = AnnotateSummary(out=out, images=len(items), image_root=str(root), engine=engine)
     role_seconds: dict[str, float] = {}
     depth_dir = out / "depth"
     shards = [items[i:i + shard_size] for i in range(0, len(items), shard_size)]
@@ -212,21 +236,20 @@ def run_annotate(
             todo.append((index, shard))
     batches = [(index, shard[i:i + batch_size]) for index, shard in todo
                for i in range(0, len(shard), batch_size)]
-    # Images of the next batch decode in a thread while the models run on this one (model
-    # calls release the GIL: GPU kernels, sleeps, network), so decoding costs no wall time.
-    pool = ThreadPoolExecutor(max_workers=1)
+    ray_roles = None
+    if engine == "ray" and batches:
+        from scenesynth.annotate.ray_roles import RayRoles
+
+        ray_roles = RayRoles(roles, resources)
     # Merging a batch (mask RLE, depth medians, graphs) and writing its depth maps run in a
-    # second thread while the models work on the next batch; one thread keeps the order.
+    # thread while the models work on the next batch; one thread keeps the order.
     merger = ThreadPoolExecutor(max_workers=1)
-    ahead = pool.submit(open_images, batches[0][1], max_pixels) if batches else None
     merged: dict[int, list[Any]] = {}
     try:
-        for position, (index, batch) in enumerate(batches):
-            assert ahead is not None
-            decoded = ahead.result()
-            following = batches[position + 1][1] if position + 1 < len(batches) else None
-            ahead = pool.submit(open_images, following, max_pixels) if following else None
-            pending = run_roles(batch, roles, decoded)
+        pendings = (_ray_pending(batches, ray_roles, max_pixels) if ray_roles is not None
+                    else _local_pending(batches, roles, max_pixels))
+        for position, ((index, _batch), pending) in enumerate(zip(batches, pendings,
+                                                                  strict=True)):
             for role, spent in pending.result.seconds.items():
                 role_seconds[role] = role_seconds.get(role, 0.0) + spent
             merged.setdefault(index, []).append(
@@ -237,9 +260,12 @@ def run_annotate(
                 # are on disk
                 results = [done.result() for done in merged.pop(index)]
                 _commit(out, manifest, index, shard_size, len(shards_by_index[index]), results)
+        if ray_roles is not None:
+            summary.ray = ray_roles.report()
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
         merger.shutdown(wait=True, cancel_futures=True)
+        if ray_roles is not None:
+            ray_roles.close()
     _finish(out, manifest, root, summary)
     summary.role_seconds = dict(role_seconds)
     summary.llm = _client_stats(roles)
@@ -248,6 +274,49 @@ def run_annotate(
         json.dump(summary.to_dict(), fh, indent=1, sort_keys=True)
         fh.write("\n")
     return summary
+
+
+def _output_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The config less what only says where the models run (engine, Ray resources)."""
+    return {k: ({s: x for s, x in v.items() if s not in RESOURCE_KEYS} if isinstance(v, dict)
+                else v) for k, v in cfg.items() if k != "engine"}
+
+
+def _local_pending(batches: list[tuple[int, list[WorkItem]]], roles: Roles,
+                   max_pixels: int) -> Iterator[PendingBatch]:
+    """The models on each batch in turn, in this process."""
+    # Images of the next batch decode in a thread while the models run on this one (model
+    # calls release the GIL: GPU kernels, sleeps, network), so decoding costs no wall time.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = pool.submit(open_images, batches[0][1], max_pixels) if batches else None
+        for position in range(len(batches)):
+            assert ahead is not None
+            decoded = ahead.result()
+            following = batches[position + 1][1] if position + 1 < len(batches) else None
+            ahead = pool.submit(open_images, following, max_pixels) if following else None
+            yield run_roles(batches[position][1], roles, decoded)
+
+
+def _ray_pending(batches: list[tuple[int, list[WorkItem]]], ray_roles: Any,
+                 max_pixels: int) -> Iterator[PendingBatch]:
+    """The models on up to ``ray_roles.parallel`` batches at once (each role call on a free
+    actor of its pool), yielded in input order."""
+
+    def models(batch: list[WorkItem]) -> PendingBatch:
+        return run_roles(batch, ray_roles.roles, open_images(batch, max_pixels))
+
+    width = ray_roles.parallel + 1  # one more, so decoding overlaps the busy actors
+    with ThreadPoolExecutor(max_workers=width) as pool:
+        window: deque[Future[PendingBatch]] = deque()
+        upcoming = iter(batches)
+        for _index, batch in itertools.islice(upcoming, width):
+            window.append(pool.submit(models, batch))
+        while window:
+            pending = window.popleft().result()
+            following = next(upcoming, None)
+            if following is not None:
+                window.append(pool.submit(models, following[1]))
+            yield pending
 
 
 def _merge_and_write(pending: PendingBatch, depth_dir: Path, root: Path) -> Any:
@@ -265,8 +334,9 @@ def _commit(out: Path, manifest: Manifest, index: int, shard_size: int, images: 
     counters: Counter[str] = Counter()
     for r in results:
         counters.update(r.counters)
-    for failure in failures:
-        failure.shard = index
+    notes = [n for r in results for n in r.notes]
+    for record in (*failures, *notes):
+        record.shard = index
     data = "".join(graph_to_json(g) + "\n" for g in graphs_out).encode("utf-8")
     fail_bytes = encode_failures(failures)
     if fail_bytes:
@@ -274,6 +344,12 @@ def _commit(out: Path, manifest: Manifest, index: int, shard_size: int, images: 
             fh.write(fail_bytes)
     else:
         failures_path(out, index).unlink(missing_ok=True)
+    if notes:
+        with atomic_write(notes_path(out, index), "wb") as fh:
+            fh.write("".join(canonical_json({**n.to_dict(), "severity": "note"}) + "\n"
+                             for n in notes).encode("utf-8"))
+    else:
+        notes_path(out, index).unlink(missing_ok=True)
     with atomic_write(graphs_path(out, index), "wb") as fh:
         fh.write(data)
     base = index * shard_size
@@ -302,6 +378,11 @@ def _finish(out: Path, manifest: Manifest, root: Path, summary: AnnotateSummary)
         for entry in manifest.entries():
             fh.write(graphs_path(out, entry.index).read_bytes())
     write_failures_file(out, manifest)
+    with atomic_write(out / "notes.jsonl", "wb") as fh:
+        for entry in manifest.entries():
+            # written before the shard's graphs, so a committed shard has its notes
+            if notes_path(out, entry.index).is_file():
+                fh.write(notes_path(out, entry.index).read_bytes())
     manifest.complete = True
     manifest.save(out)
     with atomic_write(out / "generate.yaml") as fh:
@@ -317,6 +398,8 @@ def _finish(out: Path, manifest: Manifest, root: Path, summary: AnnotateSummary)
         counters.update(entry.counters)
     summary.failures_by_reason = dict(reasons)
     summary.counters = dict(counters)
+    summary.converted = {k.split(".", 1)[1]: v for k, v in sorted(counters.items())
+                         if k.startswith("converted.")}
 
 
 def _client_stats(roles: Roles) -> dict[str, Any]:

@@ -37,6 +37,11 @@ def annotate(
     add: Annotated[
         str, typer.Option(help="Augment mode: what to fill in where missing: depth,masks.")
     ] = "depth,masks",
+    engine: Annotated[
+        str | None, typer.Option(help="local (one process) or ray (each model role an actor "
+                                 "pool with its num_gpus/num_cpus/replicas from --config); "
+                                 "default: the config's engine, else local.")
+    ] = None,
 ) -> None:
     """Annotate images with model roles (tagger, detector, segmenter, depth, attributes,
     relations) into scene-graph JSONL (OUT/graphs.jsonl) that `scenesynth generate -c
@@ -50,7 +55,8 @@ def annotate(
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
         summary = run_annotate(list(images or []), out, config, image_root, graphs, images_dir,
-                               [a for a in add.split(",") if a] if graphs else None)
+                               [a for a in add.split(",") if a] if graphs else None,
+                               engine=engine)
     except (AnnotateConfigError, AnnotateInputError, ManifestMismatch, FileNotFoundError) as exc:
         _err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
