@@ -237,7 +237,8 @@ def main() -> None:
     best: dict[str, dict] = {}
     for r in range(args.rounds):
         for contender in ("scenesynth", "provision"):  # alternated: the machine is shared
-            cmd = [sys.executable, __file__, str(provision), "--contender", contender,
+            cmd = [sys.executable, str(Path(__file__).resolve()), str(provision),
+                   "--contender", contender,
                    "--data", str(data), "--mode", args.mode, "--per-image",
                    str(args.per_image), "--n-sample", str(args.n_sample), "--group",
                    str(args.group), "--limit-s", str(args.limit_s)]
