@@ -37,6 +37,13 @@ COMPILED_MODULES = [
     "scenesynth.generators.single.grounding",
     "scenesynth.generators.single.relations",
     "scenesynth.generators.single.spatial",
+    "scenesynth.generators.multi.common",
+    "scenesynth.generators.multi.ops",
+    "scenesynth.generators.multi.aggregation",
+    "scenesynth.generators.multi.attributes",
+    "scenesynth.generators.multi.comparison",
+    "scenesynth.generators.multi.relations",
+    "scenesynth.generators.multi.selection",
     "scenesynth.quality.balance",
     "scenesynth.quality.dedup",
 ]

@@ -473,3 +473,37 @@ def test_validate_single_image_parquet_names_the_image_column(shared_data, tmp_p
         f"{path}: record 0 (id='two-tokens'): field image: 2 <image> token(s) in the prompt "
         "turns but 1 image(s)"
     ]
+
+
+@pytest.mark.parametrize("fmt", ["llava", "sharegpt"])
+def test_json_exports_are_checked_as_written_with_the_validators_verdict(
+    fmt, coco_samples, tmp_path, monkeypatch
+):
+    """The run's own JSON export is validated record by record as it is written (no re-read of
+    the file), and that verdict is the one `validate` gives when it re-reads the file."""
+    import sys
+
+    validate_module = sys.modules["scenesynth.export.validate"]
+    many = [s.model_copy(update={"id": f"{s.id}-{i}"}) for i in range(4) for s in coco_samples]
+    stats: list[str] = []
+    real_is_file = Path.is_file
+
+    def counting_is_file(self: Path) -> bool:
+        stats.append(self.name)
+        return real_is_file(self)
+
+    def no_reread(*args, **kwargs):
+        raise AssertionError("the export was parsed back")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(validate_module, "_iter_json_records", no_reread)
+        patch.setattr(Path, "is_file", counting_is_file)
+        result = export_samples(many, fmt, tmp_path, require_images=False)
+    # each distinct image path stat'ed once by the writer and once per file by the check,
+    # not once per record (it is in 8 of the 12 records, in both LLaVA files)
+    assert stats.count(PHOTO_B) <= 3
+    reread = validate(tmp_path, fmt, require_images=False)
+    assert result.validation.ok and reread.ok
+    assert result.validation.n_records == reread.n_records == len(many)
+    assert sorted(result.validation.absent_images) == sorted(reread.absent_images)
+    assert len(reread.absent_images) == 16  # 4 x (1 + 1 + 2) image references, none on disk

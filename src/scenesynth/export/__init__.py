@@ -46,6 +46,7 @@ from scenesynth.export.result import ExportResult
 from scenesynth.export.validate import (
     FORMAT_ALIASES,
     FORMATS,
+    RecordChecker,
     UnknownFormatError,
     ValidationReport,
     canonical_format,
@@ -99,20 +100,33 @@ def export_samples(
         )
     writer = WRITERS[name]
     accepted = inspect.signature(writer).parameters
-    unknown = sorted(set(options) - set(accepted) | ({"staging"} & set(options)))
+    internal = ("staging", "check_records")
+    unknown = sorted(set(options) - set(accepted) | (set(internal) & set(options)))
     if unknown:
-        allowed = [p for p in accepted if p not in ("samples", "out_dir", "staging")]
+        allowed = [p for p in accepted if p not in ("samples", "out_dir", *internal)]
         raise ValueError(
             f"export format {fmt!r} has no option(s) {', '.join(unknown)}; its options are "
             f"{', '.join(allowed)}"
         )
+    require_images = options.get("require_images", True)
+    # JSON records are checked as they are written (the checks `validate` applies to a file it
+    # reads back), so the export is not parsed again; other formats are re-read.
+    checked: dict[Path, ValidationReport] = {}
+
+    def check_records(final: Path) -> RecordChecker:
+        report = checked[final] = ValidationReport(path=final, fmt=name,
+                                                   require_images=require_images)
+        return RecordChecker(name, final, report)
+
+    if "check_records" in accepted:
+        options = {**options, "check_records": check_records}
     result = writer(samples, out_dir, staging=True, **options)
     try:
         if result.n_written == 0 and result.n_failed > 0:
             # Every sample was rejected: an empty file would look like a finished export.
             _discard(result)
             return result
-        result.validation = _validate_staged(result, name, options.get("require_images", True))
+        result.validation = _validate_staged(result, name, require_images, checked)
         if not result.validation.ok:
             errors = result.validation.errors
             shown = "; ".join(errors[:3]) + (f"; ... {len(errors) - 3} more" if len(errors) > 3
@@ -139,14 +153,21 @@ def _discard(result: ExportResult) -> None:
     result.paths.clear()
 
 
-def _validate_staged(result: ExportResult, fmt: str, require_images: bool) -> ValidationReport:
-    """Validate the hidden files as the trainer will see them, messages naming final paths."""
+def _validate_staged(
+    result: ExportResult, fmt: str, require_images: bool,
+    checked: dict[Path, ValidationReport] | None = None,
+) -> ValidationReport:
+    """Validate the hidden files as the trainer will see them, messages naming final paths;
+    a file in ``checked`` had each record checked while it was written."""
     report = ValidationReport(path=Path("."), fmt=fmt, require_images=require_images)
     for final in result.paths:
         temp = result.staged.get(final, final)
         if final.name == DATASET_INFO:
             names = {p.name for p in result.paths}
             report.errors.extend(dataset_info_problems(temp, names, shown_as=final))
+            continue
+        if checked and final in checked:
+            report.merge(checked[final])
             continue
         sub = validate(temp, fmt, require_images)
         sub.errors = [e.replace(str(temp), str(final)) for e in sub.errors]

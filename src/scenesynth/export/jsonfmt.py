@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -56,6 +56,19 @@ from scenesynth.ioutil import atomic_write
 MULTI_IMAGE_SUFFIX = "_multi_image"
 DATASET_INFO = "dataset_info.json"
 LLAVA_ROLES = {USER: "human", ASSISTANT: "gpt", SYSTEM: "system"}
+
+# Given a file's final path, the function that checks each record written to it (in order);
+# ``export_samples`` passes one so a run's own export is validated as it is written.
+RecordCheckFactory = Callable[[Path], Callable[[dict[str, Any]], None]]
+
+
+def _no_check(record: dict[str, Any]) -> None:
+    return None
+
+
+def _checker(check_records: RecordCheckFactory | None, final: Path
+             ) -> Callable[[dict[str, Any]], None]:
+    return _no_check if check_records is None else check_records(final)
 
 
 def llava_record(conv: Conversation) -> dict[str, Any]:
@@ -78,11 +91,13 @@ def sharegpt_record(conv: Conversation) -> dict[str, Any]:
     }
 
 
-def _write_json_array(fh: IO, records: Iterable[dict[str, Any]]) -> None:
+def _write_json_array(fh: IO, records: Iterable[dict[str, Any]],
+                      check: Callable[[dict[str, Any]], None] = _no_check) -> None:
     # Streamed, one record per line, so large exports never sit in memory as one string.
     fh.write("[")
     first = True
     for rec in records:
+        check(rec)
         fh.write("\n" if first else ",\n")
         fh.write(json.dumps(rec, ensure_ascii=False))
         first = False
@@ -116,6 +131,7 @@ def write_llava(
     image_root: str | Path | None = None,
     require_images: bool = True,
     staging: bool = False,
+    check_records: RecordCheckFactory | None = None,
 ) -> ExportResult:
     """Write ``out_dir/NAME.json`` (LLaVA-1.5: single-image and text-only records) and, when
     there are multi-image records, ``out_dir/NAME_multi_image.json`` (LLaVA-OneVision/NeXT)."""
@@ -127,18 +143,24 @@ def write_llava(
     multi_path = out / f"{name}{MULTI_IMAGE_SUFFIX}.json"
     with contextlib.ExitStack() as stack:
         single = stack.enter_context(atomic_write(result.target(single_path, staging)))
+        check_single = _checker(check_records, single_path)
+        check_multi: Callable[[dict[str, Any]], None] = _no_check
         multi: IO | None = None
         single.write("[")
         n_single = n_multi = 0
         for conv in convs:
-            line = json.dumps(llava_record(conv), ensure_ascii=False)
+            record = llava_record(conv)
+            line = json.dumps(record, ensure_ascii=False)
             if len(conv.images) > 1:
                 if multi is None:  # opened on the first one: most runs have none
                     multi = stack.enter_context(atomic_write(result.target(multi_path, staging)))
+                    check_multi = _checker(check_records, multi_path)
                     multi.write("[")
+                check_multi(record)
                 multi.write(("\n" if n_multi == 0 else ",\n") + line)
                 n_multi += 1
             else:
+                check_single(record)
                 single.write(("\n" if n_single == 0 else ",\n") + line)
                 n_single += 1
         single.write("\n]\n" if n_single else "]\n")
@@ -176,6 +198,7 @@ def write_llama_factory(
     require_images: bool = True,
     dataset_name: str = "scenesynth",
     staging: bool = False,
+    check_records: RecordCheckFactory | None = None,
 ) -> ExportResult:
     """Write ``out_dir/NAME.json`` (array) or ``out_dir/NAME.jsonl`` (one record a line), and
     ``out_dir/dataset_info.json`` registering it as ``dataset_name``."""
@@ -185,12 +208,14 @@ def write_llama_factory(
     root = Path(image_root) if image_root is not None else None
     records = (sharegpt_record(c) for c in _conversations(
         samples, result, out, style, root, require_images))
+    check = _checker(check_records, path)
     with atomic_write(result.target(path, staging)) as fh:
         if jsonl:
             for rec in records:
+                check(rec)
                 fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
         else:
-            _write_json_array(fh, records)
+            _write_json_array(fh, records, check)
     info_path = out / DATASET_INFO
     with atomic_write(result.target(info_path, staging)) as fh:
         json.dump({dataset_name: dataset_info_entry(path.name)}, fh, indent=2)

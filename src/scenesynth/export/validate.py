@@ -281,16 +281,25 @@ def _check_id(rec: _Record, record: dict[str, Any]) -> None:
 
 def _check_path(
     rec: _Record, base: Path, value: Any, field_name: str, image_root: Path | None = None,
+    found: dict[str, str | None] | None = None,
 ) -> None:
+    """``found`` caches, per path string, where the file was looked for when it is absent (None
+    when present): a dataset asks many questions about each image, so each is stat'ed once."""
     if not isinstance(value, str) or not value.strip():
         rec.add(f"field {field_name}: image path must be a non-empty string, got {value!r}")
         return
-    p = Path(value)
-    candidates = [p] if p.is_absolute() else [base / p]
-    if image_root is not None and not p.is_absolute():
-        candidates.append(image_root / p)
-    if not any(c.is_file() for c in candidates):
-        looked = " or ".join(str(c) for c in candidates)
+    if found is not None and value in found:
+        looked = found[value]
+    else:
+        p = Path(value)
+        candidates = [p] if p.is_absolute() else [base / p]
+        if image_root is not None and not p.is_absolute():
+            candidates.append(image_root / p)
+        looked = (None if any(c.is_file() for c in candidates)
+                  else " or ".join(str(c) for c in candidates))
+        if found is not None:
+            found[value] = looked
+    if looked is not None:
         rec.add_absent_image(
             f"field {field_name}: image file {value!r} does not exist (looked for {looked})"
         )
@@ -359,39 +368,78 @@ def _iter_json_records(path: Path, report: ValidationReport) -> Iterator[tuple[i
 
 
 def _validate_llava(path: Path, report: ValidationReport) -> None:
-    base = path.parent
+    checker = RecordChecker("llava", path, report)
     for index, record in _iter_json_records(path, report):
-        rec = _Record(path, index, record)
+        checker.check(index, record)
+
+
+def _check_llava_record(
+    rec: _Record, record: dict[str, Any], base: Path, image_root: Path | None,
+    found: dict[str, str | None],
+) -> None:
+    _check_id(rec, record)
+    images: list[Any] = []
+    if "image" in record:
+        image = record["image"]
+        if isinstance(image, str):
+            images = [image]
+        elif isinstance(image, list):
+            if len(image) == 0:
+                rec.add("field image: empty list; omit the field for a text-only record")
+            elif len(image) == 1:
+                rec.add("field image: a list of one image; LLaVA expects a string for a "
+                        "single image")
+            images = image
+        else:
+            rec.add(f"field image: must be a string or a list of strings, got "
+                    f"{type(image).__name__}")
+    for i, img in enumerate(images):
+        name = "image" if isinstance(record.get("image"), str) else f"image[{i}]"
+        _check_path(rec, base, img, name, image_root, found)
+    turns = _turns(rec, record.get("conversations"), "conversations", "from", "value",
+                   _LLAVA_TO_ROLE)
+    if turns is not None:
+        for problem in conversation_problems(turns, len(images), "conversations", "image",
+                                             LLAVA_ROLES):
+            rec.add(problem)
+
+
+def _check_sharegpt_record(
+    rec: _Record, record: dict[str, Any], base: Path, image_root: Path | None,
+    found: dict[str, str | None],
+) -> None:
+    images = _check_messages_record(rec, record)
+    for i, img in enumerate(images or []):
+        _check_path(rec, base, img, f"images[{i}]", image_root, found)
+
+
+class RecordChecker:
+    """The per-record checks of one JSON export file (``llava`` or ``llama-factory``), applied
+    to records one at a time: by :func:`validate` to each record it re-reads, and by the
+    writers to each record as it is written (so a run's own export is checked in memory, not
+    parsed back). Errors name ``path`` (the file as the trainer will see it); each image path
+    is stat'ed once per file."""
+
+    def __init__(self, fmt: str, path: Path, report: ValidationReport) -> None:
+        self.path = path
+        self.report = report
+        self._check = {"llava": _check_llava_record,
+                       "llama-factory": _check_sharegpt_record}[fmt]
+        self._found: dict[str, str | None] = {}
+        self._index = 0
+
+    def check(self, index: int, record: Any) -> None:
+        rec = _Record(self.path, index, record)
         if not isinstance(record, dict):
             rec.add("not a JSON object")
-            rec.flush(report)
-            continue
-        _check_id(rec, record)
-        images: list[Any] = []
-        if "image" in record:
-            image = record["image"]
-            if isinstance(image, str):
-                images = [image]
-            elif isinstance(image, list):
-                if len(image) == 0:
-                    rec.add("field image: empty list; omit the field for a text-only record")
-                elif len(image) == 1:
-                    rec.add("field image: a list of one image; LLaVA expects a string for a "
-                            "single image")
-                images = image
-            else:
-                rec.add(f"field image: must be a string or a list of strings, got "
-                        f"{type(image).__name__}")
-        for i, img in enumerate(images):
-            name = "image" if isinstance(record.get("image"), str) else f"image[{i}]"
-            _check_path(rec, base, img, name, report.image_root)
-        turns = _turns(rec, record.get("conversations"), "conversations", "from", "value",
-                       _LLAVA_TO_ROLE)
-        if turns is not None:
-            for problem in conversation_problems(turns, len(images), "conversations", "image",
-                                                 LLAVA_ROLES):
-                rec.add(problem)
-        rec.flush(report)
+        else:
+            self._check(rec, record, self.path.parent, self.report.image_root, self._found)
+        rec.flush(self.report)
+
+    def __call__(self, record: Any) -> None:
+        """Check the next record of the file (records counted from 0)."""
+        self.check(self._index, record)
+        self._index += 1
 
 
 def _check_messages_record(
@@ -416,17 +464,9 @@ def _check_messages_record(
 
 
 def _validate_sharegpt(path: Path, report: ValidationReport) -> None:
-    base = path.parent
+    checker = RecordChecker("llama-factory", path, report)
     for index, record in _iter_json_records(path, report):
-        rec = _Record(path, index, record)
-        if not isinstance(record, dict):
-            rec.add("not a JSON object")
-            rec.flush(report)
-            continue
-        images = _check_messages_record(rec, record)
-        for i, img in enumerate(images or []):
-            _check_path(rec, base, img, f"images[{i}]", report.image_root)
-        rec.flush(report)
+        checker.check(index, record)
 
 
 # -- Parquet -----------------------------------------------------------------------------

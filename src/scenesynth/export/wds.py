@@ -27,8 +27,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import webdataset as wds
-
 from scenesynth.export.records import (
     ImagePaths,
     RecordError,
@@ -87,6 +85,8 @@ def write_webdataset(
 
     paths = ImagePaths(out, root)
     pattern = str(out / f".{name}-%06d.tar.partial")
+    import webdataset as wds  # lazy: it imports torch, which no other export needs
+
     writer = wds.ShardWriter(
         pattern, maxcount=samples_per_shard, maxsize=max_shard_bytes, post=publish, verbose=0,
         mtime=0.0,  # reproducible tar members

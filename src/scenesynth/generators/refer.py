@@ -302,6 +302,7 @@ def _refer(
     avoid_objects: Collection[str],
 ) -> Reference | None:
     name = tables.names[target]
+    memo = tables.memo
     steps, candidates, words, kinds = _by_name_and_attributes(tables, target, avoid_kinds)
     if len(candidates) == 1:
         steps.append(Step("unique", [len(steps) - 1], {}))
@@ -313,20 +314,32 @@ def _refer(
 
     # one relation to a uniquely named anchor; failing that, two such relations together
     usable: list[_Option] = []
-    for mode, predicate, anchor, phrase in _options(tables, target, relations, geometry):
-        if anchor in avoid_objects or anchor == target:
-            continue
-        anchor_ref = refer(
-            tables, anchor, avoid_kinds=avoid_kinds, relations=False, geometry=False
-        )
-        if anchor_ref is None:
-            continue
+    # Anchors that can be named without a relation, per graph and avoided kinds: an anchor
+    # that cannot is skipped before any geometry is decided against it.
+    anchors_key = ("anchor_refs", tuple(sorted(avoid_kinds)) if avoid_kinds else ())
+    anchor_refs: dict[str, Reference | None] | None = memo.get(anchors_key)
+    if anchor_refs is None:
+        anchor_refs = memo[anchors_key] = {}
+    for mode, predicate, anchor, phrase in _options(
+        tables, target, relations, geometry, avoid_objects, anchor_refs, avoid_kinds
+    ):
+        anchor_ref = anchor_refs[anchor]
+        assert anchor_ref is not None
         if mode == "annotated":  # non-spatial, on a subject with exhaustive relations
             chosen = [c for c in candidates
                       if c in tables.rel_by_object.get((anchor, predicate), ())]
         else:
-            # the candidates a reader may take as related: decided True, or undecided
-            chosen = [c for c in candidates if tables.spatial(c, anchor, predicate) is not False]
+            # the candidates a reader may take as related: decided True, or undecided. They
+            # depend on the candidates (name and attribute words), not on the target, so every
+            # same-named target of a crowded image reads one memo entry per anchor and predicate
+            # instead of deciding the whole group again.
+            related_key = ("related", name, tuple(words), anchor, predicate)
+            related: list[str] | None = memo.get(related_key)
+            if related is None:
+                related = [c for c in candidates
+                           if tables.spatial(c, anchor, predicate) is not False]
+                memo[related_key] = related
+            chosen = related
         option = _Option(mode, predicate, anchor, phrase, anchor_ref, frozenset(chosen))
         if chosen == [target]:
             return _with_relations(steps, filtered, base, target, kinds, [option])
@@ -399,17 +412,22 @@ _GEOMETRY_ITEMS: Final = tuple(GEOMETRY_PHRASES.items())
 
 
 def _options(
-    tables: SceneTables, target: str, relations: bool, geometry: bool
+    tables: SceneTables, target: str, relations: bool, geometry: bool,
+    avoid_objects: Collection[str], anchor_refs: dict[str, Reference | None],
+    avoid_kinds: Collection[str],
 ) -> Iterator[tuple[str, str, str, str]]:
     """(mode, predicate, anchor, phrase) relation options, annotated first; geometric ones
     are decided lazily (most references stop at the first option that works). An annotated
     spatial relation becomes a geometric option (kept only when geometry decides it True,
-    worded as annotated); a non-spatial one needs exhaustive relations (module docstring)."""
+    worded as annotated); a non-spatial one needs exhaustive relations (module docstring).
+    Only anchors other than ``target``, not in ``avoid_objects`` and with a reference by name
+    and attributes (``anchor_refs``, filled here) are offered."""
     if relations:
         exhaustive = relations_exhaustive(tables, target)
         for predicate, anchor in tables.out_relations.get(target, ()):
             phrase = noun_phrase_relation(predicate)
-            if phrase is None:
+            if phrase is None or not _nameable(tables, anchor, target, avoid_objects,
+                                               anchor_refs, avoid_kinds):
                 continue
             spatial = spatial_predicate(predicate)
             if spatial is None:
@@ -419,11 +437,27 @@ def _options(
                 yield "geometry", spatial, anchor, phrase
     if geometry:
         for anchor in tables.scene:
-            if anchor == target:
+            if not _nameable(tables, anchor, target, avoid_objects, anchor_refs, avoid_kinds):
                 continue
             for predicate, phrase in _GEOMETRY_ITEMS:
                 if tables.spatial(target, anchor, predicate) is True:
                     yield "geometry", predicate, anchor, phrase
+
+
+def _nameable(
+    tables: SceneTables, anchor: str, target: str, avoid_objects: Collection[str],
+    anchor_refs: dict[str, Reference | None], avoid_kinds: Collection[str],
+) -> bool:
+    """Whether ``anchor`` may anchor a relation of ``target``: itself uniquely named by name
+    and attributes (memoised in ``anchor_refs``)."""
+    if anchor == target or anchor in avoid_objects:
+        return False
+    if anchor in anchor_refs:
+        return anchor_refs[anchor] is not None
+    ref = anchor_refs[anchor] = refer(
+        tables, anchor, avoid_kinds=avoid_kinds, relations=False, geometry=False
+    )
+    return ref is not None
 
 
 def is_unique_by_name(tables: SceneTables, target: str) -> bool:

@@ -17,7 +17,12 @@ def image_label(position: int) -> str:
     return f"Image {position + 1}"
 
 
-def _numbers(inputs: list[Any]) -> list[float]:
+# Numbers are typed ``int | float``, never ``float``: compiled (mypyc), a ``float`` annotation
+# converts the counts it carries to floats, and a count answer must stay an int.
+Number = int | float
+
+
+def _numbers(inputs: list[Any]) -> list[Number]:
     for v in inputs:
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise ValueError(f"expected a number, got {v!r}")
@@ -54,7 +59,7 @@ def _image_where(args: dict[str, Any], inputs: list[Any], env: Any) -> str:
 
 
 @op_impl("sum")
-def _sum(args: dict[str, Any], inputs: list[Any], env: Any) -> float:
+def _sum(args: dict[str, Any], inputs: list[Any], env: Any) -> Number:
     return sum(_numbers(inputs))
 
 
@@ -64,7 +69,7 @@ def _count_true(args: dict[str, Any], inputs: list[Any], env: Any) -> int:
 
 
 @op_impl("subtract")
-def _subtract(args: dict[str, Any], inputs: list[Any], env: Any) -> float:
+def _subtract(args: dict[str, Any], inputs: list[Any], env: Any) -> Number:
     if len(inputs) != 2:
         raise ValueError(f"expected 2 inputs, got {len(inputs)}")
     x, y = _numbers(inputs)
