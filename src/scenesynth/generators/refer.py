@@ -229,6 +229,19 @@ def _ordered_attributes(
     return [kv for kv in ordered if kv[0] not in avoid_kinds]
 
 
+def name_kinds(tables: SceneTables, target: str) -> frozenset[str]:
+    """Attribute kinds the target's name already says (a CLEVR "cube" says its shape, a
+    "paper stack" its material): a reference by that name uses those kinds."""
+    key = ("name_kinds", target)
+    kinds: frozenset[str] | None = tables.memo.get(key)
+    if kinds is None:
+        name = tables.names[target]
+        kinds = frozenset(kind for kind, values in tables.attr_by_kind[target].items()
+                          if any(names_value(name, v) for v in values))
+        tables.memo[key] = kinds
+    return kinds
+
+
 def _by_name_and_attributes(
     tables: SceneTables, target: str, avoid_kinds: Collection[str]
 ) -> tuple[list[Step], list[str], list[str], set[str]]:
@@ -240,7 +253,7 @@ def _by_name_and_attributes(
     ]
     candidates = tables.by_name[name]
     words: list[str] = []
-    kinds: set[str] = set()
+    kinds: set[str] = set(name_kinds(tables, target))
     for kind, value in _ordered_attributes(tables, target, avoid_kinds):
         if len(candidates) == 1:
             break
@@ -268,7 +281,9 @@ def refer(
 ) -> Reference | None:
     """A unique reference to ``target`` in ``tables``' image, or None.
 
-    ``avoid_kinds``: attribute kinds the phrase must not use (the kind a question asks about).
+    ``avoid_kinds``: attribute kinds the phrase must not use (the kind a question asks about
+    or compares); None when the target's name itself says one of them ("Is the sphere the
+    same shape as the cylinder?" is answered by its wording).
     ``relations`` / ``geometry``: whether annotated / geometric relations may be used.
     ``avoid_objects``: objects that must not serve as the relation's anchor.
     """
@@ -301,6 +316,8 @@ def _refer(
     geometry: bool,
     avoid_objects: Collection[str],
 ) -> Reference | None:
+    if avoid_kinds and not name_kinds(tables, target).isdisjoint(avoid_kinds):
+        return None  # the name gives away the kind asked about
     name = tables.names[target]
     memo = tables.memo
     steps, candidates, words, kinds = _by_name_and_attributes(tables, target, avoid_kinds)

@@ -49,6 +49,7 @@ from scenesynth.graph import (
     Provenance,
     SceneGraph,
 )
+from scenesynth.graph.sample import template_bucket
 
 if TYPE_CHECKING:
     from scenesynth.quality.balance import AnswerBalancer
@@ -186,7 +187,7 @@ def build_sample(
     options = rendered.options
     generator = parts.generator
     extra: dict[str, Any] = {
-        "balance_key": question.balance_key or generator,
+        "balance_key": template_bucket(question.balance_key or generator, question.template),
         "form_template": rendered.template,
         "global_seed": parts.global_seed,
         # One question is exported in each of its forms (short, mc, yes_no) as separate
@@ -425,6 +426,7 @@ def generate_shard(
             try:
                 for question in gen.generate(ctx):
                     considered += 1
+                    bucket = template_bucket(question.balance_key or spec.name, question.template)
                     accepted = False
                     for form in forms:
                         if form == SHORT:  # always natural: rendered here (hot path)
@@ -441,7 +443,7 @@ def generate_shard(
                             rendered = other
                         # offered by its parts: a rejected sample is never assembled
                         if dedup.offer_parts(ids_key, rendered.question, form_text[form]) and \
-                                balancer.offer_parts(question.balance_key or spec.name, form,
+                                balancer.offer_parts(bucket, form,
                                                rendered.answer, question.answer,
                                                str(question.answer_type), n_images,
                                                rendered.options, rendered.answer_index):

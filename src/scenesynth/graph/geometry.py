@@ -11,7 +11,13 @@ Rules (``a PRED b`` reads "a is PRED b"; margins come from :class:`SpatialRules`
   ``cx_b - cx_a > lr_margin * image_width``, False when ``cx_a - cx_b > margin``, else undecided.
   Reproduces every GQA "to the left of / to the right of" annotation in the shared sample.
 * **above / below** (2D): the same on box centres along y (y grows downwards, so above means
-  a smaller centre y).
+  a smaller centre y). Where 3D is known (both objects have ``position``) they need a real
+  height difference as well: ``a above b`` is True only when a's lowest point is higher than
+  b's highest by more than ``eps_3d`` along the camera's up direction (extents from
+  ``size3d``), False when the reverse holds, and undecided when the height ranges overlap or
+  an extent is unknown. Objects resting on one ground plane (CLEVR) are therefore never above
+  or below each other: a larger object's higher centre is not "above". With boxes too, the
+  image must agree (a decided 2D separation the same way), else undecided.
 * **in front of / behind**: from ``depth`` (distance to camera): ``a in front of b`` when
   ``depth_b - depth_a > depth_margin * max(depth_a, depth_b)``.
 * **3D** (when both objects have ``position``): ``a PRED b`` is True when
@@ -19,7 +25,7 @@ Rules (``a PRED b`` reads "a is PRED b"; margins come from :class:`SpatialRules`
   camera's unit direction for PRED (CLEVR's ``directions``; default camera frame otherwise).
   This is CLEVR's rule: CLEVR lists j in ``relationships[rel][i]`` exactly when
   ``(p_j - p_i) . d_rel > 0.2``, i.e. when ``spatial_relation(obj_j, obj_i, rel)`` is True.
-  3D evidence, when present, takes precedence over 2D for left/right/above/below/front/behind.
+  3D evidence, when present, takes precedence over 2D for left/right/front/behind.
 * **near / far from**: centre distance over the image diagonal (or 3D distance in scene units
   when both have positions): near below ``near_max``, far above ``far_min``, undecided between.
 * **inside / contains**: ``a inside b`` when at least ``inside_min`` of a's box lies in b's box
@@ -175,8 +181,43 @@ def direction_3d(predicate: str, camera: Camera | None) -> tuple[float, float, f
     pred = canonical_spatial(predicate)
     if pred is None:
         raise ValueError(f"not a spatial predicate: {predicate!r}")
+    if pred in (ABOVE, BELOW):
+        return None  # support-aware: see _vertical
     key = _DIRECTION_KEY.get(pred)
     return None if key is None else _direction(camera, key)
+
+
+def _extent(size: Vec3, d: tuple[float, float, float]) -> float:
+    """An axis-aligned box's extent along unit direction ``d``."""
+    return abs(size.x * d[0]) + abs(size.y * d[1]) + abs(size.z * d[2])
+
+
+def _vertical(
+    a: SceneObject, b: SceneObject, pred: str, image: ImageInfo | None,
+    camera: Camera | None, rules: SpatialRules,
+) -> bool | None:
+    """above / below: image separation, and with 3D a height gap beyond both extents."""
+    in_image: bool | None = None
+    if a.box is not None and b.box is not None:
+        ay, by = a.box.center[1], b.box.center[1]
+        height = image.height if image is not None else max(a.box.y1, b.box.y1)
+        in_image = _tri(by - ay if pred == ABOVE else ay - by, rules.ab_margin * height)
+    if not (rules.prefer_3d and a.position is not None and b.position is not None):
+        return in_image
+    if a.size3d is None or b.size3d is None:
+        return None  # a higher centre may only be a larger object on the same floor
+    up = _direction(camera, "above")
+    ha, hb = _dot_diff(a.position, b.position, up), 0.0
+    half_a, half_b = _extent(a.size3d, up) / 2, _extent(b.size3d, up) / 2
+    if (ha - half_a) - (hb + half_b) > rules.eps_3d:
+        in_3d: bool | None = pred == ABOVE
+    elif (hb - half_b) - (ha + half_a) > rules.eps_3d:
+        in_3d = pred == BELOW
+    else:
+        return None  # height ranges overlap: side by side, not one above the other
+    if a.box is not None and b.box is not None and in_image != in_3d:
+        return None
+    return in_3d
 
 
 def spatial_relation(
@@ -197,6 +238,8 @@ def spatial_relation(
         raise ValueError(f"not a spatial predicate: {predicate!r}")
 
     use_3d = rules.prefer_3d and a.position is not None and b.position is not None
+    if pred in (ABOVE, BELOW):
+        return _vertical(a, b, pred, image, camera, rules)
     if pred in _DIRECTION_KEY:
         if use_3d:
             assert a.position is not None and b.position is not None

@@ -13,6 +13,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# provenance.extra["balance_key"] is "<generator's balance key>#<template>": answers are
+# balanced per template, so a family balanced on average cannot hide a template whose wording
+# predicts its answer (quality.balance)
+TEMPLATE_SEPARATOR = "#"
+
+
+def template_bucket(key: str, template: str) -> str:
+    """The balance bucket of a question: its generator's balance key, per template."""
+    return key + TEMPLATE_SEPARATOR + template if template else key
+
 
 class AnswerForm(StrEnum):
     SHORT = "short"  # free short answer

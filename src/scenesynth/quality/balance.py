@@ -1,6 +1,9 @@
 """Answer balancing: CLEVR-style rejection so no answer dominates a question family.
 
-Samples are grouped in *buckets* (the question's balance key, by default the generator name).
+Samples are grouped in *buckets*: the question's balance key (by default the generator name)
+per template (``graph.sample.template_bucket``), so a family balanced on average cannot hide
+a template whose wording predicts its answer (a same-material wording at 73 % yes in a
+family at 55 %).
 Within a bucket each answer may hold at most its *cap* share of the kept samples:
 
 * yes/no answers: the share of "yes" stays inside ``yes_no_band`` (``yes <= hi``, ``no <= 1 - lo``);
@@ -28,10 +31,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from scenesynth.graph.sample import AnswerForm, InstructionSample
+from scenesynth.graph.sample import TEMPLATE_SEPARATOR, AnswerForm, InstructionSample
 
 YES: Final = "yes"
 NO: Final = "no"
@@ -86,6 +90,11 @@ def balance_key(sample: InstructionSample) -> str:
     return str(key) if key else sample.provenance.generator
 
 
+def _family_key(sample: InstructionSample) -> str:
+    """The generator's balance key of a sample (its bucket without the template)."""
+    return balance_key(sample).partition(TEMPLATE_SEPARATOR)[0]
+
+
 @dataclass
 class _Bucket:
     counts: dict[str, int] = field(default_factory=dict)
@@ -96,6 +105,7 @@ class _Bucket:
     rejected: int = 0
     is_yes_no: bool = False
     domain: int | None = None  # known answer-domain size (images for image selection)
+    family: _Bucket | None = None  # a per-template bucket's generator bucket (also capped)
 
 
 class AnswerBalancer:
@@ -122,6 +132,8 @@ class AnswerBalancer:
         self.warmup = warmup
         self.position_slack = position_slack
         self._buckets: dict[str, _Bucket] = {}
+        # balance key -> its per-template buckets (template_bucket), for would_keep
+        self._templates: dict[str, list[_Bucket]] = {}
 
     # -- caps ---------------------------------------------------------------------------------
     def cap(self, bucket: str, answer: str) -> float:
@@ -150,7 +162,14 @@ class AnswerBalancer:
         executing its program when it is built)."""
         b = self._buckets.get(bucket)
         if b is None:
-            return True
+            # a generator asks before it picks a template: kept if one of its templates would
+            per_template = self._templates.get(bucket)
+            if per_template is None:
+                return True
+            return any(self._would_keep(t, value) for t in per_template)
+        return self._would_keep(b, value)
+
+    def _would_keep(self, b: _Bucket, value: Any) -> bool:
         answer = value_key(value)
         distinct = len(b.seen_answers) + (answer not in b.seen_answers)
         cap = self._cap(answer, b.is_yes_no or isinstance(value, bool),
@@ -185,9 +204,39 @@ class AnswerBalancer:
         else:
             answer = answer_text.strip().lower() if answer_value is None \
                 else value_key(answer_value)
-        b = self._buckets.get(bucket_name)
+        b = self._bucket(bucket_name)
+        family = b.family  # a per-template bucket is also held to its generator's caps
+        admitted = self._admits(b, form, answer, answer_value, answer_type, n_images, options,
+                                answer_index)
+        if family is not None:
+            admitted = self._admits(family, form, answer, answer_value, answer_type, n_images,
+                                    options, answer_index) and admitted
+        if not admitted:
+            b.rejected += 1
+            if family is not None:
+                family.rejected += 1
+            return False
+        self._count(b, form, answer, options, answer_index)
+        if family is not None:
+            self._count(family, form, answer, options, answer_index)
+        return True
+
+    def _bucket(self, name: str) -> _Bucket:
+        b = self._buckets.get(name)
         if b is None:
-            b = self._buckets[bucket_name] = _Bucket()
+            b = self._buckets[name] = _Bucket()
+            base, sep, _ = name.partition(TEMPLATE_SEPARATOR)
+            if sep:
+                self._templates.setdefault(base, []).append(b)
+                b.family = self._bucket(base)
+        return b
+
+    def _admits(
+        self, b: _Bucket, form: str, answer: str, answer_value: Any, answer_type: str,
+        n_images: int, options: list[str] | None, answer_index: int | None,
+    ) -> bool:
+        """Whether ``b`` may keep one more ``answer`` (notes its answer domain, counts
+        nothing)."""
         if form == _YES_NO_FORM or isinstance(answer_value, bool):
             b.is_yes_no = True
         if answer_type == "image":
@@ -198,18 +247,20 @@ class AnswerBalancer:
         cap = self._cap(answer, b.is_yes_no, self._domain_size(b, len(seen)))
         kept = b.kept
         if count + 1 > cap * (kept + 1 if kept + 1 > self.warmup else self.warmup):
-            b.rejected += 1
             return False
         if form == _MC_FORM and options and answer_index is not None:
             uniform = (b.mc_kept + 1) / len(options)
             if b.positions.get(answer_index, 0) + 1 > uniform + self.position_slack:
-                b.rejected += 1
                 return False
+        return True
+
+    def _count(self, b: _Bucket, form: str, answer: str, options: list[str] | None,
+               answer_index: int | None) -> None:
+        if form == _MC_FORM and options and answer_index is not None:
             b.positions[answer_index] = b.positions.get(answer_index, 0) + 1
             b.mc_kept += 1
-        b.counts[answer] = count + 1
-        b.kept = kept + 1
-        return True
+        b.counts[answer] = b.counts.get(answer, 0) + 1
+        b.kept += 1
 
     # -- a whole run ----------------------------------------------------------------------------
     def trim(self, samples: list[InstructionSample]) -> list[InstructionSample]:
@@ -221,11 +272,25 @@ class AnswerBalancer:
         Online balancing (:meth:`offer`) is per shard and lenient on small buckets (the
         warmup floor), so a run of many small shards can drift; this pass makes the stated
         caps hold for the run. Deterministic: within each (bucket, answer) the first samples
-        in list order are kept. Changes no state of the balancer."""
+        in list order are kept. Changes no state of the balancer.
+
+        Per-template buckets (``graph.sample.template_bucket``) and their generator's bucket
+        are trimmed in turn until both meet their caps."""
+        kept = samples
+        for _ in range(8):  # each pass only removes; a few passes settle both levels
+            before = len(kept)
+            kept = self._trim_by(kept, balance_key)
+            kept = self._trim_by(kept, _family_key)
+            if len(kept) == before:
+                break
+        return kept
+
+    def _trim_by(self, samples: list[InstructionSample],
+                 key: Callable[[InstructionSample], str]) -> list[InstructionSample]:
         groups: dict[str, dict[str, list[int]]] = {}
         yes_no: dict[str, bool] = {}
         for i, sample in enumerate(samples):
-            bucket = balance_key(sample)
+            bucket = key(sample)
             answers = groups.get(bucket)
             if answers is None:
                 answers = groups[bucket] = {}

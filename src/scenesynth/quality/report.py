@@ -87,15 +87,33 @@ class GroupReport:
 
 
 @dataclass
+class Diversity:
+    """Wording variety of a family: distinct templates and distinct question word 3-grams."""
+
+    templates: int = 0
+    trigrams: int = 0
+
+
+@dataclass
 class AnswerReport:
     families: dict[str, GroupReport]
     generators: dict[str, GroupReport]
+    # "generator/template" -> its answers (a template's wording may predict its answer)
+    templates: dict[str, GroupReport] = field(default_factory=dict)
+    diversity: dict[str, Diversity] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "families": {k: asdict(v) for k, v in self.families.items()},
             "generators": {k: asdict(v) for k, v in self.generators.items()},
+            "templates": {k: asdict(v) for k, v in self.templates.items()},
+            "diversity": {k: asdict(v) for k, v in self.diversity.items()},
         }
+
+
+def _trigrams(question: str) -> set[tuple[str, ...]]:
+    words = question.lower().replace("?", " ").replace(".", " ").split()
+    return {tuple(words[i:i + 3]) for i in range(len(words) - 2)}
 
 
 def _group_report(samples: list[InstructionSample]) -> GroupReport:
@@ -144,12 +162,23 @@ def answer_report(samples: Iterable[InstructionSample]) -> AnswerReport:
     """Per family and per generator answer statistics (see module docstring)."""
     by_family: dict[str, list[InstructionSample]] = {}
     by_generator: dict[str, list[InstructionSample]] = {}
+    by_template: dict[str, list[InstructionSample]] = {}
+    templates: dict[str, set[str]] = {}
+    trigrams: dict[str, set[tuple[str, ...]]] = {}
     for s in samples:
-        by_family.setdefault(s.provenance.family, []).append(s)
-        by_generator.setdefault(s.provenance.generator, []).append(s)
+        p = s.provenance
+        by_family.setdefault(p.family, []).append(s)
+        by_generator.setdefault(p.generator, []).append(s)
+        by_template.setdefault(f"{p.generator}/{p.template}", []).append(s)
+        templates.setdefault(p.family, set()).add(f"{p.generator}/{p.template}")
+        if s.form == AnswerForm.SHORT:  # the question's own wording, not the form's suffix
+            trigrams.setdefault(p.family, set()).update(_trigrams(s.question))
     return AnswerReport(
         families={k: _group_report(v) for k, v in sorted(by_family.items())},
         generators={k: _group_report(v) for k, v in sorted(by_generator.items())},
+        templates={k: _group_report(v) for k, v in sorted(by_template.items())},
+        diversity={f: Diversity(len(templates[f]), len(trigrams.get(f, ())))
+                   for f in sorted(templates)},
     )
 
 
@@ -177,3 +206,8 @@ def render_report(report: AnswerReport, console: Console | None = None) -> None:
     console = console or Console()
     console.print(report_table(report.families, "Answer balance by family"))
     console.print(report_table(report.generators, "Answer balance by generator"))
+    console.print(report_table(report.templates, "Answer balance by template"))
+    table = Table("family", "templates", "question 3-grams", title="Template diversity")
+    for family, d in report.diversity.items():
+        table.add_row(family, str(d.templates), str(d.trigrams))
+    console.print(table)

@@ -27,6 +27,7 @@ from scenesynth.generators.program import ProgramBuilder, SceneTables, tables_fo
 from scenesynth.generators.refer import (
     GEOMETRY_PHRASES,
     is_speakable,
+    name_kinds,
     predicate_phrase,
     refer,
     relations_exhaustive,
@@ -435,7 +436,9 @@ class MultiHopRelation(Generator):
         if sum(1 for r in second if t.names[r] == ny) != 1 or any(
                 t.names[r] == ny for r in undecided):
             return None
-        kinds = [k for k in ("color", "material", "size") if single_value(t, y, k)]
+        said = name_kinds(t, y)  # "What material is the paper stack ...?" is not asked
+        kinds = [k for k in ("color", "material", "size")
+                 if single_value(t, y, k) and k not in said]
         if not kinds:
             return None
         kind = pick(ctx.rng, kinds)

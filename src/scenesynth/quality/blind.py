@@ -1,0 +1,152 @@
+"""Blind baseline: how much of the answers can be read from the text alone?
+
+A question whose answer follows from its wording teaches a model to ignore the image. This
+fits, per question family, a text-only model (scikit-learn logistic regression on the
+question's word 1-3-grams and its options) and predicts every answer out of fold, the folds
+grouped by image (a model never sees another question of the same image while predicting).
+Its accuracy is reported per family and per template next to two baselines:
+
+* *majority*: always the group's (family's, template's) most common answer;
+* *chance*: a uniform guess among the options (1/2 for yes/no, 1/k for k options, 1/distinct
+  answers of the family otherwise), averaged over the samples.
+
+A family is *flagged* when the blind accuracy beats ``max(majority, chance)`` by more than
+``margin`` (5 points).
+"""
+
+from __future__ import annotations
+
+import random
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+
+from scenesynth.graph.sample import AnswerForm, InstructionSample
+from scenesynth.quality.balance import answer_key
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@dataclass
+class BlindGroup:
+    n: int = 0
+    blind: float = 0.0
+    majority: float = 0.0
+    chance: float = 0.0
+
+    @property
+    def advantage(self) -> float:
+        return self.blind - max(self.majority, self.chance)
+
+
+@dataclass
+class BlindReport:
+    families: dict[str, BlindGroup] = field(default_factory=dict)
+    templates: dict[str, BlindGroup] = field(default_factory=dict)
+    margin: float = 0.05
+
+    @property
+    def flagged(self) -> list[str]:
+        return [f for f, g in self.families.items() if g.advantage > self.margin]
+
+
+_RARE = "\x00rare"
+
+
+def _text(s: InstructionSample) -> str:
+    options = " ".join(f"option_{o}" for o in s.options or ())
+    return f"{s.question} {options}"
+
+
+def _chance(s: InstructionSample, distinct: int) -> float:
+    if s.form == AnswerForm.YES_NO or isinstance(s.answer_value, bool):
+        return 0.5
+    if s.options:
+        return 1.0 / len(s.options)
+    return 1.0 / max(distinct, 1)
+
+
+def blind_report(
+    samples: Iterable[InstructionSample], *, folds: int = 5, max_per_family: int = 2000,
+    margin: float = 0.05, seed: int = 0,
+) -> BlindReport:
+    """Out-of-fold blind accuracy per family and per template (see module docstring)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+
+    by_family: dict[str, list[InstructionSample]] = defaultdict(list)
+    for s in samples:
+        by_family[s.provenance.family].append(s)
+    report = BlindReport(margin=margin)
+    rng = random.Random(seed)
+    for family in sorted(by_family):
+        group = by_family[family]
+        if len(group) > max_per_family:  # a fixed-size sample keeps the fit cheap
+            group = rng.sample(group, max_per_family)
+        labels = [answer_key(s) for s in group]
+        # answers seen once (boxes, free text) cannot be learnt from text: one "rare" class,
+        # never counted as right, keeps the fit small
+        seen = Counter(labels)
+        targets = [a if seen[a] > 1 else _RARE for a in labels]
+        images = ["|".join(s.provenance.image_ids) for s in group]
+        counts = Counter(labels)
+        distinct_images = len(set(images))
+        predicted = list(targets)  # overwritten out of fold
+        if len(set(targets)) > 1 and distinct_images >= 2:
+            texts = [_text(s) for s in group]
+            splitter = GroupKFold(n_splits=min(folds, distinct_images))
+            for train, test in splitter.split(texts, targets, images):
+                train_labels = [targets[i] for i in train]
+                if len(set(train_labels)) < 2:
+                    for i in test:
+                        predicted[i] = train_labels[0]
+                    continue
+                vectorizer = CountVectorizer(ngram_range=(1, 3), min_df=2, binary=True)
+                x_train = vectorizer.fit_transform([texts[i] for i in train])
+                model = LogisticRegression(max_iter=200, C=1.0)
+                with warnings.catch_warnings():  # a capped fit is still a fair baseline
+                    warnings.simplefilter("ignore")
+                    model.fit(x_train, train_labels)
+                guesses = model.predict(vectorizer.transform([texts[i] for i in test]))
+                for i, guess in zip(test, guesses, strict=True):
+                    predicted[i] = str(guess)
+        per_template: dict[str, list[int]] = defaultdict(list)
+        for i, s in enumerate(group):
+            per_template[f"{s.provenance.generator}/{s.provenance.template}"].append(i)
+        for name, members in [(family, list(range(len(group)))),
+                              *sorted(per_template.items())]:
+            g = BlindGroup(n=len(members))
+            g.blind = sum(predicted[i] == labels[i] for i in members) / len(members)
+            # the group's own most common answer (a template's prior, for a template)
+            g.majority = Counter(labels[i] for i in members).most_common(1)[0][1] / len(members)
+            g.chance = sum(_chance(group[i], len(counts)) for i in members) / len(members)
+            if name == family:
+                report.families[family] = g
+            else:
+                report.templates[name] = g
+    return report
+
+
+def render_blind(report: BlindReport, console: Console | None = None) -> None:
+    """Print the family and template tables; flagged families are marked."""
+    from rich.console import Console as _Console
+
+    console = console or _Console()
+    for title, groups in (("Blind baseline by family (text only, grouped CV)", report.families),
+                          ("Blind baseline by template", report.templates)):
+        table = Table("name", "n", "blind", "majority", "chance", "advantage", "flag",
+                      title=title)
+        for name, g in groups.items():
+            flag = "LEAK" if g.advantage > report.margin else ""
+            table.add_row(name, str(g.n), f"{g.blind:.3f}", f"{g.majority:.3f}",
+                          f"{g.chance:.3f}", f"{g.advantage:+.3f}", flag)
+        console.print(table)
+    flagged = report.flagged
+    console.print(f"families flagged (blind > max(majority, chance) + {report.margin:.0%}): "
+                  f"{', '.join(flagged) if flagged else 'none'}")
