@@ -157,7 +157,26 @@ class FixedTagger:
         return [[Tag(n) for n in self.names] for _ in images]
 
 
-class ClipTagger:
+class _LocalModel:
+    """What the local transformers roles share: processor and model load once, on first use,
+    on the requested device and dtype."""
+
+    model_name: str
+    device_request: str | None
+    dtype_request: str | None
+    _model: Any
+
+    def _load_pretrained(self, processor_class: str, model_class: str) -> Any:
+        transformers = require("transformers")
+        self.device = resolve_device(self.device_request)
+        self._dtype = resolve_dtype(self.dtype_request, self.device)
+        self._processor = getattr(transformers, processor_class).from_pretrained(self.model_name)
+        model = getattr(transformers, model_class).from_pretrained(self.model_name)
+        self._model = model.to(self.device, self._dtype).eval()
+        return self._model
+
+
+class ClipTagger(_LocalModel):
     """CLIP/SigLIP zero-shot classification over a vocabulary: the ``top_k`` names whose
     probability reaches ``threshold`` (``AutoModelForZeroShotImageClassification``)."""
 
@@ -174,15 +193,8 @@ class ClipTagger:
         self._model: Any = None
 
     def _load(self) -> None:
-        if self._model is not None:
-            return
-        transformers = require("transformers")
-        self.device = resolve_device(self.device_request)
-        self._dtype = resolve_dtype(self.dtype_request, self.device)
-        self._processor = transformers.AutoProcessor.from_pretrained(self.model_name)
-        model = transformers.AutoModelForZeroShotImageClassification.from_pretrained(
-            self.model_name)
-        self._model = model.to(self.device, self._dtype).eval()
+        if self._model is None:
+            self._load_pretrained("AutoProcessor", "AutoModelForZeroShotImageClassification")
 
     def tag(self, images: Sequence[RoleImage]) -> list[list[Tag]]:
         self._load()
@@ -284,7 +296,7 @@ def clip_mask_to_box(mask: np.ndarray, box: Box) -> np.ndarray:
     return out
 
 
-class SamSegmenter:
+class SamSegmenter(_LocalModel):
     """SAM through transformers (``SamModel`` + ``SamProcessor``): one mask per box prompt
     (``multimask_output=False``), score = the predicted IoU, clipped to its box."""
 
@@ -297,14 +309,8 @@ class SamSegmenter:
         self._model: Any = None
 
     def _load(self) -> None:
-        if self._model is not None:
-            return
-        transformers = require("transformers")
-        self.device = resolve_device(self.device_request)
-        self._dtype = resolve_dtype(self.dtype_request, self.device)
-        self._processor = transformers.SamProcessor.from_pretrained(self.model_name)
-        model = transformers.SamModel.from_pretrained(self.model_name)
-        self._model = model.to(self.device, self._dtype).eval()
+        if self._model is None:
+            self._load_pretrained("SamProcessor", "SamModel")
 
     def segment(self, images: Sequence[RoleImage],
                 boxes: Sequence[Sequence[Box]]) -> list[list[MaskResult | None]]:
@@ -352,7 +358,7 @@ def disparity_to_depth(disparity: np.ndarray) -> np.ndarray:
     return np.where(finite, depth, np.nan).astype(np.float32)
 
 
-class TransformersDepth:
+class TransformersDepth(_LocalModel):
     """Monocular depth through ``AutoModelForDepthEstimation`` (Depth Anything V1/V2, DPT):
     the prediction resized to the image (bicubic), in the graph's convention."""
 
@@ -367,12 +373,7 @@ class TransformersDepth:
     def _load(self) -> None:
         if self._model is not None:
             return
-        transformers = require("transformers")
-        self.device = resolve_device(self.device_request)
-        self._dtype = resolve_dtype(self.dtype_request, self.device)
-        self._processor = transformers.AutoImageProcessor.from_pretrained(self.model_name)
-        model = transformers.AutoModelForDepthEstimation.from_pretrained(self.model_name)
-        self._model = model.to(self.device, self._dtype).eval()
+        model = self._load_pretrained("AutoImageProcessor", "AutoModelForDepthEstimation")
         metric = getattr(model.config, "depth_estimation_type", "relative") == "metric"
         self.kind: DepthKind = "metric" if metric else "relative"
 
