@@ -41,6 +41,7 @@ from scenesynth.graph.geometry import (
     RIGHT,
     canonical_spatial,
 )
+from scenesynth.graph.model import Relation, RelationCategory, RelationSource
 
 # Predicates a knowledge graph may hold (canonical spellings from scenesynth.graph.geometry).
 KG_PREDICATES: tuple[str, ...] = (LEFT, RIGHT, ABOVE, BELOW, FRONT, BEHIND, ON_TOP, NEAR, FAR)
@@ -103,6 +104,14 @@ class SpatialConstraints:
         self._near_pairs: set[frozenset[str]] = set()
         self.support: dict[str, str] = {}  # item id -> supporter id
         self.triplets: list[tuple[str, str, str]] = []
+
+    def relations(self, source: RelationSource) -> list[Relation]:
+        """The triplets as the graph's spatial relations, ids ``r0, r1, ...`` in order."""
+        return [
+            Relation(id=f"r{i}", subject=s, predicate=p, object=o,
+                     category=RelationCategory.SPATIAL, source=source)
+            for i, (s, p, o) in enumerate(self.triplets)
+        ]
 
     # -- queries ------------------------------------------------------------------------
     def base(self, node: str) -> str:

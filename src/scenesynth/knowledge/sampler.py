@@ -29,8 +29,6 @@ from scenesynth.graph.geometry import (
 from scenesynth.graph.model import (
     Attribute,
     ImageInfo,
-    Relation,
-    RelationCategory,
     RelationSource,
     SceneGraph,
     SceneObject,
@@ -116,17 +114,7 @@ def sample_kg(
     ]
     absent = sorted(rng.sample(candidates, min(MAX_ABSENT, len(candidates))))
 
-    relations = [
-        Relation(
-            id=f"r{i}",
-            subject=s,
-            predicate=p,
-            object=o,
-            category=RelationCategory.SPATIAL,
-            source=RelationSource.ANNOTATED,
-        )
-        for i, (s, p, o) in enumerate(constraints.triplets)
-    ]
+    relations = constraints.relations(RelationSource.ANNOTATED)
     width, height = canvas
     return SceneGraph(
         image=ImageInfo(

@@ -10,8 +10,6 @@ from scenesynth.graph.attribute_rules import attribute_conflict
 from scenesynth.graph.model import (
     Attribute,
     ImageInfo,
-    Relation,
-    RelationCategory,
     RelationSource,
     SceneGraph,
     SceneObject,
@@ -273,16 +271,6 @@ def graph_from_answer(
             source=LLM_SOURCE,
         ),
         objects=objects,
-        relations=[
-            Relation(
-                id=f"r{i}",
-                subject=s,
-                predicate=p,
-                object=o,
-                category=RelationCategory.SPATIAL,
-                source=RelationSource.MODEL,
-            )
-            for i, (s, p, o) in enumerate(constraints.triplets)
-        ],
+        relations=constraints.relations(RelationSource.MODEL),
         meta={"scene": scene, "absent_objects": absent, "kg_seed": seed},
     )
