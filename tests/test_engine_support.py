@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from scenesynth.engine.seeds import derive_seed
 from scenesynth.graph import AnswerForm, InstructionSample, Provenance, SceneGraph
+from scenesynth.graph.seeds import derive_seed
 
 FAIL_NAME = "exploding-gadget"  # a graph holding an object with this name makes the stand-in raise
 

@@ -193,7 +193,7 @@ def test_runner_context_has_every_field() -> None:
 
 
 def test_seeded_random_has_the_state_of_random_random() -> None:
-    from scenesynth.generators.runner import seeded_random
+    from scenesynth.graph.seeds import seeded_random
 
     for seed in (0, 1, 123456789, 2**62 + 12345):
         fast, plain = seeded_random(seed), random.Random(seed)

@@ -18,7 +18,6 @@ from scenesynth.engine.config import (
     load_config,
 )
 from scenesynth.engine.runner import RunAborted, RunSummary, build_stages, run
-from scenesynth.engine.seeds import derive_seed
 from scenesynth.engine.shards import (
     Manifest,
     ManifestMismatch,
@@ -35,6 +34,7 @@ from scenesynth.engine.stages import (
     Stage,
     run_stages,
 )
+from scenesynth.graph.seeds import derive_seed
 
 __all__ = [
     "EXECUTION_FIELDS",

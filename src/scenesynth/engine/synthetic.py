@@ -11,7 +11,6 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from scenesynth.engine.seeds import derive_seed
 from scenesynth.graph import (
     Attribute,
     AttributeKind,
@@ -23,6 +22,7 @@ from scenesynth.graph import (
     SceneObject,
     write_graphs_jsonl,
 )
+from scenesynth.graph.seeds import derive_seed
 
 NAMES = ("cube", "sphere", "cylinder", "chair", "table", "cup", "lamp", "book", "dog", "cat")
 COLORS = ("red", "green", "blue", "yellow", "gray", "brown", "purple", "cyan")

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from scenesynth import __version__
-from scenesynth.generators.runner import derive_seed, sample_id
+from scenesynth.generators.runner import sample_id
 from scenesynth.graph import InstructionSample, ProgramStep, Provenance, SceneGraph
 from scenesynth.graph.sample import AnswerForm
+from scenesynth.graph.seeds import generator_seed
 from scenesynth.ioutil import atomic_write
 from scenesynth.programs.api import mask_areas, scene_payload
 from scenesynth.programs.qc import (
@@ -157,7 +158,7 @@ class _Writer:
     def _one(self, i: int, graph: SceneGraph, variation: int, kept: list[str]) -> None:
         cfg = self.config
         image_ids = [graph.image.id]
-        seed = derive_seed(cfg.seed, image_ids, f"write-{variation}")
+        seed = generator_seed(cfg.seed, image_ids, f"write-{variation}")
         try:
             q = ask(self.writer, write_messages(self.payloads[i], variation), WrittenQuestion,
                     seed, self.keys[i], self.cache, cfg.max_attempts)

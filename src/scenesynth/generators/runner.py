@@ -20,7 +20,6 @@ goes on.
 
 from __future__ import annotations
 
-import _random
 import gc
 import hashlib
 import random
@@ -50,6 +49,12 @@ from scenesynth.graph import (
     SceneGraph,
 )
 from scenesynth.graph.sample import template_bucket
+from scenesynth.graph.seeds import (
+    generator_seed,
+    generator_seed_from_hash,
+    group_seed_hash,
+    seeded_random,
+)
 
 if TYPE_CHECKING:
     from scenesynth.quality.balance import AnswerBalancer
@@ -69,26 +74,6 @@ class ShardResult:
     samples: list[InstructionSample]
     failures: list[GenerationFailure]
     stats: dict[str, Any] = field(default_factory=dict)
-
-
-def derive_seed(seed: int, image_ids: Sequence[str], name: str) -> int:
-    """A 63-bit seed from (global seed, image ids, name), stable across processes."""
-    return derive_seed_from_hash(seed_prefix_hash(seed, image_ids), name)
-
-
-def seed_prefix_hash(seed: int, image_ids: Sequence[str]) -> Any:
-    """sha256 fed with the part of :func:`derive_seed`'s payload that the generators of one
-    graph (or group) share; fields are joined by ASCII unit/record separators (never part of
-    ids or generator names)."""
-    return hashlib.sha256(f"{int(seed)}\x1e{chr(31).join(image_ids)}\x1e".encode())
-
-
-def derive_seed_from_hash(prefix_hash: Any, name: str) -> int:
-    """:func:`derive_seed` from :func:`seed_prefix_hash` (not changed): copying a hash that
-    has the prefix already is cheaper than hashing the whole payload per generator."""
-    h = prefix_hash.copy()
-    h.update(name.encode())
-    return int.from_bytes(h.digest()[:8], "big") >> 1
 
 
 def sample_id(
@@ -127,15 +112,6 @@ def sample_id_from_hash(
     h.update(f"{question}\x1e{form}\x1e{chr(31).join(options) if options else ''}"
              .encode())
     return str(h.hexdigest())
-
-
-def seeded_random(seed: int) -> random.Random:
-    """``random.Random(seed)``, same state, without its interpreted ``__init__`` and ``seed``
-    wrappers (one per graph and generator): the C seeding is called directly."""
-    rng = random.Random.__new__(random.Random)
-    _random.Random.seed(rng, seed)
-    rng.gauss_next = None  # type: ignore[attr-defined]  # as random.Random.__init__ sets it
-    return rng
 
 
 # Read once per sample: Final module names compile to C statics (mypyc), while other module
@@ -258,7 +234,7 @@ def multi_image_groups(
     lo, hi = sizes
     if lo < 2 or hi < lo:
         raise ValueError(f"multi_image_group must be (min, max) with 2 <= min <= max, got {sizes}")
-    rng = random.Random(derive_seed(seed, [g.image.id for g in graphs], "multi_image_groups"))
+    rng = random.Random(generator_seed(seed, [g.image.id for g in graphs], "multi_image_groups"))
     order = list(range(len(graphs)))
     rng.shuffle(order)
     groups: list[list[int]] = []
@@ -302,7 +278,7 @@ class _Shared:
     ) -> None:
         self.image_ids = [g.image.id for g in group]
         # the hashes every generator's seed and sample ids start from (copied per context)
-        self.seed_hash = seed_prefix_hash(seed, self.image_ids)
+        self.seed_hash = group_seed_hash(seed, self.image_ids)
         self.ids_hash = ids_id_hash(self.image_ids)
         self.ids_key = tuple(self.image_ids)  # the dedup key's image part
         self.images = [g.image.path or g.image.id for g in group]
@@ -399,7 +375,7 @@ def generate_shard(
             if not shared.applicable(gen, group):
                 return
             counts["contexts"] += 1
-            ctx_seed = derive_seed_from_hash(shared.seed_hash, spec.name)
+            ctx_seed = generator_seed_from_hash(shared.seed_hash, spec.name)
             # per-graph lookups are built once and shared by every generator of the graph
             # GenContext(...) with every field given, without running the dataclass __init__ /
             # __post_init__ (one per graph and generator)

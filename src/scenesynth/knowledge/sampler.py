@@ -9,7 +9,6 @@ seed, so a seed gives the same graph in every process (no dependence on PYTHONHA
 
 from __future__ import annotations
 
-import hashlib
 import random
 import re
 from collections import Counter
@@ -33,6 +32,7 @@ from scenesynth.graph.model import (
     SceneGraph,
     SceneObject,
 )
+from scenesynth.graph.seeds import random_from_text
 from scenesynth.graph.vocab import AttributeKind
 from scenesynth.knowledge.consistency import SpatialConstraints
 from scenesynth.knowledge.kb import KnowledgeBase, ObjectSpec
@@ -62,8 +62,7 @@ _VERTICAL_GAP = 0.0
 def rng_for(seed: int, purpose: str = "kg") -> random.Random:
     """A ``random.Random`` derived from ``seed`` and ``purpose`` via sha256 (stable across
     processes and Python versions)."""
-    digest = hashlib.sha256(f"scenesynth.knowledge:{purpose}:{seed}".encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
+    return random_from_text(f"scenesynth.knowledge:{purpose}:{seed}")
 
 
 def scene_slug(scene: str) -> str:

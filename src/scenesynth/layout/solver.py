@@ -31,7 +31,6 @@ Method (seeded sampling + exact repair):
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 from collections import Counter, defaultdict
@@ -49,6 +48,7 @@ from scenesynth.graph import (
     canonical_spatial,
     spatial_relation,
 )
+from scenesynth.graph.seeds import random_from_text
 from scenesynth.layout.constraints import DifferenceSystem, Solution, solve
 
 Triplet = tuple[str, str, str]
@@ -387,8 +387,7 @@ def _triplets(tags: list[object]) -> tuple[Triplet, ...]:
 
 
 def _attempt_rng(seed: int, image_id: str, attempt: int) -> random.Random:
-    digest = hashlib.sha256(f"layout:{seed}:{image_id}:{attempt}".encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
+    return random_from_text(f"layout:{seed}:{image_id}:{attempt}")
 
 
 @dataclass

@@ -20,7 +20,6 @@ it.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 
@@ -29,6 +28,7 @@ from PIL import Image, ImageDraw, ImageOps
 from pycocotools import mask as mask_utils
 
 from scenesynth.graph import AttributeKind, Box, Mask, SceneGraph
+from scenesynth.graph.seeds import random_from_text
 from scenesynth.layout import is_outdoor
 from scenesynth.render import sprites
 from scenesynth.render.base import RenderResult
@@ -58,8 +58,7 @@ class RenderError(ValueError):
 
 
 def _rng(seed: int, image_id: str, part: str = "") -> random.Random:
-    digest = hashlib.sha256(f"render:{seed}:{image_id}:{part}".encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
+    return random_from_text(f"render:{seed}:{image_id}:{part}")
 
 
 def _ground_color(scene: str) -> RGB:

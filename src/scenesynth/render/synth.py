@@ -20,7 +20,6 @@ exported samples, ``failures.jsonl``, and a dataset card (``DATASET_CARD.md`` + 
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import multiprocessing
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from scenesynth.graph import AnswerForm, InstructionSample, SceneGraph, graph_to_json
+from scenesynth.graph.seeds import seed_from_text
 from scenesynth.ioutil import atomic_write
 from scenesynth.layout import LayoutConfig, solve_layout
 from scenesynth.models.llm import LLMConfig, LLMError, LLMFatalError, LLMStats
@@ -47,8 +47,7 @@ KgFactory = Callable[[int], SceneGraph]  # image seed -> spatial KG
 
 def image_seed(seed: int, index: int) -> int:
     """The seed of image ``index`` of a run (independent of workers and chunking)."""
-    digest = hashlib.sha256(f"synth:{int(seed)}:{int(index)}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
+    return seed_from_text(f"synth:{int(seed)}:{int(index)}") >> 1
 
 
 @dataclass

@@ -3,8 +3,6 @@ program into a :class:`~scenesynth.generators.base.Question` by executing it."""
 
 from __future__ import annotations
 
-import hashlib
-import random
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, TypeVar, cast
 
@@ -12,6 +10,7 @@ from scenesynth.generators.base import AnswerType, GenContext, Question
 from scenesynth.generators.draws import pick
 from scenesynth.generators.program import ProgramBuilder, SceneTables, new_instance, tables_for
 from scenesynth.graph import AttributeKind
+from scenesynth.graph.seeds import random_from_text
 from scenesynth.graph.vocab import indefinite, is_mass_noun, vocabulary
 from scenesynth.graph.vocab import names_value as names_value  # re-exported for generators
 from scenesynth.graph.vocab import plural as vocab_plural
@@ -210,8 +209,7 @@ def name_pool(ctx: GenContext, t: SceneTables) -> list[str]:
     extra = [n for n in others if n not in own_set]
     cap = max(0, ctx.config.max_name_distractors)
     if len(extra) > cap:
-        seed = hashlib.sha256(f"{t.image.id}\x1ename_pool".encode()).digest()
-        chosen = random.Random(int.from_bytes(seed[:8], "big")).sample(range(len(extra)), cap)
+        chosen = random_from_text(f"{t.image.id}\x1ename_pool").sample(range(len(extra)), cap)
         extra = [extra[i] for i in sorted(chosen)]
     pool = own + extra
     t.memo["name_pool"] = (others, pool)
