@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from scenesynth.graph.sample import normalize_question
+
 DEFAULT_BANK = Path(__file__).parent / "data" / "paraphrases.json"
 BANK_VERSION = 1
 
@@ -84,8 +86,6 @@ def slots(text: str) -> Counter[str] | None:
 def phrasing_problem(template: str, phrasing: str, taken: set[str]) -> str | None:
     """The drop reason of a proposed phrasing (slots, answer_mentioned, form, duplicate), or
     None when it is accepted; ``taken`` holds normalised questions it must differ from."""
-    from scenesynth.quality.dedup import normalize_question
-
     text = phrasing.strip()
     found = slots(text)
     if found is None or found != slots(template) or any(not f for f in found):
@@ -125,8 +125,6 @@ def read_bank(spec: str | Path, catalog: Mapping[str, str] | None = None
     """template id -> phrasings of a bank file, each checked against the template the code
     has for that id (``catalog``, default: :func:`template_catalog`). Raises
     :class:`BankError` naming the file, the entry and the field of the first problem."""
-    from scenesynth.quality.dedup import normalize_question
-
     path = resolve_bank(spec)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

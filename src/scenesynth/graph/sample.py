@@ -84,3 +84,19 @@ class InstructionSample(BaseModel):
     answer_value: Any = None  # the typed answer (int, bool, str, list, box) before rendering
     answer_type: str = "text"
     provenance: Provenance
+
+
+def normalize_question(text: str) -> str:
+    """Lower-case, collapse spaces, drop trailing punctuation: "What  is it ?" -> "what is it".
+
+    Two questions with the same normalised text are the same question (for deduplication and
+    for paraphrase banks)."""
+    lowered = text.lower()
+    # Fast path (most generated questions): every whitespace character but the ASCII space is
+    # non-printable, so a printable text with no doubled, leading or trailing space is already
+    # collapsed; the split/join below would return it unchanged.
+    if lowered.isprintable() and "  " not in lowered and lowered[:1] != " " \
+            and lowered[-1:] != " ":
+        return lowered.rstrip(" ?.!")
+    # str.split() splits on exactly the characters the regex's \s matches (str.isspace)
+    return " ".join(lowered.split()).rstrip(" ?.!")

@@ -8,20 +8,7 @@ a deterministic order).
 
 from __future__ import annotations
 
-from scenesynth.graph.sample import InstructionSample
-
-
-def normalize_question(text: str) -> str:
-    """Lower-case, collapse spaces, drop trailing punctuation: "What  is it ?" -> "what is it"."""
-    lowered = text.lower()
-    # Fast path (most generated questions): every whitespace character but the ASCII space is
-    # non-printable, so a printable text with no doubled, leading or trailing space is already
-    # collapsed; the split/join below would return it unchanged.
-    if lowered.isprintable() and "  " not in lowered and lowered[:1] != " " \
-            and lowered[-1:] != " ":
-        return lowered.rstrip(" ?.!")
-    # str.split() splits on exactly the characters the regex's \s matches (str.isspace)
-    return " ".join(lowered.split()).rstrip(" ?.!")
+from scenesynth.graph.sample import InstructionSample, normalize_question
 
 
 class Deduplicator:
