@@ -75,7 +75,7 @@ class GenConfig:
     duplicate_iou: float = 0.9  # boxes above this IoU count as one object unless `distinct`
     mc_options: int = 4
     # Names from other graphs of the source offered as name distractors, per graph (a fixed
-    # sample beyond this; see single._common.name_pool): large vocabularies stay cheap.
+    # sample beyond this; see generators.kit.name_pool): large vocabularies stay cheap.
     max_name_distractors: int = 64
     max_per_generator: int = 50  # candidate questions kept per generator per context
     # Relative margin a numeric comparison needs before it is asked (area, depth, volume):

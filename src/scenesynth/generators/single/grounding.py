@@ -15,8 +15,7 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import lazy_shuffled, pick_int, pick_k, shuffled
-from scenesynth.generators.refer import refer
-from scenesynth.generators.single._common import (
+from scenesynth.generators.kit import (
     article,
     concepts,
     countable_name,
@@ -27,6 +26,7 @@ from scenesynth.generators.single._common import (
     stuff_region_name,
     tables,
 )
+from scenesynth.generators.refer import refer
 from scenesynth.graph.geometry import iou_of_coords
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.tables import SceneTables
