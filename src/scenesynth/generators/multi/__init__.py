@@ -8,7 +8,6 @@ from scenesynth.generators.multi import (  # noqa: F401  (imports register the g
     aggregation,
     attributes,
     comparison,
-    ops,
     relations,
     selection,
 )

@@ -16,15 +16,17 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import first_shuffled
-from scenesynth.generators.multi.common import (
+from scenesynth.generators.kit import (
     MultiScene,
     count_distractors,
+    finish,
     interleave,
     list_distractors,
+    pick_template,
     plural,
 )
-from scenesynth.generators.multi.ops import image_label
-from scenesynth.generators.program import ProgramBuilder
+from scenesynth.programs.builder import ProgramBuilder
+from scenesynth.programs.ops import image_label
 
 FAMILY = "multi_comparison"
 MAX_LIST_ANSWER = 6  # longer category lists make poor short answers
@@ -47,10 +49,15 @@ def _name_set_question(
     if any(scene.synonym_clash(n) for n in set(outputs[names_a]) | set(outputs[names_b])):
         return None
     universe = set(outputs[names_a]) | set(outputs[names_b])
-    tid, template = scene.pick_template(templates)
-    return scene.question(
-        b, outputs, template.format(a=image_label(a), b=image_label(b_image)), AnswerType.TEXT,
-        tid, distractors=list_distractors(answer, universe, scene.rng), objects=[],
+    tid, template = pick_template(scene.ctx, templates)
+    return finish(
+        scene.ctx, b,
+        text=template.format(a=image_label(a), b=image_label(b_image)),
+        template=tid,
+        answer_type=AnswerType.TEXT,
+        distractors=list_distractors(answer, universe, scene.rng),
+        objects=[],
+        outputs=outputs,
     )
 
 
@@ -136,9 +143,18 @@ def _compare_counts(
         outputs = scene.run(b)
         if outputs is None:
             continue
-        tid, template = scene.pick_template(templates)
+        tid, template = pick_template(scene.ctx, templates)
         text = template.format(a=image_label(a), b=image_label(b_image), noun=plural(name))
-        out.append(scene.question(b, outputs, text, AnswerType.YES_NO, tid))
+        q = finish(
+            scene.ctx, b,
+            text=text,
+            template=tid,
+            answer_type=AnswerType.YES_NO,
+            objects=scene.matched_objects(b, outputs),
+            outputs=outputs,
+        )
+        if q is not None:
+            out.append(q)
     yield from interleave(out, ctx.rng)
 
 
@@ -224,10 +240,17 @@ class CountDifference(Generator):
             outputs = scene.run(b)
             if outputs is None or outputs[-1] <= 0:
                 continue  # "how many more" presumes image a has more
-            tid, template = scene.pick_template(self.TEMPLATES)
+            tid, template = pick_template(scene.ctx, self.TEMPLATES)
             text = template.format(a=image_label(a), b=image_label(b_image), noun=plural(name))
-            out.append(scene.question(
-                b, outputs, text, AnswerType.COUNT, tid,
+            q = finish(
+                scene.ctx, b,
+                text=text,
+                template=tid,
+                answer_type=AnswerType.COUNT,
                 distractors=count_distractors(outputs[-1], [outputs[ca], outputs[cb]]),
-            ))
+                objects=scene.matched_objects(b, outputs),
+                outputs=outputs,
+            )
+            if q is not None:
+                out.append(q)
         yield from interleave(out, ctx.rng)

@@ -18,32 +18,30 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import lazy_shuffled, pick, pick_int, pick_k
-from scenesynth.generators.program import REGION_NAMES, ProgramBuilder, SceneTables
-from scenesynth.generators.refer import GEOMETRY_PHRASES, refer
-from scenesynth.generators.single._common import (
+from scenesynth.generators.kit import (
     bare,
     clearly_different,
     finish,
-    has_boxes,
-    has_depth,
-    has_positions,
     name_distractors,
     pick_template,
     random_pairs,
     tables,
 )
+from scenesynth.generators.refer import GEOMETRY_PHRASES, refer
 from scenesynth.graph import SceneGraph
+from scenesynth.programs.builder import ProgramBuilder
+from scenesynth.programs.tables import REGION_NAMES, SceneTables
 
 
 def _predicates(t: SceneTables) -> tuple[str, ...]:
     """Predicates with evidence in this graph: 3D positions give left/right/front/behind;
     boxes give left/right/above/below; depth gives front/behind."""
-    if has_positions(t):
+    if t.all_positions:
         return ("left of", "right of", "in front of", "behind")
     preds: tuple[str, ...] = ()
-    if has_boxes(t):
+    if t.all_boxes:
         preds += ("left of", "right of", "above", "below")
-    if has_depth(t):
+    if t.all_depth:
         preds += ("in front of", "behind")
     return preds
 
@@ -166,7 +164,7 @@ class CompareHeight(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        if has_positions(t):  # 3D 'above' is not image height
+        if t.all_positions:  # 3D 'above' is not image height
             return
         want = True
         for a, c in random_pairs(ctx, t):
@@ -275,7 +273,7 @@ class CompareDepth(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        if not has_depth(t):
+        if not t.all_depth:
             return
         yield from _compare_both_ways(ctx, t, "depth",
                                       (DEPTH_TEMPLATES, False, "compare_depth:closer"),
@@ -405,7 +403,7 @@ class DepthOrder(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        if not has_depth(t):
+        if not t.all_depth:
             return
         named = [refs[0] for _, refs in sorted(t.by_name.items()) if len(refs) == 1]
         if len(named) < 2:
@@ -454,7 +452,7 @@ EXTREME_TEMPLATES = {
 
 def _extreme(ctx: GenContext, closest: bool, key: str) -> Iterator[Question]:
     t = tables(ctx)
-    if not has_depth(t) or len(t.scene) < 2:
+    if not t.all_depth or len(t.scene) < 2:
         return
     ordered = sorted((t.measure_of(r, "depth"), r) for r in t.scene)
     best, runner_up = (ordered[0], ordered[1]) if closest else (ordered[-1], ordered[-2])

@@ -1,19 +1,37 @@
-"""Helpers shared by the single-image generators: templates, wording, and turning a built
-program into a :class:`~scenesynth.generators.base.Question` by executing it."""
+"""The helper kit every generator uses, single- and multi-image alike.
+
+* the per-graph tables of a context (:func:`tables_for`, :func:`tables`);
+* templates and wording: :func:`pick_template` (the one seeded template draw, paraphrase
+  bank included), :func:`plural`, :func:`article`, :func:`bare`;
+* :func:`finish`: the one way a built program becomes a
+  :class:`~scenesynth.generators.base.Question` (its last output is the answer);
+* distractors and concepts for single images (names, attribute values, present and absent
+  concepts), and :class:`MultiScene` with the image-level helpers of multi-image questions
+  (per-image sub-programs, image pairs, candidate interleaving).
+
+Every random choice goes through :mod:`scenesynth.generators.draws`.
+"""
 
 from __future__ import annotations
 
+import json
+import random
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, TypeVar, cast
 
+from scenesynth._fast import filled
 from scenesynth.generators.base import AnswerType, GenContext, Question
-from scenesynth.generators.draws import pick
-from scenesynth.generators.program import ProgramBuilder, SceneTables, new_instance, tables_for
+from scenesynth.generators.draws import first_shuffled, lazy_shuffled, pick, shuffled
 from scenesynth.graph import AttributeKind
 from scenesynth.graph.seeds import random_from_text
 from scenesynth.graph.vocab import indefinite, is_mass_noun, vocabulary
 from scenesynth.graph.vocab import names_value as names_value  # re-exported for generators
 from scenesynth.graph.vocab import plural as vocab_plural
+from scenesynth.programs.builder import ProgramBuilder
+from scenesynth.programs.execute import ProgramError, execute
+from scenesynth.programs.ops import image_label
+from scenesynth.programs.tables import SceneTables, build_tables
 
 T = TypeVar("T")
 
@@ -24,6 +42,16 @@ QUERY_KINDS: tuple[str, ...] = (
     AttributeKind.SIZE,
     AttributeKind.STATE,
 )
+
+
+def tables_for(ctx: GenContext) -> list[SceneTables]:
+    """The context's per-graph tables: built on first use and kept in ``ctx.cache`` (the
+    runner builds them once per graph or group and shares them between generators)."""
+    tables_: list[SceneTables] | None = ctx.cache.get("tables")
+    if tables_ is None:
+        tables_ = build_tables(ctx.graphs, ctx.config.rules)
+        ctx.cache["tables"] = tables_
+    return tables_
 
 
 def tables(ctx: GenContext) -> SceneTables:
@@ -99,9 +127,6 @@ def bare(reference_text: str) -> str:
     return reference_text[4:] if reference_text.startswith("the ") else reference_text
 
 
-_QUESTION: Final = Question  # a C static when compiled (finish runs once per candidate)
-
-
 def _distinct(items: Sequence[str]) -> list[str]:
     """``list(dict.fromkeys(items))``: first occurrences in order. Questions name one to three
     objects, where a scan of the list is cheaper than building a dict."""
@@ -125,16 +150,18 @@ def finish(
     relations: Sequence[tuple[str, str, str]] = (),
     distractors: Sequence[Any] = (),
     balance_key: str | None = None,
+    outputs: list[Any] | None = None,
 ) -> Question | None:
-    """Execute the program; its last output is the answer. None (skip) when undecided."""
-    outputs = builder.run(ctx.graphs, ctx.config, tables_for(ctx))
+    """The question whose answer is the program's last output; None (skip) when undecided.
+
+    The program is executed here, unless the caller already ran it (``outputs``, to look at
+    intermediate values before writing the text)."""
+    if outputs is None:
+        outputs = builder.run(tables_for(ctx))
     answer = outputs[-1]
     if answer is None:
         return None
-    # Question(...) with every field given, built without running the dataclass __init__
-    # (the hot path: one per candidate question)
-    question = new_instance(_QUESTION)
-    object.__setattr__(question, "__dict__", {
+    return filled(Question, {
         "text": text,
         "answer": answer,
         "answer_type": answer_type,
@@ -146,8 +173,6 @@ def finish(
         "balance_key": balance_key,
         "wording": ctx.wording.get(template) if ctx.wording else None,
     })
-    return cast(Question, question)
-
 
 
 def kind_values_in_scene(t: SceneTables, kind: str) -> list[str]:
@@ -214,18 +239,6 @@ def name_pool(ctx: GenContext, t: SceneTables) -> list[str]:
     pool = own + extra
     t.memo["name_pool"] = (others, pool)
     return pool
-
-
-def has_positions(t: SceneTables) -> bool:
-    return t.all_positions
-
-
-def has_boxes(t: SceneTables) -> bool:
-    return t.all_boxes
-
-
-def has_depth(t: SceneTables) -> bool:
-    return t.all_depth
 
 
 def clearly_different(a: float, b: float, margin: float) -> bool:
@@ -312,15 +325,10 @@ def random_pairs(
     shuffle), at most ``limit`` distinct random pairs on large ones."""
     scene = t.scene
     n = len(scene)
-    draw = ctx.rng.random  # one C call per draw: much cheaper than randrange
     if n * (n - 1) <= limit:
-        pairs = [(a, b) for a in scene for b in scene if a != b]
-        total = len(pairs)
-        for i in range(total):
-            j = i + int(draw() * (total - i))
-            pairs[i], pairs[j] = pairs[j], pairs[i]
-            yield pairs[i]
+        yield from lazy_shuffled(ctx.rng, [(a, b) for a in scene for b in scene if a != b])
         return
+    draw = ctx.rng.random
     seen: set[tuple[int, int]] = set()
     while len(seen) < limit:
         i, j = int(draw() * n), int(draw() * n)
@@ -339,3 +347,210 @@ def concepts(
         memo = (ctx.other_names, present_concepts(t), absent_concepts(ctx, t))
         t.memo["concepts"] = memo
     return memo[1], memo[2]
+
+
+# -- multi-image questions ----------------------------------------------------------------
+
+# Dataset names that are not plain words (Visual Genome has '"walk"') make broken sentences.
+_WORDLIKE = re.compile(r"^[a-z0-9][a-z0-9 '\-]*$")
+
+
+def is_wordlike(name: str) -> bool:
+    return bool(_WORDLIKE.match(name))
+
+
+def answer_token(value: Any) -> str:
+    """A stable text key of a typed answer, used to group candidates by answer."""
+    return json.dumps(value, sort_keys=True)
+
+
+# Questions built per (group, generator) before they are interleaved by answer and offered.
+CANDIDATES_PER_CONTEXT = 12
+
+
+class MultiScene:
+    """One multi-image context: the per-image tables and program-building helpers.
+
+    Images are called "Image 1", "Image 2", ... in question text; programs address them with
+    ``args{image: k}`` (0-based)."""
+
+    def __init__(self, ctx: GenContext) -> None:
+        self.ctx = ctx
+        self.rng = ctx.rng
+        self.config = ctx.config
+        self.graphs = ctx.graphs
+        self.tables: list[SceneTables] = tables_for(ctx)
+        self.k = len(ctx.graphs)
+        self.budget = min(ctx.config.max_per_generator, CANDIDATES_PER_CONTEXT)
+
+    # -- vocabulary ---------------------------------------------------------------------------
+    def names(self, i: int) -> set[str]:
+        return set(self.tables[i].by_name)
+
+    def all_names(self) -> list[str]:
+        """Object names present in any image that no other object claims as a synonym."""
+        names = set().union(*(self.names(i) for i in range(self.k)))
+        return sorted(n for n in names if is_wordlike(n) and not self.synonym_clash(n))
+
+    def shuffled_names(self, countable: bool = False) -> list[str]:
+        """:meth:`all_names` in a seeded random order (not alphabetical: no bias to "a...");
+        ``countable`` leaves out stuff categories (sky, grass), which cannot be counted."""
+        return shuffled(self.rng, [n for n in self.all_names()
+                                   if not (countable and self.is_stuff(n))])
+
+    def is_stuff(self, name: str) -> bool:
+        """Whether the category is amorphous stuff (a mass noun, or COCO panoptic ``isthing``
+        false: sky, grass, gravel): "how many gravels" or "a gravel" make no sense."""
+        memo: set[str] | None = self.ctx.cache.get("multi_stuff")
+        if memo is None:
+            memo = {
+                o.name for g in self.graphs for o in g.objects if o.meta.get("isthing") is False
+            }
+            self.ctx.cache["multi_stuff"] = memo
+        return name in memo or is_mass_noun(name)
+
+    def has_stuff(self) -> bool:
+        return any(self.is_stuff(n) for i in range(self.k) for n in self.names(i))
+
+    def phrase(self, name: str) -> str:
+        """"a truck", "an apple", "shoes", "gravel": the indefinite phrase for a category."""
+        return name if self.is_stuff(name) else indefinite(name)
+
+    def full(self, questions: Sequence[Question]) -> bool:
+        """Enough candidates collected: the runner keeps a few questions per context, so
+        building (and executing) every possible one would only cost time."""
+        return len(questions) >= self.budget
+
+    def synonym_clash(self, name: str) -> bool:
+        """True when another object of the group may be the same kind of thing under another
+        name: it lists ``name`` as a synonym (or ``name``'s object lists it), or one name is the
+        other's plural ("window" / "windows" in Visual Genome). "Is there a window" could then
+        be answered either way, so such names are not asked about."""
+        memo: set[str] | None = self.ctx.cache.get("multi_synonyms")
+        if memo is None:
+            memo = set()
+            names: set[str] = set()
+            for g in self.graphs:
+                for o in g.objects:
+                    names.add(o.name)
+                    memo.update(s for s in o.synonyms if s != o.name)
+                    memo.update(o.name for s in o.synonyms if s != o.name)
+            for n in names:
+                if plural(n) != n and plural(n) in names:
+                    memo.update((n, plural(n)))
+            self.ctx.cache["multi_synonyms"] = memo
+        return name in memo
+
+    def kind_complete(self, i: int, kind: str, refs: Iterable[str] | None = None) -> bool:
+        """Every object (of ``refs``, default the whole image) has a value of ``kind``: only
+        then does "no object is red" follow from the annotations."""
+        t = self.tables[i]
+        members = t.scene if refs is None else refs
+        return all(t.attr_by_kind[r].get(kind) for r in members)
+
+    def pairs(self) -> list[tuple[int, int]]:
+        """Ordered image pairs (a, b), a != b, in a seeded random order."""
+        return shuffled(self.rng, [(a, b) for a in range(self.k) for b in range(self.k)
+                                   if a != b])
+
+    # -- sub-programs ---------------------------------------------------------------------------
+    def object_set(
+        self, b: ProgramBuilder, image: int, name: str | None = None, value: str | None = None
+    ) -> int:
+        """scene(image) [-> filter_name(name)] [-> filter_attr(value)]; returns the last step."""
+        step = b.add("scene", image=image)
+        if name is not None:
+            step = b.add("filter_name", [step], name=name)
+        if value is not None:
+            step = b.add("filter_attr", [step], value=value)
+        return step
+
+    def count(
+        self, b: ProgramBuilder, image: int, name: str | None = None, value: str | None = None
+    ) -> int:
+        members = self.object_set(b, image, name, value)
+        return b.add("count_distinct", [members], iou=self.config.duplicate_iou)
+
+    def exist(
+        self, b: ProgramBuilder, image: int, name: str | None = None, value: str | None = None
+    ) -> int:
+        return b.add("exist", [self.object_set(b, image, name, value)])
+
+    def run(self, b: ProgramBuilder) -> list[Any] | None:
+        """Execute the program; None when it is undefined (a tie, an ambiguous unique, ...)."""
+        try:
+            return execute(b.steps, self.graphs, tables=self.tables)
+        except ProgramError:
+            return None
+
+    def matched_objects(self, b: ProgramBuilder, outputs: list[Any]) -> list[str]:
+        """Objects selected by the program's filter steps (the objects the question is about)."""
+        found: set[str] = set()
+        for step, out in zip(b.steps, outputs, strict=True):
+            if step.op in ("filter_name", "filter_attr", "intersect", "relate_set") and isinstance(
+                out, list
+            ):
+                found.update(out)
+            elif step.op == "unique":
+                found.add(out)
+        return sorted(found)
+
+    # -- distractors ----------------------------------------------------------------------------
+    def image_distractors(self, answer: str, extra: Sequence[str]) -> list[str]:
+        """Other image labels plus phrase options such as "both images"."""
+        labels = [image_label(i) for i in range(self.k)]
+        return [x for x in labels if x != answer] + list(extra)
+
+    def both_or_all(self) -> str:
+        return "both images" if self.k == 2 else "all of them"
+
+    def neither_or_none(self) -> str:
+        return "neither image" if self.k == 2 else "none of them"
+
+
+def count_distractors(answer: int, related: Iterable[int] = ()) -> list[int]:
+    """Nearby non-negative counts plus counts the scene makes plausible (per-image counts)."""
+    pool = {v for v in related if isinstance(v, int) and v >= 0}
+    pool.update(v for v in range(answer - 3, answer + 4) if v >= 0)
+    pool.discard(answer)
+    return sorted(pool)
+
+
+def list_distractors(
+    answer: list[str], universe: Iterable[str], rng: random.Random
+) -> list[list[str]]:
+    """Wrong lists close to ``answer``: one name added, one removed, one swapped."""
+    have = set(answer)
+    others = sorted(set(universe) - have)
+    out: list[list[str]] = []
+    for extra in others:
+        out.append(sorted(have | {extra}))
+    if len(answer) > 1:
+        for name in answer:
+            out.append(sorted(have - {name}))
+    for name in answer:
+        for extra in others:
+            out.append(sorted((have - {name}) | {extra}))
+    unique: list[list[str]] = []
+    seen = {tuple(answer)}  # a set: a list's `in` made this quadratic in the candidates
+    for d in out:
+        key = tuple(d)
+        if d and key not in seen:
+            seen.add(key)
+            unique.append(d)
+    return first_shuffled(rng, unique, 12)
+
+
+def interleave(questions: list[Question], rng: random.Random) -> Iterator[Question]:
+    """Yield candidates round-robin over their answers (answer order seeded), so a context's
+    first questions already cover several answers and the balancer rarely has to reject."""
+    groups: dict[str, list[Question]] = {}
+    for q in questions:
+        groups.setdefault(answer_token(q.answer), []).append(q)
+    keys = shuffled(rng, sorted(groups))
+    while keys:
+        for key in list(keys):
+            bucket = groups[key]
+            yield bucket.pop(0)
+            if not bucket:
+                keys.remove(key)
