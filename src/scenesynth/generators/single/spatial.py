@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from typing import ClassVar
 
 from scenesynth.generators.base import (
     AnswerType,
@@ -26,6 +27,7 @@ from scenesynth.generators.kit import (
     pick_template,
     random_pairs,
     tables,
+    uncountable,
 )
 from scenesynth.generators.refer import GEOMETRY_PHRASES, refer
 from scenesynth.graph import SceneGraph
@@ -438,66 +440,74 @@ class DepthOrder(Generator):
                 yield q
 
 
-EXTREME_TEMPLATES = {
-    True: {
-        "closest_which": "Which object is closest to the camera?",
-        "closest_nearest": "What is the nearest object to the viewer?",
-    },
-    False: {
-        "farthest_which": "Which object is farthest from the camera?",
-        "farthest_most": "What is the most distant object from the viewer?",
-    },
-}
+class Extreme(Generator):
+    """Which object of the image has the largest (``largest``) or smallest ``measure`` (an op
+    ``measure``: depth, box_area, ...)? Asked only when it clearly beats the runner-up
+    (``config.compare_margin``), so a reader of the image can tell, and when it is a thing,
+    not stuff. Registered once per question below."""
 
-
-def _extreme(ctx: GenContext, closest: bool, key: str) -> Iterator[Question]:
-    t = tables(ctx)
-    if not t.all_depth or len(t.scene) < 2:
-        return
-    ordered = sorted((t.measure_of(r, "depth"), r) for r in t.scene)
-    best, runner_up = (ordered[0], ordered[1]) if closest else (ordered[-1], ordered[-2])
-    if not clearly_different(best[0], runner_up[0], ctx.config.compare_margin):
-        return
-    b = ProgramBuilder()
-    s = b.add("scene", image=0)
-    o = b.add("argmin" if closest else "argmax", [s], measure="depth")
-    b.add("query_name", [o])
-    tid, tpl = pick_template(ctx, EXTREME_TEMPLATES[closest])
-    q = finish(ctx, b, text=tpl, template=tid, answer_type=AnswerType.NAME,
-               objects=[best[1]], distractors=name_distractors(ctx, t, t.names[best[1]]),
-               balance_key=key)
-    if q is not None:
-        yield q
-
-
-@register
-class ClosestObject(Generator):
-    spec = GeneratorSpec(
-        name="closest_object",
-        family="depth",
-        description="Which object is closest to the camera? (asked when it is clearly closest)",
-        needs=frozenset({Need.NAMES, Need.DEPTH}),
-        answer_type=AnswerType.NAME,
-        example="Which object is closest to the camera? -> cube",
-    )
+    measure: ClassVar[str]
+    largest: ClassVar[bool]
+    templates: ClassVar[dict[str, str]]
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from _extreme(ctx, True, self.spec.name)
+        t = tables(ctx)
+        if len(t.scene) < 2:
+            return
+        try:
+            ordered = sorted((t.measure_of(r, self.measure), r) for r in t.scene)
+        except KeyError:  # an object lacks the measure's field
+            return
+        best, runner_up = (ordered[-1], ordered[-2]) if self.largest else (ordered[0], ordered[1])
+        if not clearly_different(best[0], runner_up[0], ctx.config.compare_margin):
+            return
+        if best[1] in uncountable(t):
+            return  # sky, grass, a region of trees: stuff, not "an object"
+        b = ProgramBuilder()
+        s = b.add("scene", image=0)
+        o = b.add("argmax" if self.largest else "argmin", [s], measure=self.measure)
+        b.add("query_name", [o])
+        tid, tpl = pick_template(ctx, self.templates)
+        q = finish(ctx, b, text=tpl, template=tid, answer_type=AnswerType.NAME,
+                   objects=[best[1]], distractors=name_distractors(ctx, t, t.names[best[1]]),
+                   balance_key=self.spec.name)
+        if q is not None:
+            yield q
 
 
-@register
-class FarthestObject(Generator):
-    spec = GeneratorSpec(
-        name="farthest_object",
-        family="depth",
-        description="Which object is farthest from the camera? (asked when clearly farthest)",
-        needs=frozenset({Need.NAMES, Need.DEPTH}),
-        answer_type=AnswerType.NAME,
-        example="Which object is farthest from the camera? -> cylinder",
-    )
-
-    def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from _extreme(ctx, False, self.spec.name)
+register(Extreme, GeneratorSpec(
+    name="closest_object",
+    family="depth",
+    description="Which object is closest to the camera? (asked when it is clearly closest)",
+    needs=frozenset({Need.NAMES, Need.DEPTH}),
+    answer_type=AnswerType.NAME,
+    example="Which object is closest to the camera? -> cube",
+), measure="depth", largest=False, templates={
+    "closest_which": "Which object is closest to the camera?",
+    "closest_nearest": "What is the nearest object to the viewer?",
+})
+register(Extreme, GeneratorSpec(
+    name="farthest_object",
+    family="depth",
+    description="Which object is farthest from the camera? (asked when clearly farthest)",
+    needs=frozenset({Need.NAMES, Need.DEPTH}),
+    answer_type=AnswerType.NAME,
+    example="Which object is farthest from the camera? -> cylinder",
+), measure="depth", largest=True, templates={
+    "farthest_which": "Which object is farthest from the camera?",
+    "farthest_most": "What is the most distant object from the viewer?",
+})
+register(Extreme, GeneratorSpec(
+    name="largest_object",
+    family="size",
+    description="Which object is the largest in the image? (box area; asked when clearly largest)",
+    needs=frozenset({Need.NAMES, Need.BOXES}),
+    answer_type=AnswerType.NAME,
+    example="Which object is the largest? -> bus",
+), measure="box_area", largest=True, templates={
+    "largest_which": "Which object is the largest?",
+    "largest_biggest": "What is the biggest object in the image?",
+})
 
 
 REGION_TEMPLATES = {
