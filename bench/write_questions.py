@@ -26,8 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from scenesynth.engine.write_questions import WriteQuestionsConfig, WriteQuestionsError, run
 from scenesynth.graph import write_graphs_jsonl
+from scenesynth.pipeline.write_questions import WriteQuestionsConfig, WriteQuestionsError, run
 from scenesynth.programs.writer import OpenAIWriter
 from scenesynth.sources import load
 

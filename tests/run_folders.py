@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scenesynth.engine.config import RunConfig
-from scenesynth.engine.runner import run
+from scenesynth.pipeline.config import RunConfig
+from scenesynth.pipeline.runner import run
 from scenesynth.render.synth import SynthConfig, synthesize
 
 

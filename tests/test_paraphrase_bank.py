@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 
 from checker import check_sample
 from scenesynth.cli import app
-from scenesynth.engine import load_config
 from scenesynth.generators.base import GenConfig
 from scenesynth.generators.paraphrases import (
     DEFAULT_BANK,
@@ -26,6 +25,7 @@ from scenesynth.generators.paraphrases import (
 )
 from scenesynth.generators.runner import generate_shard
 from scenesynth.graph import AnswerForm, SceneGraph
+from scenesynth.pipeline import load_config
 from scenesynth.programs.paraphrase import write_bank
 from scenesynth.sources import load
 

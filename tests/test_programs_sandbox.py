@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from scenesynth.engine.write_questions import WriteQuestionsConfig, write_questions
 from scenesynth.graph import SceneGraph
+from scenesynth.pipeline.write_questions import WriteQuestionsConfig, write_questions
 from scenesynth.programs.api import Scene, scene_payload
 from scenesynth.programs.gate import GateError, check_program
 from scenesynth.programs.sandbox import Job, SandboxConfig, SandboxLimits, SandboxPool

@@ -19,7 +19,7 @@ ray = pytest.importorskip(
     "ray", reason='Ray is not installed; CI needs: pip install "scenesynth[ray]"'
 )
 
-from scenesynth.engine import (  # noqa: E402
+from scenesynth.pipeline import (  # noqa: E402
     Resources,
     RunConfig,
     ShardBatch,
@@ -27,8 +27,8 @@ from scenesynth.engine import (  # noqa: E402
     build_stages,
     run,
 )
-from scenesynth.engine.ray_engine import _stage_groups  # noqa: E402
-from scenesynth.engine.synthetic import write_synthetic_jsonl  # noqa: E402
+from scenesynth.pipeline.ray_engine import _stage_groups  # noqa: E402
+from scenesynth.pipeline.synthetic import write_synthetic_jsonl  # noqa: E402
 
 pytestmark = pytest.mark.ray
 

@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from scenesynth.cli import app
-from scenesynth.engine.write_questions import WriteQuestionsConfig, write_questions
 from scenesynth.graph import SceneGraph, write_graphs_jsonl
+from scenesynth.pipeline.write_questions import WriteQuestionsConfig, write_questions
 from scenesynth.programs.paraphrase import load_bank, phrasing_problem, propose, write_bank
 from scenesynth.programs.qc import distinct_trigrams_per_1000, near_duplicate
 from scenesynth.programs.sandbox import SandboxConfig, SandboxPool

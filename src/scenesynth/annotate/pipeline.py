@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from scenesynth.annotate.images import BadImage, OpenedImage, open_image
-from scenesynth.engine.stages import FailureRecord
 from scenesynth.graph import (
     Attribute,
     FieldProvenance,
@@ -46,6 +45,7 @@ from scenesynth.models.roles import (
     Tagger,
     box_pixels,
 )
+from scenesynth.pipeline.stages import FailureRecord
 
 STAGE = "annotate"
 

@@ -77,7 +77,7 @@ def _exit_code(report: SynthReport) -> int:
     no sample, each with a one-line reason on stderr."""
     from rich.console import Console
 
-    from scenesynth.engine.runner import EXIT_INVALID_EXPORT, EXIT_NOTHING_EXPORTED
+    from scenesynth.pipeline.runner import EXIT_INVALID_EXPORT, EXIT_NOTHING_EXPORTED
 
     err = Console(stderr=True, highlight=False)
     if report.images == 0 or report.samples == 0:

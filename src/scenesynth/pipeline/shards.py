@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from scenesynth import __version__
-from scenesynth.engine.stages import FailureRecord, ShardBatch
 from scenesynth.graph import InstructionSample
 from scenesynth.ioutil import atomic_write
+from scenesynth.pipeline.stages import FailureRecord, ShardBatch
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1

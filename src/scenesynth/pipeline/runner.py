@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scenesynth.engine.card import SampleTally, build_card, write_card
-from scenesynth.engine.config import EXECUTION_FIELDS, RunConfig
-from scenesynth.engine.local import LocalEngine
-from scenesynth.engine.progress import RunProgress
-from scenesynth.engine.shards import (
+from scenesynth.ioutil import atomic_write
+from scenesynth.pipeline.card import SampleTally, build_card, write_card
+from scenesynth.pipeline.config import EXECUTION_FIELDS, RunConfig
+from scenesynth.pipeline.local import LocalEngine
+from scenesynth.pipeline.progress import RunProgress
+from scenesynth.pipeline.shards import (
     Manifest,
     ManifestMismatch,
     ShardEntry,
@@ -30,17 +31,16 @@ from scenesynth.engine.shards import (
     verify_shard,
     write_failures_file,
 )
-from scenesynth.engine.source import count_records_hint, plan_shards
-from scenesynth.engine.stages import (
+from scenesynth.pipeline.source import count_records_hint, plan_shards
+from scenesynth.pipeline.stages import (
     FailureRecord,
     GenerateStage,
     RefineStage,
     ShardBatch,
     Stage,
 )
-from scenesynth.ioutil import atomic_write
 
-log = logging.getLogger("scenesynth.engine")
+log = logging.getLogger("scenesynth.pipeline")
 
 
 class RunAborted(RuntimeError):
@@ -315,7 +315,7 @@ def _check_failure_rates(config: RunConfig, summary: RunSummary, final: bool) ->
 def _make_engine(config: RunConfig, stages: Sequence[Stage], out: Path) -> Any:
     workers = config.resolved_workers()
     if config.engine == "ray":
-        from scenesynth.engine.ray_engine import RayEngine
+        from scenesynth.pipeline.ray_engine import RayEngine
 
         return RayEngine(stages, out, workers, config.resolved_in_flight(), config.ray_address)
     return LocalEngine(stages, out, workers, config.resolved_in_flight())

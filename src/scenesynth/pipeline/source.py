@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from scenesynth.engine.stages import FailureRecord, ShardBatch, Stage
 from scenesynth.graph import SceneGraph
+from scenesynth.pipeline.stages import FailureRecord, ShardBatch, Stage
 
 LOAD_STAGE = "load"
 
