@@ -16,6 +16,7 @@ from scenesynth.pipeline.config import (
     ConfigError,
     RefineConfig,
     RunConfig,
+    SynthesizeConfig,
     load_config,
 )
 from scenesynth.pipeline.runner import RunAborted, RunSummary, build_stages, run
@@ -52,6 +53,7 @@ __all__ = [
     "ShardBatch",
     "ShardEntry",
     "Stage",
+    "SynthesizeConfig",
     "build_stages",
     "derive_seed",
     "iter_samples",

@@ -1,4 +1,5 @@
-"""The dataset card of a generation run: ``card.json`` and ``DATASET_CARD.md`` in the output.
+"""The dataset card of a run: ``card.json`` and ``DATASET_CARD.md`` in the output (one writer;
+a synthesizing run adds its scenes, renders and drops: :func:`build_synthesis_card`).
 
 Built in one streaming pass over the samples (the export's), so it works at any size. It holds
 only facts that do not depend on how the run was executed (no timings, no worker count), so a
@@ -9,12 +10,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from scenesynth import __version__
-from scenesynth.graph import InstructionSample
+from scenesynth.graph import InstructionSample, SceneGraph
 from scenesynth.quality.card import (
     answer_distribution,
     card_answer_key,
@@ -27,6 +28,7 @@ from scenesynth.quality.card import (
 from scenesynth.quality.card_plots import CardStats, write_card_with_plots
 
 TOP_ANSWERS = 5
+TOP_SYNTH_ANSWERS = 10  # a synthesized run's card lists more answers per family
 
 
 class SampleTally:
@@ -175,3 +177,179 @@ def card_markdown(card: dict[str, Any]) -> str:
 def write_card(out: Path, card: dict[str, Any]) -> None:
     write_card_with_plots(out, out / "export", card, card_markdown(card),
                           pretty_name=f"scenesynth {Path(str(card['config'].get('source'))).name}")
+
+
+# -- synthesizing runs ----------------------------------------------------------------------
+
+
+def build_synthesis_card(
+    config: dict[str, Any],
+    graphs: Sequence[SceneGraph],
+    samples: Sequence[InstructionSample],
+    failure_reasons: Counter[str],
+    counters: Counter[str],
+    export: Any,
+    checked: Any = None,
+    llm: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The card of a synthesizing run. Like the dataset card it holds no timings (those are in
+    ``summary.json``), so a resumed run writes it byte for byte; ``llm`` (the model client's
+    statistics) is the exception: it describes the requests this process made."""
+    predicates = Counter(r.predicate for g in graphs for r in g.relations)
+    scenes = Counter(str(g.meta.get("scene", "unknown")) for g in graphs)
+    objects = Counter(o.name for g in graphs for o in g.objects)
+    by_generator = Counter(s.provenance.generator for s in samples)
+    by_family = Counter(s.provenance.family for s in samples)
+    by_form = Counter(str(s.form) for s in samples)
+    answers: dict[str, Counter[str]] = defaultdict(Counter)
+    for s in samples:
+        answers[s.provenance.family][card_answer_key(s.answer_value)] += 1
+    distribution = answer_distribution(answers, TOP_SYNTH_ANSWERS)
+    yes_no = Counter(
+        card_answer_key(s.answer_value) for s in samples if isinstance(s.answer_value, bool)
+    )
+    report = export.validation
+    stats = CardStats()
+    for graph in graphs:
+        stats.add_graph(graph)
+    for sample in samples:
+        stats.add_sample(sample)
+    synth = config["synthesize"]
+    card: dict[str, Any] = {
+        "scenesynth_version": __version__,
+        "config": config,
+        "counts": {
+            "images_requested": synth["scenes"],
+            "images": len(graphs),
+            "images_dropped": sum(v for k, v in counters.items() if k.startswith("dropped_")),
+            "objects": sum(len(g.objects) for g in graphs),
+            "relations": sum(len(g.relations) for g in graphs),
+            "samples_generated": len(samples),
+            "samples_exported": getattr(export, "n_written", None),
+            "samples_per_image": round(len(samples) / len(graphs), 3) if graphs else 0.0,
+        },
+        "pipeline_counters": dict(sorted(counters.items())),
+        "failures_by_reason": dict(sorted(failure_reasons.items(),
+                                          key=lambda kv: (-kv[1], kv[0]))),
+        "relation_distribution": dict(predicates.most_common()),
+        "scene_distribution": dict(scenes.most_common()),
+        "object_distribution_top": objects.most_common(30),
+        "samples_by_generator": dict(sorted(by_generator.items())),
+        "samples_by_family": dict(sorted(by_family.items())),
+        "samples_by_form": dict(sorted(by_form.items())),
+        "questions": len({question_group(s) for s in samples}),
+        "answer_distribution": distribution,
+        "yes_no_balance": dict(yes_no),
+        "plot_data": stats.to_dict(),
+        "export": {
+            "format": config["format"],
+            "paths": [Path(p).name for p in export.paths],
+            "validation_ok": bool(report is not None and report.ok),
+            "validation_records": getattr(report, "n_records", 0),
+            "validation_errors": list(getattr(report, "errors", []))[:20],
+            # export/check.py: problems by kind (text read back; references by geometry)
+            "check_problems": dict(sorted(checked.counts().items())) if checked else {},
+        },
+    }
+    if llm is not None:
+        card["llm"] = llm
+    return card
+
+
+def llm_section(llm: dict[str, Any]) -> list[str]:
+    """The model client's requests, strategy, latency and every rejection by reason."""
+    lat = llm["latency_s"]
+    rows = [
+        ("structured output", llm["strategy"] or "none (every answer from the cache)"),
+        ("requests", llm["requests"]),
+        ("probe requests (GET /models)", llm["probe_requests"]),
+        ("requests refused for their form (wasted)", llm["wasted_requests"]),
+        ("answers from the cache", llm["cache_hits"]),
+        ("answers accepted", llm["responses_accepted"]),
+        # streamed answers of llama.cpp carry no usage: their chunks are about one token each
+        ("tokens prompt / completion (streamed chunks)",
+         f"{llm['tokens']['prompt']} / {llm['tokens']['completion']} "
+         f"({llm['tokens']['stream_chunks']})"),
+        ("latency p50 / p90 / max (s)", f"{lat['p50']} / {lat['p90']} / {lat['max']}"),
+    ]
+    return [
+        "## Model requests (LLM knowledge source)",
+        "",
+        "How the structured-output form was chosen: " + ("; ".join(llm["strategy_notes"])
+                                                          or "not needed"),
+        "",
+        _table(rows, ("what", "value")),
+        "",
+        "Retries by reason:",
+        "",
+        _table(list(llm["retries"].items()) or [("none", 0)], ("reason", "retries")),
+        "",
+        "Rejections (answers, objects, triplets, absent objects, scenes) and repairs by "
+        "reason; each one is also a line in `failures.jsonl` (stage `llm`):",
+        "",
+        _table(list(llm["rejections"].items()) + [(f"repaired: {k}", v) for k, v in
+                                                   llm["repairs"].items()] or [("none", 0)],
+               ("reason", "count")),
+        "",
+    ]
+
+
+def synthesis_card_markdown(card: dict[str, Any]) -> str:
+    c = card["counts"]
+    parts = [
+        "# Dataset card (scenesynth synthetic scenes)",
+        "",
+        "Images are rendered by the scenesynth CPU renderer from spatial knowledge graphs laid "
+        "out by the layout solver; every object box, mask and depth is exact by construction, "
+        "and every relation was re-derived from the rendered geometry before questions were "
+        "generated. Every sample carries its provenance (generator, template, program, seed).",
+        "",
+        "Objects are drawn with OpenMoji emoji: \"All emojis designed by OpenMoji - the "
+        "open-source emoji and icon project. License: CC BY-SA 4.0\" "
+        "(https://creativecommons.org/licenses/by-sa/4.0/). The images contain this artwork: "
+        "keep this attribution and share them under the same terms.",
+        "",
+        f"scenesynth {card['scenesynth_version']}; seed {card['config'].get('seed')}; "
+        f"format {card['export']['format']}; validation "
+        f"{'passed' if card['export']['validation_ok'] else 'FAILED'} "
+        f"({card['export']['validation_records']} records); export check "
+        + (", ".join(f"{n} {k}" for k, n in card["export"]["check_problems"].items())
+           or "clean") + ".",
+        "",
+        "## Counts",
+        "",
+        _table([(k, v) for k, v in c.items()], ("what", "count")),
+        "",
+        "## Failures and drops by reason",
+        "",
+        "Every event is in `failures.jsonl`. A KG that no layout satisfies is replaced by a "
+        "fresh one (`kg_resampled`), a render that broke a relation is laid out again "
+        "(`relayout_relation_not_kept`); an image is dropped (`dropped_*`) only when the retries "
+        "are exhausted. Objects under the visible-pixel threshold are removed with their "
+        "relations (`objects_dropped_small`).",
+        "",
+        _table(list(card["failures_by_reason"].items()) or [("none", 0)], ("reason", "count")),
+        "",
+        _table(list(card["pipeline_counters"].items()) or [("none", 0)], ("counter", "value")),
+        "",
+        "## Relations in the scene graphs",
+        "",
+        _table(list(card["relation_distribution"].items()), ("predicate", "count")),
+        "",
+        *sample_sections(card, "answer_distribution", "Answer distribution per family", top=5),
+        f"Yes/no answers: {card['yes_no_balance']}",
+        "",
+        "## Scenes",
+        "",
+        _table(list(card["scene_distribution"].items())[:30], ("scene", "images")),
+        "",
+    ]
+    if card.get("llm") is not None:
+        parts.extend(llm_section(card["llm"]))
+    return "\n".join(parts)
+
+
+def write_synthesis_card(out_dir: str | Path, card: dict[str, Any]) -> None:
+    # a synthesizing run writes its export into the run folder itself (beside images/)
+    write_card_with_plots(out_dir, out_dir, card, synthesis_card_markdown(card),
+                          pretty_name="scenesynth synthetic scenes")

@@ -5,6 +5,8 @@ Layout of an output directory::
     manifest.json              config, package version, one entry per finished shard
     shards/samples-000123.jsonl  the shard's InstructionSamples, one JSON object a line
     shards/failures-000123.jsonl the shard's failed records (only when there are any)
+    shards/graphs-000123.jsonl   the shard's scene graphs, when the run made them (synthesis)
+    graphs.jsonl               all made graphs in shard order (synthesis; after the last shard)
     failures.jsonl             all failures in shard order (written after the last shard)
     summary.json               counts by stage and reason, timings (execution-dependent)
 
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from scenesynth import __version__
-from scenesynth.graph import InstructionSample
+from scenesynth.graph import InstructionSample, SceneGraph, graph_to_json
 from scenesynth.ioutil import atomic_write
 from scenesynth.pipeline.stages import FailureRecord, ShardBatch
 
@@ -41,6 +43,10 @@ def failures_path(out: Path, index: int) -> Path:
     return out / SHARDS_DIR / f"failures-{index:06d}.jsonl"
 
 
+def graphs_path(out: Path, index: int) -> Path:
+    return out / SHARDS_DIR / f"graphs-{index:06d}.jsonl"
+
+
 def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
@@ -49,6 +55,10 @@ def encode_samples(samples: list[InstructionSample]) -> bytes:
     # pydantic's JSON dump: fields in declaration order, nested dicts in insertion order, which
     # the generators fill deterministically; 4x faster than sorting keys through json.dumps.
     return b"".join(s.__pydantic_serializer__.to_json(s) + b"\n" for s in samples)
+
+
+def encode_graphs(graphs: list[SceneGraph]) -> bytes:
+    return "".join(graph_to_json(g) + "\n" for g in graphs).encode("utf-8")
 
 
 def encode_failures(failures: list[FailureRecord]) -> bytes:
@@ -82,9 +92,13 @@ class ShardEntry:
     stage_failed: dict[str, int] = field(default_factory=dict)
     failure_reasons: dict[str, int] = field(default_factory=dict)  # "stage: reason" -> count
     counters: dict[str, int] = field(default_factory=dict)
+    graphs: int = 0
+    graphs_sha256: str | None = None  # set when the shard wrote its graphs (synthesis)
+    # execution facts (ShardBatch.run_stats): returned to the parent, never in the manifest
+    run_stats: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "index": self.index,
             "record_start": self.record_start,
             "record_end": self.record_end,
@@ -97,6 +111,9 @@ class ShardEntry:
             "failure_reasons": dict(sorted(self.failure_reasons.items())),
             "counters": dict(sorted(self.counters.items())),
         }
+        if self.graphs_sha256 is not None:  # only runs that make graphs list them
+            data.update(graphs=self.graphs, graphs_sha256=self.graphs_sha256)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ShardEntry:
@@ -110,12 +127,14 @@ class EncodedShard:
     entry: ShardEntry
     samples_bytes: bytes
     failures_bytes: bytes
+    graphs_bytes: bytes | None = None
 
 
 def encode_shard(batch: ShardBatch) -> EncodedShard:
     samples_bytes = encode_samples(batch.samples)
     failures_bytes = encode_failures(batch.failures)
     reasons = Counter(f"{f.stage}: {f.reason}" for f in batch.failures)
+    graphs_bytes = encode_graphs(batch.graphs) if batch.keep_graphs else None
     entry = ShardEntry(
         index=batch.index,
         record_start=batch.record_start,
@@ -128,8 +147,11 @@ def encode_shard(batch: ShardBatch) -> EncodedShard:
         stage_failed=dict(batch.stage_failed),
         failure_reasons=dict(reasons),
         counters=dict(batch.counters),
+        graphs=len(batch.graphs) if graphs_bytes is not None else 0,
+        graphs_sha256=sha256_bytes(graphs_bytes) if graphs_bytes is not None else None,
+        run_stats=batch.run_stats,
     )
-    return EncodedShard(entry, samples_bytes, failures_bytes)
+    return EncodedShard(entry, samples_bytes, failures_bytes, graphs_bytes)
 
 
 def commit_shard(out: Path, shard: EncodedShard) -> ShardEntry:
@@ -140,6 +162,9 @@ def commit_shard(out: Path, shard: EncodedShard) -> ShardEntry:
             fh.write(shard.failures_bytes)
     else:
         failures_path(out, index).unlink(missing_ok=True)
+    if shard.graphs_bytes is not None:
+        with atomic_write(graphs_path(out, index), "wb") as fh:
+            fh.write(shard.graphs_bytes)
     with atomic_write(samples_path(out, index), "wb") as fh:
         fh.write(shard.samples_bytes)
     return shard.entry
@@ -158,6 +183,12 @@ def verify_shard(out: Path, entry: ShardEntry) -> str | None:
             return f"{fpath} is missing"
         if sha256_file(fpath) != entry.failures_sha256:
             return f"{fpath} does not match its sha256 in the manifest"
+    if entry.graphs_sha256 is not None:
+        gpath = graphs_path(out, entry.index)
+        if not gpath.is_file():
+            return f"{gpath} is missing"
+        if sha256_file(gpath) != entry.graphs_sha256:
+            return f"{gpath} does not match its sha256 in the manifest"
     return None
 
 
@@ -249,4 +280,27 @@ def write_failures_file(out: Path, manifest: Manifest) -> int:
                 data = failures_path(out, entry.index).read_bytes()
                 fh.write(data)
                 n += entry.failures
+    return n
+
+
+def iter_graphs(out: Path, manifest: Manifest) -> Iterator[SceneGraph]:
+    """The graphs a synthesizing run made, in shard order (streamed, one shard at a time)."""
+    from scenesynth.graph import graph_from_json
+
+    for entry in manifest.entries():
+        if entry.graphs_sha256 is None:
+            continue
+        with graphs_path(out, entry.index).open("r", encoding="utf-8") as fh:
+            for line in fh:
+                yield graph_from_json(line)
+
+
+def write_graphs_file(out: Path, manifest: Manifest) -> int:
+    """Concatenate the per-shard graph files into ``graphs.jsonl`` in shard order."""
+    n = 0
+    with atomic_write(out / "graphs.jsonl", "wb") as fh:
+        for entry in manifest.entries():
+            if entry.graphs_sha256 is not None:
+                fh.write(graphs_path(out, entry.index).read_bytes())
+                n += entry.graphs
     return n

@@ -90,6 +90,12 @@ class ShardBatch:
     stage_records: Counter[str] = field(default_factory=Counter)
     stage_failed: Counter[str] = field(default_factory=Counter)
     counters: Counter[str] = field(default_factory=Counter)  # informational (e.g. rejected rels)
+    # A synthesized source's graphs are an output of the run (rendered images, exact masks):
+    # the shard then also writes them, next to its samples.
+    keep_graphs: bool = False
+    # How the shard was produced (LLM requests, latency): execution facts for the summary and
+    # card, never written to the manifest, so they cannot change the output bytes.
+    run_stats: dict[str, Any] = field(default_factory=dict)
 
     def fail(self, failure: FailureRecord) -> None:
         failure.shard = self.index
