@@ -58,9 +58,9 @@ def _cpu_seconds() -> float:
 
 def _child(args: argparse.Namespace) -> None:
     """One measured engine run (in its own process, so RSS figures are its own)."""
+    from scenesynth.ioutil.manifest import Manifest
     from scenesynth.pipeline import load_config, run
     from scenesynth.pipeline.runner import export_run
-    from scenesynth.pipeline.shards import Manifest
 
     config = load_config(
         None,

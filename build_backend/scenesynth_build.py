@@ -30,7 +30,7 @@ COMPILED_MODULES = [
     "scenesynth.generators.draws",
     "scenesynth.generators.refer",
     "scenesynth.generators.forms",
-    "scenesynth.generators.runner",
+    "scenesynth.pipeline.shard",
     "scenesynth.generators.single._common",
     "scenesynth.generators.single.attributes",
     "scenesynth.generators.single.counting",

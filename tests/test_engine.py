@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from scenesynth.graph import InstructionSample, graph_to_json
+from scenesynth.ioutil.manifest import samples_path
 from scenesynth.pipeline import (
     ConfigError,
     ManifestMismatch,
@@ -18,7 +19,6 @@ from scenesynth.pipeline import (
     load_config,
     run,
 )
-from scenesynth.pipeline.shards import samples_path
 from scenesynth.pipeline.synthetic import synthetic_graph, write_synthetic_jsonl
 from test_engine_support import FAIL_NAME, output_files, stand_in_shard
 

@@ -254,8 +254,8 @@ def test_shared_group_tables_change_no_output(
     shared_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from scenesynth.generators.program import tables_for
-    from scenesynth.generators.runner import generate_shard
     from scenesynth.graph import AnswerForm
+    from scenesynth.pipeline.shard import generate_shard
 
     graphs = list(itertools.islice(load(shared_data / "clevr" / "CLEVR_train_scenes_1000.json"),
                                    40))
@@ -273,7 +273,7 @@ def test_shared_group_tables_change_no_output(
 _HASHSEED_SCRIPT = """
 import hashlib, sys
 from scenesynth.generators.base import GenConfig, registered
-from scenesynth.generators.runner import generate_shard
+from scenesynth.pipeline.shard import generate_shard
 from scenesynth.graph import AnswerForm
 from scenesynth.sources import load
 multi = sorted(n for n, c in registered().items() if c.spec.multi_image)

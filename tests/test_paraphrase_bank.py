@@ -23,9 +23,9 @@ from scenesynth.generators.paraphrases import (
     read_bank,
     template_catalog,
 )
-from scenesynth.generators.runner import generate_shard
 from scenesynth.graph import AnswerForm, SceneGraph
 from scenesynth.pipeline import load_config
+from scenesynth.pipeline.shard import generate_shard
 from scenesynth.programs.paraphrase import write_bank
 from scenesynth.sources import load
 

@@ -24,8 +24,8 @@ from scenesynth.pipeline.synthesize import (
     synthesis_config,
     synthesize_image,
 )
+from scenesynth.quality.rules import drop_small_objects, unsatisfied_relations, verify_rendered
 from scenesynth.render import CpuRenderer
-from scenesynth.render.check import drop_small_objects, unsatisfied_relations, verify_rendered
 from test_engine_support import output_files
 from test_layout_kgs import random_kg
 

@@ -350,7 +350,7 @@ def test_validate_accepts_dataset_info_and_flags_a_wrong_one(runs, tmp_path) -> 
 def test_staged_files_of_a_killed_export_are_cleaned_on_resume(tmp_path: Path) -> None:
     """A run killed between writing and publishing leaves only hidden staged files; the next
     run removes them before it starts, and folder validation never mistakes them for data."""
-    from scenesynth.pipeline.shards import clean_temp_files
+    from scenesynth.ioutil.manifest import clean_temp_files
 
     export = tmp_path / "export"
     export.mkdir()

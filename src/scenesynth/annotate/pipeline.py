@@ -32,6 +32,7 @@ from scenesynth.graph import (
     SceneObject,
 )
 from scenesynth.ioutil import atomic_write
+from scenesynth.ioutil.manifest import FailureRecord
 from scenesynth.models.roles import (
     AttributeDescriber,
     BoxDetector,
@@ -45,7 +46,6 @@ from scenesynth.models.roles import (
     Tagger,
     box_pixels,
 )
-from scenesynth.pipeline.stages import FailureRecord
 
 STAGE = "annotate"
 

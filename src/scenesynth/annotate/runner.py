@@ -52,7 +52,8 @@ from scenesynth.annotate.pipeline import (
 )
 from scenesynth.graph.io import graph_to_json
 from scenesynth.ioutil import atomic_write
-from scenesynth.pipeline.shards import (
+from scenesynth.ioutil.manifest import (
+    FailureRecord,
     Manifest,
     ManifestMismatch,
     ShardEntry,
@@ -64,7 +65,6 @@ from scenesynth.pipeline.shards import (
     sha256_file,
     write_failures_file,
 )
-from scenesynth.pipeline.stages import FailureRecord
 
 ADDABLE = ("depth", "masks")
 

@@ -48,7 +48,7 @@ def annotate(
     OUT/generate.yaml` reads; or, with --graphs, fill in masks and depth that human graphs lack."""
     from scenesynth.annotate.config import AnnotateConfigError
     from scenesynth.annotate.runner import AnnotateInputError, run_annotate
-    from scenesynth.pipeline.shards import ManifestMismatch
+    from scenesynth.ioutil.manifest import ManifestMismatch
 
     if not images and graphs is None:
         _err.print("[red]error:[/red] give IMAGES... or --graphs with --images")

@@ -74,7 +74,7 @@ def _print_report(summary: RunSummary) -> None:
 
 def _check_generators(names: list[str] | None) -> None:
     """Unknown generator names fail here, in one line, before any scene is synthesized."""
-    from scenesynth.generators.runner import select_generators
+    from scenesynth.pipeline.shard import select_generators
 
     try:
         select_generators(names)
@@ -100,8 +100,7 @@ def _stopped_by_the_model(out: Path, stage: Any, exc: LLMError) -> None:
     """What was learnt before the model server gave up stays readable: the finished shards'
     failures, the scene list's rejections and the reason the run stopped."""
     from scenesynth.ioutil import atomic_write
-    from scenesynth.pipeline.shards import Manifest, failures_path
-    from scenesynth.pipeline.stages import FailureRecord
+    from scenesynth.ioutil.manifest import FailureRecord, Manifest, failures_path
 
     manifest = Manifest.load(out) if out.is_dir() else None
     out.mkdir(parents=True, exist_ok=True)

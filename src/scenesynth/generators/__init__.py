@@ -1,9 +1,10 @@
 """generators stage: typed question programs over scene graphs.
 
 Importing this package fills the generator registry (single- and multi-image generators).
-Public entry points: :func:`scenesynth.generators.runner.generate_shard`,
-:func:`scenesynth.generators.program.execute`, :func:`scenesynth.generators.refer.refer`,
-:class:`scenesynth.generators.forms.FormRenderer`.
+Public entry points: :func:`scenesynth.generators.program.execute`,
+:func:`scenesynth.generators.refer.refer`, :class:`scenesynth.generators.forms.FormRenderer`.
+The pipeline runs the generators over a shard, with dedup and answer balance, in
+:func:`scenesynth.pipeline.shard.generate_shard`.
 """
 
 from scenesynth.generators import multi, single

@@ -11,6 +11,13 @@ manifest), :mod:`~scenesynth.pipeline.stages` (the stage contract) and
 """
 
 from scenesynth.graph.seeds import derive_seed
+from scenesynth.ioutil.manifest import (
+    FailureRecord,
+    Manifest,
+    ManifestMismatch,
+    ShardEntry,
+    samples_path,
+)
 from scenesynth.pipeline.config import (
     EXECUTION_FIELDS,
     ConfigError,
@@ -20,15 +27,8 @@ from scenesynth.pipeline.config import (
     load_config,
 )
 from scenesynth.pipeline.runner import RunAborted, RunSummary, build_stages, run
-from scenesynth.pipeline.shards import (
-    Manifest,
-    ManifestMismatch,
-    ShardEntry,
-    iter_samples,
-    samples_path,
-)
+from scenesynth.pipeline.shards import iter_samples
 from scenesynth.pipeline.stages import (
-    FailureRecord,
     GenerateStage,
     RefineStage,
     Resources,

@@ -9,26 +9,125 @@ resumed or re-run job writes the same card byte for byte.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from scenesynth import __version__
 from scenesynth.graph import InstructionSample, SceneGraph
-from scenesynth.quality.card import (
-    answer_distribution,
+from scenesynth.ioutil import atomic_write
+from scenesynth.quality.card_plots import (
+    CardStats,
     card_answer_key,
-    question_group,
-    sample_sections,
+    hub_data_files,
+    hub_readme,
+    write_plots,
 )
-from scenesynth.quality.card import (
-    markdown_table as _table,
-)
-from scenesynth.quality.card_plots import CardStats, write_card_with_plots
 
 TOP_ANSWERS = 5
 TOP_SYNTH_ANSWERS = 10  # a synthesized run's card lists more answers per family
+
+
+def question_group(sample: InstructionSample) -> str:
+    """The id shared by the forms (short, mc, yes_no) of one question: the generator's
+    ``provenance.extra["question_group"]``; a sample without one is its own group."""
+    group = sample.provenance.extra.get("question_group")
+    return group if isinstance(group, str) else sample.id
+
+
+FORMS_NOTE = (
+    "Each question is exported once per answer form it takes (short, multiple choice, yes/no), "
+    "as separate records of the same image(s) and question; the records of one question share "
+    "`metadata.provenance.extra.question_group`. To train on each question once, keep one "
+    "record per group, or generate one form (`generate --forms short`)."
+)
+
+
+def answer_distribution(
+    answers_by_family: Mapping[str, Counter[str]], top: int
+) -> dict[str, dict[str, Any]]:
+    """Per family: distinct answers, the largest answer share, and the ``top`` answers (ties
+    broken by answer text, so the card is deterministic)."""
+    return {
+        family: {
+            "distinct": len(counts),
+            "max_share": round(max(counts.values()) / sum(counts.values()), 4),
+            "top": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top],
+        }
+        for family, counts in sorted(answers_by_family.items())
+        if counts
+    }
+
+
+def markdown_table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def sample_sections(card: Mapping[str, Any], answers_key: str, answers_heading: str,
+                    top: int | None = None) -> list[str]:
+    """The markdown sections every dataset card has: samples by generator, samples by form,
+    and the answer distribution per family (``card[answers_key]``, from
+    :func:`answer_distribution`; at most ``top`` answers listed per family)."""
+    return [
+        "## Samples by generator",
+        "",
+        markdown_table(list(card["samples_by_generator"].items()), ("generator", "samples")),
+        "",
+        "## Samples by form",
+        "",
+        FORMS_NOTE + f" Here: {sum(card['samples_by_form'].values())} records of "
+        f"{card.get('questions', '?')} questions.",
+        "",
+        markdown_table(list(card["samples_by_form"].items()), ("form", "samples")),
+        "",
+        f"## {answers_heading}",
+        "",
+        markdown_table(
+            [(family, d["distinct"], d["max_share"],
+              ", ".join(f"{a} ({n})" for a, n in d["top"][:top]))
+             for family, d in card[answers_key].items()],
+            ("family", "distinct answers", "largest share", "top answers"),
+        ),
+        "",
+    ]
+
+
+def write_card_files(out_dir: str | Path, card: dict[str, Any], markdown: str) -> None:
+    out = Path(out_dir)
+    with atomic_write(out / "card.json") as fh:
+        json.dump(card, fh, indent=1, sort_keys=True, ensure_ascii=False, default=str)
+        fh.write("\n")
+    with atomic_write(out / "DATASET_CARD.md") as fh:
+        fh.write(markdown)
+
+
+def write_card_with_plots(
+    run_dir: str | Path, export_dir: str | Path, card: dict[str, Any], markdown: str,
+    pretty_name: str,
+) -> None:
+    """``card.json`` and ``DATASET_CARD.md`` in ``run_dir`` with the plots of
+    ``card["plot_data"]`` (PNGs in ``export_dir/plots``, or ``run_dir/plots`` when the export
+    folder holds no file), and ``export_dir/README.md``: the same
+    card with the Hub's YAML ``configs`` for the folder's Parquet files, so
+    ``datasets.load_dataset(export_dir)`` and a Hub upload of the folder both read it."""
+    run, export = Path(run_dir), Path(export_dir)
+    stats = card.get("plot_data") or {}
+    data_files = hub_data_files(export)
+    # Plots travel with a published export; a run that published nothing keeps them beside its
+    # card, so a failed export folder stays empty.
+    published = export.is_dir() and any(p.is_file() for p in export.iterdir())
+    plots = export / "plots" if published else run / "plots"
+    prefix = Path(os.path.relpath(plots, run)).as_posix() + "/"
+    section = write_plots(stats, plots, prefix)
+    write_card_files(run, card, markdown + "\n".join(section))
+    if data_files:
+        local = [line.replace(f"]({prefix}", "](plots/") for line in section]
+        with atomic_write(export / "README.md") as fh:
+            fh.write(hub_readme(markdown + "\n".join(local), data_files, pretty_name))
 
 
 class SampleTally:
@@ -150,18 +249,19 @@ def card_markdown(card: dict[str, Any]) -> str:
         "",
         "## Counts",
         "",
-        _table(list(card["counts"].items()), ("what", "count")),
+        markdown_table(list(card["counts"].items()), ("what", "count")),
         "",
         "## Stages",
         "",
-        _table(
+        markdown_table(
             [(s, d["records"], d["failed"]) for s, d in card["stages"].items()],
             ("stage", "records", "failed"),
         ),
         "",
         "## Failures by reason (details in `failures.jsonl`)",
         "",
-        _table(list(card["failures_by_reason"].items()) or [("none", 0)], ("reason", "count")),
+        markdown_table(list(card["failures_by_reason"].items()) or [("none", 0)],
+                       ("reason", "count")),
         "",
         *sample_sections(card, "answers_by_family", "Answers per family"),
         "## Configuration",
@@ -278,16 +378,16 @@ def llm_section(llm: dict[str, Any]) -> list[str]:
         "How the structured-output form was chosen: " + ("; ".join(llm["strategy_notes"])
                                                           or "not needed"),
         "",
-        _table(rows, ("what", "value")),
+        markdown_table(rows, ("what", "value")),
         "",
         "Retries by reason:",
         "",
-        _table(list(llm["retries"].items()) or [("none", 0)], ("reason", "retries")),
+        markdown_table(list(llm["retries"].items()) or [("none", 0)], ("reason", "retries")),
         "",
         "Rejections (answers, objects, triplets, absent objects, scenes) and repairs by "
         "reason; each one is also a line in `failures.jsonl` (stage `llm`):",
         "",
-        _table(list(llm["rejections"].items()) + [(f"repaired: {k}", v) for k, v in
+        markdown_table(list(llm["rejections"].items()) + [(f"repaired: {k}", v) for k, v in
                                                    llm["repairs"].items()] or [("none", 0)],
                ("reason", "count")),
         "",
@@ -318,7 +418,7 @@ def synthesis_card_markdown(card: dict[str, Any]) -> str:
         "",
         "## Counts",
         "",
-        _table([(k, v) for k, v in c.items()], ("what", "count")),
+        markdown_table([(k, v) for k, v in c.items()], ("what", "count")),
         "",
         "## Failures and drops by reason",
         "",
@@ -328,20 +428,22 @@ def synthesis_card_markdown(card: dict[str, Any]) -> str:
         "are exhausted. Objects under the visible-pixel threshold are removed with their "
         "relations (`objects_dropped_small`).",
         "",
-        _table(list(card["failures_by_reason"].items()) or [("none", 0)], ("reason", "count")),
+        markdown_table(list(card["failures_by_reason"].items()) or [("none", 0)],
+                       ("reason", "count")),
         "",
-        _table(list(card["pipeline_counters"].items()) or [("none", 0)], ("counter", "value")),
+        markdown_table(list(card["pipeline_counters"].items()) or [("none", 0)],
+                       ("counter", "value")),
         "",
         "## Relations in the scene graphs",
         "",
-        _table(list(card["relation_distribution"].items()), ("predicate", "count")),
+        markdown_table(list(card["relation_distribution"].items()), ("predicate", "count")),
         "",
         *sample_sections(card, "answer_distribution", "Answer distribution per family", top=5),
         f"Yes/no answers: {card['yes_no_balance']}",
         "",
         "## Scenes",
         "",
-        _table(list(card["scene_distribution"].items())[:30], ("scene", "images")),
+        markdown_table(list(card["scene_distribution"].items())[:30], ("scene", "images")),
         "",
     ]
     if card.get("llm") is not None:

@@ -17,7 +17,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from scenesynth.pipeline.shards import EncodedShard, ShardEntry, commit_shard, encode_shard
+from scenesynth.ioutil.manifest import ShardEntry
+from scenesynth.pipeline.shards import EncodedShard, commit_shard, encode_shard
 from scenesynth.pipeline.stages import ShardBatch, Stage, run_stages
 
 log = logging.getLogger("scenesynth.pipeline")

@@ -18,23 +18,25 @@ from pathlib import Path
 from typing import Any
 
 from scenesynth.ioutil import atomic_write
+from scenesynth.ioutil.manifest import (
+    FailureRecord,
+    Manifest,
+    ManifestMismatch,
+    ShardEntry,
+    clean_temp_files,
+    write_failures_file,
+)
 from scenesynth.pipeline.card import SampleTally, build_card, write_card
 from scenesynth.pipeline.config import EXECUTION_FIELDS, RunConfig
 from scenesynth.pipeline.local import LocalEngine
 from scenesynth.pipeline.progress import RunProgress
 from scenesynth.pipeline.shards import (
-    Manifest,
-    ManifestMismatch,
-    ShardEntry,
-    clean_temp_files,
     iter_samples,
     verify_shard,
-    write_failures_file,
     write_graphs_file,
 )
 from scenesynth.pipeline.source import ShardPlan, count_records_hint, plan_shards
 from scenesynth.pipeline.stages import (
-    FailureRecord,
     GenerateStage,
     RefineStage,
     ShardBatch,

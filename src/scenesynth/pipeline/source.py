@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from scenesynth.graph import SceneGraph
-from scenesynth.pipeline.stages import FailureRecord, ShardBatch, Stage
+from scenesynth.ioutil.manifest import FailureRecord
+from scenesynth.pipeline.stages import ShardBatch, Stage
 
 LOAD_STAGE = "load"
 

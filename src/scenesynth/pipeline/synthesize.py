@@ -37,10 +37,11 @@ import numpy as np
 from scenesynth.graph import SceneGraph
 from scenesynth.graph.seeds import scene_seed
 from scenesynth.ioutil import atomic_write
+from scenesynth.ioutil.manifest import FailureRecord
 from scenesynth.layout import LayoutConfig, solve_layout
 from scenesynth.models.llm import LLMConfig, LLMFatalError, LLMStats
 from scenesynth.pipeline.config import SynthesizeConfig
-from scenesynth.pipeline.stages import FailureRecord, ShardBatch, Stage
+from scenesynth.pipeline.stages import ShardBatch, Stage
 from scenesynth.quality.verify import ConstructionVerifier, Reason
 from scenesynth.render.cpu import CpuRenderer
 
@@ -192,7 +193,7 @@ def synthesize_image(
     broke a relation is laid out again (``relayout_tries`` times); each is recorded.
     """
     renderer = renderer or CpuRenderer()
-    # engineer B's verifier (quality.verify) built on render.check: drops objects under
+    # engineer B's verifier (quality.verify) built on quality.rules: drops objects under
     # min_visible_pixels with their relations, then re-derives every relation; a diffusion
     # render is checked by the detector verifier instead (_renderer_and_verifier)
     verifier = verifier or ConstructionVerifier(config.min_visible_pixels, check_relations=True)
