@@ -193,6 +193,6 @@ def test_config_file_bank_path_is_relative_to_the_file(tmp_path: Path) -> None:
     (tmp_path / "run.toml").write_text(
         'source = "g.jsonl"\nout = "out"\n[gen]\nparaphrases = "banks/mine.json"\n')
     config = load_config(tmp_path / "run.toml")
-    assert config.gen["paraphrases"] == str((tmp_path / "banks" / "mine.json").resolve())
+    assert config.gen.paraphrases == str((tmp_path / "banks" / "mine.json").resolve())
     flag = load_config(tmp_path / "run.toml", {"paraphrases": "default"})
-    assert flag.gen["paraphrases"] == "default"
+    assert flag.gen.paraphrases == "default"

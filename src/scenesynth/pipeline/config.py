@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -70,6 +71,44 @@ class RefineConfig(BaseModel):
     @property
     def enabled(self) -> bool:
         return self.filter_contradictions or self.add_derived_relations or bool(self.teacher)
+
+
+class GenerateConfig(BaseModel):
+    """Overrides of the generators' knobs (``scenesynth.generators.base.GenConfig``); a field
+    left unset keeps that default. Only the fields set are recorded in the manifest."""
+
+    model_config = ConfigDict(extra="forbid")
+    mc_options: int | None = Field(None, ge=2, description="options of a multiple-choice form")
+    duplicate_iou: float | None = Field(None, description="boxes above it count as one object")
+    max_name_distractors: int | None = Field(None, ge=0)
+    max_per_generator: int | None = Field(None, ge=1, description="candidates per context")
+    compare_margin: float | None = Field(None, ge=0, description="margin a comparison needs")
+    region_margin: float | None = Field(None, ge=0)
+    # a paraphrase bank (JSON written by paraphrase-templates) or "default" (the shipped one)
+    paraphrases: str | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        """The fields set, as ``GenConfig`` keyword arguments (``paraphrases`` included)."""
+        return self.model_dump(exclude_unset=True)
+
+
+class ExportConfig(BaseModel):
+    """Options of the export writer (``scenesynth.export.export_samples``); unset fields keep
+    the writer's defaults. Only the fields set are recorded in the manifest."""
+
+    model_config = ConfigDict(extra="forbid")
+    image_root: str | None = Field(None, description="folder image paths are relative to; "
+                                   "None = the source's folder")
+    require_images: bool | None = Field(None, description="a missing image file is an error")
+    name: str | None = Field(None, description="file stem (default data)")
+    jsonl: bool | None = Field(None, description="llama-factory: data.jsonl, not data.json")
+    dataset_name: str | None = Field(None, description="llama-factory: dataset_info.json entry")
+    multi_image: bool | None = Field(None, description="parquet: image list column")
+    rows_per_group: int | None = Field(None, ge=1, description="parquet: rows per row group")
+
+    def options(self) -> dict[str, Any]:
+        """The fields set, as ``export_samples`` keyword arguments."""
+        return self.model_dump(exclude_unset=True)
 
 
 class SynthesizeConfig(BaseModel):
@@ -136,14 +175,8 @@ class RunConfig(BaseModel):
         100, ge=1, description="records a stage must see before its failure rate can stop the run"
     )
     refine: RefineConfig = Field(default_factory=RefineConfig)
-    gen: dict[str, Any] = Field(
-        default_factory=dict, description="GenConfig overrides (mc_options, duplicate_iou, ...)"
-    )
-    export: dict[str, Any] = Field(
-        default_factory=dict,
-        description="extra keyword arguments of scenesynth.export.export_samples "
-        "(image_root, require_images, ...)",
-    )
+    gen: GenerateConfig = Field(default_factory=GenerateConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
 
     # -- execution fields (see EXECUTION_FIELDS) -------------------------------------------
     out: str = Field(description="output directory")
@@ -185,6 +218,12 @@ class RunConfig(BaseModel):
         if not v:
             raise ValueError("at least one generator name (or 'all') is required")
         return v
+
+    @field_serializer("gen", "export")
+    def _fields_set(self, value: GenerateConfig | ExportConfig) -> dict[str, Any]:
+        # only what the config sets: a manifest names the knobs a run changed, and stays the
+        # same when a release adds a knob
+        return value.model_dump(mode="json", exclude_unset=True)
 
     @model_validator(mode="after")
     def _one_source(self) -> RunConfig:

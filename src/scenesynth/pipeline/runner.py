@@ -218,7 +218,7 @@ def _refine_models(config: RunConfig) -> dict[str, Any] | None:
             "strategy", "attempts", "timeout_s", "backoff_s")
     models = {key: getattr(r, key) for key in keys}
     models["cache_dir"] = r.cache_dir or str(Path(config.out) / "llm-cache")
-    root = config.export.get("image_root")
+    root = config.export.image_root
     models["image_root"] = str(root) if root else None
     return models
 
@@ -251,7 +251,7 @@ def build_stages(
             per_image=config.per_image,
             forms=list(config.forms),
             seed=config.seed,
-            gen=dict(config.gen),
+            gen=config.gen.overrides(),
             multi_image_group=config.multi_image_group,
             shard_function=shard_function,
         )
@@ -356,7 +356,7 @@ def _make_engine(config: RunConfig, stages: Sequence[Stage], out: Path) -> Any:
 def source_image_root(config: RunConfig) -> Path:
     """The folder sample image paths are relative to: ``export.image_root`` when the config
     sets it, else the source's folder (a dataset's images sit beside its annotations)."""
-    explicit = config.export.get("image_root")
+    explicit = config.export.image_root
     if explicit:
         return Path(explicit)
     if config.source is None:  # synthesized: the images are in the run folder
@@ -374,7 +374,8 @@ def export_run(
     from scenesynth.export import ExportValidationError, export_samples
 
     export_dir = out / "export"
-    options = {"require_images": False, **config.export, "image_root": source_image_root(config)}
+    options = {"require_images": False, **config.export.options(),
+               "image_root": source_image_root(config)}
     kwargs = _accepted(export_samples, options)
     samples = iter_samples(out, manifest)
     if tally is not None:
@@ -487,7 +488,7 @@ def run(
     for stage in pipeline:
         stage.check()
     # Open the source before touching the output: a wrong path fails without side effects.
-    image_root = config.export.get("image_root")
+    image_root = config.export.image_root
     if config.synthesize is not None:
         from scenesynth.pipeline.synthesize import synthesis_shards
 

@@ -32,6 +32,8 @@ class Resources:
     num_cpus: float = 1.0
     num_gpus: float = 0.0
     replicas: int | None = None  # actor-pool size for model-backed stages (None = 1)
+    # records a model-backed replica takes per call (None: the whole shard at once)
+    batch_size: int | None = None
 
 
 @dataclass

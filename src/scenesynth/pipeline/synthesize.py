@@ -41,7 +41,7 @@ from scenesynth.ioutil.manifest import FailureRecord
 from scenesynth.layout import LayoutConfig, solve_layout
 from scenesynth.models.llm import LLMConfig, LLMFatalError, LLMStats
 from scenesynth.pipeline.config import SynthesizeConfig
-from scenesynth.pipeline.stages import ShardBatch, Stage
+from scenesynth.pipeline.stages import Resources, ShardBatch, Stage
 from scenesynth.quality.verify import ConstructionVerifier, Reason
 from scenesynth.render.cpu import CpuRenderer
 
@@ -330,6 +330,8 @@ class SynthesizeStage(Stage):
     def __post_init__(self) -> None:
         # the LLM server gone (or its breaker open) stops the run; it resumes later
         self.fatal_errors = (LLMFatalError,)
+        if self.config.renderer == "gligen":  # diffusion and the detector check want a GPU
+            self.resources = Resources(num_cpus=1.0, num_gpus=1.0)
         if self.kg_factory is None:
             c = self.config
             llm: LLMConfig | None = c.llm
