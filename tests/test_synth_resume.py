@@ -11,7 +11,7 @@ from pathlib import Path
 from test_engine_kill import _finish, _kill_when, _shard_files, _start
 from test_engine_support import output_files
 
-SCENES = 24
+SCENES = 16
 SHARD_SIZE = 4
 
 
@@ -19,7 +19,8 @@ def _command(out: Path, workers: int) -> list[str]:
     return [
         sys.executable, "-c", "from scenesynth.cli import main; main()", "synth",
         "--scenes", str(SCENES), "--shard-size", str(SHARD_SIZE), "--per-image", "1",
-        "--seed", "7", "--workers", str(workers), "--out", str(out), "--no-progress",
+        "--seed", "7", "--canvas", "256", "--workers", str(workers), "--out", str(out),
+        "--no-progress",
     ]  # fmt: skip
 
 
