@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import synthetic_graph
 
 from scenesynth.generators.base import GenConfig, registered
-from scenesynth.generators.runner import generate_shard
 from scenesynth.graph import Attribute, AttributeKind, SceneGraph
 from scenesynth.graph.sample import AnswerForm
+from scenesynth.pipeline.shard import generate_shard
 
 # Shaped like detector output on a busy photo (ProVision's synthetic benchmark graphs): a
 # 150-name vocabulary drawn Zipf-weighted, so the frequent names repeat many times, and 0-3

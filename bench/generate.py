@@ -1,6 +1,6 @@
 """Throughput of single-image short-answer generation, in QA samples per second per core.
 
-Runs :func:`scenesynth.generators.runner.generate_shard` in this one process (one core) over
+Runs :func:`scenesynth.pipeline.shard.generate_shard` in this one process (one core) over
 
 * the 1000 shared CLEVR scenes (``../shared/data/clevr/CLEVR_train_scenes_1000.json``), and
 * synthetic 40-object graphs (names, attributes, boxes, depth, annotated relations),
@@ -39,7 +39,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from scenesynth.generators.base import GenConfig, registered
-from scenesynth.generators.runner import generate_shard
 from scenesynth.graph import (
     Attribute,
     AttributeKind,
@@ -50,6 +49,7 @@ from scenesynth.graph import (
     SceneObject,
 )
 from scenesynth.graph.sample import AnswerForm
+from scenesynth.pipeline.shard import generate_shard
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 NAMES = ["person", "car", "tree", "dog", "cup", "table", "chair", "lamp", "book", "bottle",
@@ -145,7 +145,7 @@ def calibration() -> float:
 
 def build_kind() -> str:
     """Which build of the generation hot path is imported: compiled (mypyc) or pure Python."""
-    import scenesynth.generators.runner as runner
+    import scenesynth.pipeline.shard as runner
 
     compiled = str(runner.__file__).endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
     return f"{'compiled (mypyc)' if compiled else 'pure Python'}: {runner.__file__}"

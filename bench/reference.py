@@ -184,7 +184,7 @@ def run_scenesynth(data: Path, mode: str, per_image: int, group: int) -> dict:
     import time
 
     import scenesynth.generators  # noqa: F401  (fills the registry)
-    import scenesynth.generators.runner as runner
+    import scenesynth.pipeline.shard as runner
     from scenesynth.generators.base import GenConfig, registered
     from scenesynth.graph.sample import AnswerForm
     from scenesynth.sources import load

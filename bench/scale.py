@@ -58,9 +58,9 @@ def _cpu_seconds() -> float:
 
 def _child(args: argparse.Namespace) -> None:
     """One measured engine run (in its own process, so RSS figures are its own)."""
-    from scenesynth.engine import load_config, run
-    from scenesynth.engine.runner import export_run
-    from scenesynth.engine.shards import Manifest
+    from scenesynth.ioutil.manifest import Manifest
+    from scenesynth.pipeline import load_config, run
+    from scenesynth.pipeline.runner import export_run
 
     config = load_config(
         None,
@@ -205,7 +205,7 @@ def main() -> None:
 
     rows = bench_dataset("clevr-1000", str(CLEVR), args, args.clevr_per_image, "all", True)
     if args.synthetic_n > 0:
-        from scenesynth.engine.synthetic import write_synthetic_jsonl
+        from scenesynth.pipeline.synthetic import write_synthetic_jsonl
 
         with tempfile.TemporaryDirectory(prefix="scenesynth-bench-src-") as tmp:
             source = Path(tmp) / "synthetic.jsonl"

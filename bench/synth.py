@@ -14,12 +14,12 @@ import statistics
 import time
 
 from scenesynth.generators.base import GenConfig
-from scenesynth.generators.runner import generate_shard
 from scenesynth.graph import AnswerForm
 from scenesynth.knowledge import make_source
 from scenesynth.layout import solve_layout
+from scenesynth.pipeline.shard import generate_shard
+from scenesynth.quality.rules import verify_rendered
 from scenesynth.render import CpuRenderer
-from scenesynth.render.check import verify_rendered
 
 
 def main() -> None:

@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from scenesynth.engine.config import RunConfig
-from scenesynth.engine.runner import run as run_pipeline
+from scenesynth.pipeline.config import RunConfig
+from scenesynth.pipeline.runner import run as run_pipeline
 from scenesynth.rundata import RunData
 from scenesynth.view import build_site
 

@@ -35,7 +35,7 @@ COMPILED_MODULES = [
     "scenesynth.generators.draws",
     "scenesynth.generators.refer",
     "scenesynth.generators.forms",
-    "scenesynth.generators.runner",
+    "scenesynth.pipeline.shard",
     "scenesynth.generators.families.attributes",
     "scenesynth.generators.families.existence_count",
     "scenesynth.generators.families.grounding",

@@ -226,8 +226,8 @@ def measure_shared(shared_data: Path, name: str, per_image: int = 3, seed: int =
     """Generate over one shared dataset (all generators, every form; its first ``limit``
     graphs) and measure it."""
     from scenesynth.generators.base import GenConfig
-    from scenesynth.generators.runner import generate_shard
     from scenesynth.graph import AnswerForm
+    from scenesynth.pipeline.shard import generate_shard
     from scenesynth.sources import load
 
     graphs = list(itertools.islice(load(shared_data / SHARED_SOURCES[name]), limit))

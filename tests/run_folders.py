@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scenesynth.engine.config import RunConfig
-from scenesynth.engine.runner import run
-from scenesynth.render.synth import SynthConfig, synthesize
+from scenesynth.pipeline.config import RunConfig, SynthesizeConfig
+from scenesynth.pipeline.runner import run
+from scenesynth.pipeline.synthesize import synthesis_config
 
 
 def make_synth_run(out: Path, scenes: int = 8, seed: int = 3, fmt: str = "llava") -> Path:
-    synthesize(SynthConfig(scenes=scenes, out=str(out), seed=seed, per_image=2, fmt=fmt,
-                           workers=1, progress=False))
+    run(synthesis_config(out, SynthesizeConfig(scenes=scenes), seed=seed, per_image=2,
+                         format=fmt, workers=1, progress=False))
     return out
 
 

@@ -15,8 +15,8 @@ import pytest
 
 from checker import Interpreter, check_sample
 from scenesynth.generators.base import GenConfig
-from scenesynth.generators.runner import ShardResult, generate_shard
 from scenesynth.graph import AnswerForm, InstructionSample, SceneGraph
+from scenesynth.pipeline.shard import ShardResult, generate_shard
 from scenesynth.sources import load
 
 ALL_FORMS = (AnswerForm.SHORT, AnswerForm.MULTIPLE_CHOICE, AnswerForm.YES_NO)

@@ -215,7 +215,7 @@ def test_mc_positions_are_kept_uniform_per_bucket() -> None:
 
 def test_report_on_a_real_shard(shared_data: Path) -> None:
     from scenesynth.generators.base import GenConfig
-    from scenesynth.generators.runner import generate_shard
+    from scenesynth.pipeline.shard import generate_shard
     from scenesynth.sources import load
 
     graphs = list(itertools.islice(load(shared_data / "clevr" / "CLEVR_train_scenes_1000.json"),

@@ -17,8 +17,8 @@ import pytest
 
 from checker import check_sample
 from scenesynth.generators.base import GenConfig, registered
-from scenesynth.generators.runner import ShardResult, generate_shard
 from scenesynth.graph import AnswerForm, SceneGraph
+from scenesynth.pipeline.shard import ShardResult, generate_shard
 from scenesynth.quality.balance import answer_key, balance_key
 from scenesynth.quality.report import answer_report
 from scenesynth.sources import load

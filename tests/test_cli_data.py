@@ -112,8 +112,8 @@ def test_stats_on_generated_samples_reports_answer_balance(
     shared_data: Path, tmp_path: Path
 ) -> None:
     from scenesynth.generators.base import GenConfig
-    from scenesynth.generators.runner import generate_shard
     from scenesynth.graph import AnswerForm
+    from scenesynth.pipeline.shard import generate_shard
     from scenesynth.sources import load
 
     graphs = list(load(shared_data / "clevr" / "CLEVR_train_scenes_1000.json"))[:30]

@@ -8,8 +8,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from scenesynth.cli import app
-from scenesynth.engine.synthetic import synthetic_graph
 from scenesynth.graph import graph_to_json
+from scenesynth.pipeline.synthetic import synthetic_graph
 
 runner = CliRunner()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scenesynth.engine.runner import EXIT_BAD_INPUT, EXIT_OK, EXIT_OS_ERROR
+from scenesynth.pipeline.runner import EXIT_BAD_INPUT, EXIT_OK, EXIT_OS_ERROR
 
 REPO = Path(__file__).resolve().parents[1]
 CLEVR = REPO.parent / "shared" / "data" / "clevr" / "CLEVR_train_scenes_1000.json"

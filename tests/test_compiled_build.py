@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(
 _SCRIPT = """
 import hashlib, itertools, sys
 from pathlib import Path
-import scenesynth.generators.runner as runner
+import scenesynth.pipeline.shard as runner
 from scenesynth.generators.base import GenConfig
 from scenesynth.graph import AnswerForm
 from scenesynth.sources import load

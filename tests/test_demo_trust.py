@@ -23,10 +23,13 @@ from scenesynth.quality.balance import AnswerBalancer
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
-    from scenesynth.render.synth import SynthConfig, synthesize
+    from scenesynth.pipeline import SynthesizeConfig
+    from scenesynth.pipeline import run as run_pipeline
+    from scenesynth.pipeline.synthesize import synthesis_config
 
     out = tmp_path_factory.mktemp("demo")
-    synthesize(SynthConfig(scenes=24, out=str(out), seed=0, per_image=1, progress=False))
+    run_pipeline(synthesis_config(out, SynthesizeConfig(scenes=24), seed=0, per_image=1,
+                                  progress=False))
     return out, json.loads((out / "data.json").read_text())
 
 

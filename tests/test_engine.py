@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from scenesynth.engine import (
+from scenesynth.graph import InstructionSample, graph_to_json
+from scenesynth.ioutil.manifest import samples_path
+from scenesynth.pipeline import (
     ConfigError,
     ManifestMismatch,
     RunAborted,
@@ -17,9 +19,7 @@ from scenesynth.engine import (
     load_config,
     run,
 )
-from scenesynth.engine.shards import samples_path
-from scenesynth.engine.synthetic import synthetic_graph, write_synthetic_jsonl
-from scenesynth.graph import InstructionSample, graph_to_json
+from scenesynth.pipeline.synthetic import synthetic_graph, write_synthetic_jsonl
 from test_engine_support import FAIL_NAME, output_files, stand_in_shard
 
 
@@ -264,7 +264,7 @@ def test_example_configs_are_valid() -> None:
 
 def test_worker_parsing_matches_the_loader(tmp_path: Path) -> None:
     """Raw JSONL shards parsed in the workers give exactly what sources.load gives."""
-    from scenesynth.engine.source import ParseJsonlStage, iter_raw_shards
+    from scenesynth.pipeline.source import ParseJsonlStage, iter_raw_shards
     from scenesynth.sources import load
 
     source = tmp_path / "poisoned.jsonl"

@@ -252,7 +252,7 @@ def test_candidate_budget_bounds_work_per_context(
 _HASHSEED_SCRIPT = """
 import hashlib, sys
 from scenesynth.generators.base import GenConfig, registered
-from scenesynth.generators.runner import generate_shard
+from scenesynth.pipeline.shard import generate_shard
 from scenesynth.graph import AnswerForm
 from scenesynth.sources import load
 multi = sorted(n for n, c in registered().items() if c.spec.multi_image)

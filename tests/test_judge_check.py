@@ -23,7 +23,7 @@ def test_synth_judge_drops_denied_images(tmp_path: Path) -> None:
     kept = [json.loads(line) for line in (out / "graphs.jsonl").read_text().splitlines()]
     assert kept and all("bird" not in [o["name"] for o in g["objects"]] for g in kept)
     failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
-    denied = {f["image_id"] for f in failures if f["reason"] == "judge_denied_object"}
+    denied = {f["record_id"] for f in failures if f["reason"] == "judge_denied_object"}
     assert denied  # seed 0 draws a rock and a bird first
     for image_id in denied:
         assert not (out / "images" / f"{image_id}.png").exists()
@@ -61,6 +61,6 @@ def test_synth_answer_check_drops_disagreements_and_counts_agreement(tmp_path: P
     failures = [json.loads(line) for line in (out / "failures.jsonl").read_text().splitlines()]
     dropped = [f for f in failures if f["reason"] == "judge_disagrees_answer"]
     assert len(dropped) == sum(asked.values()) - sum(agreed.values()) > 0
-    assert all(f["detail"].endswith(": no") for f in dropped)
+    assert all(f["error"].endswith(": no") for f in dropped)
     exported = (out / "data.json").read_text()
-    assert all(f["image_id"] not in exported for f in dropped)  # sample ids are gone
+    assert all(f["record_id"] not in exported for f in dropped)  # sample ids are gone

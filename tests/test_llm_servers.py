@@ -59,7 +59,8 @@ def test_synth_runs_on_every_server_kind_with_at_most_one_wasted_request(tmp_pat
     assert result.exit_code == 0, result.output
     card = json.loads((out / "card.json").read_text())
     # the flag wins over the run config's timeout_s = 10; the key never reaches the card
-    assert card["config"]["llm"]["timeout_s"] == 7.0 and card["config"]["llm"]["api_key"] is None
+    llm_config = card["config"]["synthesize"]["llm"]
+    assert llm_config["timeout_s"] == 7.0 and llm_config["api_key"] is None
     assert len(list((out / "images").glob("*.png"))) == 5
     assert (out / "export").exists() or list(out.glob("*.json"))
     llm = card["llm"]
@@ -166,7 +167,8 @@ class BadAnswers:
 
 
 def _tree_bytes(root: Path) -> dict[str, bytes]:
-    skip = {"card.json", "DATASET_CARD.md"}  # they hold timings
+    # the card holds the model client's statistics, summary.json the timings
+    skip = {"card.json", "DATASET_CARD.md", "summary.json"}
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and p.name not in skip}
 
@@ -196,7 +198,7 @@ def test_bad_answers_are_rejected_or_repaired_and_a_rerun_is_identical_with_no_r
     # the loop was cut early: far fewer characters than the 12 kB the server would send
     failures = [json.loads(x) for x in (out / "failures.jsonl").read_text().splitlines()]
     loop = next(f for f in failures if f["reason"] == "repetition_loop")
-    assert loop["stage"] == "llm" and int(loop["detail"].split("after ")[1].split()[0]) < 1500
+    assert loop["stage"] == "llm" and int(loop["error"].split("after ")[1].split()[0]) < 1500
     assert {f["reason"] for f in failures if f["stage"] == "llm"} >= {
         "object_not_physical", "absent_object_not_a_name", "repaired_object_size_implausible"}
     # what reaches the user: no id as an absent object, no sunlight, people of human size

@@ -265,8 +265,9 @@ def test_owlvit_detector_boxes_follow_our_convention(tiny_owlvit_dir, shared_dat
 
 def test_detector_verifier_on_gligen_render(tiny_gligen_dir, tiny_owlvit_dir, shared_data):
     from scenesynth.graph import derive_relations
-    from scenesynth.models import GligenRenderer, ZeroShotDetector
+    from scenesynth.models import ZeroShotDetector
     from scenesynth.quality.verify import DetectorVerifier, Reason, verify_all
+    from scenesynth.render.diffusion import GligenRenderer
 
     graph = gqa_graph(shared_data)
     graph = graph.model_copy(update={"relations": derive_relations(graph, ("left of",))})

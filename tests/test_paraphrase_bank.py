@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 from checker import check_sample
 from scenesynth.authoring.paraphrase import write_bank
 from scenesynth.cli import app
-from scenesynth.engine import load_config
 from scenesynth.generators.base import GenConfig
 from scenesynth.generators.paraphrases import (
     DEFAULT_BANK,
@@ -25,8 +24,10 @@ from scenesynth.generators.paraphrases import (
     read_bank,
     template_catalog,
 )
-from scenesynth.generators.runner import generate_shard
 from scenesynth.graph import AnswerForm, SceneGraph
+from scenesynth.pipeline import load_config
+from scenesynth.pipeline.shard import generate_shard
+from scenesynth.authoring.paraphrase import write_bank
 from scenesynth.sources import load
 
 ALL_FORMS = (AnswerForm.SHORT, AnswerForm.MULTIPLE_CHOICE, AnswerForm.YES_NO)
@@ -193,6 +194,6 @@ def test_config_file_bank_path_is_relative_to_the_file(tmp_path: Path) -> None:
     (tmp_path / "run.toml").write_text(
         'source = "g.jsonl"\nout = "out"\n[gen]\nparaphrases = "banks/mine.json"\n')
     config = load_config(tmp_path / "run.toml")
-    assert config.gen["paraphrases"] == str((tmp_path / "banks" / "mine.json").resolve())
+    assert config.gen.paraphrases == str((tmp_path / "banks" / "mine.json").resolve())
     flag = load_config(tmp_path / "run.toml", {"paraphrases": "default"})
-    assert flag.gen["paraphrases"] == "default"
+    assert flag.gen.paraphrases == "default"

@@ -168,8 +168,8 @@ def test_runner_context_has_every_field() -> None:
 
     from scenesynth.generators import base
     from scenesynth.generators.base import GenContext, Question
-    from scenesynth.generators.runner import generate_shard
     from scenesynth.graph import AnswerForm
+    from scenesynth.pipeline.shard import generate_shard
 
     seen: list[GenContext] = []
 
@@ -206,8 +206,8 @@ def test_seeded_random_has_the_state_of_random_random() -> None:
 def test_sample_ids_follow_their_definition(shared_data: Path) -> None:
     """build_sample hashes a per-context prefix; the id must still be sample_id(...)."""
     from scenesynth.generators.base import GenConfig
-    from scenesynth.generators.runner import generate_shard, sample_id
     from scenesynth.graph import AnswerForm
+    from scenesynth.pipeline.shard import generate_shard, sample_id
     from scenesynth.sources import load
 
     clevr = load(shared_data / "clevr" / "CLEVR_train_scenes_1000.json")

@@ -19,7 +19,7 @@ ray = pytest.importorskip(
     "ray", reason='Ray is not installed; CI needs: pip install "scenesynth[ray]"'
 )
 
-from scenesynth.engine import (  # noqa: E402
+from scenesynth.pipeline import (  # noqa: E402
     Resources,
     RunConfig,
     ShardBatch,
@@ -27,8 +27,8 @@ from scenesynth.engine import (  # noqa: E402
     build_stages,
     run,
 )
-from scenesynth.engine.ray_engine import _stage_groups  # noqa: E402
-from scenesynth.engine.synthetic import write_synthetic_jsonl  # noqa: E402
+from scenesynth.pipeline.ray_engine import _stage_groups  # noqa: E402
+from scenesynth.pipeline.synthetic import write_synthetic_jsonl  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
@@ -114,4 +114,25 @@ def test_ray_engine_with_stand_in_function(ray_local: object, tmp_path: Path) ->
         summary = run(config, shard_function=stand_in_shard)
         assert (summary.shards, summary.samples) == (7, 135)
         outputs[engine] = output_files(out)
+    assert outputs["ray"] == outputs["local"]
+
+
+def test_synth_on_ray_writes_the_same_shards_images_and_export(
+    ray_local: object, tmp_path: Path
+) -> None:
+    """A synthesizing run (knowledge -> layout -> render -> verify in the Ray workers) writes
+    the local engine's bytes: shards, graphs, images, manifest, export and card."""
+    from scenesynth.pipeline import SynthesizeConfig
+    from scenesynth.pipeline.synthesize import synthesis_config
+
+    outputs = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / f"synth-{engine}"
+        config = synthesis_config(out, SynthesizeConfig(scenes=12, canvas=256), seed=4,
+                                  per_image=1, shard_size=4, workers=2, engine=engine,
+                                  progress=False)
+        summary = run(config)
+        assert summary.shards == 3 and summary.export["validation"]["ok"]
+        outputs[engine] = output_files(out)
+    assert any(name.startswith("images/") for name in outputs["local"])
     assert outputs["ray"] == outputs["local"]

@@ -26,13 +26,13 @@ from scenesynth.generators.base import (
     Question,
     registered,
 )
-from scenesynth.generators.runner import (
+from scenesynth.graph import AnswerForm, InstructionSample, SceneGraph
+from scenesynth.graph.seeds import generator_seed
+from scenesynth.pipeline.shard import (
     ShardResult,
     generate_shard,
     multi_image_groups,
 )
-from scenesynth.graph import AnswerForm, InstructionSample, SceneGraph
-from scenesynth.graph.seeds import generator_seed
 from scenesynth.sources import load
 
 ALL_FORMS = (AnswerForm.SHORT, AnswerForm.MULTIPLE_CHOICE, AnswerForm.YES_NO)
@@ -73,7 +73,7 @@ def test_same_seed_same_bytes_different_seed_different(mixed: list[SceneGraph]) 
 _SCRIPT = """
 import hashlib, itertools, sys
 from scenesynth.generators.base import GenConfig
-from scenesynth.generators.runner import generate_shard
+from scenesynth.pipeline.shard import generate_shard
 from scenesynth.graph import AnswerForm
 from scenesynth.sources import load
 graphs = list(itertools.islice(load(sys.argv[1]), 10))

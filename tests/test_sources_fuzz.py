@@ -28,12 +28,12 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from scenesynth.cli import app
-from scenesynth.engine.runner import (
+from scenesynth.graph import SCHEMA_VERSION
+from scenesynth.pipeline.runner import (
     EXIT_NOTHING_EXPORTED,
     EXIT_OK,
     EXIT_SOURCE_NOT_READ,
 )
-from scenesynth.graph import SCHEMA_VERSION
 from scenesynth.sources import load
 
 SECRET = "SCENESYNTH-FUZZ-SECRET-5e1f0c9a"

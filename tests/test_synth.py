@@ -1,4 +1,4 @@
-"""Synth pipeline: verification by construction, end to end run, worker independence, CLI."""
+"""Synthesizing runs: verification by construction, end to end run, worker independence, CLI."""
 
 from __future__ import annotations
 
@@ -17,15 +17,16 @@ from typer.testing import CliRunner
 from scenesynth.cli import app
 from scenesynth.graph import SceneGraph, graph_from_json, spatial_relation
 from scenesynth.layout import solve_layout
-from scenesynth.render import CpuRenderer
-from scenesynth.render.check import drop_small_objects, unsatisfied_relations, verify_rendered
-from scenesynth.render.synth import (
+from scenesynth.pipeline import SynthesizeConfig, run
+from scenesynth.pipeline.synthesize import (
     KnowledgeKgFactory,
-    SynthConfig,
     demo_config,
-    synthesize,
+    synthesis_config,
     synthesize_image,
 )
+from scenesynth.quality.rules import drop_small_objects, unsatisfied_relations, verify_rendered
+from scenesynth.render import CpuRenderer
+from test_engine_support import output_files
 from test_layout_kgs import random_kg
 
 
@@ -37,7 +38,7 @@ def _rederive(graph: SceneGraph) -> list[tuple[str, str, str]]:
 
 
 def _check_emitted(n: int, factory, canvas_check_every: int = 1) -> Counter[str]:  # type: ignore[no-untyped-def]
-    config = SynthConfig(scenes=n, out="unused", progress=False)
+    config = SynthesizeConfig(scenes=n)
     renderer = CpuRenderer()
     outcome: Counter[str] = Counter()
     for index in range(n):
@@ -111,10 +112,10 @@ def test_a_relation_broken_by_rendering_is_detected() -> None:
 
 
 def _run(out: Path, workers: int, save_depth: bool = False) -> None:
-    config = SynthConfig(scenes=12, out=str(out), seed=5, per_image=1, workers=workers,
-                         chunk_size=4, progress=False, save_depth=save_depth)
-    report = synthesize(config, kg_factory=random_kg)
-    assert report.validation_ok, report.validation_errors
+    config = synthesis_config(out, SynthesizeConfig(scenes=12, save_depth=save_depth), seed=5,
+                              per_image=1, workers=workers, shard_size=4, progress=False)
+    summary = run(config, kg_factory=random_kg)
+    assert summary.export["validation"]["ok"], summary.export["validation"]["errors"]
 
 
 def test_synthesize_end_to_end_writes_data_card_and_failures(tmp_path: Path) -> None:
@@ -165,6 +166,8 @@ def test_output_does_not_depend_on_the_number_of_workers(tmp_path: Path) -> None
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
     for image in (tmp_path / "one" / "images").iterdir():
         assert image.read_bytes() == (tmp_path / "two" / "images" / image.name).read_bytes()
+    # and every other file (manifest, shards, graphs, failures, card) but the timings
+    assert output_files(tmp_path / "one") == output_files(tmp_path / "two")
 
 
 def test_cli_synth_with_the_knowledge_base(tmp_path: Path) -> None:
@@ -175,7 +178,7 @@ def test_cli_synth_with_the_knowledge_base(tmp_path: Path) -> None:
     card = json.loads((out / "card.json").read_text())
     assert card["counts"]["images"] == 6
     assert card["export"]["validation_ok"] is True
-    assert card["config"]["source"] == "kb"
+    assert card["config"]["synthesize"]["knowledge"] == "kb"
     assert "images rendered" in result.output
 
 
@@ -190,7 +193,8 @@ def test_cli_rejects_bad_options(tmp_path: Path) -> None:
 
 def test_demo_is_sized_for_its_targets() -> None:
     config = demo_config("x")
-    assert config.scenes >= 200 and config.fmt == "llava" and config.workers == 2
+    assert config.synthesize is not None and config.synthesize.scenes >= 200
+    assert config.format == "llava" and config.workers == 2
 
 
 def test_images_and_graphs_do_not_depend_on_pythonhashseed() -> None:
@@ -198,8 +202,9 @@ def test_images_and_graphs_do_not_depend_on_pythonhashseed() -> None:
         "import hashlib, sys\n"
         "sys.path.insert(0, sys.argv[1])\n"
         "from test_layout_kgs import random_kg\n"
-        "from scenesynth.render.synth import KnowledgeKgFactory, SynthConfig, synthesize_image\n"
-        "config = SynthConfig(scenes=3, out='unused', progress=False)\n"
+        "from scenesynth.pipeline import SynthesizeConfig\n"
+        "from scenesynth.pipeline.synthesize import KnowledgeKgFactory, synthesize_image\n"
+        "config = SynthesizeConfig(scenes=3)\n"
         "h = hashlib.sha256()\n"
         "for factory in (random_kg, KnowledgeKgFactory()):\n"
         "    for i in range(3):\n"

@@ -31,9 +31,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from scenesynth.engine import load_config, run
 from scenesynth.export import ExportValidationError, export_samples, validate
 from scenesynth.graph import InstructionSample, ProgramStep, Provenance
+from scenesynth.pipeline import load_config, run
 
 IMAGE_TOKEN = "<image>"
 FORMATS = ("llava", "llama-factory", "parquet", "webdataset")
@@ -350,7 +350,7 @@ def test_validate_accepts_dataset_info_and_flags_a_wrong_one(runs, tmp_path) -> 
 def test_staged_files_of_a_killed_export_are_cleaned_on_resume(tmp_path: Path) -> None:
     """A run killed between writing and publishing leaves only hidden staged files; the next
     run removes them before it starts, and folder validation never mistakes them for data."""
-    from scenesynth.engine.shards import clean_temp_files
+    from scenesynth.ioutil.manifest import clean_temp_files
 
     export = tmp_path / "export"
     export.mkdir()

@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from run_folders import make_coco_run, make_synth_run
 from scenesynth.cli import app
-from scenesynth.engine.config import RunConfig
-from scenesynth.engine.runner import run as run_pipeline
+from scenesynth.pipeline.config import RunConfig
+from scenesynth.pipeline.runner import run as run_pipeline
 from scenesynth.rundata import RunData
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

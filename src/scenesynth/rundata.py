@@ -2,9 +2,10 @@
 
 Two layouts exist. A ``generate``/``run`` folder holds ``manifest.json`` and
 ``shards/samples-*.jsonl`` (the exact :class:`InstructionSample` objects) but not the graphs:
-those are re-read from the source the manifest names. A ``synth`` folder holds the export
-(``data.json`` etc.), ``graphs.jsonl`` and ``images/``; its samples are rebuilt from the
-exported records, whose ``metadata`` carries the provenance and typed answer.
+those are re-read from the source the manifest names. A ``synth`` folder (its manifest's config
+has ``synthesize``) also holds the export (``data.json`` etc.), ``graphs.jsonl`` and
+``images/``; its samples are rebuilt from the exported records, whose ``metadata`` carries the
+provenance and typed answer (the run balances answers over all shards when it exports).
 
 The viewer, ``eval`` and ``mix`` all read runs through :class:`RunData`, so they agree on
 which samples a run has and where its images are.
@@ -67,6 +68,10 @@ class RunData:
         return Path(src) if src else None
 
     def sample_files(self) -> list[Path]:
+        if self.config.get("synthesize"):
+            # a synthesizing run balances answers over the whole run at export time: its
+            # samples are the exported ones, not the shards' (which hold them before that)
+            return []
         return sorted((self.root / "shards").glob("samples-*.jsonl"))
 
     def export_file(self) -> Path | None:

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from scenesynth.annotate.images import BadImage, OpenedImage, open_image
-from scenesynth.engine.stages import FailureRecord
 from scenesynth.graph import (
     Attribute,
     FieldProvenance,
@@ -33,6 +32,7 @@ from scenesynth.graph import (
     SceneObject,
 )
 from scenesynth.ioutil import atomic_write
+from scenesynth.ioutil.manifest import FailureRecord
 from scenesynth.models.roles import (
     AttributeDescriber,
     BoxDetector,

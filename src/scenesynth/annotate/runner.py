@@ -50,7 +50,10 @@ from scenesynth.annotate.pipeline import (
     run_roles,
     write_depth_maps,
 )
-from scenesynth.engine.shards import (
+from scenesynth.graph.io import graph_to_json
+from scenesynth.ioutil import atomic_write
+from scenesynth.ioutil.manifest import (
+    FailureRecord,
     Manifest,
     ManifestMismatch,
     ShardEntry,
@@ -62,9 +65,6 @@ from scenesynth.engine.shards import (
     sha256_file,
     write_failures_file,
 )
-from scenesynth.engine.stages import FailureRecord
-from scenesynth.graph.io import graph_to_json
-from scenesynth.ioutil import atomic_write
 
 ADDABLE = ("depth", "masks")
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from scenesynth.engine.runner import EXIT_BAD_INPUT, EXIT_NOTHING_EXPORTED
+from scenesynth.pipeline.runner import EXIT_BAD_INPUT, EXIT_NOTHING_EXPORTED
 
 _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
@@ -48,7 +48,7 @@ def annotate(
     OUT/generate.yaml` reads; or, with --graphs, fill in masks and depth that human graphs lack."""
     from scenesynth.annotate.config import AnnotateConfigError
     from scenesynth.annotate.runner import AnnotateInputError, run_annotate
-    from scenesynth.engine.shards import ManifestMismatch
+    from scenesynth.ioutil.manifest import ManifestMismatch
 
     if not images and graphs is None:
         _err.print("[red]error:[/red] give IMAGES... or --graphs with --images")

@@ -20,16 +20,16 @@ from rich.markup import escape
 from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from scenesynth.engine.runner import (
-    EXIT_FAILURE_RATE,
-    EXIT_NOTHING_EXPORTED,
-    EXIT_SOURCE_NOT_READ,
-)
 from scenesynth.graph import (
     InstructionSample,
     SceneGraph,
     dump_json_schema,
     write_graphs_jsonl,
+)
+from scenesynth.pipeline.runner import (
+    EXIT_FAILURE_RATE,
+    EXIT_NOTHING_EXPORTED,
+    EXIT_SOURCE_NOT_READ,
 )
 from scenesynth.sources import (
     LoadError,
@@ -396,8 +396,8 @@ def _run_image_root(export: Path) -> Path | None:
     manifest = folder.parent / "manifest.json"
     if folder.name != "export" or not manifest.is_file():
         return None
-    from scenesynth.engine.config import RunConfig
-    from scenesynth.engine.runner import source_image_root
+    from scenesynth.pipeline.config import RunConfig
+    from scenesynth.pipeline.runner import source_image_root
 
     try:
         config = RunConfig.model_validate(

@@ -17,8 +17,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from scenesynth.engine.runner import EXIT_OS_ERROR
 from scenesynth.ioutil import atomic_write
+from scenesynth.pipeline.runner import EXIT_OS_ERROR
 
 LOG_NAME = "scenesynth-error.log"
 _F = TypeVar("_F", bound=Callable[..., Any])

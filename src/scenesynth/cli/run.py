@@ -1,10 +1,10 @@
 """Engine verbs: ``generate`` (flags or a config file) and ``run --config``.
 
-Both run :func:`scenesynth.engine.run`: sharded, parallel, resumable (rerun the same command
+Both run :func:`scenesynth.pipeline.run`: sharded, parallel, resumable (rerun the same command
 after an interruption and finished shards are verified and skipped), ending with the export and
 its validation. Flags override the config file's fields.
 
-Exit codes (one table, ``scenesynth.engine.runner.EXIT_*``, README "Exit codes"): 0 done;
+Exit codes (one table, ``scenesynth.pipeline.runner.EXIT_*``, README "Exit codes"): 0 done;
 1 the export failed validation; 2 bad config or input; 3 a stage's failure rate exceeded
 ``max_failure_rate``; 4 a worker process died (rerun to resume); 5 nothing exported; 6 a source
 file was not read to its end; 7 an OS-level failure (disk full, permission denied).
@@ -25,8 +25,8 @@ _err = Console(stderr=True, highlight=False)
 
 
 def _execute(config_path: Path | None, overrides: dict[str, Any]) -> Path:
-    from scenesynth.engine import ConfigError, ManifestMismatch, RunAborted, load_config, run
-    from scenesynth.engine.runner import EXIT_INVALID_EXPORT
+    from scenesynth.pipeline import ConfigError, ManifestMismatch, RunAborted, load_config, run
+    from scenesynth.pipeline.runner import EXIT_INVALID_EXPORT
 
     try:
         config = load_config(config_path, overrides)
@@ -71,7 +71,7 @@ def _execute(config_path: Path | None, overrides: dict[str, Any]) -> Path:
 def _default(name: str) -> str:
     """A run-config field's default, shown by ``--help`` (the options themselves default to
     None so that an unset flag keeps the config file's value)."""
-    from scenesynth.engine.config import RunConfig
+    from scenesynth.pipeline.config import RunConfig
 
     info = RunConfig.model_fields[name]
     value = info.get_default(call_default_factory=True)

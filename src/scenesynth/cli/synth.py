@@ -1,8 +1,13 @@
 """CLI verbs ``scenesynth synth`` and ``scenesynth demo``: synthesize rendered scenes with
-exact annotations and instruction data (see :mod:`scenesynth.render.synth`)."""
+exact annotations and instruction data. Both build a :class:`~scenesynth.pipeline.RunConfig`
+with a ``synthesize`` source (:mod:`scenesynth.pipeline.synthesize`) and run the one pipeline,
+so they are resumable (rerun the same command), sharded, worker-count independent, and run on
+Ray with ``--engine ray``."""
 
 from __future__ import annotations
 
+import json
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -15,32 +20,38 @@ from scenesynth.models.llm import (
     read_config_file,
     resolve_config,
 )
-from scenesynth.render.synth import SynthConfig, SynthReport, demo_config, synthesize
+from scenesynth.pipeline.config import RunConfig, SynthesizeConfig
+from scenesynth.pipeline.runner import RunSummary
 
 
-def _print_report(report: SynthReport) -> None:
+def _print_report(summary: RunSummary) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    out = summary.out
+    card = json.loads((out / "card.json").read_text()) if (out / "card.json").is_file() else {}
+    export = summary.export
     console = Console()
-    table = Table(title=f"scenesynth synth -> {report.out_dir}")
+    table = Table(title=f"scenesynth synth -> {out}")
     table.add_column("what")
     table.add_column("value", justify="right")
-    table.add_row("images rendered", str(report.images))
-    table.add_row("samples exported", str(report.samples))
-    table.add_row("export file", str(report.export_path))
-    table.add_row("validation", "passed" if report.validation_ok else "FAILED")
+    table.add_row("images rendered", str(export.get("images", 0)))
+    table.add_row("samples exported", str(export.get("written", 0)))
+    table.add_row("export file", ", ".join(Path(f).name for f in export.get("files", [])))
+    validation = export.get("validation") or {}
+    table.add_row("validation", "passed" if validation.get("ok") else "FAILED")
     table.add_row("export check", ", ".join(
-        f"{n} {kind}" for kind, n in report.check_problems.items()) or "clean")
-    llm_reasons = set(report.llm["rejections"]) if report.llm is not None else set()
-    for reason, count in sorted(report.failures_by_reason.items()):
+        f"{n} {kind}" for kind, n in export.get("check_problems", {}).items()) or "clean")
+    table.add_row("shards (resumed)", f"{summary.shards} ({summary.shards_skipped})")
+    llm = card.get("llm")
+    llm_reasons = set(llm["rejections"]) if llm is not None else set()
+    for reason, count in sorted(card.get("failures_by_reason", {}).items()):
         if reason in llm_reasons or reason.startswith("repaired_"):
             continue  # listed below with the model's statistics
         table.add_row(f"failures: {reason}", str(count))
-    for key, value in sorted(report.counters.items()):
+    for key, value in sorted(card.get("pipeline_counters", {}).items()):
         table.add_row(key, str(value))
-    if report.llm is not None:
-        llm = report.llm
+    if llm is not None:
         table.add_row("llm structured output", str(llm["strategy"]))
         table.add_row("llm requests (probe, wasted)",
                       f"{llm['requests']} ({llm['probe_requests']}, {llm['wasted_requests']})")
@@ -54,16 +65,16 @@ def _print_report(report: SynthReport) -> None:
             table.add_row(f"llm rejected: {reason}", str(count))
         for reason, count in llm["repairs"].items():
             table.add_row(f"llm repaired: {reason}", str(count))
-    table.add_row("wall seconds", f"{report.seconds.get('total_wall', 0.0):.1f}")
+    table.add_row("wall seconds", f"{summary.seconds:.1f}")
     console.print(table)
-    if not report.validation_ok:
-        for err in report.validation_errors:
+    if not validation.get("ok"):
+        for err in validation.get("errors", []):
             console.print(f"[red]{err}")
 
 
 def _check_generators(names: list[str] | None) -> None:
     """Unknown generator names fail here, in one line, before any scene is synthesized."""
-    from scenesynth.generators.runner import select_generators
+    from scenesynth.pipeline.shard import select_generators
 
     try:
         select_generators(names)
@@ -72,25 +83,55 @@ def _check_generators(names: list[str] | None) -> None:
         raise typer.Exit(code=2) from None
 
 
-def _exit_code(report: SynthReport) -> int:
+def _exit_code(summary: RunSummary) -> int:
     """Exit code of a synth/demo run (README, "Exit codes"): 1 invalid export, 5 no image or
     no sample, each with a one-line reason on stderr."""
     from rich.console import Console
 
-    from scenesynth.engine.runner import EXIT_INVALID_EXPORT, EXIT_NOTHING_EXPORTED
+    problems = summary.problems()
+    if not problems:
+        return 0
+    code, reason = problems[0]
+    Console(stderr=True, highlight=False).print(f"[red]error:[/red] {reason}", soft_wrap=True)
+    return code
 
-    err = Console(stderr=True, highlight=False)
-    if report.images == 0 or report.samples == 0:
-        top = sorted(report.failures_by_reason.items(), key=lambda kv: -kv[1])[:3]
-        why = ", ".join(f"{n} x {reason}" for reason, n in top) or "no failure was recorded"
-        err.print(f"[red]error:[/red] synth produced {report.images} images and "
-                  f"{report.samples} samples ({why}); see {report.out_dir / 'failures.jsonl'}",
-                  soft_wrap=True)
-        return EXIT_NOTHING_EXPORTED
-    if not report.validation_ok:
-        err.print("[red]error:[/red] the export failed validation", soft_wrap=True)
-        return EXIT_INVALID_EXPORT
-    return 0
+
+def _stopped_by_the_model(out: Path, stage: Any, exc: LLMError) -> None:
+    """What was learnt before the model server gave up stays readable: the finished shards'
+    failures, the scene list's rejections and the reason the run stopped."""
+    from scenesynth.ioutil import atomic_write
+    from scenesynth.ioutil.manifest import FailureRecord, Manifest, failures_path
+
+    manifest = Manifest.load(out) if out.is_dir() else None
+    out.mkdir(parents=True, exist_ok=True)
+    stopped = FailureRecord("llm", "run", "run_stopped", str(exc))
+    lines = [failures_path(out, e.index).read_text(encoding="utf-8")
+             for e in (manifest.entries() if manifest is not None else []) if e.failures]
+    if not lines:  # stopped before any shard: the scene list's own rejections
+        lines = [json.dumps(f.to_dict(), ensure_ascii=False) + "\n"
+                 for f in getattr(stage, "prepare_failures", [])]
+    with atomic_write(out / "failures.jsonl") as fh:
+        fh.write("".join(lines) + json.dumps(stopped.to_dict(), ensure_ascii=False) + "\n")
+
+
+def _run(config: RunConfig, kg_factory: Any = None) -> RunSummary:
+    """Run a synthesizing config from the command line: every way it can stop is one line on
+    stderr and an exit code (README, "Exit codes")."""
+    from scenesynth.pipeline import ManifestMismatch, RunAborted, build_stages, run
+
+    stages = build_stages(config, kg_factory=kg_factory)
+    try:
+        return run(config, stages)
+    except LLMError as exc:  # unreachable, refusing or failing server: one line
+        _stopped_by_the_model(Path(config.out), stages[0], exc)
+        raise _fail(f"{exc} (details in {Path(config.out) / 'failures.jsonl'})") from None
+    except RunAborted as exc:
+        raise _fail(f"run stopped: {exc}", code=3) from None
+    except BrokenProcessPool:
+        raise _fail("a worker process died (killed, or out of memory); finished shards are "
+                    "kept: rerun the same command to resume", code=4) from None
+    except (ManifestMismatch, ValueError) as exc:
+        raise _fail(str(exc)) from None
 
 
 def _parse_range(text: str, flag: str) -> tuple[int, int]:
@@ -130,6 +171,10 @@ def register(app: typer.Typer) -> None:
                                 help="llava | llama-factory (alias sharegpt) | parquet | "
                                 "webdataset"),
         workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
+        engine: str = typer.Option("local", "--engine",
+                                   help="local (process pool) or ray (Ray Data)."),
+        shard_size: int = typer.Option(16, "--shard-size", min=1,
+                                       help="Scenes per shard (the unit of resumption)."),
         source: str = typer.Option("kb", "--source", help="kb (built-in) | llm"),
         objects: str = typer.Option("3,8", "--objects", help="Objects per scene MIN,MAX."),
         canvas: int = typer.Option(512, "--canvas", min=64, help="Image side, pixels."),
@@ -228,20 +273,10 @@ def register(app: typer.Typer) -> None:
         names = None if generators == "all" else [g.strip() for g in generators.split(",")
                                                    if g.strip()]
         _check_generators(names)
-        config = SynthConfig(
-            scenes=scenes, out=str(out), seed=seed, per_image=per_image, fmt=fmt,
-            workers=workers, canvas=canvas, n_objects=_parse_range(objects, "--objects"),
-            source=source, llm=llm, llm_keep_kb_form=not llm_trust_model_form,
-            generators=names,
-            min_visible_pixels=min_visible_pixels, progress=not no_progress,
-            save_depth=save_depth, image_format=image_format,
-            judge=judge, judge_concurrency=judge_concurrency, answer_check=answer_check,
-            renderer=renderer, gligen_model=gligen_model, gligen_steps=gligen_steps,
-            gligen_long_side=gligen_size, detector=detector, detector_iou=detector_iou,
-            detector_score=detector_score, device=device,
-        )
         if renderer not in ("cpu", "gligen"):
             raise _fail(f"--renderer {renderer!r}: expected cpu or gligen")
+        if engine not in ("local", "ray"):
+            raise _fail(f"--engine {engine!r}: expected local or ray")
         kind, _, rest = (judge or "").partition(":")
         spec_ok = (kind == "hf" and bool(rest)) or (kind == "openai" and "@" in rest)
         if judge is not None and not spec_ok:
@@ -249,12 +284,25 @@ def register(app: typer.Typer) -> None:
         if answer_check not in ("off", "drop", "flag") or (answer_check != "off" and not judge):
             raise _fail(f"--answer-check {answer_check!r}: expected off, drop or flag, "
                         "and drop or flag need --judge")
-        try:
-            report = synthesize(config)
-        except LLMError as exc:  # unreachable, refusing or failing server: one line
-            raise _fail(f"{exc} (details in {out / 'failures.jsonl'})") from None
-        _print_report(report)
-        code = _exit_code(report)
+        from scenesynth.pipeline.synthesize import synthesis_config
+
+        scene_config = SynthesizeConfig(
+            scenes=scenes, knowledge=source, llm=llm, llm_keep_kb_form=not llm_trust_model_form,
+            n_objects=_parse_range(objects, "--objects"), canvas=canvas,
+            min_visible_pixels=min_visible_pixels, save_depth=save_depth,
+            image_format=image_format, judge=judge, judge_concurrency=judge_concurrency,
+            answer_check=answer_check, renderer=renderer, gligen_model=gligen_model,
+            gligen_steps=gligen_steps, gligen_long_side=gligen_size, detector=detector,
+            detector_iou=detector_iou, detector_score=detector_score, device=device,
+        )
+        config = synthesis_config(
+            out, scene_config, seed=seed, per_image=per_image, format=fmt,
+            workers=workers, engine=engine, shard_size=shard_size,
+            generators=names or ["all"], progress=not no_progress,
+        )
+        summary = _run(config)
+        _print_report(summary)
+        code = _exit_code(summary)
         if code:
             raise typer.Exit(code=code)
 
@@ -265,9 +313,11 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed"),
     ) -> None:
         """Offline demo: >= 200 rendered images and >= 2,000 LLaVA samples in a few minutes on
-        2 cores, no network."""
-        report = synthesize(demo_config(str(out), workers=workers, seed=seed))
-        _print_report(report)
-        code = _exit_code(report)
+        2 cores, no network (resumable: rerun the same command)."""
+        from scenesynth.pipeline.synthesize import demo_config
+
+        summary = _run(demo_config(out, workers=workers, seed=seed))
+        _print_report(summary)
+        code = _exit_code(summary)
         if code:
             raise typer.Exit(code=code)

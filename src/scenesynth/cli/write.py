@@ -56,7 +56,7 @@ def write_questions(
     """Ask an LLM for questions and programs, run the programs in the sandbox, keep what
     passes quality control, and export it (plus samples.jsonl, drops.jsonl and a card)."""
     from scenesynth.authoring.sandbox import SandboxConfig, SandboxError
-    from scenesynth.engine.write_questions import (
+    from scenesynth.pipeline.write_questions import (
         WriteQuestionsConfig,
         WriteQuestionsError,
         run,

@@ -34,7 +34,7 @@ from scenesynth.export.records import MCAnswerStyle, TurnStyle, render_question
 from scenesynth.graph import AnswerForm, InstructionSample
 from scenesynth.ioutil import atomic_write
 from scenesynth.models.vlm import Query, VisionModel
-from scenesynth.quality.card import markdown_table
+from scenesynth.pipeline.card import markdown_table
 from scenesynth.quality.card_plots import blind_answer_key
 from scenesynth.rundata import RunData
 

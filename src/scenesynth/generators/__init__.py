@@ -2,9 +2,9 @@
 
 Importing this package fills the generator registry (:mod:`.families`: single- and
 multi-image generators).
-Public entry points: :func:`scenesynth.generators.runner.generate_shard`,
-:func:`scenesynth.generators.refer.refer`,
-:class:`scenesynth.generators.forms.FormRenderer`.
+Public entry points: :func:`scenesynth.generators.refer.refer`,
+:class:`scenesynth.generators.forms.FormRenderer`. The pipeline runs the generators over a
+shard, with dedup and answer balance, in :func:`scenesynth.pipeline.shard.generate_shard`.
 """
 
 from scenesynth.generators import families

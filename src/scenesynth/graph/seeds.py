@@ -63,3 +63,10 @@ def seeded_random(seed: int) -> random.Random:
     _random.Random.seed(rng, seed)
     rng.gauss_next = None  # type: ignore[attr-defined]  # as random.Random.__init__ sets it
     return rng
+
+
+def scene_seed(seed: int, index: int) -> int:
+    """The 63-bit seed of synthesized scene ``index`` of a run with ``seed`` (its knowledge
+    graph, layout and render): the same whatever the shard size, workers or engine. Retries
+    derive theirs from it the same way (``scene_seed(scene_seed(seed, i), attempt)``)."""
+    return seed_from_text(f"synth:{int(seed)}:{int(index)}") >> 1

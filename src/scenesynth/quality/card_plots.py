@@ -16,18 +16,25 @@ positions keep it near chance. Box and set answers have no such prior and are le
 from __future__ import annotations
 
 import hashlib
-import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from scenesynth.graph import AnswerForm, InstructionSample, SceneGraph
-from scenesynth.quality.card import card_answer_key
 
 TOP_ANSWERS_PLOTTED = 6
 MAX_TEMPLATES_PLOTTED = 40
 BLIND_HELD_OUT = 5  # one image in 5 scores the blind baseline
+
+
+def card_answer_key(value: Any) -> str:
+    """Histogram key of a typed answer: yes/no for booleans, one bucket for boxes and sets."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple | dict):
+        return f"<{type(value).__name__}>"  # boxes and sets: no meaningful histogram
+    return str(value)
 
 
 def image_bucket(image_ids: Sequence[str], buckets: int) -> int:
@@ -292,33 +299,5 @@ def hub_data_files(export_dir: Path) -> dict[str, str]:
     return files
 
 
-def write_card_with_plots(
-    run_dir: str | Path, export_dir: str | Path, card: dict[str, Any], markdown: str,
-    pretty_name: str,
-) -> None:
-    """``card.json`` and ``DATASET_CARD.md`` in ``run_dir`` with the plots of
-    ``card["plot_data"]`` (PNGs in ``export_dir/plots``, or ``run_dir/plots`` when the export
-    folder holds no file), and ``export_dir/README.md``: the same
-    card with the Hub's YAML ``configs`` for the folder's Parquet files, so
-    ``datasets.load_dataset(export_dir)`` and a Hub upload of the folder both read it."""
-    from scenesynth.ioutil import atomic_write
-    from scenesynth.quality.card import write_card_files
-
-    run, export = Path(run_dir), Path(export_dir)
-    stats = card.get("plot_data") or {}
-    data_files = hub_data_files(export)
-    # Plots travel with a published export; a run that published nothing keeps them beside its
-    # card, so a failed export folder stays empty.
-    published = export.is_dir() and any(p.is_file() for p in export.iterdir())
-    plots = export / "plots" if published else run / "plots"
-    prefix = Path(os.path.relpath(plots, run)).as_posix() + "/"
-    section = write_plots(stats, plots, prefix)
-    write_card_files(run, card, markdown + "\n".join(section))
-    if data_files:
-        local = [line.replace(f"]({prefix}", "](plots/") for line in section]
-        with atomic_write(export / "README.md") as fh:
-            fh.write(hub_readme(markdown + "\n".join(local), data_files, pretty_name))
-
-
-__all__ = ["CardStats", "blind_answer_key", "hub_data_files", "hub_readme", "image_bucket",
-           "pyplot_agg", "save_png", "write_card_with_plots", "write_plots"]
+__all__ = ["CardStats", "blind_answer_key", "card_answer_key", "hub_data_files", "hub_readme",
+           "image_bucket", "pyplot_agg", "save_png", "write_plots"]

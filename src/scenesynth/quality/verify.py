@@ -6,7 +6,7 @@ Two verifiers share one protocol (:class:`Verifier`: ``verify(RenderResult) -> V
   objects whose visible mask has fewer than ``min_visible_pixels`` pixels are dropped from the
   graph with every relation that mentions them (reported in the verdict's notes; the image
   still passes), and, optionally, every remaining spatial relation must still be decided True
-  on the rendered geometry. The rules live in :mod:`scenesynth.render.check`.
+  on the rendered geometry. The rules live in :mod:`scenesynth.quality.rules`.
 * :class:`DetectorVerifier`, for non-exact renders (diffusion): an open-vocabulary detector
   must find every object near its requested box (IoU >= threshold, matching label, one
   detection per object), and every spatial relation must still hold
@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from scenesynth.graph import (
     DEFAULT_RULES,
@@ -36,8 +36,7 @@ from scenesynth.graph import (
 )
 from scenesynth.graph.geometry import BEHIND, FRONT
 from scenesynth.models.detector import Detection, Detector
-from scenesynth.render.base import RenderResult
-from scenesynth.render.check import drop_small_objects, unsatisfied_relations, visible_pixels
+from scenesynth.quality.rules import drop_small_objects, unsatisfied_relations, visible_pixels
 
 
 class Reason(StrEnum):
@@ -78,6 +77,18 @@ class Verdict:
     @property
     def dropped_objects(self) -> list[str]:
         return [f.objects[0] for f in self.notes if f.reason == Reason.OBJECT_DROPPED]
+
+
+class RenderResult(Protocol):
+    """What a verifier reads of a render (``scenesynth.render.RenderResult`` has it): quality
+    comes before render in the flow, so it names the fields it needs instead of importing it."""
+
+    @property
+    def image(self) -> Any: ...  # PIL image
+    @property
+    def graph(self) -> SceneGraph: ...
+    @property
+    def exact(self) -> bool: ...  # boxes, masks and depth are ground truth by construction
 
 
 class Verifier(Protocol):

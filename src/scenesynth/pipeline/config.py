@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from scenesynth.graph.sample import AnswerForm
 
@@ -65,13 +73,88 @@ class RefineConfig(BaseModel):
         return self.filter_contradictions or self.add_derived_relations or bool(self.teacher)
 
 
+class GenerateConfig(BaseModel):
+    """Overrides of the generators' knobs (``scenesynth.generators.base.GenConfig``); a field
+    left unset keeps that default. Only the fields set are recorded in the manifest."""
+
+    model_config = ConfigDict(extra="forbid")
+    mc_options: int | None = Field(None, ge=2, description="options of a multiple-choice form")
+    duplicate_iou: float | None = Field(None, description="boxes above it count as one object")
+    max_name_distractors: int | None = Field(None, ge=0)
+    max_per_generator: int | None = Field(None, ge=1, description="candidates per context")
+    compare_margin: float | None = Field(None, ge=0, description="margin a comparison needs")
+    region_margin: float | None = Field(None, ge=0)
+    # a paraphrase bank (JSON written by paraphrase-templates) or "default" (the shipped one)
+    paraphrases: str | None = None
+
+    def overrides(self) -> dict[str, Any]:
+        """The fields set, as ``GenConfig`` keyword arguments (``paraphrases`` included)."""
+        return self.model_dump(exclude_unset=True)
+
+
+class ExportConfig(BaseModel):
+    """Options of the export writer (``scenesynth.export.export_samples``); unset fields keep
+    the writer's defaults. Only the fields set are recorded in the manifest."""
+
+    model_config = ConfigDict(extra="forbid")
+    image_root: str | None = Field(None, description="folder image paths are relative to; "
+                                   "None = the source's folder")
+    require_images: bool | None = Field(None, description="a missing image file is an error")
+    name: str | None = Field(None, description="file stem (default data)")
+    jsonl: bool | None = Field(None, description="llama-factory: data.jsonl, not data.json")
+    dataset_name: str | None = Field(None, description="llama-factory: dataset_info.json entry")
+    multi_image: bool | None = Field(None, description="parquet: image list column")
+    rows_per_group: int | None = Field(None, ge=1, description="parquet: rows per row group")
+
+    def options(self) -> dict[str, Any]:
+        """The fields set, as ``export_samples`` keyword arguments."""
+        return self.model_dump(exclude_unset=True)
+
+
+class SynthesizeConfig(BaseModel):
+    """The synthesizing source: scene ``i`` is a knowledge graph (built-in knowledge base or an
+    LLM) laid out, rendered and verified (:mod:`scenesynth.pipeline.synthesize`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    scenes: int = Field(ge=1, description="scenes (images) to synthesize")
+    knowledge: Literal["kb", "llm"] = "kb"
+    # the LLM client's settings (knowledge "llm", a scenesynth.models.llm.LLMConfig; not
+    # imported here so that `generate` starts without the model stack); never in the manifest,
+    # which must not hold the API key
+    llm: Any = Field(None, exclude=True)
+    llm_keep_kb_form: bool = True  # known objects keep the knowledge base's form and placement
+    n_objects: tuple[int, int] = (3, 8)
+    canvas: int = Field(512, ge=16, description="image side, pixels")
+    min_visible_pixels: int = Field(64, ge=1, description="smaller objects are dropped")
+    relayout_tries: int = Field(3, ge=1, description="layouts tried when a render breaks a rel")
+    kg_resamples: int = Field(2, ge=0, description="fresh KGs tried when one cannot be laid out")
+    image_format: Literal["png", "jpeg"] = "png"
+    save_depth: bool = False  # depth/<id>.npz (float32 metres), referenced by image.depth_map
+    # "cpu" (exact, built in) or "gligen" (diffusion; each image must pass the detector check)
+    renderer: Literal["cpu", "gligen"] = "cpu"
+    gligen_model: str | None = None
+    gligen_steps: int = Field(30, ge=1)
+    gligen_long_side: int = Field(512, ge=16)
+    detector: str | None = None
+    detector_iou: float = 0.5
+    detector_score: float = 0.1
+    device: str = "auto"
+    # image check: a judge model (openai:NAME@URL or hf:PATH); a denied image is dropped
+    judge: str | None = None
+    judge_concurrency: int = Field(16, ge=1)
+    # answer check (needs judge): off | drop | flag the appearance yes/no samples it denies
+    answer_check: Literal["off", "drop", "flag"] = "off"
+
+
 class RunConfig(BaseModel):
     """Everything a run needs. Build with :func:`load_config` or directly."""
 
     model_config = ConfigDict(extra="forbid")
 
     # -- output fields ----------------------------------------------------------------------
-    source: str = Field(description="dataset file/folder or scene-graph JSONL")
+    source: str | None = Field(None, description="dataset file/folder or scene-graph JSONL")
+    synthesize: SynthesizeConfig | None = Field(
+        None, description="synthesize the scenes instead of loading a source")
     source_format: str | None = Field(None, description="loader format; None = auto-detect")
     strict: bool = Field(False, description="stop at the first malformed source record")
     generators: list[str] = Field(default_factory=lambda: ["all"])
@@ -92,14 +175,8 @@ class RunConfig(BaseModel):
         100, ge=1, description="records a stage must see before its failure rate can stop the run"
     )
     refine: RefineConfig = Field(default_factory=RefineConfig)
-    gen: dict[str, Any] = Field(
-        default_factory=dict, description="GenConfig overrides (mc_options, duplicate_iou, ...)"
-    )
-    export: dict[str, Any] = Field(
-        default_factory=dict,
-        description="extra keyword arguments of scenesynth.export.export_samples "
-        "(image_root, require_images, ...)",
-    )
+    gen: GenerateConfig = Field(default_factory=GenerateConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
 
     # -- execution fields (see EXECUTION_FIELDS) -------------------------------------------
     out: str = Field(description="output directory")
@@ -142,6 +219,18 @@ class RunConfig(BaseModel):
             raise ValueError("at least one generator name (or 'all') is required")
         return v
 
+    @field_serializer("gen", "export")
+    def _fields_set(self, value: GenerateConfig | ExportConfig) -> dict[str, Any]:
+        # only what the config sets: a manifest names the knobs a run changed, and stays the
+        # same when a release adds a knob
+        return value.model_dump(mode="json", exclude_unset=True)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RunConfig:
+        if (self.source is None) == (self.synthesize is None):
+            raise ValueError("set exactly one of 'source' (a dataset) and 'synthesize'")
+        return self
+
     def resolved_workers(self) -> int:
         return self.workers or os.cpu_count() or 1
 
@@ -150,7 +239,10 @@ class RunConfig(BaseModel):
 
     def output_fields(self) -> dict[str, Any]:
         """The fields that decide the output bytes, JSON-ready (recorded in the manifest)."""
-        return self.model_dump(mode="json", exclude=set(EXECUTION_FIELDS))
+        fields = self.model_dump(mode="json", exclude=set(EXECUTION_FIELDS))
+        if self.synthesize is None:
+            del fields["synthesize"]  # a dataset run's manifest reads as before synthesis existed
+        return fields
 
 
 class ConfigError(ValueError):

@@ -1,4 +1,11 @@
-"""Run generators over one shard of scene graphs and collect balanced, deduplicated samples.
+"""The Generate and Balance steps of a shard: run the generators over its scene graphs and keep
+the samples the shard's deduplicator and answer balancer accept.
+
+Balance (``quality.dedup`` + ``quality.balance``) sits in the generate stream, not after it:
+a question counts toward ``per_image`` only once one of its forms is accepted, and the
+balancer's ``would_keep`` hint lets generators skip drawing answers it would refuse, so
+balancing after the fact would keep fewer questions per image. The generators package itself
+knows nothing of quality; the pipeline hands each generator context the hint.
 
 A shard is a fixed chunk of input graphs chosen by the caller (the engine). Everything inside a
 shard is deterministic:
@@ -203,8 +210,9 @@ def build_sample(
 
 
 def _quality() -> tuple[AnswerBalancer, Deduplicator]:
-    """The shard's balancer and deduplicator. Imported here, not at the top: importing the
-    quality package loads its image checks (numpy), which listing generators does not need.
+    """The shard's balancer and deduplicator (the Balance step). Imported here, not at the top:
+    importing the quality package loads its image checks (numpy), which listing generators
+    does not need.
     Typed, so that the compiled build calls their methods directly."""
     from scenesynth.quality.balance import AnswerBalancer
     from scenesynth.quality.dedup import Deduplicator

@@ -16,8 +16,9 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
-from scenesynth.engine.shards import ShardEntry, commit_shard, encode_shard
-from scenesynth.engine.stages import ShardBatch, Stage, run_stages
+from scenesynth.ioutil.manifest import ShardEntry
+from scenesynth.pipeline.shards import commit_shard, encode_shard
+from scenesynth.pipeline.stages import ShardBatch, Stage, run_stages
 
 # Per-process state set by _init_worker (stages are set up once per worker, not per shard).
 _WORKER_STAGES: Sequence[Stage] = ()

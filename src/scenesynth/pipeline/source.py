@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from scenesynth.engine.stages import FailureRecord, ShardBatch, Stage
 from scenesynth.graph import SceneGraph
+from scenesynth.ioutil.manifest import FailureRecord
+from scenesynth.pipeline.stages import ShardBatch, Stage
 
 LOAD_STAGE = "load"
 

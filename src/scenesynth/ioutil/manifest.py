@@ -1,32 +1,59 @@
-"""Shard files and the run manifest: the exactly-once, resumable part of a run.
+"""The run manifest, shard entries and failure records: what makes a sharded run exactly-once
+and resumable, shared by every sharded command (the pipeline's runs and ``annotate``).
 
-Layout of an output directory::
-
-    manifest.json              config, package version, one entry per finished shard
-    shards/samples-000123.jsonl  the shard's InstructionSamples, one JSON object a line
-    shards/failures-000123.jsonl the shard's failed records (only when there are any)
-    failures.jsonl             all failures in shard order (written after the last shard)
-    summary.json               counts by stage and reason, timings (execution-dependent)
-
-Every file is written to a temp file, fsynced and renamed into place (:func:`atomic_write`), and
-a shard counts as finished only once the manifest lists it with its sha256. Serialisation is
-deterministic (pydantic's JSON, compact), so the same samples always give the same bytes.
+A shard counts as finished only once ``manifest.json`` lists it with the sha256 of its files;
+every file is written with :func:`scenesynth.ioutil.atomic_write`. Serialisation is
+deterministic (sorted keys, compact), so the same records always give the same bytes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
+import traceback as tb
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from scenesynth import __version__
-from scenesynth.engine.stages import FailureRecord, ShardBatch
-from scenesynth.graph import InstructionSample
 from scenesynth.ioutil import atomic_write
+
+
+@dataclass
+class FailureRecord:
+    """One failed record: which stage, which record, why. Written to ``failures.jsonl``."""
+
+    stage: str
+    record_id: str
+    reason: str  # short category counted in the summary (exception type, load field)
+    error: str
+    traceback: str = ""
+    shard: int = -1
+    file: str | None = None  # source file, for load failures
+    field: str | None = None  # offending field, for load failures
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FailureRecord:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    @classmethod
+    def from_exception(
+        cls, stage: str, record_id: str, exc: BaseException, shard: int = -1
+    ) -> FailureRecord:
+        return cls(
+            stage=stage,
+            record_id=record_id,
+            reason=type(exc).__name__,
+            error=str(exc) or type(exc).__name__,
+            traceback="".join(tb.format_exception(exc)),
+            shard=shard,
+        )
+
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -43,12 +70,6 @@ def failures_path(out: Path, index: int) -> Path:
 
 def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def encode_samples(samples: list[InstructionSample]) -> bytes:
-    # pydantic's JSON dump: fields in declaration order, nested dicts in insertion order, which
-    # the generators fill deterministically; 4x faster than sorting keys through json.dumps.
-    return b"".join(s.__pydantic_serializer__.to_json(s) + b"\n" for s in samples)
 
 
 def encode_failures(failures: list[FailureRecord]) -> bytes:
@@ -82,9 +103,13 @@ class ShardEntry:
     stage_failed: dict[str, int] = field(default_factory=dict)
     failure_reasons: dict[str, int] = field(default_factory=dict)  # "stage: reason" -> count
     counters: dict[str, int] = field(default_factory=dict)
+    graphs: int = 0
+    graphs_sha256: str | None = None  # set when the shard wrote its graphs (synthesis)
+    # execution facts (ShardBatch.run_stats): returned to the parent, never in the manifest
+    run_stats: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "index": self.index,
             "record_start": self.record_start,
             "record_end": self.record_end,
@@ -97,68 +122,13 @@ class ShardEntry:
             "failure_reasons": dict(sorted(self.failure_reasons.items())),
             "counters": dict(sorted(self.counters.items())),
         }
+        if self.graphs_sha256 is not None:  # only runs that make graphs list them
+            data.update(graphs=self.graphs, graphs_sha256=self.graphs_sha256)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ShardEntry:
         return cls(**data)
-
-
-@dataclass
-class EncodedShard:
-    """A processed shard ready to commit: its bytes and its manifest entry."""
-
-    entry: ShardEntry
-    samples_bytes: bytes
-    failures_bytes: bytes
-
-
-def encode_shard(batch: ShardBatch) -> EncodedShard:
-    samples_bytes = encode_samples(batch.samples)
-    failures_bytes = encode_failures(batch.failures)
-    reasons = Counter(f"{f.stage}: {f.reason}" for f in batch.failures)
-    entry = ShardEntry(
-        index=batch.index,
-        record_start=batch.record_start,
-        record_end=batch.record_end,
-        samples=len(batch.samples),
-        sha256=sha256_bytes(samples_bytes),
-        failures=len(batch.failures),
-        failures_sha256=sha256_bytes(failures_bytes) if batch.failures else None,
-        stage_records=dict(batch.stage_records),
-        stage_failed=dict(batch.stage_failed),
-        failure_reasons=dict(reasons),
-        counters=dict(batch.counters),
-    )
-    return EncodedShard(entry, samples_bytes, failures_bytes)
-
-
-def commit_shard(out: Path, shard: EncodedShard) -> ShardEntry:
-    """Write the shard's files atomically. The manifest entry is the caller's to record."""
-    index = shard.entry.index
-    if shard.failures_bytes:
-        with atomic_write(failures_path(out, index), "wb") as fh:
-            fh.write(shard.failures_bytes)
-    else:
-        failures_path(out, index).unlink(missing_ok=True)
-    with atomic_write(samples_path(out, index), "wb") as fh:
-        fh.write(shard.samples_bytes)
-    return shard.entry
-
-
-def verify_shard(out: Path, entry: ShardEntry) -> str | None:
-    """None when the shard's files match the manifest, else what is wrong."""
-    path = samples_path(out, entry.index)
-    if not path.is_file():
-        return f"{path} is missing"
-    if sha256_file(path) != entry.sha256:
-        return f"{path} does not match its sha256 in the manifest"
-    fpath = failures_path(out, entry.index)
-    if entry.failures_sha256 is not None:
-        if not fpath.is_file():
-            return f"{fpath} is missing"
-        if sha256_file(fpath) != entry.failures_sha256:
-            return f"{fpath} does not match its sha256 in the manifest"
-    return None
 
 
 class ManifestMismatch(RuntimeError):
@@ -232,14 +202,6 @@ def clean_temp_files(out: Path) -> int:
     return removed
 
 
-def iter_samples(out: Path, manifest: Manifest) -> Iterator[InstructionSample]:
-    """All samples of a finished run, in shard order (streamed, one shard at a time)."""
-    for entry in manifest.entries():
-        with samples_path(out, entry.index).open("rb") as fh:
-            for line in fh:
-                yield InstructionSample.model_validate_json(line)
-
-
 def write_failures_file(out: Path, manifest: Manifest) -> int:
     """Concatenate the per-shard failure files into ``failures.jsonl`` in shard order."""
     n = 0
@@ -250,3 +212,5 @@ def write_failures_file(out: Path, manifest: Manifest) -> int:
                 fh.write(data)
                 n += entry.failures
     return n
+
+

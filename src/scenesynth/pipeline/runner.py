@@ -17,30 +17,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scenesynth.engine.card import SampleTally, build_card, write_card
-from scenesynth.engine.config import EXECUTION_FIELDS, RunConfig
-from scenesynth.engine.local import LocalEngine
-from scenesynth.engine.progress import RunProgress
-from scenesynth.engine.shards import (
+from scenesynth.ioutil import atomic_write
+from scenesynth.ioutil.manifest import (
+    FailureRecord,
     Manifest,
     ManifestMismatch,
     ShardEntry,
     clean_temp_files,
-    iter_samples,
-    verify_shard,
     write_failures_file,
 )
-from scenesynth.engine.source import count_records_hint, plan_shards
-from scenesynth.engine.stages import (
-    FailureRecord,
+from scenesynth.pipeline.card import SampleTally, build_card, write_card
+from scenesynth.pipeline.config import EXECUTION_FIELDS, RunConfig
+from scenesynth.pipeline.local import LocalEngine
+from scenesynth.pipeline.progress import RunProgress
+from scenesynth.pipeline.shards import (
+    iter_samples,
+    verify_shard,
+    write_graphs_file,
+)
+from scenesynth.pipeline.source import ShardPlan, count_records_hint, plan_shards
+from scenesynth.pipeline.stages import (
     GenerateStage,
     RefineStage,
     ShardBatch,
     Stage,
 )
-from scenesynth.ioutil import atomic_write
 
-log = logging.getLogger("scenesynth.engine")
+log = logging.getLogger("scenesynth.pipeline")
 
 
 class RunAborted(RuntimeError):
@@ -82,6 +85,19 @@ class RunSummary:
     # One line per streamed source file part: its record count, or where reading stopped.
     source_files: list[str] = field(default_factory=list)
     incomplete_sources: list[str] = field(default_factory=list)
+    # execution facts of the shards this process ran (timings by step, LLM client statistics)
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    llm: Any = None  # scenesynth.models.llm.LLMStats, merged over the shards
+
+    def add_run_stats(self, stats: dict[str, Any]) -> None:
+        for key, value in stats.get("seconds", {}).items():
+            self.step_seconds[key] = self.step_seconds.get(key, 0.0) + value
+        llm = stats.get("llm")
+        if llm is not None:
+            if self.llm is None:
+                self.llm = llm
+            else:
+                self.llm.merge(llm)
 
     def problems(self) -> list[tuple[int, str]]:
         """Why this finished run must exit non-zero, as (exit code, one-line reason), the most
@@ -137,6 +153,9 @@ class RunSummary:
             "warnings": self.warnings,
             "source_files": self.source_files,
             "incomplete_sources": self.incomplete_sources,
+            **({"step_seconds": {k: round(v, 3) for k, v in sorted(self.step_seconds.items())}}
+               if self.step_seconds else {}),
+            **({"llm": self.llm.as_dict()} if self.llm is not None else {}),
         }
 
     def lines(self) -> list[str]:
@@ -199,16 +218,25 @@ def _refine_models(config: RunConfig) -> dict[str, Any] | None:
             "strategy", "attempts", "timeout_s", "backoff_s")
     models = {key: getattr(r, key) for key in keys}
     models["cache_dir"] = r.cache_dir or str(Path(config.out) / "llm-cache")
-    root = config.export.get("image_root")
+    root = config.export.image_root
     models["image_root"] = str(root) if root else None
     return models
 
 
 def build_stages(
-    config: RunConfig, shard_function: Callable[..., Any] | None = None
+    config: RunConfig,
+    shard_function: Callable[..., Any] | None = None,
+    kg_factory: Callable[[int], Any] | None = None,
 ) -> list[Stage]:
-    """The pipeline a config describes: [refine] -> generate."""
+    """The pipeline a config describes: [synthesize] -> [refine] -> generate -> [answer check].
+    ``kg_factory`` (scene seed -> knowledge graph) replaces a synthesizing run's knowledge
+    source."""
     stages: list[Stage] = []
+    synth = config.synthesize
+    if synth is not None:
+        from scenesynth.pipeline.synthesize import SynthesizeStage
+
+        stages.append(SynthesizeStage(synth, config.seed, config.out, kg_factory))
     if config.refine.enabled:
         stages.append(
             RefineStage(
@@ -223,11 +251,15 @@ def build_stages(
             per_image=config.per_image,
             forms=list(config.forms),
             seed=config.seed,
-            gen=dict(config.gen),
+            gen=config.gen.overrides(),
             multi_image_group=config.multi_image_group,
             shard_function=shard_function,
         )
     )
+    if synth is not None and synth.judge and synth.answer_check != "off":
+        from scenesynth.pipeline.synthesize import AnswerCheckStage
+
+        stages.append(AnswerCheckStage(synth, config.out))
     return stages
 
 
@@ -238,7 +270,7 @@ def generator_warnings(config: RunConfig) -> list[str]:
     """Why an explicitly requested generator will produce nothing, found before any work: it
     is multi-image and no multi-image groups are made, or it needs a scene-graph field (depth,
     masks, attributes, ...) that none of the source's first graphs has."""
-    if "all" in config.generators:
+    if "all" in config.generators or config.source is None:
         return []  # 'all' means "whatever this source supports": no warning per generator
     import scenesynth.generators  # noqa: F401  (fills the registry)
     from scenesynth.generators.base import Need, has_needs, registered
@@ -315,7 +347,7 @@ def _check_failure_rates(config: RunConfig, summary: RunSummary, final: bool) ->
 def _make_engine(config: RunConfig, stages: Sequence[Stage], out: Path) -> Any:
     workers = config.resolved_workers()
     if config.engine == "ray":
-        from scenesynth.engine.ray_engine import RayEngine
+        from scenesynth.pipeline.ray_engine import RayEngine
 
         return RayEngine(stages, out, workers, config.resolved_in_flight(), config.ray_address)
     return LocalEngine(stages, out, workers, config.resolved_in_flight())
@@ -324,9 +356,11 @@ def _make_engine(config: RunConfig, stages: Sequence[Stage], out: Path) -> Any:
 def source_image_root(config: RunConfig) -> Path:
     """The folder sample image paths are relative to: ``export.image_root`` when the config
     sets it, else the source's folder (a dataset's images sit beside its annotations)."""
-    explicit = config.export.get("image_root")
+    explicit = config.export.image_root
     if explicit:
         return Path(explicit)
+    if config.source is None:  # synthesized: the images are in the run folder
+        return Path(config.out)
     source = Path(config.source)
     return source if source.is_dir() else source.parent
 
@@ -340,7 +374,8 @@ def export_run(
     from scenesynth.export import ExportValidationError, export_samples
 
     export_dir = out / "export"
-    options = {"require_images": False, **config.export, "image_root": source_image_root(config)}
+    options = {"require_images": False, **config.export.options(),
+               "image_root": source_image_root(config)}
     kwargs = _accepted(export_samples, options)
     samples = iter_samples(out, manifest)
     if tally is not None:
@@ -437,6 +472,7 @@ def run(
     stages: Sequence[Stage] | None = None,
     *,
     shard_function: Callable[..., Any] | None = None,
+    kg_factory: Callable[[int], Any] | None = None,
     export: bool = True,
 ) -> RunSummary:
     """Run (or resume) the pipeline ``config`` describes; returns the summary.
@@ -447,15 +483,24 @@ def run(
     a different run.
     """
     started = time.monotonic()
-    pipeline = list(stages) if stages is not None else build_stages(config, shard_function)
+    pipeline = (list(stages) if stages is not None
+                else build_stages(config, shard_function, kg_factory))
     for stage in pipeline:
         stage.check()
     # Open the source before touching the output: a wrong path fails without side effects.
-    image_root = config.export.get("image_root")
-    plan = plan_shards(
-        config.source, config.source_format, config.strict, config.shard_size,
-        str(image_root) if image_root is not None else None,
-    )
+    image_root = config.export.image_root
+    if config.synthesize is not None:
+        from scenesynth.pipeline.synthesize import synthesis_shards
+
+        plan = ShardPlan(synthesis_shards(config.synthesize.scenes, config.shard_size), [])
+        total_hint: int | None = config.synthesize.scenes
+    else:
+        assert config.source is not None
+        plan = plan_shards(
+            config.source, config.source_format, config.strict, config.shard_size,
+            str(image_root) if image_root is not None else None,
+        )
+        total_hint = count_records_hint(config.source)
     warnings = generator_warnings(config)
     for warning in warnings:
         log.warning("%s", warning)
@@ -479,7 +524,6 @@ def run(
 
     pipeline = [*plan.stages, *pipeline]
     engine = _make_engine(config, pipeline, out)
-    total_hint = count_records_hint(config.source)
     num_shards = 0
     progress = RunProgress(enabled=config.progress, total_records=total_hint)
 
@@ -508,6 +552,7 @@ def run(
             for entry in engine.run(pending()):
                 manifest.shards[entry.index] = entry
                 summary.add(entry)
+                summary.add_run_stats(entry.run_stats)
                 progress.advance(entry)
                 now = time.monotonic()
                 # Rewriting the manifest after every shard is O(shards^2) on huge runs; a shard
@@ -528,7 +573,13 @@ def run(
     _check_failure_rates(config, summary, final=True)
 
     write_failures_file(out, manifest)
-    if export:
+    if config.synthesize is not None:
+        from scenesynth.pipeline.synthesize import finish_synthesis
+
+        write_graphs_file(out, manifest)
+        if export:
+            summary.export = finish_synthesis(config, out, manifest, summary)
+    elif export:
         tally = SampleTally()
         summary.export = export_run(config, out, manifest, tally)
         if "all" not in config.generators:

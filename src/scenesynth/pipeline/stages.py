@@ -14,11 +14,12 @@ import traceback as tb
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from scenesynth.graph import InstructionSample, SceneGraph
 from scenesynth.graph.sample import AnswerForm
+from scenesynth.ioutil.manifest import FailureRecord
 
 if TYPE_CHECKING:
     from scenesynth.generators.base import GenConfig
@@ -31,41 +32,8 @@ class Resources:
     num_cpus: float = 1.0
     num_gpus: float = 0.0
     replicas: int | None = None  # actor-pool size for model-backed stages (None = 1)
-
-
-@dataclass
-class FailureRecord:
-    """One failed record: which stage, which record, why. Written to ``failures.jsonl``."""
-
-    stage: str
-    record_id: str
-    reason: str  # short category counted in the summary (exception type, load field)
-    error: str
-    traceback: str = ""
-    shard: int = -1
-    file: str | None = None  # source file, for load failures
-    field: str | None = None  # offending field, for load failures
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FailureRecord:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-    @classmethod
-    def from_exception(
-        cls, stage: str, record_id: str, exc: BaseException, shard: int = -1
-    ) -> FailureRecord:
-        return cls(
-            stage=stage,
-            record_id=record_id,
-            reason=type(exc).__name__,
-            error=str(exc) or type(exc).__name__,
-            traceback="".join(tb.format_exception(exc)),
-            shard=shard,
-        )
+    # records a model-backed replica takes per call (None: the whole shard at once)
+    batch_size: int | None = None
 
 
 @dataclass
@@ -90,6 +58,12 @@ class ShardBatch:
     stage_records: Counter[str] = field(default_factory=Counter)
     stage_failed: Counter[str] = field(default_factory=Counter)
     counters: Counter[str] = field(default_factory=Counter)  # informational (e.g. rejected rels)
+    # A synthesized source's graphs are an output of the run (rendered images, exact masks):
+    # the shard then also writes them, next to its samples.
+    keep_graphs: bool = False
+    # How the shard was produced (LLM requests, latency): execution facts for the summary and
+    # card, never written to the manifest, so they cannot change the output bytes.
+    run_stats: dict[str, Any] = field(default_factory=dict)
 
     def fail(self, failure: FailureRecord) -> None:
         failure.shard = self.index
@@ -235,14 +209,14 @@ ShardFunction = Callable[..., Any]
 
 
 def _default_shard_function() -> ShardFunction:
-    from scenesynth.generators.runner import generate_shard
+    from scenesynth.pipeline.shard import generate_shard
 
     return generate_shard
 
 
 @dataclass
 class GenerateStage(Stage):
-    """Turn graphs into samples with ``scenesynth.generators.runner.generate_shard``.
+    """Turn graphs into samples with ``scenesynth.pipeline.shard.generate_shard``.
 
     The runner derives each (image, generator) seed from the run seed and the image ids, so the
     run seed is passed unchanged. When ``generate_shard`` raises for the whole shard, each graph
@@ -264,7 +238,7 @@ class GenerateStage(Stage):
 
     def check(self) -> None:
         if self.shard_function is None:
-            from scenesynth.generators.runner import select_generators
+            from scenesynth.pipeline.shard import select_generators
 
             try:
                 select_generators(None if "all" in self.generators else self.generators)

@@ -16,7 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from scenesynth.engine.shards import ShardEntry
+from scenesynth.ioutil.manifest import ShardEntry
 
 
 class RunProgress:

@@ -2,31 +2,33 @@
 
 Public API::
 
-    from scenesynth.engine import RunConfig, load_config, run
+    from scenesynth.pipeline import RunConfig, load_config, run
     summary = run(load_config("examples/generate_clevr.yaml", {"workers": 2}))
 
-See :mod:`scenesynth.engine.runner` (the run), :mod:`~scenesynth.engine.shards` (output layout,
-manifest), :mod:`~scenesynth.engine.stages` (the stage contract) and
-:mod:`~scenesynth.engine.config` (the config file).
+See :mod:`scenesynth.pipeline.runner` (the run), :mod:`~scenesynth.pipeline.shards` (output layout,
+manifest), :mod:`~scenesynth.pipeline.stages` (the stage contract) and
+:mod:`~scenesynth.pipeline.config` (the config file).
 """
 
-from scenesynth.engine.config import (
+from scenesynth.graph.seeds import derive_seed
+from scenesynth.ioutil.manifest import (
+    FailureRecord,
+    Manifest,
+    ManifestMismatch,
+    ShardEntry,
+    samples_path,
+)
+from scenesynth.pipeline.config import (
     EXECUTION_FIELDS,
     ConfigError,
     RefineConfig,
     RunConfig,
+    SynthesizeConfig,
     load_config,
 )
-from scenesynth.engine.runner import RunAborted, RunSummary, build_stages, run
-from scenesynth.engine.shards import (
-    Manifest,
-    ManifestMismatch,
-    ShardEntry,
-    iter_samples,
-    samples_path,
-)
-from scenesynth.engine.stages import (
-    FailureRecord,
+from scenesynth.pipeline.runner import RunAborted, RunSummary, build_stages, run
+from scenesynth.pipeline.shards import iter_samples
+from scenesynth.pipeline.stages import (
     GenerateStage,
     RefineStage,
     Resources,
@@ -34,7 +36,6 @@ from scenesynth.engine.stages import (
     Stage,
     run_stages,
 )
-from scenesynth.graph.seeds import derive_seed
 
 __all__ = [
     "EXECUTION_FIELDS",
@@ -52,6 +53,7 @@ __all__ = [
     "ShardBatch",
     "ShardEntry",
     "Stage",
+    "SynthesizeConfig",
     "build_stages",
     "derive_seed",
     "iter_samples",

@@ -17,10 +17,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from scenesynth.engine.shards import EncodedShard, ShardEntry, commit_shard, encode_shard
-from scenesynth.engine.stages import ShardBatch, Stage, run_stages
+from scenesynth.ioutil.manifest import ShardEntry
+from scenesynth.pipeline.shards import EncodedShard, commit_shard, encode_shard
+from scenesynth.pipeline.stages import ShardBatch, Stage, run_stages
 
-log = logging.getLogger("scenesynth.engine")
+log = logging.getLogger("scenesynth.pipeline")
 
 
 def _run_cpu_group(row: dict[str, Any], stages: Sequence[Stage]) -> dict[str, Any]:

@@ -25,6 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from scenesynth import __version__
+from scenesynth.graph import InstructionSample, ProgramStep, Provenance, SceneGraph
+from scenesynth.graph.sample import AnswerForm
+from scenesynth.graph.seeds import generator_seed
+from scenesynth.ioutil import atomic_write
+from scenesynth.pipeline.card import (
+    answer_distribution,
+    card_answer_key,
+    markdown_table,
+    write_card_files,
+)
+from scenesynth.pipeline.shard import sample_id
 from scenesynth.authoring.api import mask_areas, scene_payload
 from scenesynth.authoring.qc import (
     TemplateMapper,
@@ -45,17 +56,6 @@ from scenesynth.authoring.writer import (
     ask,
     solve_messages,
     write_messages,
-)
-from scenesynth.generators.runner import sample_id
-from scenesynth.graph import InstructionSample, ProgramStep, Provenance, SceneGraph
-from scenesynth.graph.sample import AnswerForm
-from scenesynth.graph.seeds import generator_seed
-from scenesynth.ioutil import atomic_write
-from scenesynth.quality.card import (
-    answer_distribution,
-    card_answer_key,
-    markdown_table,
-    write_card_files,
 )
 
 GENERATOR = "llm_program"
@@ -267,7 +267,7 @@ def template_questions(graphs: Sequence[SceneGraph], seed: int) -> list[str]:
     """Questions the template engine writes for the same graphs (one per generator and
     image, short answers): the baseline of the diversity figure."""
     from scenesynth.generators.base import GenConfig
-    from scenesynth.generators.runner import generate_shard
+    from scenesynth.pipeline.shard import generate_shard
 
     shard = generate_shard(graphs, None, 1, (AnswerForm.SHORT,), seed, GenConfig(), None)
     return [s.question for s in shard.samples]

@@ -1,0 +1,154 @@
+"""Shard files of a run: encoding a processed shard, committing it, reading it back.
+
+Layout of an output directory (manifest and failure records: :mod:`scenesynth.ioutil.manifest`)::
+
+    manifest.json              config, package version, one entry per finished shard
+    shards/samples-000123.jsonl  the shard's InstructionSamples, one JSON object a line
+    shards/failures-000123.jsonl the shard's failed records (only when there are any)
+    shards/graphs-000123.jsonl   the shard's scene graphs, when the run made them (synthesis)
+    failures.jsonl             all failures in shard order (written after the last shard)
+    graphs.jsonl               all made graphs in shard order (synthesis; after the last shard)
+    summary.json               counts by stage and reason, timings (execution-dependent)
+
+Every file is written to a temp file, fsynced and renamed into place (:func:`atomic_write`), and
+a shard counts as finished only once the manifest lists it with its sha256. Serialisation is
+deterministic (pydantic's JSON, compact), so the same samples always give the same bytes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from scenesynth.graph import InstructionSample, SceneGraph, graph_to_json
+from scenesynth.ioutil import atomic_write
+from scenesynth.ioutil.manifest import (
+    SHARDS_DIR,
+    Manifest,
+    ShardEntry,
+    encode_failures,
+    failures_path,
+    samples_path,
+    sha256_bytes,
+    sha256_file,
+)
+from scenesynth.pipeline.stages import ShardBatch
+
+
+def graphs_path(out: Path, index: int) -> Path:
+    return out / SHARDS_DIR / f"graphs-{index:06d}.jsonl"
+
+
+def encode_samples(samples: list[InstructionSample]) -> bytes:
+    # pydantic's JSON dump: fields in declaration order, nested dicts in insertion order, which
+    # the generators fill deterministically; 4x faster than sorting keys through json.dumps.
+    return b"".join(s.__pydantic_serializer__.to_json(s) + b"\n" for s in samples)
+
+
+def encode_graphs(graphs: list[SceneGraph]) -> bytes:
+    return "".join(graph_to_json(g) + "\n" for g in graphs).encode("utf-8")
+
+
+@dataclass
+class EncodedShard:
+    """A processed shard ready to commit: its bytes and its manifest entry."""
+
+    entry: ShardEntry
+    samples_bytes: bytes
+    failures_bytes: bytes
+    graphs_bytes: bytes | None = None
+
+
+def encode_shard(batch: ShardBatch) -> EncodedShard:
+    samples_bytes = encode_samples(batch.samples)
+    failures_bytes = encode_failures(batch.failures)
+    reasons = Counter(f"{f.stage}: {f.reason}" for f in batch.failures)
+    graphs_bytes = encode_graphs(batch.graphs) if batch.keep_graphs else None
+    entry = ShardEntry(
+        index=batch.index,
+        record_start=batch.record_start,
+        record_end=batch.record_end,
+        samples=len(batch.samples),
+        sha256=sha256_bytes(samples_bytes),
+        failures=len(batch.failures),
+        failures_sha256=sha256_bytes(failures_bytes) if batch.failures else None,
+        stage_records=dict(batch.stage_records),
+        stage_failed=dict(batch.stage_failed),
+        failure_reasons=dict(reasons),
+        counters=dict(batch.counters),
+        graphs=len(batch.graphs) if graphs_bytes is not None else 0,
+        graphs_sha256=sha256_bytes(graphs_bytes) if graphs_bytes is not None else None,
+        run_stats=batch.run_stats,
+    )
+    return EncodedShard(entry, samples_bytes, failures_bytes, graphs_bytes)
+
+
+def commit_shard(out: Path, shard: EncodedShard) -> ShardEntry:
+    """Write the shard's files atomically. The manifest entry is the caller's to record."""
+    index = shard.entry.index
+    if shard.failures_bytes:
+        with atomic_write(failures_path(out, index), "wb") as fh:
+            fh.write(shard.failures_bytes)
+    else:
+        failures_path(out, index).unlink(missing_ok=True)
+    if shard.graphs_bytes is not None:
+        with atomic_write(graphs_path(out, index), "wb") as fh:
+            fh.write(shard.graphs_bytes)
+    with atomic_write(samples_path(out, index), "wb") as fh:
+        fh.write(shard.samples_bytes)
+    return shard.entry
+
+
+def verify_shard(out: Path, entry: ShardEntry) -> str | None:
+    """None when the shard's files match the manifest, else what is wrong."""
+    path = samples_path(out, entry.index)
+    if not path.is_file():
+        return f"{path} is missing"
+    if sha256_file(path) != entry.sha256:
+        return f"{path} does not match its sha256 in the manifest"
+    fpath = failures_path(out, entry.index)
+    if entry.failures_sha256 is not None:
+        if not fpath.is_file():
+            return f"{fpath} is missing"
+        if sha256_file(fpath) != entry.failures_sha256:
+            return f"{fpath} does not match its sha256 in the manifest"
+    if entry.graphs_sha256 is not None:
+        gpath = graphs_path(out, entry.index)
+        if not gpath.is_file():
+            return f"{gpath} is missing"
+        if sha256_file(gpath) != entry.graphs_sha256:
+            return f"{gpath} does not match its sha256 in the manifest"
+    return None
+
+
+def iter_samples(out: Path, manifest: Manifest) -> Iterator[InstructionSample]:
+    """All samples of a finished run, in shard order (streamed, one shard at a time)."""
+    for entry in manifest.entries():
+        with samples_path(out, entry.index).open("rb") as fh:
+            for line in fh:
+                yield InstructionSample.model_validate_json(line)
+
+
+def iter_graphs(out: Path, manifest: Manifest) -> Iterator[SceneGraph]:
+    """The graphs a synthesizing run made, in shard order (streamed, one shard at a time)."""
+    from scenesynth.graph import graph_from_json
+
+    for entry in manifest.entries():
+        if entry.graphs_sha256 is None:
+            continue
+        with graphs_path(out, entry.index).open("r", encoding="utf-8") as fh:
+            for line in fh:
+                yield graph_from_json(line)
+
+
+def write_graphs_file(out: Path, manifest: Manifest) -> int:
+    """Concatenate the per-shard graph files into ``graphs.jsonl`` in shard order."""
+    n = 0
+    with atomic_write(out / "graphs.jsonl", "wb") as fh:
+        for entry in manifest.entries():
+            if entry.graphs_sha256 is not None:
+                fh.write(graphs_path(out, entry.index).read_bytes())
+                n += entry.graphs
+    return n
