@@ -5,9 +5,11 @@ Importing this package registers every multi-image generator with
 """
 
 from scenesynth.generators.multi import (  # noqa: F401  (imports register the generators)
+    across,
     aggregation,
     attributes,
     comparison,
+    negation,
     ops,
     relations,
     selection,

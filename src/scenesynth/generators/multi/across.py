@@ -1,0 +1,133 @@
+"""Questions that compare or add up across images: a relation compared between two images
+("Is the cube to the left of the sphere in both Image 1 and Image 3?") and the total of an
+attributed category ("How many red cubes are there in all the images together?")."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+
+from scenesynth.generators.base import AnswerType, GenContext, GeneratorSpec, Need, Question
+from scenesynth.generators.multi.common import (
+    MultiScene,
+    count_distractors,
+    interleave,
+    plural,
+)
+from scenesynth.generators.multi.ops import image_label
+from scenesynth.generators.multi.relations import PREDICATES_2D, PREDICATES_3D
+from scenesynth.generators.multi.selection import SELECT_KINDS
+from scenesynth.generators.program import ProgramBuilder
+from scenesynth.generators.refer import GEOMETRY_PHRASES
+from scenesynth.generators.variants import ParameterisedGenerator, register_variant
+from scenesynth.graph import SceneGraph
+from scenesynth.graph.vocab import names_value
+
+
+class RelationBothImages(ParameterisedGenerator):
+    """The X and the Y are each the only one of their name in two images; is the X <predicate>
+    the Y in both? Both pairs must be decided by geometry; yes and no alternate."""
+
+    def applicable(self, graphs: Sequence[SceneGraph]) -> bool:
+        return super().applicable(graphs) and (
+            all(all(o.position is not None for o in g.objects) for g in graphs)
+            or all(all(o.box is not None for o in g.objects) for g in graphs))
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        use_3d = all(o.position is not None for g in scene.graphs for o in g.objects)
+        predicates = PREDICATES_3D if use_3d else PREDICATES_2D
+        sole = [{n for n, refs in t.by_name.items() if len(refs) == 1} for t in scene.tables]
+        out: list[Question] = []
+        want = ctx.rng.random() < 0.5
+        for i, j in scene.pairs():
+            if i > j:
+                continue  # each unordered pair once; "Image 1 and Image 3" in reading order
+            shared = sorted(n for n in sole[i] & sole[j] if n in scene.all_names())
+            ctx.rng.shuffle(shared)
+            for x, y in itertools.pairwise(shared):
+                if scene.full(out):
+                    break
+                p = predicates[int(ctx.rng.random() * len(predicates))]
+                decided = [scene.tables[k].spatial(scene.tables[k].by_name[x][0],
+                                                   scene.tables[k].by_name[y][0], p)
+                           for k in (i, j)]
+                if None in decided or all(decided) is not want:
+                    continue
+                b = ProgramBuilder()
+                holds = []
+                for k in (i, j):
+                    xs = b.add("unique", [scene.object_set(b, k, x)])
+                    ys = b.add("unique", [scene.object_set(b, k, y)])
+                    holds.append(b.add("spatial", [xs, ys], predicate=p))
+                b.add("and", holds)
+                outputs = scene.run(b)
+                if outputs is None:
+                    continue
+                tid, template = scene.pick_template(self.params["templates"])
+                text = template.format(x=x, y=y, phrase=GEOMETRY_PHRASES[p],
+                                       a=image_label(i), b=image_label(j))
+                out.append(scene.question(b, outputs, text, AnswerType.YES_NO, tid,
+                                          balance_key=f"{self.spec.name}/{scene.k}"))
+                want = not want
+        yield from interleave(out, ctx.rng)
+
+
+class TotalWithAttribute(ParameterisedGenerator):
+    """How many <value> <name> are there in all the images together (every object of the name
+    states the kind, so the count is certain)."""
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        candidates: list[tuple[str, str]] = []
+        for name in scene.all_names():
+            if scene.is_stuff(name):
+                continue
+            for kind in SELECT_KINDS:
+                if not all(scene.kind_complete(i, kind, scene.tables[i].by_name.get(name, ()))
+                           for i in range(scene.k)):
+                    continue
+                values = sorted({
+                    v for t in scene.tables for r in t.by_name.get(name, ())
+                    for v in t.attr_by_kind[r].get(kind, ()) if not names_value(name, v)})
+                candidates.extend((name, v) for v in values)
+        ctx.rng.shuffle(candidates)
+        out: list[Question] = []
+        for name, value in candidates[: ctx.config.max_per_generator]:
+            if scene.full(out):
+                break
+            b = ProgramBuilder()
+            counts = [scene.count(b, i, name, value) for i in range(scene.k)]
+            b.add("sum", counts)
+            outputs = scene.run(b)
+            if outputs is None:
+                continue
+            tid, template = scene.pick_template(self.params["templates"])
+            per_image = [outputs[c] for c in counts]
+            out.append(scene.question(
+                b, outputs, template.format(noun=plural(f"{value} {name}")),
+                AnswerType.COUNT, tid, distractors=count_distractors(outputs[-1], per_image),
+                balance_key=f"{self.spec.name}/{scene.k}"))
+        yield from interleave(out, ctx.rng)
+
+
+register_variant(RelationBothImages, GeneratorSpec(
+    name="multi_relation_both", family="multi_relation", answer_type=AnswerType.YES_NO,
+    needs=frozenset({Need.NAMES}), multi_image=True,
+    description="Is the X <left of / behind / above ...> the Y in both of two images? (the X "
+    "and the Y unique by name in each; geometry decides both pairs)",
+    example="Is the cube to the left of the sphere in both Image 1 and Image 3? -> no",
+), templates={
+    "rel_both.is": "Is the {x} {phrase} the {y} in both {a} and {b}?",
+    "rel_both.each": "In {a} and in {b} alike, is the {x} {phrase} the {y}?",
+})
+register_variant(TotalWithAttribute, GeneratorSpec(
+    name="multi_total_attribute_count", family="multi_aggregation", answer_type=AnswerType.COUNT,
+    needs=frozenset({Need.NAMES, Need.ATTRIBUTES}), multi_image=True,
+    description="How many objects of a category with a given colour / material / size are "
+    "there in all the images together? (the kind stated by every object of the category)",
+    example="How many red cubes are there in all the images together? -> 3",
+), templates={
+    "total_attr.together": "How many {noun} are there in all the images together?",
+    "total_attr.in_total": "How many {noun} are there in total across the images?",
+})

@@ -1,0 +1,129 @@
+"""Negated selection across images: "Which image does not have a cube / a red cube / a cube to
+the left of a sphere?". Asked only when exactly one image lacks it and that absence is certain:
+every object of the category states the attribute kind asked (a cube with no colour might be
+red), and every pair of the two categories is decided by geometry in every image (an undecided
+pair might be the relation)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from scenesynth.generators.base import AnswerType, GenContext, GeneratorSpec, Need, Question
+from scenesynth.generators.multi.common import MultiScene, interleave, with_article
+from scenesynth.generators.multi.relations import (
+    PREDICATES_2D,
+    PREDICATES_3D,
+    _decided_everywhere,
+)
+from scenesynth.generators.multi.selection import SELECT_KINDS
+from scenesynth.generators.program import ProgramBuilder
+from scenesynth.generators.refer import GEOMETRY_PHRASES
+from scenesynth.generators.variants import ParameterisedGenerator, register_variant
+from scenesynth.graph import SceneGraph
+from scenesynth.graph.vocab import names_value
+
+FAMILY = "multi_negation"
+
+# (name, attribute value or None, predicate or None, second name or None)
+Thing = tuple[str, str | None, str | None, str | None]
+
+
+class WhichLacks(ParameterisedGenerator):
+    """params: ``what`` ('name' | 'attribute' | 'relation'), ``templates`` ({thing}: "a red
+    cube", {bare}: "red cube" / "cube to the left of a sphere")."""
+
+    def applicable(self, graphs: list[SceneGraph]) -> bool:  # type: ignore[override]
+        if self.params["what"] != "relation":
+            return super().applicable(graphs)
+        return super().applicable(graphs) and (
+            all(all(o.position is not None for o in g.objects) for g in graphs)
+            or all(all(o.box is not None for o in g.objects) for g in graphs))
+
+    def _things(self, scene: MultiScene) -> list[Thing]:
+        what = self.params["what"]
+        names = scene.all_names()
+        in_images = {n: [i for i in range(scene.k) if n in scene.tables[i].by_name]
+                     for n in names}
+        if what == "name":
+            return [(n, None, None, None) for n in names if len(in_images[n]) == scene.k - 1]
+        if what == "attribute":
+            out: list[Thing] = []
+            for name in names:
+                for kind in SELECT_KINDS:
+                    if not all(scene.kind_complete(i, kind, scene.tables[i].by_name.get(name, ()))
+                               for i in range(scene.k)):
+                        continue
+                    values = sorted({
+                        v for i in in_images[name] for r in scene.tables[i].by_name[name]
+                        for v in scene.tables[i].attr_by_kind[r].get(kind, ())
+                        if not names_value(name, v)})
+                    out.extend((name, v, None, None) for v in values)
+            return out
+        use_3d = all(o.position is not None for g in scene.graphs for o in g.objects)
+        predicates = PREDICATES_3D if use_3d else PREDICATES_2D
+        return [(x, None, p, y) for x in names for y in names if x != y for p in predicates
+                if len(in_images[x]) >= scene.k - 1 and len(in_images[y]) >= scene.k - 1]
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        things = self._things(scene)
+        ctx.rng.shuffle(things)
+        out: list[Question] = []
+        for name, value, predicate, other in things[: ctx.config.max_per_generator * 4]:
+            if scene.full(out):
+                break
+            if predicate is not None:
+                assert other is not None
+                if not _decided_everywhere(scene, name, other, predicate):
+                    continue
+            b = ProgramBuilder()
+            lacking = []
+            for i in range(scene.k):
+                if predicate is None:
+                    has = scene.exist(b, i, name, value)
+                else:
+                    xs = scene.object_set(b, i, name)
+                    related = b.add("relate_set", [scene.object_set(b, i, other)],
+                                    predicate=predicate, mode="geometry")
+                    has = b.add("exist", [b.add("intersect", [xs, related])])
+                lacking.append(b.add("not", [has]))
+            b.add("image_where", lacking)
+            outputs = scene.run(b)
+            if outputs is None:  # several images lack it, or none does
+                continue
+            bare = name if value is None else f"{value} {name}"
+            if predicate is not None and other is not None:
+                bare = f"{name} {GEOMETRY_PHRASES[predicate]} {with_article(other)}"
+            tid, template = scene.pick_template(self.params["templates"])
+            text = template.format(thing=with_article(bare), bare=bare)
+            out.append(scene.question(
+                b, outputs, text, AnswerType.IMAGE, tid,
+                distractors=scene.image_distractors(
+                    outputs[-1], [scene.both_or_all(), scene.neither_or_none()]),
+                balance_key=f"{self.spec.name}/{scene.k}"))
+        yield from interleave(out, ctx.rng)
+
+
+_LACKS = (
+    ("multi_which_lacks", "name", frozenset({Need.NAMES}),
+     "Which image does not have a cube? -> Image 3", {
+         "lacks.which": "Which image does not have {thing}?",
+         "lacks.no": "In which image is there no {bare}?"}),
+    ("multi_which_lacks_attribute", "attribute", frozenset({Need.NAMES, Need.ATTRIBUTES}),
+     "Which image does not have a red cube? -> Image 1", {
+         "lacks_attr.which": "Which image does not have {thing}?",
+         "lacks_attr.no": "In which image is there no {bare}?"}),
+    ("multi_which_lacks_relation", "relation", frozenset({Need.NAMES}),
+     "Which image does not show a cube to the left of a sphere? -> Image 2", {
+         "lacks_rel.which": "Which image does not show {thing}?",
+         "lacks_rel.no": "In which image is there no {bare}?"}),
+)
+for _name, _what, _needs, _example, _templates in _LACKS:
+    register_variant(WhichLacks, GeneratorSpec(
+        name=_name, family=FAMILY, answer_type=AnswerType.IMAGE, needs=_needs,
+        example=_example, multi_image=True,
+        description="Which image does not have an object of a category"
+        + {"name": "", "attribute": " with a given colour / material / size",
+           "relation": " in a spatial relation to another (geometry)"}[_what]
+        + ", when exactly one image lacks it (absence certain)",
+    ), what=_what, templates=_templates)

@@ -1,0 +1,248 @@
+"""Which of 3-4 named objects is the leftmost / rightmost / topmost / bottommost / closest /
+farthest / largest / smallest, and which of two objects is closer to (farther from) an anchor.
+
+Direction and depth extremes are decided by geometry (``extreme_spatial``: the answer is the one
+object that ``spatial_relation`` puts left of / in front of ... every other named object), so an
+undecided pair leaves the question unasked and there is never a second right answer. Size and
+anchor distances are measures asked only when the winner beats the runner-up by
+``config.compare_margin``. A reference never says the kind compared ("the large cube" in "which
+is the largest").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from scenesynth.generators import new_ops as _new_ops  # noqa: F401  (registers the ops)
+from scenesynth.generators.base import AnswerType, GenContext, GeneratorSpec, Need, Question
+from scenesynth.generators.draws import pick_int, pick_k
+from scenesynth.generators.program import ProgramBuilder, SceneTables
+from scenesynth.generators.refer import Reference, refer
+from scenesynth.generators.single._common import (
+    bare,
+    clearly_different,
+    finish,
+    pick_template,
+    random_pairs,
+    tables,
+)
+from scenesynth.generators.variants import ParameterisedGenerator, register_variant
+from scenesynth.graph import SceneGraph
+
+
+def option_labels(t: SceneTables, refs: Sequence[Reference]) -> list[str]:
+    """How answers name each option: its name when the options' names all differ, else its
+    reference without the article ("red cube", "cube left of the sphere")."""
+    names = [t.names[r.target] for r in refs]
+    if len(set(names)) == len(names):
+        return names
+    return [bare(r.text) for r in refs]
+
+
+def listed(refs: Sequence[Reference]) -> str:
+    """"the cube, the red sphere or the cylinder"."""
+    texts = [r.text for r in refs]
+    return f"{', '.join(texts[:-1])} or {texts[-1]}"
+
+
+def references(
+    t: SceneTables, chosen: Sequence[str], avoid_kinds: tuple[str, ...]
+) -> list[Reference] | None:
+    refs = []
+    for r in chosen:
+        ref = refer(t, r, avoid_objects=tuple(x for x in chosen if x != r),
+                    avoid_kinds=avoid_kinds)
+        if ref is None:
+            return None
+        refs.append(ref)
+    return refs
+
+
+class ExtremeAmong(ParameterisedGenerator):
+    """params: ``predicate`` (a spatial predicate, decided by geometry) or ``largest`` (size:
+    3D volume where known, else box area with ``image_templates``); ``templates`` ({items} is
+    the list of options); ``avoid_kinds``."""
+
+    def applicable(self, graphs: Sequence[SceneGraph]) -> bool:
+        if "predicate" in self.params:
+            return super().applicable(graphs)
+        return all(g.objects and (all(o.size3d is not None for o in g.objects)
+                                  or all(o.box is not None for o in g.objects)) for g in graphs)
+
+    def _winner(self, ctx: GenContext, t: SceneTables, chosen: list[str]) -> str | None:
+        """The expected answer object (the program decides; this only filters candidates)."""
+        predicate = self.params.get("predicate")
+        if predicate is not None:
+            winners = [o for o in chosen
+                       if all(t.spatial(o, x, predicate) is True for x in chosen if x != o)]
+            return winners[0] if len(winners) == 1 else None
+        values = sorted(((t.measure_of(r, self._measure(t)), r) for r in chosen),
+                        reverse=bool(self.params["largest"]))
+        if not clearly_different(values[0][0], values[1][0], ctx.config.compare_margin):
+            return None
+        return values[0][1]
+
+    @staticmethod
+    def _measure(t: SceneTables) -> str:
+        # 3D size where the graph knows it, else the size the object takes up in the image
+        return "volume" if all(o.size3d is not None for o in t.objects.values()) else "box_area"
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        if len(t.scene) < 3:
+            return
+        params = self.params
+        avoid_kinds: tuple[str, ...] = params.get("avoid_kinds", ())
+        asked: set[tuple[str, ...]] = set()
+        for _ in range(24):
+            chosen = pick_k(ctx.rng, t.scene, pick_int(ctx.rng, 3, min(4, len(t.scene))))
+            key = tuple(sorted(chosen))
+            if key in asked:
+                continue
+            asked.add(key)
+            if self._winner(ctx, t, chosen) is None:
+                continue
+            refs = references(t, chosen, avoid_kinds)
+            if refs is None:
+                continue
+            labels = option_labels(t, refs)
+            if len(set(labels)) != len(labels):
+                continue
+            b = ProgramBuilder()
+            steps = [b.add_reference(ref) for ref in refs]
+            s = b.add("collect", steps)
+            if "predicate" in params:
+                w = b.add("extreme_spatial", [s], predicate=params["predicate"])
+            else:
+                w = b.add("argmax" if params["largest"] else "argmin", [s],
+                          measure=self._measure(t))
+            b.add("label_of", [w, *steps], labels=labels)
+            templates = params["templates"]
+            if "predicate" not in params and self._measure(t) == "box_area":
+                templates = params["image_templates"]  # a far tent is small in the image
+            tid, tpl = pick_template(ctx, templates)
+            q = finish(ctx, b, text=tpl.format(items=listed(refs)), template=tid,
+                       answer_type=AnswerType.NAME,
+                       objects=[o for ref in refs for o in ref.objects],
+                       relations=[rel for ref in refs for rel in ref.relations],
+                       distractors=labels)
+            if q is not None:
+                yield q
+
+
+def _extreme(name: str, axis: str, example: str, **params: object) -> None:
+    decided_by = ("geometry: spatial_relation" if "predicate" in params
+                  else "measure, winner ahead by config.compare_margin")
+    register_variant(ExtremeAmong, GeneratorSpec(
+        name=name, family="extreme", answer_type=AnswerType.NAME, example=example,
+        needs=frozenset({Need.NAMES}),
+        description=f"Which of 3-4 named objects is the {axis}? ({decided_by}; no second "
+        "right answer)",
+    ), **params)
+
+
+_extreme("extreme_leftmost", "leftmost",
+         "Which is the leftmost: the cube, the red sphere or the cylinder? -> cube",
+         predicate="left of", templates={
+             "leftmost_which": "Which is the leftmost: {items}?",
+             "leftmost_of": "Of {items}, which one is farthest to the left?"})
+_extreme("extreme_rightmost", "rightmost",
+         "Which is the rightmost: the cube, the red sphere or the cylinder? -> cylinder",
+         predicate="right of", templates={
+             "rightmost_which": "Which is the rightmost: {items}?",
+             "rightmost_of": "Of {items}, which one is farthest to the right?"})
+_extreme("extreme_topmost", "topmost (above every other)",
+         "Which is highest up in the image: the lamp, the cup or the chair? -> lamp",
+         predicate="above", templates={
+             "topmost_which": "Which is highest up in the image: {items}?",
+             "topmost_of": "Of {items}, which one is above all the others?"})
+_extreme("extreme_bottommost", "bottommost (below every other)",
+         "Which is lowest in the image: the lamp, the cup or the chair? -> chair",
+         predicate="below", templates={
+             "bottommost_which": "Which is lowest in the image: {items}?",
+             "bottommost_of": "Of {items}, which one is below all the others?"})
+_extreme("extreme_closest", "closest to the camera",
+         "Which is closest to the camera: the cube, the sphere or the cylinder? -> sphere",
+         predicate="in front of", templates={
+             "closest_among": "Which is closest to the camera: {items}?",
+             "closest_nearest": "Of {items}, which one is nearest to the viewer?"})
+_extreme("extreme_farthest", "farthest from the camera",
+         "Which is farthest from the camera: the cube, the sphere or the cylinder? -> cube",
+         predicate="behind", templates={
+             "farthest_among": "Which is farthest from the camera: {items}?",
+             "farthest_most": "Of {items}, which one is the most distant from the viewer?"})
+_extreme("extreme_largest", "largest (3D volume, else image area)",
+         "Which takes up the most space in the image: the tent, the cup or the dog? -> tent",
+         largest=True, avoid_kinds=("size",), templates={
+             "largest_which": "Which is the largest: {items}?",
+             "largest_biggest": "Of {items}, which one is the biggest?"}, image_templates={
+             "largest_image": "Which takes up the most space in the image: {items}?",
+             "largest_area": "Of {items}, which one covers the largest area of the picture?"})
+_extreme("extreme_smallest", "smallest (3D volume, else image area)",
+         "Which takes up the least space in the image: the tent, the cup or the dog? -> cup",
+         largest=False, avoid_kinds=("size",), templates={
+             "smallest_which": "Which is the smallest: {items}?",
+             "smallest_least": "Of {items}, which one is the smallest in size?"},
+         image_templates={
+             "smallest_image": "Which takes up the least space in the image: {items}?",
+             "smallest_area": "Of {items}, which one covers the smallest area of the picture?"})
+
+
+class CloserToAnchor(ParameterisedGenerator):
+    """"Which is closer to the X, the Y or the Z?" by 3D distance (world positions), asked when
+    the two distances differ by ``config.compare_margin``. params: ``closer``, ``templates``
+    ({anchor}, {a}, {b})."""
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        t = tables(ctx)
+        if len(t.scene) < 3 or not t.all_positions:
+            return
+        closer = bool(self.params["closer"])
+        for anchor, a in random_pairs(ctx, t, limit=120):
+            others = [x for x in t.scene if x not in (anchor, a)]
+            c = others[int(ctx.rng.random() * len(others))]
+            pa, pc, pz = (t.objects[r].position for r in (a, c, anchor))
+            assert pa is not None and pc is not None and pz is not None
+            da = sum((u - v) ** 2 for u, v in zip(pa.as_tuple(), pz.as_tuple(), strict=True))
+            dc = sum((u - v) ** 2 for u, v in zip(pc.as_tuple(), pz.as_tuple(), strict=True))
+            if not clearly_different(da ** 0.5, dc ** 0.5, ctx.config.compare_margin):
+                continue
+            refs = references(t, [anchor, a, c], ())
+            if refs is None:
+                continue
+            rz, ra, rc = refs
+            label_a, label_c = option_labels(t, [ra, rc])
+            if label_a == label_c:
+                continue
+            b = ProgramBuilder()
+            z = b.add_reference(rz)
+            d_a = b.add("distance", [b.add_reference(ra), z], space="3d")
+            d_c = b.add("distance", [b.add_reference(rc), z], space="3d")
+            wins = b.add("less" if closer else "greater", [d_a, d_c])
+            b.add("select", [wins], if_true=label_a, if_false=label_c)
+            tid, tpl = pick_template(ctx, self.params["templates"])
+            q = finish(ctx, b, text=tpl.format(anchor=rz.text, a=ra.text, b=rc.text),
+                       template=tid, answer_type=AnswerType.NAME,
+                       objects=[*rz.objects, *ra.objects, *rc.objects],
+                       relations=[*rz.relations, *ra.relations, *rc.relations],
+                       distractors=[label_a, label_c])
+            if q is not None:
+                yield q
+
+
+for _name, _closer, _templates, _example in (
+    ("closer_to_anchor", True, {
+        "anchor_closer": "Which is closer to {anchor}, {a} or {b}?",
+        "anchor_nearer": "Which one is nearer to {anchor}: {a} or {b}?"},
+     "Which is closer to the red cube, the sphere or the cylinder? -> sphere"),
+    ("farther_from_anchor", False, {
+        "anchor_farther": "Which is farther from {anchor}, {a} or {b}?",
+        "anchor_further": "Which one is further away from {anchor}: {a} or {b}?"},
+     "Which is farther from the red cube, the sphere or the cylinder? -> cylinder"),
+):
+    register_variant(CloserToAnchor, GeneratorSpec(
+        name=_name, family="anchor_distance", answer_type=AnswerType.NAME, example=_example,
+        needs=frozenset({Need.NAMES, Need.POSITIONS_3D}),
+        description="Which of two objects is " + ("closer to" if _closer else "farther from")
+        + " a third (3D distance, config.compare_margin)",
+    ), closer=_closer, templates=_templates)
