@@ -24,9 +24,25 @@ from scenesynth.graph import SceneGraph
 from scenesynth.graph.vocab import names_value
 
 
+def _descriptors(scene: MultiScene, i: int) -> dict[tuple[str, str | None], str]:
+    """(name, attribute value or None) -> the one object of image ``i`` it describes ("the
+    cube", "the red cube"), for descriptions that fit exactly one object there."""
+    t = scene.tables[i]
+    fits: dict[tuple[str, str | None], list[str]] = {}
+    for name, refs in t.by_name.items():
+        fits[(name, None)] = list(refs)
+        for r in refs:
+            for kind in SELECT_KINDS:
+                for v in t.attr_by_kind[r].get(kind, ()):
+                    if not names_value(name, v):
+                        fits.setdefault((name, v), []).append(r)
+    return {d: refs[0] for d, refs in fits.items() if len(refs) == 1}
+
+
 class RelationBothImages(ParameterisedGenerator):
-    """The X and the Y are each the only one of their name in two images; is the X <predicate>
-    the Y in both? Both pairs must be decided by geometry; yes and no alternate."""
+    """The X and the Y each describe exactly one object in two images ("the cube", "the red
+    cube"); is the X <predicate> the Y in both? Both pairs must be decided by geometry; yes and
+    no alternate."""
 
     def applicable(self, graphs: Sequence[SceneGraph]) -> bool:
         return super().applicable(graphs) and (
@@ -37,36 +53,41 @@ class RelationBothImages(ParameterisedGenerator):
         scene = MultiScene(ctx)
         use_3d = all(o.position is not None for g in scene.graphs for o in g.objects)
         predicates = PREDICATES_3D if use_3d else PREDICATES_2D
-        sole = [{n for n, refs in t.by_name.items() if len(refs) == 1} for t in scene.tables]
+        wordlike = set(scene.all_names())
+        described = [_descriptors(scene, i) for i in range(scene.k)]
         out: list[Question] = []
         want = ctx.rng.random() < 0.5
         for i, j in scene.pairs():
             if i > j:
                 continue  # each unordered pair once; "Image 1 and Image 3" in reading order
-            shared = sorted(n for n in sole[i] & sole[j] if n in scene.all_names())
+            shared = sorted((d for d in described[i].keys() & described[j].keys()
+                             if d[0] in wordlike), key=lambda d: (d[0], d[1] or ""))
             ctx.rng.shuffle(shared)
             for x, y in itertools.pairwise(shared):
                 if scene.full(out):
                     break
+                if x[0] == y[0]:
+                    continue  # "the red cube ... the cube" may name one object
                 p = predicates[int(ctx.rng.random() * len(predicates))]
-                decided = [scene.tables[k].spatial(scene.tables[k].by_name[x][0],
-                                                   scene.tables[k].by_name[y][0], p)
+                decided = [scene.tables[k].spatial(described[k][x], described[k][y], p)
                            for k in (i, j)]
                 if None in decided or all(decided) is not want:
                     continue
                 b = ProgramBuilder()
                 holds = []
                 for k in (i, j):
-                    xs = b.add("unique", [scene.object_set(b, k, x)])
-                    ys = b.add("unique", [scene.object_set(b, k, y)])
+                    xs = b.add("unique", [scene.object_set(b, k, *x)])
+                    ys = b.add("unique", [scene.object_set(b, k, *y)])
                     holds.append(b.add("spatial", [xs, ys], predicate=p))
                 b.add("and", holds)
                 outputs = scene.run(b)
                 if outputs is None:
                     continue
                 tid, template = scene.pick_template(self.params["templates"])
-                text = template.format(x=x, y=y, phrase=GEOMETRY_PHRASES[p],
-                                       a=image_label(i), b=image_label(j))
+                text = template.format(x=" ".join(w for w in (x[1], x[0]) if w),
+                                       y=" ".join(w for w in (y[1], y[0]) if w),
+                                       phrase=GEOMETRY_PHRASES[p], a=image_label(i),
+                                       b=image_label(j))
                 out.append(scene.question(b, outputs, text, AnswerType.YES_NO, tid,
                                           balance_key=f"{self.spec.name}/{scene.k}"))
                 want = not want

@@ -22,6 +22,7 @@ from scenesynth.generators.single._common import (
     bare,
     clearly_different,
     finish,
+    name_distractors,
     pick_template,
     random_pairs,
     tables,
@@ -43,6 +44,12 @@ def listed(refs: Sequence[Reference]) -> str:
     """"the cube, the red sphere or the cylinder"."""
     texts = [r.text for r in refs]
     return f"{', '.join(texts[:-1])} or {texts[-1]}"
+
+
+def choice_distractors(ctx: GenContext, t: SceneTables, labels: Sequence[str]) -> list[str]:
+    """The options named in the question first, then other names of the scene and source, so
+    a multiple-choice form has enough options even when the question names two or three."""
+    return [*labels, *(n for n in name_distractors(ctx, t, "") if n not in labels)]
 
 
 def references(
@@ -125,7 +132,7 @@ class ExtremeAmong(ParameterisedGenerator):
                        answer_type=AnswerType.NAME,
                        objects=[o for ref in refs for o in ref.objects],
                        relations=[rel for ref in refs for rel in ref.relations],
-                       distractors=labels)
+                       distractors=choice_distractors(ctx, t, labels))
             if q is not None:
                 yield q
 
@@ -225,7 +232,7 @@ class CloserToAnchor(ParameterisedGenerator):
                        template=tid, answer_type=AnswerType.NAME,
                        objects=[*rz.objects, *ra.objects, *rc.objects],
                        relations=[*rz.relations, *ra.relations, *rc.relations],
-                       distractors=[label_a, label_c])
+                       distractors=choice_distractors(ctx, t, [label_a, label_c, bare(rz.text)]))
             if q is not None:
                 yield q
 

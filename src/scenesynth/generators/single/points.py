@@ -112,7 +112,8 @@ class PointSameObject(ParameterisedGenerator):
 
 
 class PointDepth(ParameterisedGenerator):
-    """"Which point is closer to the camera, A (x1, y1) or B (x2, y2)?" -> "A" or "B": the depth
+    """"Which point is closer to the camera, point 1 (x1, y1) or point 2 (x2, y2)?" -> "point 1"
+    or "point 2" (not A / B: multiple-choice options are lettered): the depth
     of the object under each point, asked when the two differ by ``config.compare_margin``."""
 
     def applicable(self, graphs: Sequence[SceneGraph]) -> bool:
@@ -142,11 +143,11 @@ class PointDepth(ParameterisedGenerator):
                 o = b.add("object_at", [s], point=list(p))
                 m.append(b.add("measure", [o], measure="depth"))
             wins = b.add("less" if closer else "greater", m)
-            b.add("select", [wins], if_true="A", if_false="B")
+            b.add("select", [wins], if_true="point 1", if_false="point 2")
             tid, tpl = pick_template(ctx, self.params["templates"])
             q = finish(ctx, b, text=tpl.format(p1=point_text(p1), p2=point_text(p2)),
                        template=tid, answer_type=AnswerType.NAME, objects=[r, other],
-                       distractors=["A", "B"])
+                       distractors=["point 1", "point 2", *self.params["other_options"]])
             if q is not None:
                 kept += 1
                 yield q
@@ -162,16 +163,20 @@ register_variant(PointSameObject, GeneratorSpec(
     "points_same": "Are the points {p1} and {p2} on the same object?",
     "points_one": "Do the pixels at {p1} and {p2} belong to one and the same object?",
 })
-for _name, _closer, _word in (("point_closer", True, "closer to"),
-                              ("point_farther", False, "farther from")):
+for _name, _closer, _word, _level in (("point_closer", True, "closer to", "close"),
+                                      ("point_farther", False, "farther from", "far")):
     register_variant(PointDepth, GeneratorSpec(
         name=_name, family="points", answer_type=AnswerType.NAME,
         needs=frozenset({Need.NAMES, Need.MASKS, Need.DEPTH}),
         description=f"Which of two marked points (pixel coordinates) is {_word} the camera? "
         "(depth of the object under each point; rendered graphs, where that is the depth map)",
-        example=f"Which point is {_word} the camera, A (120, 85) or B (300, 210)? -> A",
-    ), closer=_closer, templates={
-        f"{_name}_which": f"Which point is {_word} the camera, A {{p1}} or B {{p2}}?",
-        f"{_name}_mark": f"Two points are marked: A at {{p1}} and B at {{p2}}. Which one is "
+        example=f"Which point is {_word} the camera, point 1 at (120, 85) or point 2 at (300, "
+        "210)? -> point 1",
+    ), closer=_closer, other_options=(f"both are equally {_level}",
+                                      "neither point lies on an object"), templates={
+        f"{_name}_which": f"Which point is {_word} the camera, point 1 at {{p1}} or point 2 at "
+        "{p2}?",
+        f"{_name}_mark": f"Two points are given: point 1 at {{p1}} and point 2 at {{p2}}. Which "
+        "one is "
         f"{_word} the viewer?",
     })
