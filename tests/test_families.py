@@ -304,3 +304,24 @@ def test_every_family_exports_short_and_multiple_choice(shared_data: Path) -> No
     missing = [n for n in NEW_SINGLE + NEW_MULTI if n not in depth_points
                and forms.get(n) != ({"short", "yes_no"} if n in yes_no else {"short", "mc"})]
     assert missing == [], {n: forms.get(n) for n in missing}
+
+
+def test_size_extremes_never_name_a_size() -> None:
+    """Leak guard: two cubes that differ only by size can be told apart only by "large" /
+    "small", which would answer "which is the largest"; such a cube is not asked about."""
+    from scenesynth.graph import Attribute, AttributeKind, Box, ImageInfo, SceneObject
+
+    def obj(i: str, name: str, size: str, color: str, side: float) -> SceneObject:
+        x = 20 + 90 * int(i)
+        return SceneObject(id=i, name=name, box=Box(x0=x, y0=50, x1=x + side, y1=50 + side),
+                           attributes=[Attribute(value=size, kind=AttributeKind.SIZE),
+                                       Attribute(value=color, kind=AttributeKind.COLOR)])
+
+    graph = SceneGraph(image=ImageInfo(id="sizes", width=480, height=320), objects=[
+        obj("0", "cube", "large", "red", 80), obj("1", "cube", "small", "red", 30),
+        obj("2", "sphere", "large", "blue", 70), obj("3", "cylinder", "small", "green", 20),
+        obj("4", "cube", "small", "orange", 45)])
+    asked = run("extreme_largest", [graph]) + run("extreme_smallest", [graph])
+    assert asked
+    for q in asked:
+        assert not re.search(r"\b(large|small)\b", q.text), q.text

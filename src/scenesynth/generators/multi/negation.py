@@ -22,7 +22,7 @@ from scenesynth.generators.variants import ParameterisedGenerator, register_vari
 from scenesynth.graph import SceneGraph
 from scenesynth.graph.vocab import names_value
 
-FAMILY = "multi_negation"
+FAMILY = "multi_selection"  # negated selection: which image lacks it
 
 # (name, attribute value or None, predicate or None, second name or None)
 Thing = tuple[str, str | None, str | None, str | None]
