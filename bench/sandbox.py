@@ -20,8 +20,8 @@ import itertools
 import time
 from pathlib import Path
 
-from scenesynth.programs.api import Scene, scene_payload
-from scenesynth.programs.sandbox import Job, SandboxConfig, SandboxPool
+from scenesynth.authoring.api import Scene, scene_payload
+from scenesynth.authoring.sandbox import Job, SandboxConfig, SandboxPool
 from scenesynth.sources import load
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -26,7 +26,12 @@ COMPILE_REQUIRES = ["mypy>=1.10", "pydantic>=2.6"]
 # users subclass (generators.base) stay interpreted: an interpreted class cannot extend a
 # compiled one.
 COMPILED_MODULES = [
-    "scenesynth.generators.program",
+    "scenesynth._fast",
+    "scenesynth.programs.tables",
+    "scenesynth.programs.ops",
+    "scenesynth.programs.execute",
+    "scenesynth.programs.builder",
+    "scenesynth.generators.kit",
     "scenesynth.generators.draws",
     "scenesynth.generators.refer",
     "scenesynth.generators.forms",
@@ -38,7 +43,6 @@ COMPILED_MODULES = [
     "scenesynth.generators.single.relations",
     "scenesynth.generators.single.spatial",
     "scenesynth.generators.multi.common",
-    "scenesynth.generators.multi.ops",
     "scenesynth.generators.multi.aggregation",
     "scenesynth.generators.multi.attributes",
     "scenesynth.generators.multi.comparison",

@@ -1,7 +1,7 @@
-"""An independent interpreter of answer programs, written from the op table in generators/base.py.
+"""An independent interpreter of answer programs, written from the op table in programs/ops.py.
 
 It deliberately does not import the generators' executor: it re-implements every op in
-``scenesynth.generators.base.OPS`` from its documented one-line semantics, re-executes a
+``scenesynth.programs.ops.OPS`` from its documented one-line semantics, re-executes a
 sample's stored program against the sample's graphs and returns the final value. It also
 enforces the ambiguity rule: every ``unique`` step must see exactly one object.
 
@@ -116,7 +116,7 @@ class Interpreter:
                 a.value for r in self._as_set(x[0]) for a in self._obj(r).attributes
                 if a.kind == str(s.args["kind"])
             }),
-            # -- the reference families (generators/new_ops.py) ------------------------------
+            # -- the reference families (programs/ops.py, issue 18) --------------------------
             "collect": self._collect,
             "label_of": self._label_of,
             "extreme_spatial": self._extreme_spatial,

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scenesynth.generators.program import ProgramError, build_tables, execute
 from scenesynth.graph import (
     DEFAULT_RULES,
     ProgramStep,
@@ -38,6 +37,8 @@ from scenesynth.graph import (
     graph_from_json,
     spatial_relation,
 )
+from scenesynth.programs.execute import ProgramError, execute
+from scenesynth.programs.tables import build_tables
 
 RELATION_OPS = ("relate", "relate_inv", "relate_set")
 

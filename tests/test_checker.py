@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from checker import CheckError, Interpreter, check_sample, expected_answer_text, final_answer
-from scenesynth.generators.base import OPS
 from scenesynth.graph import AnswerForm, InstructionSample, ProgramStep, Provenance, SceneGraph
+from scenesynth.programs.ops import OPS
 from scenesynth.sources import load
 
 

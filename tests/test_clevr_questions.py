@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from scenesynth.generators.base import GenConfig
-from scenesynth.generators.program import ProgramBuilder, build_tables, execute
 from scenesynth.graph import SceneGraph
+from scenesynth.programs.builder import ProgramBuilder
+from scenesynth.programs.execute import execute
+from scenesynth.programs.tables import build_tables
 from scenesynth.sources import load
 
 FAMILIES = ("compare_integer", "one_hop", "same_relate", "single_or", "zero_hop")
@@ -133,7 +135,7 @@ def test_clevr_questions_agree_with_stored_answers(
             ):
                 graph = clevr_graphs[image_index]
                 builder = translate(nodes, programs, q["question"], config)
-                outputs = execute(builder.steps, [graph], config,
+                outputs = execute(builder.steps, [graph], config.rules,
                                   build_tables([graph], config.rules))
                 if outputs[-1] != answer or type(outputs[-1]) is not type(answer):
                     mismatches.append(f"{family} q{q['question_index']} image {image_index}: "
@@ -163,7 +165,7 @@ def test_clevr_specific_answers(clevr_graphs: dict[int, SceneGraph]) -> None:
     def run(build: Any) -> Any:
         b = ProgramBuilder()
         build(b)
-        return execute(b.steps, [g], config)[-1]
+        return execute(b.steps, [g], config.rules)[-1]
 
     assert run(lambda b: b.add("count_distinct", [b.add("filter_name", [b.add("scene")],
                                                          name="cube")], iou=0.9)) == 3

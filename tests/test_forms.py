@@ -12,8 +12,8 @@ import pytest
 
 from scenesynth.generators.base import AnswerType, GenConfig, GenContext, Question, registered
 from scenesynth.generators.forms import FormRenderer, answer_text, natural_forms, rank_of_answer
-from scenesynth.generators.program import ProgramBuilder
 from scenesynth.graph import AnswerForm, SceneGraph
+from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.sources import load
 
 

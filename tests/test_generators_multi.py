@@ -253,7 +253,7 @@ def test_candidate_budget_bounds_work_per_context(
 def test_shared_group_tables_change_no_output(
     shared_data: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scenesynth.generators.program import tables_for
+    from scenesynth.generators.kit import tables_for
     from scenesynth.generators.runner import generate_shard
     from scenesynth.graph import AnswerForm
 

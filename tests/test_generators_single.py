@@ -14,13 +14,11 @@ import pytest
 import scenesynth.generators  # noqa: F401  (fills the registry)
 from checker import Interpreter
 from scenesynth.generators.base import (
-    OPS,
     GenConfig,
     GenContext,
     Question,
     registered,
 )
-from scenesynth.generators.program import execute
 from scenesynth.graph import (
     Attribute,
     AttributeKind,
@@ -33,6 +31,8 @@ from scenesynth.graph import (
     canonical_spatial,
     spatial_relation,
 )
+from scenesynth.programs.execute import execute
+from scenesynth.programs.ops import OPS
 from scenesynth.sources import load
 
 SINGLE = sorted(n for n, c in registered().items() if not c.spec.multi_image)

@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from checker import check_sample
+from scenesynth.authoring.paraphrase import write_bank
 from scenesynth.cli import app
 from scenesynth.engine import load_config
 from scenesynth.generators.base import GenConfig
@@ -26,7 +27,6 @@ from scenesynth.generators.paraphrases import (
 )
 from scenesynth.generators.runner import generate_shard
 from scenesynth.graph import AnswerForm, SceneGraph
-from scenesynth.programs.paraphrase import write_bank
 from scenesynth.sources import load
 
 ALL_FORMS = (AnswerForm.SHORT, AnswerForm.MULTIPLE_CHOICE, AnswerForm.YES_NO)

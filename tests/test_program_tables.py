@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from scenesynth.generators.program import SceneTables, execute, measure
 from scenesynth.graph import (
     DEFAULT_RULES,
     Box,
@@ -22,6 +21,8 @@ from scenesynth.graph import (
     iou,
     spatial_relation,
 )
+from scenesynth.programs.execute import execute
+from scenesynth.programs.tables import SceneTables, measure
 
 PREDICATES = ["left of", "to the left of", "right of", "above", "below", "in front of",
               "behind", "near", "far from", "inside", "on", "under", "contains"]
@@ -141,9 +142,10 @@ def test_fast_built_question_and_steps_are_complete() -> None:
     """finish() and new_step() skip the dataclass __init__: every field must still be set."""
     import dataclasses
 
+    from scenesynth._fast import new_step
     from scenesynth.generators.base import AnswerType, GenContext, Question
-    from scenesynth.generators.program import ProgramBuilder, new_step
     from scenesynth.generators.single._common import finish
+    from scenesynth.programs.builder import ProgramBuilder
 
     graph = random_graph(1, False)
     ctx = GenContext(graphs=[graph], rng=random.Random(0))

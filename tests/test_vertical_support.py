@@ -9,9 +9,9 @@ from pathlib import Path
 
 import scenesynth.generators  # noqa: F401  (fills the registry)
 from scenesynth.generators.base import GenConfig, GenContext, registered
-from scenesynth.generators.program import build_tables
 from scenesynth.graph import Box, ImageInfo, SceneObject, Vec3, spatial_relation
 from scenesynth.graph.geometry import DEFAULT_RULES
+from scenesynth.programs.tables import build_tables
 from scenesynth.sources import load
 
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from scenesynth.authoring.paraphrase import load_bank, phrasing_problem, propose, write_bank
+from scenesynth.authoring.qc import distinct_trigrams_per_1000, near_duplicate
+from scenesynth.authoring.sandbox import SandboxConfig, SandboxPool
+from scenesynth.authoring.writer import OpenAIWriter, WriterCache
 from scenesynth.cli import app
 from scenesynth.engine.write_questions import WriteQuestionsConfig, write_questions
 from scenesynth.graph import SceneGraph, write_graphs_jsonl
-from scenesynth.programs.paraphrase import load_bank, phrasing_problem, propose, write_bank
-from scenesynth.programs.qc import distinct_trigrams_per_1000, near_duplicate
-from scenesynth.programs.sandbox import SandboxConfig, SandboxPool
-from scenesynth.programs.writer import OpenAIWriter, WriterCache
 from scenesynth.sources import load
 from scripted_llm import (
     QC_SCRIPT,
@@ -147,7 +147,7 @@ def test_hf_writer_on_a_tiny_random_model_is_rejected_cleanly(clevr: list[SceneG
     from tokenizers.models import WordLevel
     from tokenizers.pre_tokenizers import Whitespace
 
-    from scenesynth.programs.writer import parse_writer_spec
+    from scenesynth.authoring.writer import parse_writer_spec
 
     words = ["[UNK]", "[PAD]", "{", "}", '"', ":", ",", "question", "code", "answer_type",
              "count", "def", "answer", "scene", "return", "how", "many"]
@@ -231,7 +231,7 @@ def test_near_duplicates_and_diversity_figure() -> None:
 
 
 def test_openai_writer_falls_back_to_json_object_with_a_grammar_safe_schema() -> None:
-    from scenesynth.programs.writer import WrittenQuestion, ask, extract_json
+    from scenesynth.authoring.writer import WrittenQuestion, ask, extract_json
 
     seen: list[dict] = []
 

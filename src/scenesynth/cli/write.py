@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from scenesynth.programs.writer import QuestionWriter
+    from scenesynth.authoring.writer import QuestionWriter
 
 _out = Console(highlight=False)
 _err = Console(stderr=True, highlight=False)
@@ -25,7 +25,7 @@ WriterOption = Annotated[
 
 
 def _writer(spec: str) -> QuestionWriter:
-    from scenesynth.programs.writer import parse_writer_spec
+    from scenesynth.authoring.writer import parse_writer_spec
 
     try:
         return parse_writer_spec(spec)
@@ -55,12 +55,12 @@ def write_questions(
 ) -> None:
     """Ask an LLM for questions and programs, run the programs in the sandbox, keep what
     passes quality control, and export it (plus samples.jsonl, drops.jsonl and a card)."""
+    from scenesynth.authoring.sandbox import SandboxConfig, SandboxError
     from scenesynth.engine.write_questions import (
         WriteQuestionsConfig,
         WriteQuestionsError,
         run,
     )
-    from scenesynth.programs.sandbox import SandboxConfig, SandboxError
 
     if questions_per_graph < 1 or agreement < 1 or probe_scenes < 0 or workers < 1:
         _err.print("[red]error:[/red] --questions-per-graph, --agreement and --workers must "
@@ -94,8 +94,8 @@ def paraphrase_templates(
     """Ask the writer for new phrasings of the question templates; store the ones that pass
     the mechanical checks (slots kept, no answer mentioned, one question, not a duplicate).
     Review the file, then pass it to ``generate --paraphrases``."""
-    from scenesynth.programs.paraphrase import propose, template_catalog, write_bank
-    from scenesynth.programs.writer import WriterCache
+    from scenesynth.authoring.paraphrase import propose, template_catalog, write_bank
+    from scenesynth.authoring.writer import WriterCache
 
     catalog = {k: v for k, v in template_catalog().items() if only is None or
                k.startswith(only)}

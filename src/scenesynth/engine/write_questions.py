@@ -1,8 +1,8 @@
 """``scenesynth write-questions``: LLM-written questions whose answers are computed by programs.
 
 For every graph the writer proposes ``{question, answer_type, code}``; the code runs in the
-sandbox (:mod:`scenesynth.programs.sandbox`) against the graph; quality control
-(:mod:`scenesynth.programs.qc`) keeps a question only when its program runs, returns the
+sandbox (:mod:`scenesynth.authoring.sandbox`) against the graph; quality control
+(:mod:`scenesynth.authoring.qc`) keeps a question only when its program runs, returns the
 declared type, does not leak its answer, is not constant over probe scenes, agrees with the
 template engine where the question maps onto a template family, agrees with N-1 independently
 written programs, and is not a near-duplicate. Kept questions become
@@ -25,13 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from scenesynth import __version__
-from scenesynth.generators.runner import sample_id
-from scenesynth.graph import InstructionSample, ProgramStep, Provenance, SceneGraph
-from scenesynth.graph.sample import AnswerForm
-from scenesynth.graph.seeds import generator_seed
-from scenesynth.ioutil import atomic_write
-from scenesynth.programs.api import mask_areas, scene_payload
-from scenesynth.programs.qc import (
+from scenesynth.authoring.api import mask_areas, scene_payload
+from scenesynth.authoring.qc import (
     TemplateMapper,
     answer_in_question,
     answers_equal,
@@ -40,8 +35,8 @@ from scenesynth.programs.qc import (
     render_answer,
     type_matches,
 )
-from scenesynth.programs.sandbox import ExecResult, Job, SandboxConfig, SandboxPool, scene_key
-from scenesynth.programs.writer import (
+from scenesynth.authoring.sandbox import ExecResult, Job, SandboxConfig, SandboxPool, scene_key
+from scenesynth.authoring.writer import (
     PROMPT_VERSION,
     QuestionWriter,
     WriterCache,
@@ -51,6 +46,11 @@ from scenesynth.programs.writer import (
     solve_messages,
     write_messages,
 )
+from scenesynth.generators.runner import sample_id
+from scenesynth.graph import InstructionSample, ProgramStep, Provenance, SceneGraph
+from scenesynth.graph.sample import AnswerForm
+from scenesynth.graph.seeds import generator_seed
+from scenesynth.ioutil import atomic_write
 from scenesynth.quality.card import (
     answer_distribution,
     card_answer_key,

@@ -2,7 +2,7 @@
 
 Importing this package fills the generator registry (single- and multi-image generators).
 Public entry points: :func:`scenesynth.generators.runner.generate_shard`,
-:func:`scenesynth.generators.program.execute`, :func:`scenesynth.generators.refer.refer`,
+:func:`scenesynth.generators.refer.refer`,
 :class:`scenesynth.generators.forms.FormRenderer`.
 """
 

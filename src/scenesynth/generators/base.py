@@ -8,9 +8,9 @@ that answer (a list of :class:`~scenesynth.graph.sample.ProgramStep`, CLEVR-styl
 and relations used, and distractor candidates for multiple choice. Rendering a question as short
 answer, multiple choice or yes/no happens afterwards and never changes the answer.
 
-Program operations are the vocabulary in :data:`OPS`. Every op a generator emits must be listed
-there with its exact semantics: the independent checker in the tests re-implements each op from
-this table and re-executes every stored program against the graph.
+Program operations are the vocabulary in :data:`scenesynth.programs.ops.OPS`. Every op a
+generator emits is defined there with its exact semantics: the independent checker in the tests
+re-implements each op from that table and re-executes every stored program against the graph.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ class GenContext:
     # Attribute values per kind seen in the graphs of the same source (plausible distractors:
     # CLEVR's eight colors rather than every color word); filled by the runner.
     source_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    # Per-context memo for derived lookups (scenesynth.generators.program.tables_for).
+    # Per-context memo for derived lookups (scenesynth.generators.kit.tables_for).
     cache: dict[str, Any] = field(default_factory=dict)
     # (balance key, expected typed answer) -> False when the shard's answer balancer would
     # reject such a question right now (filled by the runner). A hint only: a generator may
@@ -226,126 +226,3 @@ def register(cls: type[Generator]) -> type[Generator]:
 
 def registered() -> dict[str, type[Generator]]:
     return dict(_REGISTRY)
-
-
-# -- program operations ----------------------------------------------------------------------
-# Values flowing between steps: an object reference is "<image_index>:<object_id>"; a set is a
-# sorted list of such references; scalars are bool / int / float / str.
-# Unless stated, ops take ``args["image"]`` (int, default 0) where they touch a graph.
-
-OPS: dict[str, str] = {
-    "scene": "args{image}: all objects of graph `image` -> set",
-    "filter_name": "args{name}; inputs[set] -> objects whose name equals `name`",
-    "filter_attr": "args{value}; inputs[set] -> objects having attribute `value`",
-    "unique": "inputs[set] -> the single object; error unless the set has exactly one",
-    "relate": (
-        "args{predicate, mode}; inputs[obj o] -> set of x with (x predicate o). mode "
-        "'annotated' uses graph relations; 'geometry' uses spatial_relation(x, o) is True"
-    ),
-    "count": "inputs[set] -> int size",
-    "count_distinct": (
-        "args{iou}; inputs[set] -> int: objects minus those whose box has IoU > iou with an "
-        "earlier (in set order) counted object, unless either is marked distinct"
-    ),
-    "exist": "inputs[set] -> bool non-empty",
-    "query_name": "inputs[obj] -> str name",
-    "query_attr": "args{kind}; inputs[obj] -> str: the object's single attribute of `kind`",
-    "verify_attr": "args{value}; inputs[obj] -> bool",
-    "query_box": "inputs[obj] -> [x0, y0, x1, y1] rounded to 1 decimal",
-    "spatial": (
-        "args{predicate}; inputs[obj a, obj b] -> bool|None spatial_relation(a, b, predicate)"
-    ),
-    "has_relation": "args{predicate}; inputs[obj a, obj b] -> bool: (a, predicate, b) annotated",
-    "equal": "inputs[x, y] -> bool x == y",
-    "greater": "inputs[x, y] -> bool x > y",
-    "less": "inputs[x, y] -> bool x < y",
-    "and": "inputs[bool, bool] -> bool",
-    "or": "inputs[bool, bool] -> bool",
-    "not": "inputs[bool] -> bool",
-    "union": "inputs[set, set] -> set",
-    "intersect": "inputs[set, set] -> set",
-    # -- added with the single-image generators ------------------------------------------
-    "relate_inv": (
-        "args{predicate, mode}; inputs[obj o] -> set of y with (o predicate y); modes as in "
-        "relate ('geometry': spatial_relation(o, y) is True)"
-    ),
-    "same_attr": (
-        "args{kind}; inputs[obj o] -> set of objects x != o in o's image whose set of `kind` "
-        "values equals o's (o must have at least one value of `kind`)"
-    ),
-    "query_relation": (
-        "inputs[obj a, obj b] -> str: the annotated predicate of (a, ?, b); error unless "
-        "exactly one distinct predicate is annotated"
-    ),
-    "measure": (
-        "args{measure}; inputs[obj] -> float: 'depth' (SceneObject.depth), 'box_area' (px^2), "
-        "'mask_area' (pixels of the RLE mask), 'volume' (size3d x*y*z), 'center_x' / "
-        "'center_y' (box centre, px); error when the field is missing"
-    ),
-    "argmin": "args{measure}; inputs[set] -> the object with the smallest measure; error on "
-    "an empty set or a tie",
-    "argmax": "args{measure}; inputs[set] -> the object with the largest measure; error on "
-    "an empty set or a tie",
-    "sort_by": "args{measure}; inputs[set] -> list of the objects by ascending measure; error "
-    "on a tie",
-    "names_in_order": "inputs[list] -> list[str]: the objects' names in list order",
-    "query_names": "inputs[set] -> list[str]: the distinct names of the objects, sorted",
-    "select": "args{if_true, if_false}; inputs[bool] -> if_true when True, if_false when "
-    "False; error on None",
-    "region": (
-        "args{margin}; inputs[obj] -> str|None: cell of the box centre in a 3x3 grid of the "
-        "image ('top left', 'top', 'top right', 'left', 'center', 'right', 'bottom left', "
-        "'bottom', 'bottom right'); None when the centre lies within margin * cell size of an "
-        "inner grid line"
-    ),
-    "filter_box": (
-        "args{box, min_iou}; inputs[set] -> objects whose box has IoU >= min_iou with `box` "
-        "([x0, y0, x1, y1] px)"
-    ),
-    "describe_relations": (
-        "args{resolvable (bool, default false)}; inputs[set] -> list[str]: for each annotated "
-        "relation in graph order whose subject and object are both in the set, 'subject-name "
-        "predicate object-name' (duplicates dropped). resolvable: only relations whose "
-        "subject name and object name each belong to one object of the image, and whose "
-        "predicate, when canonical_spatial maps it, spatial_relation decides True"
-    ),
-    "describe_objects": (
-        "inputs[set] -> list[str]: per object in set order, its distinct attribute values "
-        "ordered by kind (size, color, material, shape, state, other; alphabetical within a "
-        "kind) leaving out values its name already says (the name itself or one of its "
-        "words: 'paper' of a 'paper stack'), then its name, space-joined"
-    ),
-    # -- added with the multi-image generators (inputs are positional: input i comes from
-    # -- image i, so "Image i+1" names the image of input i) ---------------------------------
-    "image_argmax": (
-        "inputs[x_1, ..., x_k numbers] -> str 'Image i' for the 1-based position i of the "
-        "largest input; error on a tie for the largest or fewer than two inputs"
-    ),
-    "image_argmin": (
-        "inputs[x_1, ..., x_k numbers] -> str 'Image i' for the 1-based position i of the "
-        "smallest input; error on a tie for the smallest or fewer than two inputs"
-    ),
-    "image_where": (
-        "inputs[b_1, ..., b_k bools] -> str 'Image i' for the 1-based position i of the only "
-        "True input; error unless exactly one input is True (None is not True)"
-    ),
-    "sum": "inputs[x_1, ..., x_k numbers] -> their sum",
-    "count_true": "inputs[b_1, ..., b_k] -> int: how many inputs are True",
-    "subtract": "inputs[x, y numbers] -> x - y",
-    "common_values": (
-        "inputs[l_1, ..., l_k lists of str] -> sorted list of the distinct strings present "
-        "in every input"
-    ),
-    "difference_values": (
-        "inputs[l_1, l_2, ..., l_k lists of str] -> sorted list of the distinct strings of "
-        "l_1 present in none of l_2 ... l_k"
-    ),
-    "relate_set": (
-        "args{predicate, mode}; inputs[set s] -> set: the union of relate(o) (same args) over "
-        "every object o in s (empty for an empty s)"
-    ),
-    "attr_values": (
-        "args{kind}; inputs[set] -> sorted list of the distinct attribute values of `kind` "
-        "over the objects of the set"
-    ),
-}

@@ -27,14 +27,12 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from typing import Any, Final
 
-from scenesynth.generators.program import (
-    SceneTables,
-    Step,
-    execute,
-    new_step,
-)
+from scenesynth._fast import new_step
 from scenesynth.graph import AttributeKind, ProgramStep, canonical_spatial
+from scenesynth.graph import ProgramStep as Step
 from scenesynth.graph.vocab import names_value
+from scenesynth.programs.execute import execute
+from scenesynth.programs.tables import SceneTables
 
 # Attribute order in a phrase: "the large red metal cube".
 KIND_ORDER: Final[dict[str, int]] = {

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from scenesynth._fast import construct, fields_set, new_instance
 from scenesynth.generators.base import (
     GenConfig,
     GenContext,
@@ -41,7 +42,6 @@ from scenesynth.generators.base import (
     registered,
 )
 from scenesynth.generators.forms import FormRenderer, RenderedForm, answer_text
-from scenesynth.generators.program import build_tables, construct, fields_set, new_instance
 from scenesynth.graph import (
     AnswerForm,
     InstructionSample,
@@ -55,6 +55,7 @@ from scenesynth.graph.seeds import (
     group_seed_hash,
     seeded_random,
 )
+from scenesynth.programs.tables import build_tables
 
 if TYPE_CHECKING:
     from scenesynth.quality.balance import AnswerBalancer

@@ -62,8 +62,19 @@ def intersection_area(a: Box, b: Box) -> float:
 
 
 def iou(a: Box, b: Box) -> float:
-    inter = intersection_area(a, b)
-    union = a.area + b.area - inter
+    return iou_of_coords(a.x0, a.y0, a.x1, a.y1, a.area, b.x0, b.y0, b.x1, b.y1, b.area)
+
+
+def iou_of_coords(
+    ax0: float, ay0: float, ax1: float, ay1: float, area_a: float,
+    bx0: float, by0: float, bx1: float, by1: float, area_b: float,
+) -> float:
+    """:func:`iou` of two boxes given as coordinates and areas (callers that hold many boxes
+    keep their numbers in tables and skip the model reads)."""
+    w = (ax1 if ax1 < bx1 else bx1) - (ax0 if ax0 > bx0 else bx0)
+    h = (ay1 if ay1 < by1 else by1) - (ay0 if ay0 > by0 else by0)
+    inter = w * h if w > 0 and h > 0 else 0.0
+    union = area_a + area_b - inter
     return inter / union if union > 0 else 0.0
 
 
@@ -171,13 +182,58 @@ def _tri(value: float, margin: float) -> bool | None:
     return None
 
 
+# The directional rules on plain numbers. spatial_relation decides through these, and so may a
+# caller that keeps each object's numbers in a table (the program executor): one home for the
+# arithmetic, whoever reads the models.
+
+# Directional predicates decided in the image plane: (axis, sign). Axis 0 is the box centre x,
+# 1 the box centre y (y grows downwards), 2 the depth; ``a PRED b`` holds when
+# ``sign * (value_b - value_a)`` exceeds the margin.
+PLANAR_AXES: dict[str, tuple[int, float]] = {
+    LEFT: (0, 1.0), RIGHT: (0, -1.0), ABOVE: (1, 1.0), BELOW: (1, -1.0),
+    FRONT: (2, 1.0), BEHIND: (2, -1.0),
+}
+
+
+def planar_axis(predicate: str) -> tuple[int, float] | None:
+    """(axis, sign) of a directional predicate's image-plane rule (see :data:`PLANAR_AXES`);
+    None for the other spatial predicates; ValueError for an unknown predicate."""
+    pred = canonical_spatial(predicate)
+    if pred is None:
+        raise ValueError(f"not a spatial predicate: {predicate!r}")
+    return PLANAR_AXES.get(pred)
+
+
+def planar_decision(
+    value_a: float, value_b: float, axis: int, sign: float, extent: float, rules: SpatialRules,
+) -> bool | None:
+    """The image-plane rule of :data:`PLANAR_AXES` on two objects' values along ``axis``;
+    ``extent`` is the image width (axis 0) or height (axis 1), unused for depth (axis 2),
+    whose margin is relative to the larger depth."""
+    if axis == 0:
+        margin = rules.lr_margin * extent
+    elif axis == 1:
+        margin = rules.ab_margin * extent
+    else:
+        margin = rules.depth_margin * max(abs(value_a), abs(value_b), 1e-9)
+    return _tri(sign * (value_b - value_a), margin)
+
+
+def projected_decision(
+    a: tuple[float, float, float], b: tuple[float, float, float],
+    d: tuple[float, float, float], eps: float,
+) -> bool | None:
+    """CLEVR's 3D rule: True when ``(a - b) . d > eps``, False when ``< -eps``, else undecided
+    (``d`` from :func:`direction_3d`)."""
+    return _tri((a[0] - b[0]) * d[0] + (a[1] - b[1]) * d[1] + (a[2] - b[2]) * d[2], eps)
+
+
 def direction_3d(predicate: str, camera: Camera | None) -> tuple[float, float, float] | None:
     """The 3D direction :func:`spatial_relation` projects on for a directional predicate
     (left / right / above / below / in front of / behind, any alias) when it decides in 3D;
     None for other predicates (unknown ones raise ValueError, as there). For such a
     predicate and two positioned objects with ``rules.prefer_3d``, ``spatial_relation`` is
-    exactly ``_tri(_dot_diff(a.position, b.position, d), rules.eps_3d)`` (a cache may apply
-    that arithmetic itself)."""
+    exactly ``projected_decision(a.position, b.position, d, rules.eps_3d)``."""
     pred = canonical_spatial(predicate)
     if pred is None:
         raise ValueError(f"not a spatial predicate: {predicate!r}")
@@ -199,9 +255,9 @@ def _vertical(
     """above / below: image separation, and with 3D a height gap beyond both extents."""
     in_image: bool | None = None
     if a.box is not None and b.box is not None:
-        ay, by = a.box.center[1], b.box.center[1]
         height = image.height if image is not None else max(a.box.y1, b.box.y1)
-        in_image = _tri(by - ay if pred == ABOVE else ay - by, rules.ab_margin * height)
+        in_image = planar_decision(a.box.center[1], b.box.center[1], 1,
+                                   PLANAR_AXES[pred][1], height, rules)
     if not (rules.prefer_3d and a.position is not None and b.position is not None):
         return in_image
     if a.size3d is None or b.size3d is None:
@@ -240,27 +296,21 @@ def spatial_relation(
     use_3d = rules.prefer_3d and a.position is not None and b.position is not None
     if pred in (ABOVE, BELOW):
         return _vertical(a, b, pred, image, camera, rules)
-    if pred in _DIRECTION_KEY:
+    if pred in _DIRECTION_KEY:  # left / right / in front of / behind
         if use_3d:
             assert a.position is not None and b.position is not None
             d = _direction(camera, _DIRECTION_KEY[pred])
-            return _tri(_dot_diff(a.position, b.position, d), rules.eps_3d)
-        if pred in (FRONT, BEHIND):
+            return projected_decision(a.position.as_tuple(), b.position.as_tuple(), d,
+                                      rules.eps_3d)
+        axis, sign = PLANAR_AXES[pred]
+        if axis == 2:
             if a.depth is None or b.depth is None:
                 return None
-            scale = max(abs(a.depth), abs(b.depth), 1e-9)
-            diff = b.depth - a.depth if pred == FRONT else a.depth - b.depth
-            return _tri(diff, rules.depth_margin * scale)
+            return planar_decision(a.depth, b.depth, 2, sign, 0.0, rules)
         if a.box is None or b.box is None:
             return None
-        (ax, ay), (bx, by) = a.box.center, b.box.center
-        if pred in (LEFT, RIGHT):
-            width = image.width if image is not None else max(a.box.x1, b.box.x1)
-            diff = bx - ax if pred == LEFT else ax - bx
-            return _tri(diff, rules.lr_margin * width)
-        height = image.height if image is not None else max(a.box.y1, b.box.y1)
-        diff = by - ay if pred == ABOVE else ay - by
-        return _tri(diff, rules.ab_margin * height)
+        width = image.width if image is not None else max(a.box.x1, b.box.x1)
+        return planar_decision(a.box.center[0], b.box.center[0], 0, sign, width, rules)
 
     if pred in (NEAR, FAR):
         if use_3d:

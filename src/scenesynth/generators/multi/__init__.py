@@ -10,7 +10,6 @@ from scenesynth.generators.multi import (  # noqa: F401  (imports register the g
     attributes,
     comparison,
     negation,
-    ops,
     relations,
     selection,
 )

@@ -14,14 +14,14 @@ from scenesynth.generators.multi.common import (
     interleave,
     plural,
 )
-from scenesynth.generators.multi.ops import image_label
 from scenesynth.generators.multi.relations import PREDICATES_2D, PREDICATES_3D
 from scenesynth.generators.multi.selection import SELECT_KINDS
-from scenesynth.generators.program import ProgramBuilder
 from scenesynth.generators.refer import GEOMETRY_PHRASES
 from scenesynth.generators.variants import ParameterisedGenerator, register_variant
 from scenesynth.graph import SceneGraph
 from scenesynth.graph.vocab import names_value
+from scenesynth.programs.builder import ProgramBuilder
+from scenesynth.programs.ops import image_label
 
 
 def _descriptors(scene: MultiScene, i: int) -> dict[tuple[str, str | None], str]:

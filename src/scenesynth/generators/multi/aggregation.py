@@ -21,7 +21,7 @@ from scenesynth.generators.multi.common import (
     interleave,
     plural,
 )
-from scenesynth.generators.program import ProgramBuilder
+from scenesynth.programs.builder import ProgramBuilder
 
 FAMILY = "multi_aggregation"
 

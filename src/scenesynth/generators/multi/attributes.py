@@ -22,10 +22,10 @@ from scenesynth.generators.multi.common import (
     interleave,
     list_distractors,
 )
-from scenesynth.generators.multi.ops import image_label
-from scenesynth.generators.program import ProgramBuilder
 from scenesynth.generators.refer import refer
 from scenesynth.graph import AttributeKind
+from scenesynth.programs.builder import ProgramBuilder
+from scenesynth.programs.ops import image_label
 
 FAMILY = "multi_attribute"
 COMPARE_KINDS = (AttributeKind.COLOR, AttributeKind.MATERIAL, AttributeKind.SIZE,

@@ -1,7 +1,7 @@
 """Shared building blocks of the multi-image generators.
 
 Every answer is the output of executing the question's program with the shared executor
-(:func:`scenesynth.generators.program.execute`); the helpers here only build per-image
+(:func:`scenesynth.programs.execute.execute`); the helpers here only build per-image
 sub-programs, run them, and assemble :class:`~scenesynth.generators.base.Question` objects.
 Images are called "Image 1", "Image 2", ... in question text; programs address them with
 ``args{image: k}`` (0-based).
@@ -17,16 +17,13 @@ from typing import Any
 
 from scenesynth.generators.base import AnswerType, GenContext, Question
 from scenesynth.generators.draws import first_shuffled
-from scenesynth.generators.multi.ops import image_label
-from scenesynth.generators.program import (
-    ProgramBuilder,
-    ProgramError,
-    SceneTables,
-    execute,
-    tables_for,
-)
+from scenesynth.generators.kit import tables_for
 from scenesynth.graph import SceneGraph, SpatialRules
 from scenesynth.graph.vocab import indefinite, is_mass_noun, plural
+from scenesynth.programs.builder import ProgramBuilder
+from scenesynth.programs.execute import ProgramError, execute
+from scenesynth.programs.ops import image_label
+from scenesynth.programs.tables import SceneTables
 
 __all__ = ["plural"]  # re-exported: the multi-image generators import it from here
 
@@ -185,7 +182,7 @@ class MultiScene:
     def run(self, b: ProgramBuilder) -> list[Any] | None:
         """Execute the program; None when it is undefined (a tie, an ambiguous unique, ...)."""
         try:
-            return execute(b.steps, self.graphs, self.config, tables=self.tables)
+            return execute(b.steps, self.graphs, tables=self.tables)
         except ProgramError:
             return None
 

@@ -23,8 +23,8 @@ from scenesynth.generators.multi.common import (
     list_distractors,
     plural,
 )
-from scenesynth.generators.multi.ops import image_label
-from scenesynth.generators.program import ProgramBuilder
+from scenesynth.programs.builder import ProgramBuilder
+from scenesynth.programs.ops import image_label
 
 FAMILY = "multi_comparison"
 MAX_LIST_ANSWER = 6  # longer category lists make poor short answers

@@ -16,11 +16,11 @@ from scenesynth.generators.multi.relations import (
     _decided_everywhere,
 )
 from scenesynth.generators.multi.selection import SELECT_KINDS
-from scenesynth.generators.program import ProgramBuilder
 from scenesynth.generators.refer import GEOMETRY_PHRASES
 from scenesynth.generators.variants import ParameterisedGenerator, register_variant
 from scenesynth.graph import SceneGraph
 from scenesynth.graph.vocab import names_value
+from scenesynth.programs.builder import ProgramBuilder
 
 FAMILY = "multi_selection"  # negated selection: which image lacks it
 

@@ -24,9 +24,9 @@ from scenesynth.generators.base import (
 )
 from scenesynth.generators.draws import random_order
 from scenesynth.generators.multi.common import MultiScene, interleave
-from scenesynth.generators.program import ProgramBuilder
 from scenesynth.generators.refer import GEOMETRY_PHRASES
 from scenesynth.graph import SceneGraph
+from scenesynth.programs.builder import ProgramBuilder
 
 FAMILY = "multi_relation"
 PREDICATES_3D = ("left of", "right of", "in front of", "behind")

@@ -22,9 +22,9 @@ from scenesynth.generators.multi.common import (
     plural,
     with_article,
 )
-from scenesynth.generators.program import ProgramBuilder
 from scenesynth.graph import AttributeKind
 from scenesynth.graph.vocab import names_value
+from scenesynth.programs.builder import ProgramBuilder
 
 FAMILY = "multi_selection"
 # Attribute kinds that make a natural "which image has a <value> <name>" question.

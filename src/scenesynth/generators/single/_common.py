@@ -6,14 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, TypeVar, cast
 
+from scenesynth._fast import new_instance
 from scenesynth.generators.base import AnswerType, GenContext, Question
 from scenesynth.generators.draws import pick
-from scenesynth.generators.program import ProgramBuilder, SceneTables, new_instance, tables_for
+from scenesynth.generators.kit import tables_for
 from scenesynth.graph import AttributeKind
 from scenesynth.graph.seeds import random_from_text
 from scenesynth.graph.vocab import indefinite, is_mass_noun, vocabulary
 from scenesynth.graph.vocab import names_value as names_value  # re-exported for generators
 from scenesynth.graph.vocab import plural as vocab_plural
+from scenesynth.programs.builder import ProgramBuilder
+from scenesynth.programs.tables import SceneTables
 
 T = TypeVar("T")
 
@@ -127,7 +130,7 @@ def finish(
     balance_key: str | None = None,
 ) -> Question | None:
     """Execute the program; its last output is the answer. None (skip) when undecided."""
-    outputs = builder.run(ctx.graphs, ctx.config, tables_for(ctx))
+    outputs = builder.run(tables_for(ctx))
     answer = outputs[-1]
     if answer is None:
         return None

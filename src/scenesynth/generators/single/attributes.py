@@ -16,7 +16,6 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import lazy_shuffled, pick
-from scenesynth.generators.program import ProgramBuilder
 from scenesynth.generators.refer import refer
 from scenesynth.generators.single._common import (
     QUERY_KINDS,
@@ -28,6 +27,7 @@ from scenesynth.generators.single._common import (
     single_value,
     tables,
 )
+from scenesynth.programs.builder import ProgramBuilder
 
 QUERY_TEMPLATES: dict[str, dict[str, str]] = {
     "color": {

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 
 from scenesynth.generators.base import AnswerType, GenContext, GeneratorSpec, Need, Question
 from scenesynth.generators.draws import lazy_shuffled, pick
-from scenesynth.generators.program import ProgramBuilder, SceneTables, coords_iou
 from scenesynth.generators.refer import GEOMETRY_PHRASES
 from scenesynth.generators.single._common import (
     QUERY_KINDS,
@@ -27,6 +26,9 @@ from scenesynth.generators.single._common import (
 )
 from scenesynth.generators.single.attributes import QUERY_TEMPLATES
 from scenesynth.generators.variants import ParameterisedGenerator, register_variant
+from scenesynth.graph.geometry import iou_of_coords
+from scenesynth.programs.builder import ProgramBuilder
+from scenesynth.programs.tables import SceneTables
 
 MIN_IOU = 0.5  # as grounding_identify: the box picks out the object it was taken from
 
@@ -45,7 +47,8 @@ def box_unique(t: SceneTables, r: str) -> bool:
         coords = t.box_coords()
         own = coords[r]
         known = own is not None and not any(
-            x != r and c is not None and coords_iou(own, c) >= MIN_IOU for x, c in coords.items())
+            x != r and c is not None and iou_of_coords(*own, *c) >= MIN_IOU
+            for x, c in coords.items())
         memo[r] = known
     return known
 

@@ -16,7 +16,6 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import lazy_shuffled, shuffled
-from scenesynth.generators.program import ProgramBuilder
 from scenesynth.generators.refer import refer
 from scenesynth.generators.single._common import (
     QUERY_KINDS,
@@ -33,6 +32,7 @@ from scenesynth.generators.single._common import (
     tables,
     uncountable,
 )
+from scenesynth.programs.builder import ProgramBuilder
 
 EXIST_TEMPLATES = {
     "exist_is_there": "Is there {a_phrase} in the image?",

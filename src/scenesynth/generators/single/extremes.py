@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from scenesynth.generators import new_ops as _new_ops  # noqa: F401  (registers the ops)
 from scenesynth.generators.base import AnswerType, GenContext, GeneratorSpec, Need, Question
 from scenesynth.generators.draws import pick_int, pick_k
-from scenesynth.generators.program import ProgramBuilder, SceneTables
 from scenesynth.generators.refer import Reference, refer
 from scenesynth.generators.single._common import (
     bare,
@@ -29,6 +27,8 @@ from scenesynth.generators.single._common import (
 )
 from scenesynth.generators.variants import ParameterisedGenerator, register_variant
 from scenesynth.graph import SceneGraph
+from scenesynth.programs.builder import ProgramBuilder
+from scenesynth.programs.tables import SceneTables
 
 
 def option_labels(t: SceneTables, refs: Sequence[Reference]) -> list[str]:

@@ -15,7 +15,6 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import lazy_shuffled, pick_int, pick_k, shuffled
-from scenesynth.generators.program import ProgramBuilder, SceneTables, coords_iou
 from scenesynth.generators.refer import refer
 from scenesynth.generators.single._common import (
     article,
@@ -28,6 +27,9 @@ from scenesynth.generators.single._common import (
     stuff_region_name,
     tables,
 )
+from scenesynth.graph.geometry import iou_of_coords
+from scenesynth.programs.builder import ProgramBuilder
+from scenesynth.programs.tables import SceneTables
 
 
 def _other_boxes(t: SceneTables, r: str, limit: int = 8) -> list[list[float]]:
@@ -131,7 +133,7 @@ class GroundingIdentify(Generator):
             cr = coords[r]
             assert cr is not None
             if any(
-                x != r and cx is not None and coords_iou(cr, cx) >= 0.5
+                x != r and cx is not None and iou_of_coords(*cr, *cx) >= 0.5
                 for x, cx in coords.items()
             ):
                 continue

@@ -19,13 +19,14 @@ import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from scenesynth.generators import new_ops
 from scenesynth.generators.base import AnswerType, GenContext, GeneratorSpec, Need, Question
 from scenesynth.generators.draws import lazy_shuffled
-from scenesynth.generators.program import ProgramBuilder, SceneTables
 from scenesynth.generators.single._common import clearly_different, finish, pick_template, tables
 from scenesynth.generators.variants import ParameterisedGenerator, register_variant
 from scenesynth.graph import SceneGraph
+from scenesynth.programs.builder import ProgramBuilder
+from scenesynth.programs.ops import covers, mask_pixels
+from scenesynth.programs.tables import SceneTables
 
 # Renderers whose depth map holds each object's depth over all of its visible pixels.
 EXACT_DEPTH_RENDERERS = frozenset({"cpu"})
@@ -42,7 +43,7 @@ def interior_pixels(t: SceneTables, r: str) -> tuple[Any, Any]:
     key = ("interior_pixels", r)
     memo: tuple[Any, Any] | None = t.memo.get(key)
     if memo is None:
-        m = new_ops.mask_pixels(t, r)
+        m = mask_pixels(t, r)
         inner = m[1:-1, 1:-1].copy()
         for dy in (0, 1, 2):
             for dx in (0, 1, 2):
@@ -65,7 +66,7 @@ def draw_point(ctx: GenContext, t: SceneTables, r: str,
         x, y = int(xs[i]), int(ys[i])
         if avoid is not None and abs(x - avoid[0]) + abs(y - avoid[1]) < 4:
             continue
-        if any(new_ops.covers(t, o, x, y) for o in t.scene if o != r):
+        if any(covers(t, o, x, y) for o in t.scene if o != r):
             continue
         return x, y
     return None

@@ -23,7 +23,7 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import lazy_shuffled, pick
-from scenesynth.generators.program import ProgramBuilder, SceneTables, tables_for
+from scenesynth.generators.kit import tables_for
 from scenesynth.generators.refer import (
     GEOMETRY_PHRASES,
     is_speakable,
@@ -43,6 +43,8 @@ from scenesynth.generators.single._common import (
     single_value,
     tables,
 )
+from scenesynth.programs.builder import ProgramBuilder
+from scenesynth.programs.tables import SceneTables
 
 # Relations whose reverse is false whenever the relation holds (safe negatives).
 ASYMMETRIC = frozenset(
@@ -419,7 +421,7 @@ class MultiHopRelation(Generator):
         r2 = b.add("relate", [ux], predicate=p2, mode=mode2)
         # executing the prefix tells whether the chain is unique at each hop
         try:
-            outs = b.run(ctx.graphs, ctx.config, tables_for(ctx))
+            outs = b.run(tables_for(ctx))
         except ValueError:
             return None
         second = outs[r2]

@@ -18,7 +18,6 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import lazy_shuffled, pick, pick_int, pick_k
-from scenesynth.generators.program import REGION_NAMES, ProgramBuilder, SceneTables
 from scenesynth.generators.refer import GEOMETRY_PHRASES, refer
 from scenesynth.generators.single._common import (
     bare,
@@ -33,6 +32,8 @@ from scenesynth.generators.single._common import (
     tables,
 )
 from scenesynth.graph import SceneGraph
+from scenesynth.programs.builder import ProgramBuilder
+from scenesynth.programs.tables import REGION_NAMES, SceneTables
 
 
 def _predicates(t: SceneTables) -> tuple[str, ...]:

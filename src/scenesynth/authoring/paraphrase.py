@@ -15,6 +15,14 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
+from scenesynth.authoring.writer import (
+    Paraphrases,
+    QuestionWriter,
+    WriterCache,
+    WriterError,
+    ask,
+    paraphrase_messages,
+)
 from scenesynth.generators.paraphrases import (
     bank_document,
     phrasing_problem,
@@ -24,14 +32,6 @@ from scenesynth.generators.paraphrases import (
     template_catalog,
 )
 from scenesynth.ioutil import atomic_write
-from scenesynth.programs.writer import (
-    Paraphrases,
-    QuestionWriter,
-    WriterCache,
-    WriterError,
-    ask,
-    paraphrase_messages,
-)
 from scenesynth.quality.dedup import normalize_question
 
 __all__ = ["load_bank", "phrasing_problem", "propose", "question_kind", "slots",

@@ -111,8 +111,8 @@ def mask_areas(graph: SceneGraph) -> dict[str, int]:
     """Mask pixel counts per object id, measured by the generators' tables (one home)."""
     if not any(o.mask is not None for o in graph.objects):
         return {}
-    from scenesynth.generators.program import build_tables, ref
     from scenesynth.graph.geometry import DEFAULT_RULES
+    from scenesynth.programs.tables import build_tables, ref
 
     tables = build_tables([graph], DEFAULT_RULES)[0]
     return {o.id: tables.mask_area(ref(0, o.id)) for o in graph.objects if o.mask is not None}

@@ -1,7 +1,7 @@
 """Run untrusted question programs: a pool of warm, hardened worker processes.
 
 Defence in depth, outermost first (details and the syscall list in
-:mod:`scenesynth.programs.worker`; the language layers in :mod:`scenesynth.programs.gate`):
+:mod:`scenesynth.authoring.worker`; the language layers in :mod:`scenesynth.authoring.gate`):
 
 ==========================  ====================================================================
 layer                       what it stops
@@ -22,7 +22,7 @@ restricted builtins         everything not listed; ``print`` capped; fresh modul
 result check                non-plain or oversized results, NaN, subclasses of int/str
 ==========================  ====================================================================
 
-Workers are forked from a fork server (one ``python -B -m scenesynth.programs.worker
+Workers are forked from a fork server (one ``python -B -m scenesynth.authoring.worker
 --fork-server`` per pool that has imported everything and never runs a program), so a
 replacement costs a fork and the worker's hardening (tens of milliseconds), not a new
 interpreter.
@@ -52,7 +52,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scenesynth.programs.gate import code_key
+from scenesynth.authoring.gate import code_key
 
 _HEADER = struct.Struct(">I")
 _CODE_KEYS: dict[str, str] = {}
@@ -150,14 +150,14 @@ def _worker_env() -> dict[str, str]:
 
 
 class _ForkServer:
-    """The process workers are forked from (see :func:`scenesynth.programs.worker.fork_server`):
+    """The process workers are forked from (see :func:`scenesynth.authoring.worker.fork_server`):
     it has imported everything once, so a replacement worker costs a fork, not a new
     interpreter. Talks over a UNIX seqpacket socket; descriptors travel as SCM_RIGHTS."""
 
     def __init__(self, timeout_s: float) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.proc = subprocess.Popen(
-            [sys.executable, "-B", "-m", "scenesynth.programs.worker", "--fork-server",
+            [sys.executable, "-B", "-m", "scenesynth.authoring.worker", "--fork-server",
              str(theirs.fileno())],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, env=_worker_env(), cwd="/", start_new_session=True,

@@ -18,7 +18,7 @@ constructors, a ``print`` whose output is capped, and an ``__import__`` that han
 read-only copies of the allowed modules (so a program cannot patch ``math`` for the next one).
 
 These layers alone are not a security boundary (Python has many escape routes); the worker's
-operating-system layers (:mod:`scenesynth.programs.worker`) contain a program that gets past
+operating-system layers (:mod:`scenesynth.authoring.worker`) contain a program that gets past
 them, and the tests disable the gate to show it.
 """
 

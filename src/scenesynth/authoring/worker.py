@@ -1,7 +1,7 @@
 """One sandbox worker process: hardens itself once, then runs programs one at a time.
 
 Forked by the pool's fork server (:func:`fork_server`, started as
-``python -B -m scenesynth.programs.worker --fork-server FD``) with a job pipe and a reply pipe;
+``python -B -m scenesynth.authoring.worker --fork-server FD``) with a job pipe and a reply pipe;
 it speaks length-prefixed JSON on them. Everything it needs is imported *before* it hardens itself,
 because afterwards it can open no file.
 
@@ -23,7 +23,7 @@ records which ones this machine has):
    clone, exec, signal other processes, trace, mount or change namespaces fail with
    ``EPERM``. Reading and writing the already-open pipes, ``mmap`` and the clock still work.
 
-Then, per program: the AST gate and restricted builtins (:mod:`scenesynth.programs.gate`),
+Then, per program: the AST gate and restricted builtins (:mod:`scenesynth.authoring.gate`),
 a recursion limit, a capped ``print``, and a result that must be plain JSON data under a size
 cap. A layer that is unavailable (not root, no libseccomp, not Linux) is skipped and reported;
 the others still apply.
@@ -44,8 +44,8 @@ import sys
 import time
 from typing import Any
 
-from scenesynth.programs.api import Scene
-from scenesynth.programs.gate import (
+from scenesynth.authoring.api import Scene
+from scenesynth.authoring.gate import (
     CappedOutput,
     GateError,
     OutputLimitExceeded,

@@ -21,7 +21,7 @@ Template mapping (c), documented here once: "how many / what number of [ATTRIBUT
 maps to the counting family (``scene``, ``filter_name``, ``filter_attr``, ``count_distinct``),
 and "is there / are there any / can you see [a|an] [ATTRIBUTE] NAME ..." to the existence
 family (``exist``), where NAME and ATTRIBUTE are words of the input graphs' vocabulary. The
-template engine's executor (:func:`scenesynth.generators.program.execute`) gives the answer.
+template engine's executor (:func:`scenesynth.programs.execute.execute`) gives the answer.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from scenesynth.generators.base import GenConfig
-from scenesynth.generators.program import ProgramBuilder, execute
 from scenesynth.generators.single._common import plural
 from scenesynth.graph import SceneGraph
+from scenesynth.programs.builder import ProgramBuilder
+from scenesynth.programs.execute import execute
 from scenesynth.quality.dedup import normalize_question
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
@@ -171,5 +172,5 @@ class TemplateMapper:
             b.add("count_distinct", [s], iou=self.config.duplicate_iou)
         else:
             b.add("exist", [s])
-        outputs = execute(b.steps, [graph], self.config)
+        outputs = execute(b.steps, [graph], self.config.rules)
         return family, outputs[-1]

@@ -31,8 +31,8 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from scenesynth.authoring.api import api_reference
 from scenesynth.ioutil import atomic_write
-from scenesynth.programs.api import api_reference
 
 PROMPT_VERSION = "write-questions/1"
 ANSWER_TYPES = ("count", "yes_no", "number", "name", "attribute", "text")
@@ -282,8 +282,8 @@ def ask(writer: QuestionWriter, messages: list[dict[str, str]], model_cls: type[
 
 @cache
 def few_shot_examples() -> tuple[dict[str, str], ...]:
-    """The few-shot examples (``programs/data/examples.json``): question, answer_type, code."""
-    text = resources.files("scenesynth.programs").joinpath("data/examples.json").read_text(
+    """The few-shot examples (``authoring/data/examples.json``): question, answer_type, code."""
+    text = resources.files("scenesynth.authoring").joinpath("data/examples.json").read_text(
         encoding="utf-8")
     return tuple(json.loads(text))
 

@@ -1,0 +1,445 @@
+"""Per-graph tables the program ops read: indexes built once per graph, and memoised decisions.
+
+:class:`SceneTables` holds, for one scene graph, the lookups an op needs (objects by name,
+attribute values by kind, annotated relations both ways, box coordinates) and remembers the
+geometry it decided (spatial relations, measures, near-duplicate boxes). The rules themselves
+live in :mod:`scenesynth.graph.geometry`; the tables only call them and remember the answers,
+so executing a program is a handful of dict lookups.
+
+Values: an object reference is ``"<image_index>:<object_id>"`` (:func:`ref`); a set is a sorted
+list of references.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final, TypeVar, cast
+
+from scenesynth.graph import (
+    Camera,
+    ImageInfo,
+    SceneGraph,
+    SceneObject,
+    SpatialRules,
+    spatial_relation,
+)
+from scenesynth.graph.geometry import (
+    direction_3d,
+    iou_of_coords,
+    planar_axis,
+    planar_decision,
+    projected_decision,
+)
+
+
+def ref(image: int, object_id: str) -> str:
+    return f"{image}:{object_id}"
+
+
+def split_ref(reference: str) -> tuple[int, str]:
+    image, _, object_id = reference.partition(":")
+    return int(image), object_id
+
+
+BoxCoords = tuple[float, float, float, float, float]  # x0, y0, x1, y1, area of a box
+
+
+class SceneTables:
+    """Per-graph lookups used by the ops (built once per graph)."""
+
+    __slots__ = (
+        "_box_coords",
+        "_directions",
+        "_duplicates",
+        "_eps_3d",
+        "_geometry",
+        "_kind_sets",
+        "_masks",
+        "_measures",
+        "_planar",
+        "_planar_axes",
+        "_positions",
+        "_prefer_3d",
+        "_related",
+        "_rounded",
+        "_undecided",
+        "all_boxes",
+        "all_depth",
+        "all_positions",
+        "attr_by_kind",
+        "attr_values",
+        "by_name",
+        "camera",
+        "graph",
+        "image",
+        "image_index",
+        "memo",
+        "names",
+        "objects",
+        "order",
+        "out_relations",
+        "ref_of",
+        "rel_by_object",
+        "rel_by_subject",
+        "rel_pairs",
+        "rules",
+        "scene",
+    )
+
+    def __init__(self, graph: SceneGraph, image_index: int, rules: SpatialRules) -> None:
+        self.graph = graph
+        self.image_index = image_index
+        self.image: ImageInfo = graph.image
+        self.camera: Camera | None = graph.camera
+        self.rules = rules
+        # one pass over the objects, each model field read once (pydantic attribute reads
+        # are not free)
+        self.ref_of: dict[str, str] = {}
+        self.objects: dict[str, SceneObject] = {}
+        # graph order of each reference (relation descriptions follow graph order)
+        self.order: dict[str, int] = {}
+        self.names: dict[str, str] = {}
+        self.attr_values: dict[str, frozenset[str]] = {}
+        self.attr_by_kind: dict[str, dict[str, tuple[str, ...]]] = {}
+        all_boxes = all_depth = all_positions = True
+        for i, o in enumerate(graph.objects):
+            r = ref(image_index, o.id)
+            self.ref_of[o.id] = r
+            self.objects[r] = o
+            self.order[r] = i
+            self.names[r] = o.name
+            values: list[str] = []
+            by_kind: dict[str, list[str]] = {}
+            for a in o.attributes:
+                value = a.value
+                values.append(value)
+                kind = str(a.kind)
+                of_kind = by_kind.get(kind)
+                if of_kind is None:
+                    by_kind[kind] = [value]
+                elif value not in of_kind:
+                    of_kind.append(value)
+            self.attr_values[r] = frozenset(values)
+            self.attr_by_kind[r] = {k: tuple(v) for k, v in by_kind.items()}
+            if all_boxes and o.box is None:
+                all_boxes = False
+            if all_depth and o.depth is None:
+                all_depth = False
+            if all_positions and o.position is None:
+                all_positions = False
+        # whether every object has a box / a depth / a 3D position (generators ask per context)
+        self.all_boxes = all_boxes
+        self.all_depth = all_depth
+        self.all_positions = all_positions
+        self.scene: list[str] = sorted(self.objects)
+        self.by_name: dict[str, list[str]] = {}
+        for r in self.scene:
+            name = self.names[r]
+            named = self.by_name.get(name)
+            if named is None:
+                self.by_name[name] = [r]
+            else:
+                named.append(r)
+        # annotated relations: (subject ref, predicate) -> object refs and the reverse
+        # (dicts as insertion-ordered sets: first occurrence wins, duplicates dropped)
+        by_subject: dict[tuple[str, str], dict[str, None]] = {}
+        by_object: dict[tuple[str, str], dict[str, None]] = {}
+        pairs: dict[tuple[str, str], dict[str, None]] = {}
+        out: dict[str, dict[tuple[str, str], None]] = {}
+        ref_of = self.ref_of
+        for rel in graph.relations:
+            subj, obj, predicate = ref_of[rel.subject], ref_of[rel.object], rel.predicate
+            _set_add(out, subj, (predicate, obj))
+            _set_add(by_subject, (subj, predicate), obj)
+            _set_add(by_object, (obj, predicate), subj)
+            _set_add(pairs, (subj, obj), predicate)
+        # annotated relations: (subject ref, predicate) -> sorted object refs and the reverse
+        self.rel_by_subject: dict[tuple[str, str], list[str]] = {
+            k: sorted(v) for k, v in by_subject.items()}
+        self.rel_by_object: dict[tuple[str, str], list[str]] = {
+            k: sorted(v) for k, v in by_object.items()}
+        # (subject ref, object ref) -> predicates in graph order
+        self.rel_pairs: dict[tuple[str, str], list[str]] = {k: list(v) for k, v in pairs.items()}
+        # subject ref -> [(predicate, object ref)] in graph order, duplicates dropped
+        self.out_relations: dict[str, list[tuple[str, str]]] = {
+            k: list(v) for k, v in out.items()}
+        self._geometry: dict[tuple[str, str, str], bool | None] = {}
+        self._related: dict[tuple[str, str, bool], list[str]] = {}
+        self._undecided: dict[tuple[str, str, bool], list[str]] = {}
+        # predicate -> its image-plane (axis, sign) (graph.geometry.planar_axis);
+        # ref -> (box centre x, y, depth)
+        self._planar_axes: dict[str, tuple[int, float] | None] = {}
+        self._planar: dict[str, tuple[float | None, float | None, float | None]] | None = None
+        self._measures: dict[str, dict[str, float | str]] = {}  # a str: the missing field
+        self._duplicates: dict[float, dict[str, frozenset[str]]] = {}
+        # predicate -> its 3D direction (graph.direction_3d), None when not directional
+        self._directions: dict[str, tuple[float, float, float] | None] = {}
+        self._positions: dict[str, tuple[float, float, float]] | None = None
+        self._prefer_3d = rules.prefer_3d
+        self._eps_3d = rules.eps_3d
+        self._masks: dict[str, int] = {}
+        self._box_coords: dict[str, BoxCoords | None] | None = None
+        self._rounded: dict[str, tuple[float, float, float, float]] = {}
+        self._kind_sets: dict[str, dict[str, frozenset[str]]] = {}
+        self.memo: dict[Any, Any] = {}  # generator-side memo (referring expressions, ...)
+
+    # -- geometry, decided by graph.geometry's rules and remembered per graph -----------------
+    def spatial(self, a: str, b: str, predicate: str) -> bool | None:
+        """``spatial_relation(a, b, predicate)`` for two objects of this graph, decided once.
+
+        The directional predicates are decided from per-object numbers read once per graph
+        (3D positions, box centres, depths) through graph.geometry's number-level rules; the
+        others by ``spatial_relation`` itself."""
+        key = (a, b, predicate)
+        # a sentinel, not try/except KeyError: most lookups are misses
+        cached: Any = self._geometry.get(key, _NOT_CACHED)
+        if cached is not _NOT_CACHED:
+            return cast(bool | None, cached)
+        value = self._decide(a, b, predicate)
+        self._geometry[key] = value
+        return value
+
+    def _decide(self, a: str, b: str, predicate: str) -> bool | None:
+        positions = self._positions
+        if positions is None:
+            positions = self._positions = {
+                r: o.position.as_tuple() for r, o in self.objects.items()
+                if o.position is not None}
+        pa, pb = positions.get(a), positions.get(b)
+        if pa is not None and pb is not None and self._prefer_3d:
+            directions = self._directions
+            if predicate not in directions:
+                directions[predicate] = direction_3d(predicate, self.camera)
+            d = directions[predicate]
+            if d is not None:
+                return projected_decision(pa, pb, d, self._eps_3d)
+        else:
+            axes = self._planar_axes
+            if predicate in axes:
+                axis_sign = axes[predicate]
+            else:
+                axis_sign = axes[predicate] = planar_axis(predicate)
+            if axis_sign is not None:
+                axis, sign = axis_sign
+                va, vb = self.planar_values(a)[axis], self.planar_values(b)[axis]
+                if va is None or vb is None:
+                    return None
+                extent = self.image.width if axis == 0 else self.image.height
+                return planar_decision(va, vb, axis, sign, extent, self.rules)
+        return spatial_relation(self.objects[a], self.objects[b], predicate, self.image,
+                                self.camera, self.rules)
+
+    def planar_values(self, r: str) -> tuple[float | None, float | None, float | None]:
+        """(box centre x, box centre y, depth) of an object, the values of graph.geometry's
+        image-plane axes (None where the object lacks the field)."""
+        planar = self._planar
+        if planar is None:
+            planar = self._planar = {}
+            for ref_, o in self.objects.items():
+                box = o.box
+                if box is None:
+                    planar[ref_] = (None, None, o.depth)
+                else:
+                    cx, cy = box.center
+                    planar[ref_] = (cx, cy, o.depth)
+        return planar[r]
+
+    def measure_of(self, r: str, name: str) -> float:
+        """:func:`measure` of one object, read once per (object, measure) and graph (raises
+        KeyError naming the missing field, as ``measure`` does)."""
+        table = self._measures.get(name)
+        if table is None:
+            table = self._measures[name] = {}
+        value = table.get(r)
+        if value is None:
+            try:
+                value = measure(self, r, name)
+            except KeyError as exc:
+                value = str(exc.args[0])  # the missing field, remembered
+            table[r] = value
+        if isinstance(value, str):
+            raise KeyError(value)
+        return value
+
+    def related_by_geometry(self, o: str, predicate: str, inverse: bool) -> list[str]:
+        """Objects x != o with ``spatial(x, o, predicate) is True`` (``inverse``: with
+        ``spatial(o, x, predicate) is True``), in scene order; computed once per graph.
+        The list is shared: callers must not change it."""
+        key = (o, predicate, inverse)
+        hit = self._related.get(key)
+        if hit is None:
+            spatial = self.spatial
+            if inverse:
+                hit = [x for x in self.scene if x != o and spatial(o, x, predicate) is True]
+            else:
+                hit = [x for x in self.scene if x != o and spatial(x, o, predicate) is True]
+            self._related[key] = hit
+        return hit
+
+    def undecided_by_geometry(self, o: str, predicate: str, inverse: bool) -> list[str]:
+        """Objects x != o for which ``spatial(x, o, predicate)`` (``inverse``: ``spatial(o, x,
+        predicate)``) is undecided, in scene order; computed once per graph (shared list).
+        A reader of the image may count any of them as related: a relation that must single
+        out an object is only used when this list holds none of its rivals."""
+        key = (o, predicate, inverse)
+        hit = self._undecided.get(key)
+        if hit is None:
+            spatial = self.spatial
+            if inverse:
+                hit = [x for x in self.scene if x != o and spatial(o, x, predicate) is None]
+            else:
+                hit = [x for x in self.scene if x != o and spatial(x, o, predicate) is None]
+            self._undecided[key] = hit
+        return hit
+
+    def box_coords(self) -> dict[str, BoxCoords | None]:
+        """ref -> (x0, y0, x1, y1, area) of its box, or None without a box (built once)."""
+        coords = self._box_coords
+        if coords is None:
+            coords = {}
+            for r, o in self.objects.items():
+                b = o.box
+                if b is None:
+                    coords[r] = None
+                else:
+                    coords[r] = (b.x0, b.y0, b.x1, b.y1, b.area)
+            self._box_coords = coords
+        return coords
+
+    def rounded_box(self, r: str) -> list[float]:
+        """``[x0, y0, x1, y1]`` of the object's box rounded to 0.1 px (how boxes are asked
+        and answered), a new list per call; rounded once per object (``round(x, 1)`` is a
+        decimal conversion, not cheap). ValueError when the object has no box."""
+        rounded = self._rounded.get(r)
+        if rounded is None:
+            box = self.objects[r].box
+            if box is None:
+                raise ValueError(f"{r} has no box")
+            rounded = (round(box.x0, 1), round(box.y0, 1), round(box.x1, 1), round(box.y1, 1))
+            self._rounded[r] = rounded
+        return list(rounded)
+
+    def kind_value_sets(self, kind: str) -> dict[str, frozenset[str]]:
+        """ref -> the set of its values of attribute ``kind`` (built once per kind)."""
+        sets = self._kind_sets.get(kind)
+        if sets is None:
+            sets = {r: frozenset(by.get(kind, ())) for r, by in self.attr_by_kind.items()}
+            self._kind_sets[kind] = sets
+        return sets
+
+    def duplicate_partners(self, threshold: float) -> dict[str, frozenset[str]]:
+        """ref -> the objects whose box has IoU > ``threshold`` with its box, both having a
+        box and neither marked ``distinct`` (empty for the others); built once per graph and
+        threshold (``count_distinct`` reads it instead of comparing boxes per question)."""
+        table = self._duplicates.get(threshold)
+        if table is None:
+            coords = self._box_coords if self._box_coords is not None else self.box_coords()
+            eligible: list[tuple[str, BoxCoords]] = []
+            for r in self.scene:
+                c = coords[r]
+                if c is not None and not self.objects[r].distinct:
+                    eligible.append((r, c))
+            # IoU <= smaller area / larger area, so with areas ascending the pairs of an
+            # object end at the first area too large for the threshold (the slack keeps the
+            # float rounding of an exact IoU on the safe side: those pairs are computed)
+            eligible.sort(key=lambda rc: rc[1][4])
+            bound = threshold * (1.0 - 1e-9)
+            found: dict[str, list[str]] = {r: [] for r in self.scene}
+            for i in range(len(eligible)):
+                ra, ca = eligible[i]
+                for j in range(i + 1, len(eligible)):
+                    rb, cb = eligible[j]
+                    if bound > 0 and ca[4] < bound * cb[4]:
+                        break
+                    if iou_of_coords(*ca, *cb) > threshold:
+                        found[ra].append(rb)
+                        found[rb].append(ra)
+            table = {r: frozenset(v) for r, v in found.items()}
+            self._duplicates[threshold] = table
+        return table
+
+    def mask_area(self, r: str) -> int:
+        try:
+            return self._masks[r]
+        except KeyError:
+            pass
+        mask = self.objects[r].mask
+        if mask is None:
+            raise KeyError("mask")
+        from pycocotools import mask as mask_utils  # imported lazily: only mask questions
+
+        h, w = mask.size
+        if isinstance(mask.counts, str):
+            rle: Any = {"size": [h, w], "counts": mask.counts.encode("ascii")}
+        else:
+            rle = mask_utils.frPyObjects({"size": [h, w], "counts": list(mask.counts)}, h, w)
+        area = int(mask_utils.area(rle))
+        self._masks[r] = area
+        return area
+
+
+_NOT_CACHED: Final[Any] = object()  # SceneTables.spatial: no decision cached yet
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _set_add(sets: dict[K, dict[V, None]], key: K, value: V) -> None:
+    """Add ``value`` to the insertion-ordered set (a dict of None) at ``key``."""
+    members = sets.get(key)
+    if members is None:
+        sets[key] = {value: None}
+    else:
+        members[value] = None
+
+
+def build_tables(graphs: Sequence[SceneGraph], rules: SpatialRules) -> list[SceneTables]:
+    return [SceneTables(g, i, rules) for i, g in enumerate(graphs)]
+
+
+# -- measures ---------------------------------------------------------------------------------
+
+
+def measure(tables: SceneTables, r: str, name: str) -> float:
+    """The ``measure`` op on one object (raises KeyError naming the missing field)."""
+    obj = tables.objects[r]
+    if name == "depth":
+        if obj.depth is None:
+            raise KeyError("depth")
+        return float(obj.depth)
+    if name == "mask_area":
+        return float(tables.mask_area(r))
+    if name == "volume":
+        if obj.size3d is None:
+            raise KeyError("size3d")
+        return obj.size3d.x * obj.size3d.y * obj.size3d.z
+    if obj.box is None:
+        raise KeyError("box")
+    box = obj.box
+    if name == "box_area":
+        return box.area
+    if name == "center_x":
+        return box.center[0]
+    if name == "center_y":
+        return box.center[1]
+    raise ValueError(f"unknown measure {name!r}")
+
+
+REGION_NAMES = (
+    ("top left", "top", "top right"),
+    ("left", "center", "right"),
+    ("bottom left", "bottom", "bottom right"),
+)
+
+
+def region_of(cx: float, cy: float, width: float, height: float, margin: float) -> str | None:
+    """3x3 grid cell of a point, or None within ``margin`` cells of an inner grid line."""
+    cells: list[int] = []
+    for value, extent in ((cx, width), (cy, height)):
+        cell = extent / 3
+        for line in (cell, 2 * cell):
+            if abs(value - line) < margin * cell:
+                return None
+        cells.append(min(2, max(0, int(value // cell))))
+    return REGION_NAMES[cells[1]][cells[0]]
