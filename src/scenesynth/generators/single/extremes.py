@@ -11,6 +11,7 @@ is the largest").
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 
 from scenesynth.generators.base import AnswerType, GenContext, GeneratorSpec, Need, Question
@@ -210,9 +211,9 @@ class CloserToAnchor(ParameterisedGenerator):
             c = others[int(ctx.rng.random() * len(others))]
             pa, pc, pz = (t.objects[r].position for r in (a, c, anchor))
             assert pa is not None and pc is not None and pz is not None
-            da = sum((u - v) ** 2 for u, v in zip(pa.as_tuple(), pz.as_tuple(), strict=True))
-            dc = sum((u - v) ** 2 for u, v in zip(pc.as_tuple(), pz.as_tuple(), strict=True))
-            if not clearly_different(da ** 0.5, dc ** 0.5, ctx.config.compare_margin):
+            da = math.dist(pa.as_tuple(), pz.as_tuple())
+            dc = math.dist(pc.as_tuple(), pz.as_tuple())
+            if not clearly_different(da, dc, ctx.config.compare_margin):
                 continue
             refs = references(t, [anchor, a, c], ())
             if refs is None:
