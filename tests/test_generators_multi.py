@@ -8,7 +8,6 @@ scene 2: 1 cube, 2 spheres, no cylinder. COCO 142238 (football) and 439180 (hors
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections import Counter
 from pathlib import Path
@@ -17,9 +16,9 @@ import pytest
 
 import scenesynth.generators  # noqa: F401  (fills the registry)
 from checker import Interpreter
+from scenesynth.generators import kit
 from scenesynth.generators.base import GenConfig, GenContext, Question, registered
-from scenesynth.generators.multi import common
-from scenesynth.generators.multi.common import plural
+from scenesynth.generators.kit import plural
 from scenesynth.graph import SceneGraph
 from scenesynth.sources import load
 
@@ -46,7 +45,7 @@ def coco(shared_data: Path) -> list[SceneGraph]:
 @pytest.fixture(autouse=True)
 def every_candidate(monkeypatch: pytest.MonkeyPatch) -> None:
     """List every question a group allows (the default budget stops at a few per context)."""
-    monkeypatch.setattr(common, "CANDIDATES_PER_CONTEXT", 10_000)
+    monkeypatch.setattr(kit, "CANDIDATES_PER_CONTEXT", 10_000)
 
 
 def ask(name: str, graphs: list[SceneGraph], seed: int = 0) -> list[Question]:
@@ -245,29 +244,9 @@ def test_candidate_budget_bounds_work_per_context(
     clevr: list[SceneGraph], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     everything = ask("multi_relation_where", clevr, seed=1)
-    monkeypatch.setattr(common, "CANDIDATES_PER_CONTEXT", 3)
+    monkeypatch.setattr(kit, "CANDIDATES_PER_CONTEXT", 3)
     bounded = ask("multi_relation_where", clevr, seed=1)
     assert len(everything) > 3 and len(bounded) == 3
-
-
-def test_shared_group_tables_change_no_output(
-    shared_data: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from scenesynth.generators.kit import tables_for
-    from scenesynth.generators.runner import generate_shard
-    from scenesynth.graph import AnswerForm
-
-    graphs = list(itertools.islice(load(shared_data / "clevr" / "CLEVR_train_scenes_1000.json"),
-                                   40))
-    forms = (AnswerForm.SHORT, AnswerForm.MULTIPLE_CHOICE, AnswerForm.YES_NO)
-
-    def run() -> list[str]:
-        result = generate_shard(graphs, MULTI, 2, forms, 5, GenConfig(), (2, 4))
-        return [s.id for s in result.samples]
-
-    shared = run()
-    monkeypatch.setattr(common, "_group_tables", tables_for)
-    assert run() == shared and len(shared) > 100
 
 
 _HASHSEED_SCRIPT = """

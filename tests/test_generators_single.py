@@ -523,7 +523,7 @@ def test_compare_volume_on_3d_sizes() -> None:
 
 
 def test_plural_wording() -> None:
-    from scenesynth.generators.single._common import plural
+    from scenesynth.generators.kit import plural
 
     words = ["cube", "photos", "bus", "glass", "box", "person", "baby", "traffic light",
              "snowman", "fireman", "human"]

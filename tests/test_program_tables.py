@@ -144,7 +144,7 @@ def test_fast_built_question_and_steps_are_complete() -> None:
 
     from scenesynth._fast import new_step
     from scenesynth.generators.base import AnswerType, GenContext, Question
-    from scenesynth.generators.single._common import finish
+    from scenesynth.generators.kit import finish
     from scenesynth.programs.builder import ProgramBuilder
 
     graph = random_graph(1, False)

@@ -21,9 +21,18 @@ from pydantic import BaseModel
 from scenesynth.graph import ProgramStep
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 new_instance: Final[Callable[[type], Any]] = object.__new__
 _PROGRAM_STEP: Final = ProgramStep
+
+
+def filled(cls: type[T], values: dict[str, Any]) -> T:
+    """An instance of the plain class (or non-slotted dataclass) ``cls`` whose attributes are
+    ``values``, which must name every field: ``__init__`` and ``__post_init__`` are skipped."""
+    instance = new_instance(cls)
+    object.__setattr__(instance, "__dict__", values)
+    return cast(T, instance)
 
 
 def fields_set(cls: type[BaseModel]) -> set[str]:

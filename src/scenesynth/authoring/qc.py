@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from scenesynth.generators.base import GenConfig
-from scenesynth.generators.single._common import plural
+from scenesynth.generators.kit import plural
 from scenesynth.graph import SceneGraph
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.execute import execute

@@ -75,7 +75,7 @@ class GenConfig:
     duplicate_iou: float = 0.9  # boxes above this IoU count as one object unless `distinct`
     mc_options: int = 4
     # Names from other graphs of the source offered as name distractors, per graph (a fixed
-    # sample beyond this; see single._common.name_pool): large vocabularies stay cheap.
+    # sample beyond this; see generators.kit.name_pool): large vocabularies stay cheap.
     max_name_distractors: int = 64
     max_per_generator: int = 50  # candidate questions kept per generator per context
     # Relative margin a numeric comparison needs before it is asked (area, depth, volume):
@@ -215,8 +215,19 @@ def has_needs(graph: SceneGraph, needs: frozenset[Need]) -> bool:
 _REGISTRY: dict[str, type[Generator]] = {}
 
 
-def register(cls: type[Generator]) -> type[Generator]:
-    """Class decorator adding a generator to the registry under ``spec.name``."""
+def register(
+    cls: type[Generator], spec: GeneratorSpec | None = None, **params: Any
+) -> type[Generator]:
+    """Add a generator class to the registry under ``spec.name`` (as a class decorator).
+
+    With ``spec``, register one variant of a parameterised generator: ``cls`` with that spec
+    and ``params`` as its class attributes (``register(Extreme, spec, measure="depth",
+    largest=False, templates=...)``), so generators that differ only by a parameter are one
+    class registered several times."""
+    if spec is not None:
+        title = "".join(word.capitalize() for word in spec.name.split("_"))
+        cls = type(title, (cls,), {"spec": spec, "__module__": cls.__module__,
+                                   "__qualname__": title, **params})
     name = cls.spec.name
     if name in _REGISTRY and _REGISTRY[name] is not cls:
         raise ValueError(f"generator {name!r} registered twice")

@@ -1,15 +1,556 @@
-"""The helper kit every generator uses, single- and multi-image alike."""
+"""The helper kit every generator uses, single- and multi-image alike.
+
+* the per-graph tables of a context (:func:`tables_for`, :func:`tables`);
+* templates and wording: :func:`pick_template` (the one seeded template draw, paraphrase
+  bank included), :func:`plural`, :func:`article`, :func:`bare`;
+* :func:`finish`: the one way a built program becomes a
+  :class:`~scenesynth.generators.base.Question` (its last output is the answer);
+* distractors and concepts for single images (names, attribute values, present and absent
+  concepts), and :class:`MultiScene` with the image-level helpers of multi-image questions
+  (per-image sub-programs, image pairs, candidate interleaving).
+
+Every random choice goes through :mod:`scenesynth.generators.draws`.
+"""
 
 from __future__ import annotations
 
-from scenesynth.generators.base import GenContext
+import json
+import random
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Final, TypeVar, cast
+
+from scenesynth._fast import filled
+from scenesynth.generators.base import AnswerType, GenContext, Question
+from scenesynth.generators.draws import first_shuffled, lazy_shuffled, pick, shuffled
+from scenesynth.graph import AttributeKind
+from scenesynth.graph.seeds import random_from_text
+from scenesynth.graph.vocab import indefinite, is_mass_noun, vocabulary
+from scenesynth.graph.vocab import names_value as names_value  # re-exported for generators
+from scenesynth.graph.vocab import plural as vocab_plural
+from scenesynth.programs.builder import ProgramBuilder
+from scenesynth.programs.execute import ProgramError, execute
+from scenesynth.programs.ops import image_label
 from scenesynth.programs.tables import SceneTables, build_tables
+
+T = TypeVar("T")
+
+QUERY_KINDS: tuple[str, ...] = (
+    AttributeKind.COLOR,
+    AttributeKind.MATERIAL,
+    AttributeKind.SHAPE,
+    AttributeKind.SIZE,
+    AttributeKind.STATE,
+)
 
 
 def tables_for(ctx: GenContext) -> list[SceneTables]:
-    """The context's per-graph tables, built on first use and memoised in ``ctx.cache``."""
-    tables: list[SceneTables] | None = ctx.cache.get("tables")
-    if tables is None:
-        tables = build_tables(ctx.graphs, ctx.config.rules)
-        ctx.cache["tables"] = tables
-    return tables
+    """The context's per-graph tables: built on first use and kept in ``ctx.cache`` (the
+    runner builds them once per graph or group and shares them between generators)."""
+    tables_: list[SceneTables] | None = ctx.cache.get("tables")
+    if tables_ is None:
+        tables_ = build_tables(ctx.graphs, ctx.config.rules)
+        ctx.cache["tables"] = tables_
+    return tables_
+
+
+def tables(ctx: GenContext) -> SceneTables:
+    """The tables of the context's (first) graph."""
+    return tables_for(ctx)[0]
+
+
+# id(templates) -> (templates, its sorted (id, template) items); the dict is kept so its id
+# is never reused. Template tables are module constants, never mutated.
+_TEMPLATE_ITEMS: Final[dict[int, tuple[dict[str, str], tuple[tuple[str, str], ...]]]] = {}
+
+
+def pick_template(ctx: GenContext, templates: dict[str, str]) -> tuple[str, str]:
+    """(template id, wording) drawn with the context's seeded rng (ids sorted: no dict-order
+    reliance). With a paraphrase bank (``ctx.config.wordings``), a second draw picks the
+    template's own text or one of its bank phrasings; without one, the rng is drawn once."""
+    entry = _TEMPLATE_ITEMS.get(id(templates))
+    if entry is None or entry[0] is not templates:
+        entry = (templates, tuple(sorted(templates.items())))
+        _TEMPLATE_ITEMS[id(templates)] = entry
+    tid, text = pick(ctx.rng, entry[1])
+    wordings = ctx.config.wordings
+    if not wordings:
+        return tid, text
+    phrasings = wordings.get(text)
+    if phrasings is not None:
+        k = ctx.rng.randrange(len(phrasings) + 1)
+        if k:
+            wording_id, phrasing = phrasings[k - 1]
+            ctx.wording[tid] = wording_id
+            return tid, phrasing
+    ctx.wording.pop(tid, None)
+    return tid, text
+
+
+def plural(name: str) -> str:
+    """English plural of a name (:func:`scenesynth.graph.vocab.plural`: mass and plural names
+    stay as they are)."""
+    return vocab_plural(name)
+
+
+def article(phrase: str) -> str:
+    """The phrase with its indefinite article ("a cube", "gravel", "a pair of scissors")."""
+    return indefinite(phrase)
+
+
+def uncountable(t: SceneTables) -> frozenset[str]:
+    """Objects that are stuff, not things, so never counted or compared by number: a mass
+    noun name (:func:`scenesynth.graph.vocab.is_mass_noun`: sky, grass, gravel) or a region
+    its source marks as stuff (COCO panoptic ``isthing`` false). Memoised per graph."""
+    memo: frozenset[str] | None = t.memo.get("uncountable")
+    if memo is None:
+        memo = frozenset(r for r, o in t.objects.items()
+                         if is_mass_noun(o.name) or o.meta.get("isthing") is False)
+        t.memo["uncountable"] = memo
+    return memo
+
+
+def countable_name(t: SceneTables, name: str) -> bool:
+    """Whether "how many <name>" can be asked: no object of that name is stuff."""
+    stuff = uncountable(t)
+    return not stuff or not any(r in stuff for r in t.by_name.get(name, ()))
+
+
+def stuff_region_name(t: SceneTables, name: str) -> bool:
+    """A count noun naming a stuff region here (COCO's "tree" region is trees, its "wall" is
+    walls): "a tree" would misdescribe it, "trees" does not."""
+    return not is_mass_noun(name) and not countable_name(t, name)
+
+
+def bare(reference_text: str) -> str:
+    """'the red cube' -> 'red cube' (answers name an object without the article)."""
+    return reference_text[4:] if reference_text.startswith("the ") else reference_text
+
+
+def _distinct(items: Sequence[str]) -> list[str]:
+    """``list(dict.fromkeys(items))``: first occurrences in order. Questions name one to three
+    objects, where a scan of the list is cheaper than building a dict."""
+    if len(items) > 8:
+        return list(dict.fromkeys(items))
+    out: list[str] = []
+    for item in items:
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def finish(
+    ctx: GenContext,
+    builder: ProgramBuilder,
+    *,
+    text: str,
+    template: str,
+    answer_type: AnswerType,
+    objects: Sequence[str] = (),
+    relations: Sequence[tuple[str, str, str]] = (),
+    distractors: Sequence[Any] = (),
+    balance_key: str | None = None,
+    outputs: list[Any] | None = None,
+) -> Question | None:
+    """The question whose answer is the program's last output; None (skip) when undecided.
+
+    The program is executed here, unless the caller already ran it (``outputs``, to look at
+    intermediate values before writing the text)."""
+    if outputs is None:
+        outputs = builder.run(tables_for(ctx))
+    answer = outputs[-1]
+    if answer is None:
+        return None
+    return filled(Question, {
+        "text": text,
+        "answer": answer,
+        "answer_type": answer_type,
+        "program": builder.to_program(outputs),
+        "template": template,
+        "objects": _distinct(objects),
+        "relations": list(relations),
+        "distractors": [d for d in distractors if d != answer],
+        "balance_key": balance_key,
+        "wording": ctx.wording.get(template) if ctx.wording else None,
+    })
+
+
+def kind_values_in_scene(t: SceneTables, kind: str) -> list[str]:
+    """Distinct values of ``kind`` present in the scene, sorted."""
+    return sorted({v for by in t.attr_by_kind.values() for v in by.get(kind, ())})
+
+
+_KINDS = frozenset(str(k) for k in AttributeKind)
+_VOCABULARY = {k: tuple(sorted(vocabulary(AttributeKind(k)))) for k in _KINDS}
+
+
+def attribute_distractors(
+    t: SceneTables, kind: str, answer: str, source_values: dict[str, tuple[str, ...]]
+) -> list[str]:
+    """Plausible wrong values of ``kind``: the scene's own values, then values seen in other
+    graphs of the same source; the general vocabulary only when the source tells nothing
+    about this kind (a CLEVR size is large or small, never 'giant')."""
+    extra = source_values.get(kind, ()) or _VOCABULARY.get(kind, ())
+    key = ("attribute_pool", kind, extra)
+    pool: list[str] | None = t.memo.get(key)
+    if pool is None:
+        pool = list(kind_values_in_scene(t, kind))
+        seen = set(pool)
+        pool.extend(v for v in extra if v not in seen)
+        t.memo[key] = pool
+    return [v for v in pool if v != answer]
+
+
+def single_value(t: SceneTables, r: str, kind: str) -> str | None:
+    values = t.attr_by_kind[r].get(kind, ())
+    return values[0] if len(values) == 1 else None
+
+
+def scene_names(t: SceneTables) -> list[str]:
+    return sorted(t.by_name)
+
+
+def name_distractors(ctx: GenContext, t: SceneTables, answer: str) -> list[str]:
+    """Other names of the scene, then names seen elsewhere in the same source (at most
+    ``config.max_name_distractors`` of those; see :func:`name_pool`)."""
+    return [n for n in name_pool(ctx, t) if n != answer]
+
+
+def name_pool(ctx: GenContext, t: SceneTables) -> list[str]:
+    """The scene's names (sorted), then names seen in other graphs of the same source, in
+    their order; memoised per graph (read-only).
+
+    A shard of a large vocabulary (Visual Genome: thousands of names) would make this list,
+    and each question's copy of it, thousands long; a multiple-choice question needs three.
+    So beyond ``config.max_name_distractors`` other names, a fixed sample of that many is
+    kept, drawn by a generator seeded from the image id alone: the same for every generator
+    and run, and independent of which generators run."""
+    others = ctx.other_names
+    memo = t.memo.get("name_pool")
+    if memo is not None and memo[0] is others:
+        return cast(list[str], memo[1])
+    own = scene_names(t)
+    own_set = set(own)
+    extra = [n for n in others if n not in own_set]
+    cap = max(0, ctx.config.max_name_distractors)
+    if len(extra) > cap:
+        chosen = random_from_text(f"{t.image.id}\x1ename_pool").sample(range(len(extra)), cap)
+        extra = [extra[i] for i in sorted(chosen)]
+    pool = own + extra
+    t.memo["name_pool"] = (others, pool)
+    return pool
+
+
+def clearly_different(a: float, b: float, margin: float) -> bool:
+    """Whether the larger of two non-negative values exceeds the smaller by ``margin``."""
+    lo, hi = min(a, b), max(a, b)
+    return hi > lo * (1.0 + margin) and hi - lo > 1e-9
+
+
+def absent_names(ctx: GenContext, t: SceneTables) -> list[str]:
+    """Names of objects plausibly absent from the scene: the graph's own list of absent objects
+    when present, else names seen in other graphs of the same source. Names that are a synonym
+    of a present object are left out (a 'man' may be annotated as a 'person')."""
+    present = set(t.by_name)
+    for o in t.objects.values():
+        present.update(o.synonyms)
+    listed = t.graph.meta.get("absent_objects")
+    pool = [str(n).lower() for n in listed] if isinstance(listed, list) else list(ctx.other_names)
+    return sorted({n for n in pool if n and n not in present})
+
+
+# attribute kinds a present concept may name (not "state": often missing from annotations)
+_CONCEPT_KINDS: Final = tuple(k for k in QUERY_KINDS if k != "state")
+
+
+def present_concepts(t: SceneTables) -> list[tuple[str, str | None]]:
+    """(name, attribute value or None) pairs that some object satisfies, sorted by name, then
+    value (the bare name first)."""
+    values_by_name: dict[str, set[str]] = {}
+    for r in t.scene:
+        name = t.names[r]
+        values = values_by_name.get(name)
+        if values is None:
+            values = values_by_name[name] = set()
+        for kind in _CONCEPT_KINDS:
+            v = single_value(t, r, kind)
+            if v is not None and not names_value(name, v):
+                values.add(v)
+    return _concept_list(values_by_name, values_by_name)  # every present name, bare too
+
+
+def absent_concepts(ctx: GenContext, t: SceneTables) -> list[tuple[str, str | None]]:
+    """Names absent from the scene, and (name, value) combinations no object has, where every
+    object of that name has a *different* value of the same kind (so 'no' is not an artefact
+    of a missing annotation). Sorted by name, then value (the bare name first)."""
+    kinds = [k for k in QUERY_KINDS if k not in ("state", "shape")]
+    seen_by_kind = {k: kind_values_in_scene(t, k) for k in kinds}
+    values_by_name: dict[str, set[str]] = {}
+    for name, refs in t.by_name.items():
+        for kind in kinds:
+            values = [single_value(t, r, kind) for r in refs]
+            if any(v is None for v in values):
+                continue
+            for v in seen_by_kind[kind]:
+                if v not in values and not names_value(name, v):
+                    missing = values_by_name.get(name)
+                    if missing is None:
+                        missing = values_by_name[name] = set()
+                    missing.add(v)
+    return _concept_list(values_by_name, absent_names(ctx, t))
+
+
+def _concept_list(
+    values_by_name: dict[str, set[str]], bare_names: Iterable[str]
+) -> list[tuple[str, str | None]]:
+    """``(name, None)`` for each bare name and ``(name, value)`` for each value, sorted by
+    name, then value, the bare concept first. Values are never empty, so this is the order
+    of sorting the pairs by ``(name, value or "")``, built without a key call per pair."""
+    bare = set(bare_names)
+    out: list[tuple[str, str | None]] = []
+    for name in sorted(bare.union(values_by_name)):
+        if name in bare:
+            out.append((name, None))
+        values = values_by_name.get(name)
+        if values:
+            out.extend([(name, v) for v in sorted(values)])
+    return out
+
+
+def random_pairs(
+    ctx: GenContext, t: SceneTables, limit: int = 400
+) -> Iterator[tuple[str, str]]:
+    """Ordered pairs of distinct objects in seeded random order, drawn lazily (generators
+    usually stop after a few pairs): every pair once on small graphs (a lazy Fisher-Yates
+    shuffle), at most ``limit`` distinct random pairs on large ones."""
+    scene = t.scene
+    n = len(scene)
+    if n * (n - 1) <= limit:
+        yield from lazy_shuffled(ctx.rng, [(a, b) for a in scene for b in scene if a != b])
+        return
+    draw = ctx.rng.random
+    seen: set[tuple[int, int]] = set()
+    while len(seen) < limit:
+        i, j = int(draw() * n), int(draw() * n)
+        if i != j and (i, j) not in seen:
+            seen.add((i, j))
+            yield scene[i], scene[j]
+
+
+def concepts(
+    ctx: GenContext, t: SceneTables
+) -> tuple[list[tuple[str, str | None]], list[tuple[str, str | None]]]:
+    """(present, absent) concepts, memoised per graph: both are pure functions of the graph
+    and the context's absent-name pool."""
+    memo = t.memo.get("concepts")
+    if memo is None or memo[0] is not ctx.other_names:
+        memo = (ctx.other_names, present_concepts(t), absent_concepts(ctx, t))
+        t.memo["concepts"] = memo
+    return memo[1], memo[2]
+
+
+# -- multi-image questions ----------------------------------------------------------------
+
+# Dataset names that are not plain words (Visual Genome has '"walk"') make broken sentences.
+_WORDLIKE = re.compile(r"^[a-z0-9][a-z0-9 '\-]*$")
+
+
+def is_wordlike(name: str) -> bool:
+    return bool(_WORDLIKE.match(name))
+
+
+def answer_token(value: Any) -> str:
+    """A stable text key of a typed answer, used to group candidates by answer."""
+    return json.dumps(value, sort_keys=True)
+
+
+# Questions built per (group, generator) before they are interleaved by answer and offered.
+CANDIDATES_PER_CONTEXT = 12
+
+
+class MultiScene:
+    """One multi-image context: the per-image tables and program-building helpers.
+
+    Images are called "Image 1", "Image 2", ... in question text; programs address them with
+    ``args{image: k}`` (0-based)."""
+
+    def __init__(self, ctx: GenContext) -> None:
+        self.ctx = ctx
+        self.rng = ctx.rng
+        self.config = ctx.config
+        self.graphs = ctx.graphs
+        self.tables: list[SceneTables] = tables_for(ctx)
+        self.k = len(ctx.graphs)
+        self.budget = min(ctx.config.max_per_generator, CANDIDATES_PER_CONTEXT)
+
+    # -- vocabulary ---------------------------------------------------------------------------
+    def names(self, i: int) -> set[str]:
+        return set(self.tables[i].by_name)
+
+    def all_names(self) -> list[str]:
+        """Object names present in any image that no other object claims as a synonym."""
+        names = set().union(*(self.names(i) for i in range(self.k)))
+        return sorted(n for n in names if is_wordlike(n) and not self.synonym_clash(n))
+
+    def shuffled_names(self, countable: bool = False) -> list[str]:
+        """:meth:`all_names` in a seeded random order (not alphabetical: no bias to "a...");
+        ``countable`` leaves out stuff categories (sky, grass), which cannot be counted."""
+        return shuffled(self.rng, [n for n in self.all_names()
+                                   if not (countable and self.is_stuff(n))])
+
+    def is_stuff(self, name: str) -> bool:
+        """Whether the category is amorphous stuff (a mass noun, or COCO panoptic ``isthing``
+        false: sky, grass, gravel): "how many gravels" or "a gravel" make no sense."""
+        memo: set[str] | None = self.ctx.cache.get("multi_stuff")
+        if memo is None:
+            memo = {
+                o.name for g in self.graphs for o in g.objects if o.meta.get("isthing") is False
+            }
+            self.ctx.cache["multi_stuff"] = memo
+        return name in memo or is_mass_noun(name)
+
+    def has_stuff(self) -> bool:
+        return any(self.is_stuff(n) for i in range(self.k) for n in self.names(i))
+
+    def phrase(self, name: str) -> str:
+        """"a truck", "an apple", "shoes", "gravel": the indefinite phrase for a category."""
+        return name if self.is_stuff(name) else indefinite(name)
+
+    def full(self, questions: Sequence[Question]) -> bool:
+        """Enough candidates collected: the runner keeps a few questions per context, so
+        building (and executing) every possible one would only cost time."""
+        return len(questions) >= self.budget
+
+    def synonym_clash(self, name: str) -> bool:
+        """True when another object of the group may be the same kind of thing under another
+        name: it lists ``name`` as a synonym (or ``name``'s object lists it), or one name is the
+        other's plural ("window" / "windows" in Visual Genome). "Is there a window" could then
+        be answered either way, so such names are not asked about."""
+        memo: set[str] | None = self.ctx.cache.get("multi_synonyms")
+        if memo is None:
+            memo = set()
+            names: set[str] = set()
+            for g in self.graphs:
+                for o in g.objects:
+                    names.add(o.name)
+                    memo.update(s for s in o.synonyms if s != o.name)
+                    memo.update(o.name for s in o.synonyms if s != o.name)
+            for n in names:
+                if plural(n) != n and plural(n) in names:
+                    memo.update((n, plural(n)))
+            self.ctx.cache["multi_synonyms"] = memo
+        return name in memo
+
+    def kind_complete(self, i: int, kind: str, refs: Iterable[str] | None = None) -> bool:
+        """Every object (of ``refs``, default the whole image) has a value of ``kind``: only
+        then does "no object is red" follow from the annotations."""
+        t = self.tables[i]
+        members = t.scene if refs is None else refs
+        return all(t.attr_by_kind[r].get(kind) for r in members)
+
+    def pairs(self) -> list[tuple[int, int]]:
+        """Ordered image pairs (a, b), a != b, in a seeded random order."""
+        return shuffled(self.rng, [(a, b) for a in range(self.k) for b in range(self.k)
+                                   if a != b])
+
+    # -- sub-programs ---------------------------------------------------------------------------
+    def object_set(
+        self, b: ProgramBuilder, image: int, name: str | None = None, value: str | None = None
+    ) -> int:
+        """scene(image) [-> filter_name(name)] [-> filter_attr(value)]; returns the last step."""
+        step = b.add("scene", image=image)
+        if name is not None:
+            step = b.add("filter_name", [step], name=name)
+        if value is not None:
+            step = b.add("filter_attr", [step], value=value)
+        return step
+
+    def count(
+        self, b: ProgramBuilder, image: int, name: str | None = None, value: str | None = None
+    ) -> int:
+        members = self.object_set(b, image, name, value)
+        return b.add("count_distinct", [members], iou=self.config.duplicate_iou)
+
+    def exist(
+        self, b: ProgramBuilder, image: int, name: str | None = None, value: str | None = None
+    ) -> int:
+        return b.add("exist", [self.object_set(b, image, name, value)])
+
+    def run(self, b: ProgramBuilder) -> list[Any] | None:
+        """Execute the program; None when it is undefined (a tie, an ambiguous unique, ...)."""
+        try:
+            return execute(b.steps, self.graphs, tables=self.tables)
+        except ProgramError:
+            return None
+
+    def matched_objects(self, b: ProgramBuilder, outputs: list[Any]) -> list[str]:
+        """Objects selected by the program's filter steps (the objects the question is about)."""
+        found: set[str] = set()
+        for step, out in zip(b.steps, outputs, strict=True):
+            if step.op in ("filter_name", "filter_attr", "intersect", "relate_set") and isinstance(
+                out, list
+            ):
+                found.update(out)
+            elif step.op == "unique":
+                found.add(out)
+        return sorted(found)
+
+    # -- distractors ----------------------------------------------------------------------------
+    def image_distractors(self, answer: str, extra: Sequence[str]) -> list[str]:
+        """Other image labels plus phrase options such as "both images"."""
+        labels = [image_label(i) for i in range(self.k)]
+        return [x for x in labels if x != answer] + list(extra)
+
+    def both_or_all(self) -> str:
+        return "both images" if self.k == 2 else "all of them"
+
+    def neither_or_none(self) -> str:
+        return "neither image" if self.k == 2 else "none of them"
+
+
+def count_distractors(answer: int, related: Iterable[int] = ()) -> list[int]:
+    """Nearby non-negative counts plus counts the scene makes plausible (per-image counts)."""
+    pool = {v for v in related if isinstance(v, int) and v >= 0}
+    pool.update(v for v in range(answer - 3, answer + 4) if v >= 0)
+    pool.discard(answer)
+    return sorted(pool)
+
+
+def list_distractors(
+    answer: list[str], universe: Iterable[str], rng: random.Random
+) -> list[list[str]]:
+    """Wrong lists close to ``answer``: one name added, one removed, one swapped."""
+    have = set(answer)
+    others = sorted(set(universe) - have)
+    out: list[list[str]] = []
+    for extra in others:
+        out.append(sorted(have | {extra}))
+    if len(answer) > 1:
+        for name in answer:
+            out.append(sorted(have - {name}))
+    for name in answer:
+        for extra in others:
+            out.append(sorted((have - {name}) | {extra}))
+    unique: list[list[str]] = []
+    seen = {tuple(answer)}  # a set: a list's `in` made this quadratic in the candidates
+    for d in out:
+        key = tuple(d)
+        if d and key not in seen:
+            seen.add(key)
+            unique.append(d)
+    return first_shuffled(rng, unique, 12)
+
+
+def interleave(questions: list[Question], rng: random.Random) -> Iterator[Question]:
+    """Yield candidates round-robin over their answers (answer order seeded), so a context's
+    first questions already cover several answers and the balancer rarely has to reject."""
+    groups: dict[str, list[Question]] = {}
+    for q in questions:
+        groups.setdefault(answer_token(q.answer), []).append(q)
+    keys = shuffled(rng, sorted(groups))
+    while keys:
+        for key in list(keys):
+            bucket = groups[key]
+            yield bucket.pop(0)
+            if not bucket:
+                keys.remove(key)

@@ -46,18 +46,26 @@ class BankError(ValueError):
 
 
 def template_catalog() -> dict[str, str]:
-    """template id -> template text, for every single-image template table
-    (``*_TEMPLATES`` dicts of ``scenesynth.generators.single``)."""
-    from scenesynth.generators.single import attributes, counting, grounding, relations, spatial
+    """template id -> template text, for every single-image template table: the
+    ``*_TEMPLATES`` dicts of the modules of single-image generators, and the ``templates``
+    of generators registered with parameters."""
+    import sys
+
+    from scenesynth.generators.base import registered
 
     catalog: dict[str, str] = {}
-    for module in (attributes, counting, grounding, relations, spatial):
-        for attr, table in sorted(vars(module).items()):
-            if not attr.endswith("_TEMPLATES") or not isinstance(table, dict):
-                continue
-            for tid, text in sorted(table.items()):
-                if isinstance(text, str):
-                    catalog.setdefault(tid, text)
+    classes = sorted((c for c in registered().values() if not c.spec.multi_image),
+                     key=lambda c: (c.__module__, c.spec.name))
+    tables: list[dict[str, object]] = []
+    for module_name in sorted({c.__module__ for c in classes}):
+        module = sys.modules[module_name]
+        tables.extend(table for attr, table in sorted(vars(module).items())
+                      if attr.endswith("_TEMPLATES") and isinstance(table, dict))
+    tables.extend(c.__dict__["templates"] for c in classes if "templates" in c.__dict__)
+    for table in tables:
+        for tid, text in sorted(table.items()):
+            if isinstance(text, str):
+                catalog.setdefault(tid, text)
     return catalog
 
 

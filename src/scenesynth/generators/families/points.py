@@ -17,12 +17,19 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from scenesynth.generators.base import AnswerType, GenContext, GeneratorSpec, Need, Question
+from scenesynth.generators.base import (
+    AnswerType,
+    GenContext,
+    Generator,
+    GeneratorSpec,
+    Need,
+    Question,
+    register,
+)
 from scenesynth.generators.draws import lazy_shuffled
-from scenesynth.generators.single._common import clearly_different, finish, pick_template, tables
-from scenesynth.generators.variants import ParameterisedGenerator, register_variant
+from scenesynth.generators.kit import clearly_different, finish, pick_template, tables
 from scenesynth.graph import SceneGraph
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.ops import covers, mask_pixels
@@ -76,8 +83,10 @@ def point_text(p: tuple[int, int]) -> str:
     return f"({p[0]}, {p[1]})"
 
 
-class PointSameObject(ParameterisedGenerator):
+class PointSameObject(Generator):
     """"Are the points (x1, y1) and (x2, y2) on the same object?" (yes / no alternate)."""
+
+    templates: ClassVar[dict[str, str]]
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
@@ -102,7 +111,7 @@ class PointSameObject(ParameterisedGenerator):
             o1 = b.add("object_at", [s], point=list(p1))
             o2 = b.add("object_at", [s], point=list(p2))
             b.add("equal", [o1, o2])
-            tid, tpl = pick_template(ctx, self.params["templates"])
+            tid, tpl = pick_template(ctx, self.templates)
             q = finish(ctx, b, text=tpl.format(p1=point_text(p1), p2=point_text(p2)),
                        template=tid, answer_type=AnswerType.YES_NO,
                        objects=[r] if r == other else [r, other])
@@ -112,10 +121,14 @@ class PointSameObject(ParameterisedGenerator):
                 yield q
 
 
-class PointDepth(ParameterisedGenerator):
+class PointDepth(Generator):
     """"Which point is closer to the camera, point 1 (x1, y1) or point 2 (x2, y2)?" -> "point 1"
     or "point 2" (not A / B: multiple-choice options are lettered): the depth
     of the object under each point, asked when the two differ by ``config.compare_margin``."""
+
+    closer: ClassVar[bool]
+    other_options: ClassVar[tuple[str, ...]]  # wrong multiple-choice options beside the points
+    templates: ClassVar[dict[str, str]]
 
     def applicable(self, graphs: Sequence[SceneGraph]) -> bool:
         return super().applicable(graphs) and all(exact_depth(g) for g in graphs)
@@ -124,7 +137,7 @@ class PointDepth(ParameterisedGenerator):
         t = tables(ctx)
         if not t.all_depth or not exact_depth(t.graph):
             return
-        closer = bool(self.params["closer"])
+        closer = self.closer
         kept = 0
         scene = list(lazy_shuffled(ctx.rng, t.scene))
         for r, other in itertools.pairwise(scene):
@@ -145,16 +158,16 @@ class PointDepth(ParameterisedGenerator):
                 m.append(b.add("measure", [o], measure="depth"))
             wins = b.add("less" if closer else "greater", m)
             b.add("select", [wins], if_true="point 1", if_false="point 2")
-            tid, tpl = pick_template(ctx, self.params["templates"])
+            tid, tpl = pick_template(ctx, self.templates)
             q = finish(ctx, b, text=tpl.format(p1=point_text(p1), p2=point_text(p2)),
                        template=tid, answer_type=AnswerType.NAME, objects=[r, other],
-                       distractors=["point 1", "point 2", *self.params["other_options"]])
+                       distractors=["point 1", "point 2", *self.other_options])
             if q is not None:
                 kept += 1
                 yield q
 
 
-register_variant(PointSameObject, GeneratorSpec(
+register(PointSameObject, GeneratorSpec(
     name="point_same_object", family="points", answer_type=AnswerType.YES_NO,
     needs=frozenset({Need.NAMES, Need.MASKS}),
     description="Are two marked points (pixel coordinates) on the same object? (instance "
@@ -166,7 +179,7 @@ register_variant(PointSameObject, GeneratorSpec(
 })
 for _name, _closer, _word, _level in (("point_closer", True, "closer to", "close"),
                                       ("point_farther", False, "farther from", "far")):
-    register_variant(PointDepth, GeneratorSpec(
+    register(PointDepth, GeneratorSpec(
         name=_name, family="points", answer_type=AnswerType.NAME,
         needs=frozenset({Need.NAMES, Need.MASKS, Need.DEPTH}),
         description=f"Which of two marked points (pixel coordinates) is {_word} the camera? "

@@ -6,18 +6,26 @@ pair might be the relation)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import ClassVar
 
-from scenesynth.generators.base import AnswerType, GenContext, GeneratorSpec, Need, Question
-from scenesynth.generators.multi.common import MultiScene, interleave, with_article
-from scenesynth.generators.multi.relations import (
+from scenesynth.generators.base import (
+    AnswerType,
+    GenContext,
+    Generator,
+    GeneratorSpec,
+    Need,
+    Question,
+    register,
+)
+from scenesynth.generators.families.multi_relations import (
     PREDICATES_2D,
     PREDICATES_3D,
     _decided_everywhere,
 )
-from scenesynth.generators.multi.selection import SELECT_KINDS
+from scenesynth.generators.families.multi_select import SELECT_KINDS
+from scenesynth.generators.kit import MultiScene, article, finish, interleave, pick_template
 from scenesynth.generators.refer import GEOMETRY_PHRASES
-from scenesynth.generators.variants import ParameterisedGenerator, register_variant
 from scenesynth.graph import SceneGraph
 from scenesynth.graph.vocab import names_value
 from scenesynth.programs.builder import ProgramBuilder
@@ -28,19 +36,22 @@ FAMILY = "multi_selection"  # negated selection: which image lacks it
 Thing = tuple[str, str | None, str | None, str | None]
 
 
-class WhichLacks(ParameterisedGenerator):
-    """params: ``what`` ('name' | 'attribute' | 'relation'), ``templates`` ({thing}: "a red
+class WhichLacks(Generator):
+    """Registered with ``what`` ('name' | 'attribute' | 'relation'), ``templates`` ({thing}: "a red
     cube", {bare}: "red cube" / "cube to the left of a sphere")."""
 
-    def applicable(self, graphs: list[SceneGraph]) -> bool:  # type: ignore[override]
-        if self.params["what"] != "relation":
+    what: ClassVar[str]
+    templates: ClassVar[dict[str, str]]
+
+    def applicable(self, graphs: Sequence[SceneGraph]) -> bool:
+        if self.what != "relation":
             return super().applicable(graphs)
         return super().applicable(graphs) and (
             all(all(o.position is not None for o in g.objects) for g in graphs)
             or all(all(o.box is not None for o in g.objects) for g in graphs))
 
     def _things(self, scene: MultiScene) -> list[Thing]:
-        what = self.params["what"]
+        what = self.what
         names = scene.all_names()
         in_images = {n: [i for i in range(scene.k) if n in scene.tables[i].by_name]
                      for n in names}
@@ -93,14 +104,16 @@ class WhichLacks(ParameterisedGenerator):
                 continue
             bare = name if value is None else f"{value} {name}"
             if predicate is not None and other is not None:
-                bare = f"{name} {GEOMETRY_PHRASES[predicate]} {with_article(other)}"
-            tid, template = scene.pick_template(self.params["templates"])
-            text = template.format(thing=with_article(bare), bare=bare)
-            out.append(scene.question(
-                b, outputs, text, AnswerType.IMAGE, tid,
-                distractors=scene.image_distractors(
-                    outputs[-1], [scene.both_or_all(), scene.neither_or_none()]),
-                balance_key=f"{self.spec.name}/{scene.k}"))
+                bare = f"{name} {GEOMETRY_PHRASES[predicate]} {article(other)}"
+            tid, template = pick_template(ctx, self.templates)
+            q = finish(ctx, b, text=template.format(thing=article(bare), bare=bare),
+                       template=tid, answer_type=AnswerType.IMAGE,
+                       distractors=scene.image_distractors(
+                           outputs[-1], [scene.both_or_all(), scene.neither_or_none()]),
+                       balance_key=f"{self.spec.name}/{scene.k}",
+                       objects=scene.matched_objects(b, outputs), outputs=outputs)
+            if q is not None:
+                out.append(q)
         yield from interleave(out, ctx.rng)
 
 
@@ -119,7 +132,7 @@ _LACKS = (
          "lacks_rel.no": "In which image is there no {bare}?"}),
 )
 for _name, _what, _needs, _example, _templates in _LACKS:
-    register_variant(WhichLacks, GeneratorSpec(
+    register(WhichLacks, GeneratorSpec(
         name=_name, family=FAMILY, answer_type=AnswerType.IMAGE, needs=_needs,
         example=_example, multi_image=True,
         description="Which image does not have an object of a category"

@@ -16,11 +16,13 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import first_shuffled
-from scenesynth.generators.multi.common import (
+from scenesynth.generators.kit import (
     MultiScene,
     count_distractors,
+    finish,
     interleave,
     list_distractors,
+    pick_template,
     plural,
 )
 from scenesynth.programs.builder import ProgramBuilder
@@ -47,10 +49,15 @@ def _name_set_question(
     if any(scene.synonym_clash(n) for n in set(outputs[names_a]) | set(outputs[names_b])):
         return None
     universe = set(outputs[names_a]) | set(outputs[names_b])
-    tid, template = scene.pick_template(templates)
-    return scene.question(
-        b, outputs, template.format(a=image_label(a), b=image_label(b_image)), AnswerType.TEXT,
-        tid, distractors=list_distractors(answer, universe, scene.rng), objects=[],
+    tid, template = pick_template(scene.ctx, templates)
+    return finish(
+        scene.ctx, b,
+        text=template.format(a=image_label(a), b=image_label(b_image)),
+        template=tid,
+        answer_type=AnswerType.TEXT,
+        distractors=list_distractors(answer, universe, scene.rng),
+        objects=[],
+        outputs=outputs,
     )
 
 
@@ -120,29 +127,6 @@ def _pair_counts(
     b = ProgramBuilder()
     return b, scene.count(b, a, name), scene.count(b, b_image, name)
 
-def _compare_counts(
-    ctx: GenContext, op: str, templates: dict[str, str], unordered: bool
-) -> Iterator[Question]:
-    """Yes/no questions comparing one category's count in two images with ``op``."""
-    scene = MultiScene(ctx)
-    out: list[Question] = []
-    for a, b_image, name in _count_pairs(scene, ctx.config.max_per_generator):
-        if scene.full(out):
-            break
-        if unordered and a > b_image:
-            continue
-        b, ca, cb = _pair_counts(scene, a, b_image, name)
-        b.add(op, [ca, cb])
-        outputs = scene.run(b)
-        if outputs is None:
-            continue
-        tid, template = scene.pick_template(templates)
-        text = template.format(a=image_label(a), b=image_label(b_image), noun=plural(name))
-        out.append(scene.question(b, outputs, text, AnswerType.YES_NO, tid))
-    yield from interleave(out, ctx.rng)
-
-
-
 def _count_pairs(scene: MultiScene, limit: int) -> list[tuple[int, int, str]]:
     """(image a, image b, category) with the category in at least one of the two images."""
     out: list[tuple[int, int, str]] = []
@@ -153,47 +137,63 @@ def _count_pairs(scene: MultiScene, limit: int) -> list[tuple[int, int, str]]:
     return first_shuffled(scene.rng, out, limit * 4)
 
 
-@register
-class SameCount(Generator):
-    spec = GeneratorSpec(
-        name="multi_same_count",
-        family=FAMILY,
-        description="Whether two images contain the same number of objects of a category.",
-        needs=frozenset({Need.NAMES}),
-        answer_type=AnswerType.YES_NO,
-        example="Do Image 1 and Image 2 contain the same number of cubes? -> no",
-        multi_image=True,
-    )
-    TEMPLATES: ClassVar[dict[str, str]] = {
-        "same.contain": "Do {a} and {b} contain the same number of {noun}?",
-        "same.as_many": "Are there as many {noun} in {a} as in {b}?",
-        "same.equal": "Is the number of {noun} in {a} equal to the number in {b}?",
-    }
+class CompareCounts(Generator):
+    """Yes/no questions comparing one category's count in two images with ``op`` (an op over
+    two numbers); ``unordered`` asks each image pair once (a symmetric comparison).
+    Registered once per comparison below."""
+
+    op: ClassVar[str]
+    unordered: ClassVar[bool]
+    templates: ClassVar[dict[str, str]]
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        # "same count" is symmetric: ask each unordered pair once
-        yield from _compare_counts(ctx, "equal", self.TEMPLATES, unordered=True)
+        scene = MultiScene(ctx)
+        out: list[Question] = []
+        for a, b_image, name in _count_pairs(scene, ctx.config.max_per_generator):
+            if scene.full(out):
+                break
+            if self.unordered and a > b_image:
+                continue
+            b, ca, cb = _pair_counts(scene, a, b_image, name)
+            b.add(self.op, [ca, cb])
+            outputs = scene.run(b)
+            if outputs is None:
+                continue
+            tid, template = pick_template(ctx, self.templates)
+            text = template.format(a=image_label(a), b=image_label(b_image), noun=plural(name))
+            q = finish(ctx, b, text=text, template=tid, answer_type=AnswerType.YES_NO,
+                       objects=scene.matched_objects(b, outputs), outputs=outputs)
+            if q is not None:
+                out.append(q)
+        yield from interleave(out, ctx.rng)
 
 
-@register
-class MoreThan(Generator):
-    spec = GeneratorSpec(
-        name="multi_more_than",
-        family=FAMILY,
-        description="Whether one image contains more objects of a category than another.",
-        needs=frozenset({Need.NAMES}),
-        answer_type=AnswerType.YES_NO,
-        example="Are there more spheres in Image 2 than in Image 1? -> yes",
-        multi_image=True,
-    )
-    TEMPLATES: ClassVar[dict[str, str]] = {
-        "more.are_there": "Are there more {noun} in {a} than in {b}?",
-        "more.does_show": "Does {a} show more {noun} than {b}?",
-        "more.greater": "Is the number of {noun} in {a} greater than in {b}?",
-    }
-
-    def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from _compare_counts(ctx, "greater", self.TEMPLATES, unordered=False)
+register(CompareCounts, GeneratorSpec(
+    name="multi_same_count",
+    family=FAMILY,
+    description="Whether two images contain the same number of objects of a category.",
+    needs=frozenset({Need.NAMES}),
+    answer_type=AnswerType.YES_NO,
+    example="Do Image 1 and Image 2 contain the same number of cubes? -> no",
+    multi_image=True,
+), op="equal", unordered=True, templates={
+    "same.contain": "Do {a} and {b} contain the same number of {noun}?",
+    "same.as_many": "Are there as many {noun} in {a} as in {b}?",
+    "same.equal": "Is the number of {noun} in {a} equal to the number in {b}?",
+})
+register(CompareCounts, GeneratorSpec(
+    name="multi_more_than",
+    family=FAMILY,
+    description="Whether one image contains more objects of a category than another.",
+    needs=frozenset({Need.NAMES}),
+    answer_type=AnswerType.YES_NO,
+    example="Are there more spheres in Image 2 than in Image 1? -> yes",
+    multi_image=True,
+), op="greater", unordered=False, templates={
+    "more.are_there": "Are there more {noun} in {a} than in {b}?",
+    "more.does_show": "Does {a} show more {noun} than {b}?",
+    "more.greater": "Is the number of {noun} in {a} greater than in {b}?",
+})
 
 
 @register
@@ -224,10 +224,17 @@ class CountDifference(Generator):
             outputs = scene.run(b)
             if outputs is None or outputs[-1] <= 0:
                 continue  # "how many more" presumes image a has more
-            tid, template = scene.pick_template(self.TEMPLATES)
+            tid, template = pick_template(scene.ctx, self.TEMPLATES)
             text = template.format(a=image_label(a), b=image_label(b_image), noun=plural(name))
-            out.append(scene.question(
-                b, outputs, text, AnswerType.COUNT, tid,
+            q = finish(
+                scene.ctx, b,
+                text=text,
+                template=tid,
+                answer_type=AnswerType.COUNT,
                 distractors=count_distractors(outputs[-1], [outputs[ca], outputs[cb]]),
-            ))
+                objects=scene.matched_objects(b, outputs),
+                outputs=outputs,
+            )
+            if q is not None:
+                out.append(q)
         yield from interleave(out, ctx.rng)

@@ -6,18 +6,28 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from typing import ClassVar
 
-from scenesynth.generators.base import AnswerType, GenContext, GeneratorSpec, Need, Question
-from scenesynth.generators.multi.common import (
+from scenesynth.generators.base import (
+    AnswerType,
+    GenContext,
+    Generator,
+    GeneratorSpec,
+    Need,
+    Question,
+    register,
+)
+from scenesynth.generators.families.multi_relations import PREDICATES_2D, PREDICATES_3D
+from scenesynth.generators.families.multi_select import SELECT_KINDS
+from scenesynth.generators.kit import (
     MultiScene,
     count_distractors,
+    finish,
     interleave,
+    pick_template,
     plural,
 )
-from scenesynth.generators.multi.relations import PREDICATES_2D, PREDICATES_3D
-from scenesynth.generators.multi.selection import SELECT_KINDS
 from scenesynth.generators.refer import GEOMETRY_PHRASES
-from scenesynth.generators.variants import ParameterisedGenerator, register_variant
 from scenesynth.graph import SceneGraph
 from scenesynth.graph.vocab import names_value
 from scenesynth.programs.builder import ProgramBuilder
@@ -39,10 +49,12 @@ def _descriptors(scene: MultiScene, i: int) -> dict[tuple[str, str | None], str]
     return {d: refs[0] for d, refs in fits.items() if len(refs) == 1}
 
 
-class RelationBothImages(ParameterisedGenerator):
+class RelationBothImages(Generator):
     """The X and the Y each describe exactly one object in two images ("the cube", "the red
     cube"); is the X <predicate> the Y in both? Both pairs must be decided by geometry; yes and
     no alternate."""
+
+    templates: ClassVar[dict[str, str]]
 
     def applicable(self, graphs: Sequence[SceneGraph]) -> bool:
         return super().applicable(graphs) and (
@@ -83,20 +95,25 @@ class RelationBothImages(ParameterisedGenerator):
                 outputs = scene.run(b)
                 if outputs is None:
                     continue
-                tid, template = scene.pick_template(self.params["templates"])
+                tid, template = pick_template(ctx, self.templates)
                 text = template.format(x=" ".join(w for w in (x[1], x[0]) if w),
                                        y=" ".join(w for w in (y[1], y[0]) if w),
                                        phrase=GEOMETRY_PHRASES[p], a=image_label(i),
                                        b=image_label(j))
-                out.append(scene.question(b, outputs, text, AnswerType.YES_NO, tid,
-                                          balance_key=f"{self.spec.name}/{scene.k}"))
-                want = not want
+                q = finish(ctx, b, text=text, template=tid, answer_type=AnswerType.YES_NO,
+                           balance_key=f"{self.spec.name}/{scene.k}",
+                           objects=scene.matched_objects(b, outputs), outputs=outputs)
+                if q is not None:
+                    out.append(q)
+                    want = not want
         yield from interleave(out, ctx.rng)
 
 
-class TotalWithAttribute(ParameterisedGenerator):
+class TotalWithAttribute(Generator):
     """How many <value> <name> are there in all the images together (every object of the name
     states the kind, so the count is certain)."""
+
+    templates: ClassVar[dict[str, str]]
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
@@ -123,16 +140,19 @@ class TotalWithAttribute(ParameterisedGenerator):
             outputs = scene.run(b)
             if outputs is None:
                 continue
-            tid, template = scene.pick_template(self.params["templates"])
+            tid, template = pick_template(ctx, self.templates)
             per_image = [outputs[c] for c in counts]
-            out.append(scene.question(
-                b, outputs, template.format(noun=plural(f"{value} {name}")),
-                AnswerType.COUNT, tid, distractors=count_distractors(outputs[-1], per_image),
-                balance_key=f"{self.spec.name}/{scene.k}"))
+            q = finish(ctx, b, text=template.format(noun=plural(f"{value} {name}")),
+                       template=tid, answer_type=AnswerType.COUNT,
+                       distractors=count_distractors(outputs[-1], per_image),
+                       balance_key=f"{self.spec.name}/{scene.k}",
+                       objects=scene.matched_objects(b, outputs), outputs=outputs)
+            if q is not None:
+                out.append(q)
         yield from interleave(out, ctx.rng)
 
 
-register_variant(RelationBothImages, GeneratorSpec(
+register(RelationBothImages, GeneratorSpec(
     name="multi_relation_both", family="multi_relation", answer_type=AnswerType.YES_NO,
     needs=frozenset({Need.NAMES}), multi_image=True,
     description="Is the X <left of / behind / above ...> the Y in both of two images? (the X "
@@ -142,7 +162,7 @@ register_variant(RelationBothImages, GeneratorSpec(
     "rel_both.is": "Is the {x} {phrase} the {y} in both {a} and {b}?",
     "rel_both.each": "In {a} and in {b} alike, is the {x} {phrase} the {y}?",
 })
-register_variant(TotalWithAttribute, GeneratorSpec(
+register(TotalWithAttribute, GeneratorSpec(
     name="multi_total_attribute_count", family="multi_aggregation", answer_type=AnswerType.COUNT,
     needs=frozenset({Need.NAMES, Need.ATTRIBUTES}), multi_image=True,
     description="How many objects of a category with a given colour / material / size are "

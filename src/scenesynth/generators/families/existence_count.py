@@ -16,8 +16,7 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import lazy_shuffled, shuffled
-from scenesynth.generators.refer import refer
-from scenesynth.generators.single._common import (
+from scenesynth.generators.kit import (
     QUERY_KINDS,
     article,
     concepts,
@@ -32,6 +31,7 @@ from scenesynth.generators.single._common import (
     tables,
     uncountable,
 )
+from scenesynth.generators.refer import refer
 from scenesynth.programs.builder import ProgramBuilder
 
 EXIST_TEMPLATES = {

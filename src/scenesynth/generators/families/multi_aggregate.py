@@ -15,10 +15,12 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
-from scenesynth.generators.multi.common import (
+from scenesynth.generators.kit import (
     MultiScene,
     count_distractors,
+    finish,
     interleave,
+    pick_template,
     plural,
 )
 from scenesynth.programs.builder import ProgramBuilder
@@ -57,12 +59,19 @@ class TotalCount(Generator):
             outputs = scene.run(b)
             if outputs is None:
                 continue
-            tid, template = scene.pick_template(self.TEMPLATES)
+            tid, template = pick_template(scene.ctx, self.TEMPLATES)
             per_image = [outputs[c] for c in counts]
-            out.append(scene.question(
-                b, outputs, template.format(noun=plural(name)), AnswerType.COUNT, tid,
+            q = finish(
+                scene.ctx, b,
+                text=template.format(noun=plural(name)),
+                template=tid,
+                answer_type=AnswerType.COUNT,
                 distractors=count_distractors(outputs[-1], [*per_image, max(per_image)]),
-            ))
+                objects=scene.matched_objects(b, outputs),
+                outputs=outputs,
+            )
+            if q is not None:
+                out.append(q)
         yield from interleave(out, ctx.rng)
 
 
@@ -95,11 +104,18 @@ class ImagesContaining(Generator):
             outputs = scene.run(b)
             if outputs is None:
                 continue
-            tid, template = scene.pick_template(self.TEMPLATES)
-            out.append(scene.question(
-                b, outputs, template.format(thing=scene.phrase(name)), AnswerType.COUNT, tid,
+            tid, template = pick_template(scene.ctx, self.TEMPLATES)
+            q = finish(
+                scene.ctx, b,
+                text=template.format(thing=scene.phrase(name)),
+                template=tid,
+                answer_type=AnswerType.COUNT,
                 distractors=[v for v in range(scene.k + 1) if v != outputs[-1]],
-            ))
+                objects=scene.matched_objects(b, outputs),
+                outputs=outputs,
+            )
+            if q is not None:
+                out.append(q)
         yield from interleave(out, ctx.rng)
 
 
@@ -135,7 +151,16 @@ class InEveryImage(Generator):
             outputs = scene.run(b)
             if outputs is None:
                 continue
-            tid, template = scene.pick_template(self.TEMPLATES)
+            tid, template = pick_template(scene.ctx, self.TEMPLATES)
             text = template.format(thing=scene.phrase(name), every=every, each=each)
-            out.append(scene.question(b, outputs, text, AnswerType.YES_NO, tid))
+            q = finish(
+                scene.ctx, b,
+                text=text,
+                template=tid,
+                answer_type=AnswerType.YES_NO,
+                objects=scene.matched_objects(b, outputs),
+                outputs=outputs,
+            )
+            if q is not None:
+                out.append(q)
         yield from interleave(out, ctx.rng)

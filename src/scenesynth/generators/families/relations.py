@@ -23,7 +23,15 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import lazy_shuffled, pick
-from scenesynth.generators.kit import tables_for
+from scenesynth.generators.kit import (
+    attribute_distractors,
+    finish,
+    name_distractors,
+    pick_template,
+    single_value,
+    tables,
+    tables_for,
+)
 from scenesynth.generators.refer import (
     GEOMETRY_PHRASES,
     is_speakable,
@@ -33,15 +41,6 @@ from scenesynth.generators.refer import (
     relations_exhaustive,
     sole_by_geometry,
     spatial_predicate,
-)
-from scenesynth.generators.single._common import (
-    attribute_distractors,
-    finish,
-    has_positions,
-    name_distractors,
-    pick_template,
-    single_value,
-    tables,
 )
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.tables import SceneTables
@@ -334,7 +333,7 @@ class MultiHopRelation(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        chains = self._geometry_chains(ctx, t) if has_positions(t) else self._annotated_chains(
+        chains = self._geometry_chains(ctx, t) if t.all_positions else self._annotated_chains(
             ctx, t)
         misses = 0
         for o, x, y, hop1, hop2 in chains:

@@ -11,11 +11,20 @@ name would give away ("what shape is the cube") can be asked.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
-from scenesynth.generators.base import AnswerType, GenContext, GeneratorSpec, Need, Question
+from scenesynth.generators.base import (
+    AnswerType,
+    GenContext,
+    Generator,
+    GeneratorSpec,
+    Need,
+    Question,
+    register,
+)
 from scenesynth.generators.draws import lazy_shuffled, pick
-from scenesynth.generators.refer import GEOMETRY_PHRASES
-from scenesynth.generators.single._common import (
+from scenesynth.generators.families.attributes import QUERY_TEMPLATES
+from scenesynth.generators.kit import (
     QUERY_KINDS,
     attribute_distractors,
     finish,
@@ -24,8 +33,7 @@ from scenesynth.generators.single._common import (
     single_value,
     tables,
 )
-from scenesynth.generators.single.attributes import QUERY_TEMPLATES
-from scenesynth.generators.variants import ParameterisedGenerator, register_variant
+from scenesynth.generators.refer import GEOMETRY_PHRASES
 from scenesynth.graph.geometry import iou_of_coords
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.tables import SceneTables
@@ -65,7 +73,7 @@ BOX_QUERY_TEMPLATES = {
 }
 
 
-class BoxAttribute(ParameterisedGenerator):
+class BoxAttribute(Generator):
     """"What color is the object in the box [...]?" for every kind the object has one value of."""
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
@@ -90,9 +98,11 @@ class BoxAttribute(ParameterisedGenerator):
                 yield q
 
 
-class BoxRelation(ParameterisedGenerator):
+class BoxRelation(Generator):
     """"Is the object in the box A to the left of the object in the box B?" (geometry; pairs
     undecided are not asked; yes and no alternate)."""
+
+    templates: ClassVar[dict[str, str]]
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
@@ -109,7 +119,7 @@ class BoxRelation(ParameterisedGenerator):
             b = ProgramBuilder()
             b.add("spatial", [add_box_reference(b, t, a), add_box_reference(b, t, c)],
                   predicate=p)
-            tid, tpl = pick_template(ctx, self.params["templates"])
+            tid, tpl = pick_template(ctx, self.templates)
             text = tpl.format(a=box_text(t.rounded_box(a)), phrase=GEOMETRY_PHRASES[p],
                               b=box_text(t.rounded_box(c)))
             q = finish(ctx, b, text=text,
@@ -120,14 +130,14 @@ class BoxRelation(ParameterisedGenerator):
                 yield q
 
 
-register_variant(BoxAttribute, GeneratorSpec(
+register(BoxAttribute, GeneratorSpec(
     name="box_query_attribute", family="by_box", answer_type=AnswerType.ATTRIBUTE,
     needs=frozenset({Need.NAMES, Need.BOXES, Need.ATTRIBUTES}),
     description="What color / material / shape / size / state is the object in box B? (the "
     "box, not a name, points at it; IoU >= 0.5 with its box only)",
     example="What color is the object in the box [12, 40, 200, 310]? -> red",
 ))
-register_variant(BoxRelation, GeneratorSpec(
+register(BoxRelation, GeneratorSpec(
     name="box_spatial_verify", family="by_box", answer_type=AnswerType.YES_NO,
     needs=frozenset({Need.NAMES, Need.BOXES}),
     description="Is the object in box A left of / above / in front of ... the object in box "

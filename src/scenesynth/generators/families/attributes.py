@@ -16,8 +16,7 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import lazy_shuffled, pick
-from scenesynth.generators.refer import refer
-from scenesynth.generators.single._common import (
+from scenesynth.generators.kit import (
     QUERY_KINDS,
     attribute_distractors,
     finish,
@@ -27,6 +26,7 @@ from scenesynth.generators.single._common import (
     single_value,
     tables,
 )
+from scenesynth.generators.refer import refer
 from scenesynth.programs.builder import ProgramBuilder
 
 QUERY_TEMPLATES: dict[str, dict[str, str]] = {

@@ -16,11 +16,13 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
-from scenesynth.generators.multi.common import (
+from scenesynth.generators.kit import (
     MultiScene,
+    article,
+    finish,
     interleave,
+    pick_template,
     plural,
-    with_article,
 )
 from scenesynth.graph import AttributeKind
 from scenesynth.graph.vocab import names_value
@@ -41,15 +43,20 @@ def _count_extreme(
     outputs = scene.run(b)
     if outputs is None:  # tie: no single image has the most / fewest
         return None
-    tid, template = scene.pick_template(templates)
-    return scene.question(
-        b, outputs, template.format(noun=noun), AnswerType.IMAGE, tid,
+    tid, template = pick_template(scene.ctx, templates)
+    return finish(
+        scene.ctx, b,
+        text=template.format(noun=noun),
+        template=tid,
+        answer_type=AnswerType.IMAGE,
         distractors=scene.image_distractors(
             outputs[-1],
             ["both have the same number", f"neither has any {noun}"] if scene.k == 2
             else ["they all have the same number", f"none of them has any {noun}"],
         ),
         balance_key=f"{generator}/{scene.k}",
+        objects=scene.matched_objects(b, outputs),
+        outputs=outputs,
     )
 
 def _count_extreme_questions(
@@ -153,14 +160,18 @@ def _contains_question(
     outputs = scene.run(b)
     if outputs is None:  # the object is in several images or in none
         return None
-    thing = scene.phrase(name) if value is None else with_article(f"{value} {name}")
-    tid, template = scene.pick_template(templates)
-    return scene.question(
-        b, outputs, template.format(thing=thing), AnswerType.IMAGE, tid,
+    thing = scene.phrase(name) if value is None else article(f"{value} {name}")
+    tid, template = pick_template(scene.ctx, templates)
+    return finish(
+        scene.ctx, b,
+        text=template.format(thing=thing),
+        template=tid,
+        answer_type=AnswerType.IMAGE,
         distractors=scene.image_distractors(
-            outputs[-1], [scene.both_or_all(), scene.neither_or_none()]
-        ),
+            outputs[-1], [scene.both_or_all(), scene.neither_or_none()]),
         balance_key=f"{generator}/{scene.k}",
+        objects=scene.matched_objects(b, outputs),
+        outputs=outputs,
     )
 
 

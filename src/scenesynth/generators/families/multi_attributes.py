@@ -17,10 +17,12 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import first_shuffled
-from scenesynth.generators.multi.common import (
+from scenesynth.generators.kit import (
     MultiScene,
+    finish,
     interleave,
     list_distractors,
+    pick_template,
 )
 from scenesynth.generators.refer import refer
 from scenesynth.graph import AttributeKind
@@ -94,14 +96,20 @@ class SameAttribute(Generator):
             outputs = scene.run(b)
             if outputs is None:
                 continue
-            tid, template = scene.pick_template(self.TEMPLATES)
+            tid, template = pick_template(scene.ctx, self.TEMPLATES)
             text = template.format(x=ref_x.text, y=ref_y.text, a=image_label(a),
                                    b=image_label(b_image), kind=KIND_WORDS[kind][0])
-            out.append(scene.question(
-                b, outputs, text, AnswerType.YES_NO, tid,
+            q = finish(
+                scene.ctx, b,
+                text=text,
+                template=tid,
+                answer_type=AnswerType.YES_NO,
                 relations=[*ref_x.relations, *ref_y.relations],
                 objects=sorted({*ref_x.objects, *ref_y.objects}),
-            ))
+                outputs=outputs,
+            )
+            if q is not None:
+                out.append(q)
         yield from interleave(out, ctx.rng)
 
 
@@ -144,15 +152,22 @@ class CommonAttributeValues(Generator):
                 outputs = scene.run(b)
                 if outputs is None or not outputs[-1] or len(outputs[-1]) > 6:
                     continue
-                tid, template = scene.pick_template(self.TEMPLATES)
+                tid, template = pick_template(scene.ctx, self.TEMPLATES)
                 text = template.format(kinds=KIND_WORDS[kind][1], a=image_label(a),
                                        b=image_label(b_image))
                 universe = set(outputs[va]) | set(outputs[vb])
-                out.append(scene.question(
-                    b, outputs, text, AnswerType.TEXT, tid,
-                    distractors=list_distractors(outputs[-1], universe, ctx.rng), objects=[],
+                q = finish(
+                    scene.ctx, b,
+                    text=text,
+                    template=tid,
+                    answer_type=AnswerType.TEXT,
+                    distractors=list_distractors(outputs[-1], universe, ctx.rng),
+                    objects=[],
                     balance_key=f"{self.spec.name}/{kind}",
-                ))
+                    outputs=outputs,
+                )
+                if q is not None:
+                    out.append(q)
         yield from interleave(out, ctx.rng)
 
 
@@ -193,13 +208,20 @@ class MostWithAttribute(Generator):
             outputs = scene.run(b)
             if outputs is None:
                 continue
-            tid, template = scene.pick_template(self.TEMPLATES)
+            tid, template = pick_template(scene.ctx, self.TEMPLATES)
             extra = (["both have the same number", f"neither has any {value} objects"]
                      if scene.k == 2 else
                      ["they all have the same number", f"none of them has any {value} objects"])
-            out.append(scene.question(
-                b, outputs, template.format(value=value), AnswerType.IMAGE, tid,
+            q = finish(
+                scene.ctx, b,
+                text=template.format(value=value),
+                template=tid,
+                answer_type=AnswerType.IMAGE,
                 distractors=scene.image_distractors(outputs[-1], extra),
                 balance_key=f"{self.spec.name}/{scene.k}",
-            ))
+                objects=scene.matched_objects(b, outputs),
+                outputs=outputs,
+            )
+            if q is not None:
+                out.append(q)
         yield from interleave(out, ctx.rng)

@@ -1,12 +1,13 @@
-"""Spatial questions decided by geometry (``spatial_relation``; undecided pairs are skipped):
-is the X left of the Y, is the X left or right of the Y, is the X higher than the Y, which is
-closer to the camera, depth order of 2-4 objects, closest / farthest object, and where in the
-image the X is (3x3 grid with margins)."""
+"""How big and how far: which of two objects is closer, bigger, larger in area or volume, the
+depth order of 2-4 objects, and which object of the image is closest, farthest or largest.
+Measures come from the graph (depth, box area, mask area, 3D size); a comparison is asked only
+when the values differ clearly (``config.compare_margin``)."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from typing import ClassVar
 
 from scenesynth.generators.base import (
     AnswerType,
@@ -17,177 +18,21 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
-from scenesynth.generators.draws import lazy_shuffled, pick, pick_int, pick_k
-from scenesynth.generators.refer import GEOMETRY_PHRASES, refer
-from scenesynth.generators.single._common import (
+from scenesynth.generators.draws import pick_int, pick_k
+from scenesynth.generators.kit import (
     bare,
     clearly_different,
     finish,
-    has_boxes,
-    has_depth,
-    has_positions,
     name_distractors,
     pick_template,
     random_pairs,
     tables,
+    uncountable,
 )
+from scenesynth.generators.refer import refer
 from scenesynth.graph import SceneGraph
 from scenesynth.programs.builder import ProgramBuilder
-from scenesynth.programs.tables import REGION_NAMES, SceneTables
-
-
-def _predicates(t: SceneTables) -> tuple[str, ...]:
-    """Predicates with evidence in this graph: 3D positions give left/right/front/behind;
-    boxes give left/right/above/below; depth gives front/behind."""
-    if has_positions(t):
-        return ("left of", "right of", "in front of", "behind")
-    preds: tuple[str, ...] = ()
-    if has_boxes(t):
-        preds += ("left of", "right of", "above", "below")
-    if has_depth(t):
-        preds += ("in front of", "behind")
-    return preds
-
-
-SPATIAL_VERIFY_TEMPLATES = {
-    "spatial_is": "Is {a} {phrase} {b}?",
-    "spatial_true": "Is it true that {a} is {phrase} {b}?",
-}
-
-
-@register
-class SpatialVerify(Generator):
-    spec = GeneratorSpec(
-        name="spatial_verify",
-        family="spatial",
-        description="Is the X left of / right of / above / below / in front of / behind the Y? "
-        "(geometry; undecided pairs are not asked)",
-        needs=frozenset({Need.NAMES}),
-        answer_type=AnswerType.YES_NO,
-        example="Is the cube to the left of the sphere? -> yes",
-    )
-
-    def generate(self, ctx: GenContext) -> Iterator[Question]:
-        t = tables(ctx)
-        preds = _predicates(t)
-        if not preds:
-            return
-        want = True
-        for a, c in random_pairs(ctx, t):
-            p = pick(ctx.rng, preds)
-            decided = t.spatial(a, c, p)
-            if decided is None or decided is not want:
-                continue
-            ra = refer(t, a, avoid_objects=(c,))
-            rc = refer(t, c, avoid_objects=(a,))
-            if ra is None or rc is None:
-                continue
-            b = ProgramBuilder()
-            b.add("spatial", [b.add_reference(ra), b.add_reference(rc)], predicate=p)
-            tid, tpl = pick_template(ctx, SPATIAL_VERIFY_TEMPLATES)
-            q = finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text, phrase=GEOMETRY_PHRASES[p]),
-                       template=tid, answer_type=AnswerType.YES_NO,
-                       objects=[*ra.objects, *rc.objects],
-                       relations=[*ra.relations, *rc.relations, (a, p, c)])
-            if q is not None:
-                want = not want  # alternate yes / no
-                yield q
-
-
-CHOICE_AXES = {
-    "left of": ("left", "right", "to the left or to the right of"),
-    "above": ("above", "below", "above or below"),
-    "in front of": ("in front", "behind", "in front of or behind"),
-}
-CHOICE_TEMPLATES = {
-    "choice_is": "Is {a} {axis} {b}?",
-    "choice_where": "Where is {a} relative to {b}: {axis} it?",
-}
-
-
-@register
-class SpatialChoice(Generator):
-    spec = GeneratorSpec(
-        name="spatial_choice",
-        family="spatial",
-        description="Is the X to the left or to the right of the Y? (also above/below, in "
-        "front/behind)",
-        needs=frozenset({Need.NAMES}),
-        answer_type=AnswerType.RELATION,
-        example="Is the cube to the left or to the right of the sphere? -> left",
-    )
-
-    def generate(self, ctx: GenContext) -> Iterator[Question]:
-        t = tables(ctx)
-        preds = [p for p in _predicates(t) if p in CHOICE_AXES]
-        if not preds:
-            return
-        for a, c in random_pairs(ctx, t):
-            p = pick(ctx.rng, preds)
-            if t.spatial(a, c, p) is None:
-                continue
-            ra = refer(t, a, avoid_objects=(c,))
-            rc = refer(t, c, avoid_objects=(a,))
-            if ra is None or rc is None:
-                continue
-            yes, no, axis = CHOICE_AXES[p]
-            b = ProgramBuilder()
-            s = b.add("spatial", [b.add_reference(ra), b.add_reference(rc)], predicate=p)
-            b.add("select", [s], if_true=yes, if_false=no)
-            tid, tpl = pick_template(ctx, CHOICE_TEMPLATES)
-            q = finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text, axis=axis), template=tid,
-                       answer_type=AnswerType.RELATION, objects=[*ra.objects, *rc.objects],
-                       relations=[*ra.relations, *rc.relations],
-                       balance_key=f"{self.spec.name}:{p}")
-            if q is not None:
-                yield q
-
-
-HEIGHT_TEMPLATES = {
-    "height_higher": "Is {a} higher up in the image than {b}?",
-    "height_above": "Is {a} positioned above {b}?",
-}
-LOWER_TEMPLATES = {
-    "height_lower": "Is {a} lower in the image than {b}?",
-    "height_below": "Is {a} positioned below {b}?",
-}
-
-
-@register
-class CompareHeight(Generator):
-    spec = GeneratorSpec(
-        name="compare_height",
-        family="comparison",
-        description="Is the X higher (lower) than the Y? (2D boxes, above/below with image "
-        "margins)",
-        needs=frozenset({Need.NAMES, Need.BOXES}),
-        answer_type=AnswerType.YES_NO,
-        example="Is the lamp higher up in the image than the sofa? -> yes",
-    )
-
-    def generate(self, ctx: GenContext) -> Iterator[Question]:
-        t = tables(ctx)
-        if has_positions(t):  # 3D 'above' is not image height
-            return
-        want = True
-        for a, c in random_pairs(ctx, t):
-            predicate = "above" if ctx.rng.random() < 0.5 else "below"  # higher / lower
-            if t.spatial(a, c, predicate) is not want:
-                continue
-            ra = refer(t, a, avoid_objects=(c,))
-            rc = refer(t, c, avoid_objects=(a,))
-            if ra is None or rc is None:
-                continue
-            b = ProgramBuilder()
-            b.add("spatial", [b.add_reference(ra), b.add_reference(rc)], predicate=predicate)
-            templates = HEIGHT_TEMPLATES if predicate == "above" else LOWER_TEMPLATES
-            tid, tpl = pick_template(ctx, templates)
-            q = finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text), template=tid,
-                       answer_type=AnswerType.YES_NO, objects=[*ra.objects, *rc.objects],
-                       relations=[*ra.relations, *rc.relations])
-            if q is not None:
-                want = not want
-                yield q
+from scenesynth.programs.tables import SceneTables
 
 
 def _choice_names(ra_text: str, rb_text: str, na: str, nb: str) -> tuple[str, str]:
@@ -276,7 +121,7 @@ class CompareDepth(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        if not has_depth(t):
+        if not t.all_depth:
             return
         yield from _compare_both_ways(ctx, t, "depth",
                                       (DEPTH_TEMPLATES, False, "compare_depth:closer"),
@@ -406,7 +251,7 @@ class DepthOrder(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        if not has_depth(t):
+        if not t.all_depth:
             return
         named = [refs[0] for _, refs in sorted(t.by_name.items()) if len(refs) == 1]
         if len(named) < 2:
@@ -441,100 +286,71 @@ class DepthOrder(Generator):
                 yield q
 
 
-EXTREME_TEMPLATES = {
-    True: {
-        "closest_which": "Which object is closest to the camera?",
-        "closest_nearest": "What is the nearest object to the viewer?",
-    },
-    False: {
-        "farthest_which": "Which object is farthest from the camera?",
-        "farthest_most": "What is the most distant object from the viewer?",
-    },
-}
+class Extreme(Generator):
+    """Which object of the image has the largest (``largest``) or smallest ``measure`` (an op
+    ``measure``: depth, box_area, ...)? Asked only when it clearly beats the runner-up
+    (``config.compare_margin``), so a reader of the image can tell, and when it is a thing,
+    not stuff. Registered once per question below."""
 
-
-def _extreme(ctx: GenContext, closest: bool, key: str) -> Iterator[Question]:
-    t = tables(ctx)
-    if not has_depth(t) or len(t.scene) < 2:
-        return
-    ordered = sorted((t.measure_of(r, "depth"), r) for r in t.scene)
-    best, runner_up = (ordered[0], ordered[1]) if closest else (ordered[-1], ordered[-2])
-    if not clearly_different(best[0], runner_up[0], ctx.config.compare_margin):
-        return
-    b = ProgramBuilder()
-    s = b.add("scene", image=0)
-    o = b.add("argmin" if closest else "argmax", [s], measure="depth")
-    b.add("query_name", [o])
-    tid, tpl = pick_template(ctx, EXTREME_TEMPLATES[closest])
-    q = finish(ctx, b, text=tpl, template=tid, answer_type=AnswerType.NAME,
-               objects=[best[1]], distractors=name_distractors(ctx, t, t.names[best[1]]),
-               balance_key=key)
-    if q is not None:
-        yield q
-
-
-@register
-class ClosestObject(Generator):
-    spec = GeneratorSpec(
-        name="closest_object",
-        family="depth",
-        description="Which object is closest to the camera? (asked when it is clearly closest)",
-        needs=frozenset({Need.NAMES, Need.DEPTH}),
-        answer_type=AnswerType.NAME,
-        example="Which object is closest to the camera? -> cube",
-    )
-
-    def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from _extreme(ctx, True, self.spec.name)
-
-
-@register
-class FarthestObject(Generator):
-    spec = GeneratorSpec(
-        name="farthest_object",
-        family="depth",
-        description="Which object is farthest from the camera? (asked when clearly farthest)",
-        needs=frozenset({Need.NAMES, Need.DEPTH}),
-        answer_type=AnswerType.NAME,
-        example="Which object is farthest from the camera? -> cylinder",
-    )
-
-    def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from _extreme(ctx, False, self.spec.name)
-
-
-REGION_TEMPLATES = {
-    "region_where": "Where in the image is {ref}?",
-    "region_part": "In which part of the image is {ref} located?",
-    "region_grid": "Which region of the image (top left, top, ..., bottom right) contains "
-    "{ref}?",
-}
-ALL_REGIONS = [name for row in REGION_NAMES for name in row]
-
-
-@register
-class RegionPosition(Generator):
-    spec = GeneratorSpec(
-        name="region_position",
-        family="region",
-        description="In which part of the image (3x3 grid) is the X? Centres near a grid line "
-        "are not asked.",
-        needs=frozenset({Need.NAMES, Need.BOXES}),
-        answer_type=AnswerType.REGION,
-        example="Where in the image is the dog? -> bottom left",
-    )
+    measure: ClassVar[str]
+    largest: ClassVar[bool]
+    templates: ClassVar[dict[str, str]]
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        for r in lazy_shuffled(ctx.rng, t.scene):
-            ref = refer(t, r)
-            if ref is None:
-                continue
-            b = ProgramBuilder()
-            b.add("region", [b.add_reference(ref)], margin=ctx.config.region_margin)
-            tid, tpl = pick_template(ctx, REGION_TEMPLATES)
-            q = finish(ctx, b, text=tpl.format(ref=ref.text), template=tid,
-                       answer_type=AnswerType.REGION, objects=ref.objects,
-                       relations=ref.relations, distractors=ALL_REGIONS)
-            if q is not None:
-                yield q
+        if len(t.scene) < 2:
+            return
+        try:
+            ordered = sorted((t.measure_of(r, self.measure), r) for r in t.scene)
+        except KeyError:  # an object lacks the measure's field
+            return
+        best, runner_up = (ordered[-1], ordered[-2]) if self.largest else (ordered[0], ordered[1])
+        if not clearly_different(best[0], runner_up[0], ctx.config.compare_margin):
+            return
+        if best[1] in uncountable(t):
+            return  # sky, grass, a region of trees: stuff, not "an object"
+        b = ProgramBuilder()
+        s = b.add("scene", image=0)
+        o = b.add("argmax" if self.largest else "argmin", [s], measure=self.measure)
+        b.add("query_name", [o])
+        tid, tpl = pick_template(ctx, self.templates)
+        q = finish(ctx, b, text=tpl, template=tid, answer_type=AnswerType.NAME,
+                   objects=[best[1]], distractors=name_distractors(ctx, t, t.names[best[1]]),
+                   balance_key=self.spec.name)
+        if q is not None:
+            yield q
+
+
+register(Extreme, GeneratorSpec(
+    name="closest_object",
+    family="depth",
+    description="Which object is closest to the camera? (asked when it is clearly closest)",
+    needs=frozenset({Need.NAMES, Need.DEPTH}),
+    answer_type=AnswerType.NAME,
+    example="Which object is closest to the camera? -> cube",
+), measure="depth", largest=False, templates={
+    "closest_which": "Which object is closest to the camera?",
+    "closest_nearest": "What is the nearest object to the viewer?",
+})
+register(Extreme, GeneratorSpec(
+    name="farthest_object",
+    family="depth",
+    description="Which object is farthest from the camera? (asked when clearly farthest)",
+    needs=frozenset({Need.NAMES, Need.DEPTH}),
+    answer_type=AnswerType.NAME,
+    example="Which object is farthest from the camera? -> cylinder",
+), measure="depth", largest=True, templates={
+    "farthest_which": "Which object is farthest from the camera?",
+    "farthest_most": "What is the most distant object from the viewer?",
+})
+register(Extreme, GeneratorSpec(
+    name="largest_object",
+    family="size",
+    description="Which object is the largest in the image? (box area; asked when clearly largest)",
+    needs=frozenset({Need.NAMES, Need.BOXES}),
+    answer_type=AnswerType.NAME,
+    example="Which object is the largest? -> bus",
+), measure="box_area", largest=True, templates={
+    "largest_which": "Which object is the largest?",
+    "largest_biggest": "What is the biggest object in the image?",
+})

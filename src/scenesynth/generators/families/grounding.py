@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from typing import ClassVar
 
 from scenesynth.generators.base import (
     AnswerType,
@@ -15,8 +16,7 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import lazy_shuffled, pick_int, pick_k, shuffled
-from scenesynth.generators.refer import refer
-from scenesynth.generators.single._common import (
+from scenesynth.generators.kit import (
     article,
     concepts,
     countable_name,
@@ -27,6 +27,7 @@ from scenesynth.generators.single._common import (
     stuff_region_name,
     tables,
 )
+from scenesynth.generators.refer import refer
 from scenesynth.graph.geometry import iou_of_coords
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.tables import SceneTables
@@ -222,75 +223,65 @@ def _phrase(concept: tuple[str, str | None]) -> str:
     return article(f"{concept[1]} {concept[0]}" if concept[1] else concept[0])
 
 
-LOGIC_TEMPLATES = {
-    "and": {
-        "and_both": "Are there both {a} and {b} in the image?",
-        "and_is": "Is there {a} and also {b}?",
-    },
-    "or": {
-        "or_either": "Is there {a} or {b} in the image?",
-        "or_any": "Does the image contain {a} or {b}?",
-    },
-}
+class Logic(Generator):
+    """Two existence tests joined by ``op`` ('and' / 'or'); half the questions are true.
+    Registered once per op below."""
 
-
-def _logic(ctx: GenContext, op: str) -> Iterator[Question]:
-    t = tables(ctx)
-    present, absent = concepts(ctx, t)
-    if len(present) < 2 and not absent:
-        return
-    for i in range(30):
-        # half the questions are true: 'and' needs both present, 'or' needs one present
-        want = i % 2 == 0
-        n_present = (2 if want else pick_int(ctx.rng, 0, 1)) if op == "and" else (
-            pick_int(ctx.rng, 1, 2) if want else 0)
-        if n_present > len(present) or 2 - n_present > len(absent):
-            continue
-        chosen = shuffled(ctx.rng, pick_k(ctx.rng, present, n_present)
-                          + pick_k(ctx.rng, absent, 2 - n_present))
-        if chosen[0][0] == chosen[1][0]:
-            continue
-        if stuff_region_name(t, chosen[0][0]) or stuff_region_name(t, chosen[1][0]):
-            continue  # "Is there a tree" of a region of trees: no article fits the template
-        b = ProgramBuilder()
-        e1 = _exist_steps(b, chosen[0])
-        e2 = _exist_steps(b, chosen[1])
-        b.add(op, [e1, e2])
-        tid, tpl = pick_template(ctx, LOGIC_TEMPLATES[op])
-        q = finish(ctx, b, text=tpl.format(a=_phrase(chosen[0]), b=_phrase(chosen[1])),
-                   template=tid, answer_type=AnswerType.YES_NO)
-        if q is not None:
-            yield q
-
-
-@register
-class LogicAnd(Generator):
-    spec = GeneratorSpec(
-        name="logic_and",
-        family="logic",
-        description="Are there both an X and a Y? (two existence tests joined by 'and')",
-        needs=frozenset({Need.NAMES}),
-        answer_type=AnswerType.YES_NO,
-        example="Are there both a red cube and a sphere in the image? -> yes",
-    )
+    op: ClassVar[str]
+    templates: ClassVar[dict[str, str]]
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from _logic(ctx, "and")
+        op = self.op
+        t = tables(ctx)
+        present, absent = concepts(ctx, t)
+        if len(present) < 2 and not absent:
+            return
+        for i in range(30):
+            # half the questions are true: 'and' needs both present, 'or' needs one present
+            want = i % 2 == 0
+            n_present = (2 if want else pick_int(ctx.rng, 0, 1)) if op == "and" else (
+                pick_int(ctx.rng, 1, 2) if want else 0)
+            if n_present > len(present) or 2 - n_present > len(absent):
+                continue
+            chosen = shuffled(ctx.rng, pick_k(ctx.rng, present, n_present)
+                              + pick_k(ctx.rng, absent, 2 - n_present))
+            if chosen[0][0] == chosen[1][0]:
+                continue
+            if stuff_region_name(t, chosen[0][0]) or stuff_region_name(t, chosen[1][0]):
+                continue  # "Is there a tree" of a region of trees: no article fits the template
+            b = ProgramBuilder()
+            e1 = _exist_steps(b, chosen[0])
+            e2 = _exist_steps(b, chosen[1])
+            b.add(op, [e1, e2])
+            tid, tpl = pick_template(ctx, self.templates)
+            q = finish(ctx, b, text=tpl.format(a=_phrase(chosen[0]), b=_phrase(chosen[1])),
+                       template=tid, answer_type=AnswerType.YES_NO)
+            if q is not None:
+                yield q
 
 
-@register
-class LogicOr(Generator):
-    spec = GeneratorSpec(
-        name="logic_or",
-        family="logic",
-        description="Is there an X or a Y? (two existence tests joined by 'or')",
-        needs=frozenset({Need.NAMES}),
-        answer_type=AnswerType.YES_NO,
-        example="Is there a dog or a cat in the image? -> no",
-    )
-
-    def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from _logic(ctx, "or")
+register(Logic, GeneratorSpec(
+    name="logic_and",
+    family="logic",
+    description="Are there both an X and a Y? (two existence tests joined by 'and')",
+    needs=frozenset({Need.NAMES}),
+    answer_type=AnswerType.YES_NO,
+    example="Are there both a red cube and a sphere in the image? -> yes",
+), op="and", templates={
+    "and_both": "Are there both {a} and {b} in the image?",
+    "and_is": "Is there {a} and also {b}?",
+})
+register(Logic, GeneratorSpec(
+    name="logic_or",
+    family="logic",
+    description="Is there an X or a Y? (two existence tests joined by 'or')",
+    needs=frozenset({Need.NAMES}),
+    answer_type=AnswerType.YES_NO,
+    example="Is there a dog or a cat in the image? -> no",
+), op="or", templates={
+    "or_either": "Is there {a} or {b} in the image?",
+    "or_any": "Does the image contain {a} or {b}?",
+})
 
 
 COMPARE_COUNT_TEMPLATES = {

@@ -13,11 +13,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from typing import ClassVar
 
-from scenesynth.generators.base import AnswerType, GenContext, GeneratorSpec, Need, Question
+from scenesynth.generators.base import (
+    AnswerType,
+    GenContext,
+    Generator,
+    GeneratorSpec,
+    Need,
+    Question,
+    register,
+)
 from scenesynth.generators.draws import pick_int, pick_k
-from scenesynth.generators.refer import Reference, refer
-from scenesynth.generators.single._common import (
+from scenesynth.generators.kit import (
     bare,
     clearly_different,
     finish,
@@ -26,7 +34,7 @@ from scenesynth.generators.single._common import (
     random_pairs,
     tables,
 )
-from scenesynth.generators.variants import ParameterisedGenerator, register_variant
+from scenesynth.generators.refer import Reference, refer
 from scenesynth.graph import SceneGraph
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.tables import SceneTables
@@ -66,26 +74,32 @@ def references(
     return refs
 
 
-class ExtremeAmong(ParameterisedGenerator):
-    """params: ``predicate`` (a spatial predicate, decided by geometry) or ``largest`` (size:
-    3D volume where known, else box area with ``image_templates``); ``templates`` ({items} is
-    the list of options); ``avoid_kinds``."""
+class ExtremeAmong(Generator):
+    """Registered with ``predicate`` (a spatial predicate, decided by geometry) or ``largest``
+    (size: 3D volume where known, else box area with ``image_templates``); ``templates``
+    ({items} is the list of options); ``avoid_kinds``."""
+
+    predicate: ClassVar[str | None] = None
+    largest: ClassVar[bool] = False
+    avoid_kinds: ClassVar[tuple[str, ...]] = ()
+    templates: ClassVar[dict[str, str]]
+    image_templates: ClassVar[dict[str, str]] = {}
 
     def applicable(self, graphs: Sequence[SceneGraph]) -> bool:
-        if "predicate" in self.params:
+        if self.predicate is not None:
             return super().applicable(graphs)
         return all(g.objects and (all(o.size3d is not None for o in g.objects)
                                   or all(o.box is not None for o in g.objects)) for g in graphs)
 
     def _winner(self, ctx: GenContext, t: SceneTables, chosen: list[str]) -> str | None:
         """The expected answer object (the program decides; this only filters candidates)."""
-        predicate = self.params.get("predicate")
+        predicate = self.predicate
         if predicate is not None:
             winners = [o for o in chosen
                        if all(t.spatial(o, x, predicate) is True for x in chosen if x != o)]
             return winners[0] if len(winners) == 1 else None
         values = sorted(((t.measure_of(r, self._measure(t)), r) for r in chosen),
-                        reverse=bool(self.params["largest"]))
+                        reverse=self.largest)
         if not clearly_different(values[0][0], values[1][0], ctx.config.compare_margin):
             return None
         return values[0][1]
@@ -99,8 +113,7 @@ class ExtremeAmong(ParameterisedGenerator):
         t = tables(ctx)
         if len(t.scene) < 3:
             return
-        params = self.params
-        avoid_kinds: tuple[str, ...] = params.get("avoid_kinds", ())
+        avoid_kinds = self.avoid_kinds
         asked: set[tuple[str, ...]] = set()
         for _ in range(24):
             chosen = pick_k(ctx.rng, t.scene, pick_int(ctx.rng, 3, min(4, len(t.scene))))
@@ -119,15 +132,15 @@ class ExtremeAmong(ParameterisedGenerator):
             b = ProgramBuilder()
             steps = [b.add_reference(ref) for ref in refs]
             s = b.add("collect", steps)
-            if "predicate" in params:
-                w = b.add("extreme_spatial", [s], predicate=params["predicate"])
+            if self.predicate is not None:
+                w = b.add("extreme_spatial", [s], predicate=self.predicate)
             else:
-                w = b.add("argmax" if params["largest"] else "argmin", [s],
+                w = b.add("argmax" if self.largest else "argmin", [s],
                           measure=self._measure(t))
             b.add("label_of", [w, *steps], labels=labels)
-            templates = params["templates"]
-            if "predicate" not in params and self._measure(t) == "box_area":
-                templates = params["image_templates"]  # a far tent is small in the image
+            templates = self.templates
+            if self.predicate is None and self._measure(t) == "box_area":
+                templates = self.image_templates  # a far tent is small in the image
             tid, tpl = pick_template(ctx, templates)
             q = finish(ctx, b, text=tpl.format(items=listed(refs)), template=tid,
                        answer_type=AnswerType.NAME,
@@ -141,7 +154,7 @@ class ExtremeAmong(ParameterisedGenerator):
 def _extreme(name: str, axis: str, example: str, **params: object) -> None:
     decided_by = ("geometry: spatial_relation" if "predicate" in params
                   else "measure, winner ahead by config.compare_margin")
-    register_variant(ExtremeAmong, GeneratorSpec(
+    register(ExtremeAmong, GeneratorSpec(
         name=name, family="extreme", answer_type=AnswerType.NAME, example=example,
         needs=frozenset({Need.NAMES}),
         description=f"Which of 3-4 named objects is the {axis}? ({decided_by}; no second "
@@ -152,60 +165,64 @@ def _extreme(name: str, axis: str, example: str, **params: object) -> None:
 _extreme("extreme_leftmost", "leftmost",
          "Which is the leftmost: the cube, the red sphere or the cylinder? -> cube",
          predicate="left of", templates={
-             "leftmost_which": "Which is the leftmost: {items}?",
-             "leftmost_of": "Of {items}, which one is farthest to the left?"})
+             "among_leftmost_which": "Which is the leftmost: {items}?",
+             "among_leftmost_of": "Of {items}, which one is farthest to the left?"})
 _extreme("extreme_rightmost", "rightmost",
          "Which is the rightmost: the cube, the red sphere or the cylinder? -> cylinder",
          predicate="right of", templates={
-             "rightmost_which": "Which is the rightmost: {items}?",
-             "rightmost_of": "Of {items}, which one is farthest to the right?"})
+             "among_rightmost_which": "Which is the rightmost: {items}?",
+             "among_rightmost_of": "Of {items}, which one is farthest to the right?"})
 _extreme("extreme_topmost", "topmost (above every other)",
          "Which is highest up in the image: the lamp, the cup or the chair? -> lamp",
          predicate="above", templates={
-             "topmost_which": "Which is highest up in the image: {items}?",
-             "topmost_of": "Of {items}, which one is above all the others?"})
+             "among_topmost_which": "Which is highest up in the image: {items}?",
+             "among_topmost_of": "Of {items}, which one is above all the others?"})
 _extreme("extreme_bottommost", "bottommost (below every other)",
          "Which is lowest in the image: the lamp, the cup or the chair? -> chair",
          predicate="below", templates={
-             "bottommost_which": "Which is lowest in the image: {items}?",
-             "bottommost_of": "Of {items}, which one is below all the others?"})
+             "among_bottommost_which": "Which is lowest in the image: {items}?",
+             "among_bottommost_of": "Of {items}, which one is below all the others?"})
 _extreme("extreme_closest", "closest to the camera",
          "Which is closest to the camera: the cube, the sphere or the cylinder? -> sphere",
          predicate="in front of", templates={
-             "closest_among": "Which is closest to the camera: {items}?",
-             "closest_nearest": "Of {items}, which one is nearest to the viewer?"})
+             "among_closest_among": "Which is closest to the camera: {items}?",
+             "among_closest_nearest": "Of {items}, which one is nearest to the viewer?"})
 _extreme("extreme_farthest", "farthest from the camera",
          "Which is farthest from the camera: the cube, the sphere or the cylinder? -> cube",
          predicate="behind", templates={
-             "farthest_among": "Which is farthest from the camera: {items}?",
-             "farthest_most": "Of {items}, which one is the most distant from the viewer?"})
+             "among_farthest_among": "Which is farthest from the camera: {items}?",
+             "among_farthest_most": "Of {items}, which one is the most distant from the viewer?"})
 _extreme("extreme_largest", "largest (3D volume, else image area)",
          "Which takes up the most space in the image: the tent, the cup or the dog? -> tent",
          largest=True, avoid_kinds=("size",), templates={
-             "largest_which": "Which is the largest: {items}?",
-             "largest_biggest": "Of {items}, which one is the biggest?"}, image_templates={
-             "largest_image": "Which takes up the most space in the image: {items}?",
-             "largest_area": "Of {items}, which one covers the largest area of the picture?"})
+             "among_largest_which": "Which is the largest: {items}?",
+             "among_largest_biggest": "Of {items}, which one is the biggest?"}, image_templates={
+             "among_largest_image": "Which takes up the most space in the image: {items}?",
+             "among_largest_area": "Of {items}, which one covers the largest area of the picture?"})
 _extreme("extreme_smallest", "smallest (3D volume, else image area)",
          "Which takes up the least space in the image: the tent, the cup or the dog? -> cup",
          largest=False, avoid_kinds=("size",), templates={
-             "smallest_which": "Which is the smallest: {items}?",
-             "smallest_least": "Of {items}, which one is the smallest in size?"},
+             "among_smallest_which": "Which is the smallest: {items}?",
+             "among_smallest_least": "Of {items}, which one is the smallest in size?"},
          image_templates={
-             "smallest_image": "Which takes up the least space in the image: {items}?",
-             "smallest_area": "Of {items}, which one covers the smallest area of the picture?"})
+             "among_smallest_image": "Which takes up the least space in the image: {items}?",
+             "among_smallest_area": "Of {items}, which one covers the smallest area of the "
+             "picture?"})
 
 
-class CloserToAnchor(ParameterisedGenerator):
+class CloserToAnchor(Generator):
     """"Which is closer to the X, the Y or the Z?" by 3D distance (world positions), asked when
-    the two distances differ by ``config.compare_margin``. params: ``closer``, ``templates``
+    the two distances differ by ``config.compare_margin``. Registered with ``closer``, ``templates``
     ({anchor}, {a}, {b})."""
+
+    closer: ClassVar[bool]
+    templates: ClassVar[dict[str, str]]
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
         if len(t.scene) < 3 or not t.all_positions:
             return
-        closer = bool(self.params["closer"])
+        closer = self.closer
         for anchor, a in random_pairs(ctx, t, limit=120):
             others = [x for x in t.scene if x not in (anchor, a)]
             c = others[int(ctx.rng.random() * len(others))]
@@ -228,7 +245,7 @@ class CloserToAnchor(ParameterisedGenerator):
             d_c = b.add("distance", [b.add_reference(rc), z], space="3d")
             wins = b.add("less" if closer else "greater", [d_a, d_c])
             b.add("select", [wins], if_true=label_a, if_false=label_c)
-            tid, tpl = pick_template(ctx, self.params["templates"])
+            tid, tpl = pick_template(ctx, self.templates)
             q = finish(ctx, b, text=tpl.format(anchor=rz.text, a=ra.text, b=rc.text),
                        template=tid, answer_type=AnswerType.NAME,
                        objects=[*rz.objects, *ra.objects, *rc.objects],
@@ -248,7 +265,7 @@ for _name, _closer, _templates, _example in (
         "anchor_further": "Which one is further away from {anchor}: {a} or {b}?"},
      "Which is farther from the red cube, the sphere or the cylinder? -> cylinder"),
 ):
-    register_variant(CloserToAnchor, GeneratorSpec(
+    register(CloserToAnchor, GeneratorSpec(
         name=_name, family="anchor_distance", answer_type=AnswerType.NAME, example=_example,
         needs=frozenset({Need.NAMES, Need.POSITIONS_3D}),
         description="Which of two objects is " + ("closer to" if _closer else "farther from")

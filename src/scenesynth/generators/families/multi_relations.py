@@ -23,7 +23,7 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import random_order
-from scenesynth.generators.multi.common import MultiScene, interleave
+from scenesynth.generators.kit import MultiScene, finish, interleave, pick_template
 from scenesynth.generators.refer import GEOMETRY_PHRASES
 from scenesynth.graph import SceneGraph
 from scenesynth.programs.builder import ProgramBuilder
@@ -99,7 +99,7 @@ class RelationWhere(Generator):
             outputs = scene.run(b)
             if outputs is None:  # the relation holds in several images or in none
                 continue
-            tid, template = scene.pick_template(self.TEMPLATES)
+            tid, template = pick_template(scene.ctx, self.TEMPLATES)
             text = template.format(x=scene.phrase(x_name), phrase=GEOMETRY_PHRASES[predicate],
                                    y=scene.phrase(y_name))
             # the witnesses: pairs of the answer image for which the relation holds
@@ -110,13 +110,18 @@ class RelationWhere(Generator):
                 for x in t.by_name.get(x_name, ()) for y in t.by_name.get(y_name, ())
                 if t.spatial(x, y, predicate) is True
             ]
-            out.append(scene.question(
-                b, outputs, text, AnswerType.IMAGE, tid,
+            q = finish(
+                scene.ctx, b,
+                text=text,
+                template=tid,
+                answer_type=AnswerType.IMAGE,
                 distractors=scene.image_distractors(
-                    outputs[-1], [scene.both_or_all(), scene.neither_or_none()]
-                ),
+                    outputs[-1], [scene.both_or_all(), scene.neither_or_none()]),
                 relations=witnesses,
                 objects=sorted({r for w in witnesses for r in (w[0], w[2])}),
                 balance_key=f"{self.spec.name}/{scene.k}",
-            ))
+                outputs=outputs,
+            )
+            if q is not None:
+                out.append(q)
         yield from interleave(out, ctx.rng)
