@@ -27,6 +27,7 @@ COMPILE_REQUIRES = ["mypy>=1.10", "pydantic>=2.6"]
 # compiled one.
 COMPILED_MODULES = [
     "scenesynth._fast",
+    "scenesynth.graph.decide",
     "scenesynth.programs.tables",
     "scenesynth.programs.ops",
     "scenesynth.programs.execute",

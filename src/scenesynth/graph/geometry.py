@@ -41,6 +41,7 @@ import math
 from dataclasses import dataclass
 
 from scenesynth.graph.box import Box
+from scenesynth.graph.decide import iou_of_coords, planar_decision, projected_decision
 from scenesynth.graph.model import (
     Camera,
     ImageInfo,
@@ -65,17 +66,7 @@ def iou(a: Box, b: Box) -> float:
     return iou_of_coords(a.x0, a.y0, a.x1, a.y1, a.area, b.x0, b.y0, b.x1, b.y1, b.area)
 
 
-def iou_of_coords(
-    ax0: float, ay0: float, ax1: float, ay1: float, area_a: float,
-    bx0: float, by0: float, bx1: float, by1: float, area_b: float,
-) -> float:
-    """:func:`iou` of two boxes given as coordinates and areas (callers that hold many boxes
-    keep their numbers in tables and skip the model reads)."""
-    w = (ax1 if ax1 < bx1 else bx1) - (ax0 if ax0 > bx0 else bx0)
-    h = (ay1 if ay1 < by1 else by1) - (ay0 if ay0 > by0 else by0)
-    inter = w * h if w > 0 and h > 0 else 0.0
-    union = area_a + area_b - inter
-    return inter / union if union > 0 else 0.0
+
 
 
 def containment(inner: Box, outer: Box) -> float:
@@ -173,18 +164,12 @@ def _dot_diff(a: Vec3, b: Vec3, d: tuple[float, float, float]) -> float:
     return (a.x - b.x) * d[0] + (a.y - b.y) * d[1] + (a.z - b.z) * d[2]
 
 
-def _tri(value: float, margin: float) -> bool | None:
-    """True when value > margin, False when value < -margin, else undecided."""
-    if value > margin:
-        return True
-    if value < -margin:
-        return False
-    return None
 
 
-# The directional rules on plain numbers. spatial_relation decides through these, and so may a
-# caller that keeps each object's numbers in a table (the program executor): one home for the
-# arithmetic, whoever reads the models.
+
+# The directional rules' arithmetic on plain numbers lives in graph/decide.py (compiled in the
+# fast build): spatial_relation decides through it, and so does the program executor's
+# per-graph table of each object's numbers.
 
 # Directional predicates decided in the image plane: (axis, sign). Axis 0 is the box centre x,
 # 1 the box centre y (y grows downwards), 2 the depth; ``a PRED b`` holds when
@@ -204,28 +189,10 @@ def planar_axis(predicate: str) -> tuple[int, float] | None:
     return PLANAR_AXES.get(pred)
 
 
-def planar_decision(
-    value_a: float, value_b: float, axis: int, sign: float, extent: float, rules: SpatialRules,
-) -> bool | None:
-    """The image-plane rule of :data:`PLANAR_AXES` on two objects' values along ``axis``;
-    ``extent`` is the image width (axis 0) or height (axis 1), unused for depth (axis 2),
-    whose margin is relative to the larger depth."""
-    if axis == 0:
-        margin = rules.lr_margin * extent
-    elif axis == 1:
-        margin = rules.ab_margin * extent
-    else:
-        margin = rules.depth_margin * max(abs(value_a), abs(value_b), 1e-9)
-    return _tri(sign * (value_b - value_a), margin)
 
 
-def projected_decision(
-    a: tuple[float, float, float], b: tuple[float, float, float],
-    d: tuple[float, float, float], eps: float,
-) -> bool | None:
-    """CLEVR's 3D rule: True when ``(a - b) . d > eps``, False when ``< -eps``, else undecided
-    (``d`` from :func:`direction_3d`)."""
-    return _tri((a[0] - b[0]) * d[0] + (a[1] - b[1]) * d[1] + (a[2] - b[2]) * d[2], eps)
+
+
 
 
 def direction_3d(predicate: str, camera: Camera | None) -> tuple[float, float, float] | None:

@@ -22,7 +22,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from scenesynth.graph import Box, Mask, SceneObject, iou
-from scenesynth.graph.geometry import canonical_spatial, iou_of_coords
+from scenesynth.graph.decide import iou_of_coords
+from scenesynth.graph.geometry import canonical_spatial
 from scenesynth.graph.vocab import names_value
 from scenesynth.programs.tables import SceneTables, region_of
 
@@ -550,7 +551,8 @@ def _filter_box(args: dict[str, Any], inputs: list[Any], env: Env) -> list[str]:
     out = []
     for t, r in _objects_of(env, inputs[0]):
         c = t.box_coords()[r]
-        if c is not None and iou_of_coords(*c, x0, y0, x1, y1, area) >= min_iou:
+        if c is not None and iou_of_coords(c[0], c[1], c[2], c[3], c[4],
+                                            x0, y0, x1, y1, area) >= min_iou:
             out.append(r)
     return out
 

@@ -23,13 +23,8 @@ from scenesynth.graph import (
     SpatialRules,
     spatial_relation,
 )
-from scenesynth.graph.geometry import (
-    direction_3d,
-    iou_of_coords,
-    planar_axis,
-    planar_decision,
-    projected_decision,
-)
+from scenesynth.graph.decide import iou_of_coords, planar_decision, projected_decision
+from scenesynth.graph.geometry import direction_3d, planar_axis
 
 
 def ref(image: int, object_id: str) -> str:
@@ -351,7 +346,8 @@ class SceneTables:
                     rb, cb = eligible[j]
                     if bound > 0 and ca[4] < bound * cb[4]:
                         break
-                    if iou_of_coords(*ca, *cb) > threshold:
+                    if iou_of_coords(ca[0], ca[1], ca[2], ca[3], ca[4],
+                                     cb[0], cb[1], cb[2], cb[3], cb[4]) > threshold:
                         found[ra].append(rb)
                         found[rb].append(ra)
             table = {r: frozenset(v) for r, v in found.items()}

@@ -34,7 +34,7 @@ from scenesynth.generators.kit import (
     tables,
 )
 from scenesynth.generators.refer import GEOMETRY_PHRASES
-from scenesynth.graph.geometry import iou_of_coords
+from scenesynth.graph.decide import iou_of_coords
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.tables import SceneTables
 

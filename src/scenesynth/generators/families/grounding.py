@@ -28,7 +28,7 @@ from scenesynth.generators.kit import (
     tables,
 )
 from scenesynth.generators.refer import refer
-from scenesynth.graph.geometry import iou_of_coords
+from scenesynth.graph.decide import iou_of_coords
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.tables import SceneTables
 
@@ -134,7 +134,9 @@ class GroundingIdentify(Generator):
             cr = coords[r]
             assert cr is not None
             if any(
-                x != r and cx is not None and iou_of_coords(*cr, *cx) >= 0.5
+                x != r and cx is not None
+                and iou_of_coords(cr[0], cr[1], cr[2], cr[3], cr[4],
+                                  cx[0], cx[1], cx[2], cx[3], cx[4]) >= 0.5
                 for x, cx in coords.items()
             ):
                 continue
