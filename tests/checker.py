@@ -1,7 +1,7 @@
-"""An independent interpreter of answer programs, written from the op table in generators/base.py.
+"""An independent interpreter of answer programs, written from the op table in programs/ops.py.
 
 It deliberately does not import the generators' executor: it re-implements every op in
-``scenesynth.generators.base.OPS`` from its documented one-line semantics, re-executes a
+``scenesynth.programs.ops.OPS`` from its documented one-line semantics, re-executes a
 sample's stored program against the sample's graphs and returns the final value. It also
 enforces the ambiguity rule: every ``unique`` step must see exactly one object.
 
@@ -63,6 +63,7 @@ class Interpreter:
         self.objects: list[dict[str, SceneObject]] = [
             {o.id: o for o in g.objects} for g in self.graphs
         ]
+        self._decoded: dict[str, Any] = {}  # object reference -> its decoded mask
         self.ops: dict[str, Callable[[ProgramStep, list[Any]], Any]] = {
             "scene": self._scene,
             "filter_name": self._filter_name,
@@ -115,6 +116,12 @@ class Interpreter:
                 a.value for r in self._as_set(x[0]) for a in self._obj(r).attributes
                 if a.kind == str(s.args["kind"])
             }),
+            # -- the reference families (programs/ops.py, issue 18) --------------------------
+            "collect": self._collect,
+            "label_of": self._label_of,
+            "extreme_spatial": self._extreme_spatial,
+            "distance": self._distance,
+            "object_at": self._object_at,
         }
 
     # -- value helpers ------------------------------------------------------------------------
@@ -401,6 +408,63 @@ class Interpreter:
             found |= set(self._relate(step, [o]))
         return sorted(found)
 
+    def _collect(self, step: ProgramStep, inputs: list[Any]) -> list[str]:
+        for r in inputs:
+            self._split(r)  # each must name an object
+        return sorted(set(inputs))
+
+    def _label_of(self, step: ProgramStep, inputs: list[Any]) -> str:
+        labels = list(step.args["labels"])
+        if len(labels) != len(inputs) - 1:
+            raise CheckError(f"label_of: {len(labels)} labels for {len(inputs) - 1} objects")
+        positions = [i for i, o in enumerate(inputs[1:]) if o == inputs[0]]
+        if len(positions) != 1:
+            raise CheckError(f"label_of: {inputs[0]} found {len(positions)} times")
+        return str(labels[positions[0]])
+
+    def _extreme_spatial(self, step: ProgramStep, inputs: list[Any]) -> str:
+        members = self._as_set(inputs[0])
+        if len(members) < 2:
+            raise CheckError("extreme_spatial: fewer than two objects")
+        images = {self._split(r)[0] for r in members}
+        if len(images) != 1:
+            raise CheckError("extreme_spatial: objects of several images")
+        graph = self.graphs[images.pop()]
+        predicate = str(step.args["predicate"])
+        winners = [
+            o for o in members
+            if all(spatial_relation(self._obj(o), self._obj(x), predicate, graph.image,
+                                    graph.camera, self.rules) is True
+                   for x in members if x != o)
+        ]
+        if len(winners) != 1:
+            raise CheckError(f"extreme_spatial: {len(winners)} objects qualify")
+        return winners[0]
+
+    def _distance(self, step: ProgramStep, inputs: list[Any]) -> float:
+        if step.args.get("space") != "3d":
+            raise CheckError(f"distance: unknown space {step.args.get('space')!r}")
+        a, b = self._obj(inputs[0]).position, self._obj(inputs[1]).position
+        if a is None or b is None:
+            raise CheckError("distance: an object has no position")
+        return math.sqrt((a.x - b.x) ** 2 + (a.y - b.y) ** 2 + (a.z - b.z) ** 2)
+
+    def _object_at(self, step: ProgramStep, inputs: list[Any]) -> str:
+        x, y = (int(v) for v in step.args["point"])
+        hits = []
+        for r in self._as_set(inputs[0]):
+            mask = self._obj(r).mask
+            if mask is None:
+                raise CheckError(f"object_at: {r} has no mask")
+            pixels = self._decoded.get(r)
+            if pixels is None:
+                pixels = self._decoded[r] = _rle_decode(mask.size, mask.counts)
+            if 0 <= y < pixels.shape[0] and 0 <= x < pixels.shape[1] and pixels[y, x]:
+                hits.append(r)
+        if len(hits) != 1:
+            raise CheckError(f"object_at: {len(hits)} masks cover ({x}, {y})")
+        return hits[0]
+
     # -- programs ------------------------------------------------------------------------------
     def run(self, program: Sequence[ProgramStep]) -> CheckResult:
         outputs: list[Any] = []
@@ -459,6 +523,18 @@ def _rle_area(size: Sequence[int], counts: str | list[int]) -> int:
     else:
         rle = mask_utils.frPyObjects({"size": [h, w], "counts": list(counts)}, h, w)
     return int(mask_utils.area(rle))
+
+
+def _rle_decode(size: Sequence[int], counts: str | list[int]) -> Any:
+    """A COCO RLE mask as a (rows, columns) array of 0/1."""
+    from pycocotools import mask as mask_utils
+
+    h, w = int(size[0]), int(size[1])
+    if isinstance(counts, str):
+        rle: Any = {"size": [h, w], "counts": counts.encode("ascii")}
+    else:
+        rle = mask_utils.frPyObjects({"size": [h, w], "counts": list(counts)}, h, w)
+    return mask_utils.decode(rle)
 
 
 def _same(a: Any, b: Any) -> bool:

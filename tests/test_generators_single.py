@@ -147,7 +147,9 @@ def test_every_generator_runs_on_real_data_and_the_checker_agrees(
                 else:  # an op newer than the checker: at least re-execute from scratch
                     assert execute(q.program, [graph])[-1] == q.answer
                 produced[name] = produced.get(name, 0) + 1
-    missing = [n for n in SINGLE if not produced.get(n)]
+    # point depth needs a rendered depth map (no shared sample has one): test_points_synth.py
+    missing = [n for n in SINGLE if not produced.get(n) and n not in ("point_closer",
+                                                                      "point_farther")]
     assert not missing, f"generators that produced nothing on the samples: {missing}"
 
 

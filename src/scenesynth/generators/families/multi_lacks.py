@@ -1,0 +1,142 @@
+"""Negated selection across images: "Which image does not have a cube / a red cube / a cube to
+the left of a sphere?". Asked only when exactly one image lacks it and that absence is certain:
+every object of the category states the attribute kind asked (a cube with no colour might be
+red), and every pair of the two categories is decided by geometry in every image (an undecided
+pair might be the relation)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import ClassVar
+
+from scenesynth.generators.base import (
+    AnswerType,
+    GenContext,
+    Generator,
+    GeneratorSpec,
+    Need,
+    Question,
+    register,
+)
+from scenesynth.generators.families.multi_relations import (
+    PREDICATES_2D,
+    PREDICATES_3D,
+    _decided_everywhere,
+)
+from scenesynth.generators.families.multi_select import SELECT_KINDS
+from scenesynth.generators.kit import MultiScene, article, finish, interleave, pick_template
+from scenesynth.generators.refer import GEOMETRY_PHRASES
+from scenesynth.graph import SceneGraph
+from scenesynth.graph.vocab import names_value
+from scenesynth.programs.builder import ProgramBuilder
+
+FAMILY = "multi_selection"  # negated selection: which image lacks it
+
+# (name, attribute value or None, predicate or None, second name or None)
+Thing = tuple[str, str | None, str | None, str | None]
+
+
+class WhichLacks(Generator):
+    """Registered with ``what`` ('name' | 'attribute' | 'relation'), ``templates`` ({thing}: "a red
+    cube", {bare}: "red cube" / "cube to the left of a sphere")."""
+
+    what: ClassVar[str]
+    templates: ClassVar[dict[str, str]]
+
+    def applicable(self, graphs: Sequence[SceneGraph]) -> bool:
+        if self.what != "relation":
+            return super().applicable(graphs)
+        return super().applicable(graphs) and (
+            all(all(o.position is not None for o in g.objects) for g in graphs)
+            or all(all(o.box is not None for o in g.objects) for g in graphs))
+
+    def _things(self, scene: MultiScene) -> list[Thing]:
+        what = self.what
+        names = scene.all_names()
+        in_images = {n: [i for i in range(scene.k) if n in scene.tables[i].by_name]
+                     for n in names}
+        if what == "name":
+            return [(n, None, None, None) for n in names if len(in_images[n]) == scene.k - 1]
+        if what == "attribute":
+            out: list[Thing] = []
+            for name in names:
+                for kind in SELECT_KINDS:
+                    if not all(scene.kind_complete(i, kind, scene.tables[i].by_name.get(name, ()))
+                               for i in range(scene.k)):
+                        continue
+                    values = sorted({
+                        v for i in in_images[name] for r in scene.tables[i].by_name[name]
+                        for v in scene.tables[i].attr_by_kind[r].get(kind, ())
+                        if not names_value(name, v)})
+                    out.extend((name, v, None, None) for v in values)
+            return out
+        use_3d = all(o.position is not None for g in scene.graphs for o in g.objects)
+        predicates = PREDICATES_3D if use_3d else PREDICATES_2D
+        return [(x, None, p, y) for x in names for y in names if x != y for p in predicates
+                if len(in_images[x]) >= scene.k - 1 and len(in_images[y]) >= scene.k - 1]
+
+    def generate(self, ctx: GenContext) -> Iterator[Question]:
+        scene = MultiScene(ctx)
+        things = self._things(scene)
+        ctx.rng.shuffle(things)
+        out: list[Question] = []
+        for name, value, predicate, other in things[: ctx.config.max_per_generator * 4]:
+            if scene.full(out):
+                break
+            if predicate is not None:
+                assert other is not None
+                if not _decided_everywhere(scene, name, other, predicate):
+                    continue
+            b = ProgramBuilder()
+            lacking = []
+            for i in range(scene.k):
+                if predicate is None:
+                    has = scene.exist(b, i, name, value)
+                else:
+                    xs = scene.object_set(b, i, name)
+                    related = b.add("relate_set", [scene.object_set(b, i, other)],
+                                    predicate=predicate, mode="geometry")
+                    has = b.add("exist", [b.add("intersect", [xs, related])])
+                lacking.append(b.add("not", [has]))
+            b.add("image_where", lacking)
+            outputs = scene.run(b)
+            if outputs is None:  # several images lack it, or none does
+                continue
+            bare = name if value is None else f"{value} {name}"
+            if predicate is not None and other is not None:
+                bare = f"{name} {GEOMETRY_PHRASES[predicate]} {article(other)}"
+            tid, template = pick_template(ctx, self.templates)
+            q = finish(ctx, b, text=template.format(thing=article(bare), bare=bare),
+                       template=tid, answer_type=AnswerType.IMAGE,
+                       distractors=scene.image_distractors(
+                           outputs[-1], [scene.both_or_all(), scene.neither_or_none()]),
+                       balance_key=f"{self.spec.name}/{scene.k}",
+                       objects=scene.matched_objects(b, outputs), outputs=outputs)
+            if q is not None:
+                out.append(q)
+        yield from interleave(out, ctx.rng)
+
+
+_LACKS = (
+    ("multi_which_lacks", "name", frozenset({Need.NAMES}),
+     "Which image does not have a cube? -> Image 3", {
+         "lacks.which": "Which image does not have {thing}?",
+         "lacks.no": "In which image is there no {bare}?"}),
+    ("multi_which_lacks_attribute", "attribute", frozenset({Need.NAMES, Need.ATTRIBUTES}),
+     "Which image does not have a red cube? -> Image 1", {
+         "lacks_attr.which": "Which image does not have {thing}?",
+         "lacks_attr.no": "In which image is there no {bare}?"}),
+    ("multi_which_lacks_relation", "relation", frozenset({Need.NAMES}),
+     "Which image does not show a cube to the left of a sphere? -> Image 2", {
+         "lacks_rel.which": "Which image does not show {thing}?",
+         "lacks_rel.no": "In which image is there no {bare}?"}),
+)
+for _name, _what, _needs, _example, _templates in _LACKS:
+    register(WhichLacks, GeneratorSpec(
+        name=_name, family=FAMILY, answer_type=AnswerType.IMAGE, needs=_needs,
+        example=_example, multi_image=True,
+        description="Which image does not have an object of a category"
+        + {"name": "", "attribute": " with a given colour / material / size",
+           "relation": " in a spatial relation to another (geometry)"}[_what]
+        + ", when exactly one image lacks it (absence certain)",
+    ), what=_what, templates=_templates)
