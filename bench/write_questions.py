@@ -26,9 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from scenesynth.authoring.writer import OpenAIWriter
 from scenesynth.graph import write_graphs_jsonl
 from scenesynth.pipeline.write_questions import WriteQuestionsConfig, WriteQuestionsError, run
-from scenesynth.authoring.writer import OpenAIWriter
 from scenesynth.sources import load
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from scenesynth.graph import SceneGraph
-from scenesynth.pipeline.write_questions import WriteQuestionsConfig, write_questions
 from scenesynth.authoring.api import Scene, scene_payload
 from scenesynth.authoring.gate import GateError, check_program
 from scenesynth.authoring.sandbox import Job, SandboxConfig, SandboxLimits, SandboxPool
 from scenesynth.authoring.writer import OpenAIWriter
+from scenesynth.graph import SceneGraph
+from scenesynth.pipeline.write_questions import WriteQuestionsConfig, write_questions
 from scenesynth.sources import load
 from scripted_llm import ScriptedLLM, TrapPort, field, program, user_text
 

@@ -21,8 +21,8 @@ import pytest
 import scenesynth.generators  # noqa: F401  (fills the registry)
 from checker import Interpreter, check_sample
 from scenesynth.generators.base import GenConfig, GenContext, Question, registered
-from scenesynth.generators.runner import generate_shard
 from scenesynth.graph import AnswerForm, SceneGraph
+from scenesynth.pipeline.shard import generate_shard
 from scenesynth.sources import load
 
 NEW_SINGLE = ["extreme_leftmost", "extreme_rightmost", "extreme_topmost", "extreme_bottommost",

@@ -27,7 +27,6 @@ from scenesynth.generators.paraphrases import (
 from scenesynth.graph import AnswerForm, SceneGraph
 from scenesynth.pipeline import load_config
 from scenesynth.pipeline.shard import generate_shard
-from scenesynth.authoring.paraphrase import write_bank
 from scenesynth.sources import load
 
 ALL_FORMS = (AnswerForm.SHORT, AnswerForm.MULTIPLE_CHOICE, AnswerForm.YES_NO)

@@ -20,10 +20,6 @@ from scenesynth.authoring.writer import OpenAIWriter, WriterCache
 from scenesynth.cli import app
 from scenesynth.graph import SceneGraph, write_graphs_jsonl
 from scenesynth.pipeline.write_questions import WriteQuestionsConfig, write_questions
-from scenesynth.authoring.paraphrase import load_bank, phrasing_problem, propose, write_bank
-from scenesynth.authoring.qc import distinct_trigrams_per_1000, near_duplicate
-from scenesynth.authoring.sandbox import SandboxConfig, SandboxPool
-from scenesynth.authoring.writer import OpenAIWriter, WriterCache
 from scenesynth.sources import load
 from scripted_llm import (
     QC_SCRIPT,

@@ -25,17 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from scenesynth import __version__
-from scenesynth.graph import InstructionSample, ProgramStep, Provenance, SceneGraph
-from scenesynth.graph.sample import AnswerForm
-from scenesynth.graph.seeds import generator_seed
-from scenesynth.ioutil import atomic_write
-from scenesynth.pipeline.card import (
-    answer_distribution,
-    card_answer_key,
-    markdown_table,
-    write_card_files,
-)
-from scenesynth.pipeline.shard import sample_id
 from scenesynth.authoring.api import mask_areas, scene_payload
 from scenesynth.authoring.qc import (
     TemplateMapper,
@@ -57,6 +46,17 @@ from scenesynth.authoring.writer import (
     solve_messages,
     write_messages,
 )
+from scenesynth.graph import InstructionSample, ProgramStep, Provenance, SceneGraph
+from scenesynth.graph.sample import AnswerForm
+from scenesynth.graph.seeds import generator_seed
+from scenesynth.ioutil import atomic_write
+from scenesynth.pipeline.card import (
+    answer_distribution,
+    card_answer_key,
+    markdown_table,
+    write_card_files,
+)
+from scenesynth.pipeline.shard import sample_id
 
 GENERATOR = "llm_program"
 
