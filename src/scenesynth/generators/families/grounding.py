@@ -6,6 +6,8 @@ import itertools
 from collections.abc import Iterator
 from typing import ClassVar
 
+from mypy_extensions import mypyc_attr
+
 from scenesynth.generators.base import (
     AnswerType,
     GenContext,
@@ -225,6 +227,9 @@ def _phrase(concept: tuple[str, str | None]) -> str:
     return article(f"{concept[1]} {concept[0]}" if concept[1] else concept[0])
 
 
+# each registration is a subclass made at import time (base.register), which a compiled
+# class allows only when it says so
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Logic(Generator):
     """Two existence tests joined by ``op`` ('and' / 'or'); half the questions are true.
     Registered once per op below."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
+from mypy_extensions import mypyc_attr
+
 from scenesynth.generators.base import (
     AnswerType,
     GenContext,
@@ -137,6 +139,9 @@ def _count_pairs(scene: MultiScene, limit: int) -> list[tuple[int, int, str]]:
     return first_shuffled(scene.rng, out, limit * 4)
 
 
+# each registration is a subclass made at import time (base.register), which a compiled
+# class allows only when it says so
+@mypyc_attr(allow_interpreted_subclasses=True)
 class CompareCounts(Generator):
     """Yes/no questions comparing one category's count in two images with ``op`` (an op over
     two numbers); ``unordered`` asks each image pair once (a symmetric comparison).

@@ -9,6 +9,8 @@ import itertools
 from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
+from mypy_extensions import mypyc_attr
+
 from scenesynth.generators.base import (
     AnswerType,
     GenContext,
@@ -286,6 +288,9 @@ class DepthOrder(Generator):
                 yield q
 
 
+# each registration is a subclass made at import time (base.register), which a compiled
+# class allows only when it says so
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Extreme(Generator):
     """Which object of the image has the largest (``largest``) or smallest ``measure`` (an op
     ``measure``: depth, box_area, ...)? Asked only when it clearly beats the runner-up
