@@ -11,7 +11,7 @@ from scenesynth.generators.draws import pick
 from scenesynth.generators.program import ProgramBuilder, SceneTables, new_instance, tables_for
 from scenesynth.graph import AttributeKind
 from scenesynth.graph.seeds import random_from_text
-from scenesynth.graph.vocab import indefinite, is_mass_noun, vocabulary
+from scenesynth.graph.vocab import indefinite, is_mass_noun, is_region, vocabulary
 from scenesynth.graph.vocab import names_value as names_value  # re-exported for generators
 from scenesynth.graph.vocab import plural as vocab_plural
 
@@ -327,6 +327,31 @@ def random_pairs(
         if i != j and (i, j) not in seen:
             seen.add((i, j))
             yield scene[i], scene[j]
+
+
+def background_regions(t: SceneTables) -> frozenset[str]:
+    """Objects that are background regions (sky, ground, wall:
+    :func:`scenesynth.graph.vocab.is_region`, or stuff its source marks, COCO panoptic
+    ``isthing`` false). Memoised per graph."""
+    memo: frozenset[str] | None = t.memo.get("regions")
+    if memo is None:
+        memo = frozenset(r for r, o in t.objects.items()
+                         if is_region(o.name) or o.meta.get("isthing") is False)
+        t.memo["regions"] = memo
+    return memo
+
+
+def spatial_pairs(
+    ctx: GenContext, t: SceneTables, limit: int = 400
+) -> Iterator[tuple[str, str]]:
+    """:func:`random_pairs` without background regions (:func:`background_regions`): a region
+    spans the image, so its box centre says nothing about "left of the sky" or "closer than
+    the ground", and such a question misdescribes the picture."""
+    regions = background_regions(t)
+    for a, c in random_pairs(ctx, t, limit):
+        if regions and (a in regions or c in regions):
+            continue
+        yield a, c
 
 
 def concepts(

@@ -275,8 +275,10 @@ class CountSameAttribute(Generator):
             same = b.add("same_attr", [o], kind=kind)
             b.add("count_distinct", [same], iou=ctx.config.duplicate_iou)
             tid, tpl = pick_template(ctx, SAME_COUNT_TEMPLATES)
+            # balanced per kind: "the same size" (2 CLEVR sizes) counts half the scene,
+            # "the same color" (8 colors) few; one bucket would let the kind tell the count
             q = finish(ctx, b, text=tpl.format(same=SAME_PHRASES[kind], ref=ref.text),
                        template=tid, answer_type=AnswerType.COUNT, objects=ref.objects,
-                       relations=ref.relations)
+                       relations=ref.relations, balance_key=f"{self.spec.name}:{kind}")
             if q is not None:
                 yield q

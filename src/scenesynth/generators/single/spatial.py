@@ -30,6 +30,7 @@ from scenesynth.generators.single._common import (
     name_distractors,
     pick_template,
     random_pairs,
+    spatial_pairs,
     tables,
 )
 from scenesynth.graph import SceneGraph
@@ -72,7 +73,7 @@ class SpatialVerify(Generator):
         if not preds:
             return
         want = True
-        for a, c in random_pairs(ctx, t):
+        for a, c in spatial_pairs(ctx, t):
             p = pick(ctx.rng, preds)
             decided = t.spatial(a, c, p)
             if decided is None or decided is not want:
@@ -121,7 +122,7 @@ class SpatialChoice(Generator):
         preds = [p for p in _predicates(t) if p in CHOICE_AXES]
         if not preds:
             return
-        for a, c in random_pairs(ctx, t):
+        for a, c in spatial_pairs(ctx, t):
             p = pick(ctx.rng, preds)
             if t.spatial(a, c, p) is None:
                 continue
@@ -169,7 +170,7 @@ class CompareHeight(Generator):
         if has_positions(t):  # 3D 'above' is not image height
             return
         want = True
-        for a, c in random_pairs(ctx, t):
+        for a, c in spatial_pairs(ctx, t):
             predicate = "above" if ctx.rng.random() < 0.5 else "below"  # higher / lower
             if t.spatial(a, c, predicate) is not want:
                 continue
@@ -207,7 +208,7 @@ def _compare_choice(
     """Which of two objects has the larger (or smaller) measure, asked only when the two
     values differ by ``config.compare_margin``."""
     margin = ctx.config.compare_margin
-    for a, c in random_pairs(ctx, t, limit=200):
+    for a, c in spatial_pairs(ctx, t, limit=200):
         if a > c:  # each unordered pair once; the rng picks the order in the text
             continue
         try:
