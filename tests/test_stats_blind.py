@@ -106,3 +106,17 @@ def test_stats_blind_command(tmp_path: Path) -> None:
     assert "Template diversity" in result.output
     assert "families flagged" in result.output and "leaky" in result.output.split(
         "families flagged")[1]
+
+
+def test_stats_reads_an_exported_run(tmp_path: Path) -> None:
+    """A ``synth`` folder holds the export, not shards: its samples are rebuilt from the
+    records' metadata, so the per-template table shows the exported questions' yes shares."""
+    from scenesynth.export import export_samples
+
+    export_samples(samples(200), "llava", tmp_path, require_images=False)
+    assert (tmp_path / "data.json").is_file() and not (tmp_path / "shards").exists()
+    result = CliRunner().invoke(app, ["stats", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if "leaky/made" in line]
+    assert rows and "1.00" in rows[0]  # the "made" wording: every answer yes
+    assert "Template diversity" in result.output
