@@ -100,6 +100,10 @@ class ExistObject(Generator):
             ctx, b,
             text=tpl.format(a_phrase=article(phrase), plural_phrase=plural(phrase)),
             template=tid, answer_type=AnswerType.YES_NO,
+            # yes balanced apart for bare names and attributed ones: a bare CLEVR shape is
+            # nearly always there, an attribute combination often not, so the wording's
+            # specificity would otherwise tell the answer
+            balance_key=f"{self.spec.name}:{'attribute' if concept[1] else 'name'}",
         )
 
 
@@ -165,6 +169,7 @@ class CountAttribute(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
         concepts: set[tuple[str | None, str | None]] = set()
+        kind_of: dict[str, str] = {}
         stuff = uncountable(t)
         # values some stuff region has: "how many green objects" would count the grass
         stuff_values = {v for r in stuff for v in t.attr_values[r]}
@@ -175,11 +180,17 @@ class CountAttribute(Generator):
             for kind in QUERY_KINDS:
                 v = single_value(t, r, kind)
                 if v is not None and not names_value(name, v):
+                    kind_of.setdefault(v, kind)
                     concepts.add((name, v))
                     if kind != "state" and v not in stuff_values:
                         concepts.add((None, v))
         would_keep = ctx.would_keep
         for concept in lazy_shuffled(ctx.rng, sorted(concepts, key=lambda c: (c[0] or "", c[1]))):
+            # counts balanced per kind of the value and with or without a name: "large
+            # objects" are half a CLEVR scene, "brown cubes" one at most, so one bucket would
+            # let the wording's specificity tell the count
+            key = f"{self.spec.name}:{kind_of.get(concept[1] or '', 'other')}" + (
+                "+name" if concept[0] else "")
             if would_keep is not None:
                 # most concepts have the same small count; skip building the ones the
                 # balancer would reject (the expected count ignores near-duplicate boxes: it
@@ -187,9 +198,9 @@ class CountAttribute(Generator):
                 cname, cvalue = concept
                 expected = sum(1 for r in (t.by_name[cname] if cname else t.scene)
                                if cvalue in t.attr_values[r])
-                if not would_keep(self.spec.name, expected):
+                if not would_keep(key, expected):
                     continue
-            q = _count_question(ctx, concept, self.spec.name)
+            q = _count_question(ctx, concept, key)
             if q is not None:
                 yield q
 
