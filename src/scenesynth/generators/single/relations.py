@@ -301,9 +301,12 @@ class RelationVerify(Generator):
                 b.add("has_relation", [a, c], predicate=p)
             tid, tpl = pick_template(ctx, VERIFY_TEMPLATES)
             text = tpl.format(s=rs.text, p=predicate_phrase(p), o=ro.text)
+            # spatial and non-spatial predicates balanced apart: without exhaustive relations
+            # a non-spatial one has no certain negative, and "holding" must not mean "yes"
+            kind = "spatial" if spatial is not None else "semantic"
             q = finish(ctx, b, text=text, template=tid,
                        answer_type=AnswerType.YES_NO, objects=[*rs.objects, *ro.objects],
-                       relations=[(s, p, o)])
+                       relations=[(s, p, o)], balance_key=f"{self.spec.name}:{kind}")
             if q is not None:
                 yield q
 
