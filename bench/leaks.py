@@ -146,16 +146,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.blind:
         from scenesynth.quality.blind import blind_report
 
-        report = blind_report(samples)
-        print("family          n     blind  majority  chance  advantage  own-majority")
-        for family, g in report.families.items():
+        by_family: dict[str, list[InstructionSample]] = defaultdict(list)
+        for s in samples:
+            by_family[s.provenance.family].append(s)
+        print("family          n     blind  majority  chance  advantage  own-majority",
+              flush=True)
+        flagged, leaky = [], []
+        for family in sorted(by_family):  # one at a time: the same figures, shown as they come
+            report = blind_report(by_family[family])
+            g = report.families[family]
             print(f"{family:15s} {g.n:5d}  {g.blind:.3f}  {g.majority:.3f}     {g.chance:.3f}"
                   f"   {g.advantage:+.3f}     {g.family_majority:.3f}"
-                  f"{'  LEAK' if g.advantage > report.margin else ''}")
-        leaky = [t for t, g in report.templates.items() if g.advantage > report.margin]
+                  f"{'  LEAK' if g.advantage > report.margin else ''}", flush=True)
+            flagged += report.flagged
+            leaky += [f"{t} ({t_g.blind:.2f} vs {max(t_g.majority, t_g.chance):.2f})"
+                      for t, t_g in report.templates.items() if t_g.advantage > report.margin]
         print(f"templates over the margin: {', '.join(leaky) if leaky else 'none'}")
-        print(f"families flagged: {', '.join(report.flagged) if report.flagged else 'none'}")
-        failed |= bool(report.flagged)
+        print(f"families flagged: {', '.join(flagged) if flagged else 'none'}")
+        failed |= bool(flagged)
     print("FAIL" if failed else "PASS")
     return 1 if failed else 0
 

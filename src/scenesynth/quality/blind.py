@@ -25,7 +25,6 @@ A family is *flagged* when the blind accuracy beats ``max(majority, chance)`` by
 from __future__ import annotations
 
 import math
-import random
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 
 from scenesynth.graph.sample import TEMPLATE_SEPARATOR, AnswerForm, InstructionSample
+from scenesynth.graph.seeds import random_from_text
 from scenesynth.quality.balance import answer_key, balance_key
 
 if TYPE_CHECKING:
@@ -113,11 +113,11 @@ def blind_report(
     for s in samples:
         by_family[s.provenance.family].append(s)
     report = BlindReport(margin=margin)
-    rng = random.Random(seed)
     for family in sorted(by_family):
         group = by_family[family]
         if len(group) > max_per_family:  # a fixed-size sample keeps the fit cheap
-            group = rng.sample(group, max_per_family)
+            # drawn per family, so a family's figures do not depend on which others ran
+            group = random_from_text(f"blind:{seed}:{family}").sample(group, max_per_family)
         labels = [answer_key(s) for s in group]
         # answers seen once (boxes, free text) cannot be learnt from text: one "rare" class,
         # never counted as right, keeps the fit small

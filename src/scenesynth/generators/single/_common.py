@@ -11,7 +11,7 @@ from scenesynth.generators.draws import pick
 from scenesynth.generators.program import ProgramBuilder, SceneTables, new_instance, tables_for
 from scenesynth.graph import AttributeKind
 from scenesynth.graph.seeds import random_from_text
-from scenesynth.graph.vocab import indefinite, is_mass_noun, is_region, vocabulary
+from scenesynth.graph.vocab import indefinite, infer_kind, is_mass_noun, is_region, vocabulary
 from scenesynth.graph.vocab import names_value as names_value  # re-exported for generators
 from scenesynth.graph.vocab import plural as vocab_plural
 
@@ -339,6 +339,14 @@ def background_regions(t: SceneTables) -> frozenset[str]:
                          if is_region(o.name) or o.meta.get("isthing") is False)
         t.memo["regions"] = memo
     return memo
+
+
+def concept_kind(value: str | None) -> str:
+    """The balance sub-key of an existence concept: the kind of its attribute ("color",
+    "size"), or "name" for a bare name. How likely a concept is to be there depends on it (a
+    bare CLEVR shape nearly always is, one of eight colours on it often is not), so answers are
+    balanced per kind, and the wording cannot tell them."""
+    return str(infer_kind(value)) if value else "name"
 
 
 def spatial_pairs(

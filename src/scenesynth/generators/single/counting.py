@@ -21,6 +21,7 @@ from scenesynth.generators.refer import refer
 from scenesynth.generators.single._common import (
     QUERY_KINDS,
     article,
+    concept_kind,
     concepts,
     countable_name,
     finish,
@@ -100,10 +101,10 @@ class ExistObject(Generator):
             ctx, b,
             text=tpl.format(a_phrase=article(phrase), plural_phrase=plural(phrase)),
             template=tid, answer_type=AnswerType.YES_NO,
-            # yes balanced apart for bare names and attributed ones: a bare CLEVR shape is
-            # nearly always there, an attribute combination often not, so the wording's
-            # specificity would otherwise tell the answer
-            balance_key=f"{self.spec.name}:{'attribute' if concept[1] else 'name'}",
+            # yes balanced per wording: a bare CLEVR shape is nearly always there, a colour
+            # combination (8 colours) often not, a size (2 sizes) mostly, so the kind of the
+            # attribute named would otherwise tell the answer
+            balance_key=f"{self.spec.name}:{concept_kind(concept[1])}",
         )
 
 

@@ -19,6 +19,7 @@ from scenesynth.generators.program import ProgramBuilder, SceneTables, coords_io
 from scenesynth.generators.refer import refer
 from scenesynth.generators.single._common import (
     article,
+    concept_kind,
     concepts,
     countable_name,
     finish,
@@ -255,13 +256,13 @@ def _logic(ctx: GenContext, op: str) -> Iterator[Question]:
         e2 = _exist_steps(b, chosen[1])
         b.add(op, [e1, e2])
         tid, tpl = pick_template(ctx, LOGIC_TEMPLATES[op])
-        # yes balanced per number of attributed concepts: a bare CLEVR shape is nearly
-        # always there, an attribute combination often not, so the wording's specificity
-        # would otherwise tell the answer
-        attributed = sum(1 for _, value in chosen if value)
+        # yes balanced per wording: a bare CLEVR shape is nearly always there, a colour
+        # combination often not, so the kinds of the attributes named would otherwise tell
+        # the answer
+        kinds = "+".join(sorted(concept_kind(value) for _, value in chosen))
         q = finish(ctx, b, text=tpl.format(a=_phrase(chosen[0]), b=_phrase(chosen[1])),
                    template=tid, answer_type=AnswerType.YES_NO,
-                   balance_key=f"logic_{op}:{attributed}")
+                   balance_key=f"logic_{op}:{kinds}")
         if q is not None:
             yield q
 
