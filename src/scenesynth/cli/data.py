@@ -206,9 +206,9 @@ def stats(
     report per family, generator and template (answer entropy, yes share, multiple-choice
     position and numeric-rank uniformity) and each family's template diversity (distinct
     templates and question 3-grams)."""
-    samples = _run_samples(src)
-    if samples is not None:
-        _sample_stats(samples, blind)
+    found = _run_samples(src)
+    if found is not None:
+        _sample_stats(*found, blind=blind)
         return
     stream = _open(src, fmt, strict=False)
     s = graph_stats(_with_progress(stream, "reading"))
@@ -266,10 +266,10 @@ def _iter_samples(files: list[Path]) -> Iterator[InstructionSample]:
                     raise _fail(message) from None
 
 
-def _run_samples(src: Path) -> Iterator[InstructionSample] | None:
+def _run_samples(src: Path) -> tuple[Iterator[InstructionSample], str] | None:
     """The samples of a ``generate`` or ``synth`` run folder (read by
-    :class:`scenesynth.rundata.RunData`) or of a samples JSONL file; None when ``src`` holds
-    scene graphs."""
+    :class:`scenesynth.rundata.RunData`) or of a samples JSONL file, and what they are read
+    from; None when ``src`` holds scene graphs."""
     if src.is_dir():
         from scenesynth.rundata import RunData, RunError
 
@@ -277,9 +277,12 @@ def _run_samples(src: Path) -> Iterator[InstructionSample] | None:
             run = RunData(src)
         except RunError:
             return None  # a folder of scene graphs
-        return _checked(run.samples())
+        shards = run.sample_files()
+        export = run.export_file()
+        where = f"{len(shards)} shard(s)" if shards else str(export.name if export else src)
+        return _checked(run.samples()), where
     files = _sample_files(src)
-    return _iter_samples(files) if files else None
+    return (_iter_samples(files), f"{len(files)} shard(s)") if files else None
 
 
 def _checked(samples: Iterator[InstructionSample]) -> Iterator[InstructionSample]:
@@ -292,11 +295,11 @@ def _checked(samples: Iterator[InstructionSample]) -> Iterator[InstructionSample
         raise _fail(str(exc)) from None
 
 
-def _sample_stats(source: Iterator[InstructionSample], blind: bool = False) -> None:
+def _sample_stats(source: Iterator[InstructionSample], where: str, blind: bool = False) -> None:
     with _err.status("loading the answer-report code (scipy)"):
         from scenesynth.quality import answer_report, render_report  # lazy: pulls scipy
 
-    samples = _with_progress(source, "reading samples")
+    samples = _with_progress(source, f"reading samples from {where}")
     kept = list(samples) if blind else None  # the baseline reads the samples again
     report = answer_report(kept if kept is not None else samples)
     # Piped output would be cut to 80 columns, truncating every family name.
