@@ -162,9 +162,16 @@ def test_balancing_keeps_yes_no_within_band(clevr: list[SceneGraph]) -> None:
     res = generate_shard(clevr, ["exist_object", "count_objects", "spatial_verify"], 4,
                          (AnswerForm.SHORT,), 0, GenConfig(), None)
     stats = res.stats["balance"]
-    for name in ("exist_object", "spatial_verify"):
-        assert stats[name]["kept"] > 200
-        assert 0.45 <= stats[name]["yes_share"] <= 0.55, stats[name]
+    # existence is balanced per kind of the attribute named ("exist_object:color", bare
+    # names "exist_object:name"), spatial verification per predicate kind
+    for generator in ("exist_object", "spatial_verify"):
+        buckets = {n: b for n, b in stats.items()
+                   if n.partition("#")[0].partition(":")[0] == generator and "#" not in n}
+        assert sum(b["kept"] for b in buckets.values()) > 200
+        assert any(b["kept"] >= 40 for b in buckets.values())
+        for name, bucket in buckets.items():
+            if bucket["kept"] >= 40:  # past the warmup the band binds
+                assert 0.45 <= bucket["yes_share"] <= 0.55, (name, bucket)
     counts = stats["count_objects"]
     assert counts["top_share"] <= counts["cap"] + 1e-9
 

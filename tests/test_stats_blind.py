@@ -48,7 +48,41 @@ def test_blind_baseline_flags_the_leaky_family_only() -> None:
     assert report.families["leaky"].blind > 0.95
     assert abs(report.families["honest"].blind - 0.5) < 0.1
     assert report.families["honest"].majority < 0.56
-    assert report.templates["leaky/made"].majority == 1.0  # a template's own prior
+    # the yes/no domain's prior is near 50 %, whatever the template; the template's own
+    # answers are all "yes"
+    assert report.templates["leaky/made"].majority < 0.6
+    assert report.templates["leaky/made"].family_majority == 1.0
+
+
+def _attribute(i: int, kind: str, value: str, question: str) -> InstructionSample:
+    image = f"img{i // 4}"
+    return InstructionSample(
+        id=f"attr{i}", images=[image], question=question, answer=value, form="short",
+        answer_value=value, answer_type="attribute",
+        provenance=Provenance(source="test", image_ids=[image], generator="query_attribute",
+                              generator_version="1", family="attribute", template=kind,
+                              extra={"balance_key": f"query_attribute:{kind}#{kind}"}),
+    )
+
+
+def test_answer_domains_are_the_question_not_a_leak() -> None:
+    """A family asking colors (8 values) and materials (2 values), each uniform: the text tells
+    the domain, never the value, so the domain's majority is the baseline and nothing is
+    flagged; a whole-family majority (4/16 + ...) would call the question type a leak."""
+    rng = random.Random(1)
+    colors = ["red", "blue", "green", "gray", "brown", "cyan", "purple", "yellow"]
+    out = []
+    for i in range(1600):
+        if i % 2:
+            out.append(_attribute(i, "material", rng.choice(["metal", "rubber"]),
+                                  f"What material is the {rng.choice(colors)} cube made of?"))
+        else:
+            out.append(_attribute(i, "color", rng.choice(colors),
+                                  f"What color is the {rng.choice(['small', 'large'])} cube?"))
+    family = blind_report(out).families["attribute"]
+    assert family.blind > family.family_majority + 0.04  # it learns the domain
+    assert abs(family.chance - (0.5 + 1 / 8) / 2) < 0.01
+    assert family.advantage < 0.05
 
 
 def test_report_per_template_and_diversity() -> None:
@@ -72,3 +106,17 @@ def test_stats_blind_command(tmp_path: Path) -> None:
     assert "Template diversity" in result.output
     assert "families flagged" in result.output and "leaky" in result.output.split(
         "families flagged")[1]
+
+
+def test_stats_reads_an_exported_run(tmp_path: Path) -> None:
+    """A ``synth`` folder holds the export, not shards: its samples are rebuilt from the
+    records' metadata, so the per-template table shows the exported questions' yes shares."""
+    from scenesynth.export import export_samples
+
+    export_samples(samples(200), "llava", tmp_path, require_images=False)
+    assert (tmp_path / "data.json").is_file() and not (tmp_path / "shards").exists()
+    result = CliRunner().invoke(app, ["stats", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if "leaky/made" in line]
+    assert rows and "1.00" in rows[0]  # the "made" wording: every answer yes
+    assert "Template diversity" in result.output

@@ -202,11 +202,13 @@ def stats(
     ] = False,
 ) -> None:
     """Counts for scene graphs (images, objects, attributes, predicates, relation categories,
-    top-k); for generated samples (a run folder or samples JSONL) the answer report per family:
-    answer entropy, yes share, multiple-choice position and numeric-rank uniformity."""
-    sample_files = _sample_files(src)
-    if sample_files:
-        _sample_stats(sample_files, blind)
+    top-k); for generated samples (a generate or synth run folder, or samples JSONL) the answer
+    report per family, generator and template (answer entropy, yes share, multiple-choice
+    position and numeric-rank uniformity) and each family's template diversity (distinct
+    templates and question 3-grams)."""
+    found = _run_samples(src)
+    if found is not None:
+        _sample_stats(*found, blind=blind)
         return
     stream = _open(src, fmt, strict=False)
     s = graph_stats(_with_progress(stream, "reading"))
@@ -238,10 +240,7 @@ def stats(
 
 
 def _sample_files(src: Path) -> list[Path]:
-    """Instruction-sample JSONL files under a run folder (``shards/samples-*.jsonl``), or
-    ``src`` itself when it is such a file; empty when ``src`` holds scene graphs."""
-    if src.is_dir():
-        return sorted((src / "shards").glob("samples-*.jsonl"))
+    """``[src]`` when it is an instruction-sample JSONL file; empty otherwise."""
     if src.suffix != ".jsonl" or not src.is_file():
         return []
     with src.open(encoding="utf-8") as fh:
@@ -267,11 +266,40 @@ def _iter_samples(files: list[Path]) -> Iterator[InstructionSample]:
                     raise _fail(message) from None
 
 
-def _sample_stats(files: list[Path], blind: bool = False) -> None:
+def _run_samples(src: Path) -> tuple[Iterator[InstructionSample], str] | None:
+    """The samples of a ``generate`` or ``synth`` run folder (read by
+    :class:`scenesynth.rundata.RunData`) or of a samples JSONL file, and what they are read
+    from; None when ``src`` holds scene graphs."""
+    if src.is_dir():
+        from scenesynth.rundata import RunData, RunError
+
+        try:
+            run = RunData(src)
+        except RunError:
+            return None  # a folder of scene graphs
+        shards = run.sample_files()
+        export = run.export_file()
+        where = f"{len(shards)} shard(s)" if shards else str(export.name if export else src)
+        return _checked(run.samples()), where
+    files = _sample_files(src)
+    return (_iter_samples(files), f"{len(files)} shard(s)") if files else None
+
+
+def _checked(samples: Iterator[InstructionSample]) -> Iterator[InstructionSample]:
+    """``samples``, a record that cannot be read ending the command with its file and line."""
+    from scenesynth.rundata import RunError
+
+    try:
+        yield from samples
+    except RunError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _sample_stats(source: Iterator[InstructionSample], where: str, blind: bool = False) -> None:
     with _err.status("loading the answer-report code (scipy)"):
         from scenesynth.quality import answer_report, render_report  # lazy: pulls scipy
 
-    samples = _with_progress(_iter_samples(files), f"reading samples from {len(files)} shard(s)")
+    samples = _with_progress(source, f"reading samples from {where}")
     kept = list(samples) if blind else None  # the baseline reads the samples again
     report = answer_report(kept if kept is not None else samples)
     # Piped output would be cut to 80 columns, truncating every family name.

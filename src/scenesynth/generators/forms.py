@@ -7,13 +7,13 @@ the same ``answer_value``.
   ("Choose one of the following:"); the options are kept in ``options`` and listed, lettered,
   by the export, never in the question text. Distractors come from
   ``Question.distractors`` (same answer type, chosen by the generator to be plausible for the
-  scene); count answers may be completed with nearby integers. The correct option's position is
-  drawn uniformly with the seeded rng. Numeric options are listed in ascending order, so the
-  position is the correct value's *rank*; the rank is chosen per question among the feasible
-  ranks (a count of 0 can only be the lowest), preferring the rank used least so far in this
-  renderer, so that over a run every rank is used about equally often; a question whose only
-  feasible ranks are already ahead by more than ``rank_slack`` of the run gets no
-  multiple-choice form.
+  scene); count answers take the window of consecutive integers around the answer. The
+  correct option's position is drawn uniformly with the seeded rng. Numeric options are listed
+  in ascending order, so the position is the correct value's *rank*; the rank is chosen per
+  question among the feasible ranks (a count of 0 can only be the lowest), preferring the rank
+  used least so far in this renderer, so that over a run every rank is used about equally
+  often; a question whose only feasible ranks are already ahead by more than ``rank_slack`` of
+  the run gets no multiple-choice form.
 * **yes/no**: for questions whose answer is a boolean (the natural case), with an explicit
   instruction to answer yes or no. Non-boolean questions have no yes/no form (turning "what
   color" into "is it red" would change the answer); boolean questions have no multiple choice.
@@ -188,10 +188,13 @@ class FormRenderer:
         candidates = [r for r in feasible if self.rank_counts[r] == least]
         rank = candidates[rng.randrange(len(candidates))]
         self.rank_counts[rank] += 1
-        # nearest values are the plausible ones: keep the closest few, then sample
-        below = rng.sample(below_pool[-(k + 1):], rank) if rank else []
-        above = rng.sample(above_pool[: k + 1], k - 1 - rank) if rank < k - 1 else []
-        values = sorted([*below, value, *above])
+        # the options are the window of k consecutive values around the answer at its rank:
+        # nearest values are the plausible ones, and a window has no gap to tell the answer
+        # by (sampled neighbours such as 1 2 3 6 put the answer next to the gap: a text-only
+        # model read 63 % of CLEVR count answers off the options, against 25 % chance)
+        below = below_pool[len(below_pool) - rank:] if rank else []
+        above = above_pool[: k - 1 - rank]
+        values = [*below, value, *above]
         return [str(v) for v in values], values.index(value)
 
 

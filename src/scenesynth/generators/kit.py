@@ -25,7 +25,7 @@ from scenesynth.generators.base import AnswerType, GenContext, Question
 from scenesynth.generators.draws import first_shuffled, lazy_shuffled, pick, shuffled
 from scenesynth.graph import AttributeKind
 from scenesynth.graph.seeds import random_from_text
-from scenesynth.graph.vocab import indefinite, is_mass_noun, vocabulary
+from scenesynth.graph.vocab import indefinite, infer_kind, is_mass_noun, is_region, vocabulary
 from scenesynth.graph.vocab import names_value as names_value  # re-exported for generators
 from scenesynth.graph.vocab import plural as vocab_plural
 from scenesynth.programs.builder import ProgramBuilder
@@ -335,6 +335,39 @@ def random_pairs(
         if i != j and (i, j) not in seen:
             seen.add((i, j))
             yield scene[i], scene[j]
+
+
+def background_regions(t: SceneTables) -> frozenset[str]:
+    """Objects that are background regions (sky, ground, wall:
+    :func:`scenesynth.graph.vocab.is_region`, or stuff its source marks, COCO panoptic
+    ``isthing`` false). Memoised per graph."""
+    memo: frozenset[str] | None = t.memo.get("regions")
+    if memo is None:
+        memo = frozenset(r for r, o in t.objects.items()
+                         if is_region(o.name) or o.meta.get("isthing") is False)
+        t.memo["regions"] = memo
+    return memo
+
+
+def concept_kind(value: str | None) -> str:
+    """The balance sub-key of an existence concept: the kind of its attribute ("color",
+    "size"), or "name" for a bare name. How likely a concept is to be there depends on it (a
+    bare CLEVR shape nearly always is, one of eight colours on it often is not), so answers are
+    balanced per kind, and the wording cannot tell them."""
+    return str(infer_kind(value)) if value else "name"
+
+
+def spatial_pairs(
+    ctx: GenContext, t: SceneTables, limit: int = 400
+) -> Iterator[tuple[str, str]]:
+    """:func:`random_pairs` without background regions (:func:`background_regions`): a region
+    spans the image, so its box centre says nothing about "left of the sky" or "closer than
+    the ground", and such a question misdescribes the picture."""
+    regions = background_regions(t)
+    for a, c in random_pairs(ctx, t, limit):
+        if regions and (a in regions or c in regions):
+            continue
+        yield a, c
 
 
 def concepts(

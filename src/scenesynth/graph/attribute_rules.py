@@ -9,7 +9,10 @@ The rule is deliberately about contradictions, not plausibility: painted wood ca
 colour, so wood is not tied to brown; but a metallic colour (silver, gold) is a finish that
 only metal-like surfaces have, and a few materials have their own colours (sand, denim,
 brick). A material word inside the name ("wine glass", "paper stack") fixes the material to
-that word or a close kin (a plastic wine glass exists; a wooden one does not).
+that word or a close kin (a plastic wine glass exists; a wooden one does not). States split
+the same way: people and animals are never open or parked, things never walking
+(:func:`state_conflict`). :func:`value_conflict` applies the rule to one attribute value, so a
+question's wrong value ("Is the person open?") is never one the words alone rule out.
 """
 
 from __future__ import annotations
@@ -60,3 +63,44 @@ def attribute_conflict(name: str, color: str | None, material: str | None) -> st
 
 def compatible(name: str, color: str | None, material: str | None) -> bool:
     return attribute_conflict(name, color, material) is None
+
+
+# People and animals, by the last word of a name ("young man", "brown dog").
+LIVING: frozenset[str] = frozenset("""
+    person man woman boy girl child kid baby people player skier surfer skateboarder rider
+    lady guy men women children adult teenager cyclist biker pedestrian officer chef
+    dog cat horse cow sheep bird elephant zebra giraffe bear duck goose pigeon seagull
+    animal puppy kitten pony calf lamb deer goat pig chicken monkey
+""".split())
+# States no person or animal is in ("Is the person open?" is answered by the words alone).
+THING_STATES: frozenset[str] = frozenset({
+    "open", "closed", "empty", "full", "on", "off", "parked", "lit", "folded", "sliced",
+    "cooked", "raw", "ripe", "melted", "stacked",
+})
+# States only a person or an animal is in (a cup is not walking).
+LIVING_STATES: frozenset[str] = frozenset({"walking", "running", "sitting"})
+
+
+def state_conflict(name: str, state: str) -> str | None:
+    """Why an object called ``name`` can never be in ``state`` (None when it can)."""
+    living = name.lower().rpartition(" ")[2] in LIVING
+    if living and state in THING_STATES:
+        return f"a {name} is never {state}"
+    if not living and state in LIVING_STATES:
+        return f"a {name} is never {state}: only people and animals are"
+    return None
+
+
+def value_conflict(name: str, kind: str, value: str, color: str | None = None,
+                   material: str | None = None) -> str | None:
+    """Why ``value`` of attribute ``kind`` can never describe an object called ``name`` whose
+    colour and material are ``color`` and ``material`` (None when it can). A question offering
+    such a value ("Is the wine glass made of wood?", "Is the man open?") is answered by its
+    words, so generators draw wrong values only among those this allows."""
+    if kind == "color":
+        return attribute_conflict(name, value, material)
+    if kind == "material":
+        return attribute_conflict(name, color, value)
+    if kind == "state":
+        return state_conflict(name, value)
+    return None

@@ -100,6 +100,23 @@ MASS_NOUNS = frozenset(
     dust rain sunlight padding
     """.split()
 ) | frozenset({"toilet paper", "paper towel"})
+# Background regions: stuff or surfaces that span the picture behind and under the things in
+# it. Their box centre is not where they are, so they are never a spatial anchor ("left of
+# the sky", "below the wall"); COCO panoptic stuff regions (``isthing`` false) count too.
+REGION_NOUNS = frozenset(
+    """
+    sky ground wall walls floor ceiling road street sidewalk pavement field grass water sea
+    ocean lake river beach sand snow dirt mud gravel asphalt background fog mist
+    """.split()
+)
+
+
+def is_region(name: str) -> bool:
+    """Whether an object name names a background region (its head, the last word, is one of
+    :data:`REGION_NOUNS`: "blue sky", "brick wall"; "wall clock" is a clock)."""
+    return " ".join(name.lower().split()).rpartition(" ")[2] in REGION_NOUNS
+
+
 # Names that are grammatically plural but name one thing ("a pair of scissors").
 PLURAL_ONLY = frozenset(
     """

@@ -95,6 +95,11 @@ def _family_key(sample: InstructionSample) -> str:
     return balance_key(sample).partition(TEMPLATE_SEPARATOR)[0]
 
 
+def _generator_key(sample: InstructionSample) -> str:
+    """The generator of a sample's balance key ("count_attribute:size" -> "count_attribute")."""
+    return _family_key(sample).partition(":")[0]
+
+
 @dataclass
 class _Bucket:
     counts: dict[str, int] = field(default_factory=dict)
@@ -274,13 +279,16 @@ class AnswerBalancer:
         caps hold for the run. Deterministic: within each (bucket, answer) the first samples
         in list order are kept. Changes no state of the balancer.
 
-        Per-template buckets (``graph.sample.template_bucket``) and their generator's bucket
-        are trimmed in turn until both meet their caps."""
+        Per-template buckets (``graph.sample.template_bucket``), their generator's bucket and
+        the generator as a whole (a key split by kind, "count_attribute:size", split a small
+        run into buckets too small for their caps to bind) are trimmed in turn until all meet
+        their caps."""
         kept = samples
-        for _ in range(8):  # each pass only removes; a few passes settle both levels
+        for _ in range(8):  # each pass only removes; a few passes settle every level
             before = len(kept)
             kept = self._trim_by(kept, balance_key)
             kept = self._trim_by(kept, _family_key)
+            kept = self._trim_by(kept, _generator_key)
             if len(kept) == before:
                 break
         return kept

@@ -6,9 +6,17 @@ question's word 1-3-grams and its options) and predicts every answer out of fold
 grouped by image (a model never sees another question of the same image while predicting).
 Its accuracy is reported per family and per template next to two baselines:
 
-* *majority*: always the group's (family's, template's) most common answer;
-* *chance*: a uniform guess among the options (1/2 for yes/no, 1/k for k options, 1/distinct
-  answers of the family otherwise), averaged over the samples.
+* *majority*: the most common answer of the question's *answer domain*, learnt on the other
+  folds. The domain is what kind of answer the question asks for, as the generator balances
+  it: yes/no for every yes/no question of the family, else the generator's balance key
+  without the template ("query_attribute:color", "spatial_choice:left of"). A family mixes
+  domains (colors and materials), and a majority over the whole family is then not a
+  baseline at all: "what material" naming its two-value domain is the question, not a leak.
+  The domain deliberately ignores the template, so a wording that predicts its answer ("made
+  of the same material" -> yes) is still caught. The whole-family majority is reported too;
+* *chance*: a uniform guess among the answers the question admits: 1/2 for yes/no and for a
+  choice between the two objects it names (a ``select`` program), 1/n! for ordering n named
+  objects, 1/k for k options, else 1/distinct answers of the domain; averaged over samples.
 
 A family is *flagged* when the blind accuracy beats ``max(majority, chance)`` by more than
 ``margin`` (5 points).
@@ -16,7 +24,7 @@ A family is *flagged* when the blind accuracy beats ``max(majority, chance)`` by
 
 from __future__ import annotations
 
-import random
+import math
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -25,8 +33,9 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from scenesynth.graph.sample import AnswerForm, InstructionSample
-from scenesynth.quality.balance import answer_key
+from scenesynth.graph.sample import TEMPLATE_SEPARATOR, AnswerForm, InstructionSample
+from scenesynth.graph.seeds import random_from_text
+from scenesynth.quality.balance import answer_key, balance_key
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,8 +45,9 @@ if TYPE_CHECKING:
 class BlindGroup:
     n: int = 0
     blind: float = 0.0
-    majority: float = 0.0
+    majority: float = 0.0  # the answer domain's prior, out of fold (module docstring)
     chance: float = 0.0
+    family_majority: float = 0.0  # the group's own most common answer (in sample)
 
     @property
     def advantage(self) -> float:
@@ -63,11 +73,30 @@ def _text(s: InstructionSample) -> str:
     return f"{s.question} {options}"
 
 
+def answer_domain(s: InstructionSample) -> str:
+    """What kind of answer ``s`` asks for: "yes/no", else its generator's balance key without
+    the template (see module docstring)."""
+    if s.form == AnswerForm.YES_NO or isinstance(s.answer_value, bool):
+        return "yes/no"
+    return balance_key(s).partition(TEMPLATE_SEPARATOR)[0]
+
+
 def _chance(s: InstructionSample, distinct: int) -> float:
+    """Accuracy of a uniform guess among the answers ``s`` admits; ``distinct`` answers of
+    its domain when the question itself does not bound them."""
     if s.form == AnswerForm.YES_NO or isinstance(s.answer_value, bool):
         return 0.5
     if s.options:
         return 1.0 / len(s.options)
+    program = s.provenance.program
+    if program:
+        last = program[-1]
+        if last.op == "select":  # "which is closer, A or B?": one of the two named
+            return 0.5
+        if last.op == "names_in_order" and last.inputs:  # an order of the named objects
+            named = program[last.inputs[0]].output
+            if isinstance(named, list) and named:
+                return 1.0 / math.factorial(len(named))
     return 1.0 / max(distinct, 1)
 
 
@@ -84,24 +113,35 @@ def blind_report(
     for s in samples:
         by_family[s.provenance.family].append(s)
     report = BlindReport(margin=margin)
-    rng = random.Random(seed)
     for family in sorted(by_family):
         group = by_family[family]
         if len(group) > max_per_family:  # a fixed-size sample keeps the fit cheap
-            group = rng.sample(group, max_per_family)
+            # drawn per family, so a family's figures do not depend on which others ran
+            group = random_from_text(f"blind:{seed}:{family}").sample(group, max_per_family)
         labels = [answer_key(s) for s in group]
         # answers seen once (boxes, free text) cannot be learnt from text: one "rare" class,
         # never counted as right, keeps the fit small
         seen = Counter(labels)
         targets = [a if seen[a] > 1 else _RARE for a in labels]
         images = ["|".join(s.provenance.image_ids) for s in group]
-        counts = Counter(labels)
+        domains = [answer_domain(s) for s in group]
+        domain_answers: dict[str, set[str]] = defaultdict(set)
+        for domain, label in zip(domains, labels, strict=True):
+            domain_answers[domain].add(label)
         distinct_images = len(set(images))
         predicted = list(targets)  # overwritten out of fold
-        if len(set(targets)) > 1 and distinct_images >= 2:
+        prior = list(labels)  # the domain's majority answer, out of fold
+        if distinct_images >= 2:
             texts = [_text(s) for s in group]
             splitter = GroupKFold(n_splits=min(folds, distinct_images))
             for train, test in splitter.split(texts, targets, images):
+                by_domain: dict[str, Counter[str]] = defaultdict(Counter)
+                for i in train:
+                    by_domain[domains[i]][labels[i]] += 1
+                overall = Counter(labels[i] for i in train).most_common(1)[0][0]
+                for i in test:
+                    seen_domain = by_domain.get(domains[i])
+                    prior[i] = seen_domain.most_common(1)[0][0] if seen_domain else overall
                 train_labels = [targets[i] for i in train]
                 if len(set(train_labels)) < 2:
                     for i in test:
@@ -123,9 +163,11 @@ def blind_report(
                               *sorted(per_template.items())]:
             g = BlindGroup(n=len(members))
             g.blind = sum(predicted[i] == labels[i] for i in members) / len(members)
-            # the group's own most common answer (a template's prior, for a template)
-            g.majority = Counter(labels[i] for i in members).most_common(1)[0][1] / len(members)
-            g.chance = sum(_chance(group[i], len(counts)) for i in members) / len(members)
+            g.majority = sum(prior[i] == labels[i] for i in members) / len(members)
+            g.family_majority = (Counter(labels[i] for i in members).most_common(1)[0][1]
+                                 / len(members))
+            g.chance = sum(_chance(group[i], len(domain_answers[domains[i]]))
+                           for i in members) / len(members)
             if name == family:
                 report.families[family] = g
             else:
@@ -141,12 +183,15 @@ def render_blind(report: BlindReport, console: Console | None = None) -> None:
     for title, groups in (("Blind baseline by family (text only, grouped CV)", report.families),
                           ("Blind baseline by template", report.templates)):
         table = Table("name", "n", "blind", "majority", "chance", "advantage", "flag",
-                      title=title)
+                      "own majority", title=title)
         for name, g in groups.items():
             flag = "LEAK" if g.advantage > report.margin else ""
             table.add_row(name, str(g.n), f"{g.blind:.3f}", f"{g.majority:.3f}",
-                          f"{g.chance:.3f}", f"{g.advantage:+.3f}", flag)
+                          f"{g.chance:.3f}", f"{g.advantage:+.3f}", flag,
+                          f"{g.family_majority:.3f}")
         console.print(table)
     flagged = report.flagged
+    console.print("majority: the answer domain's most common answer, learnt out of fold; "
+                  "own majority: the row's own most common answer")
     console.print(f"families flagged (blind > max(majority, chance) + {report.margin:.0%}): "
                   f"{', '.join(flagged) if flagged else 'none'}")

@@ -27,6 +27,7 @@ from scenesynth.generators.kit import (
     tables,
 )
 from scenesynth.generators.refer import refer
+from scenesynth.graph.attribute_rules import value_conflict
 from scenesynth.programs.builder import ProgramBuilder
 
 QUERY_TEMPLATES: dict[str, dict[str, str]] = {
@@ -134,7 +135,12 @@ class VerifyAttribute(Generator):
             true_value = single_value(t, r, kind) or ""
             value = true_value
             if i % 2 == 1:
-                wrong = attribute_distractors(t, kind, true_value, ctx.source_values)[:4]
+                # a wrong value the object's name rules out ("Is the person open?") would
+                # be answered by the words, so only values the attribute rules allow
+                name = t.names[r]
+                color, material = single_value(t, r, "color"), single_value(t, r, "material")
+                wrong = [v for v in attribute_distractors(t, kind, true_value, ctx.source_values)
+                         if value_conflict(name, kind, v, color, material) is None][:4]
                 if not wrong:
                     continue
                 value = pick(ctx.rng, wrong)
@@ -254,6 +260,9 @@ class SameAttribute(Generator):
         b.add("equal", [va, vc])
         templates = SAME_MATERIAL_TEMPLATES if kind == "material" else SAME_TEMPLATES
         tid, tpl = pick_template(ctx, templates)
+        # yes balanced per kind: two CLEVR sizes make "same size" likely, eight colors make
+        # "same color" rare, so one bucket per template would let the kind tell the answer
         return finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text, kind=kind), template=tid,
                       answer_type=AnswerType.YES_NO, objects=[*ra.objects, *rc.objects],
-                      relations=[*ra.relations, *rc.relations])
+                      relations=[*ra.relations, *rc.relations],
+                      balance_key=f"{self.spec.name}:{kind}")

@@ -29,8 +29,8 @@ from scenesynth.generators.kit import (
     attribute_distractors,
     finish,
     pick_template,
-    random_pairs,
     single_value,
+    spatial_pairs,
     tables,
 )
 from scenesynth.generators.refer import GEOMETRY_PHRASES
@@ -112,7 +112,7 @@ class BoxRelation(Generator):
         if t.all_depth or t.all_positions:
             predicates += ("in front of", "behind")
         want = True
-        for a, c in random_pairs(ctx, t, limit=200):
+        for a, c in spatial_pairs(ctx, t, limit=200):
             p = pick(ctx.rng, predicates)
             if t.spatial(a, c, p) is not want or not box_unique(t, a) or not box_unique(t, c):
                 continue

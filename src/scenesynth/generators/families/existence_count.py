@@ -19,6 +19,7 @@ from scenesynth.generators.draws import lazy_shuffled, shuffled
 from scenesynth.generators.kit import (
     QUERY_KINDS,
     article,
+    concept_kind,
     concepts,
     countable_name,
     finish,
@@ -100,6 +101,10 @@ class ExistObject(Generator):
             ctx, b,
             text=tpl.format(a_phrase=article(phrase), plural_phrase=plural(phrase)),
             template=tid, answer_type=AnswerType.YES_NO,
+            # yes balanced per wording: a bare CLEVR shape is nearly always there, a colour
+            # combination (8 colours) often not, a size (2 sizes) mostly, so the kind of the
+            # attribute named would otherwise tell the answer
+            balance_key=f"{self.spec.name}:{concept_kind(concept[1])}",
         )
 
 
@@ -165,6 +170,7 @@ class CountAttribute(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
         concepts: set[tuple[str | None, str | None]] = set()
+        kind_of: dict[str, str] = {}
         stuff = uncountable(t)
         # values some stuff region has: "how many green objects" would count the grass
         stuff_values = {v for r in stuff for v in t.attr_values[r]}
@@ -175,11 +181,17 @@ class CountAttribute(Generator):
             for kind in QUERY_KINDS:
                 v = single_value(t, r, kind)
                 if v is not None and not names_value(name, v):
+                    kind_of.setdefault(v, kind)
                     concepts.add((name, v))
                     if kind != "state" and v not in stuff_values:
                         concepts.add((None, v))
         would_keep = ctx.would_keep
         for concept in lazy_shuffled(ctx.rng, sorted(concepts, key=lambda c: (c[0] or "", c[1]))):
+            # counts balanced per kind of the value and with or without a name: "large
+            # objects" are half a CLEVR scene, "brown cubes" one at most, so one bucket would
+            # let the wording's specificity tell the count
+            key = f"{self.spec.name}:{kind_of.get(concept[1] or '', 'other')}" + (
+                "+name" if concept[0] else "")
             if would_keep is not None:
                 # most concepts have the same small count; skip building the ones the
                 # balancer would reject (the expected count ignores near-duplicate boxes: it
@@ -187,9 +199,9 @@ class CountAttribute(Generator):
                 cname, cvalue = concept
                 expected = sum(1 for r in (t.by_name[cname] if cname else t.scene)
                                if cvalue in t.attr_values[r])
-                if not would_keep(self.spec.name, expected):
+                if not would_keep(key, expected):
                     continue
-            q = _count_question(ctx, concept, self.spec.name)
+            q = _count_question(ctx, concept, key)
             if q is not None:
                 yield q
 
@@ -275,8 +287,10 @@ class CountSameAttribute(Generator):
             same = b.add("same_attr", [o], kind=kind)
             b.add("count_distinct", [same], iou=ctx.config.duplicate_iou)
             tid, tpl = pick_template(ctx, SAME_COUNT_TEMPLATES)
+            # balanced per kind: "the same size" (2 CLEVR sizes) counts half the scene,
+            # "the same color" (8 colors) few; one bucket would let the kind tell the count
             q = finish(ctx, b, text=tpl.format(same=SAME_PHRASES[kind], ref=ref.text),
                        template=tid, answer_type=AnswerType.COUNT, objects=ref.objects,
-                       relations=ref.relations)
+                       relations=ref.relations, balance_key=f"{self.spec.name}:{kind}")
             if q is not None:
                 yield q

@@ -26,6 +26,7 @@ from scenesynth.generators.base import (
 )
 from scenesynth.generators.draws import pick_int, pick_k
 from scenesynth.generators.kit import (
+    background_regions,
     bare,
     clearly_different,
     finish,
@@ -111,12 +112,15 @@ class ExtremeAmong(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        if len(t.scene) < 3:
+        # background regions (sky, ground, wall) span the image: never "the leftmost" of k
+        regions = background_regions(t)
+        things = [x for x in t.scene if x not in regions] if regions else t.scene
+        if len(things) < 3:
             return
         avoid_kinds = self.avoid_kinds
         asked: set[tuple[str, ...]] = set()
         for _ in range(24):
-            chosen = pick_k(ctx.rng, t.scene, pick_int(ctx.rng, 3, min(4, len(t.scene))))
+            chosen = pick_k(ctx.rng, things, pick_int(ctx.rng, 3, min(4, len(things))))
             key = tuple(sorted(chosen))
             if key in asked:
                 continue

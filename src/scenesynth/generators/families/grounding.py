@@ -20,6 +20,7 @@ from scenesynth.generators.base import (
 from scenesynth.generators.draws import lazy_shuffled, pick_int, pick_k, shuffled
 from scenesynth.generators.kit import (
     article,
+    concept_kind,
     concepts,
     countable_name,
     finish,
@@ -261,8 +262,13 @@ class Logic(Generator):
             e2 = _exist_steps(b, chosen[1])
             b.add(op, [e1, e2])
             tid, tpl = pick_template(ctx, self.templates)
+            # yes balanced per wording: a bare CLEVR shape is nearly always there, a colour
+            # combination often not, so the kinds of the attributes named would otherwise tell
+            # the answer
+            kinds = "+".join(sorted(concept_kind(value) for _, value in chosen))
             q = finish(ctx, b, text=tpl.format(a=_phrase(chosen[0]), b=_phrase(chosen[1])),
-                       template=tid, answer_type=AnswerType.YES_NO)
+                       template=tid, answer_type=AnswerType.YES_NO,
+                       balance_key=f"logic_{op}:{kinds}")
             if q is not None:
                 yield q
 

@@ -19,7 +19,7 @@ from scenesynth.generators.draws import lazy_shuffled, pick
 from scenesynth.generators.kit import (
     finish,
     pick_template,
-    random_pairs,
+    spatial_pairs,
     tables,
 )
 from scenesynth.generators.refer import GEOMETRY_PHRASES, refer
@@ -64,7 +64,7 @@ class SpatialVerify(Generator):
         if not preds:
             return
         want = True
-        for a, c in random_pairs(ctx, t):
+        for a, c in spatial_pairs(ctx, t):
             p = pick(ctx.rng, preds)
             decided = t.spatial(a, c, p)
             if decided is None or decided is not want:
@@ -113,7 +113,7 @@ class SpatialChoice(Generator):
         preds = [p for p in _predicates(t) if p in CHOICE_AXES]
         if not preds:
             return
-        for a, c in random_pairs(ctx, t):
+        for a, c in spatial_pairs(ctx, t):
             p = pick(ctx.rng, preds)
             if t.spatial(a, c, p) is None:
                 continue
@@ -161,7 +161,7 @@ class CompareHeight(Generator):
         if t.all_positions:  # 3D 'above' is not image height
             return
         want = True
-        for a, c in random_pairs(ctx, t):
+        for a, c in spatial_pairs(ctx, t):
             predicate = "above" if ctx.rng.random() < 0.5 else "below"  # higher / lower
             if t.spatial(a, c, predicate) is not want:
                 continue

@@ -25,6 +25,7 @@ from scenesynth.generators.base import (
 from scenesynth.generators.draws import lazy_shuffled, pick
 from scenesynth.generators.kit import (
     attribute_distractors,
+    background_regions,
     finish,
     name_distractors,
     pick_template,
@@ -45,14 +46,6 @@ from scenesynth.generators.refer import (
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.tables import SceneTables
 
-# Relations whose reverse is false whenever the relation holds (safe negatives).
-ASYMMETRIC = frozenset(
-    {"on", "on top of", "in", "inside", "inside of", "under", "underneath", "beneath",
-     "wearing", "holding", "riding", "carrying", "sitting on", "standing on", "lying on",
-     "hanging on", "parked on", "eating", "above", "below", "behind", "in front of",
-     "left of", "right of", "to the left of", "to the right of", "contains"}
-)
-
 
 def _annotated(t: SceneTables) -> list[tuple[str, str, str]]:
     return [(s, p, o) for s, rels in sorted(t.out_relations.items()) for p, o in rels if s != o]
@@ -71,8 +64,8 @@ def _open_hop(
             return None
         table = t.rel_by_subject.get((s, p), ()) if inverse else t.rel_by_object.get((o, p), ())
         return ("annotated", p) if len(table) == 1 else None
-    if t.spatial(s, o, spatial) is not True:  # the annotation must agree with geometry
-        return None
+    if t.spatial(s, o, spatial) is not True or _has_stuff(t, s, o):
+        return None  # the annotation must agree with geometry, between things
     # the one object geometry relates (memoised per anchor): the annotated one, or no rival
     if inverse:
         sole = sole_by_geometry(t, s, spatial, inverse=True)
@@ -90,7 +83,32 @@ def _hop(t: SceneTables, s: str, p: str, o: str) -> tuple[str, str] | None:
         if relations_exhaustive(t, s) and relations_exhaustive(t, o):
             return "annotated", p
         return None
+    if _has_stuff(t, s, o):
+        return None
     return ("geometry", spatial) if t.spatial(s, o, spatial) is True else None
+
+
+def _has_stuff(t: SceneTables, *objects: str) -> bool:
+    """Whether one of ``objects`` is a background region (sky, ground, wall): a region
+    spanning the image is never a spatial anchor or subject ("left of the sky" misdescribes
+    the picture)."""
+    regions = background_regions(t)
+    return bool(regions) and any(r in regions for r in objects)
+
+
+def _relation_negative(t: SceneTables, s: str, p: str, o: str) -> str | None:
+    """An object ``x`` for which "is the s p x?" is a certain and sensible "no", for the
+    annotated non-spatial ``(s, p, o)``: ``s`` has exhaustive relations (so an absent relation
+    is false), and ``x`` is what another subject is ``p`` here (someone holds the cup, so
+    "is the man holding the cup?" is a fair question). Never the reversed pair: "is the
+    plate holding the man?" is answered by the words alone."""
+    if not relations_exhaustive(t, s):
+        return None
+    for x in sorted({x for (other, predicate), objects in t.rel_by_subject.items()
+                     if predicate == p and other != s for x in objects}):
+        if x not in (s, o) and p not in t.rel_pairs.get((s, x), ()):
+            return x
+    return None
 
 
 OBJECT_TEMPLATES = {
@@ -244,8 +262,9 @@ class RelationVerify(Generator):
     spec = GeneratorSpec(
         name="relation_verify",
         family="relation",
-        description="Is the X [predicate] the Y? Negatives reverse an asymmetric annotated "
-        "relation (the cup is on the table, so the table is not on the cup).",
+        description="Is the X [predicate] the Y? Spatial negatives reverse a pair geometry "
+        "decides; non-spatial ones keep the subject and take an object another subject has "
+        "that relation with (never 'is the plate holding the man?').",
         needs=frozenset({Need.NAMES, Need.RELATIONS}),
         answer_type=AnswerType.YES_NO,
         example="Is the cup on the table? -> yes",
@@ -260,16 +279,17 @@ class RelationVerify(Generator):
             if spatial is not None:
                 # asked about what the image shows: the annotation must agree with geometry,
                 # and the reversed pair is a negative only when geometry decides it False
-                if t.spatial(s, o, spatial) is not True:
+                if t.spatial(s, o, spatial) is not True or _has_stuff(t, s, o):
                     continue
                 if i % 2 == 1:
                     s, o = o, s
                     if t.spatial(s, o, spatial) is not False:
                         continue
             elif i % 2 == 1:
-                if p not in ASYMMETRIC or p in t.rel_pairs.get((o, s), ()):
+                negative = _relation_negative(t, s, p, o)
+                if negative is None:
                     continue
-                s, o = o, s
+                o = negative
             rs = refer(t, s, avoid_objects=(o,), relations=False)
             ro = refer(t, o, avoid_objects=(s,), relations=False)
             if rs is None or ro is None:
@@ -282,9 +302,12 @@ class RelationVerify(Generator):
                 b.add("has_relation", [a, c], predicate=p)
             tid, tpl = pick_template(ctx, VERIFY_TEMPLATES)
             text = tpl.format(s=rs.text, p=predicate_phrase(p), o=ro.text)
+            # spatial and non-spatial predicates balanced apart: without exhaustive relations
+            # a non-spatial one has no certain negative, and "holding" must not mean "yes"
+            kind = "spatial" if spatial is not None else "semantic"
             q = finish(ctx, b, text=text, template=tid,
                        answer_type=AnswerType.YES_NO, objects=[*rs.objects, *ro.objects],
-                       relations=[(s, p, o)])
+                       relations=[(s, p, o)], balance_key=f"{self.spec.name}:{kind}")
             if q is not None:
                 yield q
 

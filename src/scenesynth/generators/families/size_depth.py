@@ -28,6 +28,7 @@ from scenesynth.generators.kit import (
     name_distractors,
     pick_template,
     random_pairs,
+    spatial_pairs,
     tables,
     uncountable,
 )
@@ -55,7 +56,7 @@ def _compare_choice(
     """Which of two objects has the larger (or smaller) measure, asked only when the two
     values differ by ``config.compare_margin``."""
     margin = ctx.config.compare_margin
-    for a, c in random_pairs(ctx, t, limit=200):
+    for a, c in spatial_pairs(ctx, t, limit=200):
         if a > c:  # each unordered pair once; the rng picks the order in the text
             continue
         try:
