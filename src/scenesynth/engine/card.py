@@ -11,10 +11,10 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from scenesynth import __version__
-from scenesynth.graph import InstructionSample
+from scenesynth.graph import SampleView
 from scenesynth.quality.card import (
     answer_distribution,
     card_answer_key,
@@ -27,6 +27,8 @@ from scenesynth.quality.card import (
 from scenesynth.quality.card_plots import CardStats, write_card_with_plots
 
 TOP_ANSWERS = 5
+# a model, or a run's stored sample read back for the export
+Sample = TypeVar("Sample", bound=SampleView)
 
 
 class SampleTally:
@@ -43,7 +45,7 @@ class SampleTally:
         self.questions: set[int] = set()
         self.stats = CardStats()  # what the card's plots show
 
-    def watch(self, samples: Iterable[InstructionSample]) -> Iterator[InstructionSample]:
+    def watch(self, samples: Iterable[Sample]) -> Iterator[Sample]:
         for sample in samples:
             self.samples += 1
             self.by_generator[sample.provenance.generator] += 1

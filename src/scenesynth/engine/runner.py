@@ -26,7 +26,7 @@ from scenesynth.engine.shards import (
     ManifestMismatch,
     ShardEntry,
     clean_temp_files,
-    iter_samples,
+    iter_stored_samples,
     verify_shard,
     write_failures_file,
 )
@@ -342,7 +342,7 @@ def export_run(
     export_dir = out / "export"
     options = {"require_images": False, **config.export, "image_root": source_image_root(config)}
     kwargs = _accepted(export_samples, options)
-    samples = iter_samples(out, manifest)
+    samples = iter_stored_samples(out, manifest)
     if tally is not None:
         samples = tally.watch(samples)
     rejected: str | None = None

@@ -21,12 +21,15 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scenesynth import __version__
 from scenesynth.engine.stages import FailureRecord, ShardBatch
 from scenesynth.graph import InstructionSample
 from scenesynth.ioutil import atomic_write
+
+if TYPE_CHECKING:
+    from scenesynth.export.stored import StoredSample
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -238,6 +241,17 @@ def iter_samples(out: Path, manifest: Manifest) -> Iterator[InstructionSample]:
         with samples_path(out, entry.index).open("rb") as fh:
             for line in fh:
                 yield InstructionSample.model_validate_json(line)
+
+
+def iter_stored_samples(out: Path, manifest: Manifest) -> Iterator[StoredSample]:
+    """:func:`iter_samples` for the export: each line parsed once, not validated again (the
+    run wrote it from a validated model; the manifest's sha256 says it is unchanged)."""
+    from scenesynth.export.stored import StoredSample  # the export package loads on use
+
+    for entry in manifest.entries():
+        with samples_path(out, entry.index).open("rb") as fh:
+            for line in fh:
+                yield StoredSample.from_json(line)
 
 
 def write_failures_file(out: Path, manifest: Manifest) -> int:

@@ -55,7 +55,7 @@ from scenesynth.export.validate import (
     validate,
 )
 from scenesynth.export.wds import write_webdataset
-from scenesynth.graph import InstructionSample
+from scenesynth.graph import SampleView
 
 WRITERS: dict[str, Callable[..., ExportResult]] = {
     "llava": write_llava,
@@ -74,7 +74,7 @@ class ExportValidationError(ValueError):
 
 
 def export_samples(
-    samples: Iterable[InstructionSample],
+    samples: Iterable[SampleView],
     fmt: str,
     out_dir: str | Path,
     **options: Any,

@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scenesynth.graph import InstructionSample
+from scenesynth.graph import SampleView
 from scenesynth.ioutil import atomic_write
 
 
-def question_group(sample: InstructionSample) -> str:
+def question_group(sample: SampleView) -> str:
     """The id shared by the forms (short, mc, yes_no) of one question: the generator's
     ``provenance.extra["question_group"]``; a sample without one is its own group."""
     group = sample.provenance.extra.get("question_group")
