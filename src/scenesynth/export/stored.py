@@ -3,7 +3,7 @@
 A run's shard lines are :class:`~scenesynth.graph.InstructionSample` JSON that the engine wrote
 from validated models. Exporting millions of them through ``model_validate_json`` and back
 through ``model_dump`` and ``json.dumps`` cost most of a run's CPU; :class:`StoredSample`
-parses a line once (orjson) and gives exporters and run statistics the fields they read
+parses a line once (msgspec) and gives exporters and run statistics the fields they read
 (:class:`~scenesynth.graph.SampleView`), with the provenance kept as the JSON it was stored as.
 
 :func:`json_line` encodes a record to exactly the bytes ``json.dumps(record,
@@ -23,6 +23,9 @@ import orjson
 from scenesynth.graph import AnswerForm
 
 _FORMS = {form.value: form for form in AnswerForm}
+# msgspec, not orjson, reads stored lines: orjson turns integers beyond 64 bits (a program's
+# product, a seed) into floats; msgspec keeps them, as pydantic and json do.
+_DECODE = msgspec.json.Decoder().decode
 
 
 class StoredProvenance:
@@ -79,7 +82,7 @@ class StoredSample:
 
     @classmethod
     def from_json(cls, line: bytes | str) -> StoredSample:
-        return cls(orjson.loads(line))
+        return cls(_DECODE(line))
 
 
 # Where orjson's shortest float form differs from ``repr`` (``json.dumps``): small numbers,
