@@ -379,7 +379,7 @@ def export_run(
         "ok": validation.ok,
         "records": validation.n_records,
         "invalid": validation.n_invalid,
-        "missing_image_errors": len(validation.absent_images),
+        "missing_image_errors": validation.n_absent_images,
         "errors": validation.errors[:20],
         "error_count": len(validation.errors) - (rejected is not None),
         "summary": validation.summary(),
