@@ -129,3 +129,15 @@ def test_absent_images_are_counted_not_listed(tmp_path: Path):
         assert report.n_absent_images == n_refs
         assert len(report.absent_images) == ABSENT_IMAGE_EXAMPLES
         assert all("does not exist" in m for m in report.absent_images)
+
+
+def test_card_counts_distinct_questions_across_compactions(monkeypatch):
+    from scenesynth.engine.card import SampleTally
+
+    monkeypatch.setattr(SampleTally, "COMPACT_AT", 16)  # compact many times on a small run
+    samples = [s.model_copy(update={"id": f"{s.id}-{k}"}) for k in range(7) for s in _samples()]
+    tally = SampleTally()
+    assert [s.id for s in tally.watch(samples)] == [s.id for s in samples]
+    groups = {s.provenance.extra["question_group"] for s in samples}
+    assert tally.questions == len(groups) == 5
+    assert tally.samples == len(samples)
