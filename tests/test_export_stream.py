@@ -141,3 +141,16 @@ def test_card_counts_distinct_questions_across_compactions(monkeypatch):
     groups = {s.provenance.extra["question_group"] for s in samples}
     assert tally.questions == len(groups) == 5
     assert tally.samples == len(samples)
+
+
+def test_json_export_does_not_load_parquet_or_image_libraries():
+    # `generate` with a JSON format runs the export package; pyarrow, PIL and webdataset are
+    # for the other formats (and cost a good part of the command's start-up).
+    import subprocess
+    import sys
+
+    code = ("import sys, scenesynth.export as e; e.WRITERS['llava']; "
+            "print(sorted(m for m in ('pyarrow', 'PIL', 'webdataset') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout.strip()
+    assert out == "[]"

@@ -22,12 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import ijson
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-from PIL import Image
 
 from scenesynth.export.jsonfmt import DATASET_INFO, LLAVA_ROLES
-from scenesynth.export.parquet import HF_METADATA_KEY
 from scenesynth.export.records import ASSISTANT, SYSTEM, USER, conversation_problems
 
 FORMATS = ("llava", "llama-factory", "parquet", "webdataset")
@@ -107,7 +103,8 @@ def validate(
     ``image_root`` (the source's image folder, for exports that reference images they did not
     copy). ``require_images=False`` counts references to absent image files in
     ``n_absent_images`` (the first few messages in ``absent_images``) instead of reporting them
-    as errors (data made from scene graphs without their images). A ``dataset_info.json`` in a folder is checked against the files beside it.
+    as errors (data made from scene graphs without their images). A ``dataset_info.json``
+    in a folder is checked against the files beside it.
     """
     p = Path(path)
     if fmt is not None:
@@ -318,6 +315,8 @@ def _check_path(
 
 
 def _check_image_bytes(rec: _Record, data: bytes | None, field_name: str) -> None:
+    from PIL import Image  # lazy (as pyarrow below): JSON exports never decode images
+
     if not data:
         rec.add(f"field {field_name}: image bytes are empty")
         return
@@ -485,6 +484,10 @@ def _validate_sharegpt(path: Path, report: ValidationReport) -> None:
 
 
 def _validate_parquet(path: Path, report: ValidationReport) -> None:
+    import pyarrow.parquet as pq
+
+    from scenesynth.export.parquet import HF_METADATA_KEY
+
     try:
         pf = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises ArrowInvalid / OSError
@@ -726,6 +729,9 @@ def _read_sharegpt(path: Path) -> Iterator[ExportedRecord]:
 
 
 def _read_parquet(path: Path) -> Iterator[ExportedRecord]:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
     pf = pq.ParquetFile(path)
     names = set(pf.schema_arrow.names)
     text_columns = [c for c in ("id", "messages", "metadata") if c in names]
