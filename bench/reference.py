@@ -147,7 +147,9 @@ def run_provision(data: Path, mode: str, n_sample: int, group: int, limit_s: int
         options = {}
     import signal
 
-    class Stuck(Exception):
+    # BaseException, not Exception: a reference generator's own `except Exception` retry
+    # loop must not swallow the stop.
+    class Stuck(BaseException):
         pass
 
     def stop(*_: object) -> None:
