@@ -385,8 +385,8 @@ def _validate_export(
     except ValueError as exc:
         raise _fail(str(exc)) from None
     _out.print(escape(result.summary()), soft_wrap=True)
-    if result.absent_images:
-        _out.print(f"{len(result.absent_images)} reference(s) to absent image files accepted "
+    if result.n_absent_images:
+        _out.print(f"{result.n_absent_images} reference(s) to absent image files accepted "
                    "(--no-images)")
     for error in list(result.errors)[:show]:
         _out.print(f"[red]error[/red]: {escape(str(error))}", soft_wrap=True)

@@ -19,9 +19,10 @@ nothing (``result.paths`` is empty).
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,6 @@ from scenesynth.export.jsonfmt import (
     write_llava,
     write_sharegpt,
 )
-from scenesynth.export.parquet import write_parquet
 from scenesynth.export.records import (
     IMAGE_TOKEN,
     Conversation,
@@ -54,15 +54,42 @@ from scenesynth.export.validate import (
     detect_format,
     validate,
 )
-from scenesynth.export.wds import write_webdataset
-from scenesynth.graph import InstructionSample
+from scenesynth.graph import SampleView
 
-WRITERS: dict[str, Callable[..., ExportResult]] = {
-    "llava": write_llava,
-    "llama-factory": write_llama_factory,
-    "parquet": write_parquet,
-    "webdataset": write_webdataset,
+# Format -> (module, writer). Modules load on first use: the Parquet and WebDataset writers
+# pull pyarrow and webdataset, which a run exporting JSON never needs.
+_WRITER_HOMES = {
+    "llava": ("scenesynth.export.jsonfmt", "write_llava"),
+    "llama-factory": ("scenesynth.export.jsonfmt", "write_llama_factory"),
+    "parquet": ("scenesynth.export.parquet", "write_parquet"),
+    "webdataset": ("scenesynth.export.wds", "write_webdataset"),
 }
+
+
+class _Writers(Mapping[str, Callable[..., ExportResult]]):
+    """Each format's writer function, imported when asked for."""
+
+    def __getitem__(self, fmt: str) -> Callable[..., ExportResult]:
+        module, name = _WRITER_HOMES[fmt]
+        writer: Callable[..., ExportResult] = getattr(importlib.import_module(module), name)
+        return writer
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_WRITER_HOMES)
+
+    def __len__(self) -> int:
+        return len(_WRITER_HOMES)
+
+
+WRITERS: Mapping[str, Callable[..., ExportResult]] = _Writers()
+
+
+def __getattr__(name: str) -> Any:
+    # ``from scenesynth.export import write_parquet``: loaded on use (see _WRITER_HOMES)
+    for fmt, (_, writer) in _WRITER_HOMES.items():
+        if writer == name:
+            return WRITERS[fmt]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ExportValidationError(ValueError):
@@ -74,7 +101,7 @@ class ExportValidationError(ValueError):
 
 
 def export_samples(
-    samples: Iterable[InstructionSample],
+    samples: Iterable[SampleView],
     fmt: str,
     out_dir: str | Path,
     **options: Any,

@@ -50,7 +50,8 @@ from scenesynth.export.records import (
     to_conversation,
 )
 from scenesynth.export.result import ExportResult
-from scenesynth.graph import InstructionSample
+from scenesynth.export.stored import json_line
+from scenesynth.graph import SampleView
 from scenesynth.ioutil import atomic_write
 
 MULTI_IMAGE_SUFFIX = "_multi_image"
@@ -91,21 +92,21 @@ def sharegpt_record(conv: Conversation) -> dict[str, Any]:
     }
 
 
-def _write_json_array(fh: IO, records: Iterable[dict[str, Any]],
+def _write_json_array(fh: IO[bytes], records: Iterable[dict[str, Any]],
                       check: Callable[[dict[str, Any]], None] = _no_check) -> None:
     # Streamed, one record per line, so large exports never sit in memory as one string.
-    fh.write("[")
+    fh.write(b"[")
     first = True
     for rec in records:
         check(rec)
-        fh.write("\n" if first else ",\n")
-        fh.write(json.dumps(rec, ensure_ascii=False))
+        fh.write(b"\n" if first else b",\n")
+        fh.write(json_line(rec))
         first = False
-    fh.write("\n]\n" if not first else "]\n")
+    fh.write(b"\n]\n" if not first else b"]\n")
 
 
 def _conversations(
-    samples: Iterable[InstructionSample],
+    samples: Iterable[SampleView],
     result: ExportResult,
     out_dir: Path,
     style: TurnStyle,
@@ -124,7 +125,7 @@ def _conversations(
 
 
 def write_llava(
-    samples: Iterable[InstructionSample],
+    samples: Iterable[SampleView],
     out_dir: str | Path,
     name: str = "data",
     style: TurnStyle = TurnStyle(),
@@ -142,30 +143,31 @@ def write_llava(
     single_path = out / f"{name}.json"
     multi_path = out / f"{name}{MULTI_IMAGE_SUFFIX}.json"
     with contextlib.ExitStack() as stack:
-        single = stack.enter_context(atomic_write(result.target(single_path, staging)))
+        single = stack.enter_context(atomic_write(result.target(single_path, staging), "wb"))
         check_single = _checker(check_records, single_path)
         check_multi: Callable[[dict[str, Any]], None] = _no_check
-        multi: IO | None = None
-        single.write("[")
+        multi: IO[bytes] | None = None
+        single.write(b"[")
         n_single = n_multi = 0
         for conv in convs:
             record = llava_record(conv)
-            line = json.dumps(record, ensure_ascii=False)
+            line = json_line(record)
             if len(conv.images) > 1:
                 if multi is None:  # opened on the first one: most runs have none
-                    multi = stack.enter_context(atomic_write(result.target(multi_path, staging)))
+                    multi = stack.enter_context(
+                        atomic_write(result.target(multi_path, staging), "wb"))
                     check_multi = _checker(check_records, multi_path)
-                    multi.write("[")
+                    multi.write(b"[")
                 check_multi(record)
-                multi.write(("\n" if n_multi == 0 else ",\n") + line)
+                multi.write((b"\n" if n_multi == 0 else b",\n") + line)
                 n_multi += 1
             else:
                 check_single(record)
-                single.write(("\n" if n_single == 0 else ",\n") + line)
+                single.write((b"\n" if n_single == 0 else b",\n") + line)
                 n_single += 1
-        single.write("\n]\n" if n_single else "]\n")
+        single.write(b"\n]\n" if n_single else b"]\n")
         if multi is not None:
-            multi.write("\n]\n")
+            multi.write(b"\n]\n")
     result.paths.append(single_path)
     if n_multi:
         result.paths.append(multi_path)
@@ -189,7 +191,7 @@ def dataset_info_entry(file_name: str) -> dict[str, Any]:
 
 
 def write_llama_factory(
-    samples: Iterable[InstructionSample],
+    samples: Iterable[SampleView],
     out_dir: str | Path,
     name: str = "data",
     jsonl: bool = False,
@@ -209,11 +211,11 @@ def write_llama_factory(
     records = (sharegpt_record(c) for c in _conversations(
         samples, result, out, style, root, require_images))
     check = _checker(check_records, path)
-    with atomic_write(result.target(path, staging)) as fh:
+    with atomic_write(result.target(path, staging), "wb") as fh:
         if jsonl:
             for rec in records:
                 check(rec)
-                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                fh.write(json_line(rec) + b"\n")
         else:
             _write_json_array(fh, records, check)
     info_path = out / DATASET_INFO

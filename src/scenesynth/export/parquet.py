@@ -30,7 +30,8 @@ from scenesynth.export.records import (
     to_conversation,
 )
 from scenesynth.export.result import ExportResult
-from scenesynth.graph import InstructionSample
+from scenesynth.export.stored import json_line
+from scenesynth.graph import SampleView
 from scenesynth.ioutil import atomic_write
 
 HF_METADATA_KEY = b"huggingface"
@@ -78,7 +79,7 @@ def _image_struct(
 
 
 def write_parquet(
-    samples: Iterable[InstructionSample],
+    samples: Iterable[SampleView],
     out_dir: str | Path,
     name: str = "data",
     multi_image: bool | None = None,
@@ -130,7 +131,7 @@ def write_parquet(
 
 
 def _row(
-    sample: InstructionSample,
+    sample: SampleView,
     out: Path,
     style: TurnStyle,
     root: Path | None,
@@ -155,5 +156,5 @@ def _row(
         "id": conv.id,
         image_col: structs if multi_image else structs[0],
         "messages": [{"role": r, "content": t} for r, t in conv.turns],
-        "metadata": json.dumps(conv.metadata, ensure_ascii=False),
+        "metadata": json_line(conv.metadata).decode("utf-8"),
     }

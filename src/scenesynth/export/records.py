@@ -1,4 +1,5 @@
-"""Turning :class:`InstructionSample` objects into trainer-ready conversations.
+"""Turning samples (:class:`InstructionSample`, or a run's :class:`StoredSample`) into
+trainer-ready conversations.
 
 Every export format is built from one neutral :class:`Conversation` (turns, images, metadata), so
 the formats differ only in key names and packaging. The rules trainers rely on are checked here
@@ -14,7 +15,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from scenesynth.graph import AnswerForm, InstructionSample
+from pydantic import BaseModel
+
+from scenesynth.export.stored import StoredSample
+from scenesynth.graph import AnswerForm, SampleView
 from scenesynth.sources.common import image_path_problem
 
 IMAGE_TOKEN = "<image>"
@@ -61,7 +65,7 @@ def option_letter(index: int) -> str:
     return chr(ord("A") + index)
 
 
-def render_question(sample: InstructionSample, style: TurnStyle) -> str:
+def render_question(sample: SampleView, style: TurnStyle) -> str:
     """The human turn: image tokens, the question, and lettered options for multiple choice.
 
     This is the one place that lists a sample's options (the question text never does), so
@@ -84,7 +88,7 @@ def render_question(sample: InstructionSample, style: TurnStyle) -> str:
     return labels + "\n" + text
 
 
-def render_answer(sample: InstructionSample, style: TurnStyle) -> str:
+def render_answer(sample: SampleView, style: TurnStyle) -> str:
     if sample.form != AnswerForm.MULTIPLE_CHOICE:
         return sample.answer.strip()
     options = _checked_options(sample)
@@ -95,7 +99,7 @@ def render_answer(sample: InstructionSample, style: TurnStyle) -> str:
     return f"{letter}. {options[sample.answer_index]}"
 
 
-def _checked_options(sample: InstructionSample) -> list[str]:
+def _checked_options(sample: SampleView) -> list[str]:
     options = sample.options or []
     if len(options) < 2:
         raise RecordError(
@@ -115,10 +119,23 @@ def _checked_options(sample: InstructionSample) -> list[str]:
     return options
 
 
-def sample_metadata(sample: InstructionSample) -> dict[str, Any]:
+def sample_metadata(sample: SampleView) -> dict[str, Any]:
     """What travels with every exported record: provenance plus the typed answer."""
+    if isinstance(sample, StoredSample):  # already JSON: exported as the run stored it
+        return {
+            "provenance": sample.data["provenance"],
+            "form": sample.form.value,
+            "answer_type": sample.answer_type,
+            "answer_value": sample.answer_value,
+            "options": sample.options,
+            "answer_index": sample.answer_index,
+            "source_images": list(sample.images),
+        }
+    provenance = sample.provenance
+    if not isinstance(provenance, BaseModel):
+        raise TypeError(f"sample {sample.id!r}: provenance is neither a model nor stored JSON")
     return {
-        "provenance": sample.provenance.model_dump(mode="json"),
+        "provenance": provenance.model_dump(mode="json"),
         "form": sample.form.value,
         "answer_type": sample.answer_type,
         "answer_value": _jsonable(sample.answer_value),
@@ -179,7 +196,7 @@ class ImagePaths:
 
 
 def to_conversation(
-    sample: InstructionSample,
+    sample: SampleView,
     style: TurnStyle,
     out_dir: Path,
     image_root: Path | None = None,

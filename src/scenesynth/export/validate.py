@@ -22,12 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import ijson
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
-from PIL import Image
 
 from scenesynth.export.jsonfmt import DATASET_INFO, LLAVA_ROLES
-from scenesynth.export.parquet import HF_METADATA_KEY
 from scenesynth.export.records import ASSISTANT, SYSTEM, USER, conversation_problems
 
 FORMATS = ("llava", "llama-factory", "parquet", "webdataset")
@@ -41,6 +37,9 @@ def canonical_format(fmt: str) -> str | None:
     return name if name in FORMATS else None
 
 _LLAVA_TO_ROLE = {v: k for k, v in LLAVA_ROLES.items()}
+# Messages kept of the absent-image references a report counts (a scene-graph-only run of
+# millions of samples has one per record).
+ABSENT_IMAGE_EXAMPLES = 20
 
 
 class UnknownFormatError(ValueError):
@@ -57,21 +56,30 @@ class ValidationReport:
     # folder validation: files beside the export in no export format (with why)
     skipped_files: list[str] = field(default_factory=list)
     # With require_images=False (scene-graph-only data), references to image files that do
-    # not exist are listed here instead of in ``errors``.
+    # not exist are counted here instead of reported in ``errors`` (every record of such a run
+    # has one, so only the first few messages are kept, as examples).
     require_images: bool = True
     absent_images: list[str] = field(default_factory=list)
+    n_absent_images: int = 0
     image_root: Path | None = None  # second place relative image paths are looked for
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
+    def note_absent_images(self, messages: list[str], count: int | None = None) -> None:
+        """Count references to absent image files, keeping the first few messages."""
+        self.n_absent_images += len(messages) if count is None else count
+        room = ABSENT_IMAGE_EXAMPLES - len(self.absent_images)
+        if room > 0:
+            self.absent_images.extend(messages[:room])
+
     def merge(self, other: ValidationReport) -> None:
         self.n_records += other.n_records
         self.n_invalid += other.n_invalid
         self.errors.extend(other.errors)
         self.skipped_files.extend(other.skipped_files)
-        self.absent_images.extend(other.absent_images)
+        self.note_absent_images(other.absent_images, other.n_absent_images)
 
     def summary(self) -> str:
         state = "OK" if self.ok else f"{len(self.errors)} error(s)"
@@ -93,9 +101,10 @@ def validate(
     None detects it from the file (``.parquet``, ``.tar``, ``.jsonl``; ``.json`` by its first
     record's keys). A relative image path is looked for beside the export file, then under
     ``image_root`` (the source's image folder, for exports that reference images they did not
-    copy). ``require_images=False`` lists references to absent image files in
-    ``absent_images`` instead of reporting them as errors (data made from scene graphs without
-    their images). A ``dataset_info.json`` in a folder is checked against the files beside it.
+    copy). ``require_images=False`` counts references to absent image files in
+    ``n_absent_images`` (the first few messages in ``absent_images``) instead of reporting them
+    as errors (data made from scene graphs without their images). A ``dataset_info.json``
+    in a folder is checked against the files beside it.
     """
     p = Path(path)
     if fmt is not None:
@@ -267,7 +276,7 @@ class _Record:
         if report.require_images:
             self.errors.extend(self.absent)
         else:
-            report.absent_images.extend(self.absent)
+            report.note_absent_images(self.absent)
         if self.errors:
             report.n_invalid += 1
             report.errors.extend(self.errors)
@@ -306,6 +315,8 @@ def _check_path(
 
 
 def _check_image_bytes(rec: _Record, data: bytes | None, field_name: str) -> None:
+    from PIL import Image  # lazy (as pyarrow below): JSON exports never decode images
+
     if not data:
         rec.add(f"field {field_name}: image bytes are empty")
         return
@@ -473,6 +484,10 @@ def _validate_sharegpt(path: Path, report: ValidationReport) -> None:
 
 
 def _validate_parquet(path: Path, report: ValidationReport) -> None:
+    import pyarrow.parquet as pq
+
+    from scenesynth.export.parquet import HF_METADATA_KEY
+
     try:
         pf = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises ArrowInvalid / OSError
@@ -714,6 +729,9 @@ def _read_sharegpt(path: Path) -> Iterator[ExportedRecord]:
 
 
 def _read_parquet(path: Path) -> Iterator[ExportedRecord]:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
     pf = pq.ParquetFile(path)
     names = set(pf.schema_arrow.names)
     text_columns = [c for c in ("id", "messages", "metadata") if c in names]

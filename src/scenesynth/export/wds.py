@@ -20,7 +20,6 @@ shard under a final name.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable
@@ -35,7 +34,8 @@ from scenesynth.export.records import (
     to_conversation,
 )
 from scenesynth.export.result import ExportResult
-from scenesynth.graph import InstructionSample
+from scenesynth.export.stored import json_line
+from scenesynth.graph import SampleView
 
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
 
@@ -51,7 +51,7 @@ def image_extension(path: str) -> str:
 
 
 def write_webdataset(
-    samples: Iterable[InstructionSample],
+    samples: Iterable[SampleView],
     out_dir: str | Path,
     name: str = "data",
     samples_per_shard: int = 1000,
@@ -114,7 +114,7 @@ def write_webdataset(
 
 
 def _wds_sample(
-    sample: InstructionSample, index: int, out: Path, style: TurnStyle, root: Path | None,
+    sample: SampleView, index: int, out: Path, style: TurnStyle, root: Path | None,
     paths: ImagePaths,
 ) -> dict[str, Any]:
     conv = to_conversation(sample, style, out, root, True, paths)
@@ -137,5 +137,5 @@ def _wds_sample(
         "images": names,
         "metadata": conv.metadata,
     }
-    members["json"] = json.dumps(record, ensure_ascii=False).encode("utf-8")
+    members["json"] = json_line(record)
     return members

@@ -39,7 +39,14 @@ from scenesynth.graph.model import (
     SceneObject,
     Vec3,
 )
-from scenesynth.graph.sample import AnswerForm, InstructionSample, ProgramStep, Provenance
+from scenesynth.graph.sample import (
+    AnswerForm,
+    InstructionSample,
+    ProgramStep,
+    Provenance,
+    ProvenanceView,
+    SampleView,
+)
 from scenesynth.graph.vocab import AttributeKind, canonical_value, infer_kind
 
 __all__ = [
@@ -59,9 +66,11 @@ __all__ = [
     "Mask",
     "ProgramStep",
     "Provenance",
+    "ProvenanceView",
     "Relation",
     "RelationCategory",
     "RelationSource",
+    "SampleView",
     "SceneGraph",
     "SceneObject",
     "SpatialRules",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -100,3 +100,46 @@ def normalize_question(text: str) -> str:
         return lowered.rstrip(" ?.!")
     # str.split() splits on exactly the characters the regex's \s matches (str.isspace)
     return " ".join(lowered.split()).rstrip(" ?.!")
+
+
+class ProvenanceView(Protocol):
+    """What readers of a finished sample's provenance use (a :class:`Provenance`, or the stored
+    JSON of one read without validation: ``export.stored.StoredSample``)."""
+
+    @property
+    def image_ids(self) -> list[str]: ...
+    @property
+    def generator(self) -> str: ...
+    @property
+    def family(self) -> str: ...
+    @property
+    def template(self) -> str | None: ...
+    @property
+    def extra(self) -> dict[str, Any]: ...
+
+
+class SampleView(Protocol):
+    """The fields of a finished sample that exporters and run statistics read: an
+    :class:`InstructionSample`, or a sample read back from a run's shard without re-validating
+    it (the engine wrote it from a validated model)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def images(self) -> list[str]: ...
+    @property
+    def question(self) -> str: ...
+    @property
+    def answer(self) -> str: ...
+    @property
+    def form(self) -> AnswerForm: ...
+    @property
+    def options(self) -> list[str] | None: ...
+    @property
+    def answer_index(self) -> int | None: ...
+    @property
+    def answer_value(self) -> Any: ...
+    @property
+    def answer_type(self) -> str: ...
+    @property
+    def provenance(self) -> ProvenanceView: ...

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from scenesynth import __version__
-from scenesynth.graph import InstructionSample, SceneGraph
+from scenesynth.graph import InstructionSample, SampleView, SceneGraph
 from scenesynth.ioutil import atomic_write
 from scenesynth.quality.card_plots import (
     CardStats,
@@ -30,7 +31,7 @@ TOP_ANSWERS = 5
 TOP_SYNTH_ANSWERS = 10  # a synthesized run's card lists more answers per family
 
 
-def question_group(sample: InstructionSample) -> str:
+def question_group(sample: SampleView) -> str:
     """The id shared by the forms (short, mc, yes_no) of one question: the generator's
     ``provenance.extra["question_group"]``; a sample without one is its own group."""
     group = sample.provenance.extra.get("question_group")
@@ -130,8 +131,14 @@ def write_card_with_plots(
             fh.write(hub_readme(markdown + "\n".join(local), data_files, pretty_name))
 
 
+# a model, or a run's stored sample read back for the export
+Sample = TypeVar("Sample", bound=SampleView)
+
+
 class SampleTally:
     """Counts samples by generator, family, form and answer while they stream past."""
+
+    COMPACT_AT = 1 << 20  # question hashes kept before the first deduplication
 
     def __init__(self) -> None:
         self.samples = 0
@@ -139,21 +146,39 @@ class SampleTally:
         self.by_family: Counter[str] = Counter()
         self.by_form: Counter[str] = Counter()
         self.answers: defaultdict[str, Counter[str]] = defaultdict(Counter)
-        # distinct questions, kept as the hash of their group id (an int, not the 40-character
-        # id: a run of millions of samples keeps this set in tens of MB)
-        self.questions: set[int] = set()
+        # distinct questions, kept as the 64-bit hash of their group id in a packed array,
+        # deduplicated when it doubles: a run of millions of samples keeps 8 bytes per
+        # question instead of a set's ~70 (its int objects and slots)
+        self._question_hashes = array("q")
+        self._distinct_at_compaction = 0
         self.stats = CardStats()  # what the card's plots show
 
-    def watch(self, samples: Iterable[InstructionSample]) -> Iterator[InstructionSample]:
+    def watch(self, samples: Iterable[Sample]) -> Iterator[Sample]:
         for sample in samples:
             self.samples += 1
             self.by_generator[sample.provenance.generator] += 1
             self.by_family[sample.provenance.family] += 1
             self.by_form[str(sample.form)] += 1
-            self.questions.add(hash(question_group(sample)))
+            self._question_hashes.append(hash(question_group(sample)))
+            if len(self._question_hashes) >= max(self.COMPACT_AT, 2 * self._distinct_at_compaction):
+                self._compact_questions()
             self.answers[sample.provenance.family][card_answer_key(sample.answer_value)] += 1
             self.stats.add_sample(sample)
             yield sample
+
+    def _compact_questions(self) -> None:
+        import numpy as np  # lazy: most commands never build a card
+
+        distinct = np.unique(np.frombuffer(self._question_hashes, dtype=np.int64))
+        self._question_hashes = array("q")
+        self._question_hashes.frombytes(distinct.tobytes())
+        self._distinct_at_compaction = len(self._question_hashes)
+
+    @property
+    def questions(self) -> int:
+        """Distinct questions (question groups) seen so far."""
+        self._compact_questions()
+        return self._distinct_at_compaction
 
     def watch_graphs(self, source: str | None, source_format: str | None) -> None:
         """Count objects and relations per image over the run's source (streamed again: the
@@ -199,7 +224,7 @@ def build_card(
         "samples_by_generator": dict(sorted(tally.by_generator.items())),
         "samples_by_family": dict(sorted(tally.by_family.items())),
         "samples_by_form": dict(sorted(tally.by_form.items())),
-        "questions": len(tally.questions),
+        "questions": tally.questions,
         "answers_by_family": answer_distribution(tally.answers, TOP_ANSWERS),
         "plot_data": tally.stats.to_dict(),
         "export": {

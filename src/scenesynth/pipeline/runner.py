@@ -32,6 +32,7 @@ from scenesynth.pipeline.local import LocalEngine
 from scenesynth.pipeline.progress import RunProgress
 from scenesynth.pipeline.shards import (
     iter_samples,
+    iter_stored_samples,
     verify_shard,
     write_graphs_file,
 )
@@ -377,7 +378,7 @@ def export_run(
     options = {"require_images": False, **config.export.options(),
                "image_root": source_image_root(config)}
     kwargs = _accepted(export_samples, options)
-    samples = iter_samples(out, manifest)
+    samples = iter_stored_samples(out, manifest)
     if tally is not None:
         samples = tally.watch(samples)
     rejected: str | None = None
@@ -414,7 +415,7 @@ def export_run(
         "ok": validation.ok,
         "records": validation.n_records,
         "invalid": validation.n_invalid,
-        "missing_image_errors": len(validation.absent_images),
+        "missing_image_errors": validation.n_absent_images,
         "errors": validation.errors[:20],
         "error_count": len(validation.errors) - (rejected is not None),
         "summary": validation.summary(),

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scenesynth.graph import InstructionSample, SceneGraph, graph_to_json
 from scenesynth.ioutil import atomic_write
@@ -35,6 +36,9 @@ from scenesynth.ioutil.manifest import (
     sha256_file,
 )
 from scenesynth.pipeline.stages import ShardBatch
+
+if TYPE_CHECKING:
+    from scenesynth.export.stored import StoredSample
 
 
 def graphs_path(out: Path, index: int) -> Path:
@@ -129,6 +133,17 @@ def iter_samples(out: Path, manifest: Manifest) -> Iterator[InstructionSample]:
         with samples_path(out, entry.index).open("rb") as fh:
             for line in fh:
                 yield InstructionSample.model_validate_json(line)
+
+
+def iter_stored_samples(out: Path, manifest: Manifest) -> Iterator[StoredSample]:
+    """:func:`iter_samples` for the export: each line parsed once, not validated again (the
+    run wrote it from a validated model; the manifest's sha256 says it is unchanged)."""
+    from scenesynth.export.stored import StoredSample  # the export package loads on use
+
+    for entry in manifest.entries():
+        with samples_path(out, entry.index).open("rb") as fh:
+            for line in fh:
+                yield StoredSample.from_json(line)
 
 
 def iter_graphs(out: Path, manifest: Manifest) -> Iterator[SceneGraph]:

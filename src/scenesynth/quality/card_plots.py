@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from scenesynth.graph import AnswerForm, InstructionSample, SceneGraph
+from scenesynth.graph import AnswerForm, InstructionSample, SampleView, SceneGraph
 
 TOP_ANSWERS_PLOTTED = 6
 MAX_TEMPLATES_PLOTTED = 40
@@ -43,7 +43,7 @@ def image_bucket(image_ids: Sequence[str], buckets: int) -> int:
     return int.from_bytes(digest[:8], "big") % buckets
 
 
-def blind_answer_key(sample: InstructionSample) -> str | None:
+def blind_answer_key(sample: SampleView) -> str | None:
     """What a blind model can learn to guess: the correct position for multiple choice, the
     answer for others; None for boxes and sets, which have no such prior."""
     if sample.form == AnswerForm.MULTIPLE_CHOICE:
@@ -66,7 +66,7 @@ class CardStats:
         self._blind_fit: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._blind_eval: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
-    def add_sample(self, sample: InstructionSample) -> None:
+    def add_sample(self, sample: SampleView) -> None:
         prov = sample.provenance
         self.answers[prov.family][card_answer_key(sample.answer_value)] += 1
         if isinstance(sample.answer_value, bool):
