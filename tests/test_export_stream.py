@@ -132,7 +132,7 @@ def test_absent_images_are_counted_not_listed(tmp_path: Path):
 
 
 def test_card_counts_distinct_questions_across_compactions(monkeypatch):
-    from scenesynth.engine.card import SampleTally
+    from scenesynth.pipeline.card import SampleTally
 
     monkeypatch.setattr(SampleTally, "COMPACT_AT", 16)  # compact many times on a small run
     samples = [s.model_copy(update={"id": f"{s.id}-{k}"}) for k in range(7) for s in _samples()]

@@ -14,7 +14,7 @@ import traceback as tb
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scenesynth import __version__
 from scenesynth.ioutil import atomic_write

@@ -31,7 +31,6 @@ from scenesynth.pipeline.config import EXECUTION_FIELDS, RunConfig
 from scenesynth.pipeline.local import LocalEngine
 from scenesynth.pipeline.progress import RunProgress
 from scenesynth.pipeline.shards import (
-    iter_samples,
     iter_stored_samples,
     verify_shard,
     write_graphs_file,
