@@ -1,4 +1,4 @@
-"""Does the independent checker (``tests/checker.py``) agree with every sample of a run?
+"""Does the independent checker (``tests/support/checker/``) agree with every sample of a run?
 
 Reads a ``generate`` run folder (samples from ``shards/``, graphs re-read from the source its
 manifest names) or a ``synth`` folder (samples rebuilt from the export's metadata, graphs from
@@ -21,9 +21,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 
 from checker import check_sample
+
 from scenesynth.rundata import RunData
 
 

@@ -1,6 +1,6 @@
 """Client throughput of the model roles against a fast scripted server (not in CI).
 
-Starts the scripted teacher / judge / editor server of tests/refine_server.py in its own
+Starts the scripted teacher / judge / editor server of tests/support/refine_server.py in its own
 process on 127.0.0.1 (answers after a fixed latency, 5 ms by default), then sends N judge
 questions (each with a marked PNG image part) through :class:`ClientBackend` at 1, 16 and 64
 requests in flight, each level with a fresh answer cache; then sends the 64-level batch again
@@ -71,8 +71,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--levels", default="1,16,64")
     args = parser.parse_args()
-    code = SERVER.format(tests=str(REPO / "tests"), delay=args.latency_ms / 1000, life=600)
-    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO / 'tests'}"}
+    code = SERVER.format(tests=str(REPO / "tests" / "support"), delay=args.latency_ms / 1000, life=600)
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO / 'tests' / 'support'}"}
     server = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env,
                               text=True)
     try:

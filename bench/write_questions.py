@@ -3,7 +3,7 @@
 Two writers:
 
 * ``--scripted`` (default): the scripted OpenAI-compatible server of the tests
-  (``tests/scripted_llm.py``: six questions per scene, one good, one of wrong type, one
+  (``tests/support/scripted_llm.py``: six questions per scene, one good, one of wrong type, one
   trivial, one whose independent solvers disagree, one the template engine contradicts, one
   near duplicate), on 127.0.0.1. The figures must equal the drops worked out from the scenes'
   object names; the script says so or fails.
@@ -48,7 +48,7 @@ def main() -> None:
 
     graphs = list(itertools.islice(load(DATA / "clevr" / "CLEVR_train_scenes_1000.json"),
                                    args.scenes))
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(ROOT / "tests" / "support"))
     from scripted_llm import QC_SCRIPT, ScriptedLLM, qc_expected, qc_respond
 
     per_graph = args.questions_per_graph or (len(QC_SCRIPT) if not args.server else 2)

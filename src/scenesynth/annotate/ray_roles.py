@@ -7,7 +7,7 @@ the local engine's flow: batches of a shard are decoded and sent through the rol
 several driver threads at once (one per actor of the widest pool), and a role call takes a
 free actor of its pool. Every call gets the same whole batch the local engine passes, and
 results are merged and committed in input order, so the output bytes are the local
-engine's (``tests/test_annotate_ray.py``).
+engine's (``tests/annotate/test_annotate_ray.py``).
 """
 
 from __future__ import annotations
