@@ -71,8 +71,9 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=5.0)
     parser.add_argument("--levels", default="1,16,64")
     args = parser.parse_args()
-    code = SERVER.format(tests=str(REPO / "tests" / "support"), delay=args.latency_ms / 1000, life=600)
-    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO / 'tests' / 'support'}"}
+    support = REPO / "tests" / "support"
+    code = SERVER.format(tests=str(support), delay=args.latency_ms / 1000, life=600)
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{support}"}
     server = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env,
                               text=True)
     try:

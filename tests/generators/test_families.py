@@ -3,8 +3,8 @@ receives against answers read from the raw source files (CLEVR 3D coordinates an
 directions, Visual Genome boxes, COCO masks), not from the generators' own tables.
 
 Scenes are cut down to a few named objects where that makes the answer one specific value
-whatever the generator draws; the independent checker (tests/support/checker/__init__.py) re-executes every
-stored program as well.
+whatever the generator draws; the independent checker (tests/support/checker/)
+re-executes every stored program as well.
 """
 
 from __future__ import annotations

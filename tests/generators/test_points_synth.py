@@ -2,8 +2,8 @@
 map (depth/<id>.npz) and the exported masks: every point-depth answer must agree with the depth
 map at the two pixels the question gives, and every same-object answer with the masks.
 
-``python tests/generators/test_points_synth.py RUN_DIR`` prints the agreement on any synth run made with
-``--save-depth`` (the figures in the report come from it)."""
+``python tests/generators/test_points_synth.py RUN_DIR`` prints the agreement on any synth
+run made with ``--save-depth`` (the figures in the report come from it)."""
 
 from __future__ import annotations
 

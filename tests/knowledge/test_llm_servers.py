@@ -1,5 +1,6 @@
 """`scenesynth synth --source llm` against scripted imitations of the servers people run
-(tests/support/llm_servers.py): each gets its structured-output form with at most one wasted request,
+(tests/support/llm_servers.py): each gets its structured-output form with at most one wasted
+request,
 a failing server ends the run after a bounded number of requests, the bad answers seen from
 small real models are each rejected or repaired and counted, and a re-run over the cache
 makes no request and writes the same bytes."""

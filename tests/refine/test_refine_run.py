@@ -1,5 +1,6 @@
 """Model refinement inside ``scenesynth run``: a run config's ``refine`` section names the
-teacher / judge / editor (here the scripted server of tests/support/refine_server.py on 127.0.0.1), so
+teacher / judge / editor (here the scripted server of tests/support/refine_server.py on
+127.0.0.1), so
 the one engine loads the shared Visual Genome sample, refines it with the models and generates;
 the answer cache makes a re-run send no request."""
 

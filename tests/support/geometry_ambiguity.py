@@ -14,9 +14,9 @@ fails (a ``unique`` sees two objects or none) or changes the final answer. It al
 * ``describe_relations`` lines whose subject or object name is not unique in the image, or
   whose spatial predicate geometry does not decide True.
 
-Run ``python tests/support/geometry_ambiguity.py DEMO_DIR`` on a demo / synth output (``data.json`` and
-``graphs.jsonl``), or ``python tests/support/geometry_ambiguity.py --shared`` to generate over the shared
-CLEVR / GQA / VG / COCO samples and measure those.
+Run ``python tests/support/geometry_ambiguity.py DEMO_DIR`` on a demo / synth output
+(``data.json`` and ``graphs.jsonl``), or ``python tests/support/geometry_ambiguity.py --shared``
+to generate over the shared CLEVR / GQA / VG / COCO samples and measure those.
 """
 
 from __future__ import annotations
