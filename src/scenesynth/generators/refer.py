@@ -360,16 +360,29 @@ def _refer(
             option = _Option("geometry", predicate, anchor, phrase,
                              _anchor_ref(anchor_refs, anchor), frozenset((target,)))
             return _with_relations(steps, filtered, base, target, kinds, [option])
+        kinds_key = tuple(sorted(avoid_kinds)) if avoid_kinds else ()
         # none does: the first options in that order pair up (each holds the target)
         if len(usable) < _MAX_PAIRED_OPTIONS:
-            for predicate, anchor, phrase in _geometry_options(
-                tables, target, avoid_objects, anchor_refs, avoid_kinds
-            ):
-                chosen = _related(tables, candidates, name, words, anchor, predicate)
-                usable.append(_Option("geometry", predicate, anchor, phrase,
-                                      _anchor_ref(anchor_refs, anchor), frozenset(chosen)))
-                if len(usable) >= _MAX_PAIRED_OPTIONS:
-                    break
+            stream_key = ("geometry_options", target, kinds_key)
+            stream: _OptionStream | None = memo.get(stream_key)
+            if stream is None:
+                stream = memo[stream_key] = _OptionStream(
+                    _geometry_options(tables, target, (), anchor_refs, avoid_kinds))
+            seen = 0
+            while len(usable) < _MAX_PAIRED_OPTIONS:
+                if seen == len(stream.found):
+                    following = next(stream.pending, None)
+                    if following is None:
+                        break
+                    predicate, anchor, phrase = following
+                    chosen = _related(tables, candidates, name, words, anchor, predicate)
+                    stream.found.append(_Option(
+                        "geometry", predicate, anchor, phrase,
+                        _anchor_ref(anchor_refs, anchor), frozenset(chosen)))
+                option = stream.found[seen]
+                seen += 1
+                if option.anchor not in avoid_objects:
+                    usable.append(option)
     for i, first in enumerate(usable):
         for second in usable[i + 1:]:
             if first.anchor == second.anchor:
@@ -511,6 +524,17 @@ def _first_sole_geometry(
                 best = (anchor, predicate, phrase)
                 break
     return best
+
+
+class _OptionStream:
+    """A target's geometric options in :func:`_geometry_options` order: those decided so
+    far (``found``) and the generator of the rest (``pending``)."""
+
+    __slots__ = ("found", "pending")
+
+    def __init__(self, pending: Iterator[tuple[str, str, str]]) -> None:
+        self.found: list[_Option] = []
+        self.pending = pending
 
 
 def _sole_bounds(

@@ -203,7 +203,8 @@ class SceneTables:
             positions = self._positions = {
                 r: o.position.as_tuple() for r, o in self.objects.items()
                 if o.position is not None}
-        pa, pb = positions.get(a), positions.get(b)
+        pa = positions.get(a) if positions else None
+        pb = positions.get(b) if pa is not None else None
         if pa is not None and pb is not None and self._prefer_3d:
             directions = self._directions
             if predicate not in directions:
@@ -219,7 +220,12 @@ class SceneTables:
                 axis_sign = axes[predicate] = planar_axis(predicate)
             if axis_sign is not None:
                 axis, sign = axis_sign
-                va, vb = self.planar_values(a)[axis], self.planar_values(b)[axis]
+                planar = self._planar
+                if planar is None:
+                    self.planar_values(a)
+                    planar = self._planar
+                    assert planar is not None
+                va, vb = planar[a][axis], planar[b][axis]
                 if va is None or vb is None:
                     return None
                 extent = self.image.width if axis == 0 else self.image.height
