@@ -416,18 +416,24 @@ class SceneTables:
                 c = coords[r]
                 if c is not None and not self.objects[r].distinct:
                     eligible.append((r, c))
-            # IoU <= smaller area / larger area, so with areas ascending the pairs of an
-            # object end at the first area too large for the threshold (the slack keeps the
-            # float rounding of an exact IoU on the safe side: those pairs are computed)
-            eligible.sort(key=lambda rc: rc[1][4])
+            # Boxes that do not overlap along x have IoU 0: with left edges ascending, the
+            # pairs of a box end at the first box that starts where it ends (a negative
+            # threshold takes every pair). IoU <= smaller area / larger area skips the
+            # others of too different sizes (the slack keeps the float rounding of an exact
+            # IoU on the safe side: those pairs are computed).
+            eligible.sort(key=lambda rc: rc[1][0])
+            sweep = threshold >= 0
             bound = threshold * (1.0 - 1e-9)
             found: dict[str, list[str]] = {r: [] for r in self.scene}
             for i in range(len(eligible)):
                 ra, ca = eligible[i]
                 for j in range(i + 1, len(eligible)):
                     rb, cb = eligible[j]
-                    if bound > 0 and ca[4] < bound * cb[4]:
+                    if sweep and cb[0] >= ca[2]:
                         break
+                    if bound > 0 and (ca[4] < bound * cb[4] if ca[4] <= cb[4]
+                                      else cb[4] < bound * ca[4]):
+                        continue
                     if iou_of_coords(ca[0], ca[1], ca[2], ca[3], ca[4],
                                      cb[0], cb[1], cb[2], cb[3], cb[4]) > threshold:
                         found[ra].append(rb)
