@@ -253,6 +253,7 @@ class SceneTables:
                 if o.position is not None}
         rules = self.rules
         keys: dict[str, float] = {}
+        largest = 0.0  # the magnitude the float rounding of a key difference scales with
         if self._prefer_3d and positions:
             if len(positions) != len(self.objects):
                 return None  # positioned pairs decide in 3D, the others in the image
@@ -265,6 +266,9 @@ class SceneTables:
             # projected_decision thresholds (p_a - p_b) . d, i.e. key(a) - key(b)
             for r, p in positions.items():
                 keys[r] = p[0] * d[0] + p[1] * d[1] + p[2] * d[2]
+                scale = abs(p[0] * d[0]) + abs(p[1] * d[1]) + abs(p[2] * d[2])
+                if scale > largest:
+                    largest = scale
             margin = self._eps_3d
         else:
             axes = self._planar_axes
@@ -281,6 +285,8 @@ class SceneTables:
                 value = self.planar_values(r)[axis]
                 if value is not None:
                     keys[r] = -sign * value
+                    if abs(value) > largest:
+                        largest = abs(value)
             if axis == 0:
                 margin = rules.lr_margin * self.image.width
             elif axis == 1:
@@ -292,7 +298,6 @@ class SceneTables:
             return None
         # the rule computes its difference in another order than key(a) - key(b) (3D): a
         # slack far above float rounding keeps every decided pair inside the bound
-        largest = max((abs(v) for v in keys.values()), default=0.0)
         return SpatialOrder(keys, margin - 1e-9 * (1.0 + largest), self.scene)
 
     def planar_values(self, r: str) -> tuple[float | None, float | None, float | None]:
