@@ -219,9 +219,9 @@ def test_sample_ids_follow_their_definition(shared_data: Path) -> None:
                                  s.form, s.options)
 
 
-@pytest.mark.parametrize("threshold", [0.0, 0.25, 0.5, 0.9, 1.0])
+@pytest.mark.parametrize("threshold", [-0.1, 0.0, 0.25, 0.5, 0.9, 1.0])
 def test_duplicate_partners_equal_all_pairs(threshold: float) -> None:
-    """The area-sorted pruning in duplicate_partners finds exactly the pairs an all-pairs IoU
+    """The sweep and area pruning in duplicate_partners find exactly the pairs an all-pairs IoU
     comparison finds, nested boxes whose IoU equals the threshold included."""
     rng = random.Random(3)
     for seed in range(30):

@@ -24,6 +24,7 @@ question follows, see also ``generators/README.md``):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Iterator
 from typing import Any, Final
 
@@ -32,7 +33,7 @@ from scenesynth.graph import AttributeKind, ProgramStep, canonical_spatial
 from scenesynth.graph import ProgramStep as Step
 from scenesynth.graph.vocab import names_value
 from scenesynth.programs.execute import execute
-from scenesynth.programs.tables import SceneTables
+from scenesynth.programs.tables import SceneTables, SpatialOrder
 
 # Attribute order in a phrase: "the large red metal cube".
 KIND_ORDER: Final[dict[str, int]] = {
@@ -335,31 +336,53 @@ def _refer(
     anchor_refs: dict[str, Reference | None] | None = memo.get(anchors_key)
     if anchor_refs is None:
         anchor_refs = memo[anchors_key] = {}
-    for mode, predicate, anchor, phrase in _options(
-        tables, target, relations, geometry, avoid_objects, anchor_refs, avoid_kinds
+    for mode, predicate, anchor, phrase in _annotated_options(
+        tables, target, relations, avoid_objects, anchor_refs, avoid_kinds
     ):
-        anchor_ref = anchor_refs[anchor]
-        assert anchor_ref is not None
         if mode == "annotated":  # non-spatial, on a subject with exhaustive relations
             chosen = [c for c in candidates
                       if c in tables.rel_by_object.get((anchor, predicate), ())]
         else:
-            # the candidates a reader may take as related: decided True, or undecided. They
-            # depend on the candidates (name and attribute words), not on the target, so every
-            # same-named target of a crowded image reads one memo entry per anchor and predicate
-            # instead of deciding the whole group again.
-            related_key = ("related", name, tuple(words), anchor, predicate)
-            related: list[str] | None = memo.get(related_key)
-            if related is None:
-                related = [c for c in candidates
-                           if tables.spatial(c, anchor, predicate) is not False]
-                memo[related_key] = related
-            chosen = related
-        option = _Option(mode, predicate, anchor, phrase, anchor_ref, frozenset(chosen))
+            chosen = _related(tables, candidates, name, words, anchor, predicate)
+        option = _Option(mode, predicate, anchor, phrase, _anchor_ref(anchor_refs, anchor),
+                         frozenset(chosen))
         if chosen == [target]:
             return _with_relations(steps, filtered, base, target, kinds, [option])
         if len(usable) < _MAX_PAIRED_OPTIONS and target in option.members:
             usable.append(option)
+    if geometry:
+        # the first geometric option (anchors in scene order, then predicates) that singles
+        # the target out, found by lookup; the options before it are the ones that do not
+        sole = _first_sole_geometry(tables, target, candidates, (name, *words),
+                                    avoid_objects, anchor_refs, avoid_kinds)
+        if sole is not None:
+            anchor, predicate, phrase = sole
+            option = _Option("geometry", predicate, anchor, phrase,
+                             _anchor_ref(anchor_refs, anchor), frozenset((target,)))
+            return _with_relations(steps, filtered, base, target, kinds, [option])
+        kinds_key = tuple(sorted(avoid_kinds)) if avoid_kinds else ()
+        # none does: the first options in that order pair up (each holds the target)
+        if len(usable) < _MAX_PAIRED_OPTIONS:
+            stream_key = ("geometry_options", target, kinds_key)
+            stream: _OptionStream | None = memo.get(stream_key)
+            if stream is None:
+                stream = memo[stream_key] = _OptionStream(
+                    _geometry_options(tables, target, (), anchor_refs, avoid_kinds))
+            seen = 0
+            while len(usable) < _MAX_PAIRED_OPTIONS:
+                if seen == len(stream.found):
+                    following = next(stream.pending, None)
+                    if following is None:
+                        break
+                    predicate, anchor, phrase = following
+                    chosen = _related(tables, candidates, name, words, anchor, predicate)
+                    stream.found.append(_Option(
+                        "geometry", predicate, anchor, phrase,
+                        _anchor_ref(anchor_refs, anchor), frozenset(chosen)))
+                option = stream.found[seen]
+                seen += 1
+                if option.anchor not in avoid_objects:
+                    usable.append(option)
     for i, first in enumerate(usable):
         for second in usable[i + 1:]:
             if first.anchor == second.anchor:
@@ -426,37 +449,161 @@ def _with_relations(
 _GEOMETRY_ITEMS: Final = tuple(GEOMETRY_PHRASES.items())
 
 
-def _options(
-    tables: SceneTables, target: str, relations: bool, geometry: bool,
+def _annotated_options(
+    tables: SceneTables, target: str, relations: bool, avoid_objects: Collection[str],
+    anchor_refs: dict[str, Reference | None], avoid_kinds: Collection[str],
+) -> Iterator[tuple[str, str, str, str]]:
+    """(mode, predicate, anchor, phrase) options from the target's annotated relations, in
+    graph order. An annotated spatial relation becomes a geometric option (kept only when
+    geometry decides it True, worded as annotated); a non-spatial one needs exhaustive
+    relations (module docstring). Only anchors other than ``target``, not in
+    ``avoid_objects`` and with a reference by name and attributes (``anchor_refs``, filled
+    here) are offered."""
+    if not relations:
+        return
+    exhaustive = relations_exhaustive(tables, target)
+    for predicate, anchor in tables.out_relations.get(target, ()):
+        phrase = noun_phrase_relation(predicate)
+        if phrase is None or not _nameable(tables, anchor, target, avoid_objects,
+                                           anchor_refs, avoid_kinds):
+            continue
+        spatial = spatial_predicate(predicate)
+        if spatial is None:
+            if exhaustive:
+                yield "annotated", predicate, anchor, phrase
+        elif tables.spatial(target, anchor, spatial) is True:
+            yield "geometry", spatial, anchor, phrase
+
+
+def _geometry_options(
+    tables: SceneTables, target: str, avoid_objects: Collection[str],
+    anchor_refs: dict[str, Reference | None], avoid_kinds: Collection[str],
+) -> Iterator[tuple[str, str, str]]:
+    """(predicate, anchor, phrase) geometric options of the target: anchors in scene order,
+    then predicates in phrase order, each decided True; decided lazily (callers stop early)."""
+    for anchor in tables.scene:
+        if not _nameable(tables, anchor, target, avoid_objects, anchor_refs, avoid_kinds):
+            continue
+        for predicate, phrase in _GEOMETRY_ITEMS:
+            if tables.spatial(target, anchor, predicate) is True:
+                yield predicate, anchor, phrase
+
+
+def _first_sole_geometry(
+    tables: SceneTables, target: str, candidates: list[str], wording: tuple[str, ...],
     avoid_objects: Collection[str], anchor_refs: dict[str, Reference | None],
     avoid_kinds: Collection[str],
-) -> Iterator[tuple[str, str, str, str]]:
-    """(mode, predicate, anchor, phrase) relation options, annotated first; geometric ones
-    are decided lazily (most references stop at the first option that works). An annotated
-    spatial relation becomes a geometric option (kept only when geometry decides it True,
-    worded as annotated); a non-spatial one needs exhaustive relations (module docstring).
-    Only anchors other than ``target``, not in ``avoid_objects`` and with a reference by name
-    and attributes (``anchor_refs``, filled here) are offered."""
-    if relations:
-        exhaustive = relations_exhaustive(tables, target)
-        for predicate, anchor in tables.out_relations.get(target, ()):
-            phrase = noun_phrase_relation(predicate)
-            if phrase is None or not _nameable(tables, anchor, target, avoid_objects,
-                                               anchor_refs, avoid_kinds):
+) -> tuple[str, str, str] | None:
+    """(anchor, predicate, phrase) of the first geometric option in :func:`_geometry_options`
+    order under which the target is the only candidate a reader may take as related, or None.
+
+    Where one number decides a predicate for the whole graph (``SceneTables.spatial_order``),
+    an anchor can single out the target only when its number lies between the largest of
+    the other candidates' and the target's (each widened by the margin): a bisection gives
+    those anchors and the rule itself confirms them. Other predicates are scanned."""
+    scene = tables.scene
+    best_position = len(scene)
+    best: tuple[str, str, str] | None = None
+    for predicate, phrase in _GEOMETRY_ITEMS:
+        order = tables.spatial_order(predicate)
+        if order is None:
+            positions: list[int] | range = range(best_position)
+        else:
+            bounds = _sole_bounds(tables, order, target, candidates, wording, predicate)
+            if bounds is None:
                 continue
-            spatial = spatial_predicate(predicate)
-            if spatial is None:
-                if exhaustive:
-                    yield "annotated", predicate, anchor, phrase
-            elif tables.spatial(target, anchor, spatial) is True:
-                yield "geometry", spatial, anchor, phrase
-    if geometry:
-        for anchor in tables.scene:
-            if not _nameable(tables, anchor, target, avoid_objects, anchor_refs, avoid_kinds):
-                continue
-            for predicate, phrase in _GEOMETRY_ITEMS:
-                if tables.spatial(target, anchor, predicate) is True:
-                    yield "geometry", predicate, anchor, phrase
+            positions = order.between(bounds[0], bounds[1])
+        for position in positions:
+            if position >= best_position:
+                break
+            anchor = scene[position]
+            if (_singles_out(tables, target, candidates, anchor, predicate)
+                    and _nameable(tables, anchor, target, avoid_objects, anchor_refs,
+                                  avoid_kinds)):
+                best_position = position
+                best = (anchor, predicate, phrase)
+                break
+    return best
+
+
+class _OptionStream:
+    """A target's geometric options in :func:`_geometry_options` order: those decided so
+    far (``found``) and the generator of the rest (``pending``)."""
+
+    __slots__ = ("found", "pending")
+
+    def __init__(self, pending: Iterator[tuple[str, str, str]]) -> None:
+        self.found: list[_Option] = []
+        self.pending = pending
+
+
+def _sole_bounds(
+    tables: SceneTables, order: SpatialOrder, target: str, candidates: list[str],
+    wording: tuple[str, ...], predicate: str,
+) -> tuple[float, float] | None:
+    """The open key interval of the anchors that may relate the target alone among
+    ``candidates`` (named by ``wording``: name and attribute words) by ``predicate``
+    (``order``: the predicate's ordering), or None when no
+    anchor can: the target True needs ``key(target) - key(anchor) > margin``, every other
+    candidate False needs ``key(anchor) - key(other) > margin``."""
+    key_of = order.key_of
+    target_key = key_of.get(target)
+    if target_key is None:
+        return None
+    # the two largest keys of the candidates, per candidate group (targets share them)
+    top_key = ("sole_top", predicate, wording)
+    top: tuple[str, float, float] | None = tables.memo.get(top_key)
+    if top is None:
+        first_ref, first, second = "", -math.inf, -math.inf
+        for c in candidates:
+            key = key_of.get(c)
+            if key is None:  # never decided: a reader may always take it as related
+                first_ref, first, second = "", math.inf, math.inf
+                break
+            if key > first:
+                first_ref, first, second = c, key, first
+            elif key > second:
+                second = key
+        top = (first_ref, first, second)
+        tables.memo[top_key] = top
+    other = top[2] if top[0] == target else top[1]
+    low, high = other + order.margin, target_key - order.margin
+    if not low < high:
+        return None
+    return low, high
+
+
+def _singles_out(
+    tables: SceneTables, target: str, candidates: list[str], anchor: str, predicate: str,
+) -> bool:
+    """Whether ``target predicate anchor`` is decided True and every other candidate is
+    decided not so (the rule itself, as :func:`_related` reads it)."""
+    spatial = tables.spatial
+    if spatial(target, anchor, predicate) is not True:
+        return False
+    return all(c == target or spatial(c, anchor, predicate) is False for c in candidates)
+
+
+def _related(
+    tables: SceneTables, candidates: list[str], name: str, words: list[str], anchor: str,
+    predicate: str,
+) -> list[str]:
+    """The candidates a reader may take as ``predicate`` the anchor: decided True, or
+    undecided. They depend on the candidates (name and attribute words), not on the target,
+    so every same-named target of a crowded image reads one memo entry per anchor and
+    predicate instead of deciding the whole group again."""
+    related_key = ("related", name, tuple(words), anchor, predicate)
+    related: list[str] | None = tables.memo.get(related_key)
+    if related is None:
+        related = [c for c in candidates if tables.spatial(c, anchor, predicate) is not False]
+        tables.memo[related_key] = related
+    return related
+
+
+def _anchor_ref(anchor_refs: dict[str, Reference | None], anchor: str) -> Reference:
+    anchor_ref = anchor_refs[anchor]
+    assert anchor_ref is not None
+    return anchor_ref
 
 
 def _nameable(

@@ -12,6 +12,7 @@ list of references.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import Any, Final, TypeVar, cast
 
@@ -51,6 +52,7 @@ class SceneTables:
         "_kind_sets",
         "_masks",
         "_measures",
+        "_orders",
         "_planar",
         "_planar_axes",
         "_positions",
@@ -170,6 +172,7 @@ class SceneTables:
         # predicate -> its 3D direction (graph.direction_3d), None when not directional
         self._directions: dict[str, tuple[float, float, float] | None] = {}
         self._positions: dict[str, tuple[float, float, float]] | None = None
+        self._orders: dict[str, SpatialOrder | None] = {}
         self._prefer_3d = rules.prefer_3d
         self._eps_3d = rules.eps_3d
         self._masks: dict[str, int] = {}
@@ -200,7 +203,8 @@ class SceneTables:
             positions = self._positions = {
                 r: o.position.as_tuple() for r, o in self.objects.items()
                 if o.position is not None}
-        pa, pb = positions.get(a), positions.get(b)
+        pa = positions.get(a) if positions else None
+        pb = positions.get(b) if pa is not None else None
         if pa is not None and pb is not None and self._prefer_3d:
             directions = self._directions
             if predicate not in directions:
@@ -216,13 +220,85 @@ class SceneTables:
                 axis_sign = axes[predicate] = planar_axis(predicate)
             if axis_sign is not None:
                 axis, sign = axis_sign
-                va, vb = self.planar_values(a)[axis], self.planar_values(b)[axis]
+                planar = self._planar
+                if planar is None:
+                    self.planar_values(a)
+                    planar = self._planar
+                    assert planar is not None
+                va, vb = planar[a][axis], planar[b][axis]
                 if va is None or vb is None:
                     return None
                 extent = self.image.width if axis == 0 else self.image.height
                 return planar_decision(va, vb, axis, sign, extent, self.rules)
         return spatial_relation(self.objects[a], self.objects[b], predicate, self.image,
                                 self.camera, self.rules)
+
+    def spatial_order(self, predicate: str) -> SpatialOrder | None:
+        """The objects ordered by the one number that decides the directional ``predicate``
+        between any two of them (see :class:`SpatialOrder`), or None when no single number
+        does (3D mixed with 2D, above / below in 3D, a non-directional predicate, a negative
+        margin). Built once per graph and predicate."""
+        if predicate in self._orders:
+            return self._orders[predicate]
+        order = self._build_order(predicate)
+        self._orders[predicate] = order
+        return order
+
+    def _build_order(self, predicate: str) -> SpatialOrder | None:
+        # mirrors _decide's choice between the 3D and the image-plane rule, for every pair
+        positions = self._positions
+        if positions is None:
+            positions = self._positions = {
+                r: o.position.as_tuple() for r, o in self.objects.items()
+                if o.position is not None}
+        rules = self.rules
+        keys: dict[str, float] = {}
+        largest = 0.0  # the magnitude the float rounding of a key difference scales with
+        if self._prefer_3d and positions:
+            if len(positions) != len(self.objects):
+                return None  # positioned pairs decide in 3D, the others in the image
+            directions = self._directions
+            if predicate not in directions:
+                directions[predicate] = direction_3d(predicate, self.camera)
+            d = directions[predicate]
+            if d is None:
+                return None  # above / below: support-aware, not one projection
+            # projected_decision thresholds (p_a - p_b) . d, i.e. key(a) - key(b)
+            for r, p in positions.items():
+                keys[r] = p[0] * d[0] + p[1] * d[1] + p[2] * d[2]
+                scale = abs(p[0] * d[0]) + abs(p[1] * d[1]) + abs(p[2] * d[2])
+                if scale > largest:
+                    largest = scale
+            margin = self._eps_3d
+        else:
+            axes = self._planar_axes
+            if predicate in axes:
+                axis_sign = axes[predicate]
+            else:
+                axis_sign = axes[predicate] = planar_axis(predicate)
+            if axis_sign is None:
+                return None
+            axis, sign = axis_sign
+            # planar_decision thresholds sign * (value_b - value_a), i.e. key(a) - key(b)
+            # with key = -sign * value; an object without the value is never decided
+            for r in self.scene:
+                value = self.planar_values(r)[axis]
+                if value is not None:
+                    keys[r] = -sign * value
+                    if abs(value) > largest:
+                        largest = abs(value)
+            if axis == 0:
+                margin = rules.lr_margin * self.image.width
+            elif axis == 1:
+                margin = rules.ab_margin * self.image.height
+            else:  # relative to the larger depth of the pair: at least the smallest depth's
+                smallest = min((abs(v) for v in keys.values()), default=0.0)
+                margin = rules.depth_margin * max(smallest, 1e-9)
+        if margin < 0:
+            return None
+        # the rule computes its difference in another order than key(a) - key(b) (3D): a
+        # slack far above float rounding keeps every decided pair inside the bound
+        return SpatialOrder(keys, margin - 1e-9 * (1.0 + largest), self.scene)
 
     def planar_values(self, r: str) -> tuple[float | None, float | None, float | None]:
         """(box centre x, box centre y, depth) of an object, the values of graph.geometry's
@@ -264,10 +340,21 @@ class SceneTables:
         hit = self._related.get(key)
         if hit is None:
             spatial = self.spatial
+            candidates: list[str] = self.scene
+            order = self.spatial_order(predicate)
+            if order is not None:  # only the objects on the related side of o's number
+                centre = order.key_of.get(o)
+                if centre is None:
+                    candidates = []  # o is never decided against another object
+                else:
+                    scene = self.scene
+                    positions = (order.below(centre - order.margin) if inverse
+                                 else order.above(centre + order.margin))
+                    candidates = [scene[p] for p in positions]
             if inverse:
-                hit = [x for x in self.scene if x != o and spatial(o, x, predicate) is True]
+                hit = [x for x in candidates if x != o and spatial(o, x, predicate) is True]
             else:
-                hit = [x for x in self.scene if x != o and spatial(x, o, predicate) is True]
+                hit = [x for x in candidates if x != o and spatial(x, o, predicate) is True]
             self._related[key] = hit
         return hit
 
@@ -334,18 +421,24 @@ class SceneTables:
                 c = coords[r]
                 if c is not None and not self.objects[r].distinct:
                     eligible.append((r, c))
-            # IoU <= smaller area / larger area, so with areas ascending the pairs of an
-            # object end at the first area too large for the threshold (the slack keeps the
-            # float rounding of an exact IoU on the safe side: those pairs are computed)
-            eligible.sort(key=lambda rc: rc[1][4])
+            # Boxes that do not overlap along x have IoU 0: with left edges ascending, the
+            # pairs of a box end at the first box that starts where it ends (a negative
+            # threshold takes every pair). IoU <= smaller area / larger area skips the
+            # others of too different sizes (the slack keeps the float rounding of an exact
+            # IoU on the safe side: those pairs are computed).
+            eligible.sort(key=lambda rc: rc[1][0])
+            sweep = threshold >= 0
             bound = threshold * (1.0 - 1e-9)
             found: dict[str, list[str]] = {r: [] for r in self.scene}
             for i in range(len(eligible)):
                 ra, ca = eligible[i]
                 for j in range(i + 1, len(eligible)):
                     rb, cb = eligible[j]
-                    if bound > 0 and ca[4] < bound * cb[4]:
+                    if sweep and cb[0] >= ca[2]:
                         break
+                    if bound > 0 and (ca[4] < bound * cb[4] if ca[4] <= cb[4]
+                                      else cb[4] < bound * ca[4]):
+                        continue
                     if iou_of_coords(ca[0], ca[1], ca[2], ca[3], ca[4],
                                      cb[0], cb[1], cb[2], cb[3], cb[4]) > threshold:
                         found[ra].append(rb)
@@ -372,6 +465,44 @@ class SceneTables:
         area = int(mask_utils.area(rle))
         self._masks[r] = area
         return area
+
+
+class SpatialOrder:
+    """One graph's objects sorted by the number that decides a directional predicate.
+
+    For any two objects ``a``, ``b`` of the graph: ``spatial(a, b, predicate)`` is True only
+    when ``key_of[a] - key_of[b] > margin`` and False only when ``key_of[a] - key_of[b] <
+    -margin``; an object missing from ``key_of`` is never decided against another. The
+    margin is a lower bound of the rule's own (the rule stays the judge: a lookup here
+    gives candidates, :meth:`SceneTables.spatial` confirms them)."""
+
+    __slots__ = ("key_of", "keys", "margin", "positions")
+
+    def __init__(self, key_of: dict[str, float], margin: float, scene: list[str]) -> None:
+        self.key_of = key_of
+        self.margin = margin
+        ranked: list[tuple[float, int]] = []
+        for position, r in enumerate(scene):
+            key = key_of.get(r)
+            if key is not None:
+                ranked.append((key, position))
+        ranked.sort()
+        self.keys: list[float] = [key for key, _ in ranked]  # ascending
+        self.positions: list[int] = [position for _, position in ranked]  # in tables.scene
+
+    def between(self, low: float, high: float) -> list[int]:
+        """Scene positions of the objects whose key lies strictly between ``low`` and
+        ``high``, ascending."""
+        keys = self.keys
+        return sorted(self.positions[bisect_right(keys, low):bisect_left(keys, high)])
+
+    def above(self, low: float) -> list[int]:
+        """Scene positions of the objects whose key exceeds ``low``, ascending."""
+        return sorted(self.positions[bisect_right(self.keys, low):])
+
+    def below(self, high: float) -> list[int]:
+        """Scene positions of the objects whose key is under ``high``, ascending."""
+        return sorted(self.positions[:bisect_left(self.keys, high)])
 
 
 _NOT_CACHED: Final[Any] = object()  # SceneTables.spatial: no decision cached yet
