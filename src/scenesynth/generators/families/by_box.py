@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import ClassVar
 
+from mypy_extensions import mypyc_attr
+
 from scenesynth.generators.base import (
     AnswerType,
     GenContext,
@@ -73,6 +75,9 @@ BOX_QUERY_TEMPLATES = {
 }
 
 
+# registered with parameters (base.register subclasses it at import time), which a
+# compiled class allows only when it says so
+@mypyc_attr(allow_interpreted_subclasses=True)
 class BoxAttribute(Generator):
     """"What color is the object in the box [...]?" for every kind the object has one value of."""
 
@@ -98,6 +103,9 @@ class BoxAttribute(Generator):
                 yield q
 
 
+# registered with parameters (base.register subclasses it at import time), which a
+# compiled class allows only when it says so
+@mypyc_attr(allow_interpreted_subclasses=True)
 class BoxRelation(Generator):
     """"Is the object in the box A to the left of the object in the box B?" (geometry; pairs
     undecided are not asked; yes and no alternate)."""

@@ -15,6 +15,8 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
+from mypy_extensions import mypyc_attr
+
 from scenesynth.generators.base import (
     AnswerType,
     GenContext,
@@ -75,6 +77,9 @@ def references(
     return refs
 
 
+# registered with parameters (base.register subclasses it at import time), which a
+# compiled class allows only when it says so
+@mypyc_attr(allow_interpreted_subclasses=True)
 class ExtremeAmong(Generator):
     """Registered with ``predicate`` (a spatial predicate, decided by geometry) or ``largest``
     (size: 3D volume where known, else box area with ``image_templates``); ``templates``
@@ -216,6 +221,9 @@ _extreme("extreme_smallest", "smallest (3D volume, else image area)",
              "picture?"})
 
 
+# registered with parameters (base.register subclasses it at import time), which a
+# compiled class allows only when it says so
+@mypyc_attr(allow_interpreted_subclasses=True)
 class CloserToAnchor(Generator):
     """"Which is closer to the X, the Y or the Z?" by 3D distance (world positions), asked when
     the two distances differ by ``config.compare_margin``. Registered with ``closer``, ``templates``

@@ -8,6 +8,8 @@ import itertools
 from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
+from mypy_extensions import mypyc_attr
+
 from scenesynth.generators.base import (
     AnswerType,
     GenContext,
@@ -49,6 +51,9 @@ def _descriptors(scene: MultiScene, i: int) -> dict[tuple[str, str | None], str]
     return {d: refs[0] for d, refs in fits.items() if len(refs) == 1}
 
 
+# registered with parameters (base.register subclasses it at import time), which a
+# compiled class allows only when it says so
+@mypyc_attr(allow_interpreted_subclasses=True)
 class RelationBothImages(Generator):
     """The X and the Y each describe exactly one object in two images ("the cube", "the red
     cube"); is the X <predicate> the Y in both? Both pairs must be decided by geometry; yes and
@@ -109,6 +114,9 @@ class RelationBothImages(Generator):
         yield from interleave(out, ctx.rng)
 
 
+# registered with parameters (base.register subclasses it at import time), which a
+# compiled class allows only when it says so
+@mypyc_attr(allow_interpreted_subclasses=True)
 class TotalWithAttribute(Generator):
     """How many <value> <name> are there in all the images together (every object of the name
     states the kind, so the count is certain)."""

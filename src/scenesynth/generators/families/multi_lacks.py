@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
+from mypy_extensions import mypyc_attr
+
 from scenesynth.generators.base import (
     AnswerType,
     GenContext,
@@ -36,6 +38,9 @@ FAMILY = "multi_selection"  # negated selection: which image lacks it
 Thing = tuple[str, str | None, str | None, str | None]
 
 
+# registered with parameters (base.register subclasses it at import time), which a
+# compiled class allows only when it says so
+@mypyc_attr(allow_interpreted_subclasses=True)
 class WhichLacks(Generator):
     """Registered with ``what`` ('name' | 'attribute' | 'relation'), ``templates`` ({thing}: "a red
     cube", {bare}: "red cube" / "cube to the left of a sphere")."""

@@ -19,6 +19,8 @@ import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
+from mypy_extensions import mypyc_attr
+
 from scenesynth.generators.base import (
     AnswerType,
     GenContext,
@@ -83,6 +85,9 @@ def point_text(p: tuple[int, int]) -> str:
     return f"({p[0]}, {p[1]})"
 
 
+# registered with parameters (base.register subclasses it at import time), which a
+# compiled class allows only when it says so
+@mypyc_attr(allow_interpreted_subclasses=True)
 class PointSameObject(Generator):
     """"Are the points (x1, y1) and (x2, y2) on the same object?" (yes / no alternate)."""
 
@@ -121,6 +126,9 @@ class PointSameObject(Generator):
                 yield q
 
 
+# registered with parameters (base.register subclasses it at import time), which a
+# compiled class allows only when it says so
+@mypyc_attr(allow_interpreted_subclasses=True)
 class PointDepth(Generator):
     """"Which point is closer to the camera, point 1 (x1, y1) or point 2 (x2, y2)?" -> "point 1"
     or "point 2" (not A / B: multiple-choice options are lettered): the depth
