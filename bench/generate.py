@@ -19,6 +19,7 @@ the compiled one (``SCENESYNTH_COMPILE=1 pip install .``, mypyc on the generatio
 Usage::
 
     python bench/generate.py [--per-image 5] [--synthetic 200] [--profile] [--repeat 3]
+                             [--generators a439423 | NAME,NAME,...]
 
     # the compiled build side by side, without touching the editable install:
     SCENESYNTH_COMPILE=1 pip wheel --no-deps . -w /tmp/wheel
@@ -87,6 +88,18 @@ def synthetic_graph(index: int, n_objects: int = 40, width: int = 1024,
     )
 
 
+# The 33 single-image generators of a439423, the build issue 17 compares against: its
+# bench/generate.py runs exactly these. (Generators added since are not in that build.)
+A439_GENERATORS = (
+    "closest_object compare_count compare_depth compare_height compare_mask_area compare_size "
+    "compare_volume count_attribute count_objects count_same_attribute count_union depth_order "
+    "exist_object farthest_object grounding_box grounding_identify logic_and logic_or "
+    "multi_hop_relation objects_with_attribute query_attribute referring_expression "
+    "region_position relation_caption relation_object_query relation_predicate_query "
+    "relation_subject_query relation_verify same_attribute scene_description spatial_choice "
+    "spatial_verify verify_attribute").split()
+
+
 def single_image_generators() -> list[str]:
     import scenesynth.generators  # noqa: F401  (fills the registry)
 
@@ -94,12 +107,13 @@ def single_image_generators() -> list[str]:
 
 
 def measure(label: str, graphs: Sequence[SceneGraph], per_image: int, profile: bool,
-            repeat: int = 1, forms: tuple[AnswerForm, ...] = (AnswerForm.SHORT,)) -> float:
+            repeat: int = 1, forms: tuple[AnswerForm, ...] = (AnswerForm.SHORT,),
+            generators: Sequence[str] | None = None) -> float:
     """QA samples per second of CPU time of this process (wall time is reported too: on a
     shared, loaded machine it is inflated by waiting for the core). With ``repeat`` > 1 the
     fastest run counts (the others were slowed by neighbours); every run's output is the
     same."""
-    names = single_image_generators()
+    names = list(generators) if generators else single_image_generators()
     config = GenConfig()
     profiler = cProfile.Profile() if profile else None
     best: tuple[float, float] | None = None
@@ -156,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-image", type=int, default=5)
     parser.add_argument("--synthetic", type=int, default=200, help="number of 40-object graphs")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--generators", default="",
+                        help="comma-separated generator names, or 'a439423' for the 33 that "
+                        "build has (to compare with it like with like); default: every "
+                        "single-image generator")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs per dataset; the fastest counts, as with timeit: on a shared "
                         "machine the slower runs were slowed by other processes")
@@ -171,11 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     synthetic = [synthetic_graph(i) for i in range(args.synthetic)]
     print(f"build: {build_kind()}")
     print(f"calibration: {calibration():.1f} M loop iterations per CPU second on this core")
+    chosen = (list(A439_GENERATORS) if args.generators == "a439423"
+              else [n for n in args.generators.split(",") if n] or None)
     rates = {
         "clevr": measure("CLEVR 1000 scenes", clevr, args.per_image, args.profile,
-                         args.repeat),
+                         args.repeat, generators=chosen),
         "synthetic": measure("synthetic 40-object graphs", synthetic, args.per_image,
-                             args.profile, args.repeat),
+                             args.profile, args.repeat, generators=chosen),
     }
     # Not part of the target: a shard of a large vocabulary (a Visual Genome shard has
     # thousands of object names), in every natural form. Name distractors and the other
@@ -183,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     vocabulary = [f"thing{i}" for i in range(3000)]
     large = [synthetic_graph(i, names=vocabulary) for i in range(args.synthetic)]
     measure("synthetic 40-object graphs, 3000-name vocabulary, all forms (scaling check)",
-            large, args.per_image, args.profile, args.repeat, tuple(AnswerForm))
+            large, args.per_image, args.profile, args.repeat, tuple(AnswerForm), chosen)
     target = 20_000
     print(f"calibration after: {calibration():.1f} M loop iterations per CPU second")
     for label, rate in rates.items():

@@ -217,6 +217,9 @@ def test_sample_ids_follow_their_definition(shared_data: Path) -> None:
     for s in result.samples:
         assert s.id == sample_id(s.provenance.image_ids, s.provenance.generator, s.question,
                                  s.form, s.options)
+        if s.form == AnswerForm.SHORT:
+            # a question's forms share the id of its short form
+            assert s.provenance.extra["question_group"] == s.id
 
 
 @pytest.mark.parametrize("threshold", [-0.1, 0.0, 0.25, 0.5, 0.9, 1.0])

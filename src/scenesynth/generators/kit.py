@@ -119,7 +119,8 @@ def countable_name(t: SceneTables, name: str) -> bool:
 def stuff_region_name(t: SceneTables, name: str) -> bool:
     """A count noun naming a stuff region here (COCO's "tree" region is trees, its "wall" is
     walls): "a tree" would misdescribe it, "trees" does not."""
-    return not is_mass_noun(name) and not countable_name(t, name)
+    # the memoised scene check first: a scene without stuff (CLEVR) skips the word check
+    return not countable_name(t, name) and not is_mass_noun(name)
 
 
 def bare(reference_text: str) -> str:

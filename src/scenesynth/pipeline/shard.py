@@ -162,21 +162,31 @@ class ContextParts:
         self.id_hash = context_id_hash(ids_hash, spec.name)
 
 
+def question_group_id(question: Question, parts: ContextParts) -> str:
+    """The id shared by the samples of one question (one per form): its short form's id."""
+    return sample_id_from_hash(parts.id_hash, question.text, SHORT, None)
+
+
 def build_sample(
-    question: Question, rendered: RenderedForm, parts: ContextParts
+    question: Question, rendered: RenderedForm, parts: ContextParts, bucket: str,
+    question_group: str,
 ) -> InstructionSample:
     """Assemble the sample from already-validated parts (no re-validation: hot path). The
-    lists it holds are its own (copied), never shared between samples."""
+    lists it holds are its own (copied), never shared between samples.
+
+    ``bucket`` is the question's balance bucket (``template_bucket``) and ``question_group``
+    the id of its short form (:func:`question_group_id`), both worked out once per question
+    by the caller, which needs them too."""
     form = rendered.form
     options = rendered.options
     generator = parts.generator
     extra: dict[str, Any] = {
-        "balance_key": template_bucket(question.balance_key or generator, question.template),
+        "balance_key": bucket,
         "form_template": rendered.template,
         "global_seed": parts.global_seed,
         # One question is exported in each of its forms (short, mc, yes_no) as separate
         # records; they share this id: the id of the question's short form.
-        "question_group": sample_id_from_hash(parts.id_hash, question.text, SHORT, None),
+        "question_group": question_group,
     }
     wording = question.wording
     if wording is not None:  # a paraphrase-bank phrasing (template stays the template id)
@@ -195,7 +205,9 @@ def build_sample(
         "extra": extra,
     }, _PROVENANCE_FIELDS)
     return construct(_SAMPLE, {
-        "id": sample_id_from_hash(parts.id_hash, rendered.question, form, options),
+        # the short form is the question's own text without options: its id is the group's
+        "id": question_group if form == SHORT else sample_id_from_hash(
+            parts.id_hash, rendered.question, form, options),
         "images": list(parts.images),
         "question": rendered.question,
         "answer": rendered.answer,
@@ -413,6 +425,7 @@ def generate_shard(
                     considered += 1
                     bucket = template_bucket(question.balance_key or spec.name, question.template)
                     accepted = False
+                    group_id: str | None = None  # worked out when a first form is kept
                     for form in forms:
                         if form == SHORT:  # always natural: rendered here (hot path)
                             rendered = RenderedForm(SHORT, question.text, answer_text(
@@ -432,7 +445,10 @@ def generate_shard(
                                                rendered.answer, question.answer,
                                                str(question.answer_type), n_images,
                                                rendered.options, rendered.answer_index):
-                            samples.append(build_sample(question, rendered, parts))
+                            if group_id is None:
+                                group_id = question_group_id(question, parts)
+                            samples.append(build_sample(question, rendered, parts, bucket,
+                                                        group_id))
                             counts["samples"] += 1
                             accepted = True
                         else:

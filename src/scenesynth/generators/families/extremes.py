@@ -97,14 +97,16 @@ class ExtremeAmong(Generator):
         return all(g.objects and (all(o.size3d is not None for o in g.objects)
                                   or all(o.box is not None for o in g.objects)) for g in graphs)
 
-    def _winner(self, ctx: GenContext, t: SceneTables, chosen: list[str]) -> str | None:
+    def _winner(
+        self, ctx: GenContext, t: SceneTables, chosen: list[str], measure: str
+    ) -> str | None:
         """The expected answer object (the program decides; this only filters candidates)."""
         predicate = self.predicate
         if predicate is not None:
             winners = [o for o in chosen
                        if all(t.spatial(o, x, predicate) is True for x in chosen if x != o)]
             return winners[0] if len(winners) == 1 else None
-        values = sorted(((t.measure_of(r, self._measure(t)), r) for r in chosen),
+        values = sorted(((t.measure_of(r, measure), r) for r in chosen),
                         reverse=self.largest)
         if not clearly_different(values[0][0], values[1][0], ctx.config.compare_margin):
             return None
@@ -123,6 +125,10 @@ class ExtremeAmong(Generator):
         if len(things) < 3:
             return
         avoid_kinds = self.avoid_kinds
+        measure = self._measure(t)  # a scan of every object: once per graph, not per question
+        templates = self.templates
+        if self.predicate is None and measure == "box_area":
+            templates = self.image_templates  # a far tent is small in the image
         asked: set[tuple[str, ...]] = set()
         for _ in range(24):
             chosen = pick_k(ctx.rng, things, pick_int(ctx.rng, 3, min(4, len(things))))
@@ -130,7 +136,7 @@ class ExtremeAmong(Generator):
             if key in asked:
                 continue
             asked.add(key)
-            if self._winner(ctx, t, chosen) is None:
+            if self._winner(ctx, t, chosen, measure) is None:
                 continue
             refs = references(t, chosen, avoid_kinds)
             if refs is None:
@@ -144,12 +150,8 @@ class ExtremeAmong(Generator):
             if self.predicate is not None:
                 w = b.add("extreme_spatial", [s], predicate=self.predicate)
             else:
-                w = b.add("argmax" if self.largest else "argmin", [s],
-                          measure=self._measure(t))
+                w = b.add("argmax" if self.largest else "argmin", [s], measure=measure)
             b.add("label_of", [w, *steps], labels=labels)
-            templates = self.templates
-            if self.predicate is None and self._measure(t) == "box_area":
-                templates = self.image_templates  # a far tent is small in the image
             tid, tpl = pick_template(ctx, templates)
             q = finish(ctx, b, text=tpl.format(items=listed(refs)), template=tid,
                        answer_type=AnswerType.NAME,
