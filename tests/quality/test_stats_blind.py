@@ -85,6 +85,26 @@ def test_answer_domains_are_the_question_not_a_leak() -> None:
     assert family.advantage < 0.05
 
 
+def test_chance_of_a_choice_among_the_named_objects() -> None:
+    """"Of A, B, C or D, which is leftmost?" is answered by one of the k names the question
+    lists (the program ends in label_of over them): chance is 1/k, and a text-only model that
+    picks one of the named objects at random is at chance, not above it."""
+    from scenesynth.graph import ProgramStep
+    from scenesynth.quality.blind import _chance
+
+    labels = ["sphere", "small cyan cube", "large cube", "small gray cube"]
+    s = InstructionSample(
+        id="x", images=["img"], question="Of the sphere, the small cyan cube, the large cube or "
+        "the small gray cube, which one is farthest to the left?", answer="large cube",
+        form="short", answer_value="large cube", answer_type="name",
+        provenance=Provenance(source="test", image_ids=["img"], generator="extreme_leftmost",
+                              generator_version="1", family="extreme", template="t",
+                              program=[ProgramStep(op="label_of", inputs=[], args={
+                                  "labels": labels}, output="large cube")]),
+    )
+    assert _chance(s, distinct=40) == 0.25
+
+
 def test_report_per_template_and_diversity() -> None:
     report = answer_report(samples())
     assert report.templates["leaky/made"].yes_share == 1.0

@@ -93,6 +93,10 @@ def _chance(s: InstructionSample, distinct: int) -> float:
         last = program[-1]
         if last.op == "select":  # "which is closer, A or B?": one of the two named
             return 0.5
+        if last.op == "label_of":  # "of A, B, C or D, which is leftmost?": one of the k named
+            labels = last.args.get("labels")
+            if isinstance(labels, list) and labels:
+                return 1.0 / len(labels)
         if last.op == "names_in_order" and last.inputs:  # an order of the named objects
             named = program[last.inputs[0]].output
             if isinstance(named, list) and named:
