@@ -301,9 +301,30 @@ def test_every_family_exports_short_and_multiple_choice(shared_data: Path) -> No
     depth_points = {"point_closer", "point_farther"}  # rendered scenes only: test_points_synth
     # a yes/no question takes the yes/no form instead of multiple choice (forms.natural_forms)
     yes_no = {"point_same_object", "box_spatial_verify", "multi_relation_both"}
+    # "which is closer to the Z, the X or the Y?" names two candidates: its options would be
+    # those two, fewer than a multiple-choice form has, and any other name is wrong by its words
+    named_pair = {"closer_to_anchor", "farther_from_anchor"}
+
+    def expected(n: str) -> set[str]:
+        return {"short", "yes_no"} if n in yes_no else {"short"} if n in named_pair \
+            else {"short", "mc"}
+
     missing = [n for n in NEW_SINGLE + NEW_MULTI if n not in depth_points
-               and forms.get(n) != ({"short", "yes_no"} if n in yes_no else {"short", "mc"})]
+               and forms.get(n) != expected(n)]
     assert missing == [], {n: forms.get(n) for n in missing}
+
+
+def test_choice_among_named_objects_offers_only_those_objects(shared_data: Path) -> None:
+    """The multiple-choice options of "of A, B, C or D, which is ...?" are exactly A, B, C and
+    D: an option the question does not name would be wrong by the words alone."""
+    graphs = list(itertools.islice(load(shared_data / "clevr" / "CLEVR_train_scenes_1000.json"),
+                                   40))
+    shard = generate_shard(graphs, [n for n in NEW_SINGLE if n.startswith("extreme_")], 2,
+                           (AnswerForm.MULTIPLE_CHOICE,), 5, GenConfig(), None)
+    assert shard.samples
+    for s in shard.samples:
+        named = s.provenance.program[-1].args["labels"]
+        assert s.options is not None and sorted(s.options) == sorted(named), s.question
 
 
 def test_size_extremes_never_name_a_size() -> None:

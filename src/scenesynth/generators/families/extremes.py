@@ -32,7 +32,6 @@ from scenesynth.generators.kit import (
     bare,
     clearly_different,
     finish,
-    name_distractors,
     pick_template,
     random_pairs,
     tables,
@@ -58,10 +57,12 @@ def listed(refs: Sequence[Reference]) -> str:
     return f"{', '.join(texts[:-1])} or {texts[-1]}"
 
 
-def choice_distractors(ctx: GenContext, t: SceneTables, labels: Sequence[str]) -> list[str]:
-    """The options named in the question first, then other names of the scene and source, so
-    a multiple-choice form has enough options even when the question names two or three."""
-    return [*labels, *(n for n in name_distractors(ctx, t, "") if n not in labels)]
+def choice_distractors(labels: Sequence[str]) -> list[str]:
+    """The multiple-choice options of a question that lists its candidates: exactly the
+    candidates it names. Any other name among the options would be wrong by its words alone
+    ("Of the child, the house or the truck...? A. sign B. fish C. house ..."), so a question
+    naming fewer candidates than a multiple-choice form has options gets no such form."""
+    return list(labels)
 
 
 def references(
@@ -157,7 +158,7 @@ class ExtremeAmong(Generator):
                        answer_type=AnswerType.NAME,
                        objects=[o for ref in refs for o in ref.objects],
                        relations=[rel for ref in refs for rel in ref.relations],
-                       distractors=choice_distractors(ctx, t, labels))
+                       distractors=choice_distractors(labels))
             if q is not None:
                 yield q
 
@@ -264,7 +265,7 @@ class CloserToAnchor(Generator):
                        template=tid, answer_type=AnswerType.NAME,
                        objects=[*rz.objects, *ra.objects, *rc.objects],
                        relations=[*rz.relations, *ra.relations, *rc.relations],
-                       distractors=choice_distractors(ctx, t, [label_a, label_c, bare(rz.text)]))
+                       distractors=choice_distractors([label_a, label_c]))
             if q is not None:
                 yield q
 
