@@ -12,6 +12,9 @@ exhaustive."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
+
+from mypy_extensions import mypyc_attr
 
 from scenesynth.generators.base import (
     AnswerType,
@@ -112,83 +115,70 @@ def _relation_negative(t: SceneTables, s: str, p: str, o: str) -> str | None:
 
 
 OBJECT_TEMPLATES = {
-    "rel_object_what": "What is {s} {p}?",
-    "rel_object_which": "Which object is {s} {p}?",
+    "rel_object_what": "What is {named} {p}?",
+    "rel_object_which": "Which object is {named} {p}?",
 }
-
-
-@register
-class RelationObjectQuery(Generator):
-    spec = GeneratorSpec(
-        name="relation_object_query",
-        family="relation",
-        description="What is the X [predicate]? (the unique object of an annotated relation)",
-        needs=frozenset({Need.NAMES, Need.RELATIONS}),
-        answer_type=AnswerType.NAME,
-        example="What is the cup on? -> table",
-    )
-
-    def generate(self, ctx: GenContext) -> Iterator[Question]:
-        t = tables(ctx)
-        for s, p, o in lazy_shuffled(ctx.rng, _annotated(t)):
-            if not is_speakable(p):
-                continue
-            hop = _open_hop(t, s, p, o, inverse=True)
-            if hop is None:
-                continue
-            ref = refer(t, s, avoid_objects=(o,), relations=False)
-            if ref is None:
-                continue
-            b = ProgramBuilder()
-            rel = b.add("relate_inv", [b.add_reference(ref)], predicate=hop[1], mode=hop[0])
-            b.add("query_name", [b.add("unique", [rel])])
-            tid, tpl = pick_template(ctx, OBJECT_TEMPLATES)
-            q = finish(ctx, b, text=tpl.format(s=ref.text, p=predicate_phrase(p)), template=tid,
-                       answer_type=AnswerType.NAME, objects=[*ref.objects, o],
-                       relations=[*ref.relations, (s, p, o)],
-                       distractors=name_distractors(ctx, t, t.names[o]))
-            if q is not None:
-                yield q
-
-
 SUBJECT_TEMPLATES = {
-    "rel_subject_what": "What is {p} {o}?",
-    "rel_subject_which": "Which object is {p} {o}?",
+    "rel_subject_what": "What is {p} {named}?",
+    "rel_subject_which": "Which object is {p} {named}?",
 }
 
 
-@register
-class RelationSubjectQuery(Generator):
-    spec = GeneratorSpec(
-        name="relation_subject_query",
-        family="relation",
-        description="What is [predicate] the Y? (the unique subject of an annotated relation)",
-        needs=frozenset({Need.NAMES, Need.RELATIONS}),
-        answer_type=AnswerType.NAME,
-        example="What is on the table? -> cup",
-    )
+@mypyc_attr(allow_interpreted_subclasses=True)  # registered as subclasses (base.register)
+class RelationEndQuery(Generator):
+    """The unique object at one end of an annotated relation, the other end named: "What is
+    the X on?" (``inverse``: the answer is the relation's object) or "What is on the Y?" (the
+    answer is its subject). Registered once per end below."""
+
+    inverse: ClassVar[bool]
+    templates: ClassVar[dict[str, str]]
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
         for s, p, o in lazy_shuffled(ctx.rng, _annotated(t)):
             if not is_speakable(p):
                 continue
-            hop = _open_hop(t, s, p, o, inverse=False)
+            hop = _open_hop(t, s, p, o, inverse=self.inverse)
             if hop is None:
                 continue
-            ref = refer(t, o, avoid_objects=(s,), relations=False)
+            named, answer = (s, o) if self.inverse else (o, s)
+            ref = refer(t, named, avoid_objects=(answer,), relations=False)
             if ref is None:
                 continue
             b = ProgramBuilder()
-            rel = b.add("relate", [b.add_reference(ref)], predicate=hop[1], mode=hop[0])
+            op = "relate_inv" if self.inverse else "relate"
+            rel = b.add(op, [b.add_reference(ref)], predicate=hop[1], mode=hop[0])
             b.add("query_name", [b.add("unique", [rel])])
-            tid, tpl = pick_template(ctx, SUBJECT_TEMPLATES)
-            q = finish(ctx, b, text=tpl.format(o=ref.text, p=predicate_phrase(p)), template=tid,
-                       answer_type=AnswerType.NAME, objects=[s, *ref.objects],
-                       relations=[(s, p, o), *ref.relations],
-                       distractors=name_distractors(ctx, t, t.names[s]))
+            tid, tpl = pick_template(ctx, self.templates)
+            text = tpl.format(named=ref.text, p=predicate_phrase(p))
+            # objects and relations in the order of the sentence: subject first
+            if self.inverse:
+                objects, relations = [*ref.objects, o], [*ref.relations, (s, p, o)]
+            else:
+                objects, relations = [s, *ref.objects], [(s, p, o), *ref.relations]
+            q = finish(ctx, b, text=text, template=tid, answer_type=AnswerType.NAME,
+                       objects=objects, relations=relations,
+                       distractors=name_distractors(ctx, t, t.names[answer]))
             if q is not None:
                 yield q
+
+
+register(RelationEndQuery, GeneratorSpec(
+    name="relation_object_query",
+    family="relation",
+    description="What is the X [predicate]? (the unique object of an annotated relation)",
+    needs=frozenset({Need.NAMES, Need.RELATIONS}),
+    answer_type=AnswerType.NAME,
+    example="What is the cup on? -> table",
+), inverse=True, templates=OBJECT_TEMPLATES)
+register(RelationEndQuery, GeneratorSpec(
+    name="relation_subject_query",
+    family="relation",
+    description="What is [predicate] the Y? (the unique subject of an annotated relation)",
+    needs=frozenset({Need.NAMES, Need.RELATIONS}),
+    answer_type=AnswerType.NAME,
+    example="What is on the table? -> cup",
+), inverse=False, templates=SUBJECT_TEMPLATES)
 
 
 PREDICATE_TEMPLATES = {

@@ -108,53 +108,10 @@ FARTHER_TEMPLATES = {
     "depth_farther": "Which is farther from the camera, {a} or {b}?",
     "depth_further": "Which one is further away: {a} or {b}?",
 }
-
-
-@register
-class CompareDepth(Generator):
-    spec = GeneratorSpec(
-        name="compare_depth",
-        family="comparison",
-        description="Which is closer to (farther from) the camera, the X or the Y? (depth, "
-        "relative margin config.compare_margin)",
-        needs=frozenset({Need.NAMES, Need.DEPTH}),
-        answer_type=AnswerType.NAME,
-        example="Which is closer to the camera, the cube or the sphere? -> cube",
-    )
-
-    def generate(self, ctx: GenContext) -> Iterator[Question]:
-        t = tables(ctx)
-        if not t.all_depth:
-            return
-        yield from _compare_both_ways(ctx, t, "depth",
-                                      (DEPTH_TEMPLATES, False, "compare_depth:closer"),
-                                      (FARTHER_TEMPLATES, True, "compare_depth:farther"))
-
-
 SIZE_TEMPLATES = {
     "size_bigger": "Which is bigger in the image, {a} or {b}?",
     "size_larger": "Which one takes up more space in the picture: {a} or {b}?",
 }
-
-
-@register
-class CompareSize(Generator):
-    spec = GeneratorSpec(
-        name="compare_size",
-        family="comparison",
-        description="Which is bigger (smaller) in the image, the X or the Y? (box area)",
-        needs=frozenset({Need.NAMES, Need.BOXES}),
-        answer_type=AnswerType.NAME,
-        example="Which is bigger in the image, the dog or the cat? -> dog",
-    )
-
-    def generate(self, ctx: GenContext) -> Iterator[Question]:
-        t = tables(ctx)
-        yield from _compare_both_ways(ctx, t, "box_area",
-                                      (SIZE_TEMPLATES, True, "compare_size:bigger"),
-                                      (SMALLER_TEMPLATES, False, "compare_size:smaller"))
-
-
 SMALLER_TEMPLATES = {
     "size_smaller": "Which is smaller in the image, {a} or {b}?",
     "size_less": "Which one takes up less space in the picture: {a} or {b}?",
@@ -165,20 +122,59 @@ MASK_TEMPLATES = {
 }
 
 
-@register
-class CompareMaskArea(Generator):
-    spec = GeneratorSpec(
-        name="compare_mask_area",
-        family="comparison",
-        description="Which covers more of the image, the X or the Y? (segmentation mask area)",
-        needs=frozenset({Need.NAMES, Need.MASKS}),
-        answer_type=AnswerType.NAME,
-        example="Which covers more of the image, the grass or the horse? -> grass",
-    )
+@mypyc_attr(allow_interpreted_subclasses=True)  # registered as subclasses (base.register)
+class CompareMeasure(Generator):
+    """Which of two objects has the larger (or smaller) ``measure`` (an op ``measure``: depth,
+    box_area, mask_area), in each of ``wordings`` (templates, larger wins, balance key; two
+    wordings alternate, e.g. closer / farther). Registered once per measure below."""
+
+    measure: ClassVar[str]
+    wordings: ClassVar[tuple[ChoiceWording, ...]]
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from _compare_choice(ctx, tables(ctx), "mask_area", MASK_TEMPLATES, True,
-                                   self.spec.name)
+        t = tables(ctx)
+        if self.measure == "depth" and not t.all_depth:
+            return
+        if len(self.wordings) == 1:
+            yield from _compare_choice(ctx, t, self.measure, *self.wordings[0])
+            return
+        first, second = self.wordings
+        yield from _compare_both_ways(ctx, t, self.measure, first, second)
+
+
+register(CompareMeasure, GeneratorSpec(
+    name="compare_depth",
+    family="comparison",
+    description="Which is closer to (farther from) the camera, the X or the Y? (depth, "
+    "relative margin config.compare_margin)",
+    needs=frozenset({Need.NAMES, Need.DEPTH}),
+    answer_type=AnswerType.NAME,
+    example="Which is closer to the camera, the cube or the sphere? -> cube",
+), measure="depth", wordings=(
+    (DEPTH_TEMPLATES, False, "compare_depth:closer"),
+    (FARTHER_TEMPLATES, True, "compare_depth:farther"),
+))
+register(CompareMeasure, GeneratorSpec(
+    name="compare_size",
+    family="comparison",
+    description="Which is bigger (smaller) in the image, the X or the Y? (box area)",
+    needs=frozenset({Need.NAMES, Need.BOXES}),
+    answer_type=AnswerType.NAME,
+    example="Which is bigger in the image, the dog or the cat? -> dog",
+), measure="box_area", wordings=(
+    (SIZE_TEMPLATES, True, "compare_size:bigger"),
+    (SMALLER_TEMPLATES, False, "compare_size:smaller"),
+))
+register(CompareMeasure, GeneratorSpec(
+    name="compare_mask_area",
+    family="comparison",
+    description="Which covers more of the image, the X or the Y? (segmentation mask area)",
+    needs=frozenset({Need.NAMES, Need.MASKS}),
+    answer_type=AnswerType.NAME,
+    example="Which covers more of the image, the grass or the horse? -> grass",
+), measure="mask_area", wordings=(
+    (MASK_TEMPLATES, True, "compare_mask_area"),
+))
 
 
 VOLUME_TEMPLATES = {
