@@ -507,3 +507,26 @@ def test_json_exports_are_checked_as_written_with_the_validators_verdict(
     assert result.validation.n_records == reread.n_records == len(many)
     assert sorted(result.validation.absent_images) == sorted(reread.absent_images)
     assert len(reread.absent_images) == 16  # 4 x (1 + 1 + 2) image references, none on disk
+
+
+def test_validate_reads_integers_beyond_64_bits(coco_samples, shared_data, tmp_path):
+    """JSON has no integer limit and a trainer's json.load reads any: ijson's fast backend
+    stops at 2**64, so the re-read must go on with its pure-Python one, in format detection
+    (a big number before the first known key) and in every record after it."""
+    singles = [s for s in coco_samples if len(s.images) == 1][:3]
+    _export(singles, "llava", tmp_path, shared_data / "coco_panoptic")
+    records = json.loads((tmp_path / "data.json").read_text())
+    records.append({**records[-1], "id": "third"})
+    huge = 2**64 + 7
+    records[0] = {"seed": huge, **records[0]}  # before "conversations": format detection
+    records[1]["metadata"]["provenance"]["seed"] = huge
+    (tmp_path / "data.json").write_text(json.dumps(records))
+    report = validate(tmp_path / "data.json")
+    assert report.ok, report.errors
+    assert report.fmt == "llava" and report.n_records == 3
+    # a real defect after the big number is still found, in the right record
+    records[2]["conversations"][1]["value"] = ""
+    (tmp_path / "data.json").write_text(json.dumps(records))
+    report = validate(tmp_path / "data.json")
+    assert not report.ok and report.n_records == 3
+    assert any("record 2" in e or "#2" in e or "[2]" in e for e in report.errors), report.errors

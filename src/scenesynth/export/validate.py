@@ -235,7 +235,7 @@ def detect_format(path: Path) -> str:
     if suffix == ".json":
         with path.open("rb") as fh:
             try:
-                for prefix, event, value in ijson.parse(fh):
+                for prefix, event, value in _parse_events(fh):
                     if prefix == "item" and event == "map_key":
                         if value == "conversations":
                             return "llava"
@@ -372,10 +372,45 @@ def _iter_json_records(path: Path, report: ValidationReport) -> Iterator[tuple[i
                         report.n_records += 1
                         report.n_invalid += 1
         else:
-            with path.open("rb") as fh:
-                yield from enumerate(ijson.items(fh, "item", use_float=True))
+            yield from _iter_array_items(path)
     except ijson.JSONError as exc:
         report.errors.append(f"{path}: not a valid JSON array of records: {exc}")
+
+
+def _parse_events(fh: Any) -> Iterator[tuple[str, str, Any]]:
+    """ijson's parse events of ``fh``, by the pure-Python backend when the fast one stops at an
+    integer beyond 64 bits (see :func:`_iter_array_items`)."""
+    try:
+        yield from ijson.parse(fh)
+        return
+    except ijson.JSONError as exc:
+        if "integer overflow" not in str(exc):
+            raise
+    fh.seek(0)
+    # events before the overflow were seen already: only format detection reads these, and it
+    # stops at the first key it knows, so a replay from the start changes nothing
+    yield from ijson.get_backend("python").parse(fh)
+
+
+def _iter_array_items(path: Path) -> Iterator[tuple[int, Any]]:
+    """``(index, item)`` of the JSON array in ``path``. ijson's fast C backend stops at an
+    integer beyond 64 bits (a valid JSON number: an id or answer a trainer reads fine); the
+    file is then read on from that record with ijson's pure-Python backend, which has no limit."""
+    done = 0
+    try:
+        with path.open("rb") as fh:
+            for item in ijson.items(fh, "item", use_float=True):
+                yield done, item
+                done += 1
+        return
+    except ijson.JSONError as exc:
+        if "integer overflow" not in str(exc):
+            raise
+    python_backend = ijson.get_backend("python")
+    with path.open("rb") as fh:
+        for index, item in enumerate(python_backend.items(fh, "item", use_float=True)):
+            if index >= done:
+                yield index, item
 
 
 def _validate_llava(path: Path, report: ValidationReport) -> None:
