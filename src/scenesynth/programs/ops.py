@@ -549,7 +549,16 @@ def _filter_box(args: dict[str, Any], inputs: list[Any], env: Env) -> list[str]:
     area = Box.model_construct(x0=x0, y0=y0, x1=x1, y1=y1).area
     min_iou = float(args["min_iou"])
     out = []
+    # IoU above 0 needs the boxes to meet: with a positive bound only the boxes the
+    # tables' index finds meeting the asked one are decided by the rule
+    meeting: dict[int, frozenset[str]] = {}  # image index -> those boxes' objects
     for t, r in _objects_of(env, inputs[0]):
+        if min_iou > 0:
+            near = meeting.get(t.image_index)
+            if near is None:
+                near = meeting[t.image_index] = frozenset(t.boxes_overlapping(x0, y0, x1, y1))
+            if r not in near:
+                continue
         c = t.box_coords()[r]
         if c is not None and iou_of_coords(c[0], c[1], c[2], c[3], c[4],
                                             x0, y0, x1, y1, area) >= min_iou:

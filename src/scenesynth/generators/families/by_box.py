@@ -56,9 +56,13 @@ def box_unique(t: SceneTables, r: str) -> bool:
     if known is None:
         coords = t.box_coords()
         own = coords[r]
-        known = own is not None and not any(
-            x != r and c is not None and iou_of_coords(*own, *c) >= MIN_IOU
-            for x, c in coords.items())
+        known = own is not None
+        if own is not None:  # IoU >= MIN_IOU > 0 only with a box meeting it (tables' index)
+            for x in t.boxes_overlapping(own[0], own[1], own[2], own[3]):
+                c = coords[x]
+                if x != r and c is not None and iou_of_coords(*own, *c) >= MIN_IOU:
+                    known = False
+                    break
         memo[r] = known
     return known
 

@@ -136,11 +136,12 @@ class GroundingIdentify(Generator):
         for r in lazy_shuffled(ctx.rng, t.scene):
             cr = coords[r]
             assert cr is not None
+            # IoU >= 0.5 only with a box meeting this one (the tables' index finds those)
             if any(
-                x != r and cx is not None
+                x != r and (cx := coords[x]) is not None
                 and iou_of_coords(cr[0], cr[1], cr[2], cr[3], cr[4],
                                   cx[0], cx[1], cx[2], cx[3], cx[4]) >= 0.5
-                for x, cx in coords.items()
+                for x in t.boxes_overlapping(cr[0], cr[1], cr[2], cr[3])
             ):
                 continue
             target = t.rounded_box(r)
