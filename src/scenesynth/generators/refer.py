@@ -298,13 +298,44 @@ def refer(
     if key in memo:
         cached: Reference | None = memo[key]
         return cached
-    result = _refer(tables, target, avoid_kinds, relations, geometry, avoid_objects)
-    if result is not None:
-        result.tables = tables
-        if not result.relations:
-            memo[simple_key] = result
+    free_key = ("refer_free", target, kinds_key, relations, geometry)
+    free: tuple[Reference | None, frozenset[str]] | None = memo.get(free_key)
+    if avoid_objects:
+        # Avoiding anchors only removes options from the same ordered search, so the
+        # reference found with none avoided stands unless an anchor it depended on is
+        # avoided: every pair of objects in a question asks with the other one avoided.
+        if free is None:
+            free = _found(tables, target, avoid_kinds, relations, geometry, (), free_key)
+        if free[1].isdisjoint(avoid_objects):
+            memo[key] = free[0]
+            return free[0]
+        result = _found(tables, target, avoid_kinds, relations, geometry, avoid_objects,
+                        None)[0]
+    else:
+        result = _found(tables, target, avoid_kinds, relations, geometry, (), free_key)[0]
+    if result is not None and not result.relations:
+        memo[simple_key] = result
     memo[key] = result
     return result
+
+
+def _found(
+    tables: SceneTables,
+    target: str,
+    avoid_kinds: Collection[str],
+    relations: bool,
+    geometry: bool,
+    avoid_objects: Collection[str],
+    free_key: tuple[str, str, tuple[str, ...], bool, bool] | None,
+) -> tuple[Reference | None, frozenset[str]]:
+    """:func:`_refer`'s reference (bound to the tables) and the anchors it depended on;
+    remembered under ``free_key`` when given (the search with no anchor avoided)."""
+    found = _refer(tables, target, avoid_kinds, relations, geometry, avoid_objects)
+    if found[0] is not None:
+        found[0].tables = tables
+    if free_key is not None:
+        tables.memo[free_key] = found
+    return found
 
 
 def _refer(
@@ -314,17 +345,22 @@ def _refer(
     relations: bool,
     geometry: bool,
     avoid_objects: Collection[str],
-) -> Reference | None:
+) -> tuple[Reference | None, frozenset[str]]:
+    """The reference, and the anchors whose avoidance could change it: the anchor of a
+    one-relation reference; every option kept for pairing when two relations were tried
+    (none of them avoided, the same options pair in the same order); none for a reference
+    by name and attributes or a refusal that no anchor decides."""
     if avoid_kinds and not name_kinds(tables, target).isdisjoint(avoid_kinds):
-        return None  # the name gives away the kind asked about
+        return None, _NO_ANCHORS  # the name gives away the kind asked about
     name = tables.names[target]
     memo = tables.memo
     steps, candidates, words, kinds = _by_name_and_attributes(tables, target, avoid_kinds)
     if len(candidates) == 1:
         steps.append(Step("unique", [len(steps) - 1], {}))
-        return Reference(_phrase(words, name), steps, target, [target], [], frozenset(kinds))
+        return (Reference(_phrase(words, name), steps, target, [target], [], frozenset(kinds)),
+                _NO_ANCHORS)
     if not (relations or geometry):
-        return None
+        return None, _NO_ANCHORS
     base = _phrase(words, name)
     filtered = len(steps) - 1
 
@@ -347,7 +383,8 @@ def _refer(
         option = _Option(mode, predicate, anchor, phrase, _anchor_ref(anchor_refs, anchor),
                          frozenset(chosen))
         if chosen == [target]:
-            return _with_relations(steps, filtered, base, target, kinds, [option])
+            return (_with_relations(steps, filtered, base, target, kinds, [option]),
+                    frozenset((anchor,)))
         if len(usable) < _MAX_PAIRED_OPTIONS and target in option.members:
             usable.append(option)
     if geometry:
@@ -359,7 +396,8 @@ def _refer(
             anchor, predicate, phrase = sole
             option = _Option("geometry", predicate, anchor, phrase,
                              _anchor_ref(anchor_refs, anchor), frozenset((target,)))
-            return _with_relations(steps, filtered, base, target, kinds, [option])
+            return (_with_relations(steps, filtered, base, target, kinds, [option]),
+                    frozenset((anchor,)))
         kinds_key = tuple(sorted(avoid_kinds)) if avoid_kinds else ()
         # none does: the first options in that order pair up (each holds the target)
         if len(usable) < _MAX_PAIRED_OPTIONS:
@@ -383,13 +421,18 @@ def _refer(
                 seen += 1
                 if option.anchor not in avoid_objects:
                     usable.append(option)
+    paired = frozenset(option.anchor for option in usable)
     for i, first in enumerate(usable):
         for second in usable[i + 1:]:
             if first.anchor == second.anchor:
                 continue
             if first.members & second.members == {target}:
-                return _with_relations(steps, filtered, base, target, kinds, [first, second])
-    return None
+                return (_with_relations(steps, filtered, base, target, kinds, [first, second]),
+                        paired)
+    return None, paired
+
+
+_NO_ANCHORS: Final[frozenset[str]] = frozenset()
 
 
 # Options kept for two-relation references ("the person left of the horse and below the
