@@ -11,7 +11,7 @@ import pytest
 from dense_graphs import dense_graph
 
 from scenesynth.generators.families.by_box import MIN_IOU, box_unique
-from scenesynth.graph import DEFAULT_RULES, SceneGraph
+from scenesynth.graph import DEFAULT_RULES, Box, SceneGraph
 from scenesynth.graph import ProgramStep as Step
 from scenesynth.graph.decide import iou_of_coords
 from scenesynth.programs.execute import execute
@@ -113,3 +113,47 @@ def test_grounding_program_picks_the_object_of_a_unique_box() -> None:
         assert execute(steps, [graph], None, [t])[-1] == r
         checked += 1
     assert checked > 10
+
+
+def with_near_duplicates(graph: SceneGraph, seed: int) -> SceneGraph:
+    """The graph with a shifted, resized or trimmed copy of a third of its boxes (a
+    detector's double detections: IoU from exactly 1 down past 0.9), some marked distinct.
+    A copy trimmed on the left keeps a share of the box, its IoU: just above a threshold
+    the overlap width is barely above the threshold times the width, the sweep's bound."""
+    rng = random.Random(seed)
+    copies = []
+    for o in graph.objects:
+        if o.box is None or rng.random() < 0.66:
+            continue
+        if rng.random() < 0.5:
+            kept = rng.choice((0.31, 0.51, 0.91, 0.951, 0.96))
+            box = Box(x0=o.box.x1 - kept * o.box.width, y0=o.box.y0, x1=o.box.x1,
+                      y1=o.box.y1)
+        else:
+            dx, dy = rng.choice((0, 0.5, 1, 2, 4)), rng.choice((0, 1, 8))
+            grow = rng.choice((0, 0, 1, 3))
+            box = Box(x0=o.box.x0 + dx, y0=o.box.y0 + dy, x1=o.box.x1 + dx + grow,
+                      y1=o.box.y1 + dy)
+        copies.append(o.model_copy(update={"id": f"{o.id}d", "box": box,
+                                           "distinct": rng.random() < 0.1}))
+    return graph.model_copy(update={"objects": [*graph.objects, *copies]})
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.3, 0.5, 0.9, 0.95])
+def test_duplicate_partners_of_dense_graphs_equal_all_pairs(threshold: float) -> None:
+    """The sweep's reach (overlap width above the threshold times the box's width) keeps
+    every pair above the threshold on graphs with many nested, shifted and copied boxes."""
+    found = 0
+    for seed in range(3):
+        graph = with_near_duplicates(dense_graph(seed, "none", n_objects=120), seed)
+        t = SceneTables(graph, 0, DEFAULT_RULES)
+        coords = t.box_coords()
+        partners = t.duplicate_partners(threshold)
+        for r in t.scene:
+            own = coords[r]
+            expected = {x for x in t.scene if x != r and own is not None
+                        and (c := coords[x]) is not None and not t.objects[r].distinct
+                        and not t.objects[x].distinct and iou_of_coords(*own, *c) > threshold}
+            assert partners[r] == expected, (seed, r)
+            found += len(expected)
+    assert found > 0

@@ -438,18 +438,24 @@ class SceneTables:
                     eligible.append((r, c))
             # Boxes that do not overlap along x have IoU 0: with left edges ascending, the
             # pairs of a box end at the first box that starts where it ends (a negative
-            # threshold takes every pair). IoU <= smaller area / larger area skips the
-            # others of too different sizes (the slack keeps the float rounding of an exact
-            # IoU on the safe side: those pairs are computed).
+            # threshold takes every pair). IoU > t > 0 needs more: the intersection is at
+            # most the overlap width times the box's height and above t times its area, so
+            # the overlap width exceeds t times its width, and the pairs end at the first
+            # box starting past its right edge less that. IoU <= smaller area / larger area
+            # skips the others of too different sizes (the slacks keep the float rounding
+            # of an exact IoU on the safe side: those pairs are computed).
             eligible.sort(key=lambda rc: rc[1][0])
             sweep = threshold >= 0
             bound = threshold * (1.0 - 1e-9)
             found: dict[str, list[str]] = {r: [] for r in self.scene}
             for i in range(len(eligible)):
                 ra, ca = eligible[i]
+                reach = ca[2]  # pairs of this box start left of it
+                if bound > 0:
+                    reach -= bound * (ca[2] - ca[0]) - 1e-9 * (1.0 + abs(ca[2]))
                 for j in range(i + 1, len(eligible)):
                     rb, cb = eligible[j]
-                    if sweep and cb[0] >= ca[2]:
+                    if sweep and cb[0] >= reach:
                         break
                     if bound > 0 and (ca[4] < bound * cb[4] if ca[4] <= cb[4]
                                       else cb[4] < bound * ca[4]):
