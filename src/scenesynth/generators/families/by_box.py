@@ -32,6 +32,7 @@ from scenesynth.generators.kit import (
     finish,
     pick_template,
     single_value,
+    single_values,
     spatial_pairs,
     tables,
 )
@@ -89,8 +90,12 @@ class BoxAttribute(Generator):
         t = tables(ctx)
         if not t.all_boxes:
             return
+        singles = single_values(t)
+        if not any(k in own for own in singles.values() for k in QUERY_KINDS):
+            return  # no object has a kind to ask: drawing them all in turn would find none
         for r in lazy_shuffled(ctx.rng, t.scene):
-            kinds = [k for k in QUERY_KINDS if single_value(t, r, k) is not None]
+            own = singles[r]
+            kinds = [k for k in QUERY_KINDS if k in own] if own else []
             if not kinds or not box_unique(t, r):
                 continue
             kind = pick(ctx.rng, kinds)
