@@ -293,28 +293,23 @@ def refer(
     simple: Reference | None = memo.get(simple_key)
     if simple is not None:
         return simple
-    key = ("refer", target, kinds_key, relations, geometry,
-           tuple(sorted(avoid_objects)) if avoid_objects else ())
+    # Avoiding anchors only removes options from the same ordered search, so the
+    # reference found with none avoided stands unless an anchor it depended on is avoided:
+    # every pair of objects in a question asks with the other one avoided.
+    free_key = ("refer_free", target, kinds_key, relations, geometry)
+    free: tuple[Reference | None, frozenset[str]] | None = memo.get(free_key)
+    if free is None:
+        free = _found(tables, target, avoid_kinds, relations, geometry, ())
+        memo[free_key] = free
+        if free[0] is not None and not free[0].relations:
+            memo[simple_key] = free[0]
+    if not avoid_objects or free[1].isdisjoint(avoid_objects):
+        return free[0]
+    key = ("refer", target, kinds_key, relations, geometry, tuple(sorted(avoid_objects)))
     if key in memo:
         cached: Reference | None = memo[key]
         return cached
-    free_key = ("refer_free", target, kinds_key, relations, geometry)
-    free: tuple[Reference | None, frozenset[str]] | None = memo.get(free_key)
-    if avoid_objects:
-        # Avoiding anchors only removes options from the same ordered search, so the
-        # reference found with none avoided stands unless an anchor it depended on is
-        # avoided: every pair of objects in a question asks with the other one avoided.
-        if free is None:
-            free = _found(tables, target, avoid_kinds, relations, geometry, (), free_key)
-        if free[1].isdisjoint(avoid_objects):
-            memo[key] = free[0]
-            return free[0]
-        result = _found(tables, target, avoid_kinds, relations, geometry, avoid_objects,
-                        None)[0]
-    else:
-        result = _found(tables, target, avoid_kinds, relations, geometry, (), free_key)[0]
-    if result is not None and not result.relations:
-        memo[simple_key] = result
+    result = _found(tables, target, avoid_kinds, relations, geometry, avoid_objects)[0]
     memo[key] = result
     return result
 
@@ -326,15 +321,11 @@ def _found(
     relations: bool,
     geometry: bool,
     avoid_objects: Collection[str],
-    free_key: tuple[str, str, tuple[str, ...], bool, bool] | None,
 ) -> tuple[Reference | None, frozenset[str]]:
-    """:func:`_refer`'s reference (bound to the tables) and the anchors it depended on;
-    remembered under ``free_key`` when given (the search with no anchor avoided)."""
+    """:func:`_refer`'s reference (bound to the tables) and the anchors it depended on."""
     found = _refer(tables, target, avoid_kinds, relations, geometry, avoid_objects)
     if found[0] is not None:
         found[0].tables = tables
-    if free_key is not None:
-        tables.memo[free_key] = found
     return found
 
 
