@@ -17,7 +17,13 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
-from scenesynth.generators.draws import lazy_shuffled, pick_int, pick_k, shuffled
+from scenesynth.generators.draws import (
+    lazy_shuffled,
+    pick_int,
+    pick_k,
+    random_pairs_of,
+    shuffled,
+)
 from scenesynth.generators.kit import (
     article,
     concept_kind,
@@ -321,10 +327,8 @@ class CompareCount(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        names = sorted(t.by_name)
-        pairs = [(a, c) for a in names for c in names if a != c]
         would_keep = ctx.would_keep
-        for a, c in itertools.islice(lazy_shuffled(ctx.rng, pairs), 60):
+        for a, c in itertools.islice(random_pairs_of(ctx.rng, sorted(t.by_name)), 60):
             more = ctx.rng.random() < 0.5
             if not (countable_name(t, a) and countable_name(t, c)):
                 continue  # "fewer people than sky": stuff is not counted

@@ -22,7 +22,7 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
-from scenesynth.generators.draws import lazy_shuffled, pick
+from scenesynth.generators.draws import lazy_shuffled, pick, random_pairs_of
 from scenesynth.generators.kit import (
     attribute_distractors,
     background_regions,
@@ -393,9 +393,7 @@ class MultiHopRelation(Generator):
         """3D scenes (CLEVR): hop along geometry (which CLEVR's annotated relations copy),
         drawing pairs lazily instead of deciding every pair up front."""
         preds = ("left of", "right of", "in front of", "behind")
-        scene = t.scene
-        pairs = [(x, o) for x in scene for o in scene if x != o]
-        for x, o in lazy_shuffled(ctx.rng, pairs):
+        for x, o in random_pairs_of(ctx.rng, t.scene):
             p1 = pick(ctx.rng, preds)
             if t.spatial(x, o, p1) is not True:
                 continue
