@@ -246,6 +246,8 @@ class SameAttribute(Generator):
         kinds = ("color", "size", "material", "shape")
         want_same = True  # alternate so a run is balanced between yes and no
         singles = single_values(t)
+        if not any(sum(kind in own for own in singles.values()) >= 2 for kind in kinds):
+            return  # no two objects with one value of a kind: every pair drawn would fail
         for a, c in random_pairs(ctx, t):
             kind = pick(ctx.rng, kinds)
             va, vc = singles[a].get(kind), singles[c].get(kind)
