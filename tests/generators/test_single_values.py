@@ -29,7 +29,8 @@ def test_single_values_answer_as_single_value() -> None:
                       for kind in rng.sample(list(VALUES), rng.randint(0, 3))
                       for _ in range(rng.choice((1, 1, 2)))]  # two draws: 1 or 2 values
         objects.append(SceneObject(id=f"o{i}", name="cup", attributes=attributes))
-    t = SceneTables(SceneGraph(image=ImageInfo(id="kinds", width=100, height=100), objects=objects), 0, DEFAULT_RULES)
+    graph = SceneGraph(image=ImageInfo(id="kinds", width=100, height=100), objects=objects)
+    t = SceneTables(graph, 0, DEFAULT_RULES)
     singles = single_values(t)
     answered = {None: 0, "value": 0}
     for r in t.scene:
