@@ -2,9 +2,13 @@
 the case that makes referring expressions expensive): CPU seconds per graph at 80 and 160
 objects, and the growth exponent k (time ~ n^k) between them.
 
-    python bench/dense.py [--per-image 5] [--rounds 3] [--graphs 6]
+    python bench/dense.py [--per-image 5] [--rounds 3] [--graphs 6] [--generators a439423]
 
-Prints a digest of the generated samples so two builds can be compared for identical output.
+Prints a digest of the graphs (two builds measured on the same graphs print the same) and of
+the generated samples (identical output prints the same). It runs against older builds too
+(``PYTHONPATH=<a439423 tree>/src``, the baseline of issue 23); ``--generators a439423``
+restricts a newer build to the single-image generators that build has, so both do the same
+work.
 """
 
 from __future__ import annotations
@@ -19,12 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from generate import synthetic_graph
+from generate import A439_GENERATORS, generate_shard, synthetic_graph
 
 from scenesynth.generators.base import GenConfig, registered
 from scenesynth.graph import Attribute, AttributeKind, SceneGraph
 from scenesynth.graph.sample import AnswerForm
-from scenesynth.pipeline.shard import generate_shard
 
 # Shaped like detector output on a busy photo (ProVision's synthetic benchmark graphs): a
 # 150-name vocabulary drawn Zipf-weighted, so the frequent names repeat many times, and 0-3
@@ -48,17 +51,41 @@ def zipf_graph(index: int, n_objects: int) -> SceneGraph:
     return graph.model_copy(update={"objects": objects})
 
 
+def graphs_digest(data: dict[int, list[SceneGraph]]) -> str:
+    """What every build reads of the graphs (names, attribute values and kinds, boxes,
+    depths, relations), hashed: the same across builds whose graph models differ."""
+    digest = hashlib.sha256()
+    for n in sorted(data):
+        for graph in data[n]:
+            for o in graph.objects:
+                box = o.box
+                corners = None if box is None else (box.x0, box.y0, box.x1, box.y1)
+                digest.update(repr((o.id, o.name, [(a.value, str(a.kind)) for a in o.attributes],
+                                    corners, o.depth)).encode())
+            for r in graph.relations:
+                digest.update(repr((r.subject, r.predicate, r.object)).encode())
+    return digest.hexdigest()[:16]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-image", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--graphs", type=int, default=6)
+    parser.add_argument("--generators", default="",
+                        help="'a439423' (that build's single-image generators) or a "
+                        "comma-separated list; default: every single-image generator")
     args = parser.parse_args()
     import scenesynth.generators  # noqa: F401  (fills the registry)
 
     names = sorted(n for n, c in registered().items() if not c.spec.multi_image)
+    if args.generators:
+        wanted = (A439_GENERATORS if args.generators == "a439423"
+                  else args.generators.split(","))
+        names = [n for n in names if n in wanted]
     sizes = (80, 160)
     data = {n: [zipf_graph(i, n) for i in range(args.graphs)] for n in sizes}
+    print(f"generators={len(names)} graphs digest {graphs_digest(data)}")
     best: dict[int, float] = {}
     digest = hashlib.sha256()
     for r in range(args.rounds):

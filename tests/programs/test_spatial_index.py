@@ -4,56 +4,17 @@ among its same-named rivals, and so every referring expression built on dense gr
 
 from __future__ import annotations
 
-import random
-
 import pytest
+from dense_graphs import dense_graph
 
 from scenesynth.generators import refer as refer_module
 from scenesynth.generators.refer import refer
-from scenesynth.graph import (
-    DEFAULT_RULES,
-    Attribute,
-    AttributeKind,
-    Box,
-    ImageInfo,
-    Relation,
-    SceneGraph,
-    SceneObject,
-    SpatialRules,
-    Vec3,
-)
+from scenesynth.graph import DEFAULT_RULES, AttributeKind, SceneGraph, SpatialRules
 from scenesynth.programs.tables import SceneTables
 
 DIRECTIONAL = ["left of", "right of", "above", "below", "in front of", "behind"]
 RULES = [DEFAULT_RULES, SpatialRules(prefer_3d=False),
          SpatialRules(lr_margin=0.0, ab_margin=0.0, depth_margin=0.0, eps_3d=0.0)]
-
-
-def dense_graph(seed: int, positions: str, n_objects: int = 60) -> SceneGraph:
-    """Many same-named objects on coarse grid values (exact ties and margin-edge
-    differences are common), some without a box or a depth; ``positions``: "none", "all"
-    or "some" objects with a 3D position."""
-    rng = random.Random(seed)
-    objects = []
-    for i in range(n_objects):
-        x0, y0 = rng.randrange(0, 600, 8), rng.randrange(0, 400, 8)
-        w, h = rng.randrange(8, 160, 8), rng.randrange(8, 160, 8)
-        positioned = positions == "all" or (positions == "some" and rng.random() < 0.5)
-        objects.append(SceneObject(
-            id=f"o{i}",
-            name=rng.choices(["cup", "dog", "tree", "car", "kite"], [8, 4, 2, 1, 1])[0],
-            attributes=[Attribute(value=v, kind=AttributeKind.COLOR)
-                        for v in rng.sample(["red", "blue", "green"], rng.randint(0, 1))],
-            box=None if rng.random() < 0.05 else Box(x0=x0, y0=y0, x1=x0 + w, y1=y0 + h),
-            depth=None if rng.random() < 0.05 else rng.randrange(1, 60) / 4,
-            position=Vec3(x=rng.randrange(-8, 8) / 2, y=rng.randrange(-8, 8) / 2,
-                          z=rng.randrange(0, 8) / 2) if positioned else None,
-        ))
-    relations = [Relation(subject=f"o{a}", predicate=rng.choice(["left of", "on", "holding"]),
-                          object=f"o{b}")
-                 for a, b in (rng.sample(range(n_objects), 2) for _ in range(n_objects // 2))]
-    return SceneGraph(image=ImageInfo(id=f"dense{seed}", width=800, height=600),
-                      objects=objects, relations=relations)
 
 
 def graphs() -> list[tuple[SceneGraph, SpatialRules]]:

@@ -68,3 +68,14 @@ def random_order(rng: random.Random, total: int) -> Iterator[int]:
         j = i + int(draw() * (total - i))
         yield swapped.get(j, j)
         swapped[j] = swapped.get(i, i)
+
+
+def random_pairs_of(rng: random.Random, items: Sequence[T]) -> Iterator[tuple[T, T]]:
+    """The ordered pairs of two different positions of ``items`` (``[(a, b) for a in items
+    for b in items if a != b]`` for distinct items) in :func:`lazy_shuffled`'s order of
+    that list (the same draws), each built when drawn: the first few of the pairs of a
+    crowded scene cost a few draws, not the square of its size."""
+    n = len(items)
+    for index in random_order(rng, n * (n - 1)):
+        first, second = divmod(index, n - 1)
+        yield items[first], items[second + 1 if second >= first else second]

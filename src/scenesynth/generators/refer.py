@@ -293,18 +293,40 @@ def refer(
     simple: Reference | None = memo.get(simple_key)
     if simple is not None:
         return simple
-    key = ("refer", target, kinds_key, relations, geometry,
-           tuple(sorted(avoid_objects)) if avoid_objects else ())
+    # Avoiding anchors only removes options from the same ordered search, so the
+    # reference found with none avoided stands unless an anchor it depended on is avoided:
+    # every pair of objects in a question asks with the other one avoided.
+    free_key = ("refer_free", target, kinds_key, relations, geometry)
+    free: tuple[Reference | None, frozenset[str]] | None = memo.get(free_key)
+    if free is None:
+        free = _found(tables, target, avoid_kinds, relations, geometry, ())
+        memo[free_key] = free
+        if free[0] is not None and not free[0].relations:
+            memo[simple_key] = free[0]
+    if not avoid_objects or free[1].isdisjoint(avoid_objects):
+        return free[0]
+    key = ("refer", target, kinds_key, relations, geometry, tuple(sorted(avoid_objects)))
     if key in memo:
         cached: Reference | None = memo[key]
         return cached
-    result = _refer(tables, target, avoid_kinds, relations, geometry, avoid_objects)
-    if result is not None:
-        result.tables = tables
-        if not result.relations:
-            memo[simple_key] = result
+    result = _found(tables, target, avoid_kinds, relations, geometry, avoid_objects)[0]
     memo[key] = result
     return result
+
+
+def _found(
+    tables: SceneTables,
+    target: str,
+    avoid_kinds: Collection[str],
+    relations: bool,
+    geometry: bool,
+    avoid_objects: Collection[str],
+) -> tuple[Reference | None, frozenset[str]]:
+    """:func:`_refer`'s reference (bound to the tables) and the anchors it depended on."""
+    found = _refer(tables, target, avoid_kinds, relations, geometry, avoid_objects)
+    if found[0] is not None:
+        found[0].tables = tables
+    return found
 
 
 def _refer(
@@ -314,17 +336,22 @@ def _refer(
     relations: bool,
     geometry: bool,
     avoid_objects: Collection[str],
-) -> Reference | None:
+) -> tuple[Reference | None, frozenset[str]]:
+    """The reference, and the anchors whose avoidance could change it: the anchor of a
+    one-relation reference; every option kept for pairing when two relations were tried
+    (none of them avoided, the same options pair in the same order); none for a reference
+    by name and attributes or a refusal that no anchor decides."""
     if avoid_kinds and not name_kinds(tables, target).isdisjoint(avoid_kinds):
-        return None  # the name gives away the kind asked about
+        return None, _NO_ANCHORS  # the name gives away the kind asked about
     name = tables.names[target]
     memo = tables.memo
     steps, candidates, words, kinds = _by_name_and_attributes(tables, target, avoid_kinds)
     if len(candidates) == 1:
         steps.append(Step("unique", [len(steps) - 1], {}))
-        return Reference(_phrase(words, name), steps, target, [target], [], frozenset(kinds))
+        return (Reference(_phrase(words, name), steps, target, [target], [], frozenset(kinds)),
+                _NO_ANCHORS)
     if not (relations or geometry):
-        return None
+        return None, _NO_ANCHORS
     base = _phrase(words, name)
     filtered = len(steps) - 1
 
@@ -347,7 +374,8 @@ def _refer(
         option = _Option(mode, predicate, anchor, phrase, _anchor_ref(anchor_refs, anchor),
                          frozenset(chosen))
         if chosen == [target]:
-            return _with_relations(steps, filtered, base, target, kinds, [option])
+            return (_with_relations(steps, filtered, base, target, kinds, [option]),
+                    frozenset((anchor,)))
         if len(usable) < _MAX_PAIRED_OPTIONS and target in option.members:
             usable.append(option)
     if geometry:
@@ -359,7 +387,8 @@ def _refer(
             anchor, predicate, phrase = sole
             option = _Option("geometry", predicate, anchor, phrase,
                              _anchor_ref(anchor_refs, anchor), frozenset((target,)))
-            return _with_relations(steps, filtered, base, target, kinds, [option])
+            return (_with_relations(steps, filtered, base, target, kinds, [option]),
+                    frozenset((anchor,)))
         kinds_key = tuple(sorted(avoid_kinds)) if avoid_kinds else ()
         # none does: the first options in that order pair up (each holds the target)
         if len(usable) < _MAX_PAIRED_OPTIONS:
@@ -383,13 +412,18 @@ def _refer(
                 seen += 1
                 if option.anchor not in avoid_objects:
                     usable.append(option)
+    paired = frozenset(option.anchor for option in usable)
     for i, first in enumerate(usable):
         for second in usable[i + 1:]:
             if first.anchor == second.anchor:
                 continue
             if first.members & second.members == {target}:
-                return _with_relations(steps, filtered, base, target, kinds, [first, second])
-    return None
+                return (_with_relations(steps, filtered, base, target, kinds, [first, second]),
+                        paired)
+    return None, paired
+
+
+_NO_ANCHORS: Final[frozenset[str]] = frozenset()
 
 
 # Options kept for two-relation references ("the person left of the horse and below the

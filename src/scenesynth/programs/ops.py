@@ -548,8 +548,27 @@ def _filter_box(args: dict[str, Any], inputs: list[Any], env: Env) -> list[str]:
     x0, y0, x1, y1 = (float(v) for v in args["box"])
     area = Box.model_construct(x0=x0, y0=y0, x1=x1, y1=y1).area
     min_iou = float(args["min_iou"])
+    members = inputs[0]
+    candidates: list[tuple[SceneTables, str]] | None = None
+    if min_iou > 0:
+        # IoU above 0 needs the boxes to meet: only the boxes the tables' index finds
+        # meeting the asked one are decided by the rule
+        for t in env.tables:
+            if members is t.scene:  # a whole image (scene, then filter_box): scene order
+                candidates = [(t, r) for r in t.boxes_overlapping(x0, y0, x1, y1)]
+                break
+        else:
+            meeting: dict[int, frozenset[str]] = {}  # image index -> those boxes' objects
+            candidates = []
+            for t, r in _objects_of(env, members):
+                near = meeting.get(t.image_index)
+                if near is None:
+                    near = meeting[t.image_index] = frozenset(
+                        t.boxes_overlapping(x0, y0, x1, y1))
+                if r in near:
+                    candidates.append((t, r))
     out = []
-    for t, r in _objects_of(env, inputs[0]):
+    for t, r in _objects_of(env, members) if candidates is None else candidates:
         c = t.box_coords()[r]
         if c is not None and iou_of_coords(c[0], c[1], c[2], c[3], c[4],
                                             x0, y0, x1, y1, area) >= min_iou:

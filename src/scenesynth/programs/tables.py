@@ -45,6 +45,7 @@ class SceneTables:
 
     __slots__ = (
         "_box_coords",
+        "_box_overlaps",
         "_directions",
         "_duplicates",
         "_eps_3d",
@@ -177,6 +178,7 @@ class SceneTables:
         self._eps_3d = rules.eps_3d
         self._masks: dict[str, int] = {}
         self._box_coords: dict[str, BoxCoords | None] | None = None
+        self._box_overlaps: BoxOverlaps | None = None
         self._rounded: dict[str, tuple[float, float, float, float]] = {}
         self._kind_sets: dict[str, dict[str, frozenset[str]]] = {}
         self.memo: dict[Any, Any] = {}  # generator-side memo (referring expressions, ...)
@@ -388,6 +390,19 @@ class SceneTables:
             self._box_coords = coords
         return coords
 
+    def boxes_overlapping(self, x0: float, y0: float, x1: float, y1: float) -> list[str]:
+        """Objects whose box meets the box ``x0, y0, x1, y1`` (their edges interleave on
+        both axes), in scene order. Every object whose IoU with that box (``iou_of_coords``)
+        is above 0 is among them, so a caller asking for IoU >= t > 0 confirms these with the
+        rule instead of every box of the graph. Served by an index built once per graph
+        (:class:`BoxOverlaps`)."""
+        index = self._box_overlaps
+        if index is None:
+            coords = self._box_coords if self._box_coords is not None else self.box_coords()
+            index = self._box_overlaps = BoxOverlaps(coords, self.scene)
+        scene = self.scene
+        return [scene[p] for p in index.overlapping(x0, y0, x1, y1)]
+
     def rounded_box(self, r: str) -> list[float]:
         """``[x0, y0, x1, y1]`` of the object's box rounded to 0.1 px (how boxes are asked
         and answered), a new list per call; rounded once per object (``round(x, 1)`` is a
@@ -423,18 +438,24 @@ class SceneTables:
                     eligible.append((r, c))
             # Boxes that do not overlap along x have IoU 0: with left edges ascending, the
             # pairs of a box end at the first box that starts where it ends (a negative
-            # threshold takes every pair). IoU <= smaller area / larger area skips the
-            # others of too different sizes (the slack keeps the float rounding of an exact
-            # IoU on the safe side: those pairs are computed).
+            # threshold takes every pair). IoU > t > 0 needs more: the intersection is at
+            # most the overlap width times the box's height and above t times its area, so
+            # the overlap width exceeds t times its width, and the pairs end at the first
+            # box starting past its right edge less that. IoU <= smaller area / larger area
+            # skips the others of too different sizes (the slacks keep the float rounding
+            # of an exact IoU on the safe side: those pairs are computed).
             eligible.sort(key=lambda rc: rc[1][0])
             sweep = threshold >= 0
             bound = threshold * (1.0 - 1e-9)
             found: dict[str, list[str]] = {r: [] for r in self.scene}
             for i in range(len(eligible)):
                 ra, ca = eligible[i]
+                reach = ca[2]  # pairs of this box start left of it
+                if bound > 0:
+                    reach -= bound * (ca[2] - ca[0]) - 1e-9 * (1.0 + abs(ca[2]))
                 for j in range(i + 1, len(eligible)):
                     rb, cb = eligible[j]
-                    if sweep and cb[0] >= ca[2]:
+                    if sweep and cb[0] >= reach:
                         break
                     if bound > 0 and (ca[4] < bound * cb[4] if ca[4] <= cb[4]
                                       else cb[4] < bound * ca[4]):
@@ -503,6 +524,48 @@ class SpatialOrder:
     def below(self, high: float) -> list[int]:
         """Scene positions of the objects whose key is under ``high``, ascending."""
         return sorted(self.positions[:bisect_left(self.keys, high)])
+
+
+class BoxOverlaps:
+    """One graph's boxes sorted by their left edge, to find the boxes that overlap a box.
+
+    Two boxes have an intersection of positive area (``iou_of_coords`` above 0) only when
+    each one's left edge lies left of the other's right edge, and likewise top and bottom.
+    A box meeting ``x0 .. x1`` so has its left edge below ``x1`` and above ``x0`` minus the
+    widest box: a bisection bounds those, the edge tests keep the ones that meet it."""
+
+    __slots__ = ("edges", "lefts", "widest")
+
+    def __init__(self, coords: dict[str, BoxCoords | None], scene: list[str]) -> None:
+        ranked: list[tuple[float, int, float, float, float]] = []
+        widest = largest = 0.0
+        for position, r in enumerate(scene):
+            c = coords[r]
+            if c is not None:
+                ranked.append((c[0], position, c[1], c[2], c[3]))
+                if c[2] - c[0] > widest:
+                    widest = c[2] - c[0]
+                largest = max(largest, abs(c[0]), abs(c[2]))
+        ranked.sort()
+        self.lefts: list[float] = [entry[0] for entry in ranked]  # ascending
+        # (scene position, y0, x1, y1) in the order of ``lefts``
+        self.edges: list[tuple[int, float, float, float]] = [
+            (position, top, right, bottom) for _, position, top, right, bottom in ranked]
+        # the widths and the bound's subtraction round: a slack far above that rounding
+        self.widest = widest + 1e-9 * (1.0 + widest + largest)
+
+    def overlapping(self, x0: float, y0: float, x1: float, y1: float) -> list[int]:
+        """Scene positions, ascending, of the boxes meeting the box ``x0, y0, x1, y1``:
+        left edge < x1, right edge > x0, top < y1, bottom > y0."""
+        lefts = self.lefts
+        edges = self.edges
+        found = []
+        for i in range(bisect_right(lefts, x0 - self.widest), bisect_left(lefts, x1)):
+            position, top, right, bottom = edges[i]
+            if right > x0 and top < y1 and bottom > y0:
+                found.append(position)
+        found.sort()
+        return found
 
 
 _NOT_CACHED: Final[Any] = object()  # SceneTables.spatial: no decision cached yet

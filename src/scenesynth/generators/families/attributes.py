@@ -24,6 +24,7 @@ from scenesynth.generators.kit import (
     pick_template,
     random_pairs,
     single_value,
+    single_values,
     tables,
 )
 from scenesynth.generators.refer import refer
@@ -61,9 +62,13 @@ def _queryable(ctx: GenContext) -> Iterator[tuple[str, str]]:
     out: list[tuple[str, str]] | None = t.memo.get("queryable")
     if out is None:  # a pure function of the graph: memoised per graph
         out = []
+        singles = single_values(t)
         for r in t.scene:
+            own = singles[r]
+            if not own:
+                continue
             for kind in QUERY_KINDS:
-                v = single_value(t, r, kind)
+                v = own.get(kind)
                 # "what shape is the cube" is answered by the name itself
                 if v is not None and not names_value(t.names[r], v):
                     out.append((r, kind))
@@ -187,9 +192,13 @@ class ObjectsWithAttribute(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
         kind_of: dict[str, str] = {}
-        for r in t.scene:
+        singles = single_values(t)
+        for r in t.scene:  # scene order: a value's kind is the first one seen
+            own = singles[r]
+            if not own:
+                continue
             for k in QUERY_KINDS:
-                v = single_value(t, r, k)
+                v = own.get(k)
                 if v is not None:
                     kind_of.setdefault(v, k)
         values = sorted(kind_of)
@@ -236,9 +245,12 @@ class SameAttribute(Generator):
         t = tables(ctx)
         kinds = ("color", "size", "material", "shape")
         want_same = True  # alternate so a run is balanced between yes and no
+        singles = single_values(t)
+        if not any(sum(kind in own for own in singles.values()) >= 2 for kind in kinds):
+            return  # no two objects with one value of a kind: every pair drawn would fail
         for a, c in random_pairs(ctx, t):
             kind = pick(ctx.rng, kinds)
-            va, vc = single_value(t, a, kind), single_value(t, c, kind)
+            va, vc = singles[a].get(kind), singles[c].get(kind)
             if va is None or vc is None or (va == vc) != want_same:
                 continue
             if kind == "shape" and t.names[a] == t.names[c]:

@@ -32,6 +32,7 @@ from scenesynth.generators.kit import (
     finish,
     pick_template,
     single_value,
+    single_values,
     spatial_pairs,
     tables,
 )
@@ -56,9 +57,13 @@ def box_unique(t: SceneTables, r: str) -> bool:
     if known is None:
         coords = t.box_coords()
         own = coords[r]
-        known = own is not None and not any(
-            x != r and c is not None and iou_of_coords(*own, *c) >= MIN_IOU
-            for x, c in coords.items())
+        known = own is not None
+        if own is not None:  # IoU >= MIN_IOU > 0 only with a box meeting it (tables' index)
+            for x in t.boxes_overlapping(own[0], own[1], own[2], own[3]):
+                c = coords[x]
+                if x != r and c is not None and iou_of_coords(*own, *c) >= MIN_IOU:
+                    known = False
+                    break
         memo[r] = known
     return known
 
@@ -85,8 +90,12 @@ class BoxAttribute(Generator):
         t = tables(ctx)
         if not t.all_boxes:
             return
+        singles = single_values(t)
+        if not any(k in own for own in singles.values() for k in QUERY_KINDS):
+            return  # no object has a kind to ask: drawing them all in turn would find none
         for r in lazy_shuffled(ctx.rng, t.scene):
-            kinds = [k for k in QUERY_KINDS if single_value(t, r, k) is not None]
+            own = singles[r]
+            kinds = [k for k in QUERY_KINDS if k in own] if own else []
             if not kinds or not box_unique(t, r):
                 continue
             kind = pick(ctx.rng, kinds)

@@ -17,7 +17,13 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
-from scenesynth.generators.draws import lazy_shuffled, pick_int, pick_k, shuffled
+from scenesynth.generators.draws import (
+    lazy_shuffled,
+    pick_int,
+    pick_k,
+    random_pairs_of,
+    shuffled,
+)
 from scenesynth.generators.kit import (
     article,
     concept_kind,
@@ -136,11 +142,12 @@ class GroundingIdentify(Generator):
         for r in lazy_shuffled(ctx.rng, t.scene):
             cr = coords[r]
             assert cr is not None
+            # IoU >= 0.5 only with a box meeting this one (the tables' index finds those)
             if any(
-                x != r and cx is not None
+                x != r and (cx := coords[x]) is not None
                 and iou_of_coords(cr[0], cr[1], cr[2], cr[3], cr[4],
                                   cx[0], cx[1], cx[2], cx[3], cx[4]) >= 0.5
-                for x, cx in coords.items()
+                for x in t.boxes_overlapping(cr[0], cr[1], cr[2], cr[3])
             ):
                 continue
             target = t.rounded_box(r)
@@ -320,10 +327,8 @@ class CompareCount(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        names = sorted(t.by_name)
-        pairs = [(a, c) for a in names for c in names if a != c]
         would_keep = ctx.would_keep
-        for a, c in itertools.islice(lazy_shuffled(ctx.rng, pairs), 60):
+        for a, c in itertools.islice(random_pairs_of(ctx.rng, sorted(t.by_name)), 60):
             more = ctx.rng.random() < 0.5
             if not (countable_name(t, a) and countable_name(t, c)):
                 continue  # "fewer people than sky": stuff is not counted

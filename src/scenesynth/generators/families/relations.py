@@ -25,7 +25,7 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
-from scenesynth.generators.draws import lazy_shuffled, pick
+from scenesynth.generators.draws import lazy_shuffled, pick, random_pairs_of
 from scenesynth.generators.kit import (
     attribute_distractors,
     background_regions,
@@ -318,6 +318,26 @@ def _undecided(t: SceneTables, o: str, predicate: str, mode: str) -> list[str]:
     return t.undecided_by_geometry(o, predicate, False)
 
 
+def _named_hop(t: SceneTables, o: str, predicate: str, mode: str, name: str) -> list[str] | None:
+    """The objects named ``name`` that are (x predicate o), in scene order, or None when a
+    reader may count another object of that name (undecided by geometry): :func:`_related`
+    and :func:`_undecided` read for one name, deciding only that name's objects (in a
+    crowded image most chains fail here, so the whole image is not decided for them)."""
+    if mode == "annotated":
+        return [z for z in t.rel_by_object.get((o, predicate), []) if t.names[z] == name]
+    spatial = t.spatial
+    related: list[str] = []
+    for z in t.by_name.get(name, ()):
+        if z == o:
+            continue
+        decided = spatial(z, o, predicate)
+        if decided is None:
+            return None
+        if decided:
+            related.append(z)
+    return related
+
+
 HOP_NAME_TEMPLATES = {
     "hop_what": "What is {p2} the {nx} {p1} {o}?",
     "hop_which": "Which object is {p2} the {nx} {p1} {o}?",
@@ -383,9 +403,7 @@ class MultiHopRelation(Generator):
         """3D scenes (CLEVR): hop along geometry (which CLEVR's annotated relations copy),
         drawing pairs lazily instead of deciding every pair up front."""
         preds = ("left of", "right of", "in front of", "behind")
-        scene = t.scene
-        pairs = [(x, o) for x in scene for o in scene if x != o]
-        for x, o in lazy_shuffled(ctx.rng, pairs):
+        for x, o in random_pairs_of(ctx.rng, t.scene):
             p1 = pick(ctx.rng, preds)
             if t.spatial(x, o, p1) is not True:
                 continue
@@ -420,9 +438,7 @@ class MultiHopRelation(Generator):
         nx, ny = t.names[x], t.names[y]
         # cheap screen before building anything: the first hop must single out x by name,
         # with no object of that name undecided
-        if [z for z in _related(t, o, p1, mode1) if t.names[z] == nx] != [x]:
-            return None
-        if any(t.names[z] == nx for z in _undecided(t, o, p1, mode1)):
+        if _named_hop(t, o, p1, mode1, nx) != [x]:
             return None
         ro = refer(t, o, relations=False, geometry=False)
         if ro is None:
