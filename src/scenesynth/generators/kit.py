@@ -152,6 +152,7 @@ def finish(
     distractors: Sequence[Any] = (),
     balance_key: str | None = None,
     outputs: list[Any] | None = None,
+    least_count: int = 0,
 ) -> Question | None:
     """The question whose answer is the program's last output; None (skip) when undecided.
 
@@ -173,6 +174,7 @@ def finish(
         "distractors": [d for d in distractors if d != answer],
         "balance_key": balance_key,
         "wording": ctx.wording.get(template) if ctx.wording else None,
+        "least_count": least_count,
     })
 
 

@@ -12,12 +12,10 @@ Within a bucket each answer may hold at most its *cap* share of the kept samples
   answers). A fixed 30 % cap is unreachable when a bucket has only two or three possible answers
   (CLEVR materials, "Image 1"/"Image 2"), so small answer domains get the yes/no tolerance instead.
 
-Multiple-choice samples are also balanced on the correct option's position (for numeric
-options, listed in ascending order, the position is the correct value's rank): within a bucket
+Multiple-choice samples are also balanced on the correct option's position: within a bucket
 no position may lead the uniform share ``kept_mc / options`` by more than ``position_slack``
-samples. The form renderer draws positions uniformly, but answer rejection and values that
-admit only some ranks (a count of 0 is always the lowest option) skew what survives; this keeps
-the kept samples' positions uniform.
+samples. The form renderer draws positions uniformly, but answer rejection skews what
+survives; this keeps the kept samples' positions uniform.
 
 An answer is rejected when keeping it would push its share above the cap, measured against
 ``max(kept + 1, warmup)`` samples; the ``warmup`` floor stops the first few samples from being
