@@ -83,8 +83,16 @@ def test_no_answer_above_cap(shard: ShardResult) -> None:
         small = sum(b["kept"] for name, b in stats.items()
                     if name not in settled and ("#" in name) == per_template)
         assert small < bound * len(shard.samples), (per_template, small)
+    # a bucket's cap binds once it has held a couple of warmups of samples under that cap: a
+    # new answer arriving late lowers it under answers kept before (quality/balance.py)
+    late = {name for name, b in settled.items() if b["kept_under_cap"] < 2 * warmup}
+    assert len(late) <= 0.02 * len(settled), late
     for name, bucket in settled.items():
-        assert bucket["top_share"] <= bucket["cap"] + 1e-9, (name, bucket)
+        if name not in late:
+            assert bucket["top_share"] <= bucket["cap"] + 1e-9, (name, bucket)
+        else:  # within the cap it had before the last new answer lowered it
+            k = bucket["answers_offered"]
+            assert bucket["top_share"] <= max(0.3, 1.1 / (k - 1)) + 1e-9, (name, bucket)
     # per family: a mixture of capped buckets stays under the largest of their caps
     family_cap: dict[str, float] = {}
     answers: dict[str, Counter[str]] = {}

@@ -17,6 +17,10 @@ no position may lead the uniform share ``kept_mc / options`` by more than ``posi
 samples. The form renderer draws positions uniformly, but answer rejection skews what
 survives; this keeps the kept samples' positions uniform.
 
+A new answer lowers the cap of every answer of a non-yes/no bucket (``k`` grows), and the
+samples already kept stay kept: a late fourth count can leave the first above the lowered cap
+until later samples dilute it (``stats()``: ``kept_under_cap``).
+
 An answer is rejected when keeping it would push its share above the cap, measured against
 ``max(kept + 1, warmup)`` samples; the ``warmup`` floor stops the first few samples from being
 judged on tiny denominators while still bounding what the warmup phase can let through. Once a
@@ -108,6 +112,7 @@ class _Bucket:
     rejected: int = 0
     is_yes_no: bool = False
     domain: int | None = None  # known answer-domain size (images for image selection)
+    cap_set_at: int = 0  # samples kept when the last new answer lowered the cap
     family: _Bucket | None = None  # a per-template bucket's generator bucket (also capped)
 
 
@@ -245,7 +250,10 @@ class AnswerBalancer:
         if answer_type == "image":
             b.domain = max(b.domain or 0, n_images)
         seen = b.seen_answers
-        seen.add(answer)
+        if answer not in seen:
+            if not b.is_yes_no and (b.domain is None or len(seen) >= b.domain):
+                b.cap_set_at = b.kept  # k grows: every answer's cap is lowered
+            seen.add(answer)
         count = b.counts.get(answer, 0)
         cap = self._cap(answer, b.is_yes_no, self._domain_size(b, len(seen)))
         kept = b.kept
@@ -336,6 +344,11 @@ class AnswerBalancer:
                 "top_answer": top_answer,
                 "top_share": top_count / b.kept if b.kept else 0.0,
                 "cap": self.cap(name, top_answer) if b.kept else self.max_share,
+                # samples kept since a new answer last lowered the cap: the answers kept before
+                # were held to the higher cap, so the lower one binds only as later samples
+                # dilute them
+                "kept_under_cap": b.kept - b.cap_set_at,
+                "answers_offered": len(b.seen_answers),
                 "yes_share": (b.counts.get(YES, 0) / b.kept) if b.is_yes_no and b.kept else None,
                 "warm": b.kept >= self.warmup,
                 "mc_positions": dict(sorted(b.positions.items())),
