@@ -112,7 +112,7 @@ class _Bucket:
     rejected: int = 0
     is_yes_no: bool = False
     domain: int | None = None  # known answer-domain size (images for image selection)
-    cap_set_at: int = 0  # samples kept when the last new answer lowered the cap
+    cap_set_at: int = 0  # samples kept when a new answer last lowered the cap
     family: _Bucket | None = None  # a per-template bucket's generator bucket (also capped)
 
 
@@ -251,8 +251,9 @@ class AnswerBalancer:
             b.domain = max(b.domain or 0, n_images)
         seen = b.seen_answers
         if answer not in seen:
-            if not b.is_yes_no and (b.domain is None or len(seen) >= b.domain):
-                b.cap_set_at = b.kept  # k grows: every answer's cap is lowered
+            if not b.is_yes_no and self._cap(answer, False, self._domain_size(
+                    b, len(seen) + 1)) < self._cap(answer, False, self._domain_size(b, len(seen))):
+                b.cap_set_at = b.kept  # k grows past a small domain: every cap is lowered
             seen.add(answer)
         count = b.counts.get(answer, 0)
         cap = self._cap(answer, b.is_yes_no, self._domain_size(b, len(seen)))
