@@ -544,14 +544,6 @@ class MultiScene:
         return "neither image" if self.k == 2 else "none of them"
 
 
-def count_distractors(answer: int, related: Iterable[int] = ()) -> list[int]:
-    """Nearby non-negative counts plus counts the scene makes plausible (per-image counts)."""
-    pool = {v for v in related if isinstance(v, int) and v >= 0}
-    pool.update(v for v in range(answer - 3, answer + 4) if v >= 0)
-    pool.discard(answer)
-    return sorted(pool)
-
-
 def list_distractors(
     answer: list[str], universe: Iterable[str], rng: random.Random
 ) -> list[list[str]]:
