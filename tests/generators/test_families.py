@@ -134,6 +134,60 @@ def test_largest_and_smallest_by_image_area_on_visual_genome(vg_image_1: SceneGr
                for q in run("extreme_largest", [g]))
 
 
+def _boxed_scene(boxes: dict[str, tuple[str, float, float, float, float]]) -> SceneGraph:
+    """A 640 x 480 photo-like scene: id -> (name, x0, y0, x1, y1)."""
+    from scenesynth.graph import Box, ImageInfo, SceneObject
+
+    return SceneGraph(image=ImageInfo(id="extents", width=640, height=480), objects=[
+        SceneObject(id=i, name=name, box=Box(x0=x0, y0=y0, x1=x1, y1=y1))
+        for i, (name, x0, y0, x1, y1) in boxes.items()])
+
+
+def test_extreme_needs_the_winner_ahead_by_its_extent() -> None:
+    """ "The rightmost of A, B, C" is asked only when the winner's centre AND its leading edge
+    are beyond every other's: a wide object whose edge passes the winner makes it unasked."""
+    # chair: x 40-120 (centre 80); bus: x 200-520 (centre 360); dog: x 300-360 (centre 330)
+    wide = _boxed_scene({"0": ("chair", 40, 200, 120, 300), "1": ("bus", 200, 100, 520, 400),
+                         "2": ("dog", 300, 300, 360, 380)})
+    # rightmost by centre is the bus (360 > 330 > 80) and its right edge 520 leads too: asked
+    assert {q.answer for q in run("extreme_rightmost", [wide])} == {"bus"}
+    # leftmost: the chair leads by centre and by its left edge (40): asked
+    assert {q.answer for q in run("extreme_leftmost", [wide])} == {"chair"}
+    # the dog's centre (530) is the rightmost, but the wide bus's right edge (600) passes the
+    # dog's (560): by centres the dog is the rightmost, in the picture the bus reaches farther
+    passed = _boxed_scene({"0": ("chair", 40, 200, 120, 300), "1": ("bus", 100, 100, 600, 400),
+                           "2": ("dog", 500, 300, 560, 380)})
+    assert run("extreme_rightmost", [passed]) == []
+    # the same for top and bottom: a tall tree's top edge (10) above the kite's (40) while the
+    # kite's centre (60) is the highest; the bench leads down by centre and bottom edge
+    tall = _boxed_scene({"0": ("kite", 300, 40, 380, 80), "1": ("tree", 100, 10, 200, 400),
+                         "2": ("bench", 400, 380, 560, 460)})
+    assert run("extreme_topmost", [tall]) == []
+    assert {q.answer for q in run("extreme_bottommost", [tall])} == {"bench"}
+
+
+def test_extreme_compares_only_visible_objects() -> None:
+    """A 12 x 12 px bird in a 640 x 480 photo (0.02 of the image's side, under
+    SpatialRules.min_visible) is never one of the objects compared, however extreme."""
+    from scenesynth.graph.geometry import DEFAULT_RULES
+
+    assert DEFAULT_RULES.min_visible > (12 * 12 / (640 * 480)) ** 0.5
+    scene = _boxed_scene({"0": ("bird", 600, 20, 612, 32), "1": ("car", 40, 300, 200, 420),
+                          "2": ("house", 220, 80, 420, 380), "3": ("tree", 440, 60, 540, 400)})
+    for name in ("extreme_rightmost", "extreme_topmost", "extreme_smallest", "extreme_leftmost",
+                 "extreme_largest", "extreme_bottommost"):
+        qs = run(name, [scene])
+        assert all("bird" not in q.text for q in qs), name
+    assert {q.answer for q in run("extreme_rightmost", [scene])} == {"tree"}
+    assert {q.answer for q in run("extreme_smallest", [scene])} == {"car"}
+    assert {q.answer for q in run("extreme_largest", [scene])} == {"house"}
+    # the same bird at 40 x 40 px is seen, and is then the smallest and the rightmost
+    seen = _boxed_scene({"0": ("bird", 580, 20, 620, 60), "1": ("car", 40, 300, 200, 420),
+                         "2": ("house", 220, 80, 420, 380), "3": ("tree", 440, 60, 540, 400)})
+    assert "bird" in {q.answer for q in run("extreme_smallest", [seen])}
+    assert "bird" in {q.answer for q in run("extreme_rightmost", [seen])}
+
+
 # -- closer / farther to an anchor ------------------------------------------------------------
 # 3D distances in scene 0: cube-cylinder 4.13, cube-sphere 2.03, cylinder-sphere 5.82.
 CLOSER = {"cube": "sphere", "cylinder": "cube", "sphere": "cube"}

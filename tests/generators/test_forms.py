@@ -1,5 +1,5 @@
-"""Answer forms: the answer never changes across forms; multiple-choice positions and numeric
-ranks are uniform over a run; yes/no only for boolean questions."""
+"""Answer forms: the answer never changes across forms; multiple-choice positions are uniform
+over a run; count options are the answer's bin; yes/no only for boolean questions."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from scenesynth.generators.base import AnswerType, GenConfig, GenContext, Question, registered
-from scenesynth.generators.forms import FormRenderer, answer_text, natural_forms, rank_of_answer
+from scenesynth.generators.forms import (
+    FormRenderer,
+    answer_text,
+    count_option_set,
+    natural_forms,
+)
 from scenesynth.graph import AnswerForm, SceneGraph
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.sources import load
@@ -69,31 +74,75 @@ def test_forms_never_change_the_answer(clevr: list[SceneGraph]) -> None:
     assert rendered_mc > 100
 
 
-def test_mc_position_uniform_and_numeric_rank_uniform(clevr: list[SceneGraph]) -> None:
+def test_count_options_are_the_answer_bin_and_letters_uniform(clevr: list[SceneGraph]) -> None:
     renderer = FormRenderer(GenConfig())
     rng = random.Random(1)
     counts = _questions("count_objects", clevr) + _questions("count_attribute", clevr)
     answers = Counter(q.answer for q in counts)
-    assert answers[1] > answers[4]  # CLEVR counts are mostly small: the hard case for ranks
-    ranks: Counter[int] = Counter()
-    declined = 0
+    assert answers[1] > answers[5] > 0  # CLEVR counts are mostly small, some reach the next bin
+    letters: Counter[int] = Counter()
+    option_sets: dict[int, set[tuple[int, ...]]] = {}
     for q in counts:
         r = renderer.render(q, AnswerForm.MULTIPLE_CHOICE, rng)
-        if r is None:  # only small counts whose feasible ranks are already ahead
-            declined += 1
-            assert q.answer <= 2
-            continue
+        assert r is not None, q  # every count has a multiple-choice form
         assert r.options is not None and r.answer_index is not None
         values = [int(o) for o in r.options]
-        # a window of consecutive values: no gap next to the answer to tell it by
-        assert values == list(range(values[0], values[0] + 4)) and min(values) >= 0
         assert values[r.answer_index] == q.answer
-        ranks[rank_of_answer(r.options, r.answer_index)] += 1
-    n = sum(ranks.values())
-    assert n > 800 and declined < n
-    shares = [ranks[k] / n for k in range(4)]
-    print(f"numeric MC ranks over {n} questions: {shares} ({declined} without an MC form)")
+        # the options are the answer's bin of 4 in some order, counted from 1 (1-4, 5-8, ...):
+        # these questions count what the scene holds, so 0 would be wrong by its words alone
+        assert q.least_count == 1
+        low = (q.answer - 1) // 4 * 4 + 1
+        assert sorted(values) == list(range(low, low + 4)), values
+        option_sets.setdefault(q.answer, set()).add(tuple(sorted(values)))
+        letters[r.answer_index] += 1
+    # within a bin every answer gets the same option set: the options tell nothing beyond it
+    for low in (1, 5):
+        in_bin = {s for a, sets in option_sets.items() if low <= a < low + 4 for s in sets}
+        assert len(in_bin) == 1, in_bin
+    assert len([a for a in option_sets if a <= 4]) == 4
+    n = sum(letters.values())
+    assert n > 800
+    shares = [letters[k] / n for k in range(4)]
+    print(f"count MC letters over {n} questions: {shares}")
     assert all(0.22 <= s <= 0.28 for s in shares), shares
+    # the letter is uniform for each answer too, not only on average over the skewed counts
+    for value in (1, 2, 3):
+        by_letter: Counter[int] = Counter()
+        for q in counts:
+            if q.answer == value:
+                r = renderer.render(q, AnswerForm.MULTIPLE_CHOICE, rng)
+                assert r is not None and r.answer_index is not None
+                by_letter[r.answer_index] += 1
+        m = sum(by_letter.values())
+        assert m >= 100 and all(0.15 <= by_letter[k] / m <= 0.35 for k in range(4)), by_letter
+
+
+def test_count_option_set() -> None:
+    assert count_option_set(0, 4) == count_option_set(3, 4) == [0, 1, 2, 3]
+    assert count_option_set(4, 4) == count_option_set(7, 4) == [4, 5, 6, 7]
+    assert count_option_set(8, 3) == [6, 7, 8]
+    assert count_option_set(1, 4, least=1) == count_option_set(4, 4, least=1) == [1, 2, 3, 4]
+    assert count_option_set(5, 4, least=1) == count_option_set(8, 4, least=1) == [5, 6, 7, 8]
+    with pytest.raises(ValueError):
+        count_option_set(-1, 4)
+    with pytest.raises(ValueError):
+        count_option_set(0, 4, least=1)
+
+
+def test_count_that_may_be_zero_offers_zero() -> None:
+    b = ProgramBuilder()
+    b.add("scene", image=0)
+    for answer, expected in ((0, {0, 1, 2, 3}), (3, {0, 1, 2, 3}), (6, {4, 5, 6, 7})):
+        q = Question(text="How many objects are left of the cube?", answer=answer,
+                     answer_type=AnswerType.COUNT, program=b.to_program([[]]), template="t")
+        r = FormRenderer().render(q, AnswerForm.MULTIPLE_CHOICE, random.Random(answer))
+        assert r is not None and r.options is not None and r.answer_index is not None
+        assert {int(o) for o in r.options} == expected and r.options[r.answer_index] == str(answer)
+
+
+def test_mc_position_uniform(clevr: list[SceneGraph]) -> None:
+    renderer = FormRenderer(GenConfig())
+    rng = random.Random(1)
     # non-numeric answers: the correct option's position is uniform
     positions: Counter[int] = Counter()
     for q in _questions("query_attribute", clevr):

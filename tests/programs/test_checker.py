@@ -127,10 +127,17 @@ def test_check_sample_catches_wrong_answers_and_renderings(clevr: list[SceneGrap
     wrong = check_sample(_sample(pair, program, 4, "4"), by_id)
     assert any("answer_value is 4" in p for p in wrong)
     assert any("reads '3'" in p for p in check_sample(_sample(pair, program, 3, "three"), by_id))
-    mc = _sample(pair, program, 3, "3", AnswerForm.MULTIPLE_CHOICE, ["2", "3", "4", "5"], 2)
+    mc = _sample(pair, program, 3, "3", AnswerForm.MULTIPLE_CHOICE, ["2", "4", "1", "3"], 2)
     assert any("not the option" in p for p in check_sample(mc, by_id))
-    good_mc = _sample(pair, program, 3, "3", AnswerForm.MULTIPLE_CHOICE, ["2", "3", "4", "5"], 1)
+    good_mc = _sample(pair, program, 3, "3", AnswerForm.MULTIPLE_CHOICE, ["2", "4", "1", "3"], 3)
     assert check_sample(good_mc, by_id) == []
+    zero_bin = _sample(pair, program, 3, "3", AnswerForm.MULTIPLE_CHOICE, ["3", "0", "2", "1"], 0)
+    assert check_sample(zero_bin, by_id) == []
+    # a window around the answer is not a bin: its position among the counts tells the answer
+    window = _sample(pair, program, 3, "3", AnswerForm.MULTIPLE_CHOICE, ["2", "3", "4", "5"], 1)
+    assert any("not the 4 values of a bin" in p for p in check_sample(window, by_id))
+    other_bin = _sample(pair, program, 3, "3", AnswerForm.MULTIPLE_CHOICE, ["5", "3", "7", "6"], 1)
+    assert any("not the 4 values of a bin" in p for p in check_sample(other_bin, by_id))
     tampered = [*program[:2], step("count", [1], output=2)]
     assert any("stored 2, got 3" in p for p in check_sample(_sample(pair, tampered, 3, "3"), by_id))
 

@@ -1,6 +1,6 @@
 """The 1000 shared CLEVR scenes through the real shard runner, every generator, every form:
 the independent checker must agree with 100 % of the answers, and the kept samples must be
-balanced (yes/no band, answer caps, uniform MC positions and numeric ranks).
+balanced (yes/no band, answer caps, uniform MC positions; count options are the answer's bin).
 
 One shard of all 1000 scenes is generated once per module (about 1-2 min on a shared 2-core
 machine) and shared by the tests below.
@@ -83,8 +83,16 @@ def test_no_answer_above_cap(shard: ShardResult) -> None:
         small = sum(b["kept"] for name, b in stats.items()
                     if name not in settled and ("#" in name) == per_template)
         assert small < bound * len(shard.samples), (per_template, small)
+    # a bucket's cap binds once it has held a couple of warmups of samples under that cap: a
+    # new answer arriving late lowers it under answers kept before (quality/balance.py)
+    late = {name for name, b in settled.items() if b["kept_under_cap"] < 2 * warmup}
+    assert len(late) <= 0.02 * len(settled), late
     for name, bucket in settled.items():
-        assert bucket["top_share"] <= bucket["cap"] + 1e-9, (name, bucket)
+        if name not in late:
+            assert bucket["top_share"] <= bucket["cap"] + 1e-9, (name, bucket)
+        else:  # within the cap it had before the last new answer lowered it
+            k = bucket["answers_offered"]
+            assert bucket["top_share"] <= max(0.3, 1.1 / (k - 1)) + 1e-9, (name, bucket)
     # per family: a mixture of capped buckets stays under the largest of their caps
     family_cap: dict[str, float] = {}
     answers: dict[str, Counter[str]] = {}
@@ -99,18 +107,27 @@ def test_no_answer_above_cap(shard: ShardResult) -> None:
     assert sum(1 for b in settled.values() if b["cap"] == pytest.approx(0.3)) >= 10
 
 
-def test_mc_positions_and_numeric_ranks_uniform(shard: ShardResult) -> None:
+def test_mc_positions_uniform_and_count_options_the_bin(shard: ShardResult) -> None:
     report = answer_report(shard.samples)
     tested = 0
     for family, g in report.families.items():
         if sum(g.mc_position_hist) >= 40:
             assert g.mc_position_p is not None and g.mc_position_p > 0.01, (family, g)
             tested += 1
-        if sum(g.numeric_rank_hist) >= 40:
-            assert g.numeric_rank_p is not None and g.numeric_rank_p > 0.01, (family, g)
     assert tested >= 8
     numeric = [g for g in report.families.values() if sum(g.numeric_rank_hist) >= 40]
     assert len(numeric) >= 3
+    # count options depend on the answer's bin only: each generator's option sets are 4
+    # consecutive counts from one fixed origin (0 or 1) modulo 4, so its bins never overlap
+    origins: dict[str, set[int]] = {}
+    for s in shard.samples:
+        if s.form == AnswerForm.MULTIPLE_CHOICE and type(s.answer_value) is int:
+            values = sorted(int(o) for o in s.options or ())
+            assert values == list(range(values[0], values[0] + 4)), values
+            assert values[0] <= s.answer_value < values[0] + 4
+            origins.setdefault(s.provenance.generator, set()).add(values[0] % 4)
+    assert len(origins) >= 3 and all(len(o) == 1 for o in origins.values()), origins
+    assert origins["count_objects"] == origins["count_attribute"] == {1}
 
 
 def test_answers_identical_across_forms(shard: ShardResult) -> None:

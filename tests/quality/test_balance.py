@@ -90,6 +90,21 @@ def test_small_answer_domain_gets_yes_no_tolerance() -> None:
     assert balancer.stats()["pick"]["cap"] == pytest.approx(0.55)
 
 
+def test_stats_say_how_long_the_cap_has_held() -> None:
+    # a new count lowers every count's cap (1.1 / k); the stats count the samples kept since
+    balancer = AnswerBalancer()
+    for value in [1, 2, 3] * 20:
+        balancer.offer(make_sample(value, generator="count"))
+        balancer.offer(make_sample(value % 2 == 0, generator="yes_no"))
+    assert balancer.stats()["count"]["kept_under_cap"] == 58  # since the first 3
+    assert balancer.offer(make_sample(4, generator="count"))
+    count = balancer.stats()["count"]
+    assert count["kept_under_cap"] == 1 and count["answers_offered"] == 4
+    assert count["cap"] == pytest.approx(0.3)
+    # a yes/no bucket's band does not depend on the answers seen
+    assert balancer.stats()["yes_no"]["kept_under_cap"] == balancer.stats()["yes_no"]["kept"]
+
+
 def test_balancing_is_deterministic_and_keyed_per_generator() -> None:
     samples = skewed_stream(1000, seed=7)
     first = [s.answer for s in run_balancer(samples)]

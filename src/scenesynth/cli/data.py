@@ -204,7 +204,7 @@ def stats(
     """Counts for scene graphs (images, objects, attributes, predicates, relation categories,
     top-k); for generated samples (a generate or synth run folder, or samples JSONL) the answer
     report per family, generator and template (answer entropy, yes share, multiple-choice
-    position and numeric-rank uniformity) and each family's template diversity (distinct
+    position uniformity, numeric ranks) and each family's template diversity (distinct
     templates and question 3-grams)."""
     found = _run_samples(src)
     if found is not None:

@@ -169,6 +169,9 @@ class Question:
     balance_key: str | None = None
     # The paraphrase-bank wording the text uses (``<template id>#<n>``); None: the template's.
     wording: str | None = None
+    # The smallest count the question admits: 1 when it counts something the scene is known
+    # to hold ("how many cubes" asked because there is a cube). Count options start there.
+    least_count: int = 0
 
 
 class Generator(ABC):

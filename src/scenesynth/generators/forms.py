@@ -7,13 +7,17 @@ the same ``answer_value``.
   ("Choose one of the following:"); the options are kept in ``options`` and listed, lettered,
   by the export, never in the question text. Distractors come from
   ``Question.distractors`` (same answer type, chosen by the generator to be plausible for the
-  scene); count answers take the window of consecutive integers around the answer. The
-  correct option's position is drawn uniformly with the seeded rng. Numeric options are listed
-  in ascending order, so the position is the correct value's *rank*; the rank is chosen per
-  question among the feasible ranks (a count of 0 can only be the lowest), preferring the rank
-  used least so far in this renderer, so that over a run every rank is used about equally
-  often; a question whose only feasible ranks are already ahead by more than ``rank_slack`` of
-  the run gets no multiple-choice form.
+  scene). The correct option's position is drawn uniformly with the seeded rng.
+  Count answers take the *bin* of the answer as options: the k consecutive values
+  ``[j*k, (j+1)*k)`` that hold it, counted from 1 instead of 0 for a question that cannot
+  be answered 0 (``Question.least_count``; "how many cubes" asked because there is one), where
+  0 would be an option wrong by the question's words alone (:func:`count_option_set`). Within
+  a bin the option set is the same whatever the answer, so the options tell a text-only reader
+  nothing beyond which bin the answer lies in (a window around the answer told it by its
+  position: with CLEVR counts mostly 1-3, "0 1 2 3" meant 1 or 2, "1 2 3 4" meant 2 or 3). The
+  bin's values are listed in a drawn order, so the correct letter is uniform whatever the
+  answer; ascending order would put the letter at the answer's place in the bin, as skewed as
+  the counts themselves.
 * **yes/no**: for questions whose answer is a boolean (the natural case), with an explicit
   instruction to answer yes or no. Non-boolean questions have no yes/no form (turning "what
   color" into "is it red" would change the answer); boolean questions have no multiple choice.
@@ -22,7 +26,6 @@ the same ``answer_value``.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from typing import Any
 
 from scenesynth.generators.base import AnswerType, GenConfig, Question
@@ -104,12 +107,10 @@ def _is_count(question: Question) -> bool:
 
 
 class FormRenderer:
-    """Renders questions in forms; keeps the numeric-rank tally of one run (one shard)."""
+    """Renders questions in forms."""
 
     def __init__(self, config: GenConfig | None = None) -> None:
         self.config = config if config is not None else GenConfig()
-        self.rank_counts: list[int] = [0] * self.config.mc_options
-        self.rank_slack = 0.02  # how far (share of the run) one rank may lead the least used
 
     def render(
         self, question: Question, form: AnswerForm, rng: random.Random
@@ -162,43 +163,18 @@ class FormRenderer:
 
     def _numeric_options(
         self, question: Question, rng: random.Random
-    ) -> tuple[list[str], int] | None:
-        k = self.config.mc_options
+    ) -> tuple[list[str], int]:
         value = int(question.answer)
-        below_pool = sorted(
-            {int(d) for d in question.distractors if isinstance(d, int) and 0 <= d < value}
-            | set(range(max(0, value - k), value))
-        )
-        above_pool = sorted(
-            {int(d) for d in question.distractors if isinstance(d, int) and d > value}
-            | set(range(value + 1, value + k + 1))
-        )
-        lo = max(0, k - 1 - len(above_pool))
-        hi = min(k - 1, len(below_pool))
-        if lo > hi:
-            return None
-        feasible = list(range(lo, hi + 1))
-        least = min(self.rank_counts[r] for r in feasible)
-        # Small counts can only take low ranks; when those ranks are already ahead of the
-        # others, this question gets no multiple-choice form (its short form is unaffected),
-        # which keeps the ranks of a run uniform.
-        total = sum(self.rank_counts)
-        if least > min(self.rank_counts) + max(2, self.rank_slack * total):
-            return None
-        candidates = [r for r in feasible if self.rank_counts[r] == least]
-        rank = candidates[rng.randrange(len(candidates))]
-        self.rank_counts[rank] += 1
-        # the options are the window of k consecutive values around the answer at its rank:
-        # nearest values are the plausible ones, and a window has no gap to tell the answer
-        # by (sampled neighbours such as 1 2 3 6 put the answer next to the gap: a text-only
-        # model read 63 % of CLEVR count answers off the options, against 25 % chance)
-        below = below_pool[len(below_pool) - rank:] if rank else []
-        above = above_pool[: k - 1 - rank]
-        values = [*below, value, *above]
-        return [str(v) for v in values], values.index(value)
+        values = count_option_set(value, self.config.mc_options, question.least_count)
+        order = rng.sample(values, len(values))
+        return [str(v) for v in order], order.index(value)
 
 
-def rank_of_answer(options: Sequence[str], answer_index: int) -> int:
-    """Rank of the correct option's numeric value among the options (0 = lowest)."""
-    values = [float(o) for o in options]
-    return sorted(values).index(values[answer_index])
+def count_option_set(value: int, k: int, least: int = 0) -> list[int]:
+    """The multiple-choice options of count answer ``value`` with ``k`` options, ascending: the
+    bin ``[least + j*k, least + (j+1)*k)`` that holds it, ``least`` the smallest count the
+    question admits. Every answer of a bin gets the same options."""
+    if value < least:
+        raise ValueError(f"count {value} is below the question's least count {least}")
+    start = value - (value - least) % k
+    return list(range(start, start + k))

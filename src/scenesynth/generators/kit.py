@@ -152,6 +152,7 @@ def finish(
     distractors: Sequence[Any] = (),
     balance_key: str | None = None,
     outputs: list[Any] | None = None,
+    least_count: int = 0,
 ) -> Question | None:
     """The question whose answer is the program's last output; None (skip) when undecided.
 
@@ -173,6 +174,7 @@ def finish(
         "distractors": [d for d in distractors if d != answer],
         "balance_key": balance_key,
         "wording": ctx.wording.get(template) if ctx.wording else None,
+        "least_count": least_count,
     })
 
 
@@ -558,14 +560,6 @@ class MultiScene:
 
     def neither_or_none(self) -> str:
         return "neither image" if self.k == 2 else "none of them"
-
-
-def count_distractors(answer: int, related: Iterable[int] = ()) -> list[int]:
-    """Nearby non-negative counts plus counts the scene makes plausible (per-image counts)."""
-    pool = {v for v in related if isinstance(v, int) and v >= 0}
-    pool.update(v for v in range(answer - 3, answer + 4) if v >= 0)
-    pool.discard(answer)
-    return sorted(pool)
 
 
 def list_distractors(

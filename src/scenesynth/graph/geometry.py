@@ -142,6 +142,10 @@ class SpatialRules:
     on_band: float = 0.25
     on_overlap: float = 0.5
     prefer_3d: bool = True
+    # the smallest object a question may single out as "the leftmost / largest / ..." of
+    # several: its box's side (square root of its area) as a fraction of the image's; a 12 px
+    # bird in a 640 x 480 photo (0.02) is hard to see at all, let alone compare
+    min_visible: float = 0.04
 
 
 DEFAULT_RULES = SpatialRules()
@@ -213,6 +217,59 @@ def direction_3d(predicate: str, camera: Camera | None) -> tuple[float, float, f
 def _extent(size: Vec3, d: tuple[float, float, float]) -> float:
     """An axis-aligned box's extent along unit direction ``d``."""
     return abs(size.x * d[0]) + abs(size.y * d[1]) + abs(size.z * d[2])
+
+
+def visible_size(obj: SceneObject, image: ImageInfo, rules: SpatialRules = DEFAULT_RULES
+                 ) -> bool | None:
+    """Whether ``obj``'s box is large enough to see and compare (``rules.min_visible``);
+    None without a box (a CLEVR scene file gives none: CLEVR's own generator already rejects
+    scenes with an object under 200 visible pixels)."""
+    if obj.box is None:
+        return None
+    return obj.box.area >= (rules.min_visible ** 2) * image.width * image.height
+
+
+def leads_by_extent(
+    a: SceneObject, b: SceneObject, predicate: str, image: ImageInfo | None = None,
+    camera: Camera | None = None, rules: SpatialRules = DEFAULT_RULES,
+) -> bool | None:
+    """For left of / right of / above / below: whether ``a`` is PRED ``b`` by its whole extent,
+    not only by its centre: its leading edge (the right edge for "right of") and its centre are
+    both beyond ``b``'s by the predicate's margin (:func:`planar_decision`). "The rightmost of
+    A, B, C" read by centres alone could name an object that a wide neighbour's right edge
+    passes. Decided in the image where both boxes are known, and along the camera's direction
+    with 3D positions and sizes (``eps_3d``) where both are known; every known view must agree.
+    None when no extent is known (neither boxes nor 3D sizes): only centres can decide then.
+    """
+    pred = canonical_spatial(predicate)
+    if pred not in (LEFT, RIGHT, ABOVE, BELOW):
+        raise ValueError(f"not a left / right / above / below predicate: {predicate!r}")
+    axis, sign = PLANAR_AXES[pred]
+    decided: bool | None = None
+    if a.box is not None and b.box is not None:
+        if image is not None:
+            extent = float(image.width if axis == 0 else image.height)
+        else:
+            extent = max(a.box.as_tuple()[2 + axis], b.box.as_tuple()[2 + axis])
+        # x0 / y0 lead to the left and up, x1 / y1 to the right and down
+        leading = axis if sign > 0 else 2 + axis
+        edge = planar_decision(a.box.as_tuple()[leading], b.box.as_tuple()[leading], axis, sign,
+                               extent, rules)
+        centre = planar_decision(a.box.center[axis], b.box.center[axis], axis, sign, extent,
+                                 rules)
+        if edge is not True or centre is not True:
+            return False
+        decided = True
+    if (a.position is not None and b.position is not None and a.size3d is not None
+            and b.size3d is not None):
+        d = _direction(camera, _DIRECTION_KEY[pred])
+        lead = _dot_diff(a.position, b.position, d) + (
+            _extent(a.size3d, d) - _extent(b.size3d, d)) / 2
+        if not (lead > rules.eps_3d and projected_decision(
+                a.position.as_tuple(), b.position.as_tuple(), d, rules.eps_3d) is True):
+            return False
+        decided = True
+    return decided
 
 
 def _vertical(

@@ -491,6 +491,5 @@ def generate_shard(
             "generators": per_generator,
             "balance": balancer.stats(),
             "dedup": dedup.stats(),
-            "mc_rank_counts": list(renderer.rank_counts),
         }
         return ShardResult(samples=samples, failures=failures, stats=stats)

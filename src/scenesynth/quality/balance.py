@@ -12,12 +12,14 @@ Within a bucket each answer may hold at most its *cap* share of the kept samples
   answers). A fixed 30 % cap is unreachable when a bucket has only two or three possible answers
   (CLEVR materials, "Image 1"/"Image 2"), so small answer domains get the yes/no tolerance instead.
 
-Multiple-choice samples are also balanced on the correct option's position (for numeric
-options, listed in ascending order, the position is the correct value's rank): within a bucket
+Multiple-choice samples are also balanced on the correct option's position: within a bucket
 no position may lead the uniform share ``kept_mc / options`` by more than ``position_slack``
-samples. The form renderer draws positions uniformly, but answer rejection and values that
-admit only some ranks (a count of 0 is always the lowest option) skew what survives; this keeps
-the kept samples' positions uniform.
+samples. The form renderer draws positions uniformly, but answer rejection skews what
+survives; this keeps the kept samples' positions uniform.
+
+A new answer lowers the cap of every answer of a non-yes/no bucket (``k`` grows), and the
+samples already kept stay kept: a late fourth count can leave the first above the lowered cap
+until later samples dilute it (``stats()``: ``kept_under_cap``).
 
 An answer is rejected when keeping it would push its share above the cap, measured against
 ``max(kept + 1, warmup)`` samples; the ``warmup`` floor stops the first few samples from being
@@ -110,6 +112,7 @@ class _Bucket:
     rejected: int = 0
     is_yes_no: bool = False
     domain: int | None = None  # known answer-domain size (images for image selection)
+    cap_set_at: int = 0  # samples kept when a new answer last lowered the cap
     family: _Bucket | None = None  # a per-template bucket's generator bucket (also capped)
 
 
@@ -247,7 +250,11 @@ class AnswerBalancer:
         if answer_type == "image":
             b.domain = max(b.domain or 0, n_images)
         seen = b.seen_answers
-        seen.add(answer)
+        if answer not in seen:
+            if not b.is_yes_no and self._cap(answer, False, self._domain_size(
+                    b, len(seen) + 1)) < self._cap(answer, False, self._domain_size(b, len(seen))):
+                b.cap_set_at = b.kept  # k grows past a small domain: every cap is lowered
+            seen.add(answer)
         count = b.counts.get(answer, 0)
         cap = self._cap(answer, b.is_yes_no, self._domain_size(b, len(seen)))
         kept = b.kept
@@ -338,6 +345,11 @@ class AnswerBalancer:
                 "top_answer": top_answer,
                 "top_share": top_count / b.kept if b.kept else 0.0,
                 "cap": self.cap(name, top_answer) if b.kept else self.max_share,
+                # samples kept since a new answer last lowered the cap: the answers kept before
+                # were held to the higher cap, so the lower one binds only as later samples
+                # dilute them
+                "kept_under_cap": b.kept - b.cap_set_at,
+                "answers_offered": len(b.seen_answers),
                 "yes_share": (b.counts.get(YES, 0) / b.kept) if b.is_yes_no and b.kept else None,
                 "warm": b.kept >= self.warmup,
                 "mc_positions": dict(sorted(b.positions.items())),

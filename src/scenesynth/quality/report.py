@@ -4,7 +4,9 @@ For every question family and every generator the report gives the number of sam
 answer counts and their entropy, the share of "yes" among yes/no answers, the histogram of the
 correct option's position in multiple-choice samples with a chi-square test against uniform,
 and, for numeric multiple-choice answers, the histogram of the correct value's *rank* among the
-options (a model must not learn "the answer is the second smallest number") with its own test.
+options. Count options are the answer's bin (``generators.forms.count_option_set``), the same
+for every answer of the bin, so the rank is the answer's place in its bin: it shows the answer
+prior, not a leak, and is not tested against uniform (the position is).
 
 ``answer_report(samples)`` computes it; ``render_report(report)`` prints rich tables.
 """
@@ -83,7 +85,6 @@ class GroupReport:
     mc_position_hist: list[int] = field(default_factory=list)
     mc_position_p: float | None = None
     numeric_rank_hist: list[int] = field(default_factory=list)
-    numeric_rank_p: float | None = None
 
 
 @dataclass
@@ -154,7 +155,6 @@ def _group_report(samples: list[InstructionSample]) -> GroupReport:
         rep.mc_position_p = uniform_p_value(positions)
         if sum(ranks):
             rep.numeric_rank_hist = ranks
-            rep.numeric_rank_p = uniform_p_value(ranks)
     return rep
 
 
@@ -189,14 +189,14 @@ def _fmt(x: float | None, digits: int = 2) -> str:
 def report_table(groups: dict[str, GroupReport], title: str) -> Table:
     table = Table(title=title)
     for col in ("name", "n", "answers", "entropy", "top answer", "top share", "yes share",
-                "MC positions", "p", "numeric ranks", "p"):
+                "MC positions", "p", "numeric ranks"):
         table.add_column(col, justify="left" if col in ("name", "top answer") else "right")
     for name, g in groups.items():
         table.add_row(
             name, str(g.n), str(len(g.answer_counts)), _fmt(g.entropy),
             (g.top_answer or "-")[:24], _fmt(g.top_share), _fmt(g.yes_share),
             " ".join(map(str, g.mc_position_hist)) or "-", _fmt(g.mc_position_p, 3),
-            " ".join(map(str, g.numeric_rank_hist)) or "-", _fmt(g.numeric_rank_p, 3),
+            " ".join(map(str, g.numeric_rank_hist)) or "-",
         )
     return table
 

@@ -578,6 +578,19 @@ def final_answer(
     return Interpreter(graphs, rules).run(sample.provenance.program).value
 
 
+def _is_count_bin(options: list[str], count: int) -> bool:
+    """Whether the options are, in any order, a bin that holds ``count``: ``len(options)``
+    consecutive counts starting at a multiple of ``len(options)``, or one past it for a question
+    that cannot be answered 0. Every count of a bin gets the same options, so they tell nothing
+    beyond it."""
+    k = len(options)
+    if k == 0 or not all(o.isdigit() for o in options):
+        return False
+    values = sorted(int(o) for o in options)
+    return values[0] % k in (0, 1) and values == list(range(values[0], values[0] + k)) and (
+        values[0] <= count < values[0] + k)
+
+
 def check_sample(
     sample: InstructionSample, graphs_by_id: dict[str, SceneGraph],
     rules: SpatialRules = DEFAULT_RULES,
@@ -586,7 +599,8 @@ def check_sample(
 
     Re-executes the program on the sample's graphs (in ``provenance.image_ids`` order), compares
     every step's stored output and the final value with ``answer_value``, and checks the
-    rendered form: MC answer is the option at ``answer_index``; yes/no answers are yes/no.
+    rendered form: MC answer is the option at ``answer_index``, a count's options are its bin;
+    yes/no answers are yes/no.
     """
     problems: list[str] = []
     try:
@@ -616,6 +630,9 @@ def check_sample(
                             f"{sample.answer_index} ({opts[sample.answer_index]!r})")
         if len(set(opts)) != len(opts):
             problems.append(f"{sample.id}: MC options repeat: {opts}")
+        if type(result.value) is int and not _is_count_bin(opts, result.value):
+            problems.append(f"{sample.id}: count {result.value} has options {opts}, not the "
+                            f"{len(opts)} values of a bin")
     if isinstance(result.value, bool) and sample.answer != ("yes" if result.value else "no"):
         problems.append(f"{sample.id}: boolean answer {result.value} rendered as {sample.answer!r}")
     if sample.form == AnswerForm.YES_NO and sample.answer not in ("yes", "no"):

@@ -132,6 +132,7 @@ def _count_question(
     return finish(
         ctx, b, text=tpl.format(plural_phrase=phrase), template=tid,
         answer_type=AnswerType.COUNT, balance_key=key,
+        least_count=1,  # asked about names and values the scene holds: never 0
     )
 
 

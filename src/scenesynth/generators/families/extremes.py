@@ -3,10 +3,13 @@ farthest / largest / smallest, and which of two objects is closer to (farther fr
 
 Direction and depth extremes are decided by geometry (``extreme_spatial``: the answer is the one
 object that ``spatial_relation`` puts left of / in front of ... every other named object), so an
-undecided pair leaves the question unasked and there is never a second right answer. Size and
-anchor distances are measures asked only when the winner beats the runner-up by
-``config.compare_margin``. A reference never says the kind compared ("the large cube" in "which
-is the largest").
+undecided pair leaves the question unasked and there is never a second right answer. Left /
+right / top / bottom are asked only when the winner also leads every other by its extent
+(``leads_by_extent``: "the rightmost" has the right edge too, not only the centre, where boxes
+or 3D sizes tell the extents; a CLEVR scene file gives neither, and its centres decide). Size
+and anchor distances are measures asked only when the winner beats the runner-up by
+``config.compare_margin``. Only objects of a visible size (``visible_size``) are compared. A
+reference never says the kind compared ("the large cube" in "which is the largest").
 """
 
 from __future__ import annotations
@@ -38,8 +41,13 @@ from scenesynth.generators.kit import (
 )
 from scenesynth.generators.refer import Reference, refer
 from scenesynth.graph import SceneGraph
+from scenesynth.graph.geometry import ABOVE, BELOW, LEFT, RIGHT, leads_by_extent, visible_size
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.tables import SceneTables
+
+# The image directions whose extreme must lead by its whole extent, not only its centre
+# (graph.geometry.leads_by_extent); depth order has no extent in the image.
+BY_EXTENT = frozenset({LEFT, RIGHT, ABOVE, BELOW})
 
 
 def option_labels(t: SceneTables, refs: Sequence[Reference]) -> list[str]:
@@ -106,7 +114,15 @@ class ExtremeAmong(Generator):
         if predicate is not None:
             winners = [o for o in chosen
                        if all(t.spatial(o, x, predicate) is True for x in chosen if x != o)]
-            return winners[0] if len(winners) == 1 else None
+            if len(winners) != 1:
+                return None
+            winner = winners[0]
+            if predicate in BY_EXTENT and not all(
+                    leads_by_extent(t.objects[winner], t.objects[x], predicate, t.image,
+                                    t.camera, t.rules) is not False
+                    for x in chosen if x != winner):
+                return None
+            return winner
         values = sorted(((t.measure_of(r, measure), r) for r in chosen),
                         reverse=self.largest)
         if not clearly_different(values[0][0], values[1][0], ctx.config.compare_margin):
@@ -122,7 +138,10 @@ class ExtremeAmong(Generator):
         t = tables(ctx)
         # background regions (sky, ground, wall) span the image: never "the leftmost" of k
         regions = background_regions(t)
-        things = [x for x in t.scene if x not in regions] if regions else t.scene
+        # and only objects large enough to see are compared (a 12 px bird is not "the
+        # leftmost" of anything a reader can check)
+        things = [x for x in t.scene if x not in regions
+                  and visible_size(t.objects[x], t.image, t.rules) is not False]
         if len(things) < 3:
             return
         avoid_kinds = self.avoid_kinds

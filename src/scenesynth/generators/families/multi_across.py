@@ -23,7 +23,6 @@ from scenesynth.generators.families.multi_relations import PREDICATES_2D, PREDIC
 from scenesynth.generators.families.multi_select import SELECT_KINDS
 from scenesynth.generators.kit import (
     MultiScene,
-    count_distractors,
     finish,
     interleave,
     pick_template,
@@ -149,10 +148,9 @@ class TotalWithAttribute(Generator):
             if outputs is None:
                 continue
             tid, template = pick_template(ctx, self.templates)
-            per_image = [outputs[c] for c in counts]
             q = finish(ctx, b, text=template.format(noun=plural(f"{value} {name}")),
                        template=tid, answer_type=AnswerType.COUNT,
-                       distractors=count_distractors(outputs[-1], per_image),
+                       least_count=1,  # a value some object of that name has
                        balance_key=f"{self.spec.name}/{scene.k}",
                        objects=scene.matched_objects(b, outputs), outputs=outputs)
             if q is not None:

@@ -17,7 +17,6 @@ from scenesynth.generators.base import (
 )
 from scenesynth.generators.kit import (
     MultiScene,
-    count_distractors,
     finish,
     interleave,
     pick_template,
@@ -60,13 +59,12 @@ class TotalCount(Generator):
             if outputs is None:
                 continue
             tid, template = pick_template(scene.ctx, self.TEMPLATES)
-            per_image = [outputs[c] for c in counts]
             q = finish(
                 scene.ctx, b,
                 text=template.format(noun=plural(name)),
                 template=tid,
                 answer_type=AnswerType.COUNT,
-                distractors=count_distractors(outputs[-1], [*per_image, max(per_image)]),
+                least_count=1,  # the name is in two images at least
                 objects=scene.matched_objects(b, outputs),
                 outputs=outputs,
             )

@@ -20,7 +20,6 @@ from scenesynth.generators.base import (
 from scenesynth.generators.draws import first_shuffled
 from scenesynth.generators.kit import (
     MultiScene,
-    count_distractors,
     finish,
     interleave,
     list_distractors,
@@ -236,7 +235,7 @@ class CountDifference(Generator):
                 text=text,
                 template=tid,
                 answer_type=AnswerType.COUNT,
-                distractors=count_distractors(outputs[-1], [outputs[ca], outputs[cb]]),
+                least_count=1,  # asked only when image a has more
                 objects=scene.matched_objects(b, outputs),
                 outputs=outputs,
             )
