@@ -310,3 +310,19 @@ def test_random_order_draws_the_single_image_shuffle_order() -> None:
     for n in (0, 1, 5, 50):
         assert list(random_order(random.Random(7), n)) == \
             list(lazy_shuffled(random.Random(7), range(n)))
+
+
+def test_shuffle_like_random_is_random_shuffle_draw_for_draw() -> None:
+    """The multi-image generators' candidate order (and every draw after it) stays the one
+    ``random.Random.shuffle`` gives, whatever the list length (powers of two included, where
+    the rejection sampling draws again)."""
+    from scenesynth.generators.draws import shuffle_like_random
+
+    for seed in range(20):
+        for n in (0, 1, 2, 3, 4, 5, 8, 9, 31, 64, 65, 500):
+            expected, got = list(range(n)), list(range(n))
+            reference, ours = random.Random(seed), random.Random(seed)
+            reference.shuffle(expected)
+            shuffle_like_random(ours, got)
+            assert got == expected
+            assert ours.getstate() == reference.getstate()

@@ -87,10 +87,21 @@ def pick_template(ctx: GenContext, templates: dict[str, str]) -> tuple[str, str]
     return tid, text
 
 
+# name -> its plural: the same few names are inflected over and over (every group of a
+# multi-image shard checks each of its names against the others' plurals)
+_PLURALS: dict[str, str] = {}
+
+
 def plural(name: str) -> str:
     """English plural of a name (:func:`scenesynth.graph.vocab.plural`: mass and plural names
     stay as they are)."""
-    return vocab_plural(name)
+    word = _PLURALS.get(name)
+    if word is None:
+        if len(_PLURALS) >= 100_000:  # an open vocabulary: bounded memory
+            _PLURALS.clear()
+        word = vocab_plural(name)
+        _PLURALS[name] = word
+    return word
 
 
 def article(phrase: str) -> str:
@@ -442,9 +453,15 @@ class MultiScene:
         return set(self.tables[i].by_name)
 
     def all_names(self) -> list[str]:
-        """Object names present in any image that no other object claims as a synonym."""
-        names = set().union(*(self.names(i) for i in range(self.k)))
-        return sorted(n for n in names if is_wordlike(n) and not self.synonym_clash(n))
+        """Object names present in any image that no other object claims as a synonym
+        (sorted; worked out once per group and shared by its generators: not to be
+        modified)."""
+        memo: list[str] | None = self.ctx.cache.get("multi_names")
+        if memo is None:
+            names = set().union(*(self.names(i) for i in range(self.k)))
+            memo = sorted(n for n in names if is_wordlike(n) and not self.synonym_clash(n))
+            self.ctx.cache["multi_names"] = memo
+        return memo
 
     def shuffled_names(self, countable: bool = False) -> list[str]:
         """:meth:`all_names` in a seeded random order (not alphabetical: no bias to "a...");
@@ -455,13 +472,18 @@ class MultiScene:
     def is_stuff(self, name: str) -> bool:
         """Whether the category is amorphous stuff (a mass noun, or COCO panoptic ``isthing``
         false: sky, grass, gravel): "how many gravels" or "a gravel" make no sense."""
-        memo: set[str] | None = self.ctx.cache.get("multi_stuff")
+        memo: dict[str, bool] | None = self.ctx.cache.get("multi_stuff")
         if memo is None:
             memo = {
-                o.name for g in self.graphs for o in g.objects if o.meta.get("isthing") is False
+                o.name: True for g in self.graphs for o in g.objects
+                if o.meta.get("isthing") is False
             }
             self.ctx.cache["multi_stuff"] = memo
-        return name in memo or is_mass_noun(name)
+        stuff = memo.get(name)
+        if stuff is None:
+            stuff = is_mass_noun(name)
+            memo[name] = stuff
+        return stuff
 
     def has_stuff(self) -> bool:
         return any(self.is_stuff(n) for i in range(self.k) for n in self.names(i))

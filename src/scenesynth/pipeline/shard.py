@@ -305,6 +305,9 @@ class _Shared:
         self.images = [g.image.path or g.image.id for g in group]
         self.indexes = LazyIndexes(group)
         self.tables = build_tables(group, config.rules)
+        # the generators' memos of this graph or group (what depends on its graphs only:
+        # tables, names, synonyms), shared by its generators
+        self.cache: dict[str, Any] = {"tables": self.tables}
         own: set[str] = set().union(*(g.names() for g in group))
         sources = {g.image.source for g in group}
         if len(sources) == 1:  # filtered from the source's sorted names: no sort per graph
@@ -408,7 +411,7 @@ def generate_shard(
                 "indexes": shared.indexes,
                 "other_names": shared.other_names,
                 "source_values": values_by_source.get(group[0].image.source, {}),
-                "cache": {"tables": shared.tables},
+                "cache": shared.cache,
                 "would_keep": would_keep,
                 "wording": {},
             })
@@ -468,7 +471,8 @@ def generate_shard(
                     )
                 )
 
-        for graph in graphs:
+        # a multi-image-only run builds no per-graph lookups
+        for graph in graphs if single else ():
             shared = _Shared([graph], config, names_by_source, seed)
             for spec, gen in single:
                 run(spec, gen, [graph], shared)

@@ -19,6 +19,7 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
+from scenesynth.generators.draws import shuffle_like_random
 from scenesynth.generators.families.multi_relations import PREDICATES_2D, PREDICATES_3D
 from scenesynth.generators.families.multi_select import SELECT_KINDS
 from scenesynth.generators.kit import (
@@ -78,7 +79,7 @@ class RelationBothImages(Generator):
                 continue  # each unordered pair once; "Image 1 and Image 3" in reading order
             shared = sorted((d for d in described[i].keys() & described[j].keys()
                              if d[0] in wordlike), key=lambda d: (d[0], d[1] or ""))
-            ctx.rng.shuffle(shared)
+            shuffle_like_random(ctx.rng, shared)
             for x, y in itertools.pairwise(shared):
                 if scene.full(out):
                     break
@@ -136,7 +137,7 @@ class TotalWithAttribute(Generator):
                     v for t in scene.tables for r in t.by_name.get(name, ())
                     for v in t.attr_by_kind[r].get(kind, ()) if not names_value(name, v)})
                 candidates.extend((name, v) for v in values)
-        ctx.rng.shuffle(candidates)
+        shuffle_like_random(ctx.rng, candidates)
         out: list[Question] = []
         for name, value in candidates[: ctx.config.max_per_generator]:
             if scene.full(out):

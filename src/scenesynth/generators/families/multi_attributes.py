@@ -16,7 +16,7 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
-from scenesynth.generators.draws import first_shuffled
+from scenesynth.generators.draws import first_shuffled, shuffle_like_random
 from scenesynth.generators.kit import (
     MultiScene,
     finish,
@@ -78,7 +78,7 @@ class SameAttribute(Generator):
                       and tb.attr_by_kind[r][kind][0] != tb.names[r]]
                 found.extend((a, b_image, str(kind), x, y) for x in xs for y in ys)
             candidates.extend(first_shuffled(ctx.rng, found, MAX_PAIRS_PER_IMAGE_PAIR))
-        ctx.rng.shuffle(candidates)
+        shuffle_like_random(ctx.rng, candidates)
         out: list[Question] = []
         for a, b_image, kind_name, x, y in candidates[: limit * 2]:
             if scene.full(out):
@@ -197,7 +197,7 @@ class MostWithAttribute(Generator):
             candidates.extend(sorted({
                 v for t in scene.tables for r in t.scene for v in t.attr_by_kind[r].get(kind, ())
             }))
-        ctx.rng.shuffle(candidates)
+        shuffle_like_random(ctx.rng, candidates)
         out: list[Question] = []
         for value in candidates[: ctx.config.max_per_generator]:
             if scene.full(out):

@@ -20,6 +20,7 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
+from scenesynth.generators.draws import shuffle_like_random
 from scenesynth.generators.families.multi_relations import (
     PREDICATES_2D,
     PREDICATES_3D,
@@ -77,13 +78,15 @@ class WhichLacks(Generator):
             return out
         use_3d = all(o.position is not None for g in scene.graphs for o in g.objects)
         predicates = PREDICATES_3D if use_3d else PREDICATES_2D
-        return [(x, None, p, y) for x in names for y in names if x != y for p in predicates
-                if len(in_images[x]) >= scene.k - 1 and len(in_images[y]) >= scene.k - 1]
+        # both categories in all the images but at most one (in the order of `names`)
+        present = [n for n in names if len(in_images[n]) >= scene.k - 1]
+        return [(x, None, p, y) for x in present for y in present if x != y
+                for p in predicates]
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
         things = self._things(scene)
-        ctx.rng.shuffle(things)
+        shuffle_like_random(ctx.rng, things)
         out: list[Question] = []
         for name, value, predicate, other in things[: ctx.config.max_per_generator * 4]:
             if scene.full(out):

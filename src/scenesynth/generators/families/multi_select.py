@@ -16,6 +16,7 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
+from scenesynth.generators.draws import shuffle_like_random
 from scenesynth.generators.kit import (
     MultiScene,
     article,
@@ -244,7 +245,7 @@ class WhichHasAttribute(Generator):
                     if not names_value(name, v)
                 })
                 candidates.extend((name, v) for v in values)
-        ctx.rng.shuffle(candidates)
+        shuffle_like_random(ctx.rng, candidates)
         out: list[Question] = []
         for name, value in candidates[: ctx.config.max_per_generator]:
             if scene.full(out):
