@@ -57,6 +57,8 @@ from scenesynth.ioutil import atomic_write
 MULTI_IMAGE_SUFFIX = "_multi_image"
 DATASET_INFO = "dataset_info.json"
 LLAVA_ROLES = {USER: "human", ASSISTANT: "gpt", SYSTEM: "system"}
+# Export files are written a record (a few hundred bytes) at a time: one system call per MB.
+WRITE_BUFFER = 1 << 20
 
 # Given a file's final path, the function that checks each record written to it (in order);
 # ``export_samples`` passes one so a run's own export is validated as it is written.
@@ -143,7 +145,8 @@ def write_llava(
     single_path = out / f"{name}.json"
     multi_path = out / f"{name}{MULTI_IMAGE_SUFFIX}.json"
     with contextlib.ExitStack() as stack:
-        single = stack.enter_context(atomic_write(result.target(single_path, staging), "wb"))
+        single = stack.enter_context(
+            atomic_write(result.target(single_path, staging), "wb", buffering=WRITE_BUFFER))
         check_single = _checker(check_records, single_path)
         check_multi: Callable[[dict[str, Any]], None] = _no_check
         multi: IO[bytes] | None = None
@@ -154,8 +157,8 @@ def write_llava(
             line = json_line(record)
             if len(conv.images) > 1:
                 if multi is None:  # opened on the first one: most runs have none
-                    multi = stack.enter_context(
-                        atomic_write(result.target(multi_path, staging), "wb"))
+                    multi = stack.enter_context(atomic_write(
+                        result.target(multi_path, staging), "wb", buffering=WRITE_BUFFER))
                     check_multi = _checker(check_records, multi_path)
                     multi.write(b"[")
                 check_multi(record)
@@ -211,7 +214,7 @@ def write_llama_factory(
     records = (sharegpt_record(c) for c in _conversations(
         samples, result, out, style, root, require_images))
     check = _checker(check_records, path)
-    with atomic_write(result.target(path, staging), "wb") as fh:
+    with atomic_write(result.target(path, staging), "wb", buffering=WRITE_BUFFER) as fh:
         if jsonl:
             for rec in records:
                 check(rec)

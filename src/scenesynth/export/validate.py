@@ -259,11 +259,23 @@ def detect_format(path: Path) -> str:
 class _Record:
     """Collects one record's errors with the file/record prefix."""
 
-    def __init__(self, path: Path, index: int, record: Any) -> None:
-        rid = record.get("id") if isinstance(record, dict) else None
-        self.prefix = f"{path}: record {index}" + (f" (id={rid!r})" if rid is not None else "")
+    __slots__ = ("absent", "errors", "index", "path", "record", "where")
+
+    def __init__(self, path: Path, index: int, record: Any, where: str = "") -> None:
+        self.path = path
+        self.index = index
+        self.record = record
+        self.where = where  # appended to the prefix (a WebDataset sample's key)
         self.errors: list[str] = []
         self.absent: list[str] = []
+
+    @property
+    def prefix(self) -> str:
+        """Where a problem is: worked out only for a record that has one (most have none)."""
+        record = self.record
+        rid = record.get("id") if isinstance(record, dict) else None
+        return (f"{self.path}: record {self.index}" + (f" (id={rid!r})" if rid is not None else "")
+                + self.where)
 
     def add(self, problem: str) -> None:
         self.errors.append(f"{self.prefix}: {problem}")
@@ -632,8 +644,7 @@ def _check_wds_sample(
             report.n_records += 1
             report.n_invalid += 1
             return
-    rec = _Record(path, index, record)
-    rec.prefix += f" (key={key!r})"
+    rec = _Record(path, index, record, f" (key={key!r})")
     if not isinstance(record, dict):
         rec.add("field json: missing the .json member (or it is not an object)")
         rec.flush(report)

@@ -18,13 +18,14 @@ def _current_umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "w", durable: bool = True
-                 ) -> Iterator[IO]:
+def atomic_write(path: str | os.PathLike[str], mode: str = "w", durable: bool = True,
+                 buffering: int = -1) -> Iterator[IO]:
     """Write to a temporary file beside ``path`` and rename it into place on success.
 
     ``durable=False`` skips the fsync: the file still appears whole or not at all when the
     process is killed, only an operating-system crash can lose it (for caches, whose loss
-    costs a repeated request, at thousands of writes per second)."""
+    costs a repeated request, at thousands of writes per second). ``buffering`` is
+    ``open``'s (a large buffer for files written in many small pieces)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -32,7 +33,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w", durable: bool = 
     os.chmod(tmp, 0o666 & ~_current_umask())
     try:
         encoding = None if "b" in mode else "utf-8"
-        with os.fdopen(fd, mode, encoding=encoding) as fh:
+        with os.fdopen(fd, mode, buffering, encoding=encoding) as fh:
             yield fh
             fh.flush()
             if durable:

@@ -145,13 +145,17 @@ class SampleTally:
         self.by_generator: Counter[str] = Counter()
         self.by_family: Counter[str] = Counter()
         self.by_form: Counter[str] = Counter()
-        self.answers: defaultdict[str, Counter[str]] = defaultdict(Counter)
         # distinct questions, kept as the 64-bit hash of their group id in a packed array,
         # deduplicated when it doubles: a run of millions of samples keeps 8 bytes per
         # question instead of a set's ~70 (its int objects and slots)
         self._question_hashes = array("q")
         self._distinct_at_compaction = 0
         self.stats = CardStats()  # what the card's plots show
+
+    @property
+    def answers(self) -> defaultdict[str, Counter[str]]:
+        """Answer counts per family (the plots' counts: one tally, read by both)."""
+        return self.stats.answers
 
     def watch(self, samples: Iterable[Sample]) -> Iterator[Sample]:
         for sample in samples:
@@ -162,7 +166,6 @@ class SampleTally:
             self._question_hashes.append(hash(question_group(sample)))
             if len(self._question_hashes) >= max(self.COMPACT_AT, 2 * self._distinct_at_compaction):
                 self._compact_questions()
-            self.answers[sample.provenance.family][card_answer_key(sample.answer_value)] += 1
             self.stats.add_sample(sample)
             yield sample
 

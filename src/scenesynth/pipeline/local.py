@@ -1,7 +1,9 @@
 """The default engine: a local process pool, one shard per task.
 
 Workers run every stage of a shard and commit the shard's files themselves, returning only the
-small manifest entry, so sample data never travels back through the parent. With one worker the
+small manifest entry, so sample data never travels back through the parent; when no stage
+after generation reads the samples, each is written to the shard's file as it is made, so a
+shard's memory does not grow with its sample count. With one worker the
 shards run in the calling process (no pool), the honest single-core baseline. At most
 ``in_flight`` shards are submitted at once, which bounds memory whatever the source size.
 """
@@ -17,8 +19,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from pathlib import Path
 
 from scenesynth.ioutil.manifest import ShardEntry
-from scenesynth.pipeline.shards import commit_shard, encode_shard
-from scenesynth.pipeline.stages import ShardBatch, Stage, run_stages
+from scenesynth.pipeline.shards import SampleFileWriter, commit_shard, encode_shard
+from scenesynth.pipeline.stages import ShardBatch, Stage, run_stages, streams_samples
 
 # Per-process state set by _init_worker (stages are set up once per worker, not per shard).
 _WORKER_STAGES: Sequence[Stage] = ()
@@ -47,7 +49,17 @@ def _init_worker(stages: Sequence[Stage], out: Path) -> None:
 
 def process_and_commit(stages: Sequence[Stage], out: Path, batch: ShardBatch) -> ShardEntry:
     """Run the stages on one shard and write its files; returns the manifest entry."""
-    return commit_shard(out, encode_shard(run_stages(stages, batch)))
+    if not streams_samples(stages):
+        return commit_shard(out, encode_shard(run_stages(stages, batch)))
+    samples_file = SampleFileWriter(out, batch.index)
+    try:
+        batch.sample_sink = samples_file
+        batch = run_stages(stages, batch)
+        batch.sample_sink = None
+        return commit_shard(out, encode_shard(batch, samples_file))
+    except BaseException as exc:
+        samples_file.close(exc)
+        raise
 
 
 def _worker_task(batch: ShardBatch) -> ShardEntry:

@@ -31,7 +31,7 @@ import gc
 import hashlib
 import random
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -367,8 +367,14 @@ def generate_shard(
     seed: int,
     config: GenConfig,
     multi_image_group: tuple[int, int] | None,
+    emit: Callable[[InstructionSample], object] | None = None,
 ) -> ShardResult:
-    """Generate samples for one shard (see module docstring for the guarantees)."""
+    """Generate samples for one shard (see module docstring for the guarantees).
+
+    ``emit``, when given, receives each kept sample as it is made, in order, instead of
+    ``ShardResult.samples`` (left empty): the engine writes it to the shard's file, so a
+    shard never holds its samples in memory (the deduplicator and balancer keep only
+    their keys and counts)."""
     if per_image < 1:
         raise ValueError(f"per_image must be >= 1, got {per_image}")
     with _cyclic_gc_paused():
@@ -378,6 +384,7 @@ def generate_shard(
         balancer, dedup = _quality()
         renderer = FormRenderer(config)
         samples: list[InstructionSample] = []
+        keep: Callable[[InstructionSample], object] = samples.append if emit is None else emit
         failures: list[GenerationFailure] = []
         per_generator: dict[str, dict[str, int]] = {}
         names_by_source = _other_names(graphs)
@@ -450,8 +457,7 @@ def generate_shard(
                                                rendered.options, rendered.answer_index):
                             if group_id is None:
                                 group_id = question_group_id(question, parts)
-                            samples.append(build_sample(question, rendered, parts, bucket,
-                                                        group_id))
+                            keep(build_sample(question, rendered, parts, bucket, group_id))
                             counts["samples"] += 1
                             accepted = True
                         else:
@@ -490,7 +496,7 @@ def generate_shard(
         stats = {
             "graphs": len(graphs),
             "groups": len(groups),
-            "samples": len(samples),
+            "samples": sum(made["samples"] for made in per_generator.values()),
             "failures": len(failures),
             "generators": per_generator,
             "balance": balancer.stats(),

@@ -13,15 +13,21 @@ Layout of an output directory (manifest and failure records: :mod:`scenesynth.io
 Every file is written to a temp file, fsynced and renamed into place (:func:`atomic_write`), and
 a shard counts as finished only once the manifest lists it with its sha256. Serialisation is
 deterministic (pydantic's JSON, compact), so the same samples always give the same bytes.
+The local engine writes a shard's samples to its temp file as they are made
+(:class:`SampleFileWriter`) and renames it into place when the shard commits: a killed run
+leaves only a temp file, which the next run removes.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import TracebackType
+from typing import IO, TYPE_CHECKING
 
 from scenesynth.graph import InstructionSample, SceneGraph, graph_to_json
 from scenesynth.ioutil import atomic_write
@@ -45,10 +51,81 @@ def graphs_path(out: Path, index: int) -> Path:
     return out / SHARDS_DIR / f"graphs-{index:06d}.jsonl"
 
 
+def encode_sample(sample: InstructionSample) -> bytes:
+    """One shard line. pydantic's JSON dump: fields in declaration order, nested dicts in
+    insertion order, which the generators fill deterministically; 4x faster than sorting keys
+    through json.dumps."""
+    return sample.__pydantic_serializer__.to_json(sample) + b"\n"
+
+
 def encode_samples(samples: list[InstructionSample]) -> bytes:
-    # pydantic's JSON dump: fields in declaration order, nested dicts in insertion order, which
-    # the generators fill deterministically; 4x faster than sorting keys through json.dumps.
-    return b"".join(s.__pydantic_serializer__.to_json(s) + b"\n" for s in samples)
+    return b"".join(encode_sample(s) for s in samples)
+
+
+class SampleFileWriter:
+    """A shard's samples file, written while the shard's samples are made (one line each,
+    :func:`encode_sample`) so that none is held in memory; its sha256 and line count are
+    kept on the way. The lines go to an :func:`atomic_write` temp file, renamed into place
+    by :meth:`commit` (after the shard's other files, as :func:`commit_shard` orders them);
+    :meth:`close` without a commit removes it."""
+
+    FLUSH_AT = 1 << 20  # bytes of lines gathered per write
+
+    def __init__(self, out: Path, index: int) -> None:
+        self._target: AbstractContextManager[IO[bytes]] = atomic_write(
+            samples_path(out, index), "wb")
+        self._fh: IO[bytes] | None = self._target.__enter__()
+        self._digest = hashlib.sha256()
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self.count = 0
+
+    def add(self, sample: InstructionSample) -> None:
+        line = encode_sample(sample)
+        self._pending.append(line)
+        self._pending_bytes += len(line)
+        self.count += 1
+        if self._pending_bytes >= self.FLUSH_AT:
+            self._flush()
+
+    def _flush(self) -> None:
+        assert self._fh is not None, "the shard's samples file is closed"
+        chunk = b"".join(self._pending)
+        self._digest.update(chunk)
+        self._fh.write(chunk)
+        self._pending, self._pending_bytes = [], 0
+
+    def restart(self) -> None:
+        """Forget every line written so far (a shard's generation is redone)."""
+        assert self._fh is not None, "the shard's samples file is closed"
+        self._pending, self._pending_bytes = [], 0
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._digest = hashlib.sha256()
+        self.count = 0
+
+    def sha256(self) -> str:
+        self._flush()
+        return self._digest.hexdigest()
+
+    def commit(self) -> None:
+        """Write what is pending, fsync, and rename the file into place."""
+        self._flush()
+        self._fh = None
+        self._target.__exit__(None, None, None)
+
+    def close(self, error: BaseException | None = None) -> None:
+        """Remove the temp file unless :meth:`commit` ran."""
+        if self._fh is None:
+            return
+        self._fh = None
+        abort = error if error is not None else RuntimeError("shard not committed")
+        tb: TracebackType | None = abort.__traceback__
+        try:
+            self._target.__exit__(type(abort), abort, tb)
+        except BaseException as raised:
+            if raised is not abort:
+                raise
 
 
 def encode_graphs(graphs: list[SceneGraph]) -> bytes:
@@ -63,10 +140,15 @@ class EncodedShard:
     samples_bytes: bytes
     failures_bytes: bytes
     graphs_bytes: bytes | None = None
+    # set when the samples were written as they were made (samples_bytes is then empty)
+    samples_file: SampleFileWriter | None = None
 
 
-def encode_shard(batch: ShardBatch) -> EncodedShard:
-    samples_bytes = encode_samples(batch.samples)
+def encode_shard(batch: ShardBatch, samples_file: SampleFileWriter | None = None
+                 ) -> EncodedShard:
+    """The shard's files and manifest entry; with ``samples_file``, the samples the shard
+    wrote there as they were made (``batch.samples`` is then empty)."""
+    samples_bytes = b"" if samples_file is not None else encode_samples(batch.samples)
     failures_bytes = encode_failures(batch.failures)
     reasons = Counter(f"{f.stage}: {f.reason}" for f in batch.failures)
     graphs_bytes = encode_graphs(batch.graphs) if batch.keep_graphs else None
@@ -74,8 +156,8 @@ def encode_shard(batch: ShardBatch) -> EncodedShard:
         index=batch.index,
         record_start=batch.record_start,
         record_end=batch.record_end,
-        samples=len(batch.samples),
-        sha256=sha256_bytes(samples_bytes),
+        samples=samples_file.count if samples_file is not None else len(batch.samples),
+        sha256=samples_file.sha256() if samples_file is not None else sha256_bytes(samples_bytes),
         failures=len(batch.failures),
         failures_sha256=sha256_bytes(failures_bytes) if batch.failures else None,
         stage_records=dict(batch.stage_records),
@@ -86,7 +168,7 @@ def encode_shard(batch: ShardBatch) -> EncodedShard:
         graphs_sha256=sha256_bytes(graphs_bytes) if graphs_bytes is not None else None,
         run_stats=batch.run_stats,
     )
-    return EncodedShard(entry, samples_bytes, failures_bytes, graphs_bytes)
+    return EncodedShard(entry, samples_bytes, failures_bytes, graphs_bytes, samples_file)
 
 
 def commit_shard(out: Path, shard: EncodedShard) -> ShardEntry:
@@ -100,8 +182,11 @@ def commit_shard(out: Path, shard: EncodedShard) -> ShardEntry:
     if shard.graphs_bytes is not None:
         with atomic_write(graphs_path(out, index), "wb") as fh:
             fh.write(shard.graphs_bytes)
-    with atomic_write(samples_path(out, index), "wb") as fh:
-        fh.write(shard.samples_bytes)
+    if shard.samples_file is not None:
+        shard.samples_file.commit()
+    else:
+        with atomic_write(samples_path(out, index), "wb") as fh:
+            fh.write(shard.samples_bytes)
     return shard.entry
 
 

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from scenesynth.graph import InstructionSample, SceneGraph
 from scenesynth.graph.sample import AnswerForm
@@ -34,6 +34,16 @@ class Resources:
     replicas: int | None = None  # actor-pool size for model-backed stages (None = 1)
     # records a model-backed replica takes per call (None: the whole shard at once)
     batch_size: int | None = None
+
+
+class SampleSink(Protocol):
+    """Where a shard's samples go as they are made (the shard's samples file), instead of
+    ``ShardBatch.samples``."""
+
+    def add(self, sample: InstructionSample) -> None: ...
+
+    def restart(self) -> None:
+        """Forget every sample added so far."""
 
 
 @dataclass
@@ -64,6 +74,9 @@ class ShardBatch:
     # How the shard was produced (LLM requests, latency): execution facts for the summary and
     # card, never written to the manifest, so they cannot change the output bytes.
     run_stats: dict[str, Any] = field(default_factory=dict)
+    # Set by the engine in the process that runs the shard when no stage after generation
+    # reads the samples (:func:`streams_samples`): the samples go there, not to ``samples``.
+    sample_sink: SampleSink | None = field(default=None, repr=False, compare=False)
 
     def fail(self, failure: FailureRecord) -> None:
         failure.shard = self.index
@@ -78,6 +91,9 @@ class Stage(ABC):
     uses_model: ClassVar[bool] = False
     # Exceptions that must stop the run instead of failing the shard's records (strict mode).
     fatal_errors: tuple[type[Exception], ...] = ()
+    # Whether the stage reads or changes ``batch.samples``: a stage that runs after generation
+    # and does not sets False, so the engine may write the samples out as they are made.
+    reads_samples: ClassVar[bool] = True
 
     def check(self) -> None:  # noqa: B027 - optional hook, default does nothing
         """Fail fast (ValueError naming the field) on bad settings, before any data is read."""
@@ -88,6 +104,15 @@ class Stage(ABC):
     @abstractmethod
     def process(self, batch: ShardBatch) -> ShardBatch:
         """Transform ``batch``; record per-record failures with ``batch.fail``."""
+
+
+def streams_samples(stages: Sequence[Stage]) -> bool:
+    """Whether a shard's samples can go to its file as they are made: the pipeline generates
+    them (:class:`GenerateStage`) and no stage after that reads them."""
+    for i, stage in enumerate(stages):
+        if isinstance(stage, GenerateStage):
+            return not any(later.reads_samples for later in stages[i + 1:])
+    return False
 
 
 def run_stages(stages: Sequence[Stage], batch: ShardBatch) -> ShardBatch:
@@ -120,6 +145,7 @@ class RefineStage(Stage):
     # config's refine section; None = geometry only. Roles are built once per process.
     models: dict[str, Any] | None = None
     name: ClassVar[str] = "refine"
+    reads_samples: ClassVar[bool] = False
 
     def process(self, batch: ShardBatch) -> ShardBatch:
         batch = self._geometry(batch)
@@ -232,6 +258,7 @@ class GenerateStage(Stage):
     multi_image_group: tuple[int, int] | None = None
     shard_function: ShardFunction | None = None  # None = the generators package's runner
     name: ClassVar[str] = "generate"
+    reads_samples: ClassVar[bool] = False  # it makes them (into batch.sample_sink when set)
     # gen["paraphrases"] (a bank path, or "default") read once per process
     _wordings: dict[str, tuple[tuple[str, str], ...]] | None = field(
         default=None, init=False, repr=False, compare=False)
@@ -264,28 +291,30 @@ class GenerateStage(Stage):
             gen["wordings"] = self._wordings
         return GenConfig(**gen)
 
-    def _call(self, graphs: list[SceneGraph]) -> Any:
-        function = self.shard_function or _default_shard_function()
+    def _call(self, graphs: list[SceneGraph], sink: SampleSink | None = None) -> Any:
+        """The shard function's result; with ``sink``, the default runner hands it each
+        sample as it is made (a custom shard function returns them all)."""
         names = None if "all" in self.generators else list(self.generators)
-        return function(
-            graphs,
-            names,
-            self.per_image,
-            tuple(self.forms),
-            self.seed,
-            self.gen_config(),
-            self.multi_image_group,
-        )
+        args = (graphs, names, self.per_image, tuple(self.forms), self.seed, self.gen_config(),
+                self.multi_image_group)
+        if self.shard_function is not None:
+            return self.shard_function(*args)
+        function = _default_shard_function()
+        return function(*args) if sink is None else function(*args, emit=sink.add)
 
     def process(self, batch: ShardBatch) -> ShardBatch:
         graphs = batch.graphs
         batch.stage_records[self.name] += len(graphs)
         if not graphs:
             return batch
+        sink = batch.sample_sink
         try:
-            results = [(graphs, self._call(graphs))]
+            results = [(graphs, self._call(graphs, sink))]
         except Exception:
-            # Isolate the culprit(s): retry one graph at a time.
+            # Isolate the culprit(s): retry one graph at a time (into lists: a graph that
+            # fails alone gives no sample, not the ones made before it failed).
+            if sink is not None:
+                sink.restart()
             results = []
             for graph in graphs:
                 try:
@@ -297,7 +326,11 @@ class GenerateStage(Stage):
                 results.append(([graph], alone))
         for group, result in results:
             samples, failures = _unpack_result(result)
-            batch.samples.extend(samples)
+            if sink is None:
+                batch.samples.extend(samples)
+            else:
+                for sample in samples:
+                    sink.add(sample)
             failed_ids: set[str] = set()
             for raw in failures:
                 failure = _failure_from_runner(self.name, raw, group)

@@ -65,20 +65,29 @@ class CardStats:
         self.relation_categories: Counter[str] = Counter()
         self._blind_fit: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._blind_eval: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        # the last image ids seen and whether the blind baseline holds them out: a run's
+        # samples come image by image, hundreds per image
+        self._last_images: list[str] | None = None
+        self._last_held_out = False
 
     def add_sample(self, sample: SampleView) -> None:
         prov = sample.provenance
-        self.answers[prov.family][card_answer_key(sample.answer_value)] += 1
-        if isinstance(sample.answer_value, bool):
-            self.yes_by_template[f"{prov.family}/{prov.template}"][
-                "yes" if sample.answer_value else "no"] += 1
+        family = prov.family
+        value = sample.answer_value
+        self.answers[family][card_answer_key(value)] += 1
+        if isinstance(value, bool):
+            self.yes_by_template[f"{family}/{prov.template}"]["yes" if value else "no"] += 1
         if sample.form == AnswerForm.MULTIPLE_CHOICE and sample.answer_index is not None:
             n = len(sample.options or [])
             self.mc_positions[f"{n}:{sample.answer_index}"] += 1
         blind = blind_answer_key(sample)
         if blind is not None:
-            key = f"{prov.family}\x1f{prov.template}\x1f{sample.form.value}"
-            held_out = image_bucket(prov.image_ids, BLIND_HELD_OUT) == 0
+            key = f"{family}\x1f{prov.template}\x1f{sample.form.value}"
+            images = prov.image_ids
+            if images != self._last_images:
+                self._last_images = list(images)
+                self._last_held_out = image_bucket(images, BLIND_HELD_OUT) == 0
+            held_out = self._last_held_out
             (self._blind_eval if held_out else self._blind_fit)[key][blind] += 1
 
     def add_graph(self, graph: SceneGraph) -> None:
