@@ -355,7 +355,17 @@ def concept_kind(value: str | None) -> str:
     "size"), or "name" for a bare name. How likely a concept is to be there depends on it (a
     bare CLEVR shape nearly always is, one of eight colours on it often is not), so answers are
     balanced per kind, and the wording cannot tell them."""
-    return str(infer_kind(value)) if value else "name"
+    if not value:
+        return "name"
+    kind = _VALUE_KINDS.get(value)
+    if kind is None:  # a vocabulary lookup after canonicalising: done once per value
+        kind = str(infer_kind(value))
+        if len(_VALUE_KINDS) < 100_000:
+            _VALUE_KINDS[value] = kind
+    return kind
+
+
+_VALUE_KINDS: Final[dict[str, str]] = {}  # attribute value -> its concept_kind (bounded memo)
 
 
 def spatial_pairs(
