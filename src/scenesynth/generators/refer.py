@@ -107,6 +107,7 @@ def spatial_predicate(predicate: str) -> str | None:
 
 
 _SPATIAL_MEMO: Final[dict[str, str | None]] = {}
+_NOT_MEMOISED: Final[Any] = object()  # sole_by_geometry: no answer memoised yet (None is one)
 
 
 def sole_by_geometry(
@@ -121,8 +122,8 @@ def sole_by_geometry(
     key: tuple[str, str, str, bool] | None = None
     if among is None:
         key = ("sole_by_geometry", anchor, predicate, inverse)
-        if key in tables.memo:
-            cached: str | None = tables.memo[key]
+        cached: str | None = tables.memo.get(key, _NOT_MEMOISED)
+        if cached is not _NOT_MEMOISED:
             return cached
     spatial = tables.spatial
     found: str | None = None
