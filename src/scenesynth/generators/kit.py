@@ -89,13 +89,30 @@ def pick_template(ctx: GenContext, templates: dict[str, str]) -> tuple[str, str]
 
 def plural(name: str) -> str:
     """English plural of a name (:func:`scenesynth.graph.vocab.plural`: mass and plural names
-    stay as they are)."""
-    return vocab_plural(name)
+    stay as they are). Names repeat across questions: each is inflected once."""
+    word = _PLURALS.get(name)
+    if word is None:
+        word = vocab_plural(name)
+        if len(_PLURALS) < _WORD_MEMO_SIZE:
+            _PLURALS[name] = word
+    return word
 
 
 def article(phrase: str) -> str:
-    """The phrase with its indefinite article ("a cube", "gravel", "a pair of scissors")."""
-    return indefinite(phrase)
+    """The phrase with its indefinite article ("a cube", "gravel", "a pair of scissors");
+    worked out once per phrase, like :func:`plural`."""
+    with_article = _ARTICLES.get(phrase)
+    if with_article is None:
+        with_article = indefinite(phrase)
+        if len(_ARTICLES) < _WORD_MEMO_SIZE:
+            _ARTICLES[phrase] = with_article
+    return with_article
+
+
+# Bounded memos of pure word functions (a large vocabulary must not grow them without end).
+_WORD_MEMO_SIZE: Final = 100_000
+_PLURALS: Final[dict[str, str]] = {}  # name -> plural(name)
+_ARTICLES: Final[dict[str, str]] = {}  # phrase -> article(phrase)
 
 
 def uncountable(t: SceneTables) -> frozenset[str]:
@@ -360,7 +377,7 @@ def concept_kind(value: str | None) -> str:
     kind = _VALUE_KINDS.get(value)
     if kind is None:  # a vocabulary lookup after canonicalising: done once per value
         kind = str(infer_kind(value))
-        if len(_VALUE_KINDS) < 100_000:
+        if len(_VALUE_KINDS) < _WORD_MEMO_SIZE:
             _VALUE_KINDS[value] = kind
     return kind
 
