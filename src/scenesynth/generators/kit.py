@@ -224,6 +224,18 @@ def single_value(t: SceneTables, r: str, kind: str) -> str | None:
     return values[0] if len(values) == 1 else None
 
 
+def single_values(t: SceneTables) -> dict[str, dict[str, str]]:
+    """ref -> {kind: value} for each attribute kind of which the object has exactly one
+    value (:func:`single_value` of every object and kind); memoised per graph, read-only.
+    Several generators scan every object's kinds once per graph: they read this instead."""
+    memo: dict[str, dict[str, str]] | None = t.memo.get("single_values")
+    if memo is None:
+        memo = {r: {kind: values[0] for kind, values in by_kind.items() if len(values) == 1}
+                for r, by_kind in t.attr_by_kind.items()}
+        t.memo["single_values"] = memo
+    return memo
+
+
 def scene_names(t: SceneTables) -> list[str]:
     return sorted(t.by_name)
 
@@ -285,13 +297,15 @@ def present_concepts(t: SceneTables) -> list[tuple[str, str | None]]:
     """(name, attribute value or None) pairs that some object satisfies, sorted by name, then
     value (the bare name first)."""
     values_by_name: dict[str, set[str]] = {}
+    singles = single_values(t)
     for r in t.scene:
         name = t.names[r]
         values = values_by_name.get(name)
         if values is None:
             values = values_by_name[name] = set()
+        own = singles[r]
         for kind in _CONCEPT_KINDS:
-            v = single_value(t, r, kind)
+            v = own.get(kind)
             if v is not None and not names_value(name, v):
                 values.add(v)
     return _concept_list(values_by_name, values_by_name)  # every present name, bare too
@@ -304,9 +318,10 @@ def absent_concepts(ctx: GenContext, t: SceneTables) -> list[tuple[str, str | No
     kinds = [k for k in QUERY_KINDS if k not in ("state", "shape")]
     seen_by_kind = {k: kind_values_in_scene(t, k) for k in kinds}
     values_by_name: dict[str, set[str]] = {}
+    singles = single_values(t)
     for name, refs in t.by_name.items():
         for kind in kinds:
-            values = [single_value(t, r, kind) for r in refs]
+            values = [singles[r].get(kind) for r in refs]
             if any(v is None for v in values):
                 continue
             for v in seen_by_kind[kind]:

@@ -24,6 +24,7 @@ from scenesynth.generators.kit import (
     pick_template,
     random_pairs,
     single_value,
+    single_values,
     tables,
 )
 from scenesynth.generators.refer import refer
@@ -61,9 +62,11 @@ def _queryable(ctx: GenContext) -> Iterator[tuple[str, str]]:
     out: list[tuple[str, str]] | None = t.memo.get("queryable")
     if out is None:  # a pure function of the graph: memoised per graph
         out = []
+        singles = single_values(t)
         for r in t.scene:
+            own = singles[r]
             for kind in QUERY_KINDS:
-                v = single_value(t, r, kind)
+                v = own.get(kind)
                 # "what shape is the cube" is answered by the name itself
                 if v is not None and not names_value(t.names[r], v):
                     out.append((r, kind))
@@ -187,9 +190,11 @@ class ObjectsWithAttribute(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
         kind_of: dict[str, str] = {}
+        singles = single_values(t)
         for r in t.scene:
+            own = singles[r]
             for k in QUERY_KINDS:
-                v = single_value(t, r, k)
+                v = own.get(k)
                 if v is not None:
                     kind_of.setdefault(v, k)
         values = sorted(kind_of)

@@ -27,7 +27,7 @@ from scenesynth.generators.kit import (
     names_value,
     pick_template,
     plural,
-    single_value,
+    single_values,
     stuff_region_name,
     tables,
     uncountable,
@@ -174,12 +174,14 @@ class CountAttribute(Generator):
         stuff = uncountable(t)
         # values some stuff region has: "how many green objects" would count the grass
         stuff_values = {v for r in stuff for v in t.attr_values[r]}
+        singles = single_values(t)
         for r in t.scene:
             name = t.names[r]
             if r in stuff or not countable_name(t, name):
                 continue
+            own = singles[r]
             for kind in QUERY_KINDS:
-                v = single_value(t, r, kind)
+                v = own.get(kind)
                 if v is not None and not names_value(name, v):
                     kind_of.setdefault(v, kind)
                     concepts.add((name, v))
@@ -225,9 +227,10 @@ class CountUnion(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
+        singles = single_values(t)
         values = sorted(
             {v for r in t.scene for k in ("color", "material", "size")
-             if (v := single_value(t, r, k)) is not None}
+             if (v := singles[r].get(k)) is not None}
         )
         stuff = uncountable(t)
         stuff_values = {v for r in stuff for v in t.attr_values[r]}
@@ -271,8 +274,8 @@ class CountSameAttribute(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        cands = [(r, k) for r in t.scene for k in SAME_PHRASES
-                 if single_value(t, r, k) is not None]
+        singles = single_values(t)
+        cands = [(r, k) for r in t.scene for k in SAME_PHRASES if k in singles[r]]
         stuff = uncountable(t)
         for r, kind in lazy_shuffled(ctx.rng, cands):
             if stuff:  # the counted objects must all be things, not stuff
