@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterator
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from scenesynth._fast import new_step
 from scenesynth.graph import AttributeKind, ProgramStep, canonical_spatial
@@ -122,9 +122,10 @@ def sole_by_geometry(
     key: tuple[str, str, str, bool] | None = None
     if among is None:
         key = ("sole_by_geometry", anchor, predicate, inverse)
-        cached: str | None = tables.memo.get(key, _NOT_MEMOISED)
+        # typed Any: the sentinel is not a str | None (a compiled build checks the type)
+        cached: Any = tables.memo.get(key, _NOT_MEMOISED)
         if cached is not _NOT_MEMOISED:
-            return cached
+            return cast(str | None, cached)
     spatial = tables.spatial
     found: str | None = None
     for x in (tables.scene if among is None else among):
