@@ -87,26 +87,32 @@ def pick_template(ctx: GenContext, templates: dict[str, str]) -> tuple[str, str]
     return tid, text
 
 
-# name -> its plural: the same few names are inflected over and over (every group of a
-# multi-image shard checks each of its names against the others' plurals)
-_PLURALS: dict[str, str] = {}
-
-
 def plural(name: str) -> str:
     """English plural of a name (:func:`scenesynth.graph.vocab.plural`: mass and plural names
-    stay as they are)."""
+    stay as they are). Names repeat across questions: each is inflected once."""
     word = _PLURALS.get(name)
     if word is None:
-        if len(_PLURALS) >= 100_000:  # an open vocabulary: bounded memory
-            _PLURALS.clear()
         word = vocab_plural(name)
-        _PLURALS[name] = word
+        if len(_PLURALS) < _WORD_MEMO_SIZE:
+            _PLURALS[name] = word
     return word
 
 
 def article(phrase: str) -> str:
-    """The phrase with its indefinite article ("a cube", "gravel", "a pair of scissors")."""
-    return indefinite(phrase)
+    """The phrase with its indefinite article ("a cube", "gravel", "a pair of scissors");
+    worked out once per phrase, like :func:`plural`."""
+    with_article = _ARTICLES.get(phrase)
+    if with_article is None:
+        with_article = indefinite(phrase)
+        if len(_ARTICLES) < _WORD_MEMO_SIZE:
+            _ARTICLES[phrase] = with_article
+    return with_article
+
+
+# Bounded memos of pure word functions (a large vocabulary must not grow them without end).
+_WORD_MEMO_SIZE: Final = 100_000
+_PLURALS: Final[dict[str, str]] = {}  # name -> plural(name)
+_ARTICLES: Final[dict[str, str]] = {}  # phrase -> article(phrase)
 
 
 def uncountable(t: SceneTables) -> frozenset[str]:
@@ -386,7 +392,17 @@ def concept_kind(value: str | None) -> str:
     "size"), or "name" for a bare name. How likely a concept is to be there depends on it (a
     bare CLEVR shape nearly always is, one of eight colours on it often is not), so answers are
     balanced per kind, and the wording cannot tell them."""
-    return str(infer_kind(value)) if value else "name"
+    if not value:
+        return "name"
+    kind = _VALUE_KINDS.get(value)
+    if kind is None:  # a vocabulary lookup after canonicalising: done once per value
+        kind = str(infer_kind(value))
+        if len(_VALUE_KINDS) < _WORD_MEMO_SIZE:
+            _VALUE_KINDS[value] = kind
+    return kind
+
+
+_VALUE_KINDS: Final[dict[str, str]] = {}  # attribute value -> its concept_kind (bounded memo)
 
 
 def spatial_pairs(

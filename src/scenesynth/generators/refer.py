@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterator
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from scenesynth._fast import new_step
 from scenesynth.graph import AttributeKind, ProgramStep, canonical_spatial
@@ -107,6 +107,7 @@ def spatial_predicate(predicate: str) -> str | None:
 
 
 _SPATIAL_MEMO: Final[dict[str, str | None]] = {}
+_NOT_MEMOISED: Final[Any] = object()  # sole_by_geometry: no answer memoised yet (None is one)
 
 
 def sole_by_geometry(
@@ -121,9 +122,10 @@ def sole_by_geometry(
     key: tuple[str, str, str, bool] | None = None
     if among is None:
         key = ("sole_by_geometry", anchor, predicate, inverse)
-        if key in tables.memo:
-            cached: str | None = tables.memo[key]
-            return cached
+        # typed Any: the sentinel is not a str | None (a compiled build checks the type)
+        cached: Any = tables.memo.get(key, _NOT_MEMOISED)
+        if cached is not _NOT_MEMOISED:
+            return cast(str | None, cached)
     spatial = tables.spatial
     found: str | None = None
     for x in (tables.scene if among is None else among):

@@ -214,11 +214,14 @@ class AnswerBalancer:
                 else value_key(answer_value)
         b = self._bucket(bucket_name)
         family = b.family  # a per-template bucket is also held to its generator's caps
-        admitted = self._admits(b, form, answer, answer_value, answer_type, n_images, options,
-                                answer_index)
+        yes_no = form == _YES_NO_FORM or isinstance(answer_value, bool)
+        domain = n_images if answer_type == "image" else 0
+        mc_options = len(options) if form == _MC_FORM and options and \
+            answer_index is not None else 0
+        admitted = self._admits(b, answer, yes_no, domain, mc_options, answer_index)
         if family is not None:
-            admitted = self._admits(family, form, answer, answer_value, answer_type, n_images,
-                                    options, answer_index) and admitted
+            admitted = self._admits(family, answer, yes_no, domain, mc_options,
+                                    answer_index) and admitted
         if not admitted:
             b.rejected += 1
             if family is not None:
@@ -240,15 +243,17 @@ class AnswerBalancer:
         return b
 
     def _admits(
-        self, b: _Bucket, form: str, answer: str, answer_value: Any, answer_type: str,
-        n_images: int, options: list[str] | None, answer_index: int | None,
+        self, b: _Bucket, answer: str, yes_no: bool, domain: int, mc_options: int,
+        answer_index: int | None,
     ) -> bool:
         """Whether ``b`` may keep one more ``answer`` (notes its answer domain, counts
-        nothing)."""
-        if form == _YES_NO_FORM or isinstance(answer_value, bool):
+        nothing). ``yes_no``: a yes/no answer; ``domain``: the images an image-selection
+        answer picks from (else 0); ``mc_options``: the options of a multiple-choice sample
+        whose position is balanced (else 0)."""
+        if yes_no:
             b.is_yes_no = True
-        if answer_type == "image":
-            b.domain = max(b.domain or 0, n_images)
+        if domain:
+            b.domain = max(b.domain or 0, domain)
         seen = b.seen_answers
         if answer not in seen:
             if not b.is_yes_no and self._cap(answer, False, self._domain_size(
@@ -260,8 +265,8 @@ class AnswerBalancer:
         kept = b.kept
         if count + 1 > cap * (kept + 1 if kept + 1 > self.warmup else self.warmup):
             return False
-        if form == _MC_FORM and options and answer_index is not None:
-            uniform = (b.mc_kept + 1) / len(options)
+        if mc_options and answer_index is not None:
+            uniform = (b.mc_kept + 1) / mc_options
             if b.positions.get(answer_index, 0) + 1 > uniform + self.position_slack:
                 return False
         return True

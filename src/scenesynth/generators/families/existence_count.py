@@ -183,6 +183,7 @@ class CountAttribute(Generator):
             name = t.names[r]
             if r in stuff or not countable_name(t, name):
                 continue
+            own = singles[r]
             for kind in QUERY_KINDS:
                 v = own.get(kind)
                 if v is not None and not names_value(name, v):

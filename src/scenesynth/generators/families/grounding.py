@@ -272,7 +272,8 @@ class Logic(Generator):
             # yes balanced per wording: a bare CLEVR shape is nearly always there, a colour
             # combination often not, so the kinds of the attributes named would otherwise tell
             # the answer
-            kinds = "+".join(sorted(concept_kind(value) for _, value in chosen))
+            first, second = concept_kind(chosen[0][1]), concept_kind(chosen[1][1])
+            kinds = f"{first}+{second}" if first <= second else f"{second}+{first}"
             q = finish(ctx, b, text=tpl.format(a=_phrase(chosen[0]), b=_phrase(chosen[1])),
                        template=tid, answer_type=AnswerType.YES_NO,
                        balance_key=f"logic_{op}:{kinds}")

@@ -67,14 +67,15 @@ def _open_hop(
             return None
         table = t.rel_by_subject.get((s, p), ()) if inverse else t.rel_by_object.get((o, p), ())
         return ("annotated", p) if len(table) == 1 else None
-    if t.spatial(s, o, spatial) is not True or _has_stuff(t, s, o):
-        return None  # the annotation must agree with geometry, between things
+    if t.spatial(s, o, spatial) is not True:
+        return None  # the annotation must agree with geometry
     # the one object geometry relates (memoised per anchor): the annotated one, or no rival
     if inverse:
-        sole = sole_by_geometry(t, s, spatial, inverse=True)
-        return ("geometry", spatial) if sole == o else None
-    sole = sole_by_geometry(t, o, spatial, inverse=False)
-    return ("geometry", spatial) if sole == s else None
+        singled_out = sole_by_geometry(t, s, spatial, inverse=True) == o
+    else:
+        singled_out = sole_by_geometry(t, o, spatial, inverse=False) == s
+    # between things (checked last: most relations of a crowded image have a rival)
+    return ("geometry", spatial) if singled_out and not _has_stuff(t, s, o) else None
 
 
 def _hop(t: SceneTables, s: str, p: str, o: str) -> tuple[str, str] | None:
