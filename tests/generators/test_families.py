@@ -400,3 +400,28 @@ def test_size_extremes_never_name_a_size() -> None:
     assert asked
     for q in asked:
         assert not re.search(r"\b(large|small)\b", q.text), q.text
+
+
+def test_depth_wording_says_viewer_when_a_camera_is_in_the_scene() -> None:
+    """"Which is closer to the camera, the woman or the camera?" names the object and the
+    viewpoint alike: in a scene holding a camera every depth question says "the viewer", and
+    in one without, the templates' own "the camera" stays."""
+    from scenesynth.graph import Box, ImageInfo, SceneObject
+
+    def scene(third: str) -> SceneGraph:
+        objects = [("woman", 40, 100, 140, 400, 2.0), ("sign", 300, 50, 380, 150, 6.0),
+                   (third, 500, 300, 560, 340, 9.0)]
+        return SceneGraph(image=ImageInfo(id=third, width=640, height=480), objects=[
+            SceneObject(id=str(i), name=name, box=Box(x0=x0, y0=y0, x1=x1, y1=y1), depth=d)
+            for i, (name, x0, y0, x1, y1, d) in enumerate(objects)])
+
+    generators = ["compare_depth", "extreme_closest", "extreme_farthest", "depth_order",
+                  "closest_object", "farthest_object"]
+    with_camera = [q for name in generators for q in run(name, [scene("camera")])]
+    without = [q for name in generators for q in run(name, [scene("lamp")])]
+    assert with_camera and without
+    viewpoint = re.compile(r"(?:to|from) the (camera|viewer)\b")
+    assert {m for q in with_camera for m in viewpoint.findall(q.text)} == {"viewer"}
+    assert "camera" in {m for q in without for m in viewpoint.findall(q.text)}
+    # the object keeps its name: "the camera" is still asked about as a thing
+    assert any("the camera" in q.text for q in with_camera)

@@ -74,17 +74,34 @@ def pick_template(ctx: GenContext, templates: dict[str, str]) -> tuple[str, str]
         _TEMPLATE_ITEMS[id(templates)] = entry
     tid, text = pick(ctx.rng, entry[1])
     wordings = ctx.config.wordings
-    if not wordings:
-        return tid, text
-    phrasings = wordings.get(text)
-    if phrasings is not None:
-        k = ctx.rng.randrange(len(phrasings) + 1)
-        if k:
-            wording_id, phrasing = phrasings[k - 1]
-            ctx.wording[tid] = wording_id
-            return tid, phrasing
-    ctx.wording.pop(tid, None)
+    if wordings:
+        phrasings = wordings.get(text)
+        if phrasings is not None:
+            k = ctx.rng.randrange(len(phrasings) + 1)
+            if k:
+                wording_id, text = phrasings[k - 1]
+                ctx.wording[tid] = wording_id
+            else:
+                ctx.wording.pop(tid, None)
+        else:
+            ctx.wording.pop(tid, None)
+    if "the camera" in text and _holds_a_camera(ctx):
+        # "closest to the camera" in a scene with a camera in it reads as the object ("Which
+        # is closer to the camera, the woman or the camera?"): the viewpoint is the viewer
+        text = text.replace("the camera", "the viewer")
     return tid, text
+
+
+def _holds_a_camera(ctx: GenContext) -> bool:
+    """Whether an object of the context's images is named as a camera."""
+    for t in tables_for(ctx):
+        holds: bool | None = t.memo.get("holds_a_camera")
+        if holds is None:
+            holds = any("camera" in name for name in t.by_name)
+            t.memo["holds_a_camera"] = holds
+        if holds:
+            return True
+    return False
 
 
 def plural(name: str) -> str:
