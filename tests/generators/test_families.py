@@ -20,7 +20,7 @@ import pytest
 from checker import Interpreter, check_sample
 
 import scenesynth.generators  # noqa: F401  (fills the registry)
-from scenesynth.generators.base import GenConfig, GenContext, Question, registered
+from scenesynth.generators.base import AnswerType, GenConfig, GenContext, Question, registered
 from scenesynth.graph import AnswerForm, SceneGraph
 from scenesynth.pipeline.shard import generate_shard
 from scenesynth.sources import load
@@ -425,3 +425,28 @@ def test_depth_wording_says_viewer_when_a_camera_is_in_the_scene() -> None:
     assert "camera" in {m for q in without for m in viewpoint.findall(q.text)}
     # the object keeps its name: "the camera" is still asked about as a thing
     assert any("the camera" in q.text for q in with_camera)
+
+
+def test_no_camera_option_when_the_question_measures_from_the_camera() -> None:
+    """A name drawn as a wrong option may be any name of the source: "camera" is not offered
+    to "Which object is closest to the camera?", and stays a fair option elsewhere."""
+    from scenesynth.generators.kit import finish
+    from scenesynth.graph import Box, ImageInfo, SceneObject
+    from scenesynth.programs.builder import ProgramBuilder
+
+    graph = SceneGraph(image=ImageInfo(id="near", width=640, height=480), objects=[
+        SceneObject(id=str(i), name=name, box=Box(x0=10 + 200 * i, y0=10, x1=100 + 200 * i,
+                                                     y1=100), depth=float(2 + 3 * i))
+        for i, name in enumerate(["woman", "sign", "lamp"])])
+
+    def closest(text: str) -> Question:
+        ctx = GenContext(graphs=[graph], rng=random.Random(0), config=GenConfig())
+        b = ProgramBuilder()
+        b.add("query_name", [b.add("argmin", [b.add("scene", image=0)], measure="depth")])
+        q = finish(ctx, b, text=text, template="t", answer_type=AnswerType.NAME,
+                   distractors=["camera", "woman", "dog", "camera bag"])
+        assert q is not None and q.answer == "woman"
+        return q
+
+    assert closest("Which object is closest to the camera?").distractors == ["dog"]
+    assert closest("Which object is nearest?").distractors == ["camera", "dog", "camera bag"]

@@ -205,11 +205,20 @@ def finish(
         "template": template,
         "objects": _distinct(objects),
         "relations": list(relations),
-        "distractors": [d for d in distractors if d != answer],
+        "distractors": _distractors(text, distractors, answer),
         "balance_key": balance_key,
         "wording": ctx.wording.get(template) if ctx.wording else None,
         "least_count": least_count,
     })
+
+
+def _distractors(text: str, distractors: Sequence[Any], answer: Any) -> list[Any]:
+    """The wrong options: never the answer, and never a camera where the question measures
+    from "the camera" ("Which object is closest to the camera? A. camera" is read as a joke)."""
+    if "the camera" in text:
+        return [d for d in distractors
+                if d != answer and not (isinstance(d, str) and "camera" in d)]
+    return [d for d in distractors if d != answer]
 
 
 def kind_values_in_scene(t: SceneTables, kind: str) -> list[str]:
