@@ -85,11 +85,19 @@ def pick_template(ctx: GenContext, templates: dict[str, str]) -> tuple[str, str]
                 ctx.wording.pop(tid, None)
         else:
             ctx.wording.pop(tid, None)
-    if "the camera" in text and _holds_a_camera(ctx):
+    if _VIEWPOINT in text and _holds_a_camera(ctx):
         # "closest to the camera" in a scene with a camera in it reads as the object ("Which
         # is closer to the camera, the woman or the camera?"): the viewpoint is the viewer
-        text = text.replace("the camera", "the viewer")
+        text = text.replace(_VIEWPOINT, "the viewer")
     return tid, text
+
+
+# the depth templates' viewpoint; an object named as a camera makes it read as that object
+_VIEWPOINT: Final = "the camera"
+
+
+def _is_camera(name: str) -> bool:
+    return "camera" in name
 
 
 def _holds_a_camera(ctx: GenContext) -> bool:
@@ -97,7 +105,7 @@ def _holds_a_camera(ctx: GenContext) -> bool:
     for t in tables_for(ctx):
         holds: bool | None = t.memo.get("holds_a_camera")
         if holds is None:
-            holds = any("camera" in name for name in t.by_name)
+            holds = any(_is_camera(name) for name in t.by_name)
             t.memo["holds_a_camera"] = holds
         if holds:
             return True
@@ -215,10 +223,9 @@ def finish(
 def _distractors(text: str, distractors: Sequence[Any], answer: Any) -> list[Any]:
     """The wrong options: never the answer, and never a camera where the question measures
     from "the camera" ("Which object is closest to the camera? A. camera" is read as a joke)."""
-    if "the camera" in text:
-        return [d for d in distractors
-                if d != answer and not (isinstance(d, str) and "camera" in d)]
-    return [d for d in distractors if d != answer]
+    measured_from_camera = _VIEWPOINT in text
+    return [d for d in distractors if d != answer
+            and not (measured_from_camera and isinstance(d, str) and _is_camera(d))]
 
 
 def kind_values_in_scene(t: SceneTables, kind: str) -> list[str]:
