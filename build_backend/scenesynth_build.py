@@ -28,6 +28,10 @@ COMPILE_REQUIRES = ["mypy>=1.10", "pydantic>=2.6"]
 COMPILED_MODULES = [
     "scenesynth._fast",
     "scenesynth.graph.decide",
+    "scenesynth.graph.geometry",
+    "scenesynth.graph.keys",
+    "scenesynth.graph.seeds",
+    "scenesynth.graph.vocab",
     "scenesynth.programs.tables",
     "scenesynth.programs.ops",
     "scenesynth.programs.execute",

@@ -76,7 +76,7 @@ def test_no_answer_above_cap(shard: ShardResult) -> None:
     # A bucket's cap shrinks when a new answer first shows up (1.1 / answers seen), so the cap
     # binds once a bucket holds a couple of warmups of samples; smaller buckets are rare.
     settled = {name: b for name, b in stats.items() if b["kept"] >= 2 * warmup}
-    # buckets per generator (no template) and per template (graph.sample.template_bucket);
+    # buckets per generator (no template) and per template (graph.keys.template_bucket);
     # existence, and/or and counts are bucketed per kind of the attribute named too (a leak
     # guard), so rare kind pairs ("material+size") make a few more small template buckets
     for per_template, bound in ((False, 0.01), (True, 0.04)):

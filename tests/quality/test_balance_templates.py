@@ -3,7 +3,7 @@ even when its family is balanced on average."""
 
 from __future__ import annotations
 
-from scenesynth.graph.sample import template_bucket
+from scenesynth.graph.keys import template_bucket
 from scenesynth.quality.balance import AnswerBalancer
 
 

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scenesynth.graph.sample import normalize_question
+from scenesynth.graph.keys import normalize_question
 
 DEFAULT_BANK = Path(__file__).parent / "data" / "paraphrases.json"
 BANK_VERSION = 1

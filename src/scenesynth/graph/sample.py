@@ -13,16 +13,6 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# provenance.extra["balance_key"] is "<generator's balance key>#<template>": answers are
-# balanced per template, so a family balanced on average cannot hide a template whose wording
-# predicts its answer (quality.balance)
-TEMPLATE_SEPARATOR = "#"
-
-
-def template_bucket(key: str, template: str) -> str:
-    """The balance bucket of a question: its generator's balance key, per template."""
-    return key + TEMPLATE_SEPARATOR + template if template else key
-
 
 class AnswerForm(StrEnum):
     SHORT = "short"  # free short answer
@@ -84,22 +74,6 @@ class InstructionSample(BaseModel):
     answer_value: Any = None  # the typed answer (int, bool, str, list, box) before rendering
     answer_type: str = "text"
     provenance: Provenance
-
-
-def normalize_question(text: str) -> str:
-    """Lower-case, collapse spaces, drop trailing punctuation: "What  is it ?" -> "what is it".
-
-    Two questions with the same normalised text are the same question (for deduplication and
-    for paraphrase banks)."""
-    lowered = text.lower()
-    # Fast path (most generated questions): every whitespace character but the ASCII space is
-    # non-printable, so a printable text with no doubled, leading or trailing space is already
-    # collapsed; the split/join below would return it unchanged.
-    if lowered.isprintable() and "  " not in lowered and lowered[:1] != " " \
-            and lowered[-1:] != " ":
-        return lowered.rstrip(" ?.!")
-    # str.split() splits on exactly the characters the regex's \s matches (str.isspace)
-    return " ".join(lowered.split()).rstrip(" ?.!")
 
 
 class ProvenanceView(Protocol):

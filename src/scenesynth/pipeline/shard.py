@@ -55,7 +55,7 @@ from scenesynth.graph import (
     Provenance,
     SceneGraph,
 )
-from scenesynth.graph.sample import template_bucket
+from scenesynth.graph.keys import template_bucket
 from scenesynth.graph.seeds import (
     generator_seed,
     generator_seed_from_hash,

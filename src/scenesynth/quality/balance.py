@@ -1,7 +1,7 @@
 """Answer balancing: CLEVR-style rejection so no answer dominates a question family.
 
 Samples are grouped in *buckets*: the question's balance key (by default the generator name)
-per template (``graph.sample.template_bucket``), so a family balanced on average cannot hide
+per template (``graph.keys.template_bucket``), so a family balanced on average cannot hide
 a template whose wording predicts its answer (a same-material wording at 73 % yes in a
 family at 55 %).
 Within a bucket each answer may hold at most its *cap* share of the kept samples:
@@ -37,7 +37,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from scenesynth.graph.sample import TEMPLATE_SEPARATOR, AnswerForm, InstructionSample
+from scenesynth.graph.keys import TEMPLATE_SEPARATOR
+from scenesynth.graph.sample import AnswerForm, InstructionSample
 
 YES: Final = "yes"
 NO: Final = "no"
@@ -291,7 +292,7 @@ class AnswerBalancer:
         caps hold for the run. Deterministic: within each (bucket, answer) the first samples
         in list order are kept. Changes no state of the balancer.
 
-        Per-template buckets (``graph.sample.template_bucket``), their generator's bucket and
+        Per-template buckets (``graph.keys.template_bucket``), their generator's bucket and
         the generator as a whole (a key split by kind, "count_attribute:size", split a small
         run into buckets too small for their caps to bind) are trimmed in turn until all meet
         their caps."""

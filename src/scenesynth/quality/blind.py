@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from scenesynth.graph.sample import TEMPLATE_SEPARATOR, AnswerForm, InstructionSample
+from scenesynth.graph.keys import TEMPLATE_SEPARATOR
+from scenesynth.graph.sample import AnswerForm, InstructionSample
 from scenesynth.graph.seeds import random_from_text
 from scenesynth.quality.balance import answer_key, balance_key
 

@@ -8,7 +8,8 @@ a deterministic order).
 
 from __future__ import annotations
 
-from scenesynth.graph.sample import InstructionSample, normalize_question
+from scenesynth.graph.keys import normalize_question
+from scenesynth.graph.sample import InstructionSample
 
 
 class Deduplicator:
