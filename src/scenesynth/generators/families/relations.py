@@ -67,9 +67,9 @@ def _open_hop(
             return None
         table = t.rel_by_subject.get((s, p), ()) if inverse else t.rel_by_object.get((o, p), ())
         return ("annotated", p) if len(table) == 1 else None
-    # the one object geometry relates (memoised per anchor) must be the annotated one: this
-    # also says that the annotation agrees with geometry (the sole related object is decided
-    # related), so that is not checked pair by pair
+    if t.spatial(s, o, spatial) is not True:
+        return None  # the annotation must agree with geometry
+    # the one object geometry relates (memoised per anchor): the annotated one, or no rival
     if inverse:
         singled_out = sole_by_geometry(t, s, spatial, inverse=True) == o
     else:
