@@ -16,7 +16,10 @@ the synthetic graphs and the generator list of that tree)::
         --contender old=/tmp/a439423/site=/tmp/a439423/src/bench/generate.py \\
         --contender new=/tmp/new/site=bench/generate.py
 
-Prints each round's QA per CPU-second and each contender's ratio to the first, per round.
+Prints each round's QA per CPU-second and each contender's ratio to the first, per round, and
+the ratio of graphs per CPU-second (the baseline's CPU time over the contender's on the same
+graphs): the speed on equal input, which QA per CPU-s also reflects unless the builds differ in
+how many questions they find worth asking (a build that refuses ambiguous questions asks fewer).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ def measure(bench_file: str, n_clevr: int, n_synthetic: int) -> dict[str, object
         cpu = time.process_time() - start
         out[label] = len(result.samples) / cpu
         out[label + "_samples"] = len(result.samples)
+        out[label + "_cpu_s"] = cpu
     return out
 
 
@@ -126,9 +130,14 @@ def main() -> None:
             rates = [float(r[name][label]) for r in rounds]  # type: ignore[arg-type]
             ratios = [float(r[name][label]) / float(r[base][label])  # type: ignore[arg-type]
                       for r in rounds]
+            # the same graphs for every contender: CPU time is the speed on equal input; QA
+            # per CPU-s also moves with how many questions a build finds worth asking
+            speed = [float(r[base][label + "_cpu_s"]) / float(r[name][label + "_cpu_s"])  # type: ignore[arg-type]
+                     for r in rounds]
             print(f"{name:>12} {label:>9}: {min(rates):,.0f}-{max(rates):,.0f} QA/CPU-s; "
                   f"vs {base} per round {', '.join(f'{x:.3f}' for x in ratios)} "
-                  f"(median {statistics.median(ratios):.3f})")
+                  f"(median {statistics.median(ratios):.3f}); graphs per CPU-s vs {base} "
+                  f"{', '.join(f'{x:.3f}' for x in speed)} (median {statistics.median(speed):.3f})")
 
 
 if __name__ == "__main__":
