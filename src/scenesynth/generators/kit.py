@@ -223,9 +223,10 @@ def finish(
 def _distractors(text: str, distractors: Sequence[Any], answer: Any) -> list[Any]:
     """The wrong options: never the answer, and never a camera where the question measures
     from "the camera" ("Which object is closest to the camera? A. camera" is read as a joke)."""
-    measured_from_camera = _VIEWPOINT in text
-    return [d for d in distractors if d != answer
-            and not (measured_from_camera and isinstance(d, str) and _is_camera(d))]
+    if _VIEWPOINT not in text:  # most questions: only the answer is left out
+        return [d for d in distractors if d != answer]
+    return [d for d in distractors
+            if d != answer and not (isinstance(d, str) and _is_camera(d))]
 
 
 def kind_values_in_scene(t: SceneTables, kind: str) -> list[str]:

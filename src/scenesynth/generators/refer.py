@@ -30,9 +30,8 @@ from typing import Any, Final, cast
 
 from scenesynth._fast import new_step
 from scenesynth.graph import AttributeKind, ProgramStep, canonical_spatial
-from scenesynth.graph import ProgramStep as Step
 from scenesynth.graph.vocab import names_value
-from scenesynth.programs.execute import execute
+from scenesynth.programs.execute import Step, execute
 from scenesynth.programs.tables import SceneTables, SpatialOrder
 
 # Attribute order in a phrase: "the large red metal cube".
@@ -156,8 +155,8 @@ class Reference:
     Plain classes here rather than dataclasses: compiled (mypyc), a dataclass keeps its
     interpreted ``__init__``, and references are built on the hot path."""
 
-    __slots__ = ("_outputs", "_steps_at", "kinds_used", "objects", "relations", "steps",
-                 "tables", "target", "text")
+    __slots__ = ("_outputs", "_program_at", "_steps_at", "kinds_used", "objects", "relations",
+                 "steps", "tables", "target", "text")
 
     def __init__(
         self,
@@ -177,23 +176,33 @@ class Reference:
         self.kinds_used = kinds_used
         self.tables = tables
         self._outputs: list[Any] | None = None
-        self._steps_at: dict[int, list[ProgramStep]] = {}
+        self._program_at: dict[int, list[ProgramStep]] = {}
+        self._steps_at: dict[int, list[Step]] = {}
 
     def __repr__(self) -> str:
         return (f"Reference({self.text!r}, {self.steps!r}, {self.target!r}, {self.objects!r}, "
                 f"{self.relations!r}, {self.kinds_used!r})")
 
     def program_steps(self, offset: int) -> list[ProgramStep] | None:
-        """The reference's executed steps as ProgramSteps when spliced at ``offset`` (built
-        once per offset and shared by the questions that use them; never mutated)."""
-        cached = self._steps_at.get(offset)
+        """The reference's executed steps as stored ProgramSteps when spliced at ``offset``
+        (built once per offset and shared by the questions that use them; never mutated);
+        None while its outputs are unknown (no tables)."""
+        cached = self._program_at.get(offset)
         if cached is None:
             outputs = self.outputs
             if outputs is None:
                 return None
-            steps = self.steps
-            cached = [new_step(s.op, [j + offset for j in s.inputs], s.args, outputs[i])
-                      for i, s in enumerate(steps)]
+            cached = [new_step(s.op, s.inputs, s.args, outputs[i])
+                      for i, s in enumerate(self.steps_at(offset))]
+            self._program_at[offset] = cached
+        return cached
+
+    def steps_at(self, offset: int) -> list[Step]:
+        """The reference's steps spliced at ``offset`` (their inputs shifted by it), built
+        once per offset and shared (never mutated)."""
+        cached = self._steps_at.get(offset)
+        if cached is None:
+            cached = [Step(s.op, [j + offset for j in s.inputs], s.args) for s in self.steps]
             self._steps_at[offset] = cached
         return cached
 
@@ -464,7 +473,8 @@ def _with_relations(
     for option in options:
         anchor_ref = option.anchor_ref
         offset = len(out)
-        out.extend(Step(s.op, [j + offset for j in s.inputs], s.args) for s in anchor_ref.steps)
+        out.extend(Step(s.op, [j + offset for j in s.inputs], s.args)
+                   for s in anchor_ref.steps)
         out.append(Step("relate", [len(out) - 1],
                         {"predicate": option.predicate, "mode": option.mode}))
         out.append(Step("intersect", [current, len(out) - 1], {}))

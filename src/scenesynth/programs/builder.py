@@ -2,8 +2,9 @@
 
 A generator appends steps (``add``) and splices in referring expressions
 (``add_reference``), runs the program (``run``) and keeps it with its outputs
-(``to_program``). Every step is a :class:`~scenesynth.graph.sample.ProgramStep`, from the
-first ``add`` to the stored sample.
+(``to_program``). While it is built and run, a program is a list of the engine's
+:class:`~scenesynth.programs.execute.Step`; ``to_program`` gives the stored
+:class:`~scenesynth.graph.sample.ProgramStep` list, each step with its output.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Protocol
 
 from scenesynth._fast import new_step
 from scenesynth.graph import ProgramStep
-from scenesynth.programs.execute import UNKNOWN, StepLike, run_unknown
+from scenesynth.programs.execute import UNKNOWN, Step, StepLike, run_unknown
 from scenesynth.programs.ops import OPS
 from scenesynth.programs.tables import SceneTables
 
@@ -29,6 +30,8 @@ class ReferenceLike(Protocol):
 
     def program_steps(self, offset: int) -> list[ProgramStep] | None: ...
 
+    def steps_at(self, offset: int) -> list[Step]: ...
+
 
 class ProgramBuilder:
     """Appends steps and hands back their indices; ``extend`` splices in a sub-program.
@@ -38,12 +41,14 @@ class ProgramBuilder:
     questions that use the reference: :meth:`run` executes only the question's own steps
     and :meth:`to_program` completes only those."""
 
-    __slots__ = ("_outputs", "_own", "steps")
+    __slots__ = ("_outputs", "_stored", "steps")
 
     def __init__(self) -> None:
-        self.steps: list[ProgramStep] = []
+        self.steps: list[Step] = []
         self._outputs: list[Any] = []  # per step: its known output or UNKNOWN
-        self._own: list[bool] = []  # per step: built here (its output is filled in here)
+        # per step: the stored step of a spliced memoised reference (complete, shared), or
+        # None for a step built here (to_program stores it with its output)
+        self._stored: list[ProgramStep | None] = []
 
     @property
     def known(self) -> dict[int, Any]:
@@ -54,9 +59,9 @@ class ProgramBuilder:
         if op not in OPS:
             raise ValueError(f"op {op!r} has no definition in programs.ops.OPS")
         steps = self.steps
-        steps.append(new_step(op, list(inputs), args, None))
+        steps.append(Step(op, list(inputs), args))
         self._outputs.append(UNKNOWN)
-        self._own.append(True)
+        self._stored.append(None)
         return len(steps) - 1
 
     def extend(self, steps: Sequence[StepLike], outputs: Sequence[Any] | None = None) -> int:
@@ -66,26 +71,28 @@ class ProgramBuilder:
         memoised reference); :meth:`run` then reuses them instead of re-running."""
         offset = len(self.steps)
         for s in steps:
-            self.steps.append(new_step(s.op, [j + offset for j in s.inputs], s.args, None))
+            self.steps.append(Step(s.op, [j + offset for j in s.inputs], s.args))
         if outputs is not None:
             if len(outputs) != len(steps):
                 raise ValueError(f"{len(outputs)} outputs for {len(steps)} steps")
             self._outputs.extend(outputs)
         else:
             self._outputs.extend([UNKNOWN] * len(steps))
-        self._own.extend([True] * len(steps))
+        self._stored.extend([None] * len(steps))
         return len(self.steps) - 1
 
     def add_reference(self, reference: ReferenceLike) -> int:
         """Splice in a referring expression's steps (with its memoised outputs); returns the
         index of its final ``unique`` step."""
-        prebuilt = reference.program_steps(len(self.steps))
-        if prebuilt is None:
-            return self.extend(reference.steps, reference.outputs)
-        # complete steps: the offset inputs, the args and the outputs
-        self.steps.extend(prebuilt)
-        self._outputs.extend([step.output for step in prebuilt])
-        self._own.extend([False] * len(prebuilt))
+        offset = len(self.steps)
+        stored = reference.program_steps(offset)
+        outputs = reference.outputs
+        if stored is None or outputs is None:
+            return self.extend(reference.steps, outputs)
+        # complete steps, shared with every question that splices the reference here
+        self.steps.extend(reference.steps_at(offset))
+        self._outputs.extend(outputs)
+        self._stored.extend(stored)
         return len(self.steps) - 1
 
     def run(self, tables: Sequence[SceneTables]) -> list[Any]:
@@ -98,8 +105,12 @@ class ProgramBuilder:
         steps = self.steps
         if len(outputs) != len(steps):
             raise ValueError(f"{len(outputs)} outputs for {len(steps)} steps")
-        own = self._own
+        program: list[ProgramStep] = []
+        stored = self._stored
         for i in range(len(steps)):
-            if own[i]:
-                steps[i].output = outputs[i]
-        return list(steps)
+            done = stored[i]
+            if done is None:
+                step = steps[i]
+                done = new_step(step.op, step.inputs, step.args, outputs[i])
+            program.append(done)
+        return program

@@ -32,6 +32,24 @@ class StepLike(Protocol):
     args: dict[str, Any]
 
 
+class Step:
+    """A program step while its program is built and run: ``op`` applied to the outputs of
+    earlier steps (``inputs``, their indices) with literal ``args``. The stored step, with
+    its output, is :class:`~scenesynth.graph.sample.ProgramStep`; this one is the engine's
+    own, built and read several times per question (a compiled build makes it a native
+    object: no attribute lookups)."""
+
+    __slots__ = ("args", "inputs", "op")
+
+    def __init__(self, op: str, inputs: list[int], args: dict[str, Any]) -> None:
+        self.op = op
+        self.inputs = inputs
+        self.args = args
+
+    def __repr__(self) -> str:
+        return f"Step(op={self.op!r}, inputs={self.inputs!r}, args={self.args!r})"
+
+
 UNKNOWN: Final[Any] = object()  # marks a step whose output is not known yet
 
 
@@ -57,11 +75,12 @@ def execute(
         for i, out in known.items():
             if 0 <= i < len(outputs):
                 outputs[i] = out
-    return run_unknown(program, outputs, tables)
+    steps = [s if isinstance(s, Step) else Step(s.op, s.inputs, s.args) for s in program]
+    return run_unknown(steps, outputs, tables)
 
 
 def run_unknown(
-    program: Sequence[StepLike], outputs: list[Any], tables: Sequence[SceneTables],
+    program: list[Step], outputs: list[Any], tables: Sequence[SceneTables],
 ) -> list[Any]:
     """Execute the steps whose entry in ``outputs`` is :data:`UNKNOWN`, in order (fills it
     in and returns it)."""
