@@ -430,20 +430,23 @@ def generate_shard(
             render = renderer.render
             ids_key = shared.ids_key
             n_images = len(image_ids)
+            name = spec.name
             try:
                 for question in gen.generate(ctx):
                     considered += 1
-                    bucket = template_bucket(question.balance_key or spec.name, question.template)
+                    bucket = template_bucket(question.balance_key or name, question.template)
+                    answer = question.answer
+                    answer_type = question.answer_type
                     accepted = False
                     group_id: str | None = None  # worked out when a first form is kept
                     for form in forms:
                         if form == SHORT:  # always natural: rendered here (hot path)
-                            rendered = RenderedForm(SHORT, question.text, answer_text(
-                                question.answer, question.answer_type), "short")
+                            rendered = RenderedForm(SHORT, question.text,
+                                                    answer_text(answer, answer_type), "short")
                         else:
                             # natural forms (forms.natural_forms): yes/no only for boolean
                             # answers, multiple choice only for the others
-                            if (form == YES_NO) is not isinstance(question.answer, bool):
+                            if (form == YES_NO) is not isinstance(answer, bool):
                                 continue
                             other = render(question, form, ctx.rng)
                             if other is None:
@@ -451,10 +454,9 @@ def generate_shard(
                             rendered = other
                         # offered by its parts: a rejected sample is never assembled
                         if dedup.offer_parts(ids_key, rendered.question, form_text[form]) and \
-                                balancer.offer_parts(bucket, form,
-                                               rendered.answer, question.answer,
-                                               str(question.answer_type), n_images,
-                                               rendered.options, rendered.answer_index):
+                                balancer.offer_parts(bucket, form, rendered.answer, answer,
+                                                     str(answer_type), n_images,
+                                                     rendered.options, rendered.answer_index):
                             if group_id is None:
                                 group_id = question_group_id(question, parts)
                             keep(build_sample(question, rendered, parts, bucket, group_id))
