@@ -183,16 +183,6 @@ class SampleTally:
         self._compact_questions()
         return self._distinct_at_compaction
 
-    def watch_graphs(self, source: str | None, source_format: str | None) -> None:
-        """Count objects and relations per image over the run's source (streamed again: the
-        shards hold samples, not graphs). Graphs as loaded, before any refine step."""
-        if not source or not Path(source).exists():
-            return
-        from scenesynth.sources import load  # lazy: the loaders pull ijson
-
-        for graph in load(source, source_format):
-            self.stats.add_graph(graph)
-
 
 def build_card(
     config: dict[str, Any], manifest: dict[str, Any], tally: SampleTally, export: dict[str, Any]
@@ -201,8 +191,9 @@ def build_card(
     stage_failed: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     counters: Counter[str] = Counter()
-    tally.watch_graphs(config.get("source"), config.get("source_format"))
     for shard in manifest["shards"]:
+        # graphs as loaded, before any refine step: counted by the shard that read them
+        tally.stats.graphs.merge_dict(shard["graph_counts"])
         stage_records.update(shard["stage_records"])
         stage_failed.update(shard["stage_failed"])
         reasons.update(shard["failure_reasons"])

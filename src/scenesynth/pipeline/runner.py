@@ -37,6 +37,7 @@ from scenesynth.pipeline.shards import (
 )
 from scenesynth.pipeline.source import ShardPlan, count_records_hint, plan_shards
 from scenesynth.pipeline.stages import (
+    CountGraphsStage,
     GenerateStage,
     RefineStage,
     ShardBatch,
@@ -510,9 +511,14 @@ def run(
     manifest = _open_manifest(config, out)
     summary = RunSummary(out=out, engine=config.engine, workers=config.resolved_workers())
     summary.warnings.extend(warnings)
+    # A run that reads a source counts each shard's graphs for its dataset card (a
+    # synthesizing run's card counts the graphs it made).
+    counts_graphs = config.synthesize is None
     finished: dict[int, ShardEntry] = {}
     for entry in list(manifest.entries()):
         problem = verify_shard(out, entry)
+        if problem is None and counts_graphs and entry.graph_counts is None:
+            problem = "its manifest entry has no graph counts (written by an older version)"
         if problem:
             log.warning("shard %d will be redone: %s", entry.index, problem)
             del manifest.shards[entry.index]
@@ -522,7 +528,7 @@ def run(
     manifest.complete = False
     manifest.save(out)
 
-    pipeline = [*plan.stages, *pipeline]
+    pipeline = [*plan.stages, *([CountGraphsStage()] if counts_graphs else []), *pipeline]
     engine = _make_engine(config, pipeline, out)
     num_shards = 0
     progress = RunProgress(enabled=config.progress, total_records=total_hint)
