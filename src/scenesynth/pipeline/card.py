@@ -135,21 +135,60 @@ def write_card_with_plots(
 Sample = TypeVar("Sample", bound=SampleView)
 
 
+class DistinctHashes:
+    """How many distinct 64-bit hashes were added, in 8 bytes per distinct hash (a set would
+    take ~70: its int objects and slots). The hashes go to a packed array that is sorted and
+    deduplicated in place whenever it has doubled since the last time; a hash equal to the
+    one added just before is not stored again (the forms of one question come one after
+    another), so the array stays near the distinct count and its deduplication needs no copy
+    of it."""
+
+    COMPACT_AT = 1 << 20  # hashes kept before the first deduplication
+
+    def __init__(self) -> None:
+        self._hashes = array("q")
+        self._distinct_at_compaction = 0
+        self._last: int | None = None
+
+    def add(self, value: int) -> None:
+        if value == self._last:
+            return
+        self._last = value
+        self._hashes.append(value)
+        if len(self._hashes) >= max(self.COMPACT_AT, 2 * self._distinct_at_compaction):
+            self._compact()
+
+    def _compact(self) -> None:
+        import numpy as np  # lazy: most commands never build a card
+
+        n = len(self._hashes)
+        if n > 1:
+            hashes = np.frombuffer(self._hashes, dtype=np.int64)  # the array's own memory
+            hashes.sort()
+            first = np.empty(n, dtype=bool)  # first of its run of equal hashes
+            first[0] = True
+            np.not_equal(hashes[1:], hashes[:-1], out=first[1:])
+            n = int(np.count_nonzero(first))
+            if n < len(hashes):
+                hashes[:n] = hashes[first]
+            del hashes, first  # release the array's buffer: it is resized next
+            del self._hashes[n:]
+        self._distinct_at_compaction = n
+
+    def __len__(self) -> int:
+        self._compact()
+        return self._distinct_at_compaction
+
+
 class SampleTally:
     """Counts samples by generator, family, form and answer while they stream past."""
-
-    COMPACT_AT = 1 << 20  # question hashes kept before the first deduplication
 
     def __init__(self) -> None:
         self.samples = 0
         self.by_generator: Counter[str] = Counter()
         self.by_family: Counter[str] = Counter()
         self.by_form: Counter[str] = Counter()
-        # distinct questions, kept as the 64-bit hash of their group id in a packed array,
-        # deduplicated when it doubles: a run of millions of samples keeps 8 bytes per
-        # question instead of a set's ~70 (its int objects and slots)
-        self._question_hashes = array("q")
-        self._distinct_at_compaction = 0
+        self._questions = DistinctHashes()  # question groups, by the hash of their id
         self.stats = CardStats()  # what the card's plots show
 
     @property
@@ -163,25 +202,14 @@ class SampleTally:
             self.by_generator[sample.provenance.generator] += 1
             self.by_family[sample.provenance.family] += 1
             self.by_form[str(sample.form)] += 1
-            self._question_hashes.append(hash(question_group(sample)))
-            if len(self._question_hashes) >= max(self.COMPACT_AT, 2 * self._distinct_at_compaction):
-                self._compact_questions()
+            self._questions.add(hash(question_group(sample)))
             self.stats.add_sample(sample)
             yield sample
-
-    def _compact_questions(self) -> None:
-        import numpy as np  # lazy: most commands never build a card
-
-        distinct = np.unique(np.frombuffer(self._question_hashes, dtype=np.int64))
-        self._question_hashes = array("q")
-        self._question_hashes.frombytes(distinct.tobytes())
-        self._distinct_at_compaction = len(self._question_hashes)
 
     @property
     def questions(self) -> int:
         """Distinct questions (question groups) seen so far."""
-        self._compact_questions()
-        return self._distinct_at_compaction
+        return len(self._questions)
 
 
 def build_card(

@@ -592,9 +592,9 @@ def run(
             for name in config.generators:
                 if tally.by_generator.get(name, 0) == 0:
                     summary.warnings.append(f"requested generator {name!r} produced 0 samples")
-        write_card(
-            out, build_card(config.output_fields(), manifest.to_dict(), tally, summary.export)
-        )
+        card = build_card(config.output_fields(), manifest.to_dict(), tally, summary.export)
+        del tally  # its question hashes (8 bytes a question) are not needed to draw the plots
+        write_card(out, card)
     manifest.complete = True
     manifest.save(out)
     summary.seconds = time.monotonic() - started
