@@ -1,9 +1,11 @@
 """The dataset card of a run: ``card.json`` and ``DATASET_CARD.md`` in the output (one writer;
 a synthesizing run adds its scenes, renders and drops: :func:`build_synthesis_card`).
 
-Built in one streaming pass over the samples (the export's), so it works at any size. It holds
-only facts that do not depend on how the run was executed (no timings, no worker count), so a
-resumed or re-run job writes the same card byte for byte.
+Built in one streaming pass over the samples (the export's), so it works at any size; the
+source graphs' counts come from the shards' manifest entries (each shard counted the graphs it
+loaded), so the source is not read again. It holds only facts that do not depend on how the run
+was executed (no timings, no worker count), so a resumed or re-run job writes the same card
+byte for byte.
 """
 
 from __future__ import annotations
