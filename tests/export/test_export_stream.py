@@ -132,15 +132,37 @@ def test_absent_images_are_counted_not_listed(tmp_path: Path):
 
 
 def test_card_counts_distinct_questions_across_compactions(monkeypatch):
-    from scenesynth.pipeline.card import SampleTally
+    from scenesynth.pipeline.card import DistinctHashes, SampleTally
 
-    monkeypatch.setattr(SampleTally, "COMPACT_AT", 16)  # compact many times on a small run
+    monkeypatch.setattr(DistinctHashes, "COMPACT_AT", 16)  # compact many times on a small run
     samples = [s.model_copy(update={"id": f"{s.id}-{k}"}) for k in range(7) for s in _samples()]
     tally = SampleTally()
     assert [s.id for s in tally.watch(samples)] == [s.id for s in samples]
     groups = {s.provenance.extra["question_group"] for s in samples}
     assert tally.questions == len(groups) == 5
     assert tally.samples == len(samples)
+
+
+def test_distinct_hashes_counts_exactly_with_repeats_near_and_far(monkeypatch):
+    import random
+
+    from scenesynth.pipeline.card import DistinctHashes
+
+    monkeypatch.setattr(DistinctHashes, "COMPACT_AT", 64)
+    rng = random.Random(5)
+    values = [rng.randrange(-(2**63), 2**63) for _ in range(3000)]
+    # each value once or twice in a row (the forms of one question), and again far later
+    stream = [v for v in values for _ in range(rng.choice((1, 2)))]
+    stream += rng.sample(values, 700) + [values[0]] * 3
+    counter = DistinctHashes()
+    seen = set()
+    for k, value in enumerate(stream, start=1):
+        counter.add(value)
+        seen.add(value)
+        if k % 997 == 0:  # counting compacts; adding goes on after it
+            assert len(counter) == len(seen)
+    assert len(counter) == len(seen) == 3000
+    assert len(DistinctHashes()) == 0
 
 
 def test_json_export_does_not_load_parquet_or_image_libraries():

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from engine_support import FAIL_NAME, output_files, stand_in_shard
 
-from scenesynth.graph import InstructionSample, graph_to_json
+from scenesynth.graph import InstructionSample, SceneGraph, graph_from_json, graph_to_json
 from scenesynth.ioutil.manifest import samples_path
 from scenesynth.pipeline import (
     ConfigError,
@@ -358,6 +359,55 @@ def test_dataset_card_and_guard_fields_are_resumable(
     )
     assert summary.shards_skipped == 12
     assert (out / "card.json").read_bytes() == before
+
+
+def interrupted_shard(graphs: list[SceneGraph], *args: object) -> object:
+    """stand_in_shard, but Ctrl-C arrives during image 100's shard (shard 5 of 20 graphs)."""
+    if any(g.image.id.endswith("0000100") for g in graphs):
+        raise KeyboardInterrupt
+    return stand_in_shard(graphs, *args)
+
+
+def _no_source_reads(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the parent read the source again")
+
+
+def test_resumed_card_equals_uninterrupted_and_counts_graphs_from_the_shards(
+    synthetic_source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference = tmp_path / "reference"
+    run(_config(synthetic_source, reference), shard_function=stand_in_shard)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run(_config(synthetic_source, out), shard_function=interrupted_shard)
+    assert not (out / "card.json").exists()
+    # The resumed run reads the source file's lines for its remaining shards only; the card
+    # merges every shard's graph counts from the manifest (5 of them from the first run).
+    monkeypatch.setattr("scenesynth.sources.load", _no_source_reads)
+    summary = run(_config(synthetic_source, out), shard_function=stand_in_shard)
+    assert summary.shards_skipped == 5
+    assert (out / "card.json").read_bytes() == (reference / "card.json").read_bytes()
+    graphs = [graph_from_json(line) for line in synthetic_source.read_text().splitlines()]
+    plots = json.loads((out / "card.json").read_text())["plot_data"]
+    objects = Counter(len(g.objects) for g in graphs)
+    assert len(objects) > 1  # the source's graphs differ in size: the counts are per graph
+    assert plots["objects_per_image"] == {str(k): n for k, n in sorted(objects.items())}
+    assert sum(plots["relation_categories"].values()) == sum(len(g.relations) for g in graphs)
+
+
+def test_a_shard_listed_without_graph_counts_is_redone(
+    synthetic_source: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    run(_config(synthetic_source, out), shard_function=stand_in_shard)
+    finished = output_files(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    for entry in manifest["shards"][:3]:  # as written before shards counted their graphs
+        del entry["graph_counts"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    summary = run(_config(synthetic_source, out), shard_function=stand_in_shard)
+    assert (summary.shards_redone, summary.shards_skipped) == (3, 9)
+    assert output_files(out) == finished
 
 
 def test_a_dead_worker_stops_the_run_and_a_rerun_resumes(

@@ -105,6 +105,9 @@ class ShardEntry:
     counters: dict[str, int] = field(default_factory=dict)
     graphs: int = 0
     graphs_sha256: str | None = None  # set when the shard wrote its graphs (synthesis)
+    # the shard's source graphs counted for the dataset card (quality.card_plots.GraphCounts),
+    # kept here so a resumed run's card needs neither the source nor the skipped shards' graphs
+    graph_counts: dict[str, dict[str, int]] | None = None
     # execution facts (ShardBatch.run_stats): returned to the parent, never in the manifest
     run_stats: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -124,6 +127,8 @@ class ShardEntry:
         }
         if self.graphs_sha256 is not None:  # only runs that make graphs list them
             data.update(graphs=self.graphs, graphs_sha256=self.graphs_sha256)
+        if self.graph_counts is not None:  # only runs that read a source count its graphs
+            data["graph_counts"] = self.graph_counts
         return data
 
     @classmethod

@@ -1,9 +1,11 @@
 """The dataset card of a run: ``card.json`` and ``DATASET_CARD.md`` in the output (one writer;
 a synthesizing run adds its scenes, renders and drops: :func:`build_synthesis_card`).
 
-Built in one streaming pass over the samples (the export's), so it works at any size. It holds
-only facts that do not depend on how the run was executed (no timings, no worker count), so a
-resumed or re-run job writes the same card byte for byte.
+Built in one streaming pass over the samples (the export's), so it works at any size; the
+source graphs' counts come from the shards' manifest entries (each shard counted the graphs it
+loaded), so the source is not read again. It holds only facts that do not depend on how the run
+was executed (no timings, no worker count), so a resumed or re-run job writes the same card
+byte for byte.
 """
 
 from __future__ import annotations
@@ -135,21 +137,60 @@ def write_card_with_plots(
 Sample = TypeVar("Sample", bound=SampleView)
 
 
+class DistinctHashes:
+    """How many distinct 64-bit hashes were added, in 8 bytes per distinct hash (a set would
+    take ~70: its int objects and slots). The hashes go to a packed array that is sorted and
+    deduplicated in place whenever it has doubled since the last time; a hash equal to the
+    one added just before is not stored again (the forms of one question come one after
+    another), so the array stays near the distinct count and its deduplication needs no copy
+    of it."""
+
+    COMPACT_AT = 1 << 20  # hashes kept before the first deduplication
+
+    def __init__(self) -> None:
+        self._hashes = array("q")
+        self._distinct_at_compaction = 0
+        self._last: int | None = None
+
+    def add(self, value: int) -> None:
+        if value == self._last:
+            return
+        self._last = value
+        self._hashes.append(value)
+        if len(self._hashes) >= max(self.COMPACT_AT, 2 * self._distinct_at_compaction):
+            self._compact()
+
+    def _compact(self) -> None:
+        import numpy as np  # lazy: most commands never build a card
+
+        n = len(self._hashes)
+        if n > 1:
+            hashes = np.frombuffer(self._hashes, dtype=np.int64)  # the array's own memory
+            hashes.sort()
+            first = np.empty(n, dtype=bool)  # first of its run of equal hashes
+            first[0] = True
+            np.not_equal(hashes[1:], hashes[:-1], out=first[1:])
+            n = int(np.count_nonzero(first))
+            if n < len(hashes):
+                hashes[:n] = hashes[first]
+            del hashes, first  # release the array's buffer: it is resized next
+            del self._hashes[n:]
+        self._distinct_at_compaction = n
+
+    def __len__(self) -> int:
+        self._compact()
+        return self._distinct_at_compaction
+
+
 class SampleTally:
     """Counts samples by generator, family, form and answer while they stream past."""
-
-    COMPACT_AT = 1 << 20  # question hashes kept before the first deduplication
 
     def __init__(self) -> None:
         self.samples = 0
         self.by_generator: Counter[str] = Counter()
         self.by_family: Counter[str] = Counter()
         self.by_form: Counter[str] = Counter()
-        # distinct questions, kept as the 64-bit hash of their group id in a packed array,
-        # deduplicated when it doubles: a run of millions of samples keeps 8 bytes per
-        # question instead of a set's ~70 (its int objects and slots)
-        self._question_hashes = array("q")
-        self._distinct_at_compaction = 0
+        self._questions = DistinctHashes()  # question groups, by the hash of their id
         self.stats = CardStats()  # what the card's plots show
 
     @property
@@ -163,35 +204,14 @@ class SampleTally:
             self.by_generator[sample.provenance.generator] += 1
             self.by_family[sample.provenance.family] += 1
             self.by_form[str(sample.form)] += 1
-            self._question_hashes.append(hash(question_group(sample)))
-            if len(self._question_hashes) >= max(self.COMPACT_AT, 2 * self._distinct_at_compaction):
-                self._compact_questions()
+            self._questions.add(hash(question_group(sample)))
             self.stats.add_sample(sample)
             yield sample
-
-    def _compact_questions(self) -> None:
-        import numpy as np  # lazy: most commands never build a card
-
-        distinct = np.unique(np.frombuffer(self._question_hashes, dtype=np.int64))
-        self._question_hashes = array("q")
-        self._question_hashes.frombytes(distinct.tobytes())
-        self._distinct_at_compaction = len(self._question_hashes)
 
     @property
     def questions(self) -> int:
         """Distinct questions (question groups) seen so far."""
-        self._compact_questions()
-        return self._distinct_at_compaction
-
-    def watch_graphs(self, source: str | None, source_format: str | None) -> None:
-        """Count objects and relations per image over the run's source (streamed again: the
-        shards hold samples, not graphs). Graphs as loaded, before any refine step."""
-        if not source or not Path(source).exists():
-            return
-        from scenesynth.sources import load  # lazy: the loaders pull ijson
-
-        for graph in load(source, source_format):
-            self.stats.add_graph(graph)
+        return len(self._questions)
 
 
 def build_card(
@@ -201,8 +221,9 @@ def build_card(
     stage_failed: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     counters: Counter[str] = Counter()
-    tally.watch_graphs(config.get("source"), config.get("source_format"))
     for shard in manifest["shards"]:
+        # graphs as loaded, before any refine step: counted by the shard that read them
+        tally.stats.graphs.merge_dict(shard["graph_counts"])
         stage_records.update(shard["stage_records"])
         stage_failed.update(shard["stage_failed"])
         reasons.update(shard["failure_reasons"])

@@ -37,6 +37,7 @@ from scenesynth.pipeline.shards import (
 )
 from scenesynth.pipeline.source import ShardPlan, count_records_hint, plan_shards
 from scenesynth.pipeline.stages import (
+    CountGraphsStage,
     GenerateStage,
     RefineStage,
     ShardBatch,
@@ -510,9 +511,14 @@ def run(
     manifest = _open_manifest(config, out)
     summary = RunSummary(out=out, engine=config.engine, workers=config.resolved_workers())
     summary.warnings.extend(warnings)
+    # A run that reads a source counts each shard's graphs for its dataset card (a
+    # synthesizing run's card counts the graphs it made).
+    counts_graphs = config.synthesize is None
     finished: dict[int, ShardEntry] = {}
     for entry in list(manifest.entries()):
         problem = verify_shard(out, entry)
+        if problem is None and counts_graphs and entry.graph_counts is None:
+            problem = "its manifest entry has no graph counts (written by an older version)"
         if problem:
             log.warning("shard %d will be redone: %s", entry.index, problem)
             del manifest.shards[entry.index]
@@ -522,7 +528,7 @@ def run(
     manifest.complete = False
     manifest.save(out)
 
-    pipeline = [*plan.stages, *pipeline]
+    pipeline = [*plan.stages, *([CountGraphsStage()] if counts_graphs else []), *pipeline]
     engine = _make_engine(config, pipeline, out)
     num_shards = 0
     progress = RunProgress(enabled=config.progress, total_records=total_hint)
@@ -586,9 +592,9 @@ def run(
             for name in config.generators:
                 if tally.by_generator.get(name, 0) == 0:
                     summary.warnings.append(f"requested generator {name!r} produced 0 samples")
-        write_card(
-            out, build_card(config.output_fields(), manifest.to_dict(), tally, summary.export)
-        )
+        card = build_card(config.output_fields(), manifest.to_dict(), tally, summary.export)
+        del tally  # its question hashes (8 bytes a question) are not needed to draw the plots
+        write_card(out, card)
     manifest.complete = True
     manifest.save(out)
     summary.seconds = time.monotonic() - started

@@ -166,6 +166,7 @@ def encode_shard(batch: ShardBatch, samples_file: SampleFileWriter | None = None
         counters=dict(batch.counters),
         graphs=len(batch.graphs) if graphs_bytes is not None else 0,
         graphs_sha256=sha256_bytes(graphs_bytes) if graphs_bytes is not None else None,
+        graph_counts=batch.graph_counts,
         run_stats=batch.run_stats,
     )
     return EncodedShard(entry, samples_bytes, failures_bytes, graphs_bytes, samples_file)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from scenesynth.graph import InstructionSample, SceneGraph
 from scenesynth.graph.sample import AnswerForm
 from scenesynth.ioutil.manifest import FailureRecord
+from scenesynth.quality.card_plots import GraphCounts
 
 if TYPE_CHECKING:
     from scenesynth.generators.base import GenConfig
@@ -71,6 +72,9 @@ class ShardBatch:
     # A synthesized source's graphs are an output of the run (rendered images, exact masks):
     # the shard then also writes them, next to its samples.
     keep_graphs: bool = False
+    # The shard's graphs as loaded, counted for the dataset card (:class:`CountGraphsStage`);
+    # recorded in the shard's manifest entry.
+    graph_counts: dict[str, dict[str, int]] | None = None
     # How the shard was produced (LLM requests, latency): execution facts for the summary and
     # card, never written to the manifest, so they cannot change the output bytes.
     run_stats: dict[str, Any] = field(default_factory=dict)
@@ -133,6 +137,22 @@ def run_stages(stages: Sequence[Stage], batch: ShardBatch) -> ShardBatch:
 
 
 # -- built-in stages -------------------------------------------------------------------------
+
+
+class CountGraphsStage(Stage):
+    """Count the shard's graphs as loaded, before any stage changes them (objects and
+    relations per image, relations by category: the dataset card's per-image plots). The
+    counts travel in the shard's manifest entry, where the card merges them."""
+
+    name: ClassVar[str] = "count_graphs"
+    reads_samples: ClassVar[bool] = False
+
+    def process(self, batch: ShardBatch) -> ShardBatch:
+        counts = GraphCounts()
+        for graph in batch.graphs:
+            counts.add(graph)
+        batch.graph_counts = counts.to_dict()
+        return batch
 
 
 @dataclass

@@ -53,6 +53,41 @@ def blind_answer_key(sample: SampleView) -> str | None:
     return card_answer_key(sample.answer_value)
 
 
+class GraphCounts:
+    """Objects and relations per image and relations by category, over scene graphs as loaded:
+    the per-image plots' counts. A run's shards count their own graphs and keep the counts in
+    their manifest entries (:meth:`to_dict`), so the card merges them (:meth:`merge_dict`)
+    instead of reading the whole source again, and a resumed run's card is the same."""
+
+    def __init__(self) -> None:
+        self.objects_per_image: Counter[int] = Counter()
+        self.relations_per_image: Counter[int] = Counter()
+        self.relation_categories: Counter[str] = Counter()
+
+    def add(self, graph: SceneGraph) -> None:
+        self.objects_per_image[len(graph.objects)] += 1
+        self.relations_per_image[len(graph.relations)] += 1
+        self.relation_categories.update(r.category.value for r in graph.relations)
+
+    def to_dict(self) -> dict[str, dict[str, int]]:
+        """JSON-ready and deterministic: per-image counts keyed by their number as text, in
+        numeric order."""
+        return {
+            "objects_per_image": {str(k): v for k, v in sorted(self.objects_per_image.items())},
+            "relations_per_image": {str(k): v for k, v in
+                                    sorted(self.relations_per_image.items())},
+            "relation_categories": dict(sorted(self.relation_categories.items())),
+        }
+
+    def merge_dict(self, data: dict[str, dict[str, int]]) -> None:
+        """Add counts written by :meth:`to_dict` (a shard's, read back from its manifest)."""
+        for key, n in data["objects_per_image"].items():
+            self.objects_per_image[int(key)] += n
+        for key, n in data["relations_per_image"].items():
+            self.relations_per_image[int(key)] += n
+        self.relation_categories.update(data["relation_categories"])
+
+
 class CardStats:
     """Streaming counts behind the plots; :meth:`to_dict` is deterministic (sorted keys)."""
 
@@ -60,9 +95,7 @@ class CardStats:
         self.answers: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.yes_by_template: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self.mc_positions: Counter[str] = Counter()
-        self.objects_per_image: Counter[int] = Counter()
-        self.relations_per_image: Counter[int] = Counter()
-        self.relation_categories: Counter[str] = Counter()
+        self.graphs = GraphCounts()
         self._blind_fit: defaultdict[str, Counter[str]] = defaultdict(Counter)
         self._blind_eval: defaultdict[str, Counter[str]] = defaultdict(Counter)
         # the last image ids seen and whether the blind baseline holds them out: a run's
@@ -91,9 +124,7 @@ class CardStats:
             (self._blind_eval if held_out else self._blind_fit)[key][blind] += 1
 
     def add_graph(self, graph: SceneGraph) -> None:
-        self.objects_per_image[len(graph.objects)] += 1
-        self.relations_per_image[len(graph.relations)] += 1
-        self.relation_categories.update(r.category.value for r in graph.relations)
+        self.graphs.add(graph)
 
     def watch(self, samples: Iterable[InstructionSample]) -> Iterable[InstructionSample]:
         for sample in samples:
@@ -119,10 +150,7 @@ class CardStats:
             "yes_no_by_template": {t: {"yes": c["yes"], "no": c["no"]} for t, c in
                                    sorted(self.yes_by_template.items())},
             "mc_correct_position": dict(sorted(self.mc_positions.items())),
-            "objects_per_image": {str(k): v for k, v in sorted(self.objects_per_image.items())},
-            "relations_per_image": {str(k): v for k, v in
-                                    sorted(self.relations_per_image.items())},
-            "relation_categories": dict(sorted(self.relation_categories.items())),
+            **self.graphs.to_dict(),
             "blind_baseline": self.blind_baseline(),
         }
 
