@@ -9,9 +9,11 @@ with every single-image generator, short answers only, answer balancing and dedu
 line, not part of the target, checks scaling: the synthetic graphs drawn from a 3000-name
 vocabulary (as in a Visual Genome shard), rendered in every natural form. Loading
 the graphs is not timed. Rates are per second of this process's CPU time (the machine is
-shared; wall-time rates are printed as well). Target: >= 20,000 QA/s per core. The reference
-generator (ProVision) is not measured beside it: it cannot be installed here (not on PyPI, and
-GitHub is unreachable).
+shared; wall-time rates are printed as well), with graphs per CPU-second beside them: QA per
+second also moves with how many questions the generators find worth asking on the graphs.
+Target: >= 20,000 QA/s per core. Builds side by side (e.g. a439423, the baseline of issues 17
+and 18): ``bench/lockstep.py``; the reference generator (ProVision) beside us:
+``bench/reference.py``.
 
 It measures whichever build of scenesynth is imported, and says which: the pure-Python one, or
 the compiled one (``SCENESYNTH_COMPILE=1 pip install .``, mypyc on the generation hot path).
@@ -139,7 +141,8 @@ def measure(label: str, graphs: Sequence[SceneGraph], per_image: int, profile: b
     rate = n / cpu
     print(f"{label}: {len(graphs)} graphs, {len(names)} generators, per_image={per_image}: "
           f"{n} QA samples in {cpu:.2f} s CPU ({elapsed:.2f} s wall) = {rate:,.0f} QA/s per "
-          f"core on CPU time ({n / elapsed:,.0f} on wall time), {1e6 / rate:.0f} us/sample "
+          f"core on CPU time ({n / elapsed:,.0f} on wall time), {len(graphs) / cpu:,.0f} "
+          f"graphs per CPU-s, {1e6 / rate:.0f} us/sample "
           f"({len(result.failures)} failures; calibration {before:.1f} before, {after:.1f} "
           f"after)")
     if profiler is not None:
