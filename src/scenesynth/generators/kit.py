@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final, TypeVar, cast
 
 from scenesynth._fast import filled
@@ -115,26 +115,27 @@ def _holds_a_camera(ctx: GenContext) -> bool:
 def plural(name: str) -> str:
     """English plural of a name (:func:`scenesynth.graph.vocab.plural`: mass and plural names
     stay as they are). Names repeat across questions: each is inflected once."""
-    word = _PLURALS.get(name)
-    if word is None:
-        word = vocab_plural(name)
-        if len(_PLURALS) < _WORD_MEMO_SIZE:
-            _PLURALS[name] = word
-    return word
+    return _remembered(_PLURALS, name, vocab_plural)
 
 
 def article(phrase: str) -> str:
     """The phrase with its indefinite article ("a cube", "gravel", "a pair of scissors");
     worked out once per phrase, like :func:`plural`."""
-    with_article = _ARTICLES.get(phrase)
-    if with_article is None:
-        with_article = indefinite(phrase)
-        if len(_ARTICLES) < _WORD_MEMO_SIZE:
-            _ARTICLES[phrase] = with_article
-    return with_article
+    return _remembered(_ARTICLES, phrase, indefinite)
 
 
-# Bounded memos of pure word functions (a large vocabulary must not grow them without end).
+def _remembered(memo: dict[str, str], text: str, word: Callable[[str], str]) -> str:
+    """``word(text)`` from ``memo``, worked out and kept there on first use while the memo
+    is under its bound (a large vocabulary must not grow it without end)."""
+    value = memo.get(text)
+    if value is None:
+        value = word(text)
+        if len(memo) < _WORD_MEMO_SIZE:
+            memo[text] = value
+    return value
+
+
+# Bounded memos of pure word functions
 _WORD_MEMO_SIZE: Final = 100_000
 _PLURALS: Final[dict[str, str]] = {}  # name -> plural(name)
 _ARTICLES: Final[dict[str, str]] = {}  # phrase -> article(phrase)
