@@ -186,3 +186,32 @@ def test_multi_image_groups(clevr: list[SceneGraph]) -> None:
     multi = [s for s in res.samples if len(s.provenance.image_ids) > 1]
     assert multi and res.stats["groups"] == len(groups)
     assert all(2 <= len(s.images) <= 3 for s in multi)
+
+
+def test_skipping_what_the_balancer_refuses_changes_no_sample(
+    clevr: list[SceneGraph], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Generators skip building a question their template's balance bucket would refuse
+    (kit.balancer_refuses); on short answers, where rendering draws nothing, the kept samples
+    are exactly those of building every question and letting the balancer refuse it."""
+    import importlib
+    import pkgutil
+
+    import scenesynth.generators.families as families
+
+    names = ["count_attribute", "count_same_attribute", "exist_object", "logic_and",
+             "logic_or", "same_attribute", "compare_count"]
+    skipping = generate_shard(clevr, names, 5, (AnswerForm.SHORT,), 0, GenConfig(), None)
+    patched = 0
+    for info in pkgutil.iter_modules(families.__path__):
+        module = importlib.import_module(f"{families.__name__}.{info.name}")
+        if hasattr(module, "balancer_refuses"):
+            monkeypatch.setattr(module, "balancer_refuses", lambda *args: False)
+            patched += 1
+    assert patched >= 3
+    building = generate_shard(clevr, names, 5, (AnswerForm.SHORT,), 0, GenConfig(), None)
+    assert digest(skipping) == digest(building)
+    refused = {name: made["rejected"] for name, made in building.stats["generators"].items()}
+    skipped = {name: made["rejected"] for name, made in skipping.stats["generators"].items()}
+    # the refusals were real, and skipping avoided most of them
+    assert sum(refused.values()) > 2 * sum(skipped.values()) > 0

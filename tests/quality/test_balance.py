@@ -125,6 +125,35 @@ def test_balance_key_from_provenance_extra_splits_buckets() -> None:
     assert set(balancer.stats()) == {"g", "g/color"}
 
 
+def test_would_keep_of_a_template_bucket_is_exact_for_that_template() -> None:
+    """A generator asks about the bucket its sample will be offered to (a template of its
+    balance key): would_keep must say what offer then does, the generator's caps included."""
+    balancer = AnswerBalancer()
+    rng = random.Random(3)
+    for i in range(2000):
+        template = rng.choice(["t1", "t2", "t3"])
+        sample = make_sample(rng.random() < 0.7, generator="g")
+        sample.provenance.extra["balance_key"] = f"g:kind#{template}"
+        predicted = balancer.would_keep(f"g:kind#{template}", sample.answer_value)
+        assert balancer.offer(sample) is predicted, i
+    stats = balancer.stats()
+    assert stats["g:kind"]["rejected"] > 0  # the caps did bind
+    for name in ("g:kind#t1", "g:kind#t2", "g:kind#t3"):
+        assert 0.45 <= stats[name]["yes_share"] <= 0.55 + 1 / stats[name]["kept"]
+
+
+def test_dedup_remembers_only_what_it_is_told() -> None:
+    dedup = Deduplicator()
+    key = dedup.new_key(("a",), "How many cubes?", "short")
+    assert key is not None
+    # not remembered (the balancer refused that sample): a later copy is new
+    again = dedup.new_key(("a",), "how many cubes", "short")
+    assert again == key
+    dedup.remember(again)
+    assert dedup.new_key(("a",), "How many cubes?", "short") is None
+    assert dedup.stats() == {"offered": 3, "kept": 2, "rejected": 1}
+
+
 def test_answer_key_forms() -> None:
     assert answer_key(make_sample(True)) == "yes"
     assert answer_key(make_sample(3)) == "3"

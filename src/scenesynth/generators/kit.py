@@ -24,6 +24,7 @@ from scenesynth._fast import filled
 from scenesynth.generators.base import AnswerType, GenContext, Question
 from scenesynth.generators.draws import first_shuffled, lazy_shuffled, pick, shuffled
 from scenesynth.graph import AttributeKind
+from scenesynth.graph.keys import template_bucket
 from scenesynth.graph.seeds import random_from_text
 from scenesynth.graph.vocab import indefinite, infer_kind, is_mass_noun, is_region, vocabulary
 from scenesynth.graph.vocab import names_value as names_value  # re-exported for generators
@@ -181,6 +182,18 @@ def _distinct(items: Sequence[str]) -> list[str]:
         if item not in out:
             out.append(item)
     return out
+
+
+def balancer_refuses(ctx: GenContext, balance_key: str, template: str, answer: Any) -> bool:
+    """Whether the shard's answer balancer would refuse, in every form, a question of
+    ``balance_key`` and ``template`` whose answer is ``answer``; the generator then skips
+    building it. Answers are balanced per template (``quality.balance``), so a generator asks
+    once its template is drawn: a template's bucket refuses what its family would still take.
+    ``answer`` is the generator's prediction; a sample's answer still comes from executing its
+    program."""
+    would_keep = ctx.would_keep
+    return would_keep is not None and not would_keep(
+        template_bucket(balance_key, template), answer)
 
 
 def finish(

@@ -15,7 +15,8 @@ shard is deterministic:
   does not depend on ``PYTHONHASHSEED``, on the number of workers, or on the other shards;
 * graphs are visited in shard order and generators in name order; each rendered sample is
   offered first to the shard's :class:`~scenesynth.quality.dedup.Deduplicator`, then to its
-  :class:`~scenesynth.quality.balance.AnswerBalancer`, in that order;
+  :class:`~scenesynth.quality.balance.AnswerBalancer`, in that order (the deduplicator
+  remembers the samples kept, not the ones the balancer refuses);
 * multi-image groups are formed by a seeded shuffle of the shard's graphs.
 
 ``per_image`` is the number of *questions* kept per (image or group, generator); each kept
@@ -453,10 +454,12 @@ def generate_shard(
                                 continue
                             rendered = other
                         # offered by its parts: a rejected sample is never assembled
-                        if dedup.offer_parts(ids_key, rendered.question, form_text[form]) and \
+                        dedup_key = dedup.new_key(ids_key, rendered.question, form_text[form])
+                        if dedup_key is not None and \
                                 balancer.offer_parts(bucket, form, rendered.answer, answer,
                                                      str(answer_type), n_images,
                                                      rendered.options, rendered.answer_index):
+                            dedup.remember(dedup_key)
                             if group_id is None:
                                 group_id = question_group_id(question, parts)
                             keep(build_sample(question, rendered, parts, bucket, group_id))

@@ -168,15 +168,23 @@ class AnswerBalancer:
         """Whether a sample of ``bucket`` whose typed answer is ``value`` would pass the answer
         cap right now (changes nothing). False means :meth:`offer` would reject every form of
         it, so a generator may skip building such a candidate (its answer still comes from
-        executing its program when it is built)."""
+        executing its program when it is built). ``bucket`` is a generator's balance key, or
+        one of its templates' buckets (``graph.keys.template_bucket``), the bucket the sample
+        is offered to: exact for that template."""
         b = self._buckets.get(bucket)
         if b is None:
+            base, sep, _ = bucket.partition(TEMPLATE_SEPARATOR)
+            if sep:  # a template not offered yet: only its generator's caps can refuse
+                family = self._buckets.get(base)
+                return family is None or self._would_keep(family, value)
             # a generator asks before it picks a template: kept if one of its templates would
             per_template = self._templates.get(bucket)
             if per_template is None:
                 return True
             return any(self._would_keep(t, value) for t in per_template)
-        return self._would_keep(b, value)
+        # a per-template bucket is also held to its generator's caps (as in offer_parts)
+        return self._would_keep(b, value) and (b.family is None
+                                                or self._would_keep(b.family, value))
 
     def _would_keep(self, b: _Bucket, value: Any) -> bool:
         answer = value_key(value)

@@ -25,15 +25,28 @@ class Deduplicator:
                                 str(sample.form))
 
     def offer_parts(self, image_ids: tuple[str, ...], question: str, form: str) -> bool:
-        """:meth:`offer` from the parts of a sample's key (the runner's hot path: it has the
-        image ids as a tuple already); ``form`` is the form's text value."""
-        self.offered += 1
-        k = (image_ids, normalize_question(question), form)
-        if k in self._seen:
-            self.rejected += 1
+        """:meth:`offer` from the parts of a sample's key; ``form`` is the form's text value."""
+        key = self.new_key(image_ids, question, form)
+        if key is None:
             return False
-        self._seen.add(k)
+        self.remember(key)
         return True
+
+    def new_key(self, image_ids: tuple[str, ...], question: str,
+                form: str) -> tuple[tuple[str, ...], str, str] | None:
+        """The key of a sample no kept sample has asked (None, counted as rejected, for a
+        duplicate). The caller :meth:`remember` s it once the sample is kept: a sample the
+        answer balancer refuses must not make a later copy of it, which the balancer would
+        take, a duplicate of nothing."""
+        self.offered += 1
+        key = (image_ids, normalize_question(question), form)
+        if key in self._seen:
+            self.rejected += 1
+            return None
+        return key
+
+    def remember(self, key: tuple[tuple[str, ...], str, str]) -> None:
+        self._seen.add(key)
 
     def stats(self) -> dict[str, int]:
         return {"offered": self.offered, "kept": self.offered - self.rejected,

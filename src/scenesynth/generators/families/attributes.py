@@ -19,6 +19,7 @@ from scenesynth.generators.draws import lazy_shuffled, pick
 from scenesynth.generators.kit import (
     QUERY_KINDS,
     attribute_distractors,
+    balancer_refuses,
     finish,
     names_value,
     pick_template,
@@ -27,7 +28,7 @@ from scenesynth.generators.kit import (
     single_values,
     tables,
 )
-from scenesynth.generators.refer import refer
+from scenesynth.generators.refer import Reference, refer
 from scenesynth.graph.attribute_rules import value_conflict
 from scenesynth.programs.builder import ProgramBuilder
 
@@ -255,26 +256,28 @@ class SameAttribute(Generator):
                 continue
             if kind == "shape" and t.names[a] == t.names[c]:
                 continue
-            q = self._question(ctx, a, c, kind)
+            ra = refer(t, a, avoid_kinds=(kind,), avoid_objects=(c,))
+            rc = refer(t, c, avoid_kinds=(kind,), avoid_objects=(a,))
+            if ra is None or rc is None:
+                continue
+            q = self._question(ctx, ra, rc, kind, want_same)
+            want_same = not want_same  # offered or refused by the balancer: the other next
             if q is not None:
-                want_same = not want_same
                 yield q
 
-    def _question(self, ctx: GenContext, a: str, c: str, kind: str) -> Question | None:
-        t = tables(ctx)
-        ra = refer(t, a, avoid_kinds=(kind,), avoid_objects=(c,))
-        rc = refer(t, c, avoid_kinds=(kind,), avoid_objects=(a,))
-        if ra is None or rc is None:
+    def _question(self, ctx: GenContext, ra: Reference, rc: Reference, kind: str,
+                  same: bool) -> Question | None:
+        templates = SAME_MATERIAL_TEMPLATES if kind == "material" else SAME_TEMPLATES
+        tid, tpl = pick_template(ctx, templates)
+        # yes balanced per kind: two CLEVR sizes make "same size" likely, eight colors make
+        # "same color" rare, so one bucket per template would let the kind tell the answer
+        key = f"{self.spec.name}:{kind}"
+        if balancer_refuses(ctx, key, tid, same):
             return None
         b = ProgramBuilder()
         va = b.add("query_attr", [b.add_reference(ra)], kind=kind)
         vc = b.add("query_attr", [b.add_reference(rc)], kind=kind)
         b.add("equal", [va, vc])
-        templates = SAME_MATERIAL_TEMPLATES if kind == "material" else SAME_TEMPLATES
-        tid, tpl = pick_template(ctx, templates)
-        # yes balanced per kind: two CLEVR sizes make "same size" likely, eight colors make
-        # "same color" rare, so one bucket per template would let the kind tell the answer
         return finish(ctx, b, text=tpl.format(a=ra.text, b=rc.text, kind=kind), template=tid,
                       answer_type=AnswerType.YES_NO, objects=[*ra.objects, *rc.objects],
-                      relations=[*ra.relations, *rc.relations],
-                      balance_key=f"{self.spec.name}:{kind}")
+                      relations=[*ra.relations, *rc.relations], balance_key=key)

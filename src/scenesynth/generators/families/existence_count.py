@@ -19,6 +19,7 @@ from scenesynth.generators.draws import lazy_shuffled, shuffled
 from scenesynth.generators.kit import (
     QUERY_KINDS,
     article,
+    balancer_refuses,
     concept_kind,
     concepts,
     countable_name,
@@ -30,6 +31,7 @@ from scenesynth.generators.kit import (
     single_values,
     stuff_region_name,
     tables,
+    tables_for,
     uncountable,
 )
 from scenesynth.generators.refer import refer
@@ -81,15 +83,13 @@ class ExistObject(Generator):
         for i in range(max(len(positives), len(negatives))):
             for pool in (positives, negatives) if i % 2 == 0 else (negatives, positives):
                 if i < len(pool):
-                    q = self._question(ctx, pool[i])
+                    q = self._question(ctx, pool[i], pool is positives)
                     if q is not None:
                         yield q
 
-    def _question(self, ctx: GenContext, concept: tuple[str, str | None]) -> Question | None:
+    def _question(self, ctx: GenContext, concept: tuple[str, str | None],
+                  present: bool) -> Question | None:
         tid, tpl = pick_template(ctx, EXIST_TEMPLATES)
-        b = ProgramBuilder()
-        s = _concept_program(b, concept)
-        b.add("exist", [s])
         phrase = _phrase(concept)
         if stuff_region_name(tables(ctx), concept[0]):  # a region of trees: "any trees"
             tid, tpl = "exist_any", EXIST_TEMPLATES["exist_any"]
@@ -97,14 +97,19 @@ class ExistObject(Generator):
         elif tid == "exist_any" and is_mass_noun(phrase):
             tpl = EXIST_ANY_MASS  # "Is there any gravel", not "Are there any gravel"
             ctx.wording.pop(tid, None)
+        # yes balanced per wording: a bare CLEVR shape is nearly always there, a colour
+        # combination (8 colours) often not, a size (2 sizes) mostly, so the kind of the
+        # attribute named would otherwise tell the answer
+        key = f"{self.spec.name}:{concept_kind(concept[1])}"
+        if balancer_refuses(ctx, key, tid, present):
+            return None
+        b = ProgramBuilder()
+        s = _concept_program(b, concept)
+        b.add("exist", [s])
         return finish(
             ctx, b,
             text=tpl.format(a_phrase=article(phrase), plural_phrase=plural(phrase)),
-            template=tid, answer_type=AnswerType.YES_NO,
-            # yes balanced per wording: a bare CLEVR shape is nearly always there, a colour
-            # combination (8 colours) often not, a size (2 sizes) mostly, so the kind of the
-            # attribute named would otherwise tell the answer
-            balance_key=f"{self.spec.name}:{concept_kind(concept[1])}",
+            template=tid, answer_type=AnswerType.YES_NO, balance_key=key,
         )
 
 
@@ -116,9 +121,15 @@ COUNT_TEMPLATES = {
 
 
 def _count_question(
-    ctx: GenContext, concept: tuple[str | None, str | None], key: str
+    ctx: GenContext, concept: tuple[str | None, str | None], key: str,
+    expected: int | None = None,
 ) -> Question | None:
+    """How many of ``concept``; ``expected``, the count when the caller predicts it, skips a
+    question its template's balance bucket would refuse."""
     name, value = concept
+    tid, tpl = pick_template(ctx, COUNT_TEMPLATES)
+    if expected is not None and balancer_refuses(ctx, key, tid, expected):
+        return None
     b = ProgramBuilder()
     s = b.add("scene", image=0)
     if name:
@@ -128,7 +139,6 @@ def _count_question(
     b.add("count_distinct", [s], iou=ctx.config.duplicate_iou)
     noun = plural(name) if name else "objects"
     phrase = f"{value} {noun}" if value else noun
-    tid, tpl = pick_template(ctx, COUNT_TEMPLATES)
     return finish(
         ctx, b, text=tpl.format(plural_phrase=phrase), template=tid,
         answer_type=AnswerType.COUNT, balance_key=key,
@@ -207,7 +217,9 @@ class CountAttribute(Generator):
                                if cvalue in t.attr_values[r])
                 if not would_keep(key, expected):
                     continue
-            q = _count_question(ctx, concept, key)
+                q = _count_question(ctx, concept, key, expected)
+            else:
+                q = _count_question(ctx, concept, key)
             if q is not None:
                 yield q
 
@@ -296,8 +308,12 @@ class CountSameAttribute(Generator):
             tid, tpl = pick_template(ctx, SAME_COUNT_TEMPLATES)
             # balanced per kind: "the same size" (2 CLEVR sizes) counts half the scene,
             # "the same color" (8 colors) few; one bucket would let the kind tell the count
+            key = f"{self.spec.name}:{kind}"
+            outputs = b.run(tables_for(ctx))
+            if balancer_refuses(ctx, key, tid, outputs[-1]):
+                continue
             q = finish(ctx, b, text=tpl.format(same=SAME_PHRASES[kind], ref=ref.text),
                        template=tid, answer_type=AnswerType.COUNT, objects=ref.objects,
-                       relations=ref.relations, balance_key=f"{self.spec.name}:{kind}")
+                       relations=ref.relations, balance_key=key, outputs=outputs)
             if q is not None:
                 yield q

@@ -26,6 +26,7 @@ from scenesynth.generators.draws import (
 )
 from scenesynth.generators.kit import (
     article,
+    balancer_refuses,
     concept_kind,
     concepts,
     countable_name,
@@ -264,19 +265,21 @@ class Logic(Generator):
                 continue
             if stuff_region_name(t, chosen[0][0]) or stuff_region_name(t, chosen[1][0]):
                 continue  # "Is there a tree" of a region of trees: no article fits the template
-            b = ProgramBuilder()
-            e1 = _exist_steps(b, chosen[0])
-            e2 = _exist_steps(b, chosen[1])
-            b.add(op, [e1, e2])
             tid, tpl = pick_template(ctx, self.templates)
             # yes balanced per wording: a bare CLEVR shape is nearly always there, a colour
             # combination often not, so the kinds of the attributes named would otherwise tell
             # the answer
             first, second = concept_kind(chosen[0][1]), concept_kind(chosen[1][1])
             kinds = f"{first}+{second}" if first <= second else f"{second}+{first}"
+            key = f"logic_{op}:{kinds}"
+            if balancer_refuses(ctx, key, tid, want):
+                continue
+            b = ProgramBuilder()
+            e1 = _exist_steps(b, chosen[0])
+            e2 = _exist_steps(b, chosen[1])
+            b.add(op, [e1, e2])
             q = finish(ctx, b, text=tpl.format(a=_phrase(chosen[0]), b=_phrase(chosen[1])),
-                       template=tid, answer_type=AnswerType.YES_NO,
-                       balance_key=f"logic_{op}:{kinds}")
+                       template=tid, answer_type=AnswerType.YES_NO, balance_key=key)
             if q is not None:
                 yield q
 
@@ -337,16 +340,19 @@ class CompareCount(Generator):
                 # skip building a comparison the balancer would reject (most pairs of names
                 # have equal counts: "no"); the answer still comes from the program
                 na, nc = len(t.by_name[a]), len(t.by_name[c])
-                if not would_keep(self.spec.name, na > nc if more else na < nc):
+                expected = na > nc if more else na < nc
+                if not would_keep(self.spec.name, expected):
                     continue
+            templates = COMPARE_COUNT_TEMPLATES if more else FEWER_COUNT_TEMPLATES
+            tid, tpl = pick_template(ctx, templates)
+            if would_keep is not None and balancer_refuses(ctx, self.spec.name, tid, expected):
+                continue
             b = ProgramBuilder()
             ca = b.add("count_distinct", [b.add("filter_name", [b.add("scene", image=0)],
                                                 name=a)], iou=ctx.config.duplicate_iou)
             cc = b.add("count_distinct", [b.add("filter_name", [b.add("scene", image=0)],
                                                 name=c)], iou=ctx.config.duplicate_iou)
             b.add("greater" if more else "less", [ca, cc])
-            templates = COMPARE_COUNT_TEMPLATES if more else FEWER_COUNT_TEMPLATES
-            tid, tpl = pick_template(ctx, templates)
             q = finish(ctx, b, text=tpl.format(a=plural(a), b=plural(c)), template=tid,
                        answer_type=AnswerType.YES_NO)
             if q is not None:
