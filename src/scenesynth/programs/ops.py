@@ -288,16 +288,7 @@ def _count_distinct(args: dict[str, Any], inputs: list[Any], env: Env) -> int:
     holder = env.holding(inputs[0]) if isinstance(inputs[0], list) else None
     if holder is not None:
         # fast path, objects of one image: their near-duplicates are found once per graph
-        partners = holder.duplicate_partners(threshold)
-        kept: set[str] = set()
-        n = 0
-        for r in inputs[0]:
-            mine = partners[r]
-            if mine and not mine.isdisjoint(kept):
-                continue
-            kept.add(r)
-            n += 1
-        return n
+        return holder.distinct_count(inputs[0], threshold)
     counted: list[SceneObject] = []
     for t, r in _objects_of(env, inputs[0]):
         obj = t.objects[r]
@@ -430,11 +421,9 @@ def _same_attr(args: dict[str, Any], inputs: list[Any], env: Env) -> list[str]:
     o = inputs[0]
     t = env.of(o)
     kind = str(args["kind"])
-    values = t.kind_value_sets(kind)
-    mine = values[o]
-    if not mine:
+    if not t.kind_value_sets(kind)[o]:
         raise ValueError(f"{o} has no attribute of kind {kind!r}")
-    return [x for x in t.scene if x != o and values[x] == mine]
+    return t.same_value_objects(o, kind)
 
 
 @op(

@@ -13,7 +13,7 @@ list of references.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Final, TypeVar, cast
 
 from scenesynth.graph import (
@@ -424,6 +424,13 @@ class SceneTables:
             self._kind_sets[kind] = sets
         return sets
 
+    def same_value_objects(self, r: str, kind: str) -> list[str]:
+        """The other objects, in scene order, whose values of ``kind`` are those of ``r``
+        (the rule of the ``same_attr`` op)."""
+        values = self.kind_value_sets(kind)
+        mine = values[r]
+        return [x for x in self.scene if x != r and values[x] == mine]
+
     def duplicate_partners(self, threshold: float) -> dict[str, frozenset[str]]:
         """ref -> the objects whose box has IoU > ``threshold`` with its box, both having a
         box and neither marked ``distinct`` (empty for the others); built once per graph and
@@ -467,6 +474,21 @@ class SceneTables:
             table = {r: frozenset(v) for r, v in found.items()}
             self._duplicates[threshold] = table
         return table
+
+    def distinct_count(self, refs: Iterable[str], threshold: float) -> int:
+        """How many of ``refs`` (objects of this graph, in order) are counted when a
+        near-duplicate (IoU above ``threshold``, see :meth:`duplicate_partners`) of an object
+        already counted is not: the rule of the ``count_distinct`` op."""
+        partners = self.duplicate_partners(threshold)
+        kept: set[str] = set()
+        n = 0
+        for r in refs:
+            mine = partners[r]
+            if mine and not mine.isdisjoint(kept):
+                continue
+            kept.add(r)
+            n += 1
+        return n
 
     def mask_area(self, r: str) -> int:
         try:

@@ -256,24 +256,26 @@ class SameAttribute(Generator):
                 continue
             if kind == "shape" and t.names[a] == t.names[c]:
                 continue
+            templates = SAME_MATERIAL_TEMPLATES if kind == "material" else SAME_TEMPLATES
+            tid, tpl = pick_template(ctx, templates)
+            # yes balanced per kind: two CLEVR sizes make "same size" likely, eight colors
+            # make "same color" rare, so one bucket per template would let the kind tell the
+            # answer
+            key = f"{self.spec.name}:{kind}"
+            if balancer_refuses(ctx, key, tid, want_same):
+                want_same = not want_same  # the balancer wants the other answer now
+                continue
             ra = refer(t, a, avoid_kinds=(kind,), avoid_objects=(c,))
             rc = refer(t, c, avoid_kinds=(kind,), avoid_objects=(a,))
             if ra is None or rc is None:
                 continue
-            q = self._question(ctx, ra, rc, kind, want_same)
-            want_same = not want_same  # offered or refused by the balancer: the other next
+            q = self._question(ctx, ra, rc, kind, key, tid, tpl)
             if q is not None:
+                want_same = not want_same
                 yield q
 
-    def _question(self, ctx: GenContext, ra: Reference, rc: Reference, kind: str,
-                  same: bool) -> Question | None:
-        templates = SAME_MATERIAL_TEMPLATES if kind == "material" else SAME_TEMPLATES
-        tid, tpl = pick_template(ctx, templates)
-        # yes balanced per kind: two CLEVR sizes make "same size" likely, eight colors make
-        # "same color" rare, so one bucket per template would let the kind tell the answer
-        key = f"{self.spec.name}:{kind}"
-        if balancer_refuses(ctx, key, tid, same):
-            return None
+    def _question(self, ctx: GenContext, ra: Reference, rc: Reference, kind: str, key: str,
+                  tid: str, tpl: str) -> Question | None:
         b = ProgramBuilder()
         va = b.add("query_attr", [b.add_reference(ra)], kind=kind)
         vc = b.add("query_attr", [b.add_reference(rc)], kind=kind)

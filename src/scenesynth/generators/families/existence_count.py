@@ -31,7 +31,6 @@ from scenesynth.generators.kit import (
     single_values,
     stuff_region_name,
     tables,
-    tables_for,
     uncountable,
 )
 from scenesynth.generators.refer import refer
@@ -293,27 +292,27 @@ class CountSameAttribute(Generator):
         cands = [(r, k) for r in t.scene if singles[r] for k in SAME_PHRASES
                  if k in singles[r]]
         stuff = uncountable(t)
+        iou = ctx.config.duplicate_iou
         for r, kind in lazy_shuffled(ctx.rng, cands):
-            if stuff:  # the counted objects must all be things, not stuff
-                sets = t.kind_value_sets(kind)
-                if any(x != r and sets[x] == sets[r] for x in stuff):
-                    continue
+            same_objects = t.same_value_objects(r, kind)
+            if stuff and not stuff.isdisjoint(same_objects):
+                continue  # the counted objects must all be things, not stuff
+            tid, tpl = pick_template(ctx, SAME_COUNT_TEMPLATES)
+            # balanced per kind: "the same size" (2 CLEVR sizes) counts half the scene,
+            # "the same color" (8 colors) few; one bucket would let the kind tell the count
+            key = f"{self.spec.name}:{kind}"
+            # the program's count, known before the reference (the costly part) is built
+            if balancer_refuses(ctx, key, tid, t.distinct_count(same_objects, iou)):
+                continue
             ref = refer(t, r, avoid_kinds=(kind,))
             if ref is None:
                 continue
             b = ProgramBuilder()
             o = b.add_reference(ref)
             same = b.add("same_attr", [o], kind=kind)
-            b.add("count_distinct", [same], iou=ctx.config.duplicate_iou)
-            tid, tpl = pick_template(ctx, SAME_COUNT_TEMPLATES)
-            # balanced per kind: "the same size" (2 CLEVR sizes) counts half the scene,
-            # "the same color" (8 colors) few; one bucket would let the kind tell the count
-            key = f"{self.spec.name}:{kind}"
-            outputs = b.run(tables_for(ctx))
-            if balancer_refuses(ctx, key, tid, outputs[-1]):
-                continue
+            b.add("count_distinct", [same], iou=iou)
             q = finish(ctx, b, text=tpl.format(same=SAME_PHRASES[kind], ref=ref.text),
                        template=tid, answer_type=AnswerType.COUNT, objects=ref.objects,
-                       relations=ref.relations, balance_key=key, outputs=outputs)
+                       relations=ref.relations, balance_key=key)
             if q is not None:
                 yield q
