@@ -106,7 +106,8 @@ def spatial_predicate(predicate: str) -> str | None:
 
 
 _SPATIAL_MEMO: Final[dict[str, str | None]] = {}
-_NOT_MEMOISED: Final[Any] = object()  # sole_by_geometry: no answer memoised yet (None is one)
+# sole_by_geometry: no answer memoised yet for an anchor (None is an answer)
+NOT_DECIDED: Final[Any] = object()
 
 
 def sole_by_geometry(
@@ -122,8 +123,8 @@ def sole_by_geometry(
     if among is None:
         key = ("sole_by_geometry", anchor, predicate, inverse)
         # typed Any: the sentinel is not a str | None (a compiled build checks the type)
-        cached: Any = tables.memo.get(key, _NOT_MEMOISED)
-        if cached is not _NOT_MEMOISED:
+        cached: Any = tables.memo.get(key, NOT_DECIDED)
+        if cached is not NOT_DECIDED:
             return cast(str | None, cached)
     spatial = tables.spatial
     found: str | None = None
@@ -140,6 +141,14 @@ def sole_by_geometry(
     if key is not None:
         tables.memo[key] = found
     return found
+
+
+def sole_by_geometry_if_decided(
+    tables: SceneTables, anchor: str, predicate: str, inverse: bool
+) -> Any:
+    """:func:`sole_by_geometry` over the whole image when this graph has decided it already
+    (an object or None), else the ``NOT_DECIDED`` marker: nothing is computed."""
+    return tables.memo.get(("sole_by_geometry", anchor, predicate, inverse), NOT_DECIDED)
 
 
 def noun_phrase_relation(predicate: str) -> str | None:

@@ -38,12 +38,14 @@ from scenesynth.generators.kit import (
 )
 from scenesynth.generators.refer import (
     GEOMETRY_PHRASES,
+    NOT_DECIDED,
     is_speakable,
     name_kinds,
     predicate_phrase,
     refer,
     relations_exhaustive,
     sole_by_geometry,
+    sole_by_geometry_if_decided,
     spatial_predicate,
 )
 from scenesynth.programs.builder import ProgramBuilder
@@ -67,15 +69,18 @@ def _open_hop(
             return None
         table = t.rel_by_subject.get((s, p), ()) if inverse else t.rel_by_object.get((o, p), ())
         return ("annotated", p) if len(table) == 1 else None
-    if t.spatial(s, o, spatial) is not True:
-        return None  # the annotation must agree with geometry
-    # the one object geometry relates (memoised per anchor): the annotated one, or no rival
-    if inverse:
-        singled_out = sole_by_geometry(t, s, spatial, inverse=True) == o
-    else:
-        singled_out = sole_by_geometry(t, o, spatial, inverse=False) == s
+    anchor, answer = (s, o) if inverse else (o, s)
+    # the one object geometry relates to the anchor must be the annotated one (no rival). It
+    # is memoised per anchor: once decided it settles most candidates of a crowded image;
+    # until then the pair test comes first (the cheap refusal of annotations that geometry
+    # contradicts), and the sole object, when it is the answer, implies it
+    sole = sole_by_geometry_if_decided(t, anchor, spatial, inverse)
+    if sole is NOT_DECIDED:
+        if t.spatial(s, o, spatial) is not True:
+            return None  # the annotation must agree with geometry
+        sole = sole_by_geometry(t, anchor, spatial, inverse)
     # between things (checked last: most relations of a crowded image have a rival)
-    return ("geometry", spatial) if singled_out and not _has_stuff(t, s, o) else None
+    return ("geometry", spatial) if sole == answer and not _has_stuff(t, s, o) else None
 
 
 def _hop(t: SceneTables, s: str, p: str, o: str) -> tuple[str, str] | None:
