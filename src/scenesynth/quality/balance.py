@@ -140,6 +140,8 @@ class AnswerBalancer:
         self.yes_no_band = (lo, hi)
         self.warmup = warmup
         self.position_slack = position_slack
+        self._yes_cap = hi  # _cap of a yes/no bucket's answers, worked out once
+        self._no_cap = 1.0 - lo
         self._buckets: dict[str, _Bucket] = {}
         # balance key -> its per-template buckets (template_bucket), for would_keep
         self._templates: dict[str, list[_Bucket]] = {}
@@ -172,26 +174,35 @@ class AnswerBalancer:
         one of its templates' buckets (``graph.keys.template_bucket``), the bucket the sample
         is offered to: exact for that template."""
         b = self._buckets.get(bucket)
+        answer = value_key(value)
+        yes_no = isinstance(value, bool)
         if b is None:
             base, sep, _ = bucket.partition(TEMPLATE_SEPARATOR)
             if sep:  # a template not offered yet: only its generator's caps can refuse
                 family = self._buckets.get(base)
-                return family is None or self._would_keep(family, value)
+                return family is None or self._has_room(family, answer, yes_no)
             # a generator asks before it picks a template: kept if one of its templates would
             per_template = self._templates.get(bucket)
             if per_template is None:
                 return True
-            return any(self._would_keep(t, value) for t in per_template)
+            return any(self._has_room(t, answer, yes_no) for t in per_template)
         # a per-template bucket is also held to its generator's caps (as in offer_parts)
-        return self._would_keep(b, value) and (b.family is None
-                                                or self._would_keep(b.family, value))
+        family = b.family
+        return self._has_room(b, answer, yes_no) and (
+            family is None or self._has_room(family, answer, yes_no))
 
-    def _would_keep(self, b: _Bucket, value: Any) -> bool:
-        answer = value_key(value)
-        distinct = len(b.seen_answers) + (answer not in b.seen_answers)
-        cap = self._cap(answer, b.is_yes_no or isinstance(value, bool),
-                        self._domain_size(b, distinct))
-        return b.counts.get(answer, 0) + 1 <= cap * max(b.kept + 1, self.warmup)
+    def _has_room(self, b: _Bucket, answer: str, yes_no: bool) -> bool:
+        """Whether ``b``'s cap on ``answer`` lets one more in (the test of :meth:`_admits`,
+        changing nothing)."""
+        count = b.counts.get(answer, 0) + 1
+        kept = b.kept + 1
+        if yes_no or b.is_yes_no:
+            cap = self._yes_cap if answer == YES else self._no_cap
+        else:
+            seen = b.seen_answers
+            distinct = len(seen) + (answer not in seen)
+            cap = self._cap(answer, False, self._domain_size(b, distinct))
+        return count <= cap * (kept if kept > self.warmup else self.warmup)
 
     def offer(self, sample: InstructionSample) -> bool:
         """Whether to keep ``sample`` (and count it when kept)."""
@@ -269,10 +280,13 @@ class AnswerBalancer:
                     b, len(seen) + 1)) < self._cap(answer, False, self._domain_size(b, len(seen))):
                 b.cap_set_at = b.kept  # k grows past a small domain: every cap is lowered
             seen.add(answer)
-        count = b.counts.get(answer, 0)
-        cap = self._cap(answer, b.is_yes_no, self._domain_size(b, len(seen)))
-        kept = b.kept
-        if count + 1 > cap * (kept + 1 if kept + 1 > self.warmup else self.warmup):
+        count = b.counts.get(answer, 0) + 1
+        if b.is_yes_no:
+            cap = self._yes_cap if answer == YES else self._no_cap
+        else:
+            cap = self._cap(answer, False, self._domain_size(b, len(seen)))
+        kept = b.kept + 1
+        if count > cap * (kept if kept > self.warmup else self.warmup):
             return False
         if mc_options and answer_index is not None:
             uniform = (b.mc_kept + 1) / mc_options
