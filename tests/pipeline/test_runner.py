@@ -207,7 +207,7 @@ def test_skipping_what_the_balancer_refuses_changes_no_sample(
     # not same_attribute: it alternates the answer it looks for, and a refusal it foresees
     # turns it to the other answer before it builds the references, one it does not after
     names = ["count_attribute", "count_same_attribute", "exist_object", "logic_and",
-             "logic_or", "compare_count"]
+             "logic_or", "compare_count", "relation_verify"]
     skipping = generate_shard(clevr, names, 5, (AnswerForm.SHORT,), 0, GenConfig(), None)
     patched = 0
     for info in pkgutil.iter_modules(families.__path__):

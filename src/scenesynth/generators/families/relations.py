@@ -29,6 +29,7 @@ from scenesynth.generators.draws import lazy_shuffled, pick, random_pairs_of
 from scenesynth.generators.kit import (
     attribute_distractors,
     background_regions,
+    balancer_refuses,
     finish,
     name_distractors,
     pick_template,
@@ -286,6 +287,12 @@ class RelationVerify(Generator):
                 if negative is None:
                     continue
                 o = negative
+            tid, tpl = pick_template(ctx, VERIFY_TEMPLATES)
+            # spatial and non-spatial predicates balanced apart: without exhaustive relations
+            # a non-spatial one has no certain negative, and "holding" must not mean "yes"
+            key = f"{self.spec.name}:{'spatial' if spatial is not None else 'semantic'}"
+            if balancer_refuses(ctx, key, tid, i % 2 == 0):  # even: the annotated pair, yes
+                continue
             rs = refer(t, s, avoid_objects=(o,), relations=False)
             ro = refer(t, o, avoid_objects=(s,), relations=False)
             if rs is None or ro is None:
@@ -296,14 +303,10 @@ class RelationVerify(Generator):
                 b.add("spatial", [a, c], predicate=spatial)
             else:
                 b.add("has_relation", [a, c], predicate=p)
-            tid, tpl = pick_template(ctx, VERIFY_TEMPLATES)
             text = tpl.format(s=rs.text, p=predicate_phrase(p), o=ro.text)
-            # spatial and non-spatial predicates balanced apart: without exhaustive relations
-            # a non-spatial one has no certain negative, and "holding" must not mean "yes"
-            kind = "spatial" if spatial is not None else "semantic"
             q = finish(ctx, b, text=text, template=tid,
                        answer_type=AnswerType.YES_NO, objects=[*rs.objects, *ro.objects],
-                       relations=[(s, p, o)], balance_key=f"{self.spec.name}:{kind}")
+                       relations=[(s, p, o)], balance_key=key)
             if q is not None:
                 yield q
 
