@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, cast
 
 from scenesynth.graph import (
     Camera,
@@ -147,10 +147,12 @@ class SceneTables:
         ref_of = self.ref_of
         for rel in graph.relations:
             subj, obj, predicate = ref_of[rel.subject], ref_of[rel.object], rel.predicate
-            _set_add(out, subj, (predicate, obj))
-            _set_add(by_subject, (subj, predicate), obj)
-            _set_add(by_object, (obj, predicate), subj)
-            _set_add(pairs, (subj, obj), predicate)
+            # setdefault's spare {} costs less than a call per index (a CLEVR scene annotates
+            # every pair of objects four times)
+            out.setdefault(subj, {})[(predicate, obj)] = None
+            by_subject.setdefault((subj, predicate), {})[obj] = None
+            by_object.setdefault((obj, predicate), {})[subj] = None
+            pairs.setdefault((subj, obj), {})[predicate] = None
         # annotated relations: (subject ref, predicate) -> sorted object refs and the reverse
         self.rel_by_subject: dict[tuple[str, str], list[str]] = {
             k: sorted(v) for k, v in by_subject.items()}
@@ -591,19 +593,6 @@ class BoxOverlaps:
 
 
 _NOT_CACHED: Final[Any] = object()  # SceneTables.spatial: no decision cached yet
-
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-def _set_add(sets: dict[K, dict[V, None]], key: K, value: V) -> None:
-    """Add ``value`` to the insertion-ordered set (a dict of None) at ``key``."""
-    members = sets.get(key)
-    if members is None:
-        sets[key] = {value: None}
-    else:
-        members[value] = None
 
 
 def build_tables(graphs: Sequence[SceneGraph], rules: SpatialRules) -> list[SceneTables]:
