@@ -164,7 +164,7 @@ class Reference:
     Plain classes here rather than dataclasses: compiled (mypyc), a dataclass keeps its
     interpreted ``__init__``, and references are built on the hot path."""
 
-    __slots__ = ("_outputs", "_program_at", "_steps_at", "kinds_used", "objects", "relations",
+    __slots__ = ("_outputs", "_spliced", "kinds_used", "objects", "relations",
                  "steps", "tables", "target", "text")
 
     def __init__(
@@ -185,8 +185,9 @@ class Reference:
         self.kinds_used = kinds_used
         self.tables = tables
         self._outputs: list[Any] | None = None
-        self._program_at: dict[int, list[ProgramStep]] = {}
-        self._steps_at: dict[int, list[Step]] = {}
+        # offset -> the steps spliced there, and their stored ProgramSteps once built; made
+        # on first use (most references of a crowded image only name an anchor)
+        self._spliced: dict[int, tuple[list[Step], list[ProgramStep] | None]] | None = None
 
     def __repr__(self) -> str:
         return (f"Reference({self.text!r}, {self.steps!r}, {self.target!r}, {self.objects!r}, "
@@ -196,24 +197,35 @@ class Reference:
         """The reference's executed steps as stored ProgramSteps when spliced at ``offset``
         (built once per offset and shared by the questions that use them; never mutated);
         None while its outputs are unknown (no tables)."""
-        cached = self._program_at.get(offset)
-        if cached is None:
+        spliced = self._spliced_table()
+        steps, stored = self._spliced_at(spliced, offset)
+        if stored is None:
             outputs = self.outputs
             if outputs is None:
                 return None
-            cached = [new_step(s.op, s.inputs, s.args, outputs[i])
-                      for i, s in enumerate(self.steps_at(offset))]
-            self._program_at[offset] = cached
-        return cached
+            stored = [new_step(s.op, s.inputs, s.args, outputs[i]) for i, s in enumerate(steps)]
+            spliced[offset] = (steps, stored)
+        return stored
 
     def steps_at(self, offset: int) -> list[Step]:
         """The reference's steps spliced at ``offset`` (their inputs shifted by it), built
         once per offset and shared (never mutated)."""
-        cached = self._steps_at.get(offset)
-        if cached is None:
-            cached = [Step(s.op, [j + offset for j in s.inputs], s.args) for s in self.steps]
-            self._steps_at[offset] = cached
-        return cached
+        return self._spliced_at(self._spliced_table(), offset)[0]
+
+    def _spliced_table(self) -> dict[int, tuple[list[Step], list[ProgramStep] | None]]:
+        spliced = self._spliced
+        if spliced is None:
+            spliced = self._spliced = {}
+        return spliced
+
+    def _spliced_at(
+        self, spliced: dict[int, tuple[list[Step], list[ProgramStep] | None]], offset: int
+    ) -> tuple[list[Step], list[ProgramStep] | None]:
+        entry = spliced.get(offset)
+        if entry is None:
+            entry = spliced[offset] = (
+                [Step(s.op, [j + offset for j in s.inputs], s.args) for s in self.steps], None)
+        return entry
 
     @property
     def outputs(self) -> list[Any] | None:
