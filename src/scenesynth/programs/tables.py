@@ -526,14 +526,12 @@ class SpatialOrder:
     def __init__(self, key_of: dict[str, float], margin: float, scene: list[str]) -> None:
         self.key_of = key_of
         self.margin = margin
-        ranked: list[tuple[float, int]] = []
-        for position, r in enumerate(scene):
-            key = key_of.get(r)
-            if key is not None:
-                ranked.append((key, position))
-        ranked.sort()
-        self.keys: list[float] = [key for key, _ in ranked]  # ascending
-        self.positions: list[int] = [position for _, position in ranked]  # in tables.scene
+        held = [position for position, r in enumerate(scene) if r in key_of]
+        values = [key_of[scene[position]] for position in held]
+        # indices sorted by key; the sort is stable, so equal keys stay in scene order
+        ranked = sorted(range(len(values)), key=values.__getitem__)
+        self.keys: list[float] = [values[i] for i in ranked]  # ascending
+        self.positions: list[int] = [held[i] for i in ranked]  # in tables.scene
 
     def between(self, low: float, high: float) -> list[int]:
         """Scene positions of the objects whose key lies strictly between ``low`` and
