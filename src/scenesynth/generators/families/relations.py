@@ -54,7 +54,14 @@ from scenesynth.programs.tables import SceneTables
 
 
 def _annotated(t: SceneTables) -> list[tuple[str, str, str]]:
-    return [(s, p, o) for s, rels in sorted(t.out_relations.items()) for p, o in rels if s != o]
+    """The graph's annotated (subject, predicate, object) triples, subjects sorted; memoised
+    per graph for the relation generators (a shared list: not to be changed)."""
+    triples: list[tuple[str, str, str]] | None = t.memo.get("annotated_triples")
+    if triples is None:
+        triples = [(s, p, o) for s, rels in sorted(t.out_relations.items()) for p, o in rels
+                   if s != o]
+        t.memo["annotated_triples"] = triples
+    return triples
 
 
 def _open_hop(
