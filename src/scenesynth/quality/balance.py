@@ -140,8 +140,12 @@ class AnswerBalancer:
         self.yes_no_band = (lo, hi)
         self.warmup = warmup
         self.position_slack = position_slack
-        self._yes_cap = hi  # _cap of a yes/no bucket's answers, worked out once
+        # the caps, worked out once: a yes/no bucket's two, and a k-answer bucket's for the
+        # usual k (offer reads one per sample)
+        self._yes_cap = hi
         self._no_cap = 1.0 - lo
+        self._spread = 1.0 + 2.0 * (hi - 0.5)
+        self._share_caps = [max(max_share, self._spread / max(k, 1)) for k in range(64)]
         self._buckets: dict[str, _Bucket] = {}
         # balance key -> its per-template buckets (template_bucket), for would_keep
         self._templates: dict[str, list[_Bucket]] = {}
@@ -156,10 +160,15 @@ class AnswerBalancer:
 
     def _cap(self, answer: str, yes_no: bool, k: int) -> float:
         """The cap of ``answer`` in a yes/no bucket, or in one of ``k`` distinct answers."""
-        lo, hi = self.yes_no_band
         if yes_no:
-            return hi if answer == YES else 1.0 - lo
-        return max(self.max_share, (1.0 + 2.0 * (hi - 0.5)) / max(k, 1))
+            return self._yes_cap if answer == YES else self._no_cap
+        return self._share_cap(k)
+
+    def _share_cap(self, k: int) -> float:
+        """The cap of every answer of a non-yes/no bucket of ``k`` distinct answers."""
+        if 0 < k < len(self._share_caps):
+            return self._share_caps[k]
+        return max(self.max_share, self._spread / max(k, 1))
 
     @staticmethod
     def _domain_size(b: _Bucket, distinct: int) -> int:
@@ -201,7 +210,7 @@ class AnswerBalancer:
         else:
             seen = b.seen_answers
             distinct = len(seen) + (answer not in seen)
-            cap = self._cap(answer, False, self._domain_size(b, distinct))
+            cap = self._share_cap(self._domain_size(b, distinct))
         return count <= cap * (kept if kept > self.warmup else self.warmup)
 
     def offer(self, sample: InstructionSample) -> bool:
@@ -232,7 +241,9 @@ class AnswerBalancer:
         else:
             answer = answer_text.strip().lower() if answer_value is None \
                 else value_key(answer_value)
-        b = self._bucket(bucket_name)
+        b = self._buckets.get(bucket_name)
+        if b is None:
+            b = self._bucket(bucket_name)
         family = b.family  # a per-template bucket is also held to its generator's caps
         yes_no = form == _YES_NO_FORM or isinstance(answer_value, bool)
         domain = n_images if answer_type == "image" else 0
@@ -247,9 +258,9 @@ class AnswerBalancer:
             if family is not None:
                 family.rejected += 1
             return False
-        self._count(b, form, answer, options, answer_index)
+        self._count(b, answer, mc_options, answer_index)
         if family is not None:
-            self._count(family, form, answer, options, answer_index)
+            self._count(family, answer, mc_options, answer_index)
         return True
 
     def _bucket(self, name: str) -> _Bucket:
@@ -276,15 +287,18 @@ class AnswerBalancer:
             b.domain = max(b.domain or 0, domain)
         seen = b.seen_answers
         if answer not in seen:
-            if not b.is_yes_no and self._cap(answer, False, self._domain_size(
-                    b, len(seen) + 1)) < self._cap(answer, False, self._domain_size(b, len(seen))):
+            if not b.is_yes_no and self._share_cap(self._domain_size(b, len(seen) + 1)) \
+                    < self._share_cap(self._domain_size(b, len(seen))):
                 b.cap_set_at = b.kept  # k grows past a small domain: every cap is lowered
             seen.add(answer)
         count = b.counts.get(answer, 0) + 1
         if b.is_yes_no:
             cap = self._yes_cap if answer == YES else self._no_cap
         else:
-            cap = self._cap(answer, False, self._domain_size(b, len(seen)))
+            distinct = len(seen)
+            domain_size = b.domain
+            cap = self._share_cap(distinct if domain_size is None or domain_size < distinct
+                                  else domain_size)
         kept = b.kept + 1
         if count > cap * (kept if kept > self.warmup else self.warmup):
             return False
@@ -294,9 +308,10 @@ class AnswerBalancer:
                 return False
         return True
 
-    def _count(self, b: _Bucket, form: str, answer: str, options: list[str] | None,
-               answer_index: int | None) -> None:
-        if form == _MC_FORM and options and answer_index is not None:
+    @staticmethod
+    def _count(b: _Bucket, answer: str, mc_options: int, answer_index: int | None) -> None:
+        """Count a kept ``answer`` (``mc_options``: as in :meth:`_admits`)."""
+        if mc_options and answer_index is not None:
             b.positions[answer_index] = b.positions.get(answer_index, 0) + 1
             b.mc_kept += 1
         b.counts[answer] = b.counts.get(answer, 0) + 1
