@@ -4,8 +4,11 @@ skipped, balancing and dedup applied, complete provenance, multi-image groups.""
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.machinery
 import itertools
 import os
+import pkgutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +18,7 @@ from typing import ClassVar
 import pytest
 from checker import check_sample
 
+import scenesynth.generators.families as families
 from scenesynth.generators import base
 from scenesynth.generators.base import (
     AnswerType,
@@ -194,12 +198,6 @@ def test_skipping_what_the_balancer_refuses_changes_no_sample(
     """Generators skip building a question their template's balance bucket would refuse
     (kit.balancer_refuses); on short answers, where rendering draws nothing, the kept samples
     are exactly those of building every question and letting the balancer refuse it."""
-    import importlib
-    import importlib.machinery
-    import pkgutil
-
-    import scenesynth.generators.families as families
-
     if str(families.existence_count.__file__).endswith(
             tuple(importlib.machinery.EXTENSION_SUFFIXES)):
         pytest.skip("compiled callers do not look the hint up on the module: the pure build "

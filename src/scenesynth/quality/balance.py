@@ -203,15 +203,11 @@ class AnswerBalancer:
     def _has_room(self, b: _Bucket, answer: str, yes_no: bool) -> bool:
         """Whether ``b``'s cap on ``answer`` lets one more in (the test of :meth:`_admits`,
         changing nothing)."""
-        count = b.counts.get(answer, 0) + 1
+        seen = b.seen_answers
+        cap = self._cap(answer, yes_no or b.is_yes_no,
+                        self._domain_size(b, len(seen) + (answer not in seen)))
         kept = b.kept + 1
-        if yes_no or b.is_yes_no:
-            cap = self._yes_cap if answer == YES else self._no_cap
-        else:
-            seen = b.seen_answers
-            distinct = len(seen) + (answer not in seen)
-            cap = self._share_cap(self._domain_size(b, distinct))
-        return count <= cap * (kept if kept > self.warmup else self.warmup)
+        return b.counts.get(answer, 0) + 1 <= cap * (kept if kept > self.warmup else self.warmup)
 
     def offer(self, sample: InstructionSample) -> bool:
         """Whether to keep ``sample`` (and count it when kept)."""
@@ -291,16 +287,9 @@ class AnswerBalancer:
                     < self._share_cap(self._domain_size(b, len(seen))):
                 b.cap_set_at = b.kept  # k grows past a small domain: every cap is lowered
             seen.add(answer)
-        count = b.counts.get(answer, 0) + 1
-        if b.is_yes_no:
-            cap = self._yes_cap if answer == YES else self._no_cap
-        else:
-            distinct = len(seen)
-            domain_size = b.domain
-            cap = self._share_cap(distinct if domain_size is None or domain_size < distinct
-                                  else domain_size)
+        cap = self._cap(answer, b.is_yes_no, self._domain_size(b, len(seen)))
         kept = b.kept + 1
-        if count > cap * (kept if kept > self.warmup else self.warmup):
+        if b.counts.get(answer, 0) + 1 > cap * (kept if kept > self.warmup else self.warmup):
             return False
         if mc_options and answer_index is not None:
             uniform = (b.mc_kept + 1) / mc_options

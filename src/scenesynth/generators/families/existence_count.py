@@ -207,6 +207,7 @@ class CountAttribute(Generator):
             # let the wording's specificity tell the count
             key = f"{self.spec.name}:{kind_of.get(concept[1] or '', 'other')}" + (
                 "+name" if concept[0] else "")
+            expected: int | None = None
             if would_keep is not None:
                 # most concepts have the same small count; skip building the ones the
                 # balancer would reject (the expected count ignores near-duplicate boxes: it
@@ -216,9 +217,7 @@ class CountAttribute(Generator):
                                if cvalue in t.attr_values[r])
                 if not would_keep(key, expected):
                     continue
-                q = _count_question(ctx, concept, key, expected)
-            else:
-                q = _count_question(ctx, concept, key)
+            q = _count_question(ctx, concept, key, expected)
             if q is not None:
                 yield q
 

@@ -336,16 +336,15 @@ class CompareCount(Generator):
             more = ctx.rng.random() < 0.5
             if not (countable_name(t, a) and countable_name(t, c)):
                 continue  # "fewer people than sky": stuff is not counted
-            if would_keep is not None:
-                # skip building a comparison the balancer would reject (most pairs of names
-                # have equal counts: "no"); the answer still comes from the program
-                na, nc = len(t.by_name[a]), len(t.by_name[c])
-                expected = na > nc if more else na < nc
-                if not would_keep(self.spec.name, expected):
-                    continue
+            # skip building a comparison the balancer would reject (most pairs of names have
+            # equal counts: "no"); the answer still comes from the program
+            na, nc = len(t.by_name[a]), len(t.by_name[c])
+            expected = na > nc if more else na < nc
+            if would_keep is not None and not would_keep(self.spec.name, expected):
+                continue
             templates = COMPARE_COUNT_TEMPLATES if more else FEWER_COUNT_TEMPLATES
             tid, tpl = pick_template(ctx, templates)
-            if would_keep is not None and balancer_refuses(ctx, self.spec.name, tid, expected):
+            if balancer_refuses(ctx, self.spec.name, tid, expected):
                 continue
             b = ProgramBuilder()
             ca = b.add("count_distinct", [b.add("filter_name", [b.add("scene", image=0)],
