@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scenesynth.export import export_samples
-from scenesynth.export.stored import StoredSample, json_line
+from scenesynth.export.stored import RawJSON, StoredSample, json_line
 from scenesynth.graph import AnswerForm, InstructionSample, ProgramStep, Provenance
+from scenesynth.pipeline.shards import encode_sample
 
 # Strings a trainer's data really holds, and the ones that break naive re-spacing: separators
 # and quotes inside strings, escapes, control characters, non-ASCII, line separators.
@@ -43,10 +44,14 @@ def test_json_line_matches_json_dumps_on_any_json_value(value):
     assert json_line(value) == json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
-def _samples(big_ints: bool = True) -> list[InstructionSample]:
+def _samples(big_ints: bool = True, small_floats: bool = True) -> list[InstructionSample]:
     """Samples with tricky text; ``big_ints``: seeds and answers beyond 64 bits (which the
-    export writes as json does, but ``validate``'s re-read, yajl, cannot parse)."""
+    export writes as json does, but ``validate``'s re-read, yajl, cannot parse);
+    ``small_floats``: provenance numbers such as 1e-05, which the shard writer (pydantic) and
+    json write differently (the export decodes such a provenance; the others are spliced in as
+    stored)."""
     numbers = TRICKY_NUMBERS if big_ints else [n for n in TRICKY_NUMBERS if abs(n) < 2**62]
+    small = 1e-05 if small_floats else 0.25
     samples = []
     for i, text in enumerate(TRICKY_TEXT):
         images = ["a.jpg"] if i % 3 else ["a.jpg", "b.jpg"]
@@ -56,11 +61,12 @@ def _samples(big_ints: bool = True) -> list[InstructionSample]:
             source="test", image_ids=images, generator="g", generator_version="1",
             family="counting", template=None if i % 4 else "t",
             program=[ProgramStep(op="scene", args={"image": 0}, output=["0:1", "0:2"]),
-                     ProgramStep(op="count", inputs=[0], args={"w": 1e-05, "note": text},
+                     ProgramStep(op="count", inputs=[0], args={"w": small, "note": text},
                                  output=value)],
             objects=["0:1"], relations=[["0:1", "left of", "0:2"]],
             seed=(2**63 if big_ints else 2**61) + i,
-            extra={"question_group": f"q{i // 2}", "why": text, "box": [0.5, 1e-06, 3.0]})
+            extra={"question_group": f"q{i // 2}", "why": text,
+                   "box": [0.5, small / 10, 3.0]})
         samples.append(InstructionSample(
             id=f"s{i}", images=images, question=f"How many? {text}".strip() or "How many?",
             answer="2", form=AnswerForm.MULTIPLE_CHOICE if mc else AnswerForm.SHORT,
@@ -69,14 +75,16 @@ def _samples(big_ints: bool = True) -> list[InstructionSample]:
     return samples
 
 
+@pytest.mark.parametrize("small_floats", [True, False])
 @pytest.mark.parametrize("fmt,options", [("llava", {}), ("llama-factory", {}),
                                          ("llama-factory", {"jsonl": True})])
-def test_stored_samples_export_the_same_bytes_as_models(tmp_path: Path, fmt, options):
+def test_stored_samples_export_the_same_bytes_as_models(tmp_path: Path, fmt, options,
+                                                        small_floats):
     root = tmp_path / "images"
     root.mkdir()
     for name in ("a.jpg", "b.jpg"):
         (root / name).write_bytes(b"not read by JSON exports")
-    samples = _samples()
+    samples = _samples(small_floats=small_floats)
     # What a run stores in its shards, read back the way export_run reads it.
     stored = [StoredSample.from_json(s.model_dump_json()) for s in samples]
     results = {}
@@ -103,11 +111,56 @@ def test_stored_samples_export_the_same_bytes_as_models(tmp_path: Path, fmt, opt
         assert sample.question.strip() in text
 
 
+def test_stored_provenance_is_read_for_statistics_and_spliced_for_exports():
+    sample = _samples()[0]
+    stored = StoredSample.from_json(sample.model_dump_json())
+    assert (stored.provenance.generator, stored.provenance.family, stored.provenance.template,
+            stored.provenance.extra, stored.provenance.image_ids) == (
+        sample.provenance.generator, sample.provenance.family, sample.provenance.template,
+        sample.provenance.extra, sample.provenance.image_ids)
+    spliced = stored.exported_provenance()
+    assert isinstance(spliced, RawJSON)
+    assert spliced.text == sample.provenance.__pydantic_serializer__.to_json(sample.provenance)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values, st.sampled_from([None, 1e-05, 1.5e-07, 1e16, 0.25]))
+def test_a_stored_provenance_exports_as_json_writes_it(value, number):
+    # Whatever a generator puts in a provenance (any number form, text, nesting) is written
+    # to the export as json.dumps writes the model's own dump: spliced or decoded.
+    sample = _samples(small_floats=False)[1]
+    sample.provenance.extra["value"] = value
+    sample.provenance.extra["number"] = number  # a number pydantic and json may write apart
+    stored = StoredSample.from_json(encode_sample(sample))
+    record = {"metadata": {"provenance": stored.exported_provenance()}}
+    expected = {"metadata": {"provenance": sample.provenance.model_dump(mode="json")}}
+    assert json_line(record) == json.dumps(expected, ensure_ascii=False).encode("utf-8")
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values, json_values)
+def test_shard_lines_are_pydantic_json(answer, extra):
+    # orjson writes the shard line; it must be pydantic's dump byte for byte, whatever the
+    # typed answer and the provenance hold (or leave the sample to pydantic)
+    sample = _samples()[2]
+    sample = sample.model_copy(update={"answer_value": answer})
+    sample.provenance.extra["value"] = extra
+    expected = sample.__pydantic_serializer__.to_json(sample) + b"\n"
+    assert encode_sample(sample) == expected
+
+
+@pytest.mark.parametrize("value", [{1, 2}, {3: "int key"}, 2**70, ("a", 1), 1e-07, float("nan")])
+def test_shard_lines_of_values_orjson_writes_otherwise_are_pydantic_json(value):
+    sample = _samples()[1].model_copy(update={"answer_value": value})
+    assert encode_sample(sample) == sample.__pydantic_serializer__.to_json(sample) + b"\n"
+
+
 def test_stored_sample_reports_bad_records_like_a_model(tmp_path: Path):
     sample = _samples()[0]
     broken = json.loads(sample.model_dump_json())
     broken["answer_index"] = 7  # does not index the options
-    result = export_samples([StoredSample(broken)], "llava", tmp_path, require_images=False)
+    stored = StoredSample.from_json(json.dumps(broken))
+    result = export_samples([stored], "llava", tmp_path, require_images=False)
     assert result.n_written == 0 and result.paths == []
     assert result.failures and "field answer_index" in result.failures[0][1]
 

@@ -123,7 +123,7 @@ def sample_metadata(sample: SampleView) -> dict[str, Any]:
     """What travels with every exported record: provenance plus the typed answer."""
     if isinstance(sample, StoredSample):  # already JSON: exported as the run stored it
         return {
-            "provenance": sample.data["provenance"],
+            "provenance": sample.exported_provenance(),
             "form": sample.form.value,
             "answer_type": sample.answer_type,
             "answer_value": sample.answer_value,

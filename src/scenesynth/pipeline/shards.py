@@ -12,7 +12,8 @@ Layout of an output directory (manifest and failure records: :mod:`scenesynth.io
 
 Every file is written to a temp file, fsynced and renamed into place (:func:`atomic_write`), and
 a shard counts as finished only once the manifest lists it with its sha256. Serialisation is
-deterministic (pydantic's JSON, compact), so the same samples always give the same bytes.
+deterministic (pydantic's JSON, compact: :func:`encode_sample`), so the same samples always
+give the same bytes.
 The local engine writes a shard's samples to its temp file as they are made
 (:class:`SampleFileWriter`) and renames it into place when the shard commits: a killed run
 leaves only a temp file, which the next run removes.
@@ -27,9 +28,17 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
-from scenesynth.graph import InstructionSample, SceneGraph, graph_to_json
+import orjson
+
+from scenesynth.graph import (
+    InstructionSample,
+    ProgramStep,
+    Provenance,
+    SceneGraph,
+    graph_to_json,
+)
 from scenesynth.ioutil import atomic_write
 from scenesynth.ioutil.manifest import (
     SHARDS_DIR,
@@ -51,11 +60,35 @@ def graphs_path(out: Path, index: int) -> Path:
     return out / SHARDS_DIR / f"graphs-{index:06d}.jsonl"
 
 
+def _sample_part(value: Any) -> Any:
+    """orjson's hook for the parts of a sample beyond plain JSON: its program steps, and the
+    sample's own models (their fields in declaration order; no serializers, aliases, extras or
+    computed fields, so that is what pydantic writes). Any other object is left to pydantic.
+    orjson's own dataclass path reads a slotted dataclass's fields several times slower."""
+    if isinstance(value, ProgramStep):
+        return {"op": value.op, "inputs": value.inputs, "args": value.args,
+                "output": value.output}
+    n_fields = _PLAIN_MODELS.get(type(value))
+    if n_fields is not None and len(value.__dict__) == n_fields:
+        return value.__dict__
+    raise TypeError(f"{type(value).__name__} is left to pydantic")
+
+
+_PLAIN_MODELS: dict[type, int] = {
+    model: len(model.model_fields) for model in (InstructionSample, Provenance)}
+_SAMPLE_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_APPEND_NEWLINE
+
+
 def encode_sample(sample: InstructionSample) -> bytes:
-    """One shard line. pydantic's JSON dump: fields in declaration order, nested dicts in
-    insertion order, which the generators fill deterministically; 4x faster than sorting keys
-    through json.dumps."""
-    return sample.__pydantic_serializer__.to_json(sample) + b"\n"
+    """One shard line: the bytes of pydantic's JSON dump (fields in declaration order, nested
+    dicts in insertion order, which the generators fill deterministically), written by orjson
+    at about twice pydantic's speed. orjson writes the same strings, numbers and enum values
+    as pydantic; what it cannot write as pydantic does (an integer beyond 64 bits, a set, a
+    non-string key) makes it raise, and that sample is dumped by pydantic."""
+    try:
+        return orjson.dumps(sample, default=_sample_part, option=_SAMPLE_OPTIONS)
+    except TypeError:
+        return sample.__pydantic_serializer__.to_json(sample) + b"\n"
 
 
 def encode_samples(samples: list[InstructionSample]) -> bytes:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from scenesynth.graph import (
@@ -99,15 +100,31 @@ def parse_jsonl_line(
         return None
 
 
+def _plain_json(line: bytes) -> bool:
+    """True when ``line`` certainly holds no NaN/Infinity and no key twice in one object,
+    checked at C speed: orjson refuses non-finite numbers, and drops a repeated key, so its
+    own writing of what it read has fewer ``":`` (a key's end) than the line. A line this
+    cannot vouch for (a \\u escape, which could hide a quote; a space before a colon) is
+    checked by :func:`first_problem`."""
+    if b"\\u" in line:
+        return False
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return orjson.dumps(value).count(b'":') == line.count(b'":')
+
+
 def _clean(ctx: RecordContext, graph: SceneGraph, line: bytes) -> bool:
     """Whether the fast parse can stand: no NaN/Infinity (pydantic accepts them) or duplicate
     key, boxes inside the image with positive sizes, image paths inside the image root.
     Otherwise the line is re-read piecewise, which reports what is wrong."""
-    try:
-        if first_problem(json.loads(line, object_pairs_hook=_no_duplicate_keys)) is not None:
+    if not _plain_json(line):
+        try:
+            if first_problem(json.loads(line, object_pairs_hook=_no_duplicate_keys)) is not None:
+                return False
+        except _DuplicateKey:
             return False
-    except _DuplicateKey:
-        return False
     w, h = graph.image.width, graph.image.height
     if not all(
         o.box is None or (o.box.inside_image(w, h) and o.box.x1 > o.box.x0 and o.box.y1 > o.box.y0)
