@@ -100,10 +100,10 @@ class StoredSample:
 
 # Where orjson's shortest float form differs from ``repr`` (``json.dumps``): small numbers,
 # which repr writes as 1e-05 and orjson as 0.00001 or 1.5e-7. Checked over 1.6 million floats
-# (random bit patterns and ranges): outside this pattern the two agree. pydantic (the text of
-# a stored provenance, spliced in) writes floats as orjson does: checked over a million
-# floats, all their differences from ``repr`` match this pattern too. A string that happens to
-# match only takes the slower path.
+# (random bit patterns and ranges): outside this pattern the two agree. A stored provenance,
+# spliced in as it is, was written by orjson too, or by pydantic for what orjson left to it
+# (``pipeline.shards.encode_sample``); pydantic writes floats as orjson does (checked over a
+# million floats). A string that happens to match only takes the slower path.
 _FLOAT_FORM_DIFFERS = re.compile(rb"[0-9]e-|0\.0000")
 
 
