@@ -8,7 +8,9 @@ scene 2: 1 cube, 2 spheres, no cylinder. COCO 142238 (football) and 439180 (hors
 
 from __future__ import annotations
 
+import itertools
 import random
+from collections.abc import Iterator
 from collections import Counter
 from pathlib import Path
 
@@ -249,6 +251,43 @@ def test_candidate_budget_bounds_work_per_context(
     assert len(everything) > 3 and len(bounded) == 3
 
 
+def _question(answer: object, n: int) -> Question:
+    return Question(text=f"q{n}?", answer=answer, answer_type="image", program=[],
+                    template="t")
+
+
+@pytest.mark.parametrize("answers", [
+    ["Image 1", "Image 1", "Image 1", "Image 2", "Image 2", "Image 1"],
+    ["Image 2"] * 5,
+    [3, 1, 3, 3, 2, 1, 1, 3, 2, 2, 3, 1, 2, 3, 3],
+    [],
+])
+def test_alternate_answers_builds_what_is_taken_and_alternates(answers: list[object]) -> None:
+    """The candidates offered are the first CANDIDATES_PER_CONTEXT built, each once; no two in
+    a row share an answer while another answer is among them; and a caller that takes one
+    question has built only up to the first one of another answer (lazy: what the runner
+    does not keep is not built)."""
+    built: list[int] = []
+
+    def candidates() -> Iterator[Question]:
+        for n, answer in enumerate(answers):
+            built.append(n)
+            yield _question(answer, n)
+
+    ctx = GenContext(graphs=[], rng=random.Random(0), config=GenConfig())
+    budget = min(len(answers), kit.CANDIDATES_PER_CONTEXT)
+    offered = list(kit.alternate_answers(ctx, candidates()))
+    assert sorted(q.text for q in offered) == sorted(f"q{n}?" for n in range(budget))
+    assert len(built) == budget
+    for i, (a, b) in enumerate(itertools.pairwise(offered)):
+        if a.answer == b.answer:  # only when nothing else is left to offer
+            assert all(q.answer == a.answer for q in offered[i:])
+    if answers:
+        built.clear()
+        first = next(kit.alternate_answers(ctx, candidates()))
+        assert first.answer == answers[0] and built == [0]
+
+
 _HASHSEED_SCRIPT = """
 import hashlib, sys
 from scenesynth.generators.base import GenConfig, registered
@@ -312,17 +351,3 @@ def test_random_order_draws_the_single_image_shuffle_order() -> None:
             list(lazy_shuffled(random.Random(7), range(n)))
 
 
-def test_shuffle_like_random_is_random_shuffle_draw_for_draw() -> None:
-    """The multi-image generators' candidate order (and every draw after it) stays the one
-    ``random.Random.shuffle`` gives, whatever the list length (powers of two included, where
-    the rejection sampling draws again)."""
-    from scenesynth.generators.draws import shuffle_like_random
-
-    for seed in range(20):
-        for n in (0, 1, 2, 3, 4, 5, 8, 9, 31, 64, 65, 500):
-            expected, got = list(range(n)), list(range(n))
-            reference, ours = random.Random(seed), random.Random(seed)
-            reference.shuffle(expected)
-            shuffle_like_random(ours, got)
-            assert got == expected
-            assert ours.getstate() == reference.getstate()

@@ -79,19 +79,3 @@ def random_pairs_of(rng: random.Random, items: Sequence[T]) -> Iterator[tuple[T,
     for index in random_order(rng, n * (n - 1)):
         first, second = divmod(index, n - 1)
         yield items[first], items[second + 1 if second >= first else second]
-
-
-def shuffle_like_random(rng: random.Random, items: list[T]) -> None:
-    """Shuffle ``items`` in place exactly as ``rng.shuffle(items)`` does: the same
-    ``getrandbits`` draws, the same order, the rng left in the same state. For the generators
-    whose streams were fixed on ``random.Random.shuffle`` (the multi-image ones): its two
-    interpreted frames per item (``shuffle`` calling ``_randbelow``) were most of their draw
-    time."""
-    getrandbits = rng.getrandbits
-    for i in range(len(items) - 1, 0, -1):
-        # _randbelow_with_getrandbits(i + 1): rejection sampling on bit_length(i + 1) bits
-        bits = (i + 1).bit_length()
-        j = getrandbits(bits)
-        while j > i:
-            j = getrandbits(bits)
-        items[i], items[j] = items[j], items[i]

@@ -493,7 +493,7 @@ def answer_token(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-# Questions built per (group, generator) before they are interleaved by answer and offered.
+# Questions built at most per (group, generator): see alternate_answers.
 CANDIDATES_PER_CONTEXT = 12
 
 
@@ -510,7 +510,6 @@ class MultiScene:
         self.graphs = ctx.graphs
         self.tables: list[SceneTables] = tables_for(ctx)
         self.k = len(ctx.graphs)
-        self.budget = min(ctx.config.max_per_generator, CANDIDATES_PER_CONTEXT)
 
     # -- vocabulary ---------------------------------------------------------------------------
     def names(self, i: int) -> set[str]:
@@ -555,11 +554,6 @@ class MultiScene:
     def phrase(self, name: str) -> str:
         """"a truck", "an apple", "shoes", "gravel": the indefinite phrase for a category."""
         return name if self.is_stuff(name) else indefinite(name)
-
-    def full(self, questions: Sequence[Question]) -> bool:
-        """Enough candidates collected: the runner keeps a few questions per context, so
-        building (and executing) every possible one would only cost time."""
-        return len(questions) >= self.budget
 
     def synonym_clash(self, name: str) -> bool:
         """True when another object of the group may be the same kind of thing under another
@@ -673,16 +667,42 @@ def list_distractors(
     return first_shuffled(rng, unique, 12)
 
 
-def interleave(questions: list[Question], rng: random.Random) -> Iterator[Question]:
-    """Yield candidates round-robin over their answers (answer order seeded), so a context's
-    first questions already cover several answers and the balancer rarely has to reject."""
-    groups: dict[str, list[Question]] = {}
-    for q in questions:
-        groups.setdefault(answer_token(q.answer), []).append(q)
-    keys = shuffled(rng, sorted(groups))
-    while keys:
-        for key in list(keys):
-            bucket = groups[key]
-            yield bucket.pop(0)
-            if not bucket:
-                keys.remove(key)
+def alternate_answers(ctx: GenContext, candidates: Iterator[Question]) -> Iterator[Question]:
+    """A multi-image context's candidates as they are offered: at most
+    :data:`CANDIDATES_PER_CONTEXT` of them (and the context's ``max_per_generator``), yielded
+    so that consecutive questions differ in their answer wherever those candidates allow
+    (answers in the order they first appear, the one asked least recently first), so the
+    balancer rarely has to reject. Each is built only when the caller asks for the next: the
+    runner keeps a few questions per context, and building (and executing) all of them first
+    cost more than half of multi-image generation."""
+    budget = min(ctx.config.max_per_generator, CANDIDATES_PER_CONTEXT)
+    queued: dict[str, list[Question]] = {}  # answer -> built, not yet yielded (in order)
+    rotation: list[str] = []  # answers, least recently yielded first
+    built = 0
+    last: str | None = None
+    while True:
+        key = next((k for k in rotation if k != last and queued[k]), None)
+        # build until another answer than the last one is queued, or the budget is spent
+        while key is None and built < budget:
+            q = next(candidates, None)
+            if q is None:
+                budget = built
+                break
+            built += 1
+            token = answer_token(q.answer)
+            bucket = queued.get(token)
+            if bucket is None:
+                queued[token] = [q]
+                rotation.append(token)
+            else:
+                bucket.append(q)
+            if token != last:
+                key = token
+        if key is None:  # only the last answer is left (or nothing)
+            if last is None or not queued.get(last):
+                return
+            key = last
+        yield queued[key].pop(0)
+        rotation.remove(key)
+        rotation.append(key)
+        last = key

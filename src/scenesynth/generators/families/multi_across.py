@@ -19,13 +19,13 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
-from scenesynth.generators.draws import shuffle_like_random
+from scenesynth.generators.draws import lazy_shuffled
 from scenesynth.generators.families.multi_relations import PREDICATES_2D, PREDICATES_3D
 from scenesynth.generators.families.multi_select import SELECT_KINDS
 from scenesynth.generators.kit import (
     MultiScene,
+    alternate_answers,
     finish,
-    interleave,
     pick_template,
     plural,
 )
@@ -67,22 +67,21 @@ class RelationBothImages(Generator):
             or all(all(o.box is not None for o in g.objects) for g in graphs))
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
+        yield from alternate_answers(ctx, self._candidates(ctx))
+
+    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
         use_3d = all(o.position is not None for g in scene.graphs for o in g.objects)
         predicates = PREDICATES_3D if use_3d else PREDICATES_2D
         wordlike = set(scene.all_names())
         described = [_descriptors(scene, i) for i in range(scene.k)]
-        out: list[Question] = []
         want = ctx.rng.random() < 0.5
         for i, j in scene.pairs():
             if i > j:
                 continue  # each unordered pair once; "Image 1 and Image 3" in reading order
             shared = sorted((d for d in described[i].keys() & described[j].keys()
                              if d[0] in wordlike), key=lambda d: (d[0], d[1] or ""))
-            shuffle_like_random(ctx.rng, shared)
-            for x, y in itertools.pairwise(shared):
-                if scene.full(out):
-                    break
+            for x, y in itertools.pairwise(lazy_shuffled(ctx.rng, shared)):
                 if x[0] == y[0]:
                     continue  # "the red cube ... the cube" may name one object
                 p = predicates[int(ctx.rng.random() * len(predicates))]
@@ -109,9 +108,8 @@ class RelationBothImages(Generator):
                            balance_key=f"{self.spec.name}/{scene.k}",
                            objects=scene.matched_objects(b, outputs), outputs=outputs)
                 if q is not None:
-                    out.append(q)
+                    yield q
                     want = not want
-        yield from interleave(out, ctx.rng)
 
 
 # registered with parameters (base.register makes a subclass at import time), which a
@@ -124,6 +122,9 @@ class TotalWithAttribute(Generator):
     templates: ClassVar[dict[str, str]]
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
+        yield from alternate_answers(ctx, self._candidates(ctx))
+
+    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
         candidates: list[tuple[str, str]] = []
         for name in scene.all_names():
@@ -137,11 +138,8 @@ class TotalWithAttribute(Generator):
                     v for t in scene.tables for r in t.by_name.get(name, ())
                     for v in t.attr_by_kind[r].get(kind, ()) if not names_value(name, v)})
                 candidates.extend((name, v) for v in values)
-        shuffle_like_random(ctx.rng, candidates)
-        out: list[Question] = []
-        for name, value in candidates[: ctx.config.max_per_generator]:
-            if scene.full(out):
-                break
+        for name, value in itertools.islice(lazy_shuffled(ctx.rng, candidates),
+                                            ctx.config.max_per_generator):
             b = ProgramBuilder()
             counts = [scene.count(b, i, name, value) for i in range(scene.k)]
             b.add("sum", counts)
@@ -155,8 +153,7 @@ class TotalWithAttribute(Generator):
                        balance_key=f"{self.spec.name}/{scene.k}",
                        objects=scene.matched_objects(b, outputs), outputs=outputs)
             if q is not None:
-                out.append(q)
-        yield from interleave(out, ctx.rng)
+                yield q
 
 
 register(RelationBothImages, GeneratorSpec(

@@ -17,8 +17,8 @@ from scenesynth.generators.base import (
 )
 from scenesynth.generators.kit import (
     MultiScene,
+    alternate_answers,
     finish,
-    interleave,
     pick_template,
     plural,
 )
@@ -45,11 +45,11 @@ class TotalCount(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
+        yield from alternate_answers(ctx, self._candidates(ctx))
+
+    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out: list[Question] = []
         for name in scene.shuffled_names(countable=True):
-            if scene.full(out):
-                break
             if sum(1 for i in range(scene.k) if name in scene.tables[i].by_name) < 2:
                 continue  # in one image only it is a plain single-image count
             b = ProgramBuilder()
@@ -69,8 +69,7 @@ class TotalCount(Generator):
                 outputs=outputs,
             )
             if q is not None:
-                out.append(q)
-        yield from interleave(out, ctx.rng)
+                yield q
 
 
 @register
@@ -91,11 +90,11 @@ class ImagesContaining(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
+        yield from alternate_answers(ctx, self._candidates(ctx))
+
+    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out: list[Question] = []
         for name in scene.shuffled_names():
-            if scene.full(out):
-                break
             b = ProgramBuilder()
             exists = [scene.exist(b, i, name) for i in range(scene.k)]
             b.add("count_true", exists)
@@ -113,8 +112,7 @@ class ImagesContaining(Generator):
                 outputs=outputs,
             )
             if q is not None:
-                out.append(q)
-        yield from interleave(out, ctx.rng)
+                yield q
 
 
 @register
@@ -135,13 +133,13 @@ class InEveryImage(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
+        yield from alternate_answers(ctx, self._candidates(ctx))
+
+    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
         every = "both images" if scene.k == 2 else "every image"
         each = "each of the two images" if scene.k == 2 else "each of the images"
-        out: list[Question] = []
         for name in scene.shuffled_names():
-            if scene.full(out):
-                break
             b = ProgramBuilder()
             last = scene.exist(b, 0, name)
             for i in range(1, scene.k):
@@ -160,5 +158,4 @@ class InEveryImage(Generator):
                 outputs=outputs,
             )
             if q is not None:
-                out.append(q)
-        yield from interleave(out, ctx.rng)
+                yield q

@@ -4,6 +4,7 @@ an attribute value."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -16,11 +17,11 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
-from scenesynth.generators.draws import first_shuffled, shuffle_like_random
+from scenesynth.generators.draws import first_shuffled, lazy_shuffled
 from scenesynth.generators.kit import (
     MultiScene,
+    alternate_answers,
     finish,
-    interleave,
     list_distractors,
     pick_template,
 )
@@ -60,6 +61,9 @@ class SameAttribute(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
+        yield from alternate_answers(ctx, self._candidates(ctx))
+
+    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
         limit = ctx.config.max_per_generator
         candidates: list[tuple[int, int, str, str, str]] = []
@@ -78,11 +82,8 @@ class SameAttribute(Generator):
                       and tb.attr_by_kind[r][kind][0] != tb.names[r]]
                 found.extend((a, b_image, str(kind), x, y) for x in xs for y in ys)
             candidates.extend(first_shuffled(ctx.rng, found, MAX_PAIRS_PER_IMAGE_PAIR))
-        shuffle_like_random(ctx.rng, candidates)
-        out: list[Question] = []
-        for a, b_image, kind_name, x, y in candidates[: limit * 2]:
-            if scene.full(out):
-                break
+        for a, b_image, kind_name, x, y in itertools.islice(
+                lazy_shuffled(ctx.rng, candidates), limit * 2):
             kind = AttributeKind(kind_name)
             # the phrases must not use the compared kind, or the answer would be given away
             ref_x = refer(scene.tables[a], x, avoid_kinds=(str(kind),))
@@ -109,8 +110,7 @@ class SameAttribute(Generator):
                 outputs=outputs,
             )
             if q is not None:
-                out.append(q)
-        yield from interleave(out, ctx.rng)
+                yield q
 
 
 @register
@@ -131,11 +131,11 @@ class CommonAttributeValues(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
+        yield from alternate_answers(ctx, self._candidates(ctx))
+
+    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out: list[Question] = []
         for a, b_image in scene.pairs():
-            if scene.full(out):
-                break
             if a > b_image:
                 continue
             for kind in COMPARE_KINDS:
@@ -167,8 +167,7 @@ class CommonAttributeValues(Generator):
                     outputs=outputs,
                 )
                 if q is not None:
-                    out.append(q)
-        yield from interleave(out, ctx.rng)
+                    yield q
 
 
 @register
@@ -189,6 +188,9 @@ class MostWithAttribute(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
+        yield from alternate_answers(ctx, self._candidates(ctx))
+
+    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
         candidates: list[str] = []
         for kind in (AttributeKind.COLOR, AttributeKind.MATERIAL, AttributeKind.SIZE):
@@ -197,11 +199,8 @@ class MostWithAttribute(Generator):
             candidates.extend(sorted({
                 v for t in scene.tables for r in t.scene for v in t.attr_by_kind[r].get(kind, ())
             }))
-        shuffle_like_random(ctx.rng, candidates)
-        out: list[Question] = []
-        for value in candidates[: ctx.config.max_per_generator]:
-            if scene.full(out):
-                break
+        for value in itertools.islice(lazy_shuffled(ctx.rng, candidates),
+                                      ctx.config.max_per_generator):
             b = ProgramBuilder()
             counts = [scene.count(b, i, None, value) for i in range(scene.k)]
             b.add("image_argmax", counts)
@@ -223,5 +222,4 @@ class MostWithAttribute(Generator):
                 outputs=outputs,
             )
             if q is not None:
-                out.append(q)
-        yield from interleave(out, ctx.rng)
+                yield q

@@ -20,8 +20,8 @@ from scenesynth.generators.base import (
 from scenesynth.generators.draws import first_shuffled
 from scenesynth.generators.kit import (
     MultiScene,
+    alternate_answers,
     finish,
-    interleave,
     list_distractors,
     pick_template,
     plural,
@@ -80,17 +80,16 @@ class CommonCategories(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
+        yield from alternate_answers(ctx, self._candidates(ctx))
+
+    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out: list[Question] = []
         for a, b in scene.pairs():
-            if scene.full(out):
-                break
             if a > b:
                 continue  # "in common" is symmetric
             q = _name_set_question(scene, a, b, "common_values", self.TEMPLATES)
             if q is not None:
-                out.append(q)
-        yield from interleave(out, ctx.rng)
+                yield q
 
 
 @register
@@ -111,15 +110,14 @@ class OnlyInOne(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
+        yield from alternate_answers(ctx, self._candidates(ctx))
+
+    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out: list[Question] = []
         for a, b in scene.pairs():
-            if scene.full(out):
-                break
             q = _name_set_question(scene, a, b, "difference_values", self.TEMPLATES)
             if q is not None:
-                out.append(q)
-        yield from interleave(out, ctx.rng)
+                yield q
 
 
 def _pair_counts(
@@ -151,11 +149,11 @@ class CompareCounts(Generator):
     templates: ClassVar[dict[str, str]]
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
+        yield from alternate_answers(ctx, self._candidates(ctx))
+
+    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out: list[Question] = []
         for a, b_image, name in _count_pairs(scene, ctx.config.max_per_generator):
-            if scene.full(out):
-                break
             if self.unordered and a > b_image:
                 continue
             b, ca, cb = _pair_counts(scene, a, b_image, name)
@@ -168,8 +166,7 @@ class CompareCounts(Generator):
             q = finish(ctx, b, text=text, template=tid, answer_type=AnswerType.YES_NO,
                        objects=scene.matched_objects(b, outputs), outputs=outputs)
             if q is not None:
-                out.append(q)
-        yield from interleave(out, ctx.rng)
+                yield q
 
 
 register(CompareCounts, GeneratorSpec(
@@ -218,11 +215,11 @@ class CountDifference(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
+        yield from alternate_answers(ctx, self._candidates(ctx))
+
+    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out: list[Question] = []
         for a, b_image, name in _count_pairs(scene, ctx.config.max_per_generator):
-            if scene.full(out):
-                break
             b, ca, cb = _pair_counts(scene, a, b_image, name)
             b.add("subtract", [ca, cb])
             outputs = scene.run(b)
@@ -240,5 +237,4 @@ class CountDifference(Generator):
                 outputs=outputs,
             )
             if q is not None:
-                out.append(q)
-        yield from interleave(out, ctx.rng)
+                yield q

@@ -6,6 +6,7 @@ pair might be the relation)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
@@ -20,14 +21,21 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
-from scenesynth.generators.draws import shuffle_like_random
+from scenesynth.generators.draws import lazy_shuffled
 from scenesynth.generators.families.multi_relations import (
     PREDICATES_2D,
     PREDICATES_3D,
-    _decided_everywhere,
+    holds_in_each_image,
+    relation_candidates,
 )
 from scenesynth.generators.families.multi_select import SELECT_KINDS
-from scenesynth.generators.kit import MultiScene, article, finish, interleave, pick_template
+from scenesynth.generators.kit import (
+    MultiScene,
+    alternate_answers,
+    article,
+    finish,
+    pick_template,
+)
 from scenesynth.generators.refer import GEOMETRY_PHRASES
 from scenesynth.graph import SceneGraph
 from scenesynth.graph.vocab import names_value
@@ -56,13 +64,19 @@ class WhichLacks(Generator):
             all(all(o.position is not None for o in g.objects) for g in graphs)
             or all(all(o.box is not None for o in g.objects) for g in graphs))
 
-    def _things(self, scene: MultiScene) -> list[Thing]:
+    def _things(self, scene: MultiScene) -> Iterator[Thing]:
+        """What may be missing from one image, in seeded random order (drawn lazily: the
+        relations are every ordered pair of names times every predicate)."""
         what = self.what
+        rng = scene.ctx.rng
+        limit = scene.config.max_per_generator * 4
         names = scene.all_names()
         in_images = {n: [i for i in range(scene.k) if n in scene.tables[i].by_name]
                      for n in names}
         if what == "name":
-            return [(n, None, None, None) for n in names if len(in_images[n]) == scene.k - 1]
+            return itertools.islice(lazy_shuffled(rng, [
+                (n, None, None, None) for n in names if len(in_images[n]) == scene.k - 1]),
+                limit)
         if what == "attribute":
             out: list[Thing] = []
             for name in names:
@@ -75,26 +89,25 @@ class WhichLacks(Generator):
                         for v in scene.tables[i].attr_by_kind[r].get(kind, ())
                         if not names_value(name, v)})
                     out.extend((name, v, None, None) for v in values)
-            return out
+            return itertools.islice(lazy_shuffled(rng, out), limit)
         use_3d = all(o.position is not None for g in scene.graphs for o in g.objects)
         predicates = PREDICATES_3D if use_3d else PREDICATES_2D
         # both categories in all the images but at most one (in the order of `names`)
         present = [n for n in names if len(in_images[n]) >= scene.k - 1]
-        return [(x, None, p, y) for x in present for y in present if x != y
-                for p in predicates]
+        return ((x, None, p, y) for x, p, y in relation_candidates(rng, present, predicates,
+                                                                  limit))
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        scene = MultiScene(ctx)
-        things = self._things(scene)
-        shuffle_like_random(ctx.rng, things)
-        out: list[Question] = []
-        for name, value, predicate, other in things[: ctx.config.max_per_generator * 4]:
-            if scene.full(out):
-                break
+        yield from alternate_answers(ctx, self._candidates(MultiScene(ctx)))
+
+    def _candidates(self, scene: MultiScene) -> Iterator[Question]:
+        ctx = scene.ctx
+        for name, value, predicate, other in self._things(scene):
             if predicate is not None:
                 assert other is not None
-                if not _decided_everywhere(scene, name, other, predicate):
-                    continue
+                holds = holds_in_each_image(scene, name, other, predicate)
+                if holds is None or holds.count(False) != 1:
+                    continue  # undecided, or not missing from exactly one image
             b = ProgramBuilder()
             lacking = []
             for i in range(scene.k):
@@ -121,8 +134,7 @@ class WhichLacks(Generator):
                        balance_key=f"{self.spec.name}/{scene.k}",
                        objects=scene.matched_objects(b, outputs), outputs=outputs)
             if q is not None:
-                out.append(q)
-        yield from interleave(out, ctx.rng)
+                yield q
 
 
 _LACKS = (

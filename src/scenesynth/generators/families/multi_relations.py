@@ -9,6 +9,7 @@ an undecided pair could make a second image a valid answer.
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
@@ -23,7 +24,7 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import random_order
-from scenesynth.generators.kit import MultiScene, finish, interleave, pick_template
+from scenesynth.generators.kit import MultiScene, alternate_answers, finish, pick_template
 from scenesynth.generators.refer import GEOMETRY_PHRASES
 from scenesynth.graph import SceneGraph
 from scenesynth.programs.builder import ProgramBuilder
@@ -33,14 +34,38 @@ PREDICATES_3D = ("left of", "right of", "in front of", "behind")
 PREDICATES_2D = ("left of", "right of", "above", "below")
 
 
-def _decided_everywhere(scene: MultiScene, x_name: str, y_name: str, predicate: str) -> bool:
-    """Every (x, y) pair of the two categories, in every image, is decided True or False."""
+def holds_in_each_image(
+    scene: MultiScene, x_name: str, y_name: str, predicate: str
+) -> list[bool] | None:
+    """Per image, whether some x of the first category is ``predicate`` some y of the second
+    (what the question's program computes, ``exist(intersect(xs, relate_set(ys)))``); None
+    when some pair, in some image, is undecided: it might be the relation, and the answer
+    would not be definite. Read from the per-graph decisions before a program is built, so
+    a candidate whose answer would not be one image costs no program."""
+    holds: list[bool] = []
     for t in scene.tables:
+        found = False
         for x in t.by_name.get(x_name, ()):
             for y in t.by_name.get(y_name, ()):
-                if t.spatial(x, y, predicate) is None:
-                    return False
-    return True
+                decided = t.spatial(x, y, predicate)
+                if decided is None:
+                    return None
+                found = found or decided
+        holds.append(found)
+    return holds
+
+
+def relation_candidates(
+    rng: random.Random, names: Sequence[str], predicates: Sequence[str], limit: int
+) -> Iterator[tuple[str, str, str]]:
+    """Up to ``limit`` of the (x, predicate, y) with x != y, in seeded random order, each
+    decoded from an index drawn lazily: the whole list grows with the square of a group's
+    vocabulary, and a context asks only a few of them."""
+    n, n_predicates = len(names), len(predicates)
+    for index in itertools.islice(random_order(rng, n * (n - 1) * n_predicates), limit):
+        pair, p = divmod(index, n_predicates)
+        xi, yi = divmod(pair, n - 1)
+        yield names[xi], predicates[p], names[yi + (yi >= xi)]
 
 
 @register
@@ -70,24 +95,17 @@ class RelationWhere(Generator):
         )
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        scene = MultiScene(ctx)
+        yield from alternate_answers(ctx, self._candidates(MultiScene(ctx)))
+
+    def _candidates(self, scene: MultiScene) -> Iterator[Question]:
+        ctx = scene.ctx
         use_3d = all(has_needs(g, frozenset({Need.POSITIONS_3D})) for g in ctx.graphs)
         predicates = PREDICATES_3D if use_3d else PREDICATES_2D
-        names = scene.all_names()
-        n, n_predicates = len(names), len(predicates)
-        # candidates (x, predicate, y), x != y, in seeded random order, decoded from indices
-        # drawn lazily: the full list grows with the square of the group's vocabulary
-        total = n * (n - 1) * n_predicates
-        out: list[Question] = []
-        for index in itertools.islice(random_order(ctx.rng, total),
-                                      ctx.config.max_per_generator * 4):
-            if scene.full(out):
-                break
-            pair, p = divmod(index, n_predicates)
-            xi, yi = divmod(pair, n - 1)
-            x_name, predicate, y_name = names[xi], predicates[p], names[yi + (yi >= xi)]
-            if not _decided_everywhere(scene, x_name, y_name, predicate):
-                continue
+        for x_name, predicate, y_name in relation_candidates(
+                ctx.rng, scene.all_names(), predicates, ctx.config.max_per_generator * 4):
+            holds = holds_in_each_image(scene, x_name, y_name, predicate)
+            if holds is None or holds.count(True) != 1:
+                continue  # undecided, or the relation is in several images or in none
             b = ProgramBuilder()
             found = []
             for i in range(scene.k):
@@ -123,5 +141,4 @@ class RelationWhere(Generator):
                 outputs=outputs,
             )
             if q is not None:
-                out.append(q)
-        yield from interleave(out, ctx.rng)
+                yield q

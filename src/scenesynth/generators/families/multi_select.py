@@ -4,6 +4,7 @@ and it is skipped (the ``image_argmax`` / ``image_where`` ops fail on them)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -16,12 +17,12 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
-from scenesynth.generators.draws import shuffle_like_random
+from scenesynth.generators.draws import lazy_shuffled
 from scenesynth.generators.kit import (
     MultiScene,
+    alternate_answers,
     article,
     finish,
-    interleave,
     pick_template,
     plural,
 )
@@ -65,14 +66,10 @@ def _count_extreme_questions(
 ) -> Iterator[Question]:
     """Which image has the most (fewest) objects of each countable category, ties skipped."""
     scene = MultiScene(ctx)
-    out: list[Question] = []
     for name in scene.shuffled_names(countable=True):
-        if scene.full(out):
-            break
         q = _count_extreme(scene, name, most, templates, generator, plural(name))
         if q is not None:
-            out.append(q)
-    yield from interleave(out, ctx.rng)
+            yield q
 
 
 
@@ -94,7 +91,8 @@ class MostCount(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from _count_extreme_questions(ctx, True, self.TEMPLATES, self.spec.name)
+        yield from alternate_answers(
+            ctx, _count_extreme_questions(ctx, True, self.TEMPLATES, self.spec.name))
 
 
 @register
@@ -115,7 +113,8 @@ class FewestCount(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from _count_extreme_questions(ctx, False, self.TEMPLATES, self.spec.name)
+        yield from alternate_answers(
+            ctx, _count_extreme_questions(ctx, False, self.TEMPLATES, self.spec.name))
 
 
 @register
@@ -139,17 +138,16 @@ class MostObjects(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
+        yield from alternate_answers(ctx, self._candidates(ctx))
+
+    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out: list[Question] = []
         if scene.has_stuff():
             return  # "objects" would include the sky and the grass
         for largest, templates in ((True, self.MOST), (False, self.FEWEST)):
-            if scene.full(out):
-                break
             q = _count_extreme(scene, None, largest, templates, self.spec.name, "objects")
             if q is not None:
-                out.append(q)
-        yield from interleave(out, ctx.rng)
+                yield q
 
 
 def _contains_question(
@@ -194,15 +192,14 @@ class WhichContains(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
+        yield from alternate_answers(ctx, self._candidates(ctx))
+
+    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        out: list[Question] = []
         for name in scene.shuffled_names():
-            if scene.full(out):
-                break
             q = _contains_question(scene, name, None, self.TEMPLATES, self.spec.name)
             if q is not None:
-                out.append(q)
-        yield from interleave(out, ctx.rng)
+                yield q
 
 
 @register
@@ -226,6 +223,9 @@ class WhichHasAttribute(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
+        yield from alternate_answers(ctx, self._candidates(ctx))
+
+    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
         candidates: list[tuple[str, str]] = []
         for name in scene.all_names():
@@ -245,12 +245,8 @@ class WhichHasAttribute(Generator):
                     if not names_value(name, v)
                 })
                 candidates.extend((name, v) for v in values)
-        shuffle_like_random(ctx.rng, candidates)
-        out: list[Question] = []
-        for name, value in candidates[: ctx.config.max_per_generator]:
-            if scene.full(out):
-                break
+        for name, value in itertools.islice(lazy_shuffled(ctx.rng, candidates),
+                                            ctx.config.max_per_generator):
             q = _contains_question(scene, name, value, self.TEMPLATES, self.spec.name)
             if q is not None:
-                out.append(q)
-        yield from interleave(out, ctx.rng)
+                yield q
