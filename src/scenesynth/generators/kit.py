@@ -489,7 +489,10 @@ def is_wordlike(name: str) -> bool:
 
 
 def answer_token(value: Any) -> str:
-    """A stable text key of a typed answer, used to group candidates by answer."""
+    """A stable text key of a typed answer, used to group candidates by answer (a text
+    answer, the common case, keyed without encoding: no JSON text starts with "s:")."""
+    if type(value) is str:
+        return "s:" + value
     return json.dumps(value, sort_keys=True)
 
 

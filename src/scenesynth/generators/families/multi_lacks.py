@@ -47,6 +47,14 @@ FAMILY = "multi_selection"  # negated selection: which image lacks it
 Thing = tuple[str, str | None, str | None, str | None]
 
 
+def _relation_things(relations: Iterator[tuple[str, str, str]]) -> Iterator[Thing]:
+    # a generator function, not a generator expression: a compiled build may evaluate a
+    # returned generator expression at once, which would draw every candidate's index
+    # before the first question's template (and so change the stream)
+    for x, predicate, y in relations:
+        yield x, None, predicate, y
+
+
 # registered with parameters (base.register makes a subclass at import time), which a
 # compiled class allows only when it says so
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -94,8 +102,7 @@ class WhichLacks(Generator):
         predicates = PREDICATES_3D if use_3d else PREDICATES_2D
         # both categories in all the images but at most one (in the order of `names`)
         present = [n for n in names if len(in_images[n]) >= scene.k - 1]
-        return ((x, None, p, y) for x, p, y in relation_candidates(rng, present, predicates,
-                                                                  limit))
+        return _relation_things(relation_candidates(rng, present, predicates, limit))
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         yield from alternate_answers(ctx, self._candidates(MultiScene(ctx)))
