@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterator
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from checker import Interpreter
 
 import scenesynth.generators  # noqa: F401  (fills the registry)
 from scenesynth.generators import kit
-from scenesynth.generators.base import GenConfig, GenContext, Question, registered
+from scenesynth.generators.base import AnswerType, GenConfig, GenContext, Question, registered
 from scenesynth.generators.kit import plural
 from scenesynth.graph import SceneGraph
 from scenesynth.sources import load
@@ -252,7 +252,7 @@ def test_candidate_budget_bounds_work_per_context(
 
 
 def _question(answer: object, n: int) -> Question:
-    return Question(text=f"q{n}?", answer=answer, answer_type="image", program=[],
+    return Question(text=f"q{n}?", answer=answer, answer_type=AnswerType.IMAGE, program=[],
                     template="t")
 
 
@@ -262,11 +262,10 @@ def _question(answer: object, n: int) -> Question:
     [3, 1, 3, 3, 2, 1, 1, 3, 2, 2, 3, 1, 2, 3, 3],
     [],
 ])
-def test_alternate_answers_builds_what_is_taken_and_alternates(answers: list[object]) -> None:
-    """The candidates offered are the first CANDIDATES_PER_CONTEXT built, each once; no two in
-    a row share an answer while another answer is among them; and a caller that takes one
-    question has built only up to the first one of another answer (lazy: what the runner
-    does not keep is not built)."""
+def test_offered_candidates_are_built_as_taken_and_alternate(answers: list[object]) -> None:
+    """The first CANDIDATES_PER_CONTEXT built are offered, each once; no two in a row share
+    an answer while another answer is left; taking the first builds only up to the second
+    different answer, and the first offered is either of the first two answers (seeded)."""
     built: list[int] = []
 
     def candidates() -> Iterator[Question]:
@@ -274,18 +273,26 @@ def test_alternate_answers_builds_what_is_taken_and_alternates(answers: list[obj
             built.append(n)
             yield _question(answer, n)
 
-    ctx = GenContext(graphs=[], rng=random.Random(0), config=GenConfig())
     budget = min(len(answers), kit.CANDIDATES_PER_CONTEXT)
-    offered = list(kit.alternate_answers(ctx, candidates()))
-    assert sorted(q.text for q in offered) == sorted(f"q{n}?" for n in range(budget))
-    assert len(built) == budget
-    for i, (a, b) in enumerate(itertools.pairwise(offered)):
-        if a.answer == b.answer:  # only when nothing else is left to offer
-            assert all(q.answer == a.answer for q in offered[i:])
-    if answers:
+    firsts = set()
+    for seed in range(12):
+        ctx = GenContext(graphs=[], rng=random.Random(seed), config=GenConfig())
         built.clear()
-        first = next(kit.alternate_answers(ctx, candidates()))
-        assert first.answer == answers[0] and built == [0]
+        offered = list(kit.offered_candidates(ctx, candidates()))
+        assert sorted(q.text for q in offered) == sorted(f"q{n}?" for n in range(budget))
+        assert len(built) == budget
+        for i, (a, b) in enumerate(itertools.pairwise(offered)):
+            if a.answer == b.answer:  # only when nothing else is left to offer
+                assert all(q.answer == a.answer for q in offered[i:])
+        if answers:
+            built.clear()
+            ctx = GenContext(graphs=[], rng=random.Random(seed), config=GenConfig())
+            first = next(kit.offered_candidates(ctx, candidates()))
+            firsts.add(first.answer)
+            others = [n for n, a in enumerate(answers[:budget]) if a != answers[0]]
+            assert built == list(range(others[0] + 1 if others else budget))
+    two = list(dict.fromkeys(answers[:budget]))[:2]
+    assert firsts == set(two)
 
 
 _HASHSEED_SCRIPT = """

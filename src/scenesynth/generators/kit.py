@@ -7,7 +7,8 @@
   :class:`~scenesynth.generators.base.Question` (its last output is the answer);
 * distractors and concepts for single images (names, attribute values, present and absent
   concepts), and :class:`MultiScene` with the image-level helpers of multi-image questions
-  (per-image sub-programs, image pairs, candidate interleaving).
+  (per-image sub-programs, image pairs, candidates offered alternating by answer and built
+  as they are taken).
 
 Every random choice goes through :mod:`scenesynth.generators.draws`.
 """
@@ -496,7 +497,7 @@ def answer_token(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-# Questions built at most per (group, generator): see alternate_answers.
+# Questions built at most per (group, generator): see offered_candidates.
 CANDIDATES_PER_CONTEXT = 12
 
 
@@ -670,42 +671,68 @@ def list_distractors(
     return first_shuffled(rng, unique, 12)
 
 
-def alternate_answers(ctx: GenContext, candidates: Iterator[Question]) -> Iterator[Question]:
-    """A multi-image context's candidates as they are offered: at most
-    :data:`CANDIDATES_PER_CONTEXT` of them (and the context's ``max_per_generator``), yielded
-    so that consecutive questions differ in their answer wherever those candidates allow
-    (answers in the order they first appear, the one asked least recently first), so the
-    balancer rarely has to reject. Each is built only when the caller asks for the next: the
-    runner keeps a few questions per context, and building (and executing) all of them first
-    cost more than half of multi-image generation."""
-    budget = min(ctx.config.max_per_generator, CANDIDATES_PER_CONTEXT)
-    queued: dict[str, list[Question]] = {}  # answer -> built, not yet yielded (in order)
-    rotation: list[str] = []  # answers, least recently yielded first
-    built = 0
+class _Queued:
+    """A context's built candidates not offered yet, by answer, and the answers in the order
+    they are to be offered (least recently offered first)."""
+
+    def __init__(self, candidates: Iterator[Question], budget: int) -> None:
+        self.candidates = candidates
+        self.budget = budget
+        self.built = 0
+        self.by_answer: dict[str, list[Question]] = {}
+        self.rotation: list[str] = []
+
+    def build(self) -> str | None:
+        """Build the next candidate and queue it; its answer's token (None: none left)."""
+        if self.built >= self.budget:
+            return None
+        q = next(self.candidates, None)
+        if q is None:
+            self.budget = self.built
+            return None
+        self.built += 1
+        token = answer_token(q.answer)
+        bucket = self.by_answer.get(token)
+        if bucket is None:
+            self.by_answer[token] = [q]
+            self.rotation.append(token)
+        else:
+            bucket.append(q)
+        return token
+
+
+def offered_candidates(ctx: GenContext, candidates: Iterator[Question]) -> Iterator[Question]:
+    """A multi-image context's candidates as the runner is offered them, each built only when
+    the runner asks for the next one: it keeps a few questions per context (often one), and
+    building (and executing) a dozen first cost more than half of multi-image generation.
+
+    At most :data:`CANDIDATES_PER_CONTEXT` are built (and the context's
+    ``max_per_generator``). The answers alternate: the first is a seeded random one of the
+    first two different answers built (a context's candidates are often skewed: most pairs
+    of images lack a given relation, and offering them in build order would pass that skew
+    on to the balancer, which then refuses and trims it); after it, the answer offered
+    least recently comes next, building on until another answer than the last one turns
+    up."""
+    queue = _Queued(candidates, min(ctx.config.max_per_generator, CANDIDATES_PER_CONTEXT))
+    rotation = queue.rotation
+    while len(rotation) < 2 and queue.build() is not None:
+        pass
+    if len(rotation) == 2 and ctx.rng.random() < 0.5:
+        rotation.reverse()
     last: str | None = None
     while True:
-        key = next((k for k in rotation if k != last and queued[k]), None)
-        # build until another answer than the last one is queued, or the budget is spent
-        while key is None and built < budget:
-            q = next(candidates, None)
-            if q is None:
-                budget = built
+        key = next((k for k in rotation if k != last and queue.by_answer[k]), None)
+        while key is None:
+            token = queue.build()
+            if token is None:
                 break
-            built += 1
-            token = answer_token(q.answer)
-            bucket = queued.get(token)
-            if bucket is None:
-                queued[token] = [q]
-                rotation.append(token)
-            else:
-                bucket.append(q)
             if token != last:
                 key = token
         if key is None:  # only the last answer is left (or nothing)
-            if last is None or not queued.get(last):
+            if last is None or not queue.by_answer.get(last):
                 return
             key = last
-        yield queued[key].pop(0)
+        yield queue.by_answer[key].pop(0)
         rotation.remove(key)
         rotation.append(key)
         last = key

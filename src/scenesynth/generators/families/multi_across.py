@@ -24,8 +24,8 @@ from scenesynth.generators.families.multi_relations import PREDICATES_2D, PREDIC
 from scenesynth.generators.families.multi_select import SELECT_KINDS
 from scenesynth.generators.kit import (
     MultiScene,
-    alternate_answers,
     finish,
+    offered_candidates,
     pick_template,
     plural,
 )
@@ -67,7 +67,7 @@ class RelationBothImages(Generator):
             or all(all(o.box is not None for o in g.objects) for g in graphs))
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(ctx, self._candidates(ctx))
+        yield from offered_candidates(ctx, self._candidates(ctx))
 
     def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
@@ -122,7 +122,7 @@ class TotalWithAttribute(Generator):
     templates: ClassVar[dict[str, str]]
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(ctx, self._candidates(ctx))
+        yield from offered_candidates(ctx, self._candidates(ctx))
 
     def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)

@@ -17,8 +17,8 @@ from scenesynth.generators.base import (
 )
 from scenesynth.generators.kit import (
     MultiScene,
-    alternate_answers,
     finish,
+    offered_candidates,
     pick_template,
     plural,
 )
@@ -45,7 +45,7 @@ class TotalCount(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(ctx, self._candidates(ctx))
+        yield from offered_candidates(ctx, self._candidates(ctx))
 
     def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
@@ -90,7 +90,7 @@ class ImagesContaining(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(ctx, self._candidates(ctx))
+        yield from offered_candidates(ctx, self._candidates(ctx))
 
     def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
@@ -133,7 +133,7 @@ class InEveryImage(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(ctx, self._candidates(ctx))
+        yield from offered_candidates(ctx, self._candidates(ctx))
 
     def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)

@@ -20,9 +20,9 @@ from scenesynth.generators.base import (
 from scenesynth.generators.draws import first_shuffled, lazy_shuffled
 from scenesynth.generators.kit import (
     MultiScene,
-    alternate_answers,
     finish,
     list_distractors,
+    offered_candidates,
     pick_template,
 )
 from scenesynth.generators.refer import refer
@@ -61,7 +61,7 @@ class SameAttribute(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(ctx, self._candidates(ctx))
+        yield from offered_candidates(ctx, self._candidates(ctx))
 
     def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
@@ -131,7 +131,7 @@ class CommonAttributeValues(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(ctx, self._candidates(ctx))
+        yield from offered_candidates(ctx, self._candidates(ctx))
 
     def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
@@ -188,7 +188,7 @@ class MostWithAttribute(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(ctx, self._candidates(ctx))
+        yield from offered_candidates(ctx, self._candidates(ctx))
 
     def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)

@@ -20,9 +20,9 @@ from scenesynth.generators.base import (
 from scenesynth.generators.draws import first_shuffled
 from scenesynth.generators.kit import (
     MultiScene,
-    alternate_answers,
     finish,
     list_distractors,
+    offered_candidates,
     pick_template,
     plural,
 )
@@ -80,7 +80,7 @@ class CommonCategories(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(ctx, self._candidates(ctx))
+        yield from offered_candidates(ctx, self._candidates(ctx))
 
     def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
@@ -110,7 +110,7 @@ class OnlyInOne(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(ctx, self._candidates(ctx))
+        yield from offered_candidates(ctx, self._candidates(ctx))
 
     def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
@@ -149,7 +149,7 @@ class CompareCounts(Generator):
     templates: ClassVar[dict[str, str]]
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(ctx, self._candidates(ctx))
+        yield from offered_candidates(ctx, self._candidates(ctx))
 
     def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
@@ -215,7 +215,7 @@ class CountDifference(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(ctx, self._candidates(ctx))
+        yield from offered_candidates(ctx, self._candidates(ctx))
 
     def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)

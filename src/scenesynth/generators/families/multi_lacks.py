@@ -31,9 +31,9 @@ from scenesynth.generators.families.multi_relations import (
 from scenesynth.generators.families.multi_select import SELECT_KINDS
 from scenesynth.generators.kit import (
     MultiScene,
-    alternate_answers,
     article,
     finish,
+    offered_candidates,
     pick_template,
 )
 from scenesynth.generators.refer import GEOMETRY_PHRASES
@@ -105,7 +105,7 @@ class WhichLacks(Generator):
         return _relation_things(relation_candidates(rng, present, predicates, limit))
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(ctx, self._candidates(MultiScene(ctx)))
+        yield from offered_candidates(ctx, self._candidates(MultiScene(ctx)))
 
     def _candidates(self, scene: MultiScene) -> Iterator[Question]:
         ctx = scene.ctx

@@ -24,7 +24,7 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import random_order
-from scenesynth.generators.kit import MultiScene, alternate_answers, finish, pick_template
+from scenesynth.generators.kit import MultiScene, finish, offered_candidates, pick_template
 from scenesynth.generators.refer import GEOMETRY_PHRASES
 from scenesynth.graph import SceneGraph
 from scenesynth.programs.builder import ProgramBuilder
@@ -95,7 +95,7 @@ class RelationWhere(Generator):
         )
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(ctx, self._candidates(MultiScene(ctx)))
+        yield from offered_candidates(ctx, self._candidates(MultiScene(ctx)))
 
     def _candidates(self, scene: MultiScene) -> Iterator[Question]:
         ctx = scene.ctx

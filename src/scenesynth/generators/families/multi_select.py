@@ -20,9 +20,9 @@ from scenesynth.generators.base import (
 from scenesynth.generators.draws import lazy_shuffled
 from scenesynth.generators.kit import (
     MultiScene,
-    alternate_answers,
     article,
     finish,
+    offered_candidates,
     pick_template,
     plural,
 )
@@ -91,7 +91,7 @@ class MostCount(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(
+        yield from offered_candidates(
             ctx, _count_extreme_questions(ctx, True, self.TEMPLATES, self.spec.name))
 
 
@@ -113,7 +113,7 @@ class FewestCount(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(
+        yield from offered_candidates(
             ctx, _count_extreme_questions(ctx, False, self.TEMPLATES, self.spec.name))
 
 
@@ -138,7 +138,7 @@ class MostObjects(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(ctx, self._candidates(ctx))
+        yield from offered_candidates(ctx, self._candidates(ctx))
 
     def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
@@ -192,7 +192,7 @@ class WhichContains(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(ctx, self._candidates(ctx))
+        yield from offered_candidates(ctx, self._candidates(ctx))
 
     def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
@@ -223,7 +223,7 @@ class WhichHasAttribute(Generator):
     }
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
-        yield from alternate_answers(ctx, self._candidates(ctx))
+        yield from offered_candidates(ctx, self._candidates(ctx))
 
     def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
