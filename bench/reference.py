@@ -196,11 +196,13 @@ def run_provision(data: Path, mode: str, n_sample: int, group: int, limit_s: int
             dataset.object_pair_with_n_data(n)
 
     # BaseException, not Exception: a reference generator's own `except Exception` retry
-    # loop must not swallow the stop.
+    # loop must not swallow the stop. A bare `except:` still can, so the alarm is set again
+    # each time it fires until the stop gets through.
     class Stuck(BaseException):
         pass
 
     def stop(*_: object) -> None:
+        signal.alarm(1)
         raise Stuck
 
     # Some reference generators retry without a cap on graphs that cannot satisfy them: such
@@ -217,6 +219,7 @@ def run_provision(data: Path, mode: str, n_sample: int, group: int, limit_s: int
                 candidates = gen.generate()
             signal.alarm(0)
         except Stuck:
+            signal.alarm(0)
             generators[cls.__name__] = {"left_out": f"stopped after {limit_s} s"}
             continue
         except Exception as exc:  # the reference's own failures: reported, not fatal
