@@ -29,6 +29,7 @@ from scenesynth.generators.families.attributes import QUERY_TEMPLATES
 from scenesynth.generators.kit import (
     QUERY_KINDS,
     attribute_distractors,
+    box_as_asked_singles_out,
     finish,
     pick_template,
     single_value,
@@ -64,6 +65,8 @@ def box_unique(t: SceneTables, r: str) -> bool:
                 if x != r and c is not None and iou_of_coords(*own, *c) >= MIN_IOU:
                     known = False
                     break
+        # the question writes the box rounded: that box must single the object out too
+        known = known and box_as_asked_singles_out(t, r, MIN_IOU)
         memo[r] = known
     return known
 

@@ -27,6 +27,7 @@ from scenesynth.generators.draws import (
 from scenesynth.generators.kit import (
     article,
     balancer_refuses,
+    box_as_asked_singles_out,
     concept_kind,
     concepts,
     countable_name,
@@ -149,7 +150,7 @@ class GroundingIdentify(Generator):
                 and iou_of_coords(cr[0], cr[1], cr[2], cr[3], cr[4],
                                   cx[0], cx[1], cx[2], cx[3], cx[4]) >= 0.5
                 for x in t.boxes_overlapping(cr[0], cr[1], cr[2], cr[3])
-            ):
+            ) or not box_as_asked_singles_out(t, r, 0.5):
                 continue
             target = t.rounded_box(r)
             b = ProgramBuilder()
