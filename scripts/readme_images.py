@@ -18,8 +18,9 @@ from PIL import Image, ImageDraw
 from pycocotools import mask as mask_utils
 
 from scenesynth.graph import SceneGraph
+from scenesynth.pipeline.config import SynthesizeConfig
+from scenesynth.pipeline.synthesize import KnowledgeKgFactory, synthesize_image
 from scenesynth.render import CpuRenderer
-from scenesynth.render.synth import KnowledgeKgFactory, SynthConfig, synthesize_image
 
 SCENES = ("village", "desert", "pet shop")
 ANNOTATED = "desert"
@@ -53,11 +54,13 @@ def main() -> None:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    config = SynthConfig(scenes=args.search, out=str(out), seed=0)
-    factory, renderer = KnowledgeKgFactory(), CpuRenderer()
+    config = SynthesizeConfig(scenes=args.search)  # the demo's settings
+    c = config
+    factory = KnowledgeKgFactory(c.n_objects, c.canvas, c.knowledge, c.llm, c.llm_keep_kb_form)
+    renderer = CpuRenderer()
     wanted = set(SCENES)
     for index in range(args.search):
-        result = synthesize_image(index, config.seed, factory, config, renderer)
+        result = synthesize_image(index, 0, factory, config, renderer)  # the demo's seed
         if result.graph is None:
             continue
         scene = str(result.graph.meta.get("scene"))
