@@ -25,7 +25,6 @@ from scenesynth._fast import filled
 from scenesynth.generators.base import AnswerType, GenContext, Question
 from scenesynth.generators.draws import first_shuffled, lazy_shuffled, pick, shuffled
 from scenesynth.graph import AttributeKind
-from scenesynth.graph.decide import iou_of_coords
 from scenesynth.graph.keys import template_bucket
 from scenesynth.graph.seeds import random_from_text
 from scenesynth.graph.vocab import indefinite, infer_kind, is_mass_noun, is_region, vocabulary
@@ -243,23 +242,6 @@ def _distractors(text: str, distractors: Sequence[Any], answer: Any) -> list[Any
         return [d for d in distractors if d != answer]
     return [d for d in distractors
             if d != answer and not (isinstance(d, str) and _is_camera(d))]
-
-
-def box_as_asked_singles_out(t: SceneTables, r: str, min_iou: float) -> bool:
-    """Whether the box a question states for ``r`` (its box rounded to 0.1 px, as written)
-    has IoU >= ``min_iou`` with ``r``'s box and with no other object's: what the program's
-    ``filter_box`` then ``unique`` select. Checked on the box as written, not the object's
-    own: rounding can tip another box over the threshold (IoU 0.4999 with the true box,
-    0.5001 with the written one), and the program would then find two objects."""
-    x0, y0, x1, y1 = t.rounded_box(r)
-    area = (x1 - x0) * (y1 - y0)
-    coords = t.box_coords()
-    found: list[str] = []
-    for x in t.boxes_overlapping(x0, y0, x1, y1):
-        c = coords[x]
-        if c is not None and iou_of_coords(x0, y0, x1, y1, area, *c) >= min_iou:
-            found.append(x)
-    return found == [r]
 
 
 def kind_values_in_scene(t: SceneTables, kind: str) -> list[str]:

@@ -29,7 +29,6 @@ from scenesynth.generators.families.attributes import QUERY_TEMPLATES
 from scenesynth.generators.kit import (
     QUERY_KINDS,
     attribute_distractors,
-    box_as_asked_singles_out,
     finish,
     pick_template,
     single_value,
@@ -49,8 +48,27 @@ def box_text(box: list[float]) -> str:
     return "[" + ", ".join(f"{v:g}" for v in box) + "]"
 
 
+def _box_as_written_singles_out(t: SceneTables, r: str, min_iou: float) -> bool:
+    """Whether the box a question states for ``r`` (its box rounded to 0.1 px, as written)
+    has IoU >= ``min_iou`` with ``r``'s box and with no other object's: what the program's
+    ``filter_box`` then ``unique`` select. Checked on the box as written, not the object's
+    own: rounding can tip another box over the threshold (IoU 0.4999 with the true box,
+    0.5001 with the written one), and the program would then find two objects."""
+    x0, y0, x1, y1 = t.rounded_box(r)
+    area = (x1 - x0) * (y1 - y0)
+    coords = t.box_coords()
+    found: list[str] = []
+    for x in t.boxes_overlapping(x0, y0, x1, y1):
+        c = coords[x]
+        if c is not None and iou_of_coords(x0, y0, x1, y1, area, *c) >= min_iou:
+            found.append(x)
+    return found == [r]
+
+
 def box_unique(t: SceneTables, r: str) -> bool:
-    """No other object's box has IoU >= MIN_IOU with this object's box (memoised)."""
+    """No other object's box has IoU >= MIN_IOU with this object's box, nor with the box as
+    the question writes it (memoised): the object a box question may be asked about, by box
+    (here) and by name (``grounding_identify``)."""
     memo: dict[str, bool] | None = t.memo.get("box_unique")
     if memo is None:
         memo = t.memo["box_unique"] = {}
@@ -66,7 +84,7 @@ def box_unique(t: SceneTables, r: str) -> bool:
                     known = False
                     break
         # the question writes the box rounded: that box must single the object out too
-        known = known and box_as_asked_singles_out(t, r, MIN_IOU)
+        known = known and _box_as_written_singles_out(t, r, MIN_IOU)
         memo[r] = known
     return known
 

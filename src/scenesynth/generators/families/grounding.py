@@ -24,10 +24,10 @@ from scenesynth.generators.draws import (
     random_pairs_of,
     shuffled,
 )
+from scenesynth.generators.families.by_box import MIN_IOU, box_unique
 from scenesynth.generators.kit import (
     article,
     balancer_refuses,
-    box_as_asked_singles_out,
     concept_kind,
     concepts,
     countable_name,
@@ -39,7 +39,6 @@ from scenesynth.generators.kit import (
     tables,
 )
 from scenesynth.generators.refer import refer
-from scenesynth.graph.decide import iou_of_coords
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.tables import SceneTables
 
@@ -140,21 +139,12 @@ class GroundingIdentify(Generator):
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         t = tables(ctx)
-        coords = t.box_coords()  # None for an object without a box
         for r in lazy_shuffled(ctx.rng, t.scene):
-            cr = coords[r]
-            assert cr is not None
-            # IoU >= 0.5 only with a box meeting this one (the tables' index finds those)
-            if any(
-                x != r and (cx := coords[x]) is not None
-                and iou_of_coords(cr[0], cr[1], cr[2], cr[3], cr[4],
-                                  cx[0], cx[1], cx[2], cx[3], cx[4]) >= 0.5
-                for x in t.boxes_overlapping(cr[0], cr[1], cr[2], cr[3])
-            ) or not box_as_asked_singles_out(t, r, 0.5):
+            if not box_unique(t, r):  # the box would pick out another object too
                 continue
             target = t.rounded_box(r)
             b = ProgramBuilder()
-            s = b.add("filter_box", [b.add("scene", image=0)], box=target, min_iou=0.5)
+            s = b.add("filter_box", [b.add("scene", image=0)], box=target, min_iou=MIN_IOU)
             b.add("query_name", [b.add("unique", [s])])
             tid, tpl = pick_template(ctx, IDENTIFY_TEMPLATES)
             text = tpl.format(box="[" + ", ".join(f"{v:g}" for v in target) + "]")
