@@ -295,6 +295,38 @@ def test_offered_candidates_are_built_as_taken_and_alternate(answers: list[objec
     assert firsts == set(two)
 
 
+def test_a_planned_candidate_is_built_when_offered_and_must_match_its_prediction() -> None:
+    """Plans are built only when offered (the others cost no program), and a plan whose
+    program disagrees with the generator's prediction is an error, not a silent reorder."""
+    built: list[int] = []
+
+    def plan(answer: object, n: int, actual: object) -> kit.Planned:
+        def build() -> Question:
+            built.append(n)
+            return _question(actual, n)
+        return kit.Planned(answer, build)
+
+    ctx = GenContext(graphs=[], rng=random.Random(0), config=GenConfig())
+    plans = [plan("Image 1", 0, "Image 1"), plan("Image 1", 1, "Image 1"),
+             plan("Image 2", 2, "Image 2")]
+    first = next(kit.offered_candidates(ctx, iter(plans)))
+    assert built == [int(first.text[1:-1])]  # one of the three, the others not built
+    wrong = [plan("Image 1", 0, "Image 2")]
+    with pytest.raises(AssertionError, match="prediction disagrees"):
+        list(kit.offered_candidates(ctx, iter(wrong)))
+
+
+def test_every_multi_image_prediction_matches_its_program(
+    clevr: list[SceneGraph], coco: list[SceneGraph]
+) -> None:
+    """Every generator that plans its candidates predicts each answer its program gives
+    (offered_candidates raises otherwise), on CLEVR (3D) and COCO photos, groups of 2 and 3."""
+    for name in MULTI:
+        for graphs in (clevr[:2], clevr, coco):
+            for seed in range(3):
+                ask(name, graphs, seed)
+
+
 _HASHSEED_SCRIPT = """
 import hashlib, sys
 from scenesynth.generators.base import GenConfig, registered

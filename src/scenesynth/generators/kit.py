@@ -32,7 +32,7 @@ from scenesynth.graph.vocab import names_value as names_value  # re-exported for
 from scenesynth.graph.vocab import plural as vocab_plural
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.execute import ProgramError, execute
-from scenesynth.programs.ops import image_label
+from scenesynth.programs.ops import OP_IMPLS, Env, image_label
 from scenesynth.programs.tables import SceneTables, build_tables
 
 T = TypeVar("T")
@@ -614,6 +614,32 @@ class MultiScene:
     ) -> int:
         return b.add("exist", [self.object_set(b, image, name, value)])
 
+    # -- predictions: what those sub-programs will output, read from the same tables --------
+    def has(self, image: int, name: str, value: str | None = None) -> bool:
+        """What :meth:`exist` outputs: whether image ``image`` has an object named ``name``
+        (with the attribute ``value``)."""
+        t = self.tables[image]
+        members = t.by_name.get(name) or ()
+        if value is None:
+            return len(members) > 0
+        values = t.attr_values
+        return any(value in values[r] for r in members)
+
+    def counted(self, image: int, name: str | None = None) -> int:
+        """What :meth:`count` outputs (without ``value``): the ``count_distinct`` of the
+        image's objects (named ``name``), by the tables' rule the op applies."""
+        t = self.tables[image]
+        members = t.scene if name is None else (t.by_name.get(name) or [])
+        return t.distinct_count(members, self.config.duplicate_iou)
+
+    def predicted(self, op: str, values: list[Any]) -> Any:
+        """What the image-level op ``op`` (``image_where``, ``image_argmax``, ...) outputs on
+        ``values``, computed by the op itself; None where it fails (no single image, a tie)."""
+        try:
+            return OP_IMPLS[op]({}, values, Env(self.tables))
+        except ValueError:
+            return None
+
     def run(self, b: ProgramBuilder) -> list[Any] | None:
         """Execute the program; None when it is undefined (a tie, an ambiguous unique, ...)."""
         try:
@@ -671,19 +697,37 @@ def list_distractors(
     return first_shuffled(rng, unique, 12)
 
 
-class _Queued:
-    """A context's built candidates not offered yet, by answer, and the answers in the order
-    they are to be offered (least recently offered first)."""
+class Planned:
+    """A candidate question worked out up to its program: ``answer`` is the generator's
+    prediction of what the program will output (read from the same per-graph tables its
+    ops read), by which :func:`offered_candidates` orders the candidates; ``build`` makes
+    the question when it is offered, its answer from executing the program as always. A
+    context offers a few of its candidates: the others are never built or executed."""
 
-    def __init__(self, candidates: Iterator[Question], budget: int) -> None:
+    __slots__ = ("answer", "build")
+
+    def __init__(self, answer: Any, build: Callable[[], Question | None]) -> None:
+        self.answer = answer
+        self.build = build
+
+
+Candidate = Question | Planned
+
+
+class _Queued:
+    """A context's candidates not offered yet, by answer, and the answers in the order they
+    are to be offered (least recently offered first)."""
+
+    def __init__(self, candidates: Iterator[Candidate], budget: int) -> None:
         self.candidates = candidates
         self.budget = budget
         self.built = 0
-        self.by_answer: dict[str, list[Question]] = {}
+        self.by_answer: dict[str, list[Candidate]] = {}
         self.rotation: list[str] = []
 
     def build(self) -> str | None:
-        """Build the next candidate and queue it; its answer's token (None: none left)."""
+        """Take the next candidate (a question, or a plan of one) and queue it; its answer's
+        token (None: none left)."""
         if self.built >= self.budget:
             return None
         q = next(self.candidates, None)
@@ -701,10 +745,12 @@ class _Queued:
         return token
 
 
-def offered_candidates(ctx: GenContext, candidates: Iterator[Question]) -> Iterator[Question]:
-    """A multi-image context's candidates as the runner is offered them, each built only when
+def offered_candidates(ctx: GenContext, candidates: Iterator[Candidate]) -> Iterator[Question]:
+    """A multi-image context's candidates as the runner is offered them, each taken only when
     the runner asks for the next one: it keeps a few questions per context (often one), and
-    building (and executing) a dozen first cost more than half of multi-image generation.
+    building (and executing) a dozen first cost more than half of multi-image generation. A
+    :class:`Planned` candidate is built only when it is offered: finding an answer of the
+    other kind takes candidates that are queued and, mostly, never offered.
 
     At most :data:`CANDIDATES_PER_CONTEXT` are built (and the context's
     ``max_per_generator``). The answers alternate: the first is a seeded random one of the
@@ -732,7 +778,17 @@ def offered_candidates(ctx: GenContext, candidates: Iterator[Question]) -> Itera
             if last is None or not queue.by_answer.get(last):
                 return
             key = last
-        yield queue.by_answer[key].pop(0)
+        taken = queue.by_answer[key].pop(0)
+        if isinstance(taken, Planned):
+            question = taken.build()
+            if question is None or answer_token(question.answer) != key:
+                raise AssertionError(
+                    f"predicted answer {taken.answer!r}, but the program gave "
+                    f"{None if question is None else question.answer!r}: a generator's "
+                    "prediction disagrees with its program")
+        else:
+            question = taken
+        yield question
         rotation.remove(key)
         rotation.append(key)
         last = key

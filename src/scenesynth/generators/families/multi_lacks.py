@@ -6,6 +6,7 @@ pair might be the relation)."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator, Sequence
 from typing import ClassVar
@@ -31,6 +32,7 @@ from scenesynth.generators.families.multi_relations import (
 from scenesynth.generators.families.multi_select import SELECT_KINDS
 from scenesynth.generators.kit import (
     MultiScene,
+    Planned,
     article,
     finish,
     offered_candidates,
@@ -107,41 +109,51 @@ class WhichLacks(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         yield from offered_candidates(ctx, self._candidates(MultiScene(ctx)))
 
-    def _candidates(self, scene: MultiScene) -> Iterator[Question]:
+    def _candidates(self, scene: MultiScene) -> Iterator[Planned]:
         ctx = scene.ctx
         for name, value, predicate, other in self._things(scene):
             if predicate is not None:
                 assert other is not None
-                holds = holds_in_each_image(scene, name, other, predicate)
-                if holds is None or holds.count(False) != 1:
-                    continue  # undecided, or not missing from exactly one image
-            b = ProgramBuilder()
-            lacking = []
-            for i in range(scene.k):
-                if predicate is None:
-                    has = scene.exist(b, i, name, value)
-                else:
-                    xs = scene.object_set(b, i, name)
-                    related = b.add("relate_set", [scene.object_set(b, i, other)],
-                                    predicate=predicate, mode="geometry")
-                    has = b.add("exist", [b.add("intersect", [xs, related])])
-                lacking.append(b.add("not", [has]))
-            b.add("image_where", lacking)
-            outputs = scene.run(b)
-            if outputs is None:  # several images lack it, or none does
+                has = holds_in_each_image(scene, name, other, predicate)
+                if has is None:
+                    continue  # undecided in some image
+            else:
+                has = [scene.has(i, name, value) for i in range(scene.k)]
+            answer = scene.predicted("image_where", [not h for h in has])
+            if answer is None:  # several images lack it, or none does
                 continue
             bare = name if value is None else f"{value} {name}"
             if predicate is not None and other is not None:
                 bare = f"{name} {GEOMETRY_PHRASES[predicate]} {article(other)}"
             tid, template = pick_template(ctx, self.templates)
-            q = finish(ctx, b, text=template.format(thing=article(bare), bare=bare),
-                       template=tid, answer_type=AnswerType.IMAGE,
-                       distractors=scene.image_distractors(
-                           outputs[-1], [scene.both_or_all(), scene.neither_or_none()]),
-                       balance_key=f"{self.spec.name}/{scene.k}",
-                       objects=scene.matched_objects(b, outputs), outputs=outputs)
-            if q is not None:
-                yield q
+            yield Planned(answer, functools.partial(
+                self._built, scene, name, value, predicate, other, tid,
+                template.format(thing=article(bare), bare=bare)))
+
+    def _built(
+        self, scene: MultiScene, name: str, value: str | None, predicate: str | None,
+        other: str | None, tid: str, text: str,
+    ) -> Question | None:
+        b = ProgramBuilder()
+        lacking = []
+        for i in range(scene.k):
+            if predicate is None or other is None:
+                has = scene.exist(b, i, name, value)
+            else:
+                xs = scene.object_set(b, i, name)
+                related = b.add("relate_set", [scene.object_set(b, i, other)],
+                                predicate=predicate, mode="geometry")
+                has = b.add("exist", [b.add("intersect", [xs, related])])
+            lacking.append(b.add("not", [has]))
+        b.add("image_where", lacking)
+        outputs = scene.run(b)
+        if outputs is None:
+            return None
+        return finish(scene.ctx, b, text=text, template=tid, answer_type=AnswerType.IMAGE,
+                      distractors=scene.image_distractors(
+                          outputs[-1], [scene.both_or_all(), scene.neither_or_none()]),
+                      balance_key=f"{self.spec.name}/{scene.k}",
+                      objects=scene.matched_objects(b, outputs), outputs=outputs)
 
 
 _LACKS = (

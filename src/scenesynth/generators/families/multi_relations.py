@@ -8,6 +8,7 @@ an undecided pair could make a second image a valid answer.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 from collections.abc import Iterator, Sequence
@@ -24,7 +25,13 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import random_order
-from scenesynth.generators.kit import MultiScene, finish, offered_candidates, pick_template
+from scenesynth.generators.kit import (
+    MultiScene,
+    Planned,
+    finish,
+    offered_candidates,
+    pick_template,
+)
 from scenesynth.generators.refer import GEOMETRY_PHRASES
 from scenesynth.graph import SceneGraph
 from scenesynth.programs.builder import ProgramBuilder
@@ -97,48 +104,53 @@ class RelationWhere(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         yield from offered_candidates(ctx, self._candidates(MultiScene(ctx)))
 
-    def _candidates(self, scene: MultiScene) -> Iterator[Question]:
+    def _candidates(self, scene: MultiScene) -> Iterator[Planned]:
         ctx = scene.ctx
         use_3d = all(has_needs(g, frozenset({Need.POSITIONS_3D})) for g in ctx.graphs)
         predicates = PREDICATES_3D if use_3d else PREDICATES_2D
         for x_name, predicate, y_name in relation_candidates(
                 ctx.rng, scene.all_names(), predicates, ctx.config.max_per_generator * 4):
             holds = holds_in_each_image(scene, x_name, y_name, predicate)
-            if holds is None or holds.count(True) != 1:
+            answer = None if holds is None else scene.predicted("image_where", holds)
+            if answer is None:
                 continue  # undecided, or the relation is in several images or in none
-            b = ProgramBuilder()
-            found = []
-            for i in range(scene.k):
-                xs = scene.object_set(b, i, x_name)
-                ys = scene.object_set(b, i, y_name)
-                related = b.add("relate_set", [ys], predicate=predicate, mode="geometry")
-                found.append(b.add("exist", [b.add("intersect", [xs, related])]))
-            b.add("image_where", found)
-            outputs = scene.run(b)
-            if outputs is None:  # the relation holds in several images or in none
-                continue
             tid, template = pick_template(scene.ctx, self.TEMPLATES)
             text = template.format(x=scene.phrase(x_name), phrase=GEOMETRY_PHRASES[predicate],
                                    y=scene.phrase(y_name))
-            # the witnesses: pairs of the answer image for which the relation holds
-            image = int(outputs[-1].split()[-1]) - 1
-            t = scene.tables[image]
-            witnesses = [
-                (x, predicate, y)
-                for x in t.by_name.get(x_name, ()) for y in t.by_name.get(y_name, ())
-                if t.spatial(x, y, predicate) is True
-            ]
-            q = finish(
-                scene.ctx, b,
-                text=text,
-                template=tid,
-                answer_type=AnswerType.IMAGE,
-                distractors=scene.image_distractors(
-                    outputs[-1], [scene.both_or_all(), scene.neither_or_none()]),
-                relations=witnesses,
-                objects=sorted({r for w in witnesses for r in (w[0], w[2])}),
-                balance_key=f"{self.spec.name}/{scene.k}",
-                outputs=outputs,
-            )
-            if q is not None:
-                yield q
+            yield Planned(answer, functools.partial(
+                self._built, scene, x_name, predicate, y_name, tid, text))
+
+    def _built(
+        self, scene: MultiScene, x_name: str, predicate: str, y_name: str, tid: str, text: str,
+    ) -> Question | None:
+        b = ProgramBuilder()
+        found = []
+        for i in range(scene.k):
+            xs = scene.object_set(b, i, x_name)
+            ys = scene.object_set(b, i, y_name)
+            related = b.add("relate_set", [ys], predicate=predicate, mode="geometry")
+            found.append(b.add("exist", [b.add("intersect", [xs, related])]))
+        b.add("image_where", found)
+        outputs = scene.run(b)
+        if outputs is None:  # the relation holds in several images or in none
+            return None
+        # the witnesses: pairs of the answer image for which the relation holds
+        image = int(outputs[-1].split()[-1]) - 1
+        t = scene.tables[image]
+        witnesses = [
+            (x, predicate, y)
+            for x in t.by_name.get(x_name, ()) for y in t.by_name.get(y_name, ())
+            if t.spatial(x, y, predicate) is True
+        ]
+        return finish(
+            scene.ctx, b,
+            text=text,
+            template=tid,
+            answer_type=AnswerType.IMAGE,
+            distractors=scene.image_distractors(
+                outputs[-1], [scene.both_or_all(), scene.neither_or_none()]),
+            relations=witnesses,
+            objects=sorted({r for w in witnesses for r in (w[0], w[2])}),
+            balance_key=f"{self.spec.name}/{scene.k}",
+            outputs=outputs,
+        )

@@ -4,6 +4,7 @@ and it is skipped (the ``image_argmax`` / ``image_where`` ops fail on them)."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator
 from typing import ClassVar
@@ -20,6 +21,7 @@ from scenesynth.generators.base import (
 from scenesynth.generators.draws import lazy_shuffled
 from scenesynth.generators.kit import (
     MultiScene,
+    Planned,
     article,
     finish,
     offered_candidates,
@@ -38,17 +40,32 @@ SELECT_KINDS = (AttributeKind.COLOR, AttributeKind.MATERIAL, AttributeKind.SIZE)
 def _count_extreme(
     scene: MultiScene, name: str | None, largest: bool, templates: dict[str, str],
     generator: str, noun: str,
+) -> Planned | None:
+    """Which image has the most (fewest) objects named ``name`` (or objects); None on a tie
+    (no single image has the most / fewest)."""
+    op = "image_argmax" if largest else "image_argmin"
+    answer = scene.predicted(op, [scene.counted(i, name) for i in range(scene.k)])
+    if answer is None:
+        return None
+    tid, template = pick_template(scene.ctx, templates)
+    return Planned(answer, functools.partial(
+        _count_extreme_built, scene, name, op, tid, template.format(noun=noun), generator,
+        noun))
+
+
+def _count_extreme_built(
+    scene: MultiScene, name: str | None, op: str, tid: str, text: str, generator: str,
+    noun: str,
 ) -> Question | None:
     b = ProgramBuilder()
     counts = [scene.count(b, i, name) for i in range(scene.k)]
-    b.add("image_argmax" if largest else "image_argmin", counts)
+    b.add(op, counts)
     outputs = scene.run(b)
-    if outputs is None:  # tie: no single image has the most / fewest
+    if outputs is None:
         return None
-    tid, template = pick_template(scene.ctx, templates)
     return finish(
         scene.ctx, b,
-        text=template.format(noun=noun),
+        text=text,
         template=tid,
         answer_type=AnswerType.IMAGE,
         distractors=scene.image_distractors(
@@ -63,13 +80,13 @@ def _count_extreme(
 
 def _count_extreme_questions(
     ctx: GenContext, most: bool, templates: dict[str, str], generator: str
-) -> Iterator[Question]:
+) -> Iterator[Planned]:
     """Which image has the most (fewest) objects of each countable category, ties skipped."""
     scene = MultiScene(ctx)
     for name in scene.shuffled_names(countable=True):
-        q = _count_extreme(scene, name, most, templates, generator, plural(name))
-        if q is not None:
-            yield q
+        plan = _count_extreme(scene, name, most, templates, generator, plural(name))
+        if plan is not None:
+            yield plan
 
 
 
@@ -140,30 +157,42 @@ class MostObjects(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         yield from offered_candidates(ctx, self._candidates(ctx))
 
-    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
+    def _candidates(self, ctx: GenContext) -> Iterator[Planned]:
         scene = MultiScene(ctx)
         if scene.has_stuff():
             return  # "objects" would include the sky and the grass
         for largest, templates in ((True, self.MOST), (False, self.FEWEST)):
-            q = _count_extreme(scene, None, largest, templates, self.spec.name, "objects")
-            if q is not None:
-                yield q
+            plan = _count_extreme(scene, None, largest, templates, self.spec.name, "objects")
+            if plan is not None:
+                yield plan
 
 
 def _contains_question(
     scene: MultiScene, name: str, value: str | None, templates: dict[str, str], generator: str,
+) -> Planned | None:
+    """Which image has an object named ``name`` (with ``value``); None when several images
+    have one, or none does."""
+    answer = scene.predicted("image_where", [scene.has(i, name, value) for i in range(scene.k)])
+    if answer is None:
+        return None
+    thing = scene.phrase(name) if value is None else article(f"{value} {name}")
+    tid, template = pick_template(scene.ctx, templates)
+    return Planned(answer, functools.partial(
+        _contains_built, scene, name, value, tid, template.format(thing=thing), generator))
+
+
+def _contains_built(
+    scene: MultiScene, name: str, value: str | None, tid: str, text: str, generator: str,
 ) -> Question | None:
     b = ProgramBuilder()
     exists = [scene.exist(b, i, name, value) for i in range(scene.k)]
     b.add("image_where", exists)
     outputs = scene.run(b)
-    if outputs is None:  # the object is in several images or in none
+    if outputs is None:
         return None
-    thing = scene.phrase(name) if value is None else article(f"{value} {name}")
-    tid, template = pick_template(scene.ctx, templates)
     return finish(
         scene.ctx, b,
-        text=template.format(thing=thing),
+        text=text,
         template=tid,
         answer_type=AnswerType.IMAGE,
         distractors=scene.image_distractors(
@@ -194,12 +223,12 @@ class WhichContains(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         yield from offered_candidates(ctx, self._candidates(ctx))
 
-    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
+    def _candidates(self, ctx: GenContext) -> Iterator[Planned]:
         scene = MultiScene(ctx)
         for name in scene.shuffled_names():
-            q = _contains_question(scene, name, None, self.TEMPLATES, self.spec.name)
-            if q is not None:
-                yield q
+            plan = _contains_question(scene, name, None, self.TEMPLATES, self.spec.name)
+            if plan is not None:
+                yield plan
 
 
 @register
@@ -225,7 +254,7 @@ class WhichHasAttribute(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         yield from offered_candidates(ctx, self._candidates(ctx))
 
-    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
+    def _candidates(self, ctx: GenContext) -> Iterator[Planned]:
         scene = MultiScene(ctx)
         candidates: list[tuple[str, str]] = []
         for name in scene.all_names():
@@ -247,6 +276,6 @@ class WhichHasAttribute(Generator):
                 candidates.extend((name, v) for v in values)
         for name, value in itertools.islice(lazy_shuffled(ctx.rng, candidates),
                                             ctx.config.max_per_generator):
-            q = _contains_question(scene, name, value, self.TEMPLATES, self.spec.name)
-            if q is not None:
-                yield q
+            plan = _contains_question(scene, name, value, self.TEMPLATES, self.spec.name)
+            if plan is not None:
+                yield plan
