@@ -3,6 +3,7 @@ it, and whether every image contains it."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -17,6 +18,8 @@ from scenesynth.generators.base import (
 )
 from scenesynth.generators.kit import (
     MultiScene,
+    Planned,
+    balancer_refuses,
     finish,
     offered_candidates,
     pick_template,
@@ -47,29 +50,32 @@ class TotalCount(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         yield from offered_candidates(ctx, self._candidates(ctx))
 
-    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
+    def _candidates(self, ctx: GenContext) -> Iterator[Planned]:
         scene = MultiScene(ctx)
         for name in scene.shuffled_names(countable=True):
             if sum(1 for i in range(scene.k) if name in scene.tables[i].by_name) < 2:
                 continue  # in one image only it is a plain single-image count
-            b = ProgramBuilder()
-            counts = [scene.count(b, i, name) for i in range(scene.k)]
-            b.add("sum", counts)
-            outputs = scene.run(b)
-            if outputs is None:
-                continue
+            total = scene.predicted("sum", [scene.counted(i, name) for i in range(scene.k)])
             tid, template = pick_template(scene.ctx, self.TEMPLATES)
-            q = finish(
-                scene.ctx, b,
-                text=template.format(noun=plural(name)),
-                template=tid,
-                answer_type=AnswerType.COUNT,
-                least_count=1,  # the name is in two images at least
-                objects=scene.matched_objects(b, outputs),
-                outputs=outputs,
-            )
-            if q is not None:
-                yield q
+            yield Planned(total, functools.partial(
+                self._built, scene, name, tid, template.format(noun=plural(name))))
+
+    def _built(self, scene: MultiScene, name: str, tid: str, text: str) -> Question | None:
+        b = ProgramBuilder()
+        counts = [scene.count(b, i, name) for i in range(scene.k)]
+        b.add("sum", counts)
+        outputs = scene.run(b)
+        if outputs is None:
+            return None
+        return finish(
+            scene.ctx, b,
+            text=text,
+            template=tid,
+            answer_type=AnswerType.COUNT,
+            least_count=1,  # the name is in two images at least
+            objects=scene.matched_objects(b, outputs),
+            outputs=outputs,
+        )
 
 
 @register
@@ -92,27 +98,32 @@ class ImagesContaining(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         yield from offered_candidates(ctx, self._candidates(ctx))
 
-    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
+    def _candidates(self, ctx: GenContext) -> Iterator[Planned]:
         scene = MultiScene(ctx)
         for name in scene.shuffled_names():
-            b = ProgramBuilder()
-            exists = [scene.exist(b, i, name) for i in range(scene.k)]
-            b.add("count_true", exists)
-            outputs = scene.run(b)
-            if outputs is None:
-                continue
+            images = scene.predicted("count_true", [scene.has(i, name) for i in range(scene.k)])
             tid, template = pick_template(scene.ctx, self.TEMPLATES)
-            q = finish(
-                scene.ctx, b,
-                text=template.format(thing=scene.phrase(name)),
-                template=tid,
-                answer_type=AnswerType.COUNT,
-                distractors=[v for v in range(scene.k + 1) if v != outputs[-1]],
-                objects=scene.matched_objects(b, outputs),
-                outputs=outputs,
-            )
-            if q is not None:
-                yield q
+            if balancer_refuses(ctx, self.spec.name, tid, images):
+                continue  # most categories are in one image: that answer has its share soon
+            yield Planned(images, functools.partial(
+                self._built, scene, name, tid, template.format(thing=scene.phrase(name))))
+
+    def _built(self, scene: MultiScene, name: str, tid: str, text: str) -> Question | None:
+        b = ProgramBuilder()
+        exists = [scene.exist(b, i, name) for i in range(scene.k)]
+        b.add("count_true", exists)
+        outputs = scene.run(b)
+        if outputs is None:
+            return None
+        return finish(
+            scene.ctx, b,
+            text=text,
+            template=tid,
+            answer_type=AnswerType.COUNT,
+            distractors=[v for v in range(scene.k + 1) if v != outputs[-1]],
+            objects=scene.matched_objects(b, outputs),
+            outputs=outputs,
+        )
 
 
 @register
@@ -135,27 +146,31 @@ class InEveryImage(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         yield from offered_candidates(ctx, self._candidates(ctx))
 
-    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
+    def _candidates(self, ctx: GenContext) -> Iterator[Planned]:
         scene = MultiScene(ctx)
         every = "both images" if scene.k == 2 else "every image"
         each = "each of the two images" if scene.k == 2 else "each of the images"
         for name in scene.shuffled_names():
-            b = ProgramBuilder()
-            last = scene.exist(b, 0, name)
-            for i in range(1, scene.k):
-                last = b.add("and", [last, scene.exist(b, i, name)])
-            outputs = scene.run(b)
-            if outputs is None:
-                continue
+            in_every = all(scene.has(i, name) for i in range(scene.k))  # the "and" chain
             tid, template = pick_template(scene.ctx, self.TEMPLATES)
+            if balancer_refuses(ctx, self.spec.name, tid, in_every):
+                continue  # most categories are not in every image: "no" has its share soon
             text = template.format(thing=scene.phrase(name), every=every, each=each)
-            q = finish(
-                scene.ctx, b,
-                text=text,
-                template=tid,
-                answer_type=AnswerType.YES_NO,
-                objects=scene.matched_objects(b, outputs),
-                outputs=outputs,
-            )
-            if q is not None:
-                yield q
+            yield Planned(in_every, functools.partial(self._built, scene, name, tid, text))
+
+    def _built(self, scene: MultiScene, name: str, tid: str, text: str) -> Question | None:
+        b = ProgramBuilder()
+        last = scene.exist(b, 0, name)
+        for i in range(1, scene.k):
+            last = b.add("and", [last, scene.exist(b, i, name)])
+        outputs = scene.run(b)
+        if outputs is None:
+            return None
+        return finish(
+            scene.ctx, b,
+            text=text,
+            template=tid,
+            answer_type=AnswerType.YES_NO,
+            objects=scene.matched_objects(b, outputs),
+            outputs=outputs,
+        )

@@ -4,6 +4,7 @@ an attribute value."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator
 from typing import ClassVar
@@ -20,12 +21,14 @@ from scenesynth.generators.base import (
 from scenesynth.generators.draws import first_shuffled, lazy_shuffled
 from scenesynth.generators.kit import (
     MultiScene,
+    Planned,
+    balancer_refuses,
     finish,
     list_distractors,
     offered_candidates,
     pick_template,
 )
-from scenesynth.generators.refer import refer
+from scenesynth.generators.refer import Reference, refer
 from scenesynth.graph import AttributeKind
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.ops import image_label
@@ -63,7 +66,7 @@ class SameAttribute(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         yield from offered_candidates(ctx, self._candidates(ctx))
 
-    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
+    def _candidates(self, ctx: GenContext) -> Iterator[Planned]:
         scene = MultiScene(ctx)
         limit = ctx.config.max_per_generator
         candidates: list[tuple[int, int, str, str, str]] = []
@@ -90,27 +93,39 @@ class SameAttribute(Generator):
             ref_y = refer(scene.tables[b_image], y, avoid_kinds=(str(kind),))
             if ref_x is None or ref_y is None:
                 continue
-            b = ProgramBuilder()
-            qx = b.add("query_attr", [b.extend(ref_x.steps)], kind=str(kind))
-            qy = b.add("query_attr", [b.extend(ref_y.steps)], kind=str(kind))
-            b.add("equal", [qx, qy])
-            outputs = scene.run(b)
-            if outputs is None:
-                continue
+            # what query_attr gives each (its one value of the kind), compared
+            same = (scene.tables[a].attr_by_kind[x][kind][0]
+                    == scene.tables[b_image].attr_by_kind[y][kind][0])
             tid, template = pick_template(scene.ctx, self.TEMPLATES)
+            # "same colour" is rare among eight colours: most candidates are "no", which the
+            # balancer refuses once it has its share; those are not built
+            if balancer_refuses(ctx, self.spec.name, tid, same):
+                continue
             text = template.format(x=ref_x.text, y=ref_y.text, a=image_label(a),
                                    b=image_label(b_image), kind=KIND_WORDS[kind][0])
-            q = finish(
-                scene.ctx, b,
-                text=text,
-                template=tid,
-                answer_type=AnswerType.YES_NO,
-                relations=[*ref_x.relations, *ref_y.relations],
-                objects=sorted({*ref_x.objects, *ref_y.objects}),
-                outputs=outputs,
-            )
-            if q is not None:
-                yield q
+            yield Planned(same, functools.partial(
+                self._built, scene, ref_x, ref_y, str(kind), tid, text))
+
+    def _built(
+        self, scene: MultiScene, ref_x: Reference, ref_y: Reference, kind: str, tid: str,
+        text: str,
+    ) -> Question | None:
+        b = ProgramBuilder()
+        qx = b.add("query_attr", [b.extend(ref_x.steps)], kind=kind)
+        qy = b.add("query_attr", [b.extend(ref_y.steps)], kind=kind)
+        b.add("equal", [qx, qy])
+        outputs = scene.run(b)
+        if outputs is None:
+            return None
+        return finish(
+            scene.ctx, b,
+            text=text,
+            template=tid,
+            answer_type=AnswerType.YES_NO,
+            relations=[*ref_x.relations, *ref_y.relations],
+            objects=sorted({*ref_x.objects, *ref_y.objects}),
+            outputs=outputs,
+        )
 
 
 @register

@@ -3,6 +3,7 @@ more than, and how many more. Answers are executed programs over both images."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -20,6 +21,8 @@ from scenesynth.generators.base import (
 from scenesynth.generators.draws import first_shuffled
 from scenesynth.generators.kit import (
     MultiScene,
+    Planned,
+    balancer_refuses,
     finish,
     list_distractors,
     offered_candidates,
@@ -126,6 +129,22 @@ def _pair_counts(
     b = ProgramBuilder()
     return b, scene.count(b, a, name), scene.count(b, b_image, name)
 
+
+def _count_pair_question(
+    scene: MultiScene, a: int, b_image: int, name: str, op: str, tid: str, text: str,
+    answer_type: AnswerType, least_count: int,
+) -> Question | None:
+    """``op`` over the counts of ``name`` in images ``a`` and ``b_image``."""
+    b, ca, cb = _pair_counts(scene, a, b_image, name)
+    b.add(op, [ca, cb])
+    outputs = scene.run(b)
+    if outputs is None:
+        return None
+    return finish(scene.ctx, b, text=text, template=tid, answer_type=answer_type,
+                  least_count=least_count, objects=scene.matched_objects(b, outputs),
+                  outputs=outputs)
+
+
 def _count_pairs(scene: MultiScene, limit: int) -> list[tuple[int, int, str]]:
     """(image a, image b, category) with the category in at least one of the two images."""
     out: list[tuple[int, int, str]] = []
@@ -151,22 +170,20 @@ class CompareCounts(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         yield from offered_candidates(ctx, self._candidates(ctx))
 
-    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
+    def _candidates(self, ctx: GenContext) -> Iterator[Planned]:
         scene = MultiScene(ctx)
         for a, b_image, name in _count_pairs(scene, ctx.config.max_per_generator):
             if self.unordered and a > b_image:
                 continue
-            b, ca, cb = _pair_counts(scene, a, b_image, name)
-            b.add(self.op, [ca, cb])
-            outputs = scene.run(b)
-            if outputs is None:
-                continue
+            answer = scene.predicted(self.op, [scene.counted(a, name),
+                                               scene.counted(b_image, name)])
             tid, template = pick_template(ctx, self.templates)
+            if balancer_refuses(ctx, self.spec.name, tid, answer):
+                continue  # most categories are not in both images: "no" has its share soon
             text = template.format(a=image_label(a), b=image_label(b_image), noun=plural(name))
-            q = finish(ctx, b, text=text, template=tid, answer_type=AnswerType.YES_NO,
-                       objects=scene.matched_objects(b, outputs), outputs=outputs)
-            if q is not None:
-                yield q
+            yield Planned(answer, functools.partial(
+                _count_pair_question, scene, a, b_image, name, self.op, tid, text,
+                AnswerType.YES_NO, 0))
 
 
 register(CompareCounts, GeneratorSpec(
@@ -217,24 +234,17 @@ class CountDifference(Generator):
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         yield from offered_candidates(ctx, self._candidates(ctx))
 
-    def _candidates(self, ctx: GenContext) -> Iterator[Question]:
+    def _candidates(self, ctx: GenContext) -> Iterator[Planned]:
         scene = MultiScene(ctx)
         for a, b_image, name in _count_pairs(scene, ctx.config.max_per_generator):
-            b, ca, cb = _pair_counts(scene, a, b_image, name)
-            b.add("subtract", [ca, cb])
-            outputs = scene.run(b)
-            if outputs is None or outputs[-1] <= 0:
+            more = scene.predicted("subtract", [scene.counted(a, name),
+                                                scene.counted(b_image, name)])
+            if more <= 0:
                 continue  # "how many more" presumes image a has more
             tid, template = pick_template(scene.ctx, self.TEMPLATES)
+            if balancer_refuses(ctx, self.spec.name, tid, more):
+                continue  # differences of 1 are the most common: they have their share soon
             text = template.format(a=image_label(a), b=image_label(b_image), noun=plural(name))
-            q = finish(
-                scene.ctx, b,
-                text=text,
-                template=tid,
-                answer_type=AnswerType.COUNT,
-                least_count=1,  # asked only when image a has more
-                objects=scene.matched_objects(b, outputs),
-                outputs=outputs,
-            )
-            if q is not None:
-                yield q
+            yield Planned(more, functools.partial(
+                _count_pair_question, scene, a, b_image, name, "subtract", tid, text,
+                AnswerType.COUNT, 1))  # least_count: asked only when image a has more
