@@ -52,6 +52,16 @@ def planar_decision(
     return tri(sign * (value_b - value_a), margin)
 
 
+def distance_decision(distance: float, near: bool, near_max: float, far_min: float) -> bool | None:
+    """The rule of "near" (``near``) or "far from": near below ``near_max``, far above
+    ``far_min``, undecided between (the distance and both bounds in one unit)."""
+    if distance < near_max:
+        return near
+    if distance > far_min:
+        return not near
+    return None
+
+
 def projected_decision(
     a: tuple[float, float, float], b: tuple[float, float, float],
     d: tuple[float, float, float], eps: float,

@@ -41,7 +41,12 @@ import math
 from dataclasses import dataclass
 
 from scenesynth.graph.box import Box
-from scenesynth.graph.decide import iou_of_coords, planar_decision, projected_decision
+from scenesynth.graph.decide import (
+    distance_decision,
+    iou_of_coords,
+    planar_decision,
+    projected_decision,
+)
 from scenesynth.graph.model import (
     Camera,
     ImageInfo,
@@ -350,11 +355,7 @@ def spatial_relation(
             lo, hi = rules.near_max, rules.far_min
         else:
             return None
-        if dist < lo:
-            return pred == NEAR
-        if dist > hi:
-            return pred == FAR
-        return None
+        return distance_decision(dist, pred == NEAR, lo, hi)
 
     if pred in (INSIDE, CONTAINS):
         inner, outer = (a, b) if pred == INSIDE else (b, a)

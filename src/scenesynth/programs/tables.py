@@ -12,6 +12,7 @@ list of references.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from typing import Any, Final, cast
@@ -24,8 +25,13 @@ from scenesynth.graph import (
     SpatialRules,
     spatial_relation,
 )
-from scenesynth.graph.decide import iou_of_coords, planar_decision, projected_decision
-from scenesynth.graph.geometry import direction_3d, planar_axis
+from scenesynth.graph.decide import (
+    distance_decision,
+    iou_of_coords,
+    planar_decision,
+    projected_decision,
+)
+from scenesynth.graph.geometry import FAR, NEAR, direction_3d, planar_axis
 
 
 def ref(image: int, object_id: str) -> str:
@@ -46,6 +52,7 @@ class SceneTables:
     __slots__ = (
         "_box_coords",
         "_box_overlaps",
+        "_diagonal",
         "_directions",
         "_duplicates",
         "_eps_3d",
@@ -178,6 +185,7 @@ class SceneTables:
         self._orders: dict[str, SpatialOrder | None] = {}
         self._prefer_3d = rules.prefer_3d
         self._eps_3d = rules.eps_3d
+        self._diagonal = math.hypot(self.image.width, self.image.height)
         self._masks: dict[str, int] = {}
         self._box_coords: dict[str, BoxCoords | None] | None = None
         self._box_overlaps: BoxOverlaps | None = None
@@ -222,6 +230,22 @@ class SceneTables:
                 axis_sign = axes[predicate]
             else:
                 axis_sign = axes[predicate] = planar_axis(predicate)
+            if axis_sign is None and predicate in (NEAR, FAR):
+                # the box centres' distance over the image diagonal, from the centres read
+                # once per graph (spatial_relation would read each box's centre per pair)
+                planar = self._planar
+                if planar is None:
+                    self.planar_values(a)
+                    planar = self._planar
+                    assert planar is not None
+                ax, ay, _ = planar[a]
+                bx, by, _ = planar[b]
+                if ax is None or ay is None or bx is None or by is None:
+                    return None
+                rules = self.rules
+                distance = math.hypot(ax - bx, ay - by) / self._diagonal
+                return distance_decision(distance, predicate == NEAR, rules.near_max,
+                                         rules.far_min)
             if axis_sign is not None:
                 axis, sign = axis_sign
                 planar = self._planar
