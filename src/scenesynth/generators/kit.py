@@ -7,8 +7,8 @@
   :class:`~scenesynth.generators.base.Question` (its last output is the answer);
 * distractors and concepts for single images (names, attribute values, present and absent
   concepts), and :class:`MultiScene` with the image-level helpers of multi-image questions
-  (per-image sub-programs, image pairs, candidates offered alternating by answer and built
-  as they are taken).
+  (per-image sub-programs, image pairs, predictions of their outputs, candidates offered
+  alternating by answer and built only when offered).
 
 Every random choice goes through :mod:`scenesynth.generators.draws`.
 """
@@ -497,7 +497,7 @@ def answer_token(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-# Questions built at most per (group, generator): see offered_candidates.
+# Candidates taken at most per (group, generator): see offered_candidates.
 CANDIDATES_PER_CONTEXT = 12
 
 
@@ -721,20 +721,20 @@ class _Queued:
     def __init__(self, candidates: Iterator[Candidate], budget: int) -> None:
         self.candidates = candidates
         self.budget = budget
-        self.built = 0
+        self.taken = 0
         self.by_answer: dict[str, list[Candidate]] = {}
         self.rotation: list[str] = []
 
-    def build(self) -> str | None:
+    def take(self) -> str | None:
         """Take the next candidate (a question, or a plan of one) and queue it; its answer's
         token (None: none left)."""
-        if self.built >= self.budget:
+        if self.taken >= self.budget:
             return None
         q = next(self.candidates, None)
         if q is None:
-            self.budget = self.built
+            self.budget = self.taken
             return None
-        self.built += 1
+        self.taken += 1
         token = answer_token(q.answer)
         bucket = self.by_answer.get(token)
         if bucket is None:
@@ -752,16 +752,16 @@ def offered_candidates(ctx: GenContext, candidates: Iterator[Candidate]) -> Iter
     :class:`Planned` candidate is built only when it is offered: finding an answer of the
     other kind takes candidates that are queued and, mostly, never offered.
 
-    At most :data:`CANDIDATES_PER_CONTEXT` are built (and the context's
+    At most :data:`CANDIDATES_PER_CONTEXT` are taken (and the context's
     ``max_per_generator``). The answers alternate: the first is a seeded random one of the
-    first two different answers built (a context's candidates are often skewed: most pairs
+    first two different answers taken (a context's candidates are often skewed: most pairs
     of images lack a given relation, and offering them in build order would pass that skew
     on to the balancer, which then refuses and trims it); after it, the answer offered
     least recently comes next, building on until another answer than the last one turns
     up."""
     queue = _Queued(candidates, min(ctx.config.max_per_generator, CANDIDATES_PER_CONTEXT))
     rotation = queue.rotation
-    while len(rotation) < 2 and queue.build() is not None:
+    while len(rotation) < 2 and queue.take() is not None:
         pass
     if len(rotation) == 2 and ctx.rng.random() < 0.5:
         rotation.reverse()
@@ -769,7 +769,7 @@ def offered_candidates(ctx: GenContext, candidates: Iterator[Candidate]) -> Iter
     while True:
         key = next((k for k in rotation if k != last and queue.by_answer[k]), None)
         while key is None:
-            token = queue.build()
+            token = queue.take()
             if token is None:
                 break
             if token != last:
@@ -778,16 +778,16 @@ def offered_candidates(ctx: GenContext, candidates: Iterator[Candidate]) -> Iter
             if last is None or not queue.by_answer.get(last):
                 return
             key = last
-        taken = queue.by_answer[key].pop(0)
-        if isinstance(taken, Planned):
-            question = taken.build()
+        offered = queue.by_answer[key].pop(0)
+        if isinstance(offered, Planned):
+            question = offered.build()
             if question is None or answer_token(question.answer) != key:
                 raise AssertionError(
-                    f"predicted answer {taken.answer!r}, but the program gave "
+                    f"predicted answer {offered.answer!r}, but the program gave "
                     f"{None if question is None else question.answer!r}: a generator's "
                     "prediction disagrees with its program")
         else:
-            question = taken
+            question = offered
         yield question
         rotation.remove(key)
         rotation.append(key)
