@@ -647,6 +647,31 @@ class MultiScene:
         except ProgramError:
             return None
 
+    def finished(
+        self,
+        b: ProgramBuilder,
+        *,
+        text: str,
+        template: str,
+        answer_type: AnswerType,
+        distractors: Sequence[Any] = (),
+        balance_key: str | None = None,
+        least_count: int = 0,
+        relations: Sequence[tuple[str, str, str]] = (),
+        objects: Sequence[str] | None = None,
+    ) -> Question | None:
+        """Execute the program and :func:`finish` the question: None when the program is
+        undefined. ``objects`` default to the ones the program selects
+        (:meth:`matched_objects`); ``distractors`` may hold the answer (finish drops it)."""
+        outputs = self.run(b)
+        if outputs is None:
+            return None
+        return finish(self.ctx, b, text=text, template=template, answer_type=answer_type,
+                      distractors=distractors, balance_key=balance_key,
+                      least_count=least_count, relations=relations,
+                      objects=self.matched_objects(b, outputs) if objects is None else objects,
+                      outputs=outputs)
+
     def matched_objects(self, b: ProgramBuilder, outputs: list[Any]) -> list[str]:
         """Objects selected by the program's filter steps (the objects the question is about)."""
         found: set[str] = set()
@@ -664,6 +689,12 @@ class MultiScene:
         """Other image labels plus phrase options such as "both images"."""
         labels = [image_label(i) for i in range(self.k)]
         return [x for x in labels if x != answer] + list(extra)
+
+    def image_options(self, extra: Sequence[str]) -> list[str]:
+        """Every image label plus phrase options such as "both images": the distractors of
+        a question answered by an image label, once the answer is left out (:meth:`finished`
+        leaves it out)."""
+        return [image_label(i) for i in range(self.k)] + list(extra)
 
     def both_or_all(self) -> str:
         return "both images" if self.k == 2 else "all of them"

@@ -20,7 +20,6 @@ from scenesynth.generators.kit import (
     MultiScene,
     Planned,
     balancer_refuses,
-    finish,
     offered_candidates,
     pick_template,
     plural,
@@ -64,18 +63,8 @@ class TotalCount(Generator):
         b = ProgramBuilder()
         counts = [scene.count(b, i, name) for i in range(scene.k)]
         b.add("sum", counts)
-        outputs = scene.run(b)
-        if outputs is None:
-            return None
-        return finish(
-            scene.ctx, b,
-            text=text,
-            template=tid,
-            answer_type=AnswerType.COUNT,
-            least_count=1,  # the name is in two images at least
-            objects=scene.matched_objects(b, outputs),
-            outputs=outputs,
-        )
+        return scene.finished(b, text=text, template=tid, answer_type=AnswerType.COUNT,
+                              least_count=1)  # the name is in two images at least
 
 
 @register
@@ -112,18 +101,8 @@ class ImagesContaining(Generator):
         b = ProgramBuilder()
         exists = [scene.exist(b, i, name) for i in range(scene.k)]
         b.add("count_true", exists)
-        outputs = scene.run(b)
-        if outputs is None:
-            return None
-        return finish(
-            scene.ctx, b,
-            text=text,
-            template=tid,
-            answer_type=AnswerType.COUNT,
-            distractors=[v for v in range(scene.k + 1) if v != outputs[-1]],
-            objects=scene.matched_objects(b, outputs),
-            outputs=outputs,
-        )
+        return scene.finished(b, text=text, template=tid, answer_type=AnswerType.COUNT,
+                              distractors=range(scene.k + 1))
 
 
 @register
@@ -163,14 +142,4 @@ class InEveryImage(Generator):
         last = scene.exist(b, 0, name)
         for i in range(1, scene.k):
             last = b.add("and", [last, scene.exist(b, i, name)])
-        outputs = scene.run(b)
-        if outputs is None:
-            return None
-        return finish(
-            scene.ctx, b,
-            text=text,
-            template=tid,
-            answer_type=AnswerType.YES_NO,
-            objects=scene.matched_objects(b, outputs),
-            outputs=outputs,
-        )
+        return scene.finished(b, text=text, template=tid, answer_type=AnswerType.YES_NO)

@@ -114,18 +114,9 @@ class SameAttribute(Generator):
         qx = b.add("query_attr", [b.extend(ref_x.steps)], kind=kind)
         qy = b.add("query_attr", [b.extend(ref_y.steps)], kind=kind)
         b.add("equal", [qx, qy])
-        outputs = scene.run(b)
-        if outputs is None:
-            return None
-        return finish(
-            scene.ctx, b,
-            text=text,
-            template=tid,
-            answer_type=AnswerType.YES_NO,
-            relations=[*ref_x.relations, *ref_y.relations],
-            objects=sorted({*ref_x.objects, *ref_y.objects}),
-            outputs=outputs,
-        )
+        return scene.finished(b, text=text, template=tid, answer_type=AnswerType.YES_NO,
+                              relations=[*ref_x.relations, *ref_y.relations],
+                              objects=sorted({*ref_x.objects, *ref_y.objects}))
 
 
 @register

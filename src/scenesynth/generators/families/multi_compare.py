@@ -137,12 +137,8 @@ def _count_pair_question(
     """``op`` over the counts of ``name`` in images ``a`` and ``b_image``."""
     b, ca, cb = _pair_counts(scene, a, b_image, name)
     b.add(op, [ca, cb])
-    outputs = scene.run(b)
-    if outputs is None:
-        return None
-    return finish(scene.ctx, b, text=text, template=tid, answer_type=answer_type,
-                  least_count=least_count, objects=scene.matched_objects(b, outputs),
-                  outputs=outputs)
+    return scene.finished(b, text=text, template=tid, answer_type=answer_type,
+                          least_count=least_count)
 
 
 def _count_pairs(scene: MultiScene, limit: int) -> list[tuple[int, int, str]]:

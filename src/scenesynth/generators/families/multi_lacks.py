@@ -34,7 +34,6 @@ from scenesynth.generators.kit import (
     MultiScene,
     Planned,
     article,
-    finish,
     offered_candidates,
     pick_template,
 )
@@ -146,14 +145,10 @@ class WhichLacks(Generator):
                 has = b.add("exist", [b.add("intersect", [xs, related])])
             lacking.append(b.add("not", [has]))
         b.add("image_where", lacking)
-        outputs = scene.run(b)
-        if outputs is None:
-            return None
-        return finish(scene.ctx, b, text=text, template=tid, answer_type=AnswerType.IMAGE,
-                      distractors=scene.image_distractors(
-                          outputs[-1], [scene.both_or_all(), scene.neither_or_none()]),
-                      balance_key=f"{self.spec.name}/{scene.k}",
-                      objects=scene.matched_objects(b, outputs), outputs=outputs)
+        return scene.finished(
+            b, text=text, template=tid, answer_type=AnswerType.IMAGE,
+            distractors=scene.image_options([scene.both_or_all(), scene.neither_or_none()]),
+            balance_key=f"{self.spec.name}/{scene.k}")
 
 
 _LACKS = (

@@ -23,7 +23,6 @@ from scenesynth.generators.kit import (
     MultiScene,
     Planned,
     article,
-    finish,
     offered_candidates,
     pick_template,
     plural,
@@ -60,23 +59,17 @@ def _count_extreme_built(
     b = ProgramBuilder()
     counts = [scene.count(b, i, name) for i in range(scene.k)]
     b.add(op, counts)
-    outputs = scene.run(b)
-    if outputs is None:
-        return None
-    return finish(
-        scene.ctx, b,
+    return scene.finished(
+        b,
         text=text,
         template=tid,
         answer_type=AnswerType.IMAGE,
-        distractors=scene.image_distractors(
-            outputs[-1],
+        distractors=scene.image_options(
             ["both have the same number", f"neither has any {noun}"] if scene.k == 2
-            else ["they all have the same number", f"none of them has any {noun}"],
-        ),
+            else ["they all have the same number", f"none of them has any {noun}"]),
         balance_key=f"{generator}/{scene.k}",
-        objects=scene.matched_objects(b, outputs),
-        outputs=outputs,
     )
+
 
 def _count_extreme_questions(
     ctx: GenContext, most: bool, templates: dict[str, str], generator: str
@@ -187,19 +180,13 @@ def _contains_built(
     b = ProgramBuilder()
     exists = [scene.exist(b, i, name, value) for i in range(scene.k)]
     b.add("image_where", exists)
-    outputs = scene.run(b)
-    if outputs is None:
-        return None
-    return finish(
-        scene.ctx, b,
+    return scene.finished(
+        b,
         text=text,
         template=tid,
         answer_type=AnswerType.IMAGE,
-        distractors=scene.image_distractors(
-            outputs[-1], [scene.both_or_all(), scene.neither_or_none()]),
+        distractors=scene.image_options([scene.both_or_all(), scene.neither_or_none()]),
         balance_key=f"{generator}/{scene.k}",
-        objects=scene.matched_objects(b, outputs),
-        outputs=outputs,
     )
 
 
