@@ -175,7 +175,7 @@ class CompareCounts(Generator):
                                                scene.counted(b_image, name)])
             tid, template = pick_template(ctx, self.templates)
             if balancer_refuses(ctx, self.spec.name, tid, answer):
-                continue  # most categories are not in both images: "no" has its share soon
+                continue  # counts mostly differ: one answer soon has its share
             text = template.format(a=image_label(a), b=image_label(b_image), noun=plural(name))
             yield Planned(answer, functools.partial(
                 _count_pair_question, scene, a, b_image, name, self.op, tid, text,
