@@ -685,11 +685,6 @@ class MultiScene:
         return sorted(found)
 
     # -- distractors ----------------------------------------------------------------------------
-    def image_distractors(self, answer: str, extra: Sequence[str]) -> list[str]:
-        """Other image labels plus phrase options such as "both images"."""
-        labels = [image_label(i) for i in range(self.k)]
-        return [x for x in labels if x != answer] + list(extra)
-
     def image_options(self, extra: Sequence[str]) -> list[str]:
         """Every image label plus phrase options such as "both images": the distractors of
         a question answered by an image label, once the answer is left out (:meth:`finished`

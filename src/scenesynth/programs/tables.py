@@ -233,13 +233,8 @@ class SceneTables:
             if axis_sign is None and predicate in (NEAR, FAR):
                 # the box centres' distance over the image diagonal, from the centres read
                 # once per graph (spatial_relation would read each box's centre per pair)
-                planar = self._planar
-                if planar is None:
-                    self.planar_values(a)
-                    planar = self._planar
-                    assert planar is not None
-                ax, ay, _ = planar[a]
-                bx, by, _ = planar[b]
+                ax, ay, _ = self.planar_values(a)
+                bx, by, _ = self.planar_values(b)
                 if ax is None or ay is None or bx is None or by is None:
                     return None
                 rules = self.rules

@@ -10,7 +10,7 @@ name would give away ("what shape is the cube") can be asked.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
 from mypy_extensions import mypyc_attr
@@ -44,7 +44,7 @@ from scenesynth.programs.tables import SceneTables
 MIN_IOU = 0.5  # as grounding_identify: the box picks out the object it was taken from
 
 
-def box_text(box: list[float]) -> str:
+def box_text(box: Sequence[float]) -> str:
     return "[" + ", ".join(f"{v:g}" for v in box) + "]"
 
 

@@ -24,7 +24,7 @@ from scenesynth.generators.draws import (
     random_pairs_of,
     shuffled,
 )
-from scenesynth.generators.families.by_box import MIN_IOU, box_unique
+from scenesynth.generators.families.by_box import MIN_IOU, box_text, box_unique
 from scenesynth.generators.kit import (
     article,
     balancer_refuses,
@@ -147,7 +147,7 @@ class GroundingIdentify(Generator):
             s = b.add("filter_box", [b.add("scene", image=0)], box=target, min_iou=MIN_IOU)
             b.add("query_name", [b.add("unique", [s])])
             tid, tpl = pick_template(ctx, IDENTIFY_TEMPLATES)
-            text = tpl.format(box="[" + ", ".join(f"{v:g}" for v in target) + "]")
+            text = tpl.format(box=box_text(target))
             q = finish(ctx, b, text=text, template=tid, answer_type=AnswerType.NAME,
                        objects=[r], distractors=name_distractors(ctx, t, t.names[r]))
             if q is not None:

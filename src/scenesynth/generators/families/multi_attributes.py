@@ -222,7 +222,7 @@ class MostWithAttribute(Generator):
                 text=template.format(value=value),
                 template=tid,
                 answer_type=AnswerType.IMAGE,
-                distractors=scene.image_distractors(outputs[-1], extra),
+                distractors=scene.image_options(extra),  # finish drops the answer
                 balance_key=f"{self.spec.name}/{scene.k}",
                 objects=scene.matched_objects(b, outputs),
                 outputs=outputs,

@@ -147,8 +147,7 @@ class RelationWhere(Generator):
             text=text,
             template=tid,
             answer_type=AnswerType.IMAGE,
-            distractors=scene.image_distractors(
-                outputs[-1], [scene.both_or_all(), scene.neither_or_none()]),
+            distractors=scene.image_options([scene.both_or_all(), scene.neither_or_none()]),
             relations=witnesses,
             objects=sorted({r for w in witnesses for r in (w[0], w[2])}),
             balance_key=f"{self.spec.name}/{scene.k}",

@@ -160,7 +160,7 @@ class MostObjects(Generator):
                 yield plan
 
 
-def _contains_question(
+def _contains_plan(
     scene: MultiScene, name: str, value: str | None, templates: dict[str, str], generator: str,
 ) -> Planned | None:
     """Which image has an object named ``name`` (with ``value``); None when several images
@@ -213,7 +213,7 @@ class WhichContains(Generator):
     def _candidates(self, ctx: GenContext) -> Iterator[Planned]:
         scene = MultiScene(ctx)
         for name in scene.shuffled_names():
-            plan = _contains_question(scene, name, None, self.TEMPLATES, self.spec.name)
+            plan = _contains_plan(scene, name, None, self.TEMPLATES, self.spec.name)
             if plan is not None:
                 yield plan
 
@@ -263,6 +263,6 @@ class WhichHasAttribute(Generator):
                 candidates.extend((name, v) for v in values)
         for name, value in itertools.islice(lazy_shuffled(ctx.rng, candidates),
                                             ctx.config.max_per_generator):
-            plan = _contains_question(scene, name, value, self.TEMPLATES, self.spec.name)
+            plan = _contains_plan(scene, name, value, self.TEMPLATES, self.spec.name)
             if plan is not None:
                 yield plan
