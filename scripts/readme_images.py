@@ -55,9 +55,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     config = SynthesizeConfig(scenes=args.search)  # the demo's settings
-    c = config
-    factory = KnowledgeKgFactory(c.n_objects, c.canvas, c.knowledge, c.llm, c.llm_keep_kb_form)
-    renderer = CpuRenderer()
+    factory, renderer = KnowledgeKgFactory.configured(config), CpuRenderer()
     wanted = set(SCENES)
     for index in range(args.search):
         result = synthesize_image(index, 0, factory, config, renderer)  # the demo's seed

@@ -91,6 +91,12 @@ class KnowledgeKgFactory:
         self._sampler: Any = None
         self._prefetched: dict[int, SceneGraph | Exception] = {}
 
+    @classmethod
+    def configured(cls, config: SynthesizeConfig) -> KnowledgeKgFactory:
+        """The factory a synthesizing run with ``config`` uses (its knowledge source)."""
+        return cls(config.n_objects, config.canvas, config.knowledge, config.llm,
+                   config.llm_keep_kb_form)
+
     def _load(self) -> Any:
         # imported by name: the knowledge stage is optional for users of layout/render only
         knowledge = importlib.import_module("scenesynth.knowledge")
@@ -333,10 +339,7 @@ class SynthesizeStage(Stage):
         if self.config.renderer == "gligen":  # diffusion and the detector check want a GPU
             self.resources = Resources(num_cpus=1.0, num_gpus=1.0)
         if self.kg_factory is None:
-            c = self.config
-            llm: LLMConfig | None = c.llm
-            self.kg_factory = KnowledgeKgFactory(c.n_objects, c.canvas, c.knowledge, llm,
-                                                 c.llm_keep_kb_form)
+            self.kg_factory = KnowledgeKgFactory.configured(self.config)
         # the rejections of the scene list, reported with shard 0 (see check)
         self.prepare_failures: list[FailureRecord] = []
         self.prepare_stats: LLMStats | None = None
