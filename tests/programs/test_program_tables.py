@@ -66,16 +66,32 @@ def test_cached_spatial_equals_spatial_relation(positions: bool, rules: SpatialR
     assert decided > 1000
 
 
-def test_related_by_geometry_lists_the_related_objects() -> None:
-    t = SceneTables(random_graph(3, False), 0, DEFAULT_RULES)
-    for o in t.scene:
-        for p in ("left of", "behind"):
-            assert t.related_by_geometry(o, p, False) == [
-                x for x in t.scene if x != o and spatial_relation(
-                    t.objects[x], t.objects[o], p, t.image, None) is True]
-            assert t.related_by_geometry(o, p, True) == [
-                x for x in t.scene if x != o and spatial_relation(
-                    t.objects[o], t.objects[x], p, t.image, None) is True]
+@pytest.mark.parametrize("positions", [False, True])
+@pytest.mark.parametrize("rules", [DEFAULT_RULES, SpatialRules(prefer_3d=False),
+                                   SpatialRules(lr_margin=0.0, ab_margin=0.0, eps_3d=0.0)])
+def test_related_by_geometry_lists_the_related_objects(
+    positions: bool, rules: SpatialRules,
+) -> None:
+    """On coarse grids (ties and differences of exactly the margin are common): the objects
+    past the order's ``certain`` bound are listed without asking the rule, and the list is
+    still exactly the rule's."""
+    certain = 0
+    for seed in range(4):
+        graph = random_graph(seed, positions)
+        t = SceneTables(graph, 0, rules)
+        for o in t.scene:
+            for p in ("left of", "right of", "above", "behind", "in front of"):
+                order = t.spatial_order(p)
+                if order is not None and o in order.key_of:
+                    for below in (False, True):
+                        certain += len(order.past(order.key_of[o], below)[0])
+                for inverse in (False, True):
+                    expected = [x for x in t.scene if x != o and (spatial_relation(
+                        t.objects[o], t.objects[x], p, t.image, None, rules) if inverse
+                        else spatial_relation(t.objects[x], t.objects[o], p, t.image, None,
+                                              rules)) is True]
+                    assert t.related_by_geometry(o, p, inverse) == expected, (seed, o, p)
+    assert certain > 100
 
 
 def test_measure_of_equals_measure_and_names_the_missing_field() -> None:

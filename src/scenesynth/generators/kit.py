@@ -579,12 +579,16 @@ class MultiScene:
             self.ctx.cache["multi_synonyms"] = memo
         return name in memo
 
-    def kind_complete(self, i: int, kind: str, refs: Iterable[str] | None = None) -> bool:
-        """Every object (of ``refs``, default the whole image) has a value of ``kind``: only
-        then does "no object is red" follow from the annotations."""
-        t = self.tables[i]
-        members = t.scene if refs is None else refs
-        return all(t.attr_by_kind[r].get(kind) for r in members)
+    def kind_complete(self, kind: str, name: str | None = None, images: Iterable[int] = ()
+                      ) -> bool:
+        """Every object (named ``name``; default every object) of the images (default all)
+        states a value of ``kind``: only then does "no object is red" follow from the
+        annotations."""
+        for i in images or range(self.k):
+            missing = self.tables[i].names_missing_kind(kind)
+            if missing if name is None else name in missing:
+                return False
+        return True
 
     def pairs(self) -> list[tuple[int, int]]:
         """Ordered image pairs (a, b), a != b, in a seeded random order."""

@@ -60,11 +60,16 @@ class SceneTables:
         "_kind_sets",
         "_masks",
         "_measures",
+        "_missing_kind",
         "_orders",
+        "_out_relations",
         "_planar",
         "_planar_axes",
         "_positions",
         "_prefer_3d",
+        "_rel_by_object",
+        "_rel_by_subject",
+        "_rel_pairs",
         "_related",
         "_rounded",
         "_undecided",
@@ -82,11 +87,7 @@ class SceneTables:
         "names",
         "objects",
         "order",
-        "out_relations",
         "ref_of",
-        "rel_by_object",
-        "rel_by_subject",
-        "rel_pairs",
         "rules",
         "scene",
     )
@@ -145,31 +146,12 @@ class SceneTables:
                 self.by_name[name] = [r]
             else:
                 named.append(r)
-        # annotated relations: (subject ref, predicate) -> object refs and the reverse
-        # (dicts as insertion-ordered sets: first occurrence wins, duplicates dropped)
-        by_subject: dict[tuple[str, str], dict[str, None]] = {}
-        by_object: dict[tuple[str, str], dict[str, None]] = {}
-        pairs: dict[tuple[str, str], dict[str, None]] = {}
-        out: dict[str, dict[tuple[str, str], None]] = {}
-        ref_of = self.ref_of
-        for rel in graph.relations:
-            subj, obj, predicate = ref_of[rel.subject], ref_of[rel.object], rel.predicate
-            # setdefault's spare {} costs less than a call per index (a CLEVR scene annotates
-            # every pair of objects four times)
-            out.setdefault(subj, {})[(predicate, obj)] = None
-            by_subject.setdefault((subj, predicate), {})[obj] = None
-            by_object.setdefault((obj, predicate), {})[subj] = None
-            pairs.setdefault((subj, obj), {})[predicate] = None
-        # annotated relations: (subject ref, predicate) -> sorted object refs and the reverse
-        self.rel_by_subject: dict[tuple[str, str], list[str]] = {
-            k: sorted(v) for k, v in by_subject.items()}
-        self.rel_by_object: dict[tuple[str, str], list[str]] = {
-            k: sorted(v) for k, v in by_object.items()}
-        # (subject ref, object ref) -> predicates in graph order
-        self.rel_pairs: dict[tuple[str, str], list[str]] = {k: list(v) for k, v in pairs.items()}
-        # subject ref -> [(predicate, object ref)] in graph order, duplicates dropped
-        self.out_relations: dict[str, list[tuple[str, str]]] = {
-            k: list(v) for k, v in out.items()}
+        # the annotated relations' lookups are built on first use (_index_relations): the
+        # multi-image and most geometric generators never read them
+        self._rel_by_subject: dict[tuple[str, str], list[str]] | None = None
+        self._rel_by_object: dict[tuple[str, str], list[str]] = {}
+        self._rel_pairs: dict[tuple[str, str], list[str]] = {}
+        self._out_relations: dict[str, list[tuple[str, str]]] = {}
         self._geometry: dict[tuple[str, str, str], bool | None] = {}
         self._related: dict[tuple[str, str, bool], list[str]] = {}
         self._undecided: dict[tuple[str, str, bool], list[str]] = {}
@@ -191,7 +173,60 @@ class SceneTables:
         self._box_overlaps: BoxOverlaps | None = None
         self._rounded: dict[str, tuple[float, float, float, float]] = {}
         self._kind_sets: dict[str, dict[str, frozenset[str]]] = {}
+        self._missing_kind: dict[str, frozenset[str]] = {}
         self.memo: dict[Any, Any] = {}  # generator-side memo (referring expressions, ...)
+
+    # -- annotated relations, indexed on first use -------------------------------------------
+    @property
+    def rel_by_subject(self) -> dict[tuple[str, str], list[str]]:
+        """(subject ref, predicate) -> the sorted refs of its annotated objects."""
+        table = self._rel_by_subject
+        if table is None:
+            table = self._index_relations()
+        return table
+
+    @property
+    def rel_by_object(self) -> dict[tuple[str, str], list[str]]:
+        """(object ref, predicate) -> the sorted refs of its annotated subjects."""
+        if self._rel_by_subject is None:
+            self._index_relations()
+        return self._rel_by_object
+
+    @property
+    def rel_pairs(self) -> dict[tuple[str, str], list[str]]:
+        """(subject ref, object ref) -> its annotated predicates, in graph order."""
+        if self._rel_by_subject is None:
+            self._index_relations()
+        return self._rel_pairs
+
+    @property
+    def out_relations(self) -> dict[str, list[tuple[str, str]]]:
+        """subject ref -> its (predicate, object ref) pairs, in graph order, duplicates
+        dropped."""
+        if self._rel_by_subject is None:
+            self._index_relations()
+        return self._out_relations
+
+    def _index_relations(self) -> dict[tuple[str, str], list[str]]:
+        # dicts as insertion-ordered sets: first occurrence wins, duplicates dropped
+        by_subject: dict[tuple[str, str], dict[str, None]] = {}
+        by_object: dict[tuple[str, str], dict[str, None]] = {}
+        pairs: dict[tuple[str, str], dict[str, None]] = {}
+        out: dict[str, dict[tuple[str, str], None]] = {}
+        ref_of = self.ref_of
+        for rel in self.graph.relations:
+            subj, obj, predicate = ref_of[rel.subject], ref_of[rel.object], rel.predicate
+            # setdefault's spare {} costs less than a call per index (a CLEVR scene annotates
+            # every pair of objects four times)
+            out.setdefault(subj, {})[(predicate, obj)] = None
+            by_subject.setdefault((subj, predicate), {})[obj] = None
+            by_object.setdefault((obj, predicate), {})[subj] = None
+            pairs.setdefault((subj, obj), {})[predicate] = None
+        self._rel_by_object = {k: sorted(v) for k, v in by_object.items()}
+        self._rel_pairs = {k: list(v) for k, v in pairs.items()}
+        self._out_relations = {k: list(v) for k, v in out.items()}
+        table = self._rel_by_subject = {k: sorted(v) for k, v in by_subject.items()}
+        return table
 
     # -- geometry, decided by graph.geometry's rules and remembered per graph -----------------
     def spatial(self, a: str, b: str, predicate: str) -> bool | None:
@@ -292,7 +327,7 @@ class SceneTables:
                 scale = abs(p[0] * d[0]) + abs(p[1] * d[1]) + abs(p[2] * d[2])
                 if scale > largest:
                     largest = scale
-            margin = self._eps_3d
+            margin = certain = self._eps_3d
         else:
             axes = self._planar_axes
             if predicate in axes:
@@ -311,17 +346,21 @@ class SceneTables:
                     if abs(value) > largest:
                         largest = abs(value)
             if axis == 0:
-                margin = rules.lr_margin * self.image.width
+                margin = certain = rules.lr_margin * self.image.width
             elif axis == 1:
-                margin = rules.ab_margin * self.image.height
-            else:  # relative to the larger depth of the pair: at least the smallest depth's
+                margin = certain = rules.ab_margin * self.image.height
+            else:  # relative to the larger depth of the pair: between the smallest depth's
+                # and the largest's
                 smallest = min((abs(v) for v in keys.values()), default=0.0)
                 margin = rules.depth_margin * max(smallest, 1e-9)
+                certain = rules.depth_margin * max(largest, 1e-9)
         if margin < 0:
             return None
-        # the rule computes its difference in another order than key(a) - key(b) (3D): a
-        # slack far above float rounding keeps every decided pair inside the bound
-        return SpatialOrder(keys, margin - 1e-9 * (1.0 + largest), self.scene)
+        # the rule computes its difference in another order than key(a) - key(b) (3D), and a
+        # bisection adds the margin to a key: a slack far above float rounding keeps every
+        # decided pair inside the lower bound, and every pair past the upper one decided
+        slack = 1e-9 * (1.0 + largest)
+        return SpatialOrder(keys, margin - slack, certain + slack, self.scene)
 
     def planar_values(self, r: str) -> tuple[float | None, float | None, float | None]:
         """(box centre x, box centre y, depth) of an object, the values of graph.geometry's
@@ -363,21 +402,25 @@ class SceneTables:
         hit = self._related.get(key)
         if hit is None:
             spatial = self.spatial
-            candidates: list[str] = self.scene
             order = self.spatial_order(predicate)
-            if order is not None:  # only the objects on the related side of o's number
+            if order is None:
+                if inverse:
+                    hit = [x for x in self.scene if x != o and spatial(o, x, predicate) is True]
+                else:
+                    hit = [x for x in self.scene if x != o and spatial(x, o, predicate) is True]
+            else:  # only the objects on the related side of o's number
                 centre = order.key_of.get(o)
                 if centre is None:
-                    candidates = []  # o is never decided against another object
+                    hit = []  # o is never decided against another object
                 else:
                     scene = self.scene
-                    positions = (order.below(centre - order.margin) if inverse
-                                 else order.above(centre + order.margin))
-                    candidates = [scene[p] for p in positions]
-            if inverse:
-                hit = [x for x in candidates if x != o and spatial(o, x, predicate) is True]
-            else:
-                hit = [x for x in candidates if x != o and spatial(x, o, predicate) is True]
+                    positions, to_confirm = order.past(centre, below=inverse)
+                    positions = positions + [
+                        p for p in to_confirm if scene[p] != o and (
+                            spatial(o, scene[p], predicate) if inverse
+                            else spatial(scene[p], o, predicate)) is True]
+                    positions.sort()
+                    hit = [scene[p] for p in positions]
             self._related[key] = hit
         return hit
 
@@ -444,6 +487,17 @@ class SceneTables:
             sets = {r: frozenset(by.get(kind, ())) for r, by in self.attr_by_kind.items()}
             self._kind_sets[kind] = sets
         return sets
+
+    def names_missing_kind(self, kind: str) -> frozenset[str]:
+        """The names of which some object states no value of attribute ``kind`` (built once
+        per kind): of those, "no red X" does not follow from the annotations."""
+        missing = self._missing_kind.get(kind)
+        if missing is None:
+            names = self.names
+            missing = frozenset(names[r] for r, by in self.attr_by_kind.items()
+                                if not by.get(kind))
+            self._missing_kind[kind] = missing
+        return missing
 
     def same_value_objects(self, r: str, kind: str) -> list[str]:
         """The other objects, in scene order, whose values of ``kind`` are those of ``r``
@@ -538,13 +592,18 @@ class SpatialOrder:
     when ``key_of[a] - key_of[b] > margin`` and False only when ``key_of[a] - key_of[b] <
     -margin``; an object missing from ``key_of`` is never decided against another. The
     margin is a lower bound of the rule's own (the rule stays the judge: a lookup here
-    gives candidates, :meth:`SceneTables.spatial` confirms them)."""
+    gives candidates, :meth:`SceneTables.spatial` confirms them). Past ``certain``, an upper
+    bound of the rule's margin, there is nothing to confirm: a key difference above it is
+    decided True (and below its negative, False) by the rule itself."""
 
-    __slots__ = ("key_of", "keys", "margin", "positions")
+    __slots__ = ("certain", "key_of", "keys", "margin", "positions")
 
-    def __init__(self, key_of: dict[str, float], margin: float, scene: list[str]) -> None:
+    def __init__(
+        self, key_of: dict[str, float], margin: float, certain: float, scene: list[str],
+    ) -> None:
         self.key_of = key_of
         self.margin = margin
+        self.certain = certain
         held = [position for position, r in enumerate(scene) if r in key_of]
         values = [key_of[scene[position]] for position in held]
         # indices sorted by key; the sort is stable, so equal keys stay in scene order
@@ -552,19 +611,24 @@ class SpatialOrder:
         self.keys: list[float] = [values[i] for i in ranked]  # ascending
         self.positions: list[int] = [held[i] for i in ranked]  # in tables.scene
 
+    def past(self, centre: float, below: bool) -> tuple[list[int], list[int]]:
+        """Scene positions of the objects whose key exceeds ``centre`` by more than the margin
+        (``below``: falls short of it by more), as (certain, to confirm): the first past
+        ``certain``, decided by the rule without asking; the others between the bounds,
+        whose decision the rule must give. Each list in order of key."""
+        keys = self.keys
+        positions = self.positions
+        if below:
+            sure = bisect_left(keys, centre - self.certain)
+            return positions[:sure], positions[sure:bisect_left(keys, centre - self.margin)]
+        sure = bisect_right(keys, centre + self.certain)
+        return positions[sure:], positions[bisect_right(keys, centre + self.margin):sure]
+
     def between(self, low: float, high: float) -> list[int]:
         """Scene positions of the objects whose key lies strictly between ``low`` and
         ``high``, ascending."""
         keys = self.keys
         return sorted(self.positions[bisect_right(keys, low):bisect_left(keys, high)])
-
-    def above(self, low: float) -> list[int]:
-        """Scene positions of the objects whose key exceeds ``low``, ascending."""
-        return sorted(self.positions[bisect_right(self.keys, low):])
-
-    def below(self, high: float) -> list[int]:
-        """Scene positions of the objects whose key is under ``high``, ascending."""
-        return sorted(self.positions[:bisect_left(self.keys, high)])
 
 
 class BoxOverlaps:

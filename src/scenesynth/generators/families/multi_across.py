@@ -131,8 +131,7 @@ class TotalWithAttribute(Generator):
             if scene.is_stuff(name):
                 continue
             for kind in SELECT_KINDS:
-                if not all(scene.kind_complete(i, kind, scene.tables[i].by_name.get(name, ()))
-                           for i in range(scene.k)):
+                if not scene.kind_complete(kind, name):
                     continue
                 values = sorted({
                     v for t in scene.tables for r in t.by_name.get(name, ())

@@ -146,7 +146,7 @@ class CommonAttributeValues(Generator):
                 continue
             for kind in COMPARE_KINDS:
                 # an image where some object's value is unknown could hide a shared value
-                if not (scene.kind_complete(a, kind) and scene.kind_complete(b_image, kind)):
+                if not scene.kind_complete(kind, images=(a, b_image)):
                     continue
                 if all(scene.tables[i].attr_by_kind[r][kind] == (scene.tables[i].names[r],)
                        for i in (a, b_image) for r in scene.tables[i].scene):
@@ -200,7 +200,7 @@ class MostWithAttribute(Generator):
         scene = MultiScene(ctx)
         candidates: list[str] = []
         for kind in (AttributeKind.COLOR, AttributeKind.MATERIAL, AttributeKind.SIZE):
-            if not all(scene.kind_complete(i, kind) for i in range(scene.k)):
+            if not scene.kind_complete(kind):
                 continue  # unannotated objects would make the counts unreliable
             candidates.extend(sorted({
                 v for t in scene.tables for r in t.scene for v in t.attr_by_kind[r].get(kind, ())

@@ -90,8 +90,7 @@ class WhichLacks(Generator):
             out: list[Thing] = []
             for name in names:
                 for kind in SELECT_KINDS:
-                    if not all(scene.kind_complete(i, kind, scene.tables[i].by_name.get(name, ()))
-                               for i in range(scene.k)):
+                    if not scene.kind_complete(kind, name):
                         continue
                     values = sorted({
                         v for i in in_images[name] for r in scene.tables[i].by_name[name]

@@ -250,10 +250,7 @@ class WhichHasAttribute(Generator):
                 continue  # in one image only: the attribute would not be what selects it
             for kind in SELECT_KINDS:
                 # a definite "no" needs every object of the category to state its `kind`
-                if not all(
-                    scene.kind_complete(i, kind, scene.tables[i].by_name.get(name, ()))
-                    for i in range(scene.k)
-                ):
+                if not scene.kind_complete(kind, name):
                     continue
                 values = sorted({
                     v for i in holders for r in scene.tables[i].by_name[name]
