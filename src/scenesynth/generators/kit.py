@@ -32,7 +32,13 @@ from scenesynth.graph.vocab import names_value as names_value  # re-exported for
 from scenesynth.graph.vocab import plural as vocab_plural
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.execute import ProgramError, execute
-from scenesynth.programs.ops import OP_IMPLS, Env, image_label
+from scenesynth.programs.ops import (
+    OP_IMPLS,
+    Env,
+    extreme_position,
+    image_label,
+    where_position,
+)
 from scenesynth.programs.tables import SceneTables, build_tables
 
 T = TypeVar("T")
@@ -491,9 +497,13 @@ def is_wordlike(name: str) -> bool:
 
 def answer_token(value: Any) -> str:
     """A stable text key of a typed answer, used to group candidates by answer (a text
-    answer, the common case, keyed without encoding: no JSON text starts with "s:")."""
-    if type(value) is str:
+    answer, the common case, keyed without encoding: no JSON text starts with "s:"; an int,
+    a count, is its own JSON text)."""
+    kind = type(value)
+    if kind is str:
         return "s:" + value
+    if kind is int:
+        return str(value)
     return json.dumps(value, sort_keys=True)
 
 
@@ -633,16 +643,30 @@ class MultiScene:
         """What :meth:`count` outputs (without ``value``): the ``count_distinct`` of the
         image's objects (named ``name``), by the tables' rule the op applies."""
         t = self.tables[image]
-        members = t.scene if name is None else (t.by_name.get(name) or [])
-        return t.distinct_count(members, self.config.duplicate_iou)
+        threshold = self.config.duplicate_iou
+        # per graph: the count generators of a group ask the same categories
+        key = ("counted", name, threshold)
+        n: int | None = t.memo.get(key)
+        if n is None:
+            members = t.scene if name is None else (t.by_name.get(name) or [])
+            n = t.memo[key] = t.distinct_count(members, threshold)
+        return n
 
     def predicted(self, op: str, values: list[Any]) -> Any:
         """What the image-level op ``op`` (``image_where``, ``image_argmax``, ...) outputs on
-        ``values``, computed by the op itself; None where it fails (no single image, a tie)."""
-        try:
-            return OP_IMPLS[op]({}, values, Env(self.tables))
-        except ValueError:
-            return None
+        ``values``, by the op's own rule; None where it fails (no single image, a tie). The
+        image selections, asked of most candidates and failing on many, are read from their
+        rules' position functions: no error is raised and caught per refused candidate."""
+        if op == "image_where":
+            position = where_position(values)
+        elif op == "image_argmax" or op == "image_argmin":
+            position = extreme_position(values, op == "image_argmax")
+        else:
+            try:
+                return OP_IMPLS[op]({}, values, Env(self.tables))
+            except ValueError:
+                return None
+        return None if position is None else image_label(position)
 
     def run(self, b: ProgramBuilder) -> list[Any] | None:
         """Execute the program; None when it is undefined (a tie, an ambiguous unique, ...)."""

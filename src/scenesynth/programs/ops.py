@@ -192,15 +192,43 @@ def _numbers(inputs: list[Any]) -> list[Number]:
     return inputs
 
 
+def extreme_position(values: list[Number], largest: bool) -> int | None:
+    """The 0-based position of the only largest (smallest) of ``values``; None on a tie or
+    fewer than two values (the rule of ``image_argmax`` / ``image_argmin``)."""
+    if len(values) < 2:
+        return None
+    best = max(values) if largest else min(values)
+    position: int | None = None
+    for i, v in enumerate(values):
+        if v == best:
+            if position is not None:
+                return None
+            position = i
+    return position
+
+
+def where_position(values: list[Any]) -> int | None:
+    """The 0-based position of the only True of ``values`` (None is not True); None unless
+    exactly one is (the rule of ``image_where``)."""
+    position: int | None = None
+    for i, v in enumerate(values):
+        if v is True:
+            if position is not None:
+                return None
+            position = i
+    return position
+
+
 def _image_extreme(inputs: list[Any], largest: bool) -> str:
     values = _numbers(inputs)
-    if len(values) < 2:
-        raise ValueError(f"needs at least two inputs, got {len(values)}")
-    best = max(values) if largest else min(values)
-    positions = [i for i, v in enumerate(values) if v == best]
-    if len(positions) != 1:
-        raise ValueError(f"tie between {[image_label(i) for i in positions]}")
-    return image_label(positions[0])
+    position = extreme_position(values, largest)
+    if position is None:
+        if len(values) < 2:
+            raise ValueError(f"needs at least two inputs, got {len(values)}")
+        best = max(values) if largest else min(values)
+        raise ValueError(
+            f"tie between {[image_label(i) for i, v in enumerate(values) if v == best]}")
+    return image_label(position)
 
 
 def _string_lists(inputs: list[Any]) -> list[set[str]]:
@@ -632,10 +660,11 @@ def _image_argmin(args: dict[str, Any], inputs: list[Any], env: Env) -> str:
     "True input; error unless exactly one input is True (None is not True)",
 )
 def _image_where(args: dict[str, Any], inputs: list[Any], env: Env) -> str:
-    positions = [i for i, v in enumerate(inputs) if v is True]
-    if len(positions) != 1:
-        raise ValueError(f"expected exactly one True input, got {len(positions)}")
-    return image_label(positions[0])
+    position = where_position(inputs)
+    if position is None:
+        raise ValueError(
+            f"expected exactly one True input, got {sum(1 for v in inputs if v is True)}")
+    return image_label(position)
 
 
 @op("sum", "inputs[x_1, ..., x_k numbers] -> their sum")

@@ -120,18 +120,19 @@ class WhichLacks(Generator):
             answer = scene.predicted("image_where", [not h for h in has])
             if answer is None:  # several images lack it, or none does
                 continue
-            bare = name if value is None else f"{value} {name}"
-            if predicate is not None and other is not None:
-                bare = f"{name} {GEOMETRY_PHRASES[predicate]} {article(other)}"
+            # the template is drawn now (the random stream's order); the text is written
+            # only for a plan that is offered
             tid, template = pick_template(ctx, self.templates)
             yield Planned(answer, functools.partial(
-                self._built, scene, name, value, predicate, other, tid,
-                template.format(thing=article(bare), bare=bare)))
+                self._built, scene, name, value, predicate, other, tid, template))
 
     def _built(
         self, scene: MultiScene, name: str, value: str | None, predicate: str | None,
-        other: str | None, tid: str, text: str,
+        other: str | None, tid: str, template: str,
     ) -> Question | None:
+        bare = name if value is None else f"{value} {name}"
+        if predicate is not None and other is not None:
+            bare = f"{name} {GEOMETRY_PHRASES[predicate]} {article(other)}"
         b = ProgramBuilder()
         lacking = []
         for i in range(scene.k):
@@ -145,7 +146,8 @@ class WhichLacks(Generator):
             lacking.append(b.add("not", [has]))
         b.add("image_where", lacking)
         return scene.finished(
-            b, text=text, template=tid, answer_type=AnswerType.IMAGE,
+            b, text=template.format(thing=article(bare), bare=bare), template=tid,
+            answer_type=AnswerType.IMAGE,
             distractors=scene.image_options([scene.both_or_all(), scene.neither_or_none()]),
             balance_key=f"{self.spec.name}/{scene.k}")
 

@@ -114,14 +114,15 @@ class RelationWhere(Generator):
             answer = None if holds is None else scene.predicted("image_where", holds)
             if answer is None:
                 continue  # undecided, or the relation is in several images or in none
+            # the template is drawn now (the random stream's order); the text is written
+            # only for a plan that is offered
             tid, template = pick_template(scene.ctx, self.TEMPLATES)
-            text = template.format(x=scene.phrase(x_name), phrase=GEOMETRY_PHRASES[predicate],
-                                   y=scene.phrase(y_name))
             yield Planned(answer, functools.partial(
-                self._built, scene, x_name, predicate, y_name, tid, text))
+                self._built, scene, x_name, predicate, y_name, tid, template))
 
     def _built(
-        self, scene: MultiScene, x_name: str, predicate: str, y_name: str, tid: str, text: str,
+        self, scene: MultiScene, x_name: str, predicate: str, y_name: str, tid: str,
+        template: str,
     ) -> Question | None:
         b = ProgramBuilder()
         found = []
@@ -144,7 +145,8 @@ class RelationWhere(Generator):
         ]
         return finish(
             scene.ctx, b,
-            text=text,
+            text=template.format(x=scene.phrase(x_name), phrase=GEOMETRY_PHRASES[predicate],
+                                 y=scene.phrase(y_name)),
             template=tid,
             answer_type=AnswerType.IMAGE,
             distractors=scene.image_options([scene.both_or_all(), scene.neither_or_none()]),
