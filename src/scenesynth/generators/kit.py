@@ -15,6 +15,7 @@ Every random choice goes through :mod:`scenesynth.generators.draws`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -23,7 +24,12 @@ from typing import Any, Final, TypeVar, cast
 
 from scenesynth._fast import filled
 from scenesynth.generators.base import AnswerType, GenContext, Question
-from scenesynth.generators.draws import first_shuffled, lazy_shuffled, pick, shuffled
+from scenesynth.generators.draws import (
+    lazy_shuffled,
+    pick,
+    random_order,
+    shuffled,
+)
 from scenesynth.graph import AttributeKind
 from scenesynth.graph.keys import template_bucket
 from scenesynth.graph.seeds import random_from_text
@@ -729,26 +735,30 @@ class MultiScene:
 def list_distractors(
     answer: list[str], universe: Iterable[str], rng: random.Random
 ) -> list[list[str]]:
-    """Wrong lists close to ``answer``: one name added, one removed, one swapped."""
+    """Wrong lists close to ``answer`` (sorted, distinct names): one name added, one removed,
+    one swapped; 12 of them in seeded random order.
+
+    All of them are different lists (they differ from ``answer`` and, by length or by the
+    name swapped in, from each other), so each of the 12 drawn is built from its position in
+    that list (added, then removed, then swapped) instead of building every one: a swap list
+    grows with the answer times the other names."""
     have = set(answer)
+    if sorted(have) != answer:
+        raise ValueError(f"a list answer must be sorted distinct names, got {answer!r}")
     others = sorted(set(universe) - have)
+    n_others = len(others)
+    removed = len(answer) if len(answer) > 1 else 0  # removing the only name leaves nothing
     out: list[list[str]] = []
-    for extra in others:
-        out.append(sorted(have | {extra}))
-    if len(answer) > 1:
-        for name in answer:
-            out.append(sorted(have - {name}))
-    for name in answer:
-        for extra in others:
-            out.append(sorted((have - {name}) | {extra}))
-    unique: list[list[str]] = []
-    seen = {tuple(answer)}  # a set: a list's `in` made this quadratic in the candidates
-    for d in out:
-        key = tuple(d)
-        if d and key not in seen:
-            seen.add(key)
-            unique.append(d)
-    return first_shuffled(rng, unique, 12)
+    for index in itertools.islice(
+            random_order(rng, n_others + removed + len(answer) * n_others), 12):
+        if index < n_others:
+            out.append(sorted(have | {others[index]}))
+        elif index < n_others + removed:
+            out.append(sorted(have - {answer[index - n_others]}))
+        else:
+            name, extra = divmod(index - n_others - removed, n_others)
+            out.append(sorted((have - {answer[name]}) | {others[extra]}))
+    return out
 
 
 class Planned:

@@ -18,7 +18,7 @@ from scenesynth.generators.base import (
     Question,
     register,
 )
-from scenesynth.generators.draws import first_shuffled, lazy_shuffled
+from scenesynth.generators.draws import lazy_shuffled, random_order
 from scenesynth.generators.kit import (
     MultiScene,
     Planned,
@@ -74,7 +74,11 @@ class SameAttribute(Generator):
             if a > b_image:
                 continue
             ta, tb = scene.tables[a], scene.tables[b_image]
-            found: list[tuple[int, int, str, str, str]] = []
+            # per kind, the objects of each image with one value of it; the pairs are every
+            # x of the first image with every y of the second, kind by kind, of which 12
+            # are drawn: each built from its position (the pairs grow with the square of
+            # the objects)
+            per_kind: list[tuple[str, list[str], list[str]]] = []
             for kind in COMPARE_KINDS:
                 # objects whose name states the value ("cube" with shape cube) give it away
                 xs = [r for r in ta.scene
@@ -83,8 +87,17 @@ class SameAttribute(Generator):
                 ys = [r for r in tb.scene
                       if len(tb.attr_by_kind[r].get(kind, ())) == 1
                       and tb.attr_by_kind[r][kind][0] != tb.names[r]]
-                found.extend((a, b_image, str(kind), x, y) for x in xs for y in ys)
-            candidates.extend(first_shuffled(ctx.rng, found, MAX_PAIRS_PER_IMAGE_PAIR))
+                if xs and ys:
+                    per_kind.append((str(kind), xs, ys))
+            total = sum(len(xs) * len(ys) for _, xs, ys in per_kind)
+            for index in itertools.islice(random_order(ctx.rng, total),
+                                          MAX_PAIRS_PER_IMAGE_PAIR):
+                for kind_name, xs, ys in per_kind:
+                    if index < len(xs) * len(ys):
+                        xi, yi = divmod(index, len(ys))
+                        candidates.append((a, b_image, kind_name, xs[xi], ys[yi]))
+                        break
+                    index -= len(xs) * len(ys)
         for a, b_image, kind_name, x, y in itertools.islice(
                 lazy_shuffled(ctx.rng, candidates), limit * 2):
             kind = AttributeKind(kind_name)
