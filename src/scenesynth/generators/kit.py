@@ -595,12 +595,13 @@ class MultiScene:
             self.ctx.cache["multi_synonyms"] = memo
         return name in memo
 
-    def kind_complete(self, kind: str, name: str | None = None, images: Iterable[int] = ()
-                      ) -> bool:
+    def kind_complete(
+        self, kind: str, name: str | None = None, images: Sequence[int] | None = None,
+    ) -> bool:
         """Every object (named ``name``; default every object) of the images (default all)
         states a value of ``kind``: only then does "no object is red" follow from the
         annotations."""
-        for i in images or range(self.k):
+        for i in range(self.k) if images is None else images:
             missing = self.tables[i].names_missing_kind(kind)
             if missing if name is None else name in missing:
                 return False

@@ -192,21 +192,6 @@ def _numbers(inputs: list[Any]) -> list[Number]:
     return inputs
 
 
-def extreme_position(values: list[Number], largest: bool) -> int | None:
-    """The 0-based position of the only largest (smallest) of ``values``; None on a tie or
-    fewer than two values (the rule of ``image_argmax`` / ``image_argmin``)."""
-    if len(values) < 2:
-        return None
-    best = max(values) if largest else min(values)
-    position: int | None = None
-    for i, v in enumerate(values):
-        if v == best:
-            if position is not None:
-                return None
-            position = i
-    return position
-
-
 def where_position(values: list[Any]) -> int | None:
     """The 0-based position of the only True of ``values`` (None is not True); None unless
     exactly one is (the rule of ``image_where``)."""
@@ -217,6 +202,15 @@ def where_position(values: list[Any]) -> int | None:
                 return None
             position = i
     return position
+
+
+def extreme_position(values: list[Number], largest: bool) -> int | None:
+    """The 0-based position of the only largest (smallest) of ``values``; None on a tie or
+    fewer than two values (the rule of ``image_argmax`` / ``image_argmin``)."""
+    if len(values) < 2:
+        return None
+    best = max(values) if largest else min(values)
+    return where_position([v == best for v in values])
 
 
 def _image_extreme(inputs: list[Any], largest: bool) -> str:

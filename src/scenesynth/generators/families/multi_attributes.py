@@ -32,6 +32,7 @@ from scenesynth.generators.refer import Reference, refer
 from scenesynth.graph import AttributeKind
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.ops import image_label
+from scenesynth.programs.tables import SceneTables
 
 FAMILY = "multi_attribute"
 COMPARE_KINDS = (AttributeKind.COLOR, AttributeKind.MATERIAL, AttributeKind.SIZE,
@@ -41,6 +42,14 @@ KIND_WORDS = {AttributeKind.COLOR: ("color", "colors"),
               AttributeKind.SIZE: ("size", "sizes"),
               AttributeKind.SHAPE: ("shape", "shapes")}
 MAX_PAIRS_PER_IMAGE_PAIR = 12
+
+
+def _comparable(t: SceneTables, kind: str) -> list[str]:
+    """The objects with one value of ``kind`` that their name does not state (a "cube" with
+    shape cube would give the answer away), in scene order."""
+    return [r for r in t.scene
+            if len(t.attr_by_kind[r].get(kind, ())) == 1
+            and t.attr_by_kind[r][kind][0] != t.names[r]]
 
 
 @register
@@ -80,13 +89,7 @@ class SameAttribute(Generator):
             # the objects)
             per_kind: list[tuple[str, list[str], list[str]]] = []
             for kind in COMPARE_KINDS:
-                # objects whose name states the value ("cube" with shape cube) give it away
-                xs = [r for r in ta.scene
-                      if len(ta.attr_by_kind[r].get(kind, ())) == 1
-                      and ta.attr_by_kind[r][kind][0] != ta.names[r]]
-                ys = [r for r in tb.scene
-                      if len(tb.attr_by_kind[r].get(kind, ())) == 1
-                      and tb.attr_by_kind[r][kind][0] != tb.names[r]]
+                xs, ys = _comparable(ta, kind), _comparable(tb, kind)
                 if xs and ys:
                     per_kind.append((str(kind), xs, ys))
             total = sum(len(xs) * len(ys) for _, xs, ys in per_kind)
