@@ -37,7 +37,7 @@ from scenesynth.graph.vocab import indefinite, infer_kind, is_mass_noun, is_regi
 from scenesynth.graph.vocab import names_value as names_value  # re-exported for generators
 from scenesynth.graph.vocab import plural as vocab_plural
 from scenesynth.programs.builder import ProgramBuilder
-from scenesynth.programs.execute import ProgramError, execute
+from scenesynth.programs.execute import ProgramError
 from scenesynth.programs.ops import (
     OP_IMPLS,
     Env,
@@ -635,6 +635,16 @@ class MultiScene:
     ) -> int:
         return b.add("exist", [self.object_set(b, image, name, value)])
 
+    def relation_exists(
+        self, b: ProgramBuilder, image: int, name: str, predicate: str, other: str
+    ) -> int:
+        """Whether image ``image`` shows a ``name`` ``predicate`` (by geometry) an ``other``:
+        exist(intersect(the names, relate_set(the others)))."""
+        xs = self.object_set(b, image, name)
+        related = b.add("relate_set", [self.object_set(b, image, other)],
+                        predicate=predicate, mode="geometry")
+        return b.add("exist", [b.add("intersect", [xs, related])])
+
     # -- predictions: what those sub-programs will output, read from the same tables --------
     def has(self, image: int, name: str, value: str | None = None) -> bool:
         """What :meth:`exist` outputs: whether image ``image`` has an object named ``name``
@@ -678,7 +688,7 @@ class MultiScene:
     def run(self, b: ProgramBuilder) -> list[Any] | None:
         """Execute the program; None when it is undefined (a tie, an ambiguous unique, ...)."""
         try:
-            return execute(b.steps, self.graphs, tables=self.tables)
+            return b.run(self.tables)
         except ProgramError:
             return None
 

@@ -28,9 +28,9 @@ import math
 from collections.abc import Collection, Iterator
 from typing import Any, Final, cast
 
-from scenesynth._fast import new_step
-from scenesynth.graph import AttributeKind, ProgramStep, canonical_spatial
+from scenesynth.graph import AttributeKind, canonical_spatial
 from scenesynth.graph.vocab import names_value
+from scenesynth.programs.builder import Executed
 from scenesynth.programs.execute import Step, execute
 from scenesynth.programs.tables import SceneTables, SpatialOrder
 
@@ -164,7 +164,7 @@ class Reference:
     Plain classes here rather than dataclasses: compiled (mypyc), a dataclass keeps its
     interpreted ``__init__``, and references are built on the hot path."""
 
-    __slots__ = ("_outputs", "_spliced", "kinds_used", "objects", "relations",
+    __slots__ = ("_executed", "kinds_used", "objects", "relations",
                  "steps", "tables", "target", "text")
 
     def __init__(
@@ -184,54 +184,17 @@ class Reference:
         self.relations: list[tuple[str, str, str]] = relations if relations is not None else []
         self.kinds_used = kinds_used
         self.tables = tables
-        self._outputs: list[Any] | None = None
-        # offset -> the steps spliced there, and their stored ProgramSteps once built; made
-        # on first use (most references of a crowded image only name an anchor)
-        self._spliced: dict[int, tuple[list[Step], list[ProgramStep] | None]] | None = None
+        self._executed: Executed | None = None  # on first use: most only name an anchor
 
     def __repr__(self) -> str:
         return (f"Reference({self.text!r}, {self.steps!r}, {self.target!r}, {self.objects!r}, "
                 f"{self.relations!r}, {self.kinds_used!r})")
 
-    def program_steps(self, offset: int) -> list[ProgramStep] | None:
-        """The reference's executed steps as stored ProgramSteps when spliced at ``offset``
-        (built once per offset and shared by the questions that use them; never mutated);
-        None while its outputs are unknown (no tables)."""
-        spliced = self._spliced_table()
-        steps, stored = self._spliced_at(spliced, offset)
-        if stored is None:
-            outputs = self.outputs
-            if outputs is None:
-                return None
-            stored = [new_step(s.op, s.inputs, s.args, outputs[i]) for i, s in enumerate(steps)]
-            spliced[offset] = (steps, stored)
-        return stored
-
-    def steps_at(self, offset: int) -> list[Step]:
-        """The reference's steps spliced at ``offset`` (their inputs shifted by it), built
-        once per offset and shared (never mutated)."""
-        return self._spliced_at(self._spliced_table(), offset)[0]
-
-    def _spliced_table(self) -> dict[int, tuple[list[Step], list[ProgramStep] | None]]:
-        spliced = self._spliced
-        if spliced is None:
-            spliced = self._spliced = {}
-        return spliced
-
-    def _spliced_at(
-        self, spliced: dict[int, tuple[list[Step], list[ProgramStep] | None]], offset: int
-    ) -> tuple[list[Step], list[ProgramStep] | None]:
-        entry = spliced.get(offset)
-        if entry is None:
-            entry = spliced[offset] = (
-                [Step(s.op, [j + offset for j in s.inputs], s.args) for s in self.steps], None)
-        return entry
-
-    @property
-    def outputs(self) -> list[Any] | None:
-        """Outputs of executing ``steps``: computed on first use, then reused by every
-        question built on this reference (``ProgramBuilder.add_reference``)."""
-        if self._outputs is None and self.tables is not None:
+    def executed(self) -> Executed | None:
+        """The steps with their outputs, executed on first use and then spliced whole into
+        every question built on this reference (``ProgramBuilder.add_reference``); None
+        without tables."""
+        if self._executed is None and self.tables is not None:
             t = self.tables
             # padding puts the tables at their image index (multi-image references)
             padded = [t] * (t.image_index + 1)
@@ -239,8 +202,8 @@ class Reference:
             if outputs[-1] != self.target:
                 raise AssertionError(f"reference {self.text!r} resolves to {outputs[-1]}, "
                                      f"not {self.target}")
-            self._outputs = outputs
-        return self._outputs
+            self._executed = Executed(self.steps, outputs)
+        return self._executed
 
 
 def _ordered_attributes(

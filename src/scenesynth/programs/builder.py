@@ -19,18 +19,44 @@ from scenesynth.programs.ops import OPS
 from scenesynth.programs.tables import SceneTables
 
 
+class Executed:
+    """A sub-program executed once on the graphs of its question, with its outputs: spliced
+    whole into the many questions that share it (a referring expression, the objects of one
+    category in one image) instead of being built and run again for each.
+
+    Splicing shifts the steps' inputs by the offset where they land; the shifted steps and
+    their stored :class:`~scenesynth.graph.sample.ProgramStep` are built once per offset and
+    shared by the questions that splice them there (complete, never mutated)."""
+
+    __slots__ = ("_at", "outputs", "steps")
+
+    def __init__(self, steps: list[Step], outputs: list[Any]) -> None:
+        if len(outputs) != len(steps):
+            raise ValueError(f"{len(outputs)} outputs for {len(steps)} steps")
+        self.steps = steps  # inputs index into this list
+        self.outputs = outputs
+        self._at: dict[int, tuple[list[Step], list[ProgramStep]]] = {}
+
+    def at(self, offset: int) -> tuple[list[Step], list[ProgramStep]]:
+        """The steps spliced at ``offset`` (inputs shifted by it) and their stored steps."""
+        spliced = self._at.get(offset)
+        if spliced is None:
+            outputs = self.outputs
+            steps = [Step(s.op, [j + offset for j in s.inputs], s.args) for s in self.steps]
+            stored = [new_step(s.op, s.inputs, s.args, outputs[i]) for i, s in enumerate(steps)]
+            spliced = self._at[offset] = (steps, stored)
+        return spliced
+
+
 class ReferenceLike(Protocol):
     """A referring expression's program (see :mod:`scenesynth.generators.refer`)."""
 
     @property
     def steps(self) -> Sequence[StepLike]: ...
 
-    @property
-    def outputs(self) -> list[Any] | None: ...
-
-    def program_steps(self, offset: int) -> list[ProgramStep] | None: ...
-
-    def steps_at(self, offset: int) -> list[Step]: ...
+    def executed(self) -> Executed | None:
+        """The steps with their outputs, or None while they cannot be executed."""
+        ...
 
 
 class ProgramBuilder:
@@ -84,14 +110,17 @@ class ProgramBuilder:
     def add_reference(self, reference: ReferenceLike) -> int:
         """Splice in a referring expression's steps (with its memoised outputs); returns the
         index of its final ``unique`` step."""
-        offset = len(self.steps)
-        stored = reference.program_steps(offset)
-        outputs = reference.outputs
-        if stored is None or outputs is None:
-            return self.extend(reference.steps, outputs)
-        # complete steps, shared with every question that splices the reference here
-        self.steps.extend(reference.steps_at(offset))
-        self._outputs.extend(outputs)
+        executed = reference.executed()
+        if executed is None:
+            return self.extend(reference.steps)
+        return self.add_executed(executed)
+
+    def add_executed(self, executed: Executed) -> int:
+        """Splice in a sub-program executed once and shared (complete, with its outputs);
+        returns the index of its last step."""
+        steps, stored = executed.at(len(self.steps))
+        self.steps.extend(steps)
+        self._outputs.extend(executed.outputs)
         self._stored.extend(stored)
         return len(self.steps) - 1
 

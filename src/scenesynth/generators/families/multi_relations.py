@@ -127,10 +127,7 @@ class RelationWhere(Generator):
         b = ProgramBuilder()
         found = []
         for i in range(scene.k):
-            xs = scene.object_set(b, i, x_name)
-            ys = scene.object_set(b, i, y_name)
-            related = b.add("relate_set", [ys], predicate=predicate, mode="geometry")
-            found.append(b.add("exist", [b.add("intersect", [xs, related])]))
+            found.append(scene.relation_exists(b, i, x_name, predicate, y_name))
         b.add("image_where", found)
         outputs = scene.run(b)
         if outputs is None:  # the relation holds in several images or in none
