@@ -294,6 +294,26 @@ def test_which_image_lacks_on_three_clevr_scenes(clevr: list[SceneGraph],
     assert matched, got
 
 
+def test_which_image_lacks_a_relation_puts_the_article_on_the_first_name() -> None:
+    """'eggs' (plural) left of a kebab in one photo, not in the other: the question reads
+    "eggs to the left of a kebab" (no "an eggs ..."), and names the photo without them."""
+    left = _boxed_scene({"0": ("eggs", 20, 200, 80, 260), "1": ("kebab", 400, 200, 480, 260)})
+    right = _boxed_scene({"0": ("eggs", 420, 200, 480, 260), "1": ("kebab", 20, 200, 80, 260)})
+    right = right.model_copy(update={"image": right.image.model_copy(update={"id": "other"})})
+    got = answers(run("multi_which_lacks_relation", [left, right]))
+    # eggs left of the kebab in Image 1 only, right of it in Image 2 only
+    lacking = {("eggs", "left"): "Image 2", ("eggs", "right"): "Image 1",
+               ("a kebab", "left"): "Image 1", ("a kebab", "right"): "Image 2"}
+    wanted = {}
+    for (thing, side), image in lacking.items():
+        other = "a kebab" if thing == "eggs" else "eggs"
+        wanted[f"Which image does not show {thing} to the {side} of {other}?"] = image
+        wanted[f"In which image is there no {thing.removeprefix('a ')} to the {side} of "
+               f"{other}?"] = image
+    assert got and set(got.items()) <= set(wanted.items()), got
+    assert "Which image does not show eggs to the left of a kebab?" in got, got
+
+
 def test_total_of_an_attributed_category_across_images(
         clevr: list[SceneGraph], clevr_raw: list[dict[str, Any]]) -> None:
     qs = run("multi_total_attribute_count", clevr)

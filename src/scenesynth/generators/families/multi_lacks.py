@@ -131,22 +131,24 @@ class WhichLacks(Generator):
         other: str | None, tid: str, template: str,
     ) -> Question | None:
         bare = name if value is None else f"{value} {name}"
+        thing = article(bare)
         if predicate is not None and other is not None:
-            bare = f"{name} {GEOMETRY_PHRASES[predicate]} {article(other)}"
+            # the article goes with the phrase's head noun, the first name: "eggs to the left
+            # of a kebab", not "an eggs ..."
+            relation = f"{GEOMETRY_PHRASES[predicate]} {scene.phrase(other)}"
+            bare = f"{name} {relation}"
+            thing = f"{scene.phrase(name)} {relation}"
         b = ProgramBuilder()
         lacking = []
         for i in range(scene.k):
             if predicate is None or other is None:
                 has = scene.exist(b, i, name, value)
             else:
-                xs = scene.object_set(b, i, name)
-                related = b.add("relate_set", [scene.object_set(b, i, other)],
-                                predicate=predicate, mode="geometry")
-                has = b.add("exist", [b.add("intersect", [xs, related])])
+                has = scene.relation_exists(b, i, name, predicate, other)
             lacking.append(b.add("not", [has]))
         b.add("image_where", lacking)
         return scene.finished(
-            b, text=template.format(thing=article(bare), bare=bare), template=tid,
+            b, text=template.format(thing=thing, bare=bare), template=tid,
             answer_type=AnswerType.IMAGE,
             distractors=scene.image_options([scene.both_or_all(), scene.neither_or_none()]),
             balance_key=f"{self.spec.name}/{scene.k}")
