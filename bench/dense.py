@@ -2,7 +2,15 @@
 the case that makes referring expressions expensive): CPU seconds per graph at 80 and 160
 objects, and the growth exponent k (time ~ n^k) between them.
 
-    python bench/dense.py [--per-image 5] [--rounds 3] [--graphs 6] [--generators a439423]
+    python bench/dense.py [--per-image 5] [--rounds 3] [--graphs 30] [--generators a439423] \
+        [--provision PATH]
+
+Two kinds of graphs: by default this script's own (bench/generate.py's synthetic layout,
+names drawn Zipf-weighted from a 150-word vocabulary, 0-3 loose attributes); with
+``--provision PATH`` (a ProVision checkout) the graphs ``bench/reference.py`` writes for the
+side-by-side (ProVision's object list drawn Zipf-weighted, its attribute categories, one
+annotated relation per object from its relation list, large random boxes): the shape of
+graph on which issue 23 measured growth k = 1.8-2.0 for a439423.
 
 Prints a digest of the graphs (two builds measured on the same graphs print the same) and of
 the generated samples (identical output prints the same). It runs against older builds too
@@ -18,6 +26,7 @@ import hashlib
 import math
 import random
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,6 +60,19 @@ def zipf_graph(index: int, n_objects: int) -> SceneGraph:
     return graph.model_copy(update={"objects": objects})
 
 
+def provision_graphs(provision: Path, count: int, n_objects: int) -> list[SceneGraph]:
+    """``count`` graphs of ``n_objects`` objects as bench/reference.py writes them from a
+    ProVision checkout's vocabulary (seed 0), read back as scenesynth graphs."""
+    from reference import make_graphs
+
+    from scenesynth.sources import load
+
+    with tempfile.TemporaryDirectory(prefix="dense-graphs-") as folder:
+        make_graphs(provision.resolve(), Path(folder), count, n_objects, n_objects, seed=0,
+                    reference_files=False)
+        return list(load(Path(folder) / "graphs.jsonl"))
+
+
 def graphs_digest(data: dict[int, list[SceneGraph]]) -> str:
     """What every build reads of the graphs (names, attribute values and kinds, boxes,
     depths, relations), hashed: the same across builds whose graph models differ."""
@@ -71,10 +93,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-image", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--graphs", type=int, default=6)
+    parser.add_argument("--graphs", type=int, default=30)
     parser.add_argument("--generators", default="",
                         help="'a439423' (that build's single-image generators) or a "
                         "comma-separated list; default: every single-image generator")
+    parser.add_argument("--provision", type=Path, help="a ProVision checkout: measure on "
+                        "the graphs bench/reference.py writes from its vocabulary")
     args = parser.parse_args()
     import scenesynth.generators  # noqa: F401  (fills the registry)
 
@@ -84,7 +108,10 @@ def main() -> None:
                   else args.generators.split(","))
         names = [n for n in names if n in wanted]
     sizes = (80, 160)
-    data = {n: [zipf_graph(i, n) for i in range(args.graphs)] for n in sizes}
+    if args.provision is None:
+        data = {n: [zipf_graph(i, n) for i in range(args.graphs)] for n in sizes}
+    else:
+        data = {n: provision_graphs(args.provision, args.graphs, n) for n in sizes}
     print(f"generators={len(names)} graphs digest {graphs_digest(data)}")
     best: dict[int, float] = {}
     digest = hashlib.sha256()

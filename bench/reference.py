@@ -49,8 +49,13 @@ from pathlib import Path
 H, W = 480, 640
 
 
-def make_graphs(provision: Path, out: Path, n: int, lo: int, hi: int, seed: int) -> None:
-    """``n`` graphs in ProVision's input layout under ``out`` and as ``out/graphs.jsonl``."""
+def make_graphs(
+    provision: Path, out: Path, n: int, lo: int, hi: int, seed: int,
+    reference_files: bool = True,
+) -> None:
+    """``n`` graphs in ProVision's input layout under ``out`` and as ``out/graphs.jsonl``
+    (``reference_files`` False: the JSONL only, the same graphs, without ProVision's masks,
+    depth maps and annotation files)."""
     import numpy as np
     from scipy.sparse import csr_matrix
 
@@ -66,8 +71,10 @@ def make_graphs(provision: Path, out: Path, n: int, lo: int, hi: int, seed: int)
     rels = json.loads((provision / "relations.json").read_text())
     rel_vocab = [*rng.choice(rels["spatial"], 30, replace=False),
                  *rng.choice(rels["interactional"], 30, replace=False)]
-    (out / "depth_masks").mkdir(parents=True, exist_ok=True)
-    (out / "seg_masks").mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    if reference_files:
+        (out / "depth_masks").mkdir(exist_ok=True)
+        (out / "seg_masks").mkdir(exist_ok=True)
     files: dict[str, dict] = {k: {} for k in ("det", "seg", "depth", "attr", "rel")}
     yy, xx = np.mgrid[0:H, 0:W]
     with (out / "graphs.jsonl").open("w") as jsonl:
@@ -89,21 +96,23 @@ def make_graphs(provision: Path, out: Path, n: int, lo: int, hi: int, seed: int)
                     relations.add((a, str(rng.choice(rel_vocab)), b))
             # "higher = closer": the bottom of the picture is nearer the camera
             depth = (yy / H * 200 + rng.normal(0, 5, (H, W))).clip(0, 255).astype(np.uint8)
-            masks = []
-            for x0, y0, x1, y1 in boxes:
-                cx, cy, rx, ry = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
-                masks.append(csr_matrix(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1,
-                                        dtype=bool))
-            np.save(out / "depth_masks" / f"{key}_depth.npy", depth)
-            with (out / "seg_masks" / f"{key}_mask.pkl").open("wb") as fh:
-                pickle.dump(masks, fh)
+            scores = [float(s) for s in rng.random(count)]  # drawn either way: same graphs
+            if reference_files:
+                masks = []
+                for x0, y0, x1, y1 in boxes:
+                    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+                    rx, ry = (x1 - x0) / 2, (y1 - y0) / 2
+                    masks.append(csr_matrix(
+                        ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1, dtype=bool))
+                np.save(out / "depth_masks" / f"{key}_depth.npy", depth)
+                with (out / "seg_masks" / f"{key}_mask.pkl").open("wb") as fh:
+                    pickle.dump(masks, fh)
 
             def base(annotation: dict, key: str = key) -> dict:
                 return {"data_path": f"synthetic/{key}.jpg", "source": None,
                         "annotation": {"width": W, "height": H, **annotation}}
 
-            files["det"][key] = base({"det_scores": [float(s) for s in rng.random(count)],
-                                      "labels": labels, "bboxes": boxes})
+            files["det"][key] = base({"det_scores": scores, "labels": labels, "bboxes": boxes})
             files["seg"][key] = base({"seg_mask_id": f"{key}_mask.pkl", "bboxes": boxes,
                                       "labels": labels})
             files["depth"][key] = base({"depth_mask_id": f"{key}_depth.npy"})
@@ -118,6 +127,8 @@ def make_graphs(provision: Path, out: Path, n: int, lo: int, hi: int, seed: int)
                 "objects": objects,
                 "relations": [{"subject": str(s), "predicate": p, "object": str(o)}
                               for s, p, o in sorted(relations)]}) + "\n")
+    if not reference_files:
+        return
     for k, name in (("det", "object-detection-annotations.json"),
                     ("seg", "segmentation-annotations.json"),
                     ("depth", "depth-estimation-annotations.json"),
