@@ -262,3 +262,27 @@ def test_duplicate_partners_equal_all_pairs(threshold: float) -> None:
                 and not a.distinct and not b.distinct and iou(a.box, b.box) > threshold
             }
             assert partners[t.ref_of[a.id]] == expected, (seed, a.id)
+
+
+@pytest.mark.parametrize("positions", [False, True])
+@pytest.mark.parametrize("rules", [DEFAULT_RULES, SpatialRules(prefer_3d=False),
+                                   SpatialRules(lr_margin=0.0, ab_margin=0.0, eps_3d=0.0)])
+def test_referring_candidates_related_to_an_anchor_are_the_rules(
+    positions: bool, rules: SpatialRules,
+) -> None:
+    """The candidates a reader may take as related to an anchor (decided True or undecided),
+    read from the predicate's ordering and its bounds, are exactly those the rule does not
+    decide False, on coarse grids (ties and margin-edge differences), for every anchor."""
+    from scenesynth.generators.refer import _related
+
+    for seed in range(4):
+        graph = random_graph(seed, positions)
+        t = SceneTables(graph, 0, rules)
+        for name in ("cube", "cup", "dog"):
+            candidates = t.by_name.get(name, [])
+            for anchor in t.scene:
+                for p in PREDICATES:
+                    expected = [c for c in candidates if spatial_relation(
+                        t.objects[c], t.objects[anchor], p, t.image, None, rules) is not False]
+                    assert _related(t, candidates, name, [], anchor, p) == expected, (
+                        seed, name, anchor, p)

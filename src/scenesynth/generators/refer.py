@@ -625,7 +625,23 @@ def _related(
     related_key = ("related", name, tuple(words), anchor, predicate)
     related: list[str] | None = tables.memo.get(related_key)
     if related is None:
-        related = [c for c in candidates if tables.spatial(c, anchor, predicate) is not False]
+        spatial = tables.spatial
+        order = tables.spatial_order(predicate)
+        anchor_key = None if order is None else order.key_of.get(anchor)
+        if order is None or anchor_key is None:
+            related = [c for c in candidates if spatial(c, anchor, predicate) is not False]
+        else:
+            # decided False only below the anchor's number by more than the rule's margin:
+            # nearer than the margin's lower bound, never; farther than its upper bound,
+            # always (the rule decides only between the two)
+            key_of = order.key_of
+            never, always = anchor_key - order.margin, anchor_key - order.certain
+            related = []
+            for c in candidates:
+                key = key_of.get(c)
+                if key is None or key >= never or (
+                        key >= always and spatial(c, anchor, predicate) is not False):
+                    related.append(c)
         tables.memo[related_key] = related
     return related
 
