@@ -631,9 +631,9 @@ def _related(
         if order is None or anchor_key is None:
             related = [c for c in candidates if spatial(c, anchor, predicate) is not False]
         else:
-            # decided False only below the anchor's number by more than the rule's margin:
-            # nearer than the margin's lower bound, never; farther than its upper bound,
-            # always (the rule decides only between the two)
+            # the rule says False only of a candidate whose number is below the anchor's by
+            # more than its margin: within the margin's lower bound it never does, past its
+            # upper bound it always does, and only in between is it asked
             key_of = order.key_of
             never, always = anchor_key - order.margin, anchor_key - order.certain
             related = []

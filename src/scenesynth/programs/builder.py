@@ -21,8 +21,8 @@ from scenesynth.programs.tables import SceneTables
 
 class Executed:
     """A sub-program executed once on the graphs of its question, with its outputs: spliced
-    whole into the many questions that share it (a referring expression, the objects of one
-    category in one image) instead of being built and run again for each.
+    whole into the many questions that share it (a referring expression) instead of being
+    built and run again for each.
 
     Splicing shifts the steps' inputs by the offset where they land; the shifted steps and
     their stored :class:`~scenesynth.graph.sample.ProgramStep` are built once per offset and
@@ -113,11 +113,7 @@ class ProgramBuilder:
         executed = reference.executed()
         if executed is None:
             return self.extend(reference.steps)
-        return self.add_executed(executed)
-
-    def add_executed(self, executed: Executed) -> int:
-        """Splice in a sub-program executed once and shared (complete, with its outputs);
-        returns the index of its last step."""
+        # complete steps, shared with every question that splices the reference here
         steps, stored = executed.at(len(self.steps))
         self.steps.extend(steps)
         self._outputs.extend(executed.outputs)
