@@ -631,17 +631,17 @@ def _related(
         if order is None or anchor_key is None:
             related = [c for c in candidates if spatial(c, anchor, predicate) is not False]
         else:
-            # the rule says False only of a candidate whose number is below the anchor's by
-            # more than its margin: within the margin's lower bound it never does, past its
-            # upper bound it always does, and only in between is it asked
+            # the rule says False only of a candidate falling short of the anchor's number;
+            # it is asked only where the order's bounds cannot tell
             key_of = order.key_of
-            never, always = anchor_key - order.margin, anchor_key - order.certain
             related = []
             for c in candidates:
                 key = key_of.get(c)
-                if key is None or key >= never or (
-                        key >= always and spatial(c, anchor, predicate) is not False):
-                    related.append(c)
+                if key is not None:  # without one, never decided against another object
+                    short = order.falls_short(key, anchor_key)
+                    if short or (short is None and spatial(c, anchor, predicate) is False):
+                        continue
+                related.append(c)
         tables.memo[related_key] = related
     return related
 

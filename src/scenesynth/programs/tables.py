@@ -624,6 +624,17 @@ class SpatialOrder:
         sure = bisect_right(keys, centre + self.certain)
         return positions[sure:], positions[bisect_right(keys, centre + self.margin):sure]
 
+    def falls_short(self, key: float, centre: float) -> bool | None:
+        """Whether an object with ``key`` falls short of ``centre`` by more than the rule's
+        margin (then the rule decides it False against an object at ``centre``): True past
+        ``certain``, False within the margin's lower bound, None between the two, where
+        only the rule can say."""
+        if key >= centre - self.margin:
+            return False
+        if key < centre - self.certain:
+            return True
+        return None
+
     def between(self, low: float, high: float) -> list[int]:
         """Scene positions of the objects whose key lies strictly between ``low`` and
         ``high``, ascending."""
