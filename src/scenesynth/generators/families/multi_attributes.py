@@ -104,18 +104,19 @@ class SameAttribute(Generator):
         for a, b_image, kind_name, x, y in itertools.islice(
                 lazy_shuffled(ctx.rng, candidates), limit * 2):
             kind = AttributeKind(kind_name)
-            # the phrases must not use the compared kind, or the answer would be given away
-            ref_x = refer(scene.tables[a], x, avoid_kinds=(str(kind),))
-            ref_y = refer(scene.tables[b_image], y, avoid_kinds=(str(kind),))
-            if ref_x is None or ref_y is None:
-                continue
             # what query_attr gives each (its one value of the kind), compared
             same = (scene.tables[a].attr_by_kind[x][kind][0]
                     == scene.tables[b_image].attr_by_kind[y][kind][0])
             tid, template = pick_template(scene.ctx, self.TEMPLATES)
             # "same colour" is rare among eight colours: most candidates are "no", which the
-            # balancer refuses once it has its share; those are not built
+            # balancer refuses once it has its share; those are not built, and their
+            # referring expressions (the costly part) are not even looked for
             if balancer_refuses(ctx, self.spec.name, tid, same):
+                continue
+            # the phrases must not use the compared kind, or the answer would be given away
+            ref_x = refer(scene.tables[a], x, avoid_kinds=(str(kind),))
+            ref_y = refer(scene.tables[b_image], y, avoid_kinds=(str(kind),))
+            if ref_x is None or ref_y is None:
                 continue
             text = template.format(x=ref_x.text, y=ref_y.text, a=image_label(a),
                                    b=image_label(b_image), kind=KIND_WORDS[kind][0])
