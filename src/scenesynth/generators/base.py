@@ -126,7 +126,8 @@ class GenContext:
     # questions); filled by the runner.
     other_names: tuple[str, ...] = ()
     # Attribute values per kind seen in the graphs of the same source (plausible distractors:
-    # CLEVR's eight colors rather than every color word); filled by the runner.
+    # CLEVR's eight colors rather than every color word); filled by the runner for shards
+    # with single-image generators (a multi-image-only shard leaves it empty).
     source_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Per-context memo for derived lookups (scenesynth.generators.kit.tables_for).
     cache: dict[str, Any] = field(default_factory=dict)

@@ -309,7 +309,7 @@ class _Shared:
         # the generators' memos of this graph or group (what depends on its graphs only:
         # tables, names, synonyms), shared by its generators
         self.cache: dict[str, Any] = {"tables": self.tables}
-        own: set[str] = set().union(*(g.names() for g in group))
+        own: set[str] = set().union(*(t.by_name for t in self.tables))
         sources = {g.image.source for g in group}
         if len(sources) == 1:  # filtered from the source's sorted names: no sort per graph
             pool = names_by_source.get(sources.pop(), ())
@@ -389,7 +389,9 @@ def generate_shard(
         failures: list[GenerationFailure] = []
         per_generator: dict[str, dict[str, int]] = {}
         names_by_source = _other_names(graphs)
-        values_by_source = _source_values(graphs)
+        # read by single-image generators only (attribute distractors): a multi-image-only
+        # shard does not work them out (its contexts get none)
+        values_by_source = _source_values(graphs) if single else {}
         form_text = {f: f.value for f in AnswerForm}  # enum .value is a Python-level property
         would_keep = balancer.would_keep
 

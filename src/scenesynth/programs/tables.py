@@ -44,6 +44,7 @@ def split_ref(reference: str) -> tuple[int, str]:
 
 
 BoxCoords = tuple[float, float, float, float, float]  # x0, y0, x1, y1, area of a box
+_NO_VALUES: Final[frozenset[str]] = frozenset()
 
 
 class SceneTables:
@@ -108,25 +109,30 @@ class SceneTables:
         self.attr_values: dict[str, frozenset[str]] = {}
         self.attr_by_kind: dict[str, dict[str, tuple[str, ...]]] = {}
         all_boxes = all_depth = all_positions = True
+        prefix = ref(image_index, "")  # every reference of this graph starts with it
         for i, o in enumerate(graph.objects):
-            r = ref(image_index, o.id)
-            self.ref_of[o.id] = r
+            object_id = o.id
+            r = prefix + object_id
+            self.ref_of[object_id] = r
             self.objects[r] = o
             self.order[r] = i
             self.names[r] = o.name
-            values: list[str] = []
-            by_kind: dict[str, list[str]] = {}
-            for a in o.attributes:
-                value = a.value
-                values.append(value)
-                kind = str(a.kind)
-                of_kind = by_kind.get(kind)
-                if of_kind is None:
-                    by_kind[kind] = [value]
-                elif value not in of_kind:
-                    of_kind.append(value)
-            self.attr_values[r] = frozenset(values)
-            self.attr_by_kind[r] = {k: tuple(v) for k, v in by_kind.items()}
+            attributes = o.attributes
+            if not attributes:  # many objects state none
+                self.attr_values[r] = _NO_VALUES
+                self.attr_by_kind[r] = {}
+            else:
+                by_kind: dict[str, tuple[str, ...]] = {}  # kind -> its distinct values
+                for a in attributes:
+                    value = a.value
+                    kind = str(a.kind)
+                    of_kind = by_kind.get(kind)
+                    if of_kind is None:
+                        by_kind[kind] = (value,)
+                    elif value not in of_kind:
+                        by_kind[kind] = (*of_kind, value)
+                self.attr_values[r] = frozenset([a.value for a in attributes])
+                self.attr_by_kind[r] = by_kind
             if all_boxes and o.box is None:
                 all_boxes = False
             if all_depth and o.depth is None:

@@ -98,7 +98,7 @@ class WhichLacks(Generator):
                         if not names_value(name, v)})
                     out.extend((name, v, None, None) for v in values)
             return itertools.islice(lazy_shuffled(rng, out), limit)
-        use_3d = all(o.position is not None for g in scene.graphs for o in g.objects)
+        use_3d = all(t.all_positions for t in scene.tables)
         predicates = PREDICATES_3D if use_3d else PREDICATES_2D
         # both categories in all the images but at most one (in the order of `names`)
         present = [n for n in names if len(in_images[n]) >= scene.k - 1]

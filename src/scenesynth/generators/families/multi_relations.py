@@ -37,6 +37,8 @@ from scenesynth.graph import SceneGraph
 from scenesynth.programs.builder import ProgramBuilder
 
 FAMILY = "multi_relation"
+_POSITIONS = frozenset({Need.POSITIONS_3D})
+_BOXES = frozenset({Need.BOXES})
 PREDICATES_3D = ("left of", "right of", "in front of", "behind")
 PREDICATES_2D = ("left of", "right of", "above", "below")
 
@@ -96,17 +98,15 @@ class RelationWhere(Generator):
     }
 
     def applicable(self, graphs: Sequence[SceneGraph]) -> bool:
-        return all(
-            has_needs(g, frozenset({Need.POSITIONS_3D})) or has_needs(g, frozenset({Need.BOXES}))
-            for g in graphs
-        )
+        return all(has_needs(g, _POSITIONS) or has_needs(g, _BOXES) for g in graphs)
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         yield from offered_candidates(ctx, self._candidates(MultiScene(ctx)))
 
     def _candidates(self, scene: MultiScene) -> Iterator[Planned]:
         ctx = scene.ctx
-        use_3d = all(has_needs(g, frozenset({Need.POSITIONS_3D})) for g in ctx.graphs)
+        # every graph has objects (applicable): all placed in 3D, as has_needs asks
+        use_3d = all(t.all_positions for t in scene.tables)
         predicates = PREDICATES_3D if use_3d else PREDICATES_2D
         for x_name, predicate, y_name in relation_candidates(
                 ctx.rng, scene.all_names(), predicates, ctx.config.max_per_generator * 4):
