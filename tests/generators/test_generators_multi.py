@@ -8,11 +8,13 @@ scene 2: 1 cube, 2 spheres, no cylinder. COCO 142238 (football) and 439180 (hors
 
 from __future__ import annotations
 
+import importlib.machinery
 import itertools
 import random
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from checker import Interpreter
@@ -21,7 +23,7 @@ import scenesynth.generators  # noqa: F401  (fills the registry)
 from scenesynth.generators import kit
 from scenesynth.generators.base import AnswerType, GenConfig, GenContext, Question, registered
 from scenesynth.generators.kit import plural
-from scenesynth.graph import SceneGraph
+from scenesynth.graph import AnswerForm, SceneGraph
 from scenesynth.sources import load
 
 MULTI = sorted(n for n, c in registered().items() if c.spec.multi_image)
@@ -314,6 +316,92 @@ def test_a_planned_candidate_is_built_when_offered_and_must_match_its_prediction
     wrong = [plan("Image 1", 0, "Image 2")]
     with pytest.raises(AssertionError, match="prediction disagrees"):
         list(kit.offered_candidates(ctx, iter(wrong)))
+
+
+def test_a_plan_its_bucket_would_refuse_is_passed_over_unbuilt() -> None:
+    """A plan whose bucket the balancer would refuse when its turn comes is not built; its
+    turn passes as if the runner had refused it (the same plans offered after it), and a
+    plan with no bucket, or no balancer, is built as before."""
+    built: list[int] = []
+
+    def plan(answer: object, n: int, bucket: str | None) -> kit.Planned:
+        def build() -> Question:
+            built.append(n)
+            return _question(answer, n)
+        return kit.Planned(answer, build, bucket)
+
+    answers = ["Image 1", "Image 2", "Image 1", "Image 2", "Image 1", "Image 2"]
+
+    def offered(would_keep: Any, buckets: str | None) -> list[str]:
+        built.clear()
+        ctx = GenContext(graphs=[], rng=random.Random(4), config=GenConfig(),
+                         would_keep=would_keep)
+        plans = [plan(a, n, buckets) for n, a in enumerate(answers)]
+        return [q.text for q in kit.offered_candidates(ctx, iter(plans))]
+
+    every = offered(None, "b")
+    assert len(every) == len(answers) and sorted(built) == list(range(len(answers)))
+    asked: list[tuple[str, object]] = []
+
+    def refuse_image_2(bucket: str, answer: object) -> bool:
+        asked.append((bucket, answer))
+        return answer != "Image 2"
+
+    kept = offered(refuse_image_2, "b")
+    # the same order, less the refused ones, and those never built
+    assert kept == [t for t in every if answers[int(t[1:-1])] == "Image 1"]
+    assert sorted(built) == [n for n, a in enumerate(answers) if a == "Image 1"]
+    assert asked and all(bucket == "b" for bucket, _ in asked)
+    assert offered(refuse_image_2, None) == every  # no bucket: built and offered
+
+
+def test_passing_refused_plans_unbuilt_keeps_the_same_short_answer_samples(
+    shared_data: Path,
+) -> None:
+    """The balancer check before a plan is built reads the bucket the runner offers the
+    question to: short-answer samples are the same as when every plan is built and the
+    runner refuses it (the short form draws nothing from the context's random stream).
+    200 CLEVR scenes in pairs: enough for the balancer's caps to refuse."""
+    from scenesynth.pipeline import shard
+
+    if str(kit.__file__).endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)):
+        pytest.skip("a compiled Planned cannot be patched: the pure build checks this (the "
+                    "compiled one is checked byte-identical to it)")
+
+    scenes = list(itertools.islice(
+        load(shared_data / "clevr" / "CLEVR_train_scenes_1000.json"), 200))
+
+    def run() -> tuple[list[str], Counter[str]]:
+        out = []
+        refused: Counter[str] = Counter()  # questions the runner built and then refused
+        for seed in range(2):
+            res = shard.generate_shard(scenes, sorted(MULTI), 5, (AnswerForm.SHORT,), seed,
+                                       GenConfig(), (2, 2))
+            out += [s.model_dump_json() for s in res.samples]
+            for name, counts in res.stats["generators"].items():
+                refused[name] += counts["rejected"]
+        return out, refused
+
+    checked, refused = run()
+    original = kit.Planned.__init__
+
+    def no_bucket(self: kit.Planned, answer: Any, build: Any, bucket: Any = None) -> None:
+        original(self, answer, build, None)
+
+    kit.Planned.__init__ = no_bucket  # type: ignore[method-assign]
+    try:
+        built_all, refused_built = run()
+    finally:
+        kit.Planned.__init__ = original  # type: ignore[method-assign]
+    assert checked == built_all and len(checked) > 1000
+    # every planning generator's refused questions were built before; now (nearly) none is:
+    # a balance key or template that missed the runner's bucket would leave them built
+    planning = ["multi_fewest_count", "multi_most_count", "multi_relation_where",
+                "multi_which_lacks_relation", "multi_in_every_image", "multi_images_containing",
+                "multi_same_count", "multi_which_lacks_attribute"]
+    for name in planning:
+        assert refused_built[name] >= 5 and refused[name] <= refused_built[name] // 5, (
+            name, refused[name], refused_built[name])
 
 
 def test_every_multi_image_prediction_matches_its_program(

@@ -777,13 +777,20 @@ class Planned:
     prediction of what the program will output (read from the same per-graph tables its
     ops read), by which :func:`offered_candidates` orders the candidates; ``build`` makes
     the question when it is offered, its answer from executing the program as always. A
-    context offers a few of its candidates: the others are never built or executed."""
+    context offers a few of its candidates: the others are never built or executed.
 
-    __slots__ = ("answer", "build")
+    ``bucket`` is the balance bucket the question will be offered to
+    (``template_bucket`` of its balance key and template): a plan whose predicted answer
+    that bucket would refuse when its turn comes is not built either."""
 
-    def __init__(self, answer: Any, build: Callable[[], Question | None]) -> None:
+    __slots__ = ("answer", "bucket", "build")
+
+    def __init__(
+        self, answer: Any, build: Callable[[], Question | None], bucket: str | None = None,
+    ) -> None:
         self.answer = answer
         self.build = build
+        self.bucket = bucket
 
 
 Candidate = Question | Planned
@@ -833,8 +840,10 @@ def offered_candidates(ctx: GenContext, candidates: Iterator[Candidate]) -> Iter
     of images lack a given relation, and offering them in build order would pass that skew
     on to the balancer, which then refuses and trims it); after it, the answer offered
     least recently comes next, building on until another answer than the last one turns
-    up."""
+    up. A plan whose :attr:`Planned.bucket` would refuse its predicted answer when its turn
+    comes is passed over unbuilt: the runner would refuse the question in every form."""
     queue = _Queued(candidates, min(ctx.config.max_per_generator, CANDIDATES_PER_CONTEXT))
+    would_keep = ctx.would_keep
     rotation = queue.rotation
     while len(rotation) < 2 and queue.take() is not None:
         pass
@@ -854,16 +863,22 @@ def offered_candidates(ctx: GenContext, candidates: Iterator[Candidate]) -> Iter
                 return
             key = last
         offered = queue.by_answer[key].pop(0)
-        if isinstance(offered, Planned):
+        question: Question | None
+        if not isinstance(offered, Planned):
+            question = offered
+        elif offered.bucket is not None and would_keep is not None and \
+                not would_keep(offered.bucket, offered.answer):
+            # the runner's balancer would refuse it in every form: its turn passes unbuilt
+            question = None
+        else:
             question = offered.build()
             if question is None or answer_token(question.answer) != key:
                 raise AssertionError(
                     f"predicted answer {offered.answer!r}, but the program gave "
                     f"{None if question is None else question.answer!r}: a generator's "
                     "prediction disagrees with its program")
-        else:
-            question = offered
-        yield question
+        if question is not None:
+            yield question
         rotation.remove(key)
         rotation.append(key)
         last = key

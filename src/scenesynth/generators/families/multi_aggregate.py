@@ -24,6 +24,7 @@ from scenesynth.generators.kit import (
     pick_template,
     plural,
 )
+from scenesynth.graph.keys import template_bucket
 from scenesynth.programs.builder import ProgramBuilder
 
 FAMILY = "multi_aggregation"
@@ -57,7 +58,8 @@ class TotalCount(Generator):
             total = scene.predicted("sum", [scene.counted(i, name) for i in range(scene.k)])
             tid, template = pick_template(scene.ctx, self.TEMPLATES)
             yield Planned(total, functools.partial(
-                self._built, scene, name, tid, template.format(noun=plural(name))))
+                self._built, scene, name, tid, template.format(noun=plural(name))),
+                template_bucket(self.spec.name, tid))
 
     def _built(self, scene: MultiScene, name: str, tid: str, text: str) -> Question | None:
         b = ProgramBuilder()
@@ -95,7 +97,8 @@ class ImagesContaining(Generator):
             if balancer_refuses(ctx, self.spec.name, tid, images):
                 continue  # most categories are in one image: that answer has its share soon
             yield Planned(images, functools.partial(
-                self._built, scene, name, tid, template.format(thing=scene.phrase(name))))
+                self._built, scene, name, tid, template.format(thing=scene.phrase(name))),
+                template_bucket(self.spec.name, tid))
 
     def _built(self, scene: MultiScene, name: str, tid: str, text: str) -> Question | None:
         b = ProgramBuilder()
@@ -135,7 +138,8 @@ class InEveryImage(Generator):
             if balancer_refuses(ctx, self.spec.name, tid, in_every):
                 continue  # most categories are not in every image: "no" has its share soon
             text = template.format(thing=scene.phrase(name), every=every, each=each)
-            yield Planned(in_every, functools.partial(self._built, scene, name, tid, text))
+            yield Planned(in_every, functools.partial(self._built, scene, name, tid, text),
+                          template_bucket(self.spec.name, tid))
 
     def _built(self, scene: MultiScene, name: str, tid: str, text: str) -> Question | None:
         b = ProgramBuilder()

@@ -30,6 +30,7 @@ from scenesynth.generators.kit import (
 )
 from scenesynth.generators.refer import Reference, refer
 from scenesynth.graph import AttributeKind
+from scenesynth.graph.keys import template_bucket
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.ops import image_label
 from scenesynth.programs.tables import SceneTables
@@ -121,7 +122,8 @@ class SameAttribute(Generator):
             text = template.format(x=ref_x.text, y=ref_y.text, a=image_label(a),
                                    b=image_label(b_image), kind=KIND_WORDS[kind][0])
             yield Planned(same, functools.partial(
-                self._built, scene, ref_x, ref_y, str(kind), tid, text))
+                self._built, scene, ref_x, ref_y, str(kind), tid, text),
+                template_bucket(self.spec.name, tid))
 
     def _built(
         self, scene: MultiScene, ref_x: Reference, ref_y: Reference, kind: str, tid: str,

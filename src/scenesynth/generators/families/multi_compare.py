@@ -29,6 +29,7 @@ from scenesynth.generators.kit import (
     pick_template,
     plural,
 )
+from scenesynth.graph.keys import template_bucket
 from scenesynth.programs.builder import ProgramBuilder
 from scenesynth.programs.ops import image_label
 
@@ -179,7 +180,7 @@ class CompareCounts(Generator):
             text = template.format(a=image_label(a), b=image_label(b_image), noun=plural(name))
             yield Planned(answer, functools.partial(
                 _count_pair_question, scene, a, b_image, name, self.op, tid, text,
-                AnswerType.YES_NO, 0))
+                AnswerType.YES_NO, 0), template_bucket(self.spec.name, tid))
 
 
 register(CompareCounts, GeneratorSpec(
@@ -243,4 +244,5 @@ class CountDifference(Generator):
             text = template.format(a=image_label(a), b=image_label(b_image), noun=plural(name))
             yield Planned(more, functools.partial(
                 _count_pair_question, scene, a, b_image, name, "subtract", tid, text,
-                AnswerType.COUNT, 1))  # least_count: asked only when image a has more
+                AnswerType.COUNT, 1),  # least_count: asked only when image a has more
+                template_bucket(self.spec.name, tid))

@@ -39,6 +39,7 @@ from scenesynth.generators.kit import (
 )
 from scenesynth.generators.refer import GEOMETRY_PHRASES
 from scenesynth.graph import SceneGraph
+from scenesynth.graph.keys import template_bucket
 from scenesynth.graph.vocab import names_value
 from scenesynth.programs.builder import ProgramBuilder
 
@@ -109,6 +110,7 @@ class WhichLacks(Generator):
 
     def _candidates(self, scene: MultiScene) -> Iterator[Planned]:
         ctx = scene.ctx
+        balance_key = f"{self.spec.name}/{scene.k}"  # image answers balanced per group size
         for name, value, predicate, other in self._things(scene):
             if predicate is not None:
                 assert other is not None
@@ -124,11 +126,12 @@ class WhichLacks(Generator):
             # only for a plan that is offered
             tid, template = pick_template(ctx, self.templates)
             yield Planned(answer, functools.partial(
-                self._built, scene, name, value, predicate, other, tid, template))
+                self._built, scene, name, value, predicate, other, tid, template, balance_key),
+                template_bucket(balance_key, tid))
 
     def _built(
         self, scene: MultiScene, name: str, value: str | None, predicate: str | None,
-        other: str | None, tid: str, template: str,
+        other: str | None, tid: str, template: str, balance_key: str,
     ) -> Question | None:
         bare = name if value is None else f"{value} {name}"
         thing = article(bare)
@@ -151,7 +154,7 @@ class WhichLacks(Generator):
             b, text=template.format(thing=thing, bare=bare), template=tid,
             answer_type=AnswerType.IMAGE,
             distractors=scene.image_options([scene.both_or_all(), scene.neither_or_none()]),
-            balance_key=f"{self.spec.name}/{scene.k}")
+            balance_key=balance_key)
 
 
 _LACKS = (

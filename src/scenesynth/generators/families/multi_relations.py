@@ -34,6 +34,7 @@ from scenesynth.generators.kit import (
 )
 from scenesynth.generators.refer import GEOMETRY_PHRASES
 from scenesynth.graph import SceneGraph
+from scenesynth.graph.keys import template_bucket
 from scenesynth.programs.builder import ProgramBuilder
 
 FAMILY = "multi_relation"
@@ -108,6 +109,7 @@ class RelationWhere(Generator):
         # every graph has objects (applicable): all placed in 3D, as has_needs asks
         use_3d = all(t.all_positions for t in scene.tables)
         predicates = PREDICATES_3D if use_3d else PREDICATES_2D
+        balance_key = f"{self.spec.name}/{scene.k}"  # image answers balanced per group size
         for x_name, predicate, y_name in relation_candidates(
                 ctx.rng, scene.all_names(), predicates, ctx.config.max_per_generator * 4):
             holds = holds_in_each_image(scene, x_name, y_name, predicate)
@@ -118,11 +120,12 @@ class RelationWhere(Generator):
             # only for a plan that is offered
             tid, template = pick_template(scene.ctx, self.TEMPLATES)
             yield Planned(answer, functools.partial(
-                self._built, scene, x_name, predicate, y_name, tid, template))
+                self._built, scene, x_name, predicate, y_name, tid, template, balance_key),
+                template_bucket(balance_key, tid))
 
     def _built(
         self, scene: MultiScene, x_name: str, predicate: str, y_name: str, tid: str,
-        template: str,
+        template: str, balance_key: str,
     ) -> Question | None:
         b = ProgramBuilder()
         found = []
@@ -149,6 +152,6 @@ class RelationWhere(Generator):
             distractors=scene.image_options([scene.both_or_all(), scene.neither_or_none()]),
             relations=witnesses,
             objects=sorted({r for w in witnesses for r in (w[0], w[2])}),
-            balance_key=f"{self.spec.name}/{scene.k}",
+            balance_key=balance_key,
             outputs=outputs,
         )

@@ -28,6 +28,7 @@ from scenesynth.generators.kit import (
     plural,
 )
 from scenesynth.graph import AttributeKind
+from scenesynth.graph.keys import template_bucket
 from scenesynth.graph.vocab import names_value
 from scenesynth.programs.builder import ProgramBuilder
 
@@ -47,13 +48,14 @@ def _count_extreme(
     if answer is None:
         return None
     tid, template = pick_template(scene.ctx, templates)
+    balance_key = f"{generator}/{scene.k}"
     return Planned(answer, functools.partial(
-        _count_extreme_built, scene, name, op, tid, template.format(noun=noun), generator,
-        noun))
+        _count_extreme_built, scene, name, op, tid, template.format(noun=noun), balance_key,
+        noun), template_bucket(balance_key, tid))
 
 
 def _count_extreme_built(
-    scene: MultiScene, name: str | None, op: str, tid: str, text: str, generator: str,
+    scene: MultiScene, name: str | None, op: str, tid: str, text: str, balance_key: str,
     noun: str,
 ) -> Question | None:
     b = ProgramBuilder()
@@ -67,7 +69,7 @@ def _count_extreme_built(
         distractors=scene.image_options(
             ["both have the same number", f"neither has any {noun}"] if scene.k == 2
             else ["they all have the same number", f"none of them has any {noun}"]),
-        balance_key=f"{generator}/{scene.k}",
+        balance_key=balance_key,
     )
 
 
@@ -170,12 +172,14 @@ def _contains_plan(
         return None
     thing = scene.phrase(name) if value is None else article(f"{value} {name}")
     tid, template = pick_template(scene.ctx, templates)
+    balance_key = f"{generator}/{scene.k}"
     return Planned(answer, functools.partial(
-        _contains_built, scene, name, value, tid, template.format(thing=thing), generator))
+        _contains_built, scene, name, value, tid, template.format(thing=thing), balance_key),
+        template_bucket(balance_key, tid))
 
 
 def _contains_built(
-    scene: MultiScene, name: str, value: str | None, tid: str, text: str, generator: str,
+    scene: MultiScene, name: str, value: str | None, tid: str, text: str, balance_key: str,
 ) -> Question | None:
     b = ProgramBuilder()
     exists = [scene.exist(b, i, name, value) for i in range(scene.k)]
@@ -186,7 +190,7 @@ def _contains_built(
         template=tid,
         answer_type=AnswerType.IMAGE,
         distractors=scene.image_options([scene.both_or_all(), scene.neither_or_none()]),
-        balance_key=f"{generator}/{scene.k}",
+        balance_key=balance_key,
     )
 
 
