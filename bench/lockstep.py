@@ -68,15 +68,14 @@ def measure(bench_file: str, n_clevr: int, n_synthetic: int) -> dict[str, object
     return out
 
 
-def run_round(contenders: list[tuple[str, str, str]], n_clevr: int, n_synthetic: int,
-              ) -> dict[str, dict[str, object]]:
-    """Start every contender stopped, then give each the CPU in turn until all have ended."""
+def in_lockstep(commands: list[tuple[str, list[str], dict[str, str]]]) -> dict[str, str]:
+    """Run every ``(name, argv, env)`` command at once, each in its own process, started
+    stopped; then give each the CPU in turn, ``TURN_S`` at a time, until all have ended.
+    Returns each one's standard output (SystemExit naming the first that failed)."""
     procs = []
-    for name, pythonpath, bench_file in contenders:
-        env = dict(os.environ, PYTHONPATH=pythonpath)
-        proc = subprocess.Popen(
-            [sys.executable, __file__, "--child", bench_file, str(n_clevr), str(n_synthetic)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for name, argv, env in commands:
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
         os.kill(proc.pid, signal.SIGSTOP)
         procs.append((name, proc))
     live = list(procs)
@@ -90,13 +89,23 @@ def run_round(contenders: list[tuple[str, str, str]], n_clevr: int, n_synthetic:
             continue
         os.kill(proc.pid, signal.SIGSTOP)
         turn += 1
-    results = {}
+    outputs = {}
     for name, proc in procs:
         out, err = proc.communicate()
         if proc.returncode:
             raise SystemExit(f"{name} failed:\n{err}")
-        results[name] = json.loads(out.strip().splitlines()[-1])
-    return results
+        outputs[name] = out
+    return outputs
+
+
+def run_round(contenders: list[tuple[str, str, str]], n_clevr: int, n_synthetic: int,
+              ) -> dict[str, dict[str, object]]:
+    """Every contender's figures, measured in lockstep."""
+    outputs = in_lockstep([
+        (name, [sys.executable, __file__, "--child", bench_file, str(n_clevr),
+                str(n_synthetic)], dict(os.environ, PYTHONPATH=pythonpath))
+        for name, pythonpath, bench_file in contenders])
+    return {name: json.loads(out.strip().splitlines()[-1]) for name, out in outputs.items()}
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """Side-by-side with the reference implementation (ProVision): the same scene graphs for both,
-the contenders alternated, QA per CPU-second and the ratios printed.
+the contenders alternated or in lockstep, QA per CPU-second and the ratios printed.
 
 ProVision (github.com/JieyuZ2/ProVision, Apache-2.0) is not packaged and not vendored here:
 check it out anywhere, give its folder, and run with an interpreter that has its dependencies
@@ -7,31 +7,33 @@ check it out anywhere, give its folder, and run with an interpreter that has its
 
     git clone https://github.com/JieyuZ2/ProVision /tmp/provision
     python bench/reference.py /tmp/provision [--graphs 200] [--rounds 3] [--mode multi] \
-        [--compiled SITE]
+        [--compiled SITE] [--lockstep]
 
 The graphs are synthetic and shaped like ProVision's augmented inputs (detector labels drawn
 Zipf-weighted from ProVision's own object list, 0-3 attributes from its attribute categories,
 relations from its relations.json, a depth map): written once in ProVision's five-file format,
 and converted for scenesynth (per-object depth = 255 - the mean depth-map value in the box,
 since ProVision's map is "higher = closer"). Each contender runs in its own subprocess; CPU is
-process time, loading excluded. ``--compiled SITE`` adds a compiled build (its site folder) to
-the same alternation, so one run prints the pure and the compiled ratios.
+process time, loading excluded. The contenders of a round run one after another, or, with
+``--lockstep``, at once, handed the CPU in 50 ms turns (``bench/lockstep.py``): the machine's
+speed drifts by more than the differences measured, and in lockstep every contender spends
+its CPU seconds in the same stretch of time. ``--compiled SITE`` adds a compiled build (its
+site folder) to the same round, so one run prints the pure and the compiled ratios.
 
 Multi-image is compared per generator: each of ProVision's multi-image generators
 (``MULTI_PAIRS``) beside the scenesynth generator that asks the same question, each timed on
 its own (a whole ``generate_shard`` for ours, ``--passes`` seeded groupings of the graphs so
 that it runs long enough to time), fastest of the rounds. A reference generator that does not
-finish within ``--limit-s`` (they retry without a cap) is named and left out of both sides of
-the overall figure, which is the sum of QA over the sum of CPU-seconds of the families where
-it finished, computed the same way for both (the geometric mean of the per-family ratios is
-printed too). The same families are also timed together, in one shard, as a ``generate``
-run asks them: each family alone pays for building the per-graph lookups again, which
-ProVision's figure leaves out (its dataset indexes are built before its clock starts). What
-is counted differs and is printed: ProVision's questions are its
-generators' candidates (``return_templated=False``: no text, no balance, no checks), and,
-as a second column, the same candidates templated by its ``multi_image_template`` (short
-answers); scenesynth's are finished short-answer samples (text, program, balance, dedup and
-checks).
+finish within ``--limit-s`` CPU seconds (they retry without a cap) is named and left out of
+both sides of the overall figure, which is the sum of QA over the sum of CPU-seconds of the
+families where it finished, computed the same way for both (the geometric mean of the
+per-family ratios is printed too). The same families are also timed together, in one shard, as
+a ``generate`` run asks them: each family alone pays for building the per-graph lookups again,
+which ProVision's figure leaves out (its dataset indexes are built before its clock starts).
+What is counted differs and is printed: ProVision's questions are its generators' candidates
+(``return_templated=False``: no text, no balance, no checks), and, as a second column, the same
+candidates templated by its ``multi_image_template`` (short answers); scenesynth's are finished
+short-answer samples (text, program, balance, dedup and checks).
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from lockstep import in_lockstep
 
 H, W = 480, 640
 
@@ -213,28 +217,34 @@ def run_provision(data: Path, mode: str, n_sample: int, group: int, limit_s: int
         pass
 
     def stop(*_: object) -> None:
-        signal.alarm(1)
+        signal.setitimer(signal.ITIMER_PROF, 1)
         raise Stuck
+
+    def alarm(seconds: float) -> None:
+        """Stop the running generator after ``seconds`` of this process's CPU time (0:
+        never). CPU time, not wall time: a contender run in lockstep (``--lockstep``) waits
+        for its turns."""
+        signal.setitimer(signal.ITIMER_PROF, seconds)
 
     # Some reference generators retry without a cap on graphs that cannot satisfy them: such
     # a generator is stopped, named, and its time and output left out.
-    signal.signal(signal.SIGALRM, stop)
+    signal.signal(signal.SIGPROF, stop)
     generators: dict[str, dict] = {}
     for cls in provision_classes(mode):
         gen = cls(dataset=dataset, template_mode="qa", return_templated=False, seed=0,
                   **options)
         start = time.process_time()
-        signal.alarm(limit_s)
+        alarm(limit_s)
         try:
             with contextlib.redirect_stderr(io.StringIO()):
                 candidates = gen.generate()
-            signal.alarm(0)
+            alarm(0)
         except Stuck:
-            signal.alarm(0)
-            generators[cls.__name__] = {"left_out": f"stopped after {limit_s} s"}
+            alarm(0)
+            generators[cls.__name__] = {"left_out": f"stopped after {limit_s} CPU-s"}
             continue
         except Exception as exc:  # the reference's own failures: reported, not fatal
-            signal.alarm(0)
+            alarm(0)
             generators[cls.__name__] = {"left_out": f"{type(exc).__name__}: {exc}"[:100]}
             continue
         cpu = time.process_time() - start
@@ -245,16 +255,16 @@ def run_provision(data: Path, mode: str, n_sample: int, group: int, limit_s: int
             joint = JointGenerator(dataset=dataset, generators=[cls], template_mode="qa",
                                    n_data=group)
             start = time.process_time()
-            signal.alarm(limit_s)
+            alarm(limit_s)
             try:
                 with contextlib.redirect_stderr(io.StringIO()):
                     texts = joint.multi_image_template([dict(c) for c in candidates],
                                                        multiple_choice_ratio=0.0)
-                signal.alarm(0)
+                alarm(0)
                 generators[cls.__name__]["text"] = {
                     "n": len(texts), "cpu": cpu + time.process_time() - start}
             except (Stuck, Exception) as exc:
-                signal.alarm(0)
+                alarm(0)
                 generators[cls.__name__]["text"] = {"left_out": type(exc).__name__}
     return {"generators": generators}
 
@@ -429,7 +439,11 @@ def main() -> None:
                         "samples asked of each generator")
     parser.add_argument("--group", type=int, default=2, help="images per multi-image sample")
     parser.add_argument("--limit-s", type=int, default=20, help="stop a reference "
-                        "generator after this many wall seconds (they have no retry cap)")
+                        "generator after this many CPU seconds (they have no retry cap)")
+    parser.add_argument("--lockstep", action="store_true", help="run the contenders of a "
+                        "round at once, handing the CPU to one at a time in 50 ms turns "
+                        "(bench/lockstep.py), so that each sees the machine in the same state; "
+                        "without it they run one after another")
     parser.add_argument("--data", type=Path, help="reuse graphs written here earlier")
     parser.add_argument("--compiled", type=Path, help="a compiled build's site folder "
                         "(SCENESYNTH_COMPILE=1 pip install --target DIR .): measured too, "
@@ -465,40 +479,66 @@ def main() -> None:
     families_finished: list[str] = []
     # per contender, the fastest measurement of each piece of work over the rounds
     best: dict[str, dict] = {}
+
+    def command(contender: str, site: str | None) -> tuple[list[str], dict[str, str]]:
+        argv = [sys.executable, str(Path(__file__).resolve()), str(provision),
+                "--contender", contender,
+                "--data", str(data), "--mode", args.mode, "--per-image",
+                str(args.per_image), "--passes", str(args.passes), "--n-sample",
+                str(args.n_sample), "--group", str(args.group), "--limit-s",
+                str(args.limit_s), "--finished", ",".join(families_finished)]
+        env = {**os.environ}
+        if site is not None:
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (site, env.get("PYTHONPATH", "")) if p)
+        return argv, env
+
+    def finished_families(out: dict) -> list[str]:
+        """The scenesynth families whose reference generator finished (with its text)."""
+        return sorted({n for cls, pair in MULTI_PAIRS.items()
+                       if finished_with_text(out["generators"].get(cls)) for n in pair})
+
+    def record(r: int, label: str, stdout: str) -> dict:
+        out: dict = json.loads(stdout.strip().splitlines()[-1])
+        pieces = [p for key in ("generators", "unmatched") for p in out.get(key, {}).values()]
+        if "together" in out:
+            pieces.append(out["together"])
+        done = [p for p in pieces if "left_out" not in p]
+        n, cpu = sum(p["n"] for p in done), sum(p["cpu"] for p in done)
+        print(f"round {r + 1} {label:10s} {n:8d} QA in {cpu:7.2f} CPU-s "
+              f"{out.get('build', '')}", flush=True)
+        kept = best.setdefault(label, {"build": out.get("build", "")})
+        for key in ("generators", "unmatched"):
+            for name, piece in out.get(key, {}).items():
+                kept.setdefault(key, {})[name] = fastest(kept.get(key, {}).get(name), piece)
+        for key in ("together", "together_finished"):
+            if key in out:
+                kept[key] = fastest(kept.get(key), out[key])
+        return out
+
+    if args.lockstep and args.mode == "multi":
+        # the contenders of a round start together, so which reference generators finish
+        # (the families of scenesynth's one-shard figure) is found first, in a reference run
+        # of its own whose timing is not used
+        argv, env = command("provision", None)
+        first = subprocess.run(argv, capture_output=True, text=True, check=True, env=env)
+        families_finished = finished_families(
+            json.loads(first.stdout.strip().splitlines()[-1]))
     for r in range(args.rounds):
+        if args.lockstep:
+            # who starts rotates, so that no contender always takes the first turn
+            order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
+            outputs = in_lockstep([(label, *command(contender, site))
+                                   for label, contender, site in order])
+            for label, _, _ in contenders:
+                record(r, label, outputs[label])
+            continue
         for label, contender, site in contenders:  # alternated: the machine is shared
-            cmd = [sys.executable, str(Path(__file__).resolve()), str(provision),
-                   "--contender", contender,
-                   "--data", str(data), "--mode", args.mode, "--per-image",
-                   str(args.per_image), "--passes", str(args.passes), "--n-sample",
-                   str(args.n_sample), "--group", str(args.group), "--limit-s",
-                   str(args.limit_s), "--finished", ",".join(families_finished)]
-            env = {**os.environ}
-            if site is not None:
-                env["PYTHONPATH"] = os.pathsep.join(
-                    p for p in (site, env.get("PYTHONPATH", "")) if p)
-            line = subprocess.run(cmd, capture_output=True, text=True, check=True,
-                                  env=env).stdout.strip().splitlines()[-1]
-            out = json.loads(line)
-            pieces = [p for key in ("generators", "unmatched") for p in out.get(key, {}).values()]
-            if "together" in out:
-                pieces.append(out["together"])
-            done = [p for p in pieces if "left_out" not in p]
-            n, cpu = sum(p["n"] for p in done), sum(p["cpu"] for p in done)
-            print(f"round {r + 1} {label:10s} {n:8d} QA in {cpu:7.2f} CPU-s "
-                  f"{out.get('build', '')}", flush=True)
-            kept = best.setdefault(label, {"build": out.get("build", "")})
-            for key in ("generators", "unmatched"):
-                for name, piece in out.get(key, {}).items():
-                    kept.setdefault(key, {})[name] = fastest(
-                        kept.get(key, {}).get(name), piece)
-            for key in ("together", "together_finished"):
-                if key in out:
-                    kept[key] = fastest(kept.get(key), out[key])
+            argv, env = command(contender, site)
+            out = record(r, label, subprocess.run(argv, capture_output=True, text=True,
+                                                  check=True, env=env).stdout)
             if contender == "provision" and args.mode == "multi" and not families_finished:
-                families_finished = sorted({n for cls, pair in MULTI_PAIRS.items()
-                                   if finished_with_text(out["generators"].get(cls))
-                                   for n in pair})
+                families_finished = finished_families(out)
     ours = [c[0] for c in contenders if c[0] != "provision"]
     if args.mode == "multi":
         report_multi(best, ours, args)
