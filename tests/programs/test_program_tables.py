@@ -66,9 +66,13 @@ def test_cached_spatial_equals_spatial_relation(positions: bool, rules: SpatialR
     assert decided > 1000
 
 
+# the default rules, image-plane only, and zero margins (every difference decided)
+GRID_RULES = [DEFAULT_RULES, SpatialRules(prefer_3d=False),
+              SpatialRules(lr_margin=0.0, ab_margin=0.0, eps_3d=0.0)]
+
+
 @pytest.mark.parametrize("positions", [False, True])
-@pytest.mark.parametrize("rules", [DEFAULT_RULES, SpatialRules(prefer_3d=False),
-                                   SpatialRules(lr_margin=0.0, ab_margin=0.0, eps_3d=0.0)])
+@pytest.mark.parametrize("rules", GRID_RULES)
 def test_related_by_geometry_lists_the_related_objects(
     positions: bool, rules: SpatialRules,
 ) -> None:
@@ -265,8 +269,7 @@ def test_duplicate_partners_equal_all_pairs(threshold: float) -> None:
 
 
 @pytest.mark.parametrize("positions", [False, True])
-@pytest.mark.parametrize("rules", [DEFAULT_RULES, SpatialRules(prefer_3d=False),
-                                   SpatialRules(lr_margin=0.0, ab_margin=0.0, eps_3d=0.0)])
+@pytest.mark.parametrize("rules", GRID_RULES)
 def test_referring_candidates_related_to_an_anchor_are_the_rules(
     positions: bool, rules: SpatialRules,
 ) -> None:

@@ -20,7 +20,7 @@ from scenesynth.generators.base import (
     register,
 )
 from scenesynth.generators.draws import lazy_shuffled
-from scenesynth.generators.families.multi_relations import PREDICATES_2D, PREDICATES_3D
+from scenesynth.generators.families.multi_relations import group_predicates, placed_alike
 from scenesynth.generators.families.multi_select import SELECT_KINDS
 from scenesynth.generators.kit import (
     MultiScene,
@@ -62,17 +62,14 @@ class RelationBothImages(Generator):
     templates: ClassVar[dict[str, str]]
 
     def applicable(self, graphs: Sequence[SceneGraph]) -> bool:
-        return super().applicable(graphs) and (
-            all(all(o.position is not None for o in g.objects) for g in graphs)
-            or all(all(o.box is not None for o in g.objects) for g in graphs))
+        return super().applicable(graphs) and placed_alike(graphs)
 
     def generate(self, ctx: GenContext) -> Iterator[Question]:
         yield from offered_candidates(ctx, self._candidates(ctx))
 
     def _candidates(self, ctx: GenContext) -> Iterator[Question]:
         scene = MultiScene(ctx)
-        use_3d = all(o.position is not None for g in scene.graphs for o in g.objects)
-        predicates = PREDICATES_3D if use_3d else PREDICATES_2D
+        predicates = group_predicates(scene)
         wordlike = set(scene.all_names())
         described = [_descriptors(scene, i) for i in range(scene.k)]
         want = ctx.rng.random() < 0.5

@@ -24,9 +24,9 @@ from scenesynth.generators.base import (
 )
 from scenesynth.generators.draws import lazy_shuffled
 from scenesynth.generators.families.multi_relations import (
-    PREDICATES_2D,
-    PREDICATES_3D,
+    group_predicates,
     holds_in_each_image,
+    placed_alike,
     relation_candidates,
 )
 from scenesynth.generators.families.multi_select import SELECT_KINDS
@@ -70,9 +70,7 @@ class WhichLacks(Generator):
     def applicable(self, graphs: Sequence[SceneGraph]) -> bool:
         if self.what != "relation":
             return super().applicable(graphs)
-        return super().applicable(graphs) and (
-            all(all(o.position is not None for o in g.objects) for g in graphs)
-            or all(all(o.box is not None for o in g.objects) for g in graphs))
+        return super().applicable(graphs) and placed_alike(graphs)
 
     def _things(self, scene: MultiScene) -> Iterator[Thing]:
         """What may be missing from one image, in seeded random order (drawn lazily: the
@@ -99,8 +97,7 @@ class WhichLacks(Generator):
                         if not names_value(name, v)})
                     out.extend((name, v, None, None) for v in values)
             return itertools.islice(lazy_shuffled(rng, out), limit)
-        use_3d = all(t.all_positions for t in scene.tables)
-        predicates = PREDICATES_3D if use_3d else PREDICATES_2D
+        predicates = group_predicates(scene)
         # both categories in all the images but at most one (in the order of `names`)
         present = [n for n in names if len(in_images[n]) >= scene.k - 1]
         return _relation_things(relation_candidates(rng, present, predicates, limit))

@@ -44,6 +44,19 @@ PREDICATES_3D = ("left of", "right of", "in front of", "behind")
 PREDICATES_2D = ("left of", "right of", "above", "below")
 
 
+def placed_alike(graphs: Sequence[SceneGraph]) -> bool:
+    """Every object of every graph has a 3D position, or every one has a box: geometric
+    relations then mean the same thing in each image of the group."""
+    return (all(all(o.position is not None for o in g.objects) for g in graphs)
+            or all(all(o.box is not None for o in g.objects) for g in graphs))
+
+
+def group_predicates(scene: MultiScene) -> tuple[str, ...]:
+    """The geometric predicates a group is asked about: in front of / behind when every
+    object of every image has a 3D position, above / below (the image plane) otherwise."""
+    return PREDICATES_3D if all(t.all_positions for t in scene.tables) else PREDICATES_2D
+
+
 def holds_in_each_image(
     scene: MultiScene, x_name: str, y_name: str, predicate: str
 ) -> list[bool] | None:
@@ -106,9 +119,7 @@ class RelationWhere(Generator):
 
     def _candidates(self, scene: MultiScene) -> Iterator[Planned]:
         ctx = scene.ctx
-        # every graph has objects (applicable): all placed in 3D, as has_needs asks
-        use_3d = all(t.all_positions for t in scene.tables)
-        predicates = PREDICATES_3D if use_3d else PREDICATES_2D
+        predicates = group_predicates(scene)
         balance_key = f"{self.spec.name}/{scene.k}"  # image answers balanced per group size
         for x_name, predicate, y_name in relation_candidates(
                 ctx.rng, scene.all_names(), predicates, ctx.config.max_per_generator * 4):
